@@ -1,0 +1,29 @@
+# Two commands: `make demo` runs the whole system on this machine, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint clean
+
+demo: $(INSTALLED)
+	scripts/system-deps run
+	$(BIN)/kiosk demo $(ARGS)
+
+test: $(INSTALLED)
+	scripts/system-deps test
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check kiosk_app nfc_reader recommender backend_sync tests benchmarks
+	$(BIN)/mypy
+
+$(INSTALLED): setup.cfg pyproject.toml
+	scripts/system-deps run
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,postgres]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,32 @@
+"""Sync between kiosks and HQ: the wire contract, the catalog, the kiosk's durable
+outbox and MQTT link, and the embedded demo broker. HQ's side is ``backend_sync.hq``.
+"""
+
+from backend_sync._broker import EmbeddedBroker
+from backend_sync._link import KioskLink
+from backend_sync._mqtt import BrokerUrl
+from backend_sync._outbox import Outbox, PendingMessage
+from backend_sync.catalog import Catalog, Product, load_catalog
+from backend_sync.contract import EventKind, TapEvent, decode_event, encode_event, events_topic, new_event
+from backend_sync.exceptions import CatalogError, ContractError, OutboxFull, SyncError
+
+__all__ = [
+    "BrokerUrl",
+    "Catalog",
+    "CatalogError",
+    "ContractError",
+    "EmbeddedBroker",
+    "EventKind",
+    "KioskLink",
+    "Outbox",
+    "OutboxFull",
+    "PendingMessage",
+    "Product",
+    "SyncError",
+    "TapEvent",
+    "decode_event",
+    "encode_event",
+    "events_topic",
+    "load_catalog",
+    "new_event",
+]

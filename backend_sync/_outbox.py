@@ -1,0 +1,107 @@
+"""The kiosk's durable outbox: every event is committed to SQLite before anything is
+sent, and a row is deleted only once the broker has acknowledged it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend_sync.exceptions import OutboxFull
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """A committed message waiting for the broker's acknowledgement."""
+
+    seq: int
+    topic: str
+    payload: bytes
+
+
+class Outbox:
+    """A bounded, durable FIFO of outgoing messages.
+
+    Policy when full: ``enqueue`` raises OutboxFull and keeps every row it holds, so
+    nothing already committed is ever dropped; the caller decides what the new event
+    is worth (the kiosk counts and logs it).
+    """
+
+    def __init__(self, path: str | Path, max_rows: int = 100_000) -> None:
+        self.max_rows = max_rows
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed event survives power loss
+        self._db.execute(_SCHEMA)
+        self._changed = threading.Condition(self._lock)
+
+    def enqueue(self, topic: str, make_payload: Callable[[int], bytes]) -> int:
+        """Commit one message; ``make_payload`` gets the message's sequence number.
+
+        The sequence is the row id: it only grows, across restarts too.
+
+        Raises:
+            OutboxFull: the outbox already holds ``max_rows`` messages.
+        """
+        with self._lock:
+            if self._count() >= self.max_rows:
+                raise OutboxFull(f"outbox holds {self.max_rows} messages")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                seq = self._db.execute("INSERT INTO outbox (topic, payload) VALUES (?, x'')", (topic,)).lastrowid
+                assert seq is not None
+                self._db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (make_payload(seq), seq))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._changed.notify_all()
+            return seq
+
+    def pending(self, after_seq: int = 0, limit: int = 100) -> list[PendingMessage]:
+        """Oldest committed messages with a sequence above ``after_seq``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            ).fetchall()
+        return [PendingMessage(seq, topic, bytes(payload)) for seq, topic, payload in rows]
+
+    def acknowledge(self, seq: int) -> None:
+        """Forget a message the broker has acknowledged."""
+        with self._lock:
+            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            self._changed.notify_all()
+
+    def wait_for_change(self, timeout_s: float) -> None:
+        """Block until a message is added or acknowledged, or the timeout passes."""
+        with self._lock:
+            self._changed.wait(timeout_s)
+
+    def wake(self) -> None:
+        """Wake whoever waits for a change (a sender with news of its own)."""
+        with self._lock:
+            self._changed.notify_all()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._count()
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def _count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

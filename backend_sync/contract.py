@@ -1,0 +1,115 @@
+"""The wire contract between kiosks and HQ: topics and message schemas.
+
+Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
+
+    kiosk/<store>/<kiosk>/events    tap events, QoS 1, kiosk -> HQ
+    kiosk/<store>/<kiosk>/status    retained online/offline, kiosk -> everyone
+
+Every message carries ``"v"``, the schema version; a payload of an unknown version or
+shape is rejected with ContractError.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from backend_sync.exceptions import ContractError
+
+EVENTS_WILDCARD = "kiosk/+/+/events"
+_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
+_ID_PATTERN = re.compile(_ID)
+MAX_PAYLOAD_BYTES = 16 * 1024
+
+Id = Annotated[str, Field(pattern=_ID)]
+
+
+class EventKind(enum.Enum):
+    """What a shopper did."""
+
+    PRODUCT_VIEW = "product_view"
+
+
+class TapEvent(BaseModel):
+    """One thing a shopper did at a kiosk, as HQ stores it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    event_id: uuid.UUID
+    kind: EventKind
+    store: Id
+    kiosk: Id
+    seq: int = Field(ge=1)
+    session: uuid.UUID
+    shopper: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    sku: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+    at: datetime
+
+
+def events_topic(store: str, kiosk: str) -> str:
+    """Topic a kiosk publishes its events on."""
+    return f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}/events"
+
+
+def status_topic(store: str, kiosk: str) -> str:
+    """Retained status topic of a kiosk."""
+    return f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}/status"
+
+
+def new_event(
+    *,
+    kind: EventKind,
+    store: str,
+    kiosk: str,
+    seq: int,
+    session: uuid.UUID,
+    shopper: str | None,
+    sku: str,
+    event_id: uuid.UUID | None = None,
+) -> TapEvent:
+    """An event stamped now (UTC), with ``event_id`` or a fresh unique one."""
+    return TapEvent(
+        event_id=event_id or uuid.uuid4(),
+        kind=kind,
+        store=store,
+        kiosk=kiosk,
+        seq=seq,
+        session=session,
+        shopper=shopper,
+        sku=sku,
+        at=datetime.now(UTC),
+    )
+
+
+def encode_event(event: TapEvent) -> bytes:
+    """Wire bytes of an event."""
+    return event.model_dump_json().encode()
+
+
+def decode_event(payload: bytes, topic: str | None = None) -> TapEvent:
+    """Validate a payload as a TapEvent; when ``topic`` is given it must match the event.
+
+    Raises:
+        ContractError: unknown version, wrong shape, too large, or topic mismatch.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        event = TapEvent.model_validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(f"not a tap event: {exc.errors(include_url=False)[:3]}") from exc
+    if topic is not None and topic != events_topic(event.store, event.kiosk):
+        raise ContractError(f"event from {event.store}/{event.kiosk} arrived on {topic!r}")
+    return event
+
+
+def _checked_id(value: str) -> str:
+    if not _ID_PATTERN.match(value):
+        raise ContractError(f"not a valid store or kiosk id: {value!r}")
+    return value

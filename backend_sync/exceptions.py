@@ -1,0 +1,23 @@
+"""Errors raised by backend_sync.
+
+SyncError
+ ├── ContractError   a payload that is not a message of the wire contract
+ ├── CatalogError    a catalog file that cannot be used
+ └── OutboxFull      the outbox is at its bound and the event may not be dropped
+"""
+
+
+class SyncError(Exception):
+    """Base of every error backend_sync raises."""
+
+
+class ContractError(SyncError):
+    """A payload of unknown version or shape."""
+
+
+class CatalogError(SyncError):
+    """A catalog file that is missing, malformed or inconsistent."""
+
+
+class OutboxFull(SyncError):
+    """The outbox holds as many events as it may."""

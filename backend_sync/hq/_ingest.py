@@ -1,0 +1,99 @@
+"""HQ's ingest worker: consumes kiosk events from the broker and stores each once.
+
+A message is acknowledged to the broker only after it is stored (or rejected as not
+ours), so a worker that dies mid-way loses nothing: the broker redelivers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from sqlalchemy.exc import SQLAlchemyError
+
+from backend_sync._mqtt import BrokerUrl, new_client
+from backend_sync.contract import EVENTS_WILDCARD, decode_event
+from backend_sync.exceptions import ContractError
+from backend_sync.hq._store import ProfileStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestStats:
+    """What a worker has done since it started."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+class IngestWorker:
+    """Subscribes to every kiosk's events and records them in ``store``.
+
+    With ``share_group`` set, workers of that group share one MQTT shared subscription.
+    """
+
+    def __init__(self, broker_url: str, store: ProfileStore, worker_id: str = "hq-ingest-1",
+                 share_group: str | None = None) -> None:
+        self.broker = BrokerUrl.parse(broker_url)
+        self.store = store
+        self.stats = IngestStats()
+        self.subscribed = threading.Event()
+        self._topic = f"$share/{share_group}/{EVENTS_WILDCARD}" if share_group else EVENTS_WILDCARD
+        self._client = new_client(worker_id, manual_ack=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+
+    def start(self) -> None:
+        """Connect (retrying in the background) and consume on paho's thread."""
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self._client.loop_start()
+
+    def serve_forever(self) -> None:
+        """Connect and consume on this thread until interrupted."""
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self._client.loop_forever(retry_first_connection=True)
+
+    def stop(self) -> None:
+        """Disconnect; unacknowledged messages stay with the broker."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker %s refused the ingest worker: %s", self.broker, reason)
+            return
+        client.subscribe(self._topic, qos=1)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        log.info("ingesting %s from %s", self._topic, self.broker)
+        self.subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            event = decode_event(bytes(message.payload), topic=message.topic)
+        except ContractError as exc:
+            self.stats.rejected += 1
+            log.warning("rejected a message on %s: %s", message.topic, exc)
+            client.ack(message.mid, message.qos)  # redelivering it would not make it valid
+            return
+        for attempt in range(3):
+            try:
+                new = self.store.record(event)
+                break
+            except SQLAlchemyError as exc:
+                log.error("cannot store event %s (attempt %d): %s", event.event_id, attempt + 1, exc)
+                time.sleep(0.5 * (attempt + 1))
+        else:
+            return  # left unacknowledged: the broker redelivers it after reconnect
+        if new:
+            self.stats.stored += 1
+        else:
+            self.stats.duplicates += 1
+        client.ack(message.mid, message.qos)

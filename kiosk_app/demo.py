@@ -1,0 +1,205 @@
+"""``kiosk demo``: the whole system on one machine with no setup.
+
+One process tree: an MQTT broker (embedded amqtt unless ``--broker`` is given), the HQ
+ingest service on SQLite, the kiosk, and a tag simulator whose taps go through
+nfcpy's udp driver to the kiosk's nfcpy reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backend_sync import load_catalog
+from backend_sync.hq import ProfileStore
+from kiosk_app.kiosk import OutcomeKind, TapOutcome
+from kiosk_app.runtime import KioskConfig, KioskRuntime
+from nfc_reader import Role, TagEmulator, encode_product, issue_token, public_key_to_pem
+
+log = logging.getLogger(__name__)
+
+DEMO_STORE = "madrid-centro"
+DEMO_KIOSK = "kiosk-01"
+DEMO_SHOPPER = "demo-shopper-0001"
+_STARTUP_TIMEOUT_S = 30.0
+_HQ_STORE_TIMEOUT_S = 15.0
+
+
+def demo_catalog_path() -> Path:
+    """The demo catalog shipped in ``assets``."""
+    return Path(str(resources.files("assets") / "catalog" / "demo.json"))
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    """Files and addresses one demo run uses."""
+
+    workdir: Path
+    broker: str
+    hq_db: str
+    reader: str
+    card_token: str
+    kiosk: KioskConfig
+
+
+def prepare(workdir: Path, broker: str) -> DemoSetup:
+    """Make HQ's signing key, a loyalty card for the demo shopper, and the kiosk's config."""
+    key = Ed25519PrivateKey.generate()
+    public_pem = workdir / "hq_public_key.pem"
+    public_pem.write_bytes(public_key_to_pem(key.public_key()))
+    reader = f"udp:127.0.0.1:{free_port(socket.SOCK_DGRAM)}"
+    config = KioskConfig(
+        store=DEMO_STORE,
+        kiosk=DEMO_KIOSK,
+        catalog=demo_catalog_path(),
+        reader=reader,
+        broker=broker,
+        data_dir=workdir / "kiosk",
+        hq_public_key=public_pem,
+    )
+    return DemoSetup(
+        workdir=workdir,
+        broker=broker,
+        hq_db=f"sqlite:///{workdir / 'hq.sqlite'}",
+        reader=reader,
+        card_token=issue_token(key, DEMO_SHOPPER, Role.SHOPPER, valid_for_s=30 * 24 * 3600),
+        kiosk=config,
+    )
+
+
+def run_demo(broker: str | None, headless: bool, taps: int, keep_data: Path | None = None) -> int:
+    """Run the demo until the window closes, Ctrl-C, or (headless) ``taps`` taps are done.
+
+    Returns the process exit code: headless, 0 only if HQ stored every tap's event.
+    """
+    workdir = keep_data or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        with _services(workdir, broker) as setup:
+            if headless:
+                return _run_headless(setup, taps)
+            _run_window(setup)
+            return 0
+    except KeyboardInterrupt:
+        print("demo stopped")
+        return 130
+    finally:
+        if keep_data is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _services(workdir: Path, broker: str | None) -> Iterator[DemoSetup]:
+    children: list[subprocess.Popen[str]] = []
+    try:
+        if broker is None:
+            port = free_port()
+            broker = f"mqtt://127.0.0.1:{port}"
+            children.append(_spawn(["broker", "--port", str(port)], ready="broker ready"))
+        setup = prepare(workdir, broker)
+        children.append(_spawn(["hq", "serve", "--broker", broker, "--db", setup.hq_db], ready="HQ ingest ready"))
+        print(f"broker {broker} · HQ database {setup.hq_db} · reader {setup.reader}")
+        yield setup
+    finally:
+        _stop_all(children)
+
+
+def _spawn(args: list[str], ready: str) -> subprocess.Popen[str]:
+    """Start ``kiosk ARGS`` and wait for it to print its ready line."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "kiosk_app", *args], stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    assert child.stdout is not None
+    deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = child.stdout.readline()
+        if ready in line:
+            return child
+        if not line and child.poll() is not None:
+            break
+    _stop_all([child])
+    raise RuntimeError(f"`kiosk {' '.join(args)}` did not start (exit code {child.poll()})")
+
+
+def _stop_all(children: Sequence[subprocess.Popen[Any]]) -> None:
+    for child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for child in reversed(children):
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _run_headless(setup: DemoSetup, taps: int) -> int:
+    catalog = load_catalog(setup.kiosk.catalog)
+    outcomes: queue.Queue[TapOutcome] = queue.Queue()
+    runtime = KioskRuntime(setup.kiosk, on_outcome=outcomes.put)
+    hq = ProfileStore(setup.hq_db)
+    emulator = TagEmulator(int(setup.reader.rsplit(":", 1)[1]))
+    runtime.start()
+    stored = 0
+    try:
+        for number in range(1, taps + 1):
+            product = catalog.products[(number - 1) % len(catalog.products)]
+            if not emulator.tap(encode_product(catalog.shop_url, product.sku)):
+                print(f"tap {number}/{taps}: {product.sku}: the reader did not read the tag")
+                continue
+            outcome = outcomes.get(timeout=10)
+            shown = outcome.product.name.get("es") if outcome.product else outcome.reason
+            at_hq = outcome.kind is OutcomeKind.PRODUCT and _wait_stored(hq, str(outcome.event_id))
+            stored += at_hq
+            verdict = "yes" if at_hq else "NO"
+            print(f"tap {number}/{taps}: {product.sku} -> shown {shown!r} -> HQ stored event: {verdict}")
+    finally:
+        runtime.stop()
+        emulator.close()
+        hq.close()
+    print(f"{stored}/{taps} taps shown and stored at HQ")
+    return 0 if stored == taps else 1
+
+
+def _wait_stored(hq: ProfileStore, event_id: str) -> bool:
+    deadline = time.monotonic() + _HQ_STORE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if hq.has_event(event_id):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _run_window(setup: DemoSetup) -> None:
+    from kiosk_app.ui import run_kiosk_window
+
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "kiosk_app", "nfc", "simulator", "--device", setup.reader,
+         "--catalog", str(setup.kiosk.catalog), "--card-token", setup.card_token]
+    )
+    try:
+        run_kiosk_window(setup.kiosk, fullscreen=False)
+    finally:
+        _stop_all([simulator])

@@ -1,0 +1,144 @@
+"""What a tap does at a kiosk: plain Python, no Kivy, nfcpy or paho.
+
+A product tap looks the SKU up in the local catalog and records a ``product_view``
+event in the outbox in one transaction; a loyalty-card tap signs the shopper in (or
+out, when the same card is tapped again). Events leave under the shopper's identity
+only after the shopper has consented on this kiosk; until then they are anonymous.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from backend_sync import Catalog, EventKind, Outbox, OutboxFull, Product, encode_event, events_topic, new_event
+from nfc_reader import TagKind, TagRead, TokenError
+
+log = logging.getLogger(__name__)
+
+# Turns a card token into a shopper id, or raises nfc_reader.TokenError.
+CardVerifier = Callable[[str], str]
+
+
+class OutcomeKind(enum.Enum):
+    """What the kiosk shows after a tap."""
+
+    PRODUCT = "product"
+    UNKNOWN_PRODUCT = "unknown_product"
+    SIGNED_IN = "signed_in"
+    SIGNED_OUT = "signed_out"
+    CARD_REJECTED = "card_rejected"
+    UNREADABLE = "unreadable"
+    NOT_HANDLED = "not_handled"
+
+
+@dataclass(frozen=True)
+class TapOutcome:
+    """The result of one tap, for the screen."""
+
+    kind: OutcomeKind
+    product: Product | None = None
+    event_id: uuid.UUID | None = None
+    shopper: str | None = None
+    reason: str = ""
+
+
+@dataclass
+class Session:
+    """One shopper's visit: anonymous until a card tap, identified only with consent."""
+
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    shopper: str | None = None
+    consented: bool = False
+    viewed: list[str] = field(default_factory=list)
+
+    @property
+    def identity(self) -> str | None:
+        """The shopper id events may carry: only after consent."""
+        return self.shopper if self.consented else None
+
+
+@dataclass
+class KioskCounters:
+    """Things staff want counted."""
+
+    taps: int = 0
+    unreadable: int = 0
+    unknown_products: int = 0
+    rejected_cards: int = 0
+    events_not_recorded: int = 0
+
+
+class Kiosk:
+    """The kiosk's behaviour on taps, over a catalog and an outbox."""
+
+    def __init__(self, catalog: Catalog, outbox: Outbox, store: str, kiosk: str, verify_card: CardVerifier) -> None:
+        self.catalog = catalog
+        self.outbox = outbox
+        self.store = store
+        self.kiosk = kiosk
+        self.session = Session()
+        self.counters = KioskCounters()
+        self._verify_card = verify_card
+        self._topic = events_topic(store, kiosk)
+
+    def handle(self, read: TagRead) -> TapOutcome:
+        """Act on one tap and say what to show."""
+        self.counters.taps += 1
+        if read.kind is TagKind.PRODUCT and read.sku is not None:
+            return self._show_product(read.sku)
+        if read.kind is TagKind.SHOPPER_CARD and read.token is not None:
+            return self._card(read.token)
+        if read.kind is TagKind.UNREADABLE:
+            self.counters.unreadable += 1
+            log.info("unreadable tag %s: %s", read.uid, read.reason)
+            return TapOutcome(OutcomeKind.UNREADABLE, reason=read.reason or "")
+        return TapOutcome(OutcomeKind.NOT_HANDLED, reason=f"{read.kind.value} taps are not handled here")
+
+    def consent(self, granted: bool) -> None:
+        """Record the signed-in shopper's answer to linking this visit to their profile."""
+        self.session.consented = granted and self.session.shopper is not None
+
+    def end_session(self) -> None:
+        """Forget the current visit (idle timeout or sign-out)."""
+        self.session = Session()
+
+    def _show_product(self, sku: str) -> TapOutcome:
+        product = self.catalog.product(sku)
+        if product is None:
+            self.counters.unknown_products += 1
+            return TapOutcome(OutcomeKind.UNKNOWN_PRODUCT, reason=f"{sku} is not in this store's catalog")
+        self.session.viewed.append(sku)
+        return TapOutcome(OutcomeKind.PRODUCT, product=product, event_id=self._record_view(sku),
+                          shopper=self.session.shopper)
+
+    def _record_view(self, sku: str) -> uuid.UUID | None:
+        event_id = uuid.uuid4()
+        session, shopper = self.session.id, self.session.identity
+
+        def payload(seq: int) -> bytes:
+            return encode_event(new_event(kind=EventKind.PRODUCT_VIEW, store=self.store, kiosk=self.kiosk, seq=seq,
+                                          session=session, shopper=shopper, sku=sku, event_id=event_id))
+
+        try:
+            self.outbox.enqueue(self._topic, payload)
+        except OutboxFull as exc:
+            self.counters.events_not_recorded += 1
+            log.warning("view of %s not recorded: %s", sku, exc)
+            return None
+        return event_id
+
+    def _card(self, token: str) -> TapOutcome:
+        try:
+            shopper = self._verify_card(token)
+        except TokenError as exc:
+            self.counters.rejected_cards += 1
+            return TapOutcome(OutcomeKind.CARD_REJECTED, reason=str(exc))
+        if self.session.shopper == shopper:
+            self.end_session()
+            return TapOutcome(OutcomeKind.SIGNED_OUT, shopper=shopper)
+        self.session = Session(shopper=shopper)
+        return TapOutcome(OutcomeKind.SIGNED_IN, shopper=shopper)

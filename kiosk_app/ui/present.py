@@ -1,0 +1,114 @@
+"""What the screens show, worked out from catalog data: plain Python, no Kivy.
+
+Kept apart from the widgets so that prices, stock wording and image paths can be
+tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend_sync import Catalog, Product
+from kiosk_app.ui.texts import texts_for
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER_IMAGE = "images/placeholder.png"
+ONE_SIZE = "U"
+_CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
+
+
+@dataclass(frozen=True)
+class SizeView:
+    """One size as a chip shows it."""
+
+    size: str
+    stock: str
+    sold_out: bool
+
+
+@dataclass(frozen=True)
+class ProductView:
+    """Every text and the image the product screen shows for one product."""
+
+    sku: str
+    brand: str
+    name: str
+    colour: str
+    price: str
+    description: str
+    image: str
+    sizes_title: str
+    sizes: tuple[SizeView, ...]
+
+
+def format_price(amount: float, currency: str, language: str) -> str:
+    """A price as shoppers write it: ``89,95 €`` in Spanish, ``€89.95`` in English."""
+    symbol = _CURRENCY_SYMBOLS.get(currency, currency)
+    whole, cents = f"{amount:.2f}".split(".")
+    if language == "en":
+        return f"{symbol}{int(whole):,}.{cents}"
+    # Spanish groups thousands with a dot only from five digits on (RAE, CLDR).
+    grouped = f"{int(whole):,}".replace(",", ".") if len(whole) >= 5 else whole
+    return f"{grouped},{cents}\u00a0{symbol}"
+
+
+def image_path(catalog_file: Path, image: str) -> str:
+    """The file to show for a product's ``image``, or the placeholder when it is missing.
+
+    ``image`` is relative to the catalog file's folder and may not leave it.
+    """
+    folder = catalog_file.resolve().parent
+    candidate = (folder / image).resolve()
+    if candidate.is_relative_to(folder) and candidate.is_file():
+        return str(candidate)
+    log.warning("image %r of catalog %s not found; showing the placeholder", image, catalog_file)
+    return str(folder / PLACEHOLDER_IMAGE)
+
+
+def size_views(product: Product, store: str, language: str) -> tuple[SizeView, ...]:
+    """Each size with its units in ``store``, sold-out sizes spelled out."""
+    texts = texts_for(language)
+    views = []
+    for size, units in product.stock_in(store).items():
+        label = texts["size_one"] if size == ONE_SIZE else size
+        stock = texts["stock_units"].format(count=units) if units > 0 else texts["stock_sold_out"]
+        views.append(SizeView(label, stock, sold_out=units == 0))
+    return tuple(views)
+
+
+def product_view(product: Product, catalog: Catalog, catalog_file: Path, store: str, language: str) -> ProductView:
+    """The product screen's content for ``product`` in ``store``, in ``language``."""
+    texts = texts_for(language)
+    one_size = product.sizes == (ONE_SIZE,)
+    return ProductView(
+        sku=product.sku,
+        brand=product.brand,
+        name=product.name.get(language),
+        colour=texts["product_colour"].format(colour=product.colour.get(language)),
+        price=format_price(product.price, catalog.currency, language),
+        description=product.description.get(language),
+        image=image_path(catalog_file, product.image),
+        sizes_title=texts["product_one_size"] if one_size else texts["product_sizes"],
+        sizes=size_views(product, store, language),
+    )
+
+
+def featured_products(catalog: Catalog, count: int = 4) -> list[Product]:
+    """A varied handful for the attract screen: one per top-level category first."""
+    chosen: list[Product] = []
+    families: set[str] = set()
+    for product in catalog.products:
+        family = product.category.split("/", 1)[0]
+        if family not in families:
+            families.add(family)
+            chosen.append(product)
+    chosen += [p for p in catalog.products if p not in chosen]
+    return chosen[:count]
+
+
+def store_name(catalog: Catalog, store: str) -> str:
+    """The store's display name, or its id when the catalog does not list it."""
+    return next((s.name for s in catalog.stores if s.id == store), store)

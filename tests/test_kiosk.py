@@ -1,0 +1,83 @@
+"""What a tap does, without a screen, a reader or a broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backend_sync import Outbox, decode_event, load_catalog
+from kiosk_app import Kiosk, OutcomeKind
+from kiosk_app.demo import demo_catalog_path
+from nfc_reader import Role, TagKind, TagRead, issue_token, verify_token
+
+HQ = Ed25519PrivateKey.generate()
+SKU = load_catalog(demo_catalog_path()).products[0].sku
+
+
+@pytest.fixture
+def kiosk(tmp_path: Path) -> Kiosk:
+    return Kiosk(load_catalog(demo_catalog_path()), Outbox(tmp_path / "o.sqlite"), "madrid-centro", "kiosk-01",
+                 verify_card=lambda token: verify_token(HQ.public_key(), token, Role.SHOPPER).subject)
+
+
+def product(sku: str) -> TagRead:
+    return TagRead(TagKind.PRODUCT, "01", sku=sku)
+
+
+def card(subject: str, key: Ed25519PrivateKey = HQ) -> TagRead:
+    return TagRead(TagKind.SHOPPER_CARD, "02", token=issue_token(key, subject, Role.SHOPPER, 60))
+
+
+def recorded(kiosk: Kiosk) -> list:  # type: ignore[type-arg]
+    return [decode_event(m.payload, topic=m.topic) for m in kiosk.outbox.pending()]
+
+
+def test_product_tap_shows_product_and_records_an_anonymous_view(kiosk: Kiosk) -> None:
+    outcome = kiosk.handle(product(SKU))
+    assert outcome.kind is OutcomeKind.PRODUCT and outcome.product is not None
+    assert outcome.product.sku == SKU
+    [event] = recorded(kiosk)
+    assert (event.event_id, event.sku, event.shopper, event.session) == (outcome.event_id, SKU, None, kiosk.session.id)
+    assert (event.store, event.kiosk, event.seq) == ("madrid-centro", "kiosk-01", 1)
+
+
+def test_unknown_sku_and_unreadable_tags_record_nothing(kiosk: Kiosk) -> None:
+    assert kiosk.handle(product("NOT-IN-CATALOG")).kind is OutcomeKind.UNKNOWN_PRODUCT
+    assert kiosk.handle(TagRead.unreadable("03", "malformed NDEF")).kind is OutcomeKind.UNREADABLE
+    assert recorded(kiosk) == []
+    assert (kiosk.counters.unknown_products, kiosk.counters.unreadable, kiosk.counters.taps) == (1, 1, 2)
+
+
+def test_card_signs_in_and_events_carry_the_shopper_only_after_consent(kiosk: Kiosk) -> None:
+    assert kiosk.handle(card("shopper-1")).kind is OutcomeKind.SIGNED_IN
+    kiosk.handle(product(SKU))
+    kiosk.consent(True)
+    kiosk.handle(product(SKU))
+    assert [e.shopper for e in recorded(kiosk)] == [None, "shopper-1"]
+
+
+def test_same_card_again_signs_out_and_starts_a_new_session(kiosk: Kiosk) -> None:
+    kiosk.handle(card("shopper-1"))
+    kiosk.consent(True)
+    session = kiosk.session.id
+    assert kiosk.handle(card("shopper-1")).kind is OutcomeKind.SIGNED_OUT
+    assert kiosk.session.shopper is None and kiosk.session.id != session
+    kiosk.handle(product(SKU))
+    assert recorded(kiosk)[0].shopper is None
+
+
+def test_forged_card_is_rejected(kiosk: Kiosk) -> None:
+    outcome = kiosk.handle(card("shopper-1", key=Ed25519PrivateKey.generate()))
+    assert outcome.kind is OutcomeKind.CARD_REJECTED and "signature" in outcome.reason
+    assert kiosk.session.shopper is None and kiosk.counters.rejected_cards == 1
+
+
+def test_full_outbox_still_shows_the_product(tmp_path: Path) -> None:
+    kiosk = Kiosk(load_catalog(demo_catalog_path()), Outbox(tmp_path / "o.sqlite", max_rows=1), "madrid-centro",
+                  "kiosk-01", verify_card=lambda token: token)
+    kiosk.handle(product(SKU))
+    outcome = kiosk.handle(product(SKU))
+    assert outcome.kind is OutcomeKind.PRODUCT and outcome.event_id is None
+    assert kiosk.counters.events_not_recorded == 1

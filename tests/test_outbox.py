@@ -1,0 +1,49 @@
+"""The kiosk's outbox: committed before sending, deleted only on acknowledgement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend_sync import Outbox, OutboxFull
+
+
+def test_messages_wait_in_order_until_acknowledged(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    seqs = [outbox.enqueue("t", lambda seq: f"m{seq}".encode()) for _ in range(3)]
+    assert [m.payload for m in outbox.pending()] == [f"m{s}".encode() for s in seqs]
+    outbox.acknowledge(seqs[1])
+    assert [m.seq for m in outbox.pending()] == [seqs[0], seqs[2]]
+    assert [m.seq for m in outbox.pending(after_seq=seqs[0])] == [seqs[2]]
+    assert len(outbox) == 2
+
+
+def test_messages_and_sequence_survive_a_restart(tmp_path: Path) -> None:
+    first = Outbox(tmp_path / "o.sqlite")
+    seq = first.enqueue("t", lambda s: b"kept")
+    first.acknowledge(first.enqueue("t", lambda s: b"sent"))
+    first.close()
+    again = Outbox(tmp_path / "o.sqlite")
+    assert [(m.seq, m.payload) for m in again.pending()] == [(seq, b"kept")]
+    assert again.enqueue("t", lambda s: b"next") == seq + 2  # sequences never go back
+
+
+def test_full_outbox_refuses_new_messages_and_keeps_old_ones(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", max_rows=2)
+    outbox.enqueue("t", lambda s: b"1")
+    outbox.enqueue("t", lambda s: b"2")
+    with pytest.raises(OutboxFull):
+        outbox.enqueue("t", lambda s: b"3")
+    assert [m.payload for m in outbox.pending()] == [b"1", b"2"]
+
+
+def test_failing_payload_leaves_nothing_behind(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+
+    def broken(seq: int) -> bytes:
+        raise ValueError("cannot encode")
+
+    with pytest.raises(ValueError):
+        outbox.enqueue("t", broken)
+    assert len(outbox) == 0

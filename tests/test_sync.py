@@ -1,0 +1,133 @@
+"""Kiosk outbox -> MQTT link -> real Mosquitto -> HQ ingest: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from backend_sync import EventKind, KioskLink, Outbox, encode_event, events_topic, new_event
+from backend_sync.hq import IngestWorker, ProfileStore
+from tests.conftest import Mosquitto
+
+STORE, KIOSK = "madrid-centro", "kiosk-01"
+
+
+def eventually(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture
+def hq(mosquitto: Mosquitto, sqlite_url: str) -> Iterator[IngestWorker]:
+    worker = IngestWorker(mosquitto.url, ProfileStore(sqlite_url))
+    worker.start()
+    assert worker.subscribed.wait(10)
+    yield worker
+    worker.stop()
+    worker.store.close()
+
+
+def enqueue_views(outbox: Outbox, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        event_id = uuid.uuid4()
+        ids.append(str(event_id))
+        outbox.enqueue(events_topic(STORE, KIOSK), lambda seq, event_id=event_id: encode_event(new_event(
+            kind=EventKind.PRODUCT_VIEW, store=STORE, kiosk=KIOSK, seq=seq, session=uuid.uuid4(), shopper=None,
+            sku="BOOT-1", event_id=event_id)))
+    return ids
+
+
+def test_every_event_reaches_hq_once_and_leaves_the_outbox(mosquitto: Mosquitto, hq: IngestWorker,
+                                                           tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    ids = enqueue_views(outbox, 200)
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    link.start()
+    try:
+        assert eventually(lambda: hq.store.event_count() == 200 and len(outbox) == 0)
+        assert all(hq.store.has_event(i) for i in ids)
+    finally:
+        link.stop()
+
+
+def test_broker_dying_mid_stream_loses_and_doubles_nothing(mosquitto: Mosquitto, hq: IngestWorker,
+                                                          tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    link.start()
+    try:
+        ids = enqueue_views(outbox, 100)
+        mosquitto.stop()  # mid-stream: some sent, some not
+        ids += enqueue_views(outbox, 100)  # the kiosk keeps working offline
+        assert not link.connected or eventually(lambda: not link.connected, 5)
+        mosquitto.start()
+        assert eventually(lambda: len(outbox) == 0, 40)
+        assert eventually(lambda: hq.store.event_count() == 200, 40)
+        assert all(hq.store.has_event(i) for i in ids)
+    finally:
+        link.stop()
+
+
+def test_unsent_events_survive_a_kiosk_restart(mosquitto: Mosquitto, hq: IngestWorker, tmp_path: Path) -> None:
+    offline = Outbox(tmp_path / "outbox.sqlite")
+    ids = enqueue_views(offline, 20)  # written while the kiosk had no link at all
+    offline.close()
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    link.start()
+    try:
+        assert eventually(lambda: len(outbox) == 0 and hq.store.event_count() == 20)
+        assert all(hq.store.has_event(i) for i in ids)
+    finally:
+        link.stop()
+
+
+def test_foreign_payloads_are_rejected_counted_and_do_not_stop_ingest(mosquitto: Mosquitto, hq: IngestWorker,
+                                                                      tmp_path: Path) -> None:
+    intruder = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="intruder")
+    intruder.connect("127.0.0.1", mosquitto.port)
+    intruder.loop_start()
+    for payload in (b"\xff\xfe", b'{"v": 9}', b"[]", encode_event(new_event(
+            kind=EventKind.PRODUCT_VIEW, store=STORE, kiosk="kiosk-99", seq=1, session=uuid.uuid4(), shopper=None,
+            sku="BOOT-1"))):
+        intruder.publish(events_topic(STORE, KIOSK), payload, qos=1).wait_for_publish(5)
+    intruder.loop_stop()
+    intruder.disconnect()
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    ids = enqueue_views(outbox, 3)
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    link.start()
+    try:
+        assert eventually(lambda: hq.store.event_count() == 3)
+        assert hq.stats.rejected == 4
+        assert all(hq.store.has_event(i) for i in ids)
+    finally:
+        link.stop()
+
+
+def test_kiosk_status_is_retained_online_then_offline(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    seen: list[bytes] = []
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
+    watcher.on_message = lambda client, userdata, message: seen.append(message.payload)
+    watcher.connect("127.0.0.1", mosquitto.port)
+    watcher.subscribe(f"kiosk/{STORE}/{KIOSK}/status", qos=1)
+    watcher.loop_start()
+    link = KioskLink(mosquitto.url, STORE, KIOSK, Outbox(tmp_path / "outbox.sqlite"))
+    link.start()
+    try:
+        assert eventually(lambda: any(b'"online"' in p for p in seen), 10)
+    finally:
+        link.stop()
+    assert eventually(lambda: b'"offline"' in seen[-1], 10)
+    watcher.loop_stop()
+    watcher.disconnect()
