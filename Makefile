@@ -15,7 +15,7 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check kiosk_app nfc_reader recommender backend_sync tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 $(INSTALLED): setup.cfg pyproject.toml

@@ -27,6 +27,7 @@ def main(verbose: int) -> None:
     """In-store NFC kiosks, their broker link and HQ."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nfc").setLevel(level)  # nfcpy pins its own logger to INFO
 
 
 @main.command()
