@@ -94,7 +94,9 @@ class TagEmulator:
             return False
 
         while not read_done.is_set() and time.monotonic() < deadline:
-            target = self._clf.listen(self._local_target(), min(0.5, deadline - time.monotonic()))
+            # One listen for the whole window: a poll answered at the seam between two
+            # shorter listens would leave the reader talking to a listener that forgot it.
+            target = self._clf.listen(self._local_target(), deadline - time.monotonic())
             if target is None:
                 continue
             tag = nfc.tag.emulate(self._clf, target)
