@@ -20,7 +20,7 @@ class EmbeddedBroker:
     """An amqtt broker on ``host:port`` running on its own thread."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
-        self.url = f"mqtt://{host}:{port}"
+        self.url = f"mqtt://{host}:{port}?protocol=3.1.1"  # amqtt does not speak MQTT 5
         self._config: dict[str, Any] = {
             "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},

@@ -12,7 +12,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from backend_sync._mqtt import BrokerUrl, new_client
+from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync._outbox import Outbox
 from backend_sync.contract import status_topic
 
@@ -29,7 +29,7 @@ class KioskLink:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
         self._status_topic = status_topic(store, kiosk)
-        self._client = new_client(f"kiosk-{store}-{kiosk}")
+        self._client = new_client(self.broker, f"kiosk-{store}-{kiosk}")
         self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -46,7 +46,7 @@ class KioskLink:
 
     def start(self) -> None:
         """Connect (retrying in the background) and start draining the outbox."""
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        connect_async(self._client, self.broker)
         self._client.loop_start()
         self._thread.start()
 

@@ -4,6 +4,7 @@ sent, and a row is deleted only once the broker has acknowledged it.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -12,11 +13,14 @@ from pathlib import Path
 
 from backend_sync.exceptions import OutboxFull
 
+log = logging.getLogger(__name__)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    droppable INTEGER NOT NULL DEFAULT 0
 )
 """
 
@@ -33,13 +37,16 @@ class PendingMessage:
 class Outbox:
     """A bounded, durable FIFO of outgoing messages.
 
-    Policy when full: ``enqueue`` raises OutboxFull and keeps every row it holds, so
-    nothing already committed is ever dropped; the caller decides what the new event
-    is worth (the kiosk counts and logs it).
+    Policy when full: the oldest *droppable* message (an anonymous view) makes room and
+    is counted in ``dropped``; messages that are not droppable (a consented shopper's
+    events) are never dropped. If every row is undroppable, a droppable newcomer is
+    refused and an undroppable one is still kept, past the bound, with a warning: the
+    bound protects the disk from anonymous noise, never from a shopper's own history.
     """
 
     def __init__(self, path: str | Path, max_rows: int = 100_000) -> None:
         self.max_rows = max_rows
+        self.dropped = 0
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -47,20 +54,24 @@ class Outbox:
         self._db.execute(_SCHEMA)
         self._changed = threading.Condition(self._lock)
 
-    def enqueue(self, topic: str, make_payload: Callable[[int], bytes]) -> int:
+    def enqueue(self, topic: str, make_payload: Callable[[int], bytes], droppable: bool = False) -> int:
         """Commit one message; ``make_payload`` gets the message's sequence number.
 
         The sequence is the row id: it only grows, across restarts too.
 
         Raises:
-            OutboxFull: the outbox already holds ``max_rows`` messages.
+            OutboxFull: the outbox is full of undroppable messages and this one is droppable.
         """
         with self._lock:
-            if self._count() >= self.max_rows:
-                raise OutboxFull(f"outbox holds {self.max_rows} messages")
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                seq = self._db.execute("INSERT INTO outbox (topic, payload) VALUES (?, x'')", (topic,)).lastrowid
+                if self._count() >= self.max_rows and not self._drop_oldest_droppable():
+                    if droppable:
+                        raise OutboxFull(f"outbox holds {self.max_rows} messages none of which may be dropped")
+                    log.warning("outbox past its bound of %d: keeping a shopper's event anyway", self.max_rows)
+                seq = self._db.execute(
+                    "INSERT INTO outbox (topic, payload, droppable) VALUES (?, x'', ?)", (topic, droppable)
+                ).lastrowid
                 assert seq is not None
                 self._db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (make_payload(seq), seq))
                 self._db.execute("COMMIT")
@@ -102,6 +113,13 @@ class Outbox:
         """Close the database."""
         with self._lock:
             self._db.close()
+
+    def _drop_oldest_droppable(self) -> bool:
+        dropped = self._db.execute(
+            "DELETE FROM outbox WHERE seq = (SELECT MIN(seq) FROM outbox WHERE droppable = 1)"
+        ).rowcount
+        self.dropped += dropped
+        return dropped > 0
 
     def _count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

@@ -116,7 +116,7 @@ def _services(workdir: Path, broker: str | None) -> Iterator[DemoSetup]:
     try:
         if broker is None:
             port = free_port()
-            broker = f"mqtt://127.0.0.1:{port}"
+            broker = f"mqtt://127.0.0.1:{port}?protocol=3.1.1"  # the embedded broker has no MQTT 5
             children.append(_spawn(["broker", "--port", str(port)], ready="broker ready"))
         setup = prepare(workdir, broker)
         children.append(_spawn(["hq", "serve", "--broker", broker, "--db", setup.hq_db], ready="HQ ingest ready"))

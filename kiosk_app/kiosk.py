@@ -124,7 +124,7 @@ class Kiosk:
                                           session=session, shopper=shopper, sku=sku, event_id=event_id))
 
         try:
-            self.outbox.enqueue(self._topic, payload)
+            self.outbox.enqueue(self._topic, payload, droppable=shopper is None)
         except OutboxFull as exc:
             self.counters.events_not_recorded += 1
             log.warning("view of %s not recorded: %s", sku, exc)

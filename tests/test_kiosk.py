@@ -74,10 +74,21 @@ def test_forged_card_is_rejected(kiosk: Kiosk) -> None:
     assert kiosk.session.shopper is None and kiosk.counters.rejected_cards == 1
 
 
-def test_full_outbox_still_shows_the_product(tmp_path: Path) -> None:
+def test_full_outbox_keeps_the_newest_anonymous_views_and_still_shows_the_product(tmp_path: Path) -> None:
     kiosk = Kiosk(load_catalog(demo_catalog_path()), Outbox(tmp_path / "o.sqlite", max_rows=1), "madrid-centro",
                   "kiosk-01", verify_card=lambda token: token)
     kiosk.handle(product(SKU))
     outcome = kiosk.handle(product(SKU))
-    assert outcome.kind is OutcomeKind.PRODUCT and outcome.event_id is None
-    assert kiosk.counters.events_not_recorded == 1
+    assert outcome.kind is OutcomeKind.PRODUCT
+    assert [e.event_id for e in recorded(kiosk)] == [outcome.event_id]
+    assert kiosk.outbox.dropped == 1
+
+
+def test_consented_views_are_never_dropped(tmp_path: Path) -> None:
+    kiosk = Kiosk(load_catalog(demo_catalog_path()), Outbox(tmp_path / "o.sqlite", max_rows=1), "madrid-centro",
+                  "kiosk-01", verify_card=lambda token: verify_token(HQ.public_key(), token, Role.SHOPPER).subject)
+    kiosk.handle(card("shopper-1"))
+    kiosk.consent(True)
+    kiosk.handle(product(SKU))
+    kiosk.handle(product(SKU))
+    assert [e.shopper for e in recorded(kiosk)] == ["shopper-1", "shopper-1"]

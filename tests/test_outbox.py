@@ -29,13 +29,26 @@ def test_messages_and_sequence_survive_a_restart(tmp_path: Path) -> None:
     assert again.enqueue("t", lambda s: b"next") == seq + 2  # sequences never go back
 
 
-def test_full_outbox_refuses_new_messages_and_keeps_old_ones(tmp_path: Path) -> None:
+def test_full_outbox_drops_the_oldest_anonymous_event_never_a_shoppers(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", max_rows=3)
+    outbox.enqueue("t", lambda s: b"anon-1", droppable=True)
+    outbox.enqueue("t", lambda s: b"shopper-1")
+    outbox.enqueue("t", lambda s: b"anon-2", droppable=True)
+    outbox.enqueue("t", lambda s: b"shopper-2")  # full: anon-1 makes room
+    outbox.enqueue("t", lambda s: b"anon-3", droppable=True)  # full: anon-2 makes room
+    assert [m.payload for m in outbox.pending()] == [b"shopper-1", b"shopper-2", b"anon-3"]
+    assert outbox.dropped == 2
+
+
+def test_outbox_full_of_shoppers_events_refuses_anonymous_but_keeps_shoppers(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "o.sqlite", max_rows=2)
-    outbox.enqueue("t", lambda s: b"1")
-    outbox.enqueue("t", lambda s: b"2")
+    outbox.enqueue("t", lambda s: b"shopper-1")
+    outbox.enqueue("t", lambda s: b"shopper-2")
     with pytest.raises(OutboxFull):
-        outbox.enqueue("t", lambda s: b"3")
-    assert [m.payload for m in outbox.pending()] == [b"1", b"2"]
+        outbox.enqueue("t", lambda s: b"anon", droppable=True)
+    outbox.enqueue("t", lambda s: b"shopper-3")  # past the bound, never lost
+    assert [m.payload for m in outbox.pending()] == [b"shopper-1", b"shopper-2", b"shopper-3"]
+    assert outbox.dropped == 0
 
 
 def test_failing_payload_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from backend_sync import EventKind, KioskLink, Outbox, encode_event, events_topic, new_event
+from backend_sync import BrokerUrl, EventKind, KioskLink, Outbox, SyncError, encode_event, events_topic, new_event
 from backend_sync.hq import IngestWorker, ProfileStore
 from tests.conftest import Mosquitto
 
@@ -131,3 +131,47 @@ def test_kiosk_status_is_retained_online_then_offline(mosquitto: Mosquitto, tmp_
     assert eventually(lambda: b'"offline"' in seen[-1], 10)
     watcher.loop_stop()
     watcher.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://broker.store:1883", "mqtt://broker.store:1883"),
+        ("mqtt://127.0.0.1", "mqtt://127.0.0.1:1883"),
+        ("mqtt://127.0.0.1:1884?protocol=3.1.1", "mqtt://127.0.0.1:1884?protocol=3.1.1"),
+    ],
+)
+def test_broker_urls(url: str, expected: str) -> None:
+    assert str(BrokerUrl.parse(url)) == expected
+
+
+@pytest.mark.parametrize("url", ["http://x:1883", "mqtt://", "mqtt://x:1883?protocol=4"])
+def test_bad_broker_urls_are_refused(url: str) -> None:
+    with pytest.raises(SyncError):
+        BrokerUrl.parse(url)
+
+
+def test_events_sent_while_hq_is_down_wait_in_its_session_at_the_broker(mosquitto: Mosquitto, sqlite_url: str,
+                                                                       tmp_path: Path) -> None:
+    first = IngestWorker(mosquitto.url, ProfileStore(sqlite_url))
+    first.start()
+    assert first.subscribed.wait(10)
+    first.stop()  # HQ goes down; its MQTT 5 session (and subscription) stays at the broker
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    ids = enqueue_views(outbox, 30)
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    link.start()
+    try:
+        assert eventually(lambda: len(outbox) == 0)
+        mosquitto.stop()  # and the broker restarts too before HQ is back
+        mosquitto.start()
+        back = IngestWorker(mosquitto.url, first.store)
+        back.start()
+        try:
+            assert eventually(lambda: first.store.event_count() == 30)
+            assert all(first.store.has_event(i) for i in ids)
+        finally:
+            back.stop()
+    finally:
+        link.stop()
+        first.store.close()

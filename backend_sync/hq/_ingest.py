@@ -15,7 +15,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend_sync._mqtt import BrokerUrl, new_client
+from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync.contract import EVENTS_WILDCARD, decode_event
 from backend_sync.exceptions import ContractError
 from backend_sync.hq._store import ProfileStore
@@ -45,19 +45,19 @@ class IngestWorker:
         self.stats = IngestStats()
         self.subscribed = threading.Event()
         self._topic = f"$share/{share_group}/{EVENTS_WILDCARD}" if share_group else EVENTS_WILDCARD
-        self._client = new_client(worker_id, manual_ack=True)
+        self._client = new_client(self.broker, worker_id, manual_ack=True)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
 
     def start(self) -> None:
         """Connect (retrying in the background) and consume on paho's thread."""
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        connect_async(self._client, self.broker)
         self._client.loop_start()
 
     def serve_forever(self) -> None:
         """Connect and consume on this thread until interrupted."""
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        connect_async(self._client, self.broker)
         self._client.loop_forever(retry_first_connection=True)
 
     def stop(self) -> None:
