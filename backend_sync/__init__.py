@@ -7,7 +7,16 @@ from backend_sync._link import KioskLink
 from backend_sync._mqtt import BrokerUrl
 from backend_sync._outbox import Outbox, PendingMessage
 from backend_sync.catalog import Catalog, Product, load_catalog
-from backend_sync.contract import EventKind, TapEvent, decode_event, encode_event, events_topic, new_event
+from backend_sync.contract import (
+    EventKind,
+    KioskTopics,
+    TapEvent,
+    decode_event,
+    encode_event,
+    events_topic,
+    kiosk_topics,
+    new_event,
+)
 from backend_sync.exceptions import CatalogError, ContractError, OutboxFull, SyncError
 
 __all__ = [
@@ -18,6 +27,7 @@ __all__ = [
     "EmbeddedBroker",
     "EventKind",
     "KioskLink",
+    "KioskTopics",
     "Outbox",
     "OutboxFull",
     "PendingMessage",
@@ -27,6 +37,7 @@ __all__ = [
     "decode_event",
     "encode_event",
     "events_topic",
+    "kiosk_topics",
     "load_catalog",
     "new_event",
 ]

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync._outbox import Outbox
-from backend_sync.contract import status_topic
+from backend_sync.contract import kiosk_topics
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ class KioskLink:
     def __init__(self, broker_url: str, store: str, kiosk: str, outbox: Outbox) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
-        self._status_topic = status_topic(store, kiosk)
-        self._client = new_client(self.broker, f"kiosk-{store}-{kiosk}")
+        self._status_topic = kiosk_topics(store, kiosk).status
+        self._client = new_client(self.broker, self.broker.username or f"{store}.{kiosk}")
         self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

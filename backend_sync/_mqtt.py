@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -26,35 +26,46 @@ class Protocol(enum.Enum):
 
 @dataclass(frozen=True)
 class BrokerUrl:
-    """Where a broker listens and which MQTT it speaks: ``mqtt://host:port[?protocol=3.1.1]``.
+    """Where a broker listens, how to log in, and which MQTT it speaks.
 
-    MQTT 5 is the default (Mosquitto, EMQX, HiveMQ); 3.1.1 is for brokers without it,
-    such as the embedded demo broker.
+    ``mqtt://host:port`` (plain, for a broker on the same machine) or
+    ``mqtts://user:password@host:port?ca=/path/ca.crt`` (TLS, checked against the
+    store's CA); ``?protocol=3.1.1`` for brokers without MQTT 5, such as the embedded
+    demo broker. MQTT 5 is the default (Mosquitto, EMQX, HiveMQ).
     """
 
     host: str
     port: int
     protocol: Protocol = Protocol.V5
+    tls: bool = False
+    ca: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, url: str) -> BrokerUrl:
         """Parse a broker URL.
 
         Raises:
-            SyncError: not an mqtt:// URL, or an unknown protocol.
+            SyncError: not an mqtt:// or mqtts:// URL, or an unknown protocol.
         """
         parts = urlsplit(url)
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise SyncError(f"not a broker URL (mqtt://host:port): {url!r}")
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise SyncError("not a broker URL (mqtt://host:port or mqtts://user:password@host:port)")
+        query = parse_qs(parts.query)
         try:
-            protocol = Protocol(parse_qs(parts.query).get("protocol", ["5"])[0])
+            protocol = Protocol(query.get("protocol", ["5"])[0])
         except ValueError as exc:
-            raise SyncError(f"unknown MQTT protocol in {url!r} (5 or 3.1.1)") from exc
-        return cls(parts.hostname, parts.port or 1883, protocol)
+            raise SyncError("unknown MQTT protocol in broker URL (5 or 3.1.1)") from exc
+        tls = parts.scheme == "mqtts"
+        return cls(parts.hostname, parts.port or (8883 if tls else 1883), protocol, tls, query.get("ca", [None])[0],
+                   parts.username, parts.password)
 
     def __str__(self) -> str:
+        """The URL without its password, for logs."""
+        user = f"{self.username}@" if self.username else ""
         query = "" if self.protocol is Protocol.V5 else f"?protocol={self.protocol.value}"
-        return f"mqtt://{self.host}:{self.port}{query}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}{query}"
 
 
 def new_client(broker: BrokerUrl, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
@@ -70,6 +81,10 @@ def new_client(broker: BrokerUrl, client_id: str, *, manual_ack: bool = False) -
     # paho doubles the delay from min to max; a random start keeps a fleet that lost its
     # broker together from reconnecting in lockstep.
     client.reconnect_delay_set(min_delay=random.randint(1, 4), max_delay=30)
+    if broker.tls:
+        client.tls_set(ca_certs=broker.ca)
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
     return client
 
 

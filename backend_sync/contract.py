@@ -2,8 +2,11 @@
 
 Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
 
-    kiosk/<store>/<kiosk>/events    tap events, QoS 1, kiosk -> HQ
-    kiosk/<store>/<kiosk>/status    retained online/offline, kiosk -> everyone
+    kiosk/<store>/<kiosk>/events            tap events, QoS 1, kiosk -> HQ
+    kiosk/<store>/<kiosk>/status            retained online/offline, kiosk -> everyone
+    kiosk/<store>/<kiosk>/commands          HQ -> kiosk
+    kiosk/<store>/<kiosk>/profile/request   kiosk -> HQ
+    kiosk/<store>/<kiosk>/profile/response  HQ -> kiosk
 
 Every message carries ``"v"``, the schema version; a payload of an unknown version or
 shape is rejected with ContractError.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import enum
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -52,14 +56,31 @@ class TapEvent(BaseModel):
     at: datetime
 
 
+@dataclass(frozen=True)
+class KioskTopics:
+    """Every topic of one kiosk."""
+
+    events: str
+    status: str
+    commands: str
+    profile_request: str
+    profile_response: str
+
+
+def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
+    """The topics of kiosk ``kiosk`` in store ``store``.
+
+    Raises:
+        ContractError: an id that is not ``[a-z0-9-]``.
+    """
+    base = f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}"
+    return KioskTopics(f"{base}/events", f"{base}/status", f"{base}/commands", f"{base}/profile/request",
+                       f"{base}/profile/response")
+
+
 def events_topic(store: str, kiosk: str) -> str:
     """Topic a kiosk publishes its events on."""
-    return f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}/events"
-
-
-def status_topic(store: str, kiosk: str) -> str:
-    """Retained status topic of a kiosk."""
-    return f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}/status"
+    return kiosk_topics(store, kiosk).events
 
 
 def new_event(

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
 from kiosk_app._signals import wait_for_signal
+
+if TYPE_CHECKING:
+    from backend_sync.hq import BrokerSecurity, Credentials
 
 
 @click.group()
@@ -34,3 +41,55 @@ def hq_serve(broker: str, db: str, worker_id: str, share_group: str | None) -> N
         worker.stop()
         store.close()
         click.echo(f"HQ ingest stopped: {worker.stats}")
+
+
+@hq.command("init-broker")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="Where HQ keeps the CA.")
+@click.option("--name", required=True, help="Store or region the broker serves.")
+@click.option("--host", "hosts", multiple=True, required=True, help="Broker host name or IP (repeat).")
+@click.option("--port", default=8883, show_default=True)
+def init_broker(directory: Path, name: str, hosts: tuple[str, ...], port: int) -> None:
+    """Create a broker's CA and TLS certificate and print its Mosquitto listener config."""
+    from backend_sync.hq import BrokerSecurity
+
+    security = BrokerSecurity(directory)
+    security.init(name, list(hosts))
+    click.echo(security.mosquitto_conf(port), nl=False)
+
+
+@hq.command("provision-kiosk")
+@click.argument("kiosk")
+@click.option("--store", required=True)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="The broker's directory.")
+@click.option("--host", required=True, help="Broker host the kiosk connects to.")
+@click.option("--port", default=8883, show_default=True)
+def provision_kiosk(kiosk: str, store: str, directory: Path, host: str, port: int) -> None:
+    """Give KIOSK its own broker credentials and confine it to its own topics.
+
+    Prints the kiosk's broker URL (it holds the password: store it only on the kiosk).
+    Reload Mosquitto afterwards (SIGHUP) to apply the new password file and ACL.
+    """
+    _print_credentials(directory, host, port, lambda security: security.provision_kiosk(store, kiosk))
+
+
+@hq.command("provision-service")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="The broker's directory.")
+@click.option("--host", required=True, help="Broker host the service connects to.")
+@click.option("--port", default=8883, show_default=True)
+def provision_service(name: str, directory: Path, host: str, port: int) -> None:
+    """Give an HQ service (an ingest worker, the profile API) broker credentials; prints its URL."""
+    _print_credentials(directory, host, port, lambda security: security.provision_service(name))
+
+
+def _print_credentials(directory: Path, host: str, port: int,
+                       provision: Callable[[BrokerSecurity], Credentials]) -> None:
+    from backend_sync import SyncError
+    from backend_sync.hq import BrokerSecurity
+
+    security = BrokerSecurity(directory)
+    try:
+        credentials = provision(security)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(credentials.broker_url(host, port, security.ca_cert))

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,17 +43,20 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
 
 
 class Mosquitto:
-    """A real Mosquitto broker owned by one test; it can be stopped and restarted."""
+    """A real Mosquitto broker owned by one test; it can be stopped and restarted.
 
-    def __init__(self, workdir: Path) -> None:
+    ``listener`` replaces the default plain, anonymous listener (e.g. with a TLS one).
+    """
+
+    def __init__(self, workdir: Path, listener: Callable[[int], str] | None = None) -> None:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.config = workdir / "mosquitto.conf"
+        listen = listener(self.port) if listener else f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            f"user {getpass.getuser()}\n"  # as root it would drop to 'mosquitto' and lose its persistence dir
-            "allow_anonymous true\n"
+            listen
+            + f"user {getpass.getuser()}\n"  # as root it would drop to 'mosquitto' and lose its persistence dir
             "persistence true\n"
             f"persistence_location {workdir}/\n"
             "max_queued_messages 100000\n"
