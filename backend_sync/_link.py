@@ -1,5 +1,5 @@
-"""The kiosk's MQTT link: drains the outbox with QoS 1, deleting a row only after the
-broker's PUBACK, and keeps a retained online/offline status with a last will.
+"""The kiosk's MQTT link: drains the outbox with QoS 1, forgets an event only when HQ's
+receipt says it is stored, and keeps a retained online/offline status with a last will.
 """
 
 from __future__ import annotations
@@ -8,33 +8,66 @@ import json
 import logging
 import queue
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync._outbox import Outbox
-from backend_sync.contract import kiosk_topics
+from backend_sync.contract import decode_receipt, kiosk_topics
+from backend_sync.exceptions import ContractError
 
 log = logging.getLogger(__name__)
 
-_MAX_IN_FLIGHT = 20
-_RECONNECTED = -1  # marker on the ack queue: the session restarted, resend what is unacked
+_MAX_IN_FLIGHT = 100
+# A sent event with no receipt after this long is sent again (the broker may have died
+# before saving it, or HQ's receipt was lost); HQ stores by id, so nothing doubles.
+RESEND_AFTER_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Puback:
+    mid: int
+
+
+@dataclass(frozen=True)
+class _Receipt:
+    seqs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Reconnected:
+    pass
+
+
+@dataclass
+class LinkStats:
+    """What the link has done since it started."""
+
+    published: int = 0
+    resent: int = 0
+    receipted: int = 0
+    bad_receipts: int = 0
 
 
 class KioskLink:
     """Publishes a kiosk's outbox to the broker at ``broker_url``."""
 
-    def __init__(self, broker_url: str, store: str, kiosk: str, outbox: Outbox) -> None:
+    def __init__(self, broker_url: str, store: str, kiosk: str, outbox: Outbox,
+                 resend_after_s: float = RESEND_AFTER_S) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
-        self._status_topic = kiosk_topics(store, kiosk).status
+        self.stats = LinkStats()
+        self._topics = kiosk_topics(store, kiosk)
+        self._resend_after_s = resend_after_s
         self._client = new_client(self.broker, self.broker.username or f"{store}.{kiosk}")
-        self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
+        self._client.will_set(self._topics.status, self._status("offline"), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
-        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._client.message_callback_add(self._topics.receipts, self._on_receipt)
+        self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drain, name="kiosk-link", daemon=True)
@@ -51,49 +84,71 @@ class KioskLink:
         self._thread.start()
 
     def stop(self) -> None:
-        """Say offline, disconnect, and stop; unacknowledged rows stay in the outbox."""
+        """Say offline, disconnect, and stop; unreceipted events stay in the outbox."""
         self._stop.set()
+        self.outbox.wake()
         self._thread.join(3)
         if self.connected:
-            self._client.publish(self._status_topic, self._status("offline"), qos=1, retain=True).wait_for_publish(2)
+            self._client.publish(self._topics.status, self._status("offline"), qos=1, retain=True).wait_for_publish(2)
         self._client.disconnect()
         self._client.loop_stop()
 
     def _drain(self) -> None:
         in_flight: dict[int, int] = {}  # paho mid -> outbox seq; touched by this thread only
-        last_sent = 0
+        ever_sent: set[int] = set()
         while not self._stop.is_set():
-            while not self._acks.empty():
-                mid = self._acks.get()
-                if mid == _RECONNECTED:
-                    in_flight.clear()
-                    last_sent = 0
-                elif (seq := in_flight.pop(mid, None)) is not None:
-                    self.outbox.acknowledge(seq)
+            sent: list[int] = []
+            while not self._news.empty():
+                news = self._news.get()
+                if isinstance(news, _Puback) and (seq := in_flight.pop(news.mid, None)) is not None:
+                    sent.append(seq)
+                elif isinstance(news, _Receipt):
+                    self.stats.receipted += self.outbox.acknowledge(news.seqs)
+                    ever_sent.difference_update(news.seqs)
+                elif isinstance(news, _Reconnected):
+                    in_flight.clear()  # paho resends its own copies; ours go again once due
+            self.outbox.mark_sent(sent)
             if self.connected and len(in_flight) < _MAX_IN_FLIGHT:
-                for message in self.outbox.pending(after_seq=last_sent, limit=_MAX_IN_FLIGHT - len(in_flight)):
+                due = self.outbox.due(self._resend_after_s, exclude=in_flight.values(),
+                                      limit=_MAX_IN_FLIGHT - len(in_flight))
+                for message in due:
                     info = self._client.publish(message.topic, message.payload, qos=1)
                     if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                        break  # connection dropped; resent after reconnect
+                        break  # connection dropped; sent again after reconnect
                     in_flight[info.mid] = message.seq
-                    last_sent = message.seq
-            self.outbox.wait_for_change(0.2)
+                    self.stats.published += 1
+                    if message.seq in ever_sent:
+                        self.stats.resent += 1
+                    ever_sent.add(message.seq)
+            self.outbox.wait_for_change(min(0.2, self._resend_after_s))
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
             log.warning("broker %s refused the kiosk: %s", self.broker, reason)
             return
         log.info("connected to %s", self.broker)
-        self._acks.put(_RECONNECTED)
-        client.publish(self._status_topic, self._status("online"), qos=1, retain=True)
+        self._news.put(_Reconnected())
+        client.subscribe(self._topics.receipts, qos=1)
+        client.publish(self._topics.status, self._status("online"), qos=1, retain=True)
         self._connected.set()
+        self.outbox.wake()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._connected.clear()
         log.info("disconnected from %s: %s", self.broker, reason)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
-        self._acks.put(mid)
+        self._news.put(_Puback(mid))
+        self.outbox.wake()
+
+    def _on_receipt(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            receipt = decode_receipt(bytes(message.payload))
+        except ContractError as exc:
+            self.stats.bad_receipts += 1
+            log.warning("ignored a bad receipt: %s", exc)
+            return
+        self._news.put(_Receipt(receipt.seqs))
         self.outbox.wake()
 
     def _status(self, state: str) -> bytes:

@@ -1,5 +1,9 @@
 """The kiosk's durable outbox: every event is committed to SQLite before anything is
-sent, and a row is deleted only once the broker has acknowledged it.
+sent, and a row is deleted only once HQ's receipt says the event is stored.
+
+The broker's PUBACK only marks a row *sent*: a broker killed before it saved the
+message would otherwise lose it. A sent row with no receipt after a while is sent
+again; HQ stores by event id, so a resend is never counted twice.
 """
 
 from __future__ import annotations
@@ -7,7 +11,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +25,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
-    droppable INTEGER NOT NULL DEFAULT 0
+    droppable INTEGER NOT NULL DEFAULT 0,
+    sent_at REAL
 )
 """
 
 
 @dataclass(frozen=True)
 class PendingMessage:
-    """A committed message waiting for the broker's acknowledgement."""
+    """A committed message waiting for HQ's receipt."""
 
     seq: int
     topic: str
@@ -81,19 +87,40 @@ class Outbox:
             self._changed.notify_all()
             return seq
 
-    def pending(self, after_seq: int = 0, limit: int = 100) -> list[PendingMessage]:
-        """Oldest committed messages with a sequence above ``after_seq``."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-            ).fetchall()
-        return [PendingMessage(seq, topic, bytes(payload)) for seq, topic, payload in rows]
+    def pending(self, limit: int = 1000) -> list[PendingMessage]:
+        """Every message still waiting for a receipt, oldest first."""
+        return self._select("SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?", (limit,))
 
-    def acknowledge(self, seq: int) -> None:
-        """Forget a message the broker has acknowledged."""
+    def due(self, resend_after_s: float, exclude: Collection[int] = (), limit: int = 100,
+            now: float | None = None) -> list[PendingMessage]:
+        """Messages to send now: never sent, or sent ``resend_after_s`` ago with no receipt.
+
+        ``exclude`` names messages already on their way.
+        """
+        cutoff = (time.time() if now is None else now) - resend_after_s
+        excluded = ",".join(str(int(seq)) for seq in exclude)
+        return self._select(
+            f"SELECT seq, topic, payload FROM outbox WHERE (sent_at IS NULL OR sent_at <= ?) "
+            f"AND seq NOT IN ({excluded}) ORDER BY seq LIMIT ?",
+            (cutoff, limit),
+        )
+
+    def mark_sent(self, seqs: Iterable[int], now: float | None = None) -> None:
+        """The broker has these messages (PUBACK); keep them until HQ's receipt."""
+        sent_at = time.time() if now is None else now
+        self._batch("UPDATE outbox SET sent_at = ? WHERE seq = ?", [(sent_at, seq) for seq in seqs])
+
+    def acknowledge(self, seqs: Iterable[int]) -> int:
+        """Forget messages HQ has stored; returns how many were still here."""
+        deleted = self._batch("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])
+        self.wake()
+        return deleted
+
+    def last_sequence(self) -> int:
+        """The highest sequence ever given out (0 for a new outbox)."""
         with self._lock:
-            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
-            self._changed.notify_all()
+            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        return int(row[0]) if row else 0
 
     def wait_for_change(self, timeout_s: float) -> None:
         """Block until a message is added or acknowledged, or the timeout passes."""
@@ -113,6 +140,25 @@ class Outbox:
         """Close the database."""
         with self._lock:
             self._db.close()
+
+    def _batch(self, statement: str, rows: list[tuple[float | int, ...]]) -> int:
+        """Run ``statement`` for every row in one transaction (one fsync, not one per row)."""
+        if not rows:
+            return 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = self._db.executemany(statement, rows).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return changed
+
+    def _select(self, query: str, parameters: tuple[float | int, ...]) -> list[PendingMessage]:
+        with self._lock:
+            rows = self._db.execute(query, parameters).fetchall()
+        return [PendingMessage(seq, topic, bytes(payload)) for seq, topic, payload in rows]
 
     def _drop_oldest_droppable(self) -> bool:
         dropped = self._db.execute(

@@ -3,6 +3,7 @@
 Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
 
     kiosk/<store>/<kiosk>/events            tap events, QoS 1, kiosk -> HQ
+    kiosk/<store>/<kiosk>/receipts          sequences HQ has stored, HQ -> kiosk
     kiosk/<store>/<kiosk>/status            retained online/offline, kiosk -> everyone
     kiosk/<store>/<kiosk>/commands          HQ -> kiosk
     kiosk/<store>/<kiosk>/profile/request   kiosk -> HQ
@@ -61,6 +62,7 @@ class KioskTopics:
     """Every topic of one kiosk."""
 
     events: str
+    receipts: str
     status: str
     commands: str
     profile_request: str
@@ -74,8 +76,29 @@ def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
         ContractError: an id that is not ``[a-z0-9-]``.
     """
     base = f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}"
-    return KioskTopics(f"{base}/events", f"{base}/status", f"{base}/commands", f"{base}/profile/request",
-                       f"{base}/profile/response")
+    return KioskTopics(f"{base}/events", f"{base}/receipts", f"{base}/status", f"{base}/commands",
+                       f"{base}/profile/request", f"{base}/profile/response")
+
+
+class Receipt(BaseModel):
+    """HQ has stored the events with these outbox sequences; the kiosk may forget them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    seqs: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1, max_length=10_000)]
+
+
+def decode_receipt(payload: bytes) -> Receipt:
+    """Validate a receipt.
+
+    Raises:
+        ContractError: not a receipt of a known version.
+    """
+    try:
+        return Receipt.model_validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(f"not a receipt: {exc.errors(include_url=False)[:3]}") from exc
 
 
 def events_topic(store: str, kiosk: str) -> str:

@@ -75,6 +75,12 @@ class Mosquitto:
             self._process.terminate()
             self._process.wait(10)
 
+    def kill(self) -> None:
+        """Kill the broker with SIGKILL: whatever it had not saved is gone."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(10)
+
 
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:

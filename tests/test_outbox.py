@@ -9,23 +9,34 @@ import pytest
 from backend_sync import Outbox, OutboxFull
 
 
-def test_messages_wait_in_order_until_acknowledged(tmp_path: Path) -> None:
+def test_messages_wait_in_order_until_hq_receipts_them(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "o.sqlite")
     seqs = [outbox.enqueue("t", lambda seq: f"m{seq}".encode()) for _ in range(3)]
     assert [m.payload for m in outbox.pending()] == [f"m{s}".encode() for s in seqs]
-    outbox.acknowledge(seqs[1])
+    assert outbox.acknowledge([seqs[1], 999]) == 1
     assert [m.seq for m in outbox.pending()] == [seqs[0], seqs[2]]
-    assert [m.seq for m in outbox.pending(after_seq=seqs[0])] == [seqs[2]]
     assert len(outbox) == 2
+
+
+def test_sent_messages_are_due_again_only_when_no_receipt_came(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    first, second, third = (outbox.enqueue("t", lambda s: b"m") for _ in range(3))
+    assert [m.seq for m in outbox.due(30, exclude=[third], now=1000)] == [first, second]
+    outbox.mark_sent([first, second], now=1000)  # PUBACK: the broker has them
+    assert [m.seq for m in outbox.due(30, now=1010)] == [third]
+    assert [m.seq for m in outbox.due(30, now=1031)] == [first, second, third]  # no receipt: resend
+    outbox.acknowledge([first])
+    assert [m.seq for m in outbox.due(30, now=1031)] == [second, third]
 
 
 def test_messages_and_sequence_survive_a_restart(tmp_path: Path) -> None:
     first = Outbox(tmp_path / "o.sqlite")
     seq = first.enqueue("t", lambda s: b"kept")
-    first.acknowledge(first.enqueue("t", lambda s: b"sent"))
+    first.acknowledge([first.enqueue("t", lambda s: b"stored at HQ")])
     first.close()
     again = Outbox(tmp_path / "o.sqlite")
     assert [(m.seq, m.payload) for m in again.pending()] == [(seq, b"kept")]
+    assert again.last_sequence() == seq + 1
     assert again.enqueue("t", lambda s: b"next") == seq + 2  # sequences never go back
 
 

@@ -162,16 +162,46 @@ def test_events_sent_while_hq_is_down_wait_in_its_session_at_the_broker(mosquitt
     link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
     link.start()
     try:
-        assert eventually(lambda: len(outbox) == 0)
+        assert eventually(lambda: not outbox.due(resend_after_s=3600))  # the broker has them all
+        assert len(outbox) == 30  # but HQ has not stored them: the kiosk keeps them
         mosquitto.stop()  # and the broker restarts too before HQ is back
         mosquitto.start()
         back = IngestWorker(mosquitto.url, first.store)
         back.start()
         try:
-            assert eventually(lambda: first.store.event_count() == 30)
+            assert eventually(lambda: first.store.event_count() == 30 and len(outbox) == 0)
             assert all(first.store.has_event(i) for i in ids)
+            assert link.stats.resent == 0  # the broker kept them; nothing had to go twice
         finally:
             back.stop()
     finally:
         link.stop()
         first.store.close()
+
+
+def test_broker_killed_after_puback_loses_nothing_because_the_kiosk_waits_for_hq(
+        mosquitto: Mosquitto, sqlite_url: str, tmp_path: Path) -> None:
+    store = ProfileStore(sqlite_url)
+    first = IngestWorker(mosquitto.url, store)
+    first.start()
+    assert first.subscribed.wait(10)
+    first.stop()  # HQ is away, so the broker only holds the events in memory
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    ids = enqueue_views(outbox, 40)
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox, resend_after_s=2.0)
+    link.start()
+    try:
+        assert eventually(lambda: not outbox.due(resend_after_s=3600))  # every event PUBACKed
+        mosquitto.kill()  # SIGKILL: the broker never saved them
+        mosquitto.start()
+        back = IngestWorker(mosquitto.url, store)
+        back.start()
+        try:
+            assert eventually(lambda: store.event_count() == 40 and len(outbox) == 0, 40)
+            assert all(store.has_event(i) for i in ids)
+            assert link.stats.resent >= 1  # the kiosk's resend is what saved them
+        finally:
+            back.stop()
+    finally:
+        link.stop()
+        store.close()

@@ -1,7 +1,9 @@
 """HQ's ingest worker: consumes kiosk events from the broker and stores each once.
 
 A message is acknowledged to the broker only after it is stored (or rejected as not
-ours), so a worker that dies mid-way loses nothing: the broker redelivers.
+ours), so a worker that dies mid-way loses nothing: the broker redelivers. Once stored,
+the event's sequence goes back to its kiosk in a receipt, and only then does the kiosk
+forget it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +19,13 @@ import paho.mqtt.client as mqtt
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
-from backend_sync.contract import EVENTS_WILDCARD, decode_event
+from backend_sync.contract import EVENTS_WILDCARD, Receipt, decode_event, kiosk_topics
 from backend_sync.exceptions import ContractError
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
+
+_RECEIPT_EVERY_S = 0.05
 
 
 @dataclass
@@ -30,6 +35,7 @@ class IngestStats:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    receipts_sent: int = 0
 
 
 class IngestWorker:
@@ -49,21 +55,34 @@ class IngestWorker:
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
+        self._receipts: defaultdict[str, list[int]] = defaultdict(list)  # receipts topic -> stored seqs
+        self._receipts_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._receipt_thread = threading.Thread(target=self._send_receipts, name="hq-receipts", daemon=True)
 
     def start(self) -> None:
         """Connect (retrying in the background) and consume on paho's thread."""
         connect_async(self._client, self.broker)
         self._client.loop_start()
-
-    def serve_forever(self) -> None:
-        """Connect and consume on this thread until interrupted."""
-        connect_async(self._client, self.broker)
-        self._client.loop_forever(retry_first_connection=True)
+        self._receipt_thread.start()
 
     def stop(self) -> None:
         """Disconnect; unacknowledged messages stay with the broker."""
+        self._stop.set()
+        self._receipt_thread.join(2)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def _send_receipts(self) -> None:
+        """Every few milliseconds, tell each kiosk which of its events are stored."""
+        while not self._stop.wait(_RECEIPT_EVERY_S):
+            with self._receipts_lock:
+                batches, self._receipts = self._receipts, defaultdict(list)
+            for topic, seqs in batches.items():
+                # A receipt lost here is harmless: the kiosk sends the event again and
+                # gets a receipt for the duplicate.
+                self._client.publish(topic, Receipt(seqs=tuple(seqs)).model_dump_json().encode(), qos=1)
+                self.stats.receipts_sent += 1
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
@@ -97,3 +116,5 @@ class IngestWorker:
         else:
             self.stats.duplicates += 1
         client.ack(message.mid, message.qos)
+        with self._receipts_lock:
+            self._receipts[kiosk_topics(event.store, event.kiosk).receipts].append(event.seq)
