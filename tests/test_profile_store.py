@@ -44,3 +44,11 @@ def test_events_join_the_shoppers_profile_or_the_anonymous_session(store: Profil
 def test_kiosk_id_is_never_the_identity() -> None:
     anonymous = _event(None)
     assert "kiosk" not in profile_key(anonymous) and str(anonymous.session) in profile_key(anonymous)
+
+
+def test_a_batch_stores_each_event_once_even_with_repeats_inside_it(store: ProfileStore) -> None:
+    first, second = _event("shopper-1", seq=1), _event(None, seq=2)
+    assert store.record_many([first, second, first]) == {str(first.event_id), str(second.event_id)}
+    assert store.record_many([second, _event("shopper-1", "BAG-2", seq=3)]) == {
+        str(e.event_id) for e in store.history("shopper:shopper-1") if e.sku == "BAG-2"}
+    assert store.event_count() == 3

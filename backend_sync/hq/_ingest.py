@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +18,13 @@ import paho.mqtt.client as mqtt
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
-from backend_sync.contract import EVENTS_WILDCARD, Receipt, decode_event, kiosk_topics
+from backend_sync.contract import EVENTS_WILDCARD, Receipt, TapEvent, decode_event, kiosk_topics
 from backend_sync.exceptions import ContractError
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
 
-_RECEIPT_EVERY_S = 0.05
+_MAX_BATCH = 2000
 
 
 @dataclass
@@ -38,10 +37,22 @@ class IngestStats:
     receipts_sent: int = 0
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    """A message taken from the broker, not yet acknowledged; ``event`` None if rejected."""
+
+    mid: int
+    qos: int
+    event: TapEvent | None
+
+
 class IngestWorker:
     """Subscribes to every kiosk's events and records them in ``store``.
 
-    With ``share_group`` set, workers of that group share one MQTT shared subscription.
+    paho's thread only validates and queues; a writer thread stores whatever has arrived
+    in one transaction (group commit), then acknowledges those messages in arrival order
+    (as MQTT requires) and sends each kiosk one receipt for its stored sequences. With
+    ``share_group`` set, workers of that group share one MQTT shared subscription.
     """
 
     def __init__(self, broker_url: str, store: ProfileStore, worker_id: str = "hq-ingest-1",
@@ -55,34 +66,25 @@ class IngestWorker:
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
-        self._receipts: defaultdict[str, list[int]] = defaultdict(list)  # receipts topic -> stored seqs
-        self._receipts_lock = threading.Lock()
+        self._arrived: deque[_Arrival] = deque()
+        self._arrival = threading.Condition()
         self._stop = threading.Event()
-        self._receipt_thread = threading.Thread(target=self._send_receipts, name="hq-receipts", daemon=True)
+        self._writer = threading.Thread(target=self._write_batches, name="hq-ingest-writer", daemon=True)
 
     def start(self) -> None:
-        """Connect (retrying in the background) and consume on paho's thread."""
+        """Connect (retrying in the background) and consume."""
         connect_async(self._client, self.broker)
         self._client.loop_start()
-        self._receipt_thread.start()
+        self._writer.start()
 
     def stop(self) -> None:
         """Disconnect; unacknowledged messages stay with the broker."""
         self._stop.set()
-        self._receipt_thread.join(2)
+        with self._arrival:
+            self._arrival.notify()
+        self._writer.join(5)
         self._client.disconnect()
         self._client.loop_stop()
-
-    def _send_receipts(self) -> None:
-        """Every few milliseconds, tell each kiosk which of its events are stored."""
-        while not self._stop.wait(_RECEIPT_EVERY_S):
-            with self._receipts_lock:
-                batches, self._receipts = self._receipts, defaultdict(list)
-            for topic, seqs in batches.items():
-                # A receipt lost here is harmless: the kiosk sends the event again and
-                # gets a receipt for the duplicate.
-                self._client.publish(topic, Receipt(seqs=tuple(seqs)).model_dump_json().encode(), qos=1)
-                self.stats.receipts_sent += 1
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
@@ -96,25 +98,49 @@ class IngestWorker:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
-            event = decode_event(bytes(message.payload), topic=message.topic)
+            event: TapEvent | None = decode_event(bytes(message.payload), topic=message.topic)
         except ContractError as exc:
             self.stats.rejected += 1
             log.warning("rejected a message on %s: %s", message.topic, exc)
-            client.ack(message.mid, message.qos)  # redelivering it would not make it valid
-            return
-        for attempt in range(3):
+            event = None  # acknowledged in turn: redelivering it would not make it valid
+        with self._arrival:
+            self._arrived.append(_Arrival(message.mid, message.qos, event))
+            self._arrival.notify()
+
+    def _write_batches(self) -> None:
+        while not self._stop.is_set():
+            with self._arrival:
+                if not self._arrived:
+                    self._arrival.wait(0.2)
+                batch = [self._arrived.popleft() for _ in range(min(len(self._arrived), _MAX_BATCH))]
+            if batch and self._store(batch):
+                self._acknowledge(batch)
+
+    def _store(self, batch: list[_Arrival]) -> bool:
+        """Store the batch, retrying while the database is away; False only when stopping."""
+        events = [arrival.event for arrival in batch if arrival.event is not None]
+        delay = 0.5
+        while not self._stop.is_set():
             try:
-                new = self.store.record(event)
-                break
+                new = self.store.record_many(events)
             except SQLAlchemyError as exc:
-                log.error("cannot store event %s (attempt %d): %s", event.event_id, attempt + 1, exc)
-                time.sleep(0.5 * (attempt + 1))
-        else:
-            return  # left unacknowledged: the broker redelivers it after reconnect
-        if new:
-            self.stats.stored += 1
-        else:
-            self.stats.duplicates += 1
-        client.ack(message.mid, message.qos)
-        with self._receipts_lock:
-            self._receipts[kiosk_topics(event.store, event.kiosk).receipts].append(event.seq)
+                log.error("cannot store %d events, retrying in %.1f s: %s", len(events), delay, exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.stats.stored += len(new)
+            self.stats.duplicates += len(events) - len(new)
+            return True
+        return False  # left unacknowledged: the broker redelivers after reconnect
+
+    def _acknowledge(self, batch: list[_Arrival]) -> None:
+        receipts: defaultdict[str, list[int]] = defaultdict(list)
+        for arrival in batch:
+            self._client.ack(arrival.mid, arrival.qos)
+            if arrival.event is not None:
+                receipts[kiosk_topics(arrival.event.store, arrival.event.kiosk).receipts].append(arrival.event.seq)
+        for topic, seqs in receipts.items():
+            # A receipt lost here is harmless: the kiosk sends the event again and gets a
+            # receipt for the duplicate.
+            self._client.publish(topic, Receipt(seqs=tuple(seqs)).model_dump_json().encode(), qos=1)
+            self.stats.receipts_sent += 1

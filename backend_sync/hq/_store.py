@@ -6,8 +6,10 @@ The database is named by URL: ``sqlite:///path.db`` (the default) or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,6 +43,13 @@ events = sa.Table(
 )
 
 
+def _sqlite_wal(connection: Any, _record: Any) -> None:
+    # WAL lets readers (the profile API, the demo) read while ingest writes; FULL keeps a
+    # committed event on disk before HQ acknowledges it to the broker.
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+
+
 def profile_key(event: TapEvent) -> str:
     """Whose profile an event belongs to: the shopper's, or its anonymous session's.
 
@@ -68,37 +77,39 @@ class ProfileStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = sa.create_engine(url, pool_pre_ping=True)
+        if self._engine.dialect.name == "sqlite":
+            sa.event.listen(self._engine, "connect", _sqlite_wal)
         _metadata.create_all(self._engine)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     def record(self, event: TapEvent) -> bool:
         """Store an event once; returns False if its id was already stored."""
+        return bool(self.record_many([event]))
+
+    def record_many(self, batch: Sequence[TapEvent]) -> set[str]:
+        """Store a batch of events in one transaction; returns the ids that were new.
+
+        Events whose id is already stored are skipped, so redelivered or resent events
+        are never counted twice.
+        """
+        if not batch:
+            return set()
         now = datetime.now(UTC)
-        key = profile_key(event)
+        keys = {profile_key(event): event.shopper for event in batch}
         with self._engine.begin() as db:
             db.execute(
-                self._insert(profiles)
-                .values(profile_key=key, shopper=event.shopper, created_at=now, last_seen=now)
-                .on_conflict_do_update(index_elements=["profile_key"], set_={"last_seen": now})
+                self._insert(profiles).on_conflict_do_update(index_elements=["profile_key"],
+                                                             set_={"last_seen": now}),
+                [{"profile_key": key, "shopper": shopper, "created_at": now, "last_seen": now}
+                 for key, shopper in keys.items()],
             )
             inserted = db.execute(
-                self._insert(events)
-                .values(
-                    event_id=str(event.event_id),
-                    profile_key=key,
-                    kind=event.kind.value,
-                    store=event.store,
-                    kiosk=event.kiosk,
-                    seq=event.seq,
-                    session=str(event.session),
-                    sku=event.sku,
-                    at=event.at,
-                    received_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(events.c.event_id)
+                self._insert(events).on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id),
+                [{"event_id": str(event.event_id), "profile_key": profile_key(event), "kind": event.kind.value,
+                  "store": event.store, "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session),
+                  "sku": event.sku, "at": event.at, "received_at": now} for event in batch],
             )
-            return inserted.first() is not None
+            return set(inserted.scalars())
 
     def has_event(self, event_id: str) -> bool:
         """Whether an event with this id is stored."""
