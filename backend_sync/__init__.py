@@ -3,15 +3,18 @@ outbox and MQTT link, and the embedded demo broker. HQ's side is ``backend_sync.
 """
 
 from backend_sync._broker import EmbeddedBroker
-from backend_sync._link import KioskLink
+from backend_sync._link import KioskFacts, KioskLink, LinkStats
 from backend_sync._mqtt import BrokerUrl
 from backend_sync._outbox import Outbox, PendingMessage
 from backend_sync.catalog import Catalog, Product, load_catalog
 from backend_sync.contract import (
     EventKind,
+    KioskStatus,
     KioskTopics,
+    LinkState,
     TapEvent,
     decode_event,
+    decode_status,
     encode_event,
     events_topic,
     kiosk_topics,
@@ -26,8 +29,12 @@ __all__ = [
     "ContractError",
     "EmbeddedBroker",
     "EventKind",
+    "KioskFacts",
     "KioskLink",
+    "KioskStatus",
     "KioskTopics",
+    "LinkState",
+    "LinkStats",
     "Outbox",
     "OutboxFull",
     "PendingMessage",
@@ -35,6 +42,7 @@ __all__ = [
     "SyncError",
     "TapEvent",
     "decode_event",
+    "decode_status",
     "encode_event",
     "events_topic",
     "kiosk_topics",

@@ -4,18 +4,20 @@ receipt says it is stored, and keeps a retained online/offline status with a las
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync._outbox import Outbox
-from backend_sync.contract import decode_receipt, kiosk_topics
+from backend_sync.contract import KioskStatus, LinkState, decode_receipt, kiosk_topics
 from backend_sync.exceptions import ContractError
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,16 @@ _MAX_IN_FLIGHT = 100
 # A sent event with no receipt after this long is sent again (the broker may have died
 # before saving it, or HQ's receipt was lost); HQ stores by id, so nothing doubles.
 RESEND_AFTER_S = 30.0
+STATUS_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class KioskFacts:
+    """What the rest of the kiosk knows about itself, for its status."""
+
+    app_version: str = ""
+    catalog_version: int = 0
+    reader: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -55,14 +67,15 @@ class KioskLink:
     """Publishes a kiosk's outbox to the broker at ``broker_url``."""
 
     def __init__(self, broker_url: str, store: str, kiosk: str, outbox: Outbox,
-                 resend_after_s: float = RESEND_AFTER_S) -> None:
+                 resend_after_s: float = RESEND_AFTER_S, facts: Callable[[], KioskFacts] = KioskFacts) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
         self.stats = LinkStats()
+        self._store, self._kiosk, self._facts = store, kiosk, facts
         self._topics = kiosk_topics(store, kiosk)
         self._resend_after_s = resend_after_s
         self._client = new_client(self.broker, self.broker.username or f"{store}.{kiosk}")
-        self._client.will_set(self._topics.status, self._status("offline"), qos=1, retain=True)
+        self._client.will_set(self._topics.status, self._status(LinkState.OFFLINE), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
@@ -89,14 +102,23 @@ class KioskLink:
         self.outbox.wake()
         self._thread.join(3)
         if self.connected:
-            self._client.publish(self._topics.status, self._status("offline"), qos=1, retain=True).wait_for_publish(2)
+            self._client.publish(self._topics.status, self._status(LinkState.OFFLINE), qos=1,
+                                 retain=True).wait_for_publish(2)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def publish_status(self) -> None:
+        """Publish the retained status now (it also goes out on connect and every 30 s)."""
+        self._client.publish(self._topics.status, self._status(LinkState.ONLINE), qos=1, retain=True)
 
     def _drain(self) -> None:
         in_flight: dict[int, int] = {}  # paho mid -> outbox seq; touched by this thread only
         ever_sent: set[int] = set()
+        status_due = 0.0
         while not self._stop.is_set():
+            if self.connected and time.monotonic() >= status_due:
+                self.publish_status()
+                status_due = time.monotonic() + STATUS_EVERY_S
             sent: list[int] = []
             while not self._news.empty():
                 news = self._news.get()
@@ -129,8 +151,7 @@ class KioskLink:
         log.info("connected to %s", self.broker)
         self._news.put(_Reconnected())
         client.subscribe(self._topics.receipts, qos=1)
-        client.publish(self._topics.status, self._status("online"), qos=1, retain=True)
-        self._connected.set()
+        self._connected.set()  # the drain loop publishes the online status at once
         self.outbox.wake()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -151,5 +172,8 @@ class KioskLink:
         self._news.put(_Receipt(receipt.seqs))
         self.outbox.wake()
 
-    def _status(self, state: str) -> bytes:
-        return json.dumps({"v": 1, "state": state}).encode()
+    def _status(self, state: LinkState) -> bytes:
+        facts = self._facts()
+        return KioskStatus(state=state, store=self._store, kiosk=self._kiosk, app_version=facts.app_version,
+                           catalog_version=facts.catalog_version, backlog=len(self.outbox), reader=facts.reader,
+                           at=datetime.now(UTC)).model_dump_json().encode()

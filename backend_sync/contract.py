@@ -80,6 +80,41 @@ def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
                        f"{base}/profile/request", f"{base}/profile/response")
 
 
+class LinkState(enum.Enum):
+    """Whether a kiosk is connected (its last will says offline for it)."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class KioskStatus(BaseModel):
+    """A kiosk's retained status: what the fleet view shows for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    state: LinkState
+    store: Id
+    kiosk: Id
+    app_version: str = ""
+    catalog_version: int = 0
+    backlog: int = Field(default=0, ge=0)
+    reader: str = "unknown"
+    at: datetime
+
+
+def decode_status(payload: bytes) -> KioskStatus:
+    """Validate a status message.
+
+    Raises:
+        ContractError: not a status of a known version.
+    """
+    try:
+        return KioskStatus.model_validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(f"not a kiosk status: {exc.errors(include_url=False)[:3]}") from exc
+
+
 class Receipt(BaseModel):
     """HQ has stored the events with these outbox sequences; the kiosk may forget them."""
 

@@ -9,15 +9,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-from backend_sync import KioskLink, Outbox, load_catalog
+from backend_sync import KioskFacts, KioskLink, Outbox, load_catalog
 from kiosk_app.kiosk import Kiosk, TapOutcome
-from nfc_reader import ReaderStatus, Role, TagRead, TagReader, public_key_from_pem, verify_token
+from nfc_reader import ReaderState, ReaderStatus, Role, TagRead, TagReader, public_key_from_pem, verify_token
 
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Callable[[], None]], None]
+
+try:
+    _APP_VERSION = metadata.version("nfc-kiosk")
+except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    _APP_VERSION = "unknown"
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,12 @@ class KioskRuntime:
             config.kiosk,
             verify_card=lambda token: verify_token(hq_key, token, Role.SHOPPER).subject,
         )
-        self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox)
-        self.reader = TagReader(config.reader, self._on_read, on_reader_status)
+        self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
+        self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts)
+        self.reader = TagReader(config.reader, self._on_read, self._on_reader_status)
         self._on_outcome = on_outcome
         self._dispatch = dispatch
+        self._forward_reader_status = on_reader_status or (lambda status: None)
 
     def start(self) -> None:
         """Start the link and the reader."""
@@ -71,3 +79,13 @@ class KioskRuntime:
 
     def _on_read(self, read: TagRead) -> None:
         self._dispatch(lambda: self._on_outcome(self.kiosk.handle(read)))
+
+    def _on_reader_status(self, status: ReaderStatus) -> None:
+        self.reader_status = status
+        if self.link.connected:
+            self.link.publish_status()  # the fleet view hears of a lost reader at once
+        self._forward_reader_status(status)
+
+    def _facts(self) -> KioskFacts:
+        return KioskFacts(app_version=_APP_VERSION, catalog_version=self.kiosk.catalog.catalog_version,
+                          reader=self.reader_status.state.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,7 +12,20 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from backend_sync import BrokerUrl, EventKind, KioskLink, Outbox, SyncError, encode_event, events_topic, new_event
+from backend_sync import (
+    BrokerUrl,
+    EventKind,
+    KioskFacts,
+    KioskLink,
+    KioskStatus,
+    LinkState,
+    Outbox,
+    SyncError,
+    decode_status,
+    encode_event,
+    events_topic,
+    new_event,
+)
 from backend_sync.hq import IngestWorker, ProfileStore
 from tests.conftest import Mosquitto
 
@@ -116,19 +131,47 @@ def test_foreign_payloads_are_rejected_counted_and_do_not_stop_ingest(mosquitto:
 
 
 def test_kiosk_status_is_retained_online_then_offline(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    seen: list[bytes] = []
+    seen: list[KioskStatus] = []
     watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
-    watcher.on_message = lambda client, userdata, message: seen.append(message.payload)
+    watcher.on_message = lambda client, userdata, message: seen.append(decode_status(message.payload))
     watcher.connect("127.0.0.1", mosquitto.port)
     watcher.subscribe(f"kiosk/{STORE}/{KIOSK}/status", qos=1)
     watcher.loop_start()
-    link = KioskLink(mosquitto.url, STORE, KIOSK, Outbox(tmp_path / "outbox.sqlite"))
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    enqueue_views(outbox, 2)  # a backlog: no HQ receipts them here
+    facts = KioskFacts(app_version="1.2.3", catalog_version=42, reader="online")
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox, facts=lambda: facts)
     link.start()
     try:
-        assert eventually(lambda: any(b'"online"' in p for p in seen), 10)
+        assert eventually(lambda: any(s.state is LinkState.ONLINE for s in seen), 10)
+        online = next(s for s in seen if s.state is LinkState.ONLINE)
+        assert (online.app_version, online.catalog_version, online.reader, online.backlog) == ("1.2.3", 42,
+                                                                                               "online", 2)
     finally:
         link.stop()
-    assert eventually(lambda: b'"offline"' in seen[-1], 10)
+    assert eventually(lambda: seen[-1].state is LinkState.OFFLINE, 10)
+
+
+def test_kiosk_that_dies_is_marked_offline_by_its_last_will(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    seen: list[KioskStatus] = []
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
+    watcher.on_message = lambda client, userdata, message: seen.append(decode_status(message.payload))
+    watcher.connect("127.0.0.1", mosquitto.port)
+    watcher.subscribe("kiosk/+/+/status", qos=1)
+    watcher.loop_start()
+    kiosk = subprocess.Popen([sys.executable, "-m", "tests.chaos", "kiosk", "--broker", mosquitto.url,
+                              "--kiosk", "kiosk-dies", "--db", str(tmp_path / "k.sqlite"), "--count", "100000",
+                              "--rate", "1"])
+    try:
+        assert eventually(lambda: any(s.state is LinkState.ONLINE for s in seen), 20)
+        kiosk.kill()  # the tablet loses power: no goodbye, only the will
+        kiosk.wait()
+        assert eventually(lambda: seen[-1].state is LinkState.OFFLINE, 20)
+        assert seen[-1].kiosk == "kiosk-dies"
+    finally:
+        kiosk.kill()
+        watcher.loop_stop()
+        watcher.disconnect()
     watcher.loop_stop()
     watcher.disconnect()
 
