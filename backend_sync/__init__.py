@@ -8,6 +8,7 @@ from backend_sync._mqtt import BrokerUrl
 from backend_sync._outbox import Outbox, PendingMessage
 from backend_sync.catalog import Catalog, Product, load_catalog
 from backend_sync.contract import (
+    ConsentStatus,
     EventKind,
     KioskStatus,
     KioskTopics,
@@ -21,14 +22,18 @@ from backend_sync.contract import (
     new_event,
 )
 from backend_sync.exceptions import CatalogError, ContractError, OutboxFull, SyncError
+from backend_sync.hlc import Hlc, HlcClock
 
 __all__ = [
     "BrokerUrl",
     "Catalog",
     "CatalogError",
+    "ConsentStatus",
     "ContractError",
     "EmbeddedBroker",
     "EventKind",
+    "Hlc",
+    "HlcClock",
     "KioskFacts",
     "KioskLink",
     "KioskStatus",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from backend_sync.exceptions import ContractError
 
@@ -38,10 +38,41 @@ class EventKind(enum.Enum):
     """What a shopper did."""
 
     PRODUCT_VIEW = "product_view"
+    WISHLIST_ADD = "wishlist_add"
+    WISHLIST_REMOVE = "wishlist_remove"
+    CONSENT = "consent"
+    PREFERENCE = "preference"
+
+
+class ConsentStatus(enum.Enum):
+    """A shopper's answer to linking their visits to their profile."""
+
+    GRANTED = "granted"
+    DENIED = "denied"
+    REVOKED = "revoked"
+
+
+Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+HlcText = Annotated[str, Field(pattern=r"^\d{15}-\d{6}-[a-z0-9][a-z0-9.-]{0,63}$")]
+ShopperId = Annotated[str, Field(min_length=1, max_length=128)]
+
+# The fields each kind must carry (and no other kind may).
+_KIND_FIELDS = {
+    EventKind.PRODUCT_VIEW: {"sku"},
+    EventKind.WISHLIST_ADD: {"sku", "hlc", "shopper"},
+    EventKind.WISHLIST_REMOVE: {"sku", "hlc", "shopper"},
+    EventKind.CONSENT: {"consent", "hlc", "shopper"},
+    EventKind.PREFERENCE: {"key", "value", "hlc", "shopper"},
+}
+_OPTIONAL_FIELDS = {"sku", "hlc", "consent", "key", "value"}
 
 
 class TapEvent(BaseModel):
-    """One thing a shopper did at a kiosk, as HQ stores it."""
+    """One thing a shopper did at a kiosk, as HQ stores it.
+
+    Changes to a profile (wishlist, consent, preferences) carry the shopper's id and a
+    hybrid logical timestamp (``hlc``) by which HQ merges them with other channels'.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,9 +83,22 @@ class TapEvent(BaseModel):
     kiosk: Id
     seq: int = Field(ge=1)
     session: uuid.UUID
-    shopper: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    sku: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+    shopper: ShopperId | None = None
     at: datetime
+    sku: Sku | None = None
+    hlc: HlcText | None = None
+    consent: ConsentStatus | None = None
+    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
+    value: Annotated[str, Field(max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> TapEvent:
+        needed = _KIND_FIELDS[self.kind]
+        missing = sorted(f for f in needed if getattr(self, f) is None)
+        extra = sorted(f for f in _OPTIONAL_FIELDS - needed if getattr(self, f) is not None)
+        if missing or extra:
+            raise ValueError(f"{self.kind.value} event: missing {missing}, unexpected {extra}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -149,21 +193,18 @@ def new_event(
     seq: int,
     session: uuid.UUID,
     shopper: str | None,
-    sku: str,
     event_id: uuid.UUID | None = None,
+    **details: object,
 ) -> TapEvent:
-    """An event stamped now (UTC), with ``event_id`` or a fresh unique one."""
-    return TapEvent(
-        event_id=event_id or uuid.uuid4(),
-        kind=kind,
-        store=store,
-        kiosk=kiosk,
-        seq=seq,
-        session=session,
-        shopper=shopper,
-        sku=sku,
-        at=datetime.now(UTC),
-    )
+    """An event stamped now (UTC), with ``event_id`` or a fresh unique one.
+
+    ``details`` are the kind's own fields (``sku``; ``hlc`` and ``consent``, ``key`` or
+    ``value`` for profile changes).
+    """
+    return TapEvent.model_validate({
+        "event_id": event_id or uuid.uuid4(), "kind": kind, "store": store, "kiosk": kiosk, "seq": seq,
+        "session": session, "shopper": shopper, "at": datetime.now(UTC), **details,
+    })
 
 
 def encode_event(event: TapEvent) -> bytes:

@@ -3,7 +3,8 @@
 A product tap looks the SKU up in the local catalog and records a ``product_view``
 event in the outbox in one transaction; a loyalty-card tap signs the shopper in (or
 out, when the same card is tapped again). Events leave under the shopper's identity
-only after the shopper has consented on this kiosk; until then they are anonymous.
+only after the shopper has consented on this kiosk; until then they are anonymous, and
+HQ joins them to the profile only when the consent event arrives.
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from backend_sync import Catalog, EventKind, Outbox, OutboxFull, Product, encode_event, events_topic, new_event
+from backend_sync import (
+    Catalog,
+    ConsentStatus,
+    EventKind,
+    HlcClock,
+    Outbox,
+    OutboxFull,
+    Product,
+    encode_event,
+    events_topic,
+    new_event,
+)
 from nfc_reader import TagKind, TagRead, TokenError
 
 log = logging.getLogger(__name__)
@@ -84,6 +96,7 @@ class Kiosk:
         self.counters = KioskCounters()
         self._verify_card = verify_card
         self._topic = events_topic(store, kiosk)
+        self._clock = HlcClock(kiosk)
 
     def handle(self, read: TagRead) -> TapOutcome:
         """Act on one tap and say what to show."""
@@ -99,8 +112,26 @@ class Kiosk:
         return TapOutcome(OutcomeKind.NOT_HANDLED, reason=f"{read.kind.value} taps are not handled here")
 
     def consent(self, granted: bool) -> None:
-        """Record the signed-in shopper's answer to linking this visit to their profile."""
-        self.session.consented = granted and self.session.shopper is not None
+        """Record the signed-in shopper's answer to linking this visit to their profile.
+
+        Either answer is sent to HQ (it is the shopper's own record); only a yes lets
+        this visit's views join their profile.
+        """
+        if self.session.shopper is None:
+            return
+        self.session.consented = granted
+        status = ConsentStatus.GRANTED if granted else ConsentStatus.DENIED
+        self._record(EventKind.CONSENT, self.session.shopper, consent=status, hlc=str(self._clock.now()))
+
+    def set_wishlist(self, sku: str, wanted: bool) -> bool:
+        """Add a product to (or take it off) the signed-in, consenting shopper's wishlist.
+
+        Returns False when nobody who agreed to it is signed in.
+        """
+        if self.session.identity is None or self.catalog.product(sku) is None:
+            return False
+        kind = EventKind.WISHLIST_ADD if wanted else EventKind.WISHLIST_REMOVE
+        return self._record(kind, self.session.identity, sku=sku, hlc=str(self._clock.now())) is not None
 
     def end_session(self) -> None:
         """Forget the current visit (idle timeout or sign-out)."""
@@ -112,22 +143,23 @@ class Kiosk:
             self.counters.unknown_products += 1
             return TapOutcome(OutcomeKind.UNKNOWN_PRODUCT, reason=f"{sku} is not in this store's catalog")
         self.session.viewed.append(sku)
-        return TapOutcome(OutcomeKind.PRODUCT, product=product, event_id=self._record_view(sku),
+        return TapOutcome(OutcomeKind.PRODUCT, product=product,
+                          event_id=self._record(EventKind.PRODUCT_VIEW, self.session.identity, sku=sku),
                           shopper=self.session.shopper)
 
-    def _record_view(self, sku: str) -> uuid.UUID | None:
-        event_id = uuid.uuid4()
-        session, shopper = self.session.id, self.session.identity
+    def _record(self, kind: EventKind, shopper: str | None, **details: object) -> uuid.UUID | None:
+        """Commit one event to the outbox; anonymous ones may be dropped when it is full."""
+        event_id, session = uuid.uuid4(), self.session.id
 
         def payload(seq: int) -> bytes:
-            return encode_event(new_event(kind=EventKind.PRODUCT_VIEW, store=self.store, kiosk=self.kiosk, seq=seq,
-                                          session=session, shopper=shopper, sku=sku, event_id=event_id))
+            return encode_event(new_event(kind=kind, store=self.store, kiosk=self.kiosk, seq=seq, session=session,
+                                          shopper=shopper, event_id=event_id, **details))
 
         try:
             self.outbox.enqueue(self._topic, payload, droppable=shopper is None)
         except OutboxFull as exc:
             self.counters.events_not_recorded += 1
-            log.warning("view of %s not recorded: %s", sku, exc)
+            log.warning("%s not recorded: %s", kind.value, exc)
             return None
         return event_id
 

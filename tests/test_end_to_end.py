@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import load_catalog
+from backend_sync import ConsentStatus, load_catalog
 from backend_sync.hq import IngestWorker, ProfileStore
 from kiosk_app import KioskConfig
 from kiosk_app.demo import demo_catalog_path, free_port
@@ -118,7 +118,7 @@ def test_a_consenting_shopper_s_taps_join_their_profile(
         await loop.run_in_executor(None, emulator.tap, encode_product(CATALOG.shop_url, TOTE.sku))
         await until(lambda: app.sm.current == "product")
         screens.append(app.sm.get_screen("product").ids.product_name.text)
-        await until(lambda: hq.store.event_count() >= 1)
+        await until(lambda: hq.store.event_count() >= 2)  # the consent and the view
 
     try:
         run_kiosk_window(config, scenario)
@@ -126,4 +126,6 @@ def test_a_consenting_shopper_s_taps_join_their_profile(
         emulator.close()
 
     assert screens == ["welcome", TOTE.name.get("es")]
-    assert [e.sku for e in hq.store.history("shopper:shopper-0042")] == [TOTE.sku]
+    profile = hq.store.profile("shopper-0042")
+    assert profile.consent is ConsentStatus.GRANTED
+    assert [e.sku for e in profile.history if e.kind == "product_view"] == [TOTE.sku]

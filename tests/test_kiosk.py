@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import Outbox, decode_event, load_catalog
+from backend_sync import ConsentStatus, EventKind, Outbox, decode_event, load_catalog
 from kiosk_app import Kiosk, OutcomeKind
 from kiosk_app.demo import demo_catalog_path
 from nfc_reader import Role, TagKind, TagRead, issue_token, verify_token
@@ -55,7 +55,30 @@ def test_card_signs_in_and_events_carry_the_shopper_only_after_consent(kiosk: Ki
     kiosk.handle(product(SKU))
     kiosk.consent(True)
     kiosk.handle(product(SKU))
-    assert [e.shopper for e in recorded(kiosk)] == [None, "shopper-1"]
+    events = recorded(kiosk)
+    assert [(e.kind.value, e.shopper) for e in events] == [
+        ("product_view", None), ("consent", "shopper-1"), ("product_view", "shopper-1")]
+    assert events[1].consent is ConsentStatus.GRANTED and len({e.session for e in events}) == 1
+
+
+def test_a_no_is_recorded_and_keeps_the_visit_anonymous(kiosk: Kiosk) -> None:
+    kiosk.handle(card("shopper-1"))
+    kiosk.consent(False)
+    kiosk.handle(product(SKU))
+    assert [(e.kind.value, e.shopper, e.consent) for e in recorded(kiosk)] == [
+        ("consent", "shopper-1", ConsentStatus.DENIED), ("product_view", None, None)]
+    assert kiosk.set_wishlist(SKU, True) is False  # no profile to change without consent
+
+
+def test_wishlist_changes_need_a_consenting_shopper_and_are_hlc_stamped(kiosk: Kiosk) -> None:
+    assert kiosk.set_wishlist(SKU, True) is False  # anonymous
+    kiosk.handle(card("shopper-1"))
+    kiosk.consent(True)
+    assert kiosk.set_wishlist(SKU, True) and kiosk.set_wishlist(SKU, False)
+    assert not kiosk.set_wishlist("NOT-IN-CATALOG", True)
+    add, remove = [e for e in recorded(kiosk) if e.kind.value.startswith("wishlist")]
+    assert (add.kind, remove.kind) == (EventKind.WISHLIST_ADD, EventKind.WISHLIST_REMOVE)
+    assert add.hlc is not None and remove.hlc is not None and remove.hlc > add.hlc
 
 
 def test_same_card_again_signs_out_and_starts_a_new_session(kiosk: Kiosk) -> None:
@@ -65,7 +88,7 @@ def test_same_card_again_signs_out_and_starts_a_new_session(kiosk: Kiosk) -> Non
     assert kiosk.handle(card("shopper-1")).kind is OutcomeKind.SIGNED_OUT
     assert kiosk.session.shopper is None and kiosk.session.id != session
     kiosk.handle(product(SKU))
-    assert recorded(kiosk)[0].shopper is None
+    assert recorded(kiosk)[-1].shopper is None  # after sign-out, views are anonymous again
 
 
 def test_forged_card_is_rejected(kiosk: Kiosk) -> None:
@@ -91,4 +114,4 @@ def test_consented_views_are_never_dropped(tmp_path: Path) -> None:
     kiosk.consent(True)
     kiosk.handle(product(SKU))
     kiosk.handle(product(SKU))
-    assert [e.shopper for e in recorded(kiosk)] == ["shopper-1", "shopper-1"]
+    assert [e.shopper for e in recorded(kiosk)] == ["shopper-1", "shopper-1", "shopper-1"]  # consent + 2 views

@@ -2,16 +2,18 @@
 
 from backend_sync.hq._ingest import IngestStats, IngestWorker
 from backend_sync.hq._provision import BrokerSecurity, Credentials, mosquitto_password_hash, render_acl
-from backend_sync.hq._store import ProfileStore, StoredEvent, profile_key
+from backend_sync.hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
 
 __all__ = [
     "BrokerSecurity",
     "Credentials",
     "IngestStats",
     "IngestWorker",
+    "Profile",
     "ProfileStore",
     "StoredEvent",
     "mosquitto_password_hash",
     "profile_key",
     "render_acl",
+    "shopper_key",
 ]

@@ -1,46 +1,94 @@
 """HQ's profile store: every event stored once by id, under the shopper's profile.
 
+What a profile holds and how changes from different channels merge:
+
+- history: every event, stored once by event id;
+- wishlist: per SKU the latest add and the latest removal by hybrid logical clock; an
+  item is on the list when its add is newer than its removal (set union with removals);
+- preferences: per key, the value with the newest HLC (last writer wins, not wall time);
+- consent: every change kept; the newest by HLC is in force.
+
+An anonymous session joins a shopper's profile only when that shopper grants consent
+at the kiosk in that session: then its earlier views move to the profile, and later
+anonymous views of the session follow. Erasing a profile deletes all of it and leaves
+only a salted hash of the shopper id, so that events still on their way from kiosks
+cannot bring it back.
+
 The database is named by URL: ``sqlite:///path.db`` (the default) or
 ``postgresql+psycopg://...`` when it grows.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend_sync.contract import TapEvent
+from backend_sync.contract import ConsentStatus, EventKind, TapEvent
 
 _metadata = sa.MetaData()
+_KEY = sa.String(160)
 
 profiles = sa.Table(
-    "profiles",
-    _metadata,
-    sa.Column("profile_key", sa.String(160), primary_key=True),
+    "profiles", _metadata,
+    sa.Column("profile_key", _KEY, primary_key=True),
     sa.Column("shopper", sa.String(128), nullable=True, index=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
 )
-
 events = sa.Table(
-    "events",
-    _metadata,
+    "events", _metadata,
     sa.Column("event_id", sa.String(36), primary_key=True),
-    sa.Column("profile_key", sa.String(160), sa.ForeignKey("profiles.profile_key"), nullable=False, index=True),
+    sa.Column("profile_key", _KEY, nullable=False, index=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("store", sa.String(64), nullable=False),
     sa.Column("kiosk", sa.String(64), nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("session", sa.String(36), nullable=False),
-    sa.Column("sku", sa.String(32), nullable=False),
+    sa.Column("session", sa.String(36), nullable=False, index=True),
+    sa.Column("sku", sa.String(32), nullable=True),
+    sa.Column("detail", sa.String(300), nullable=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )
+wishlist = sa.Table(
+    "wishlist", _metadata,
+    sa.Column("profile_key", _KEY, primary_key=True),
+    sa.Column("sku", sa.String(32), primary_key=True),
+    sa.Column("added", sa.String(90), nullable=True),
+    sa.Column("removed", sa.String(90), nullable=True),
+)
+preferences = sa.Table(
+    "preferences", _metadata,
+    sa.Column("profile_key", _KEY, primary_key=True),
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+    sa.Column("hlc", sa.String(90), nullable=False),
+)
+consents = sa.Table(
+    "consents", _metadata,
+    sa.Column("profile_key", _KEY, nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("hlc", sa.String(90), nullable=False),
+    sa.Column("session", sa.String(36), nullable=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+session_links = sa.Table(
+    "session_links", _metadata,
+    sa.Column("session", sa.String(36), primary_key=True),
+    sa.Column("profile_key", _KEY, nullable=False, index=True),
+)
+erased = sa.Table(
+    "erased", _metadata,
+    sa.Column("shopper_hash", sa.String(64), primary_key=True),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+)
+_PROFILE_TABLES = (wishlist, preferences, consents, session_links)
 
 
 def _sqlite_wal(connection: Any, _record: Any) -> None:
@@ -55,7 +103,12 @@ def profile_key(event: TapEvent) -> str:
 
     A kiosk id is never an identity key.
     """
-    return f"shopper:{event.shopper}" if event.shopper else f"session:{event.session}"
+    return shopper_key(event.shopper) if event.shopper else f"session:{event.session}"
+
+
+def shopper_key(shopper: str) -> str:
+    """The profile key of a known shopper."""
+    return f"shopper:{shopper}"
 
 
 @dataclass(frozen=True)
@@ -67,15 +120,28 @@ class StoredEvent:
     kind: str
     store: str
     kiosk: str
-    sku: str
+    sku: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What every channel reads of a shopper."""
+
+    shopper: str
+    consent: ConsentStatus | None
+    history: list[StoredEvent] = field(default_factory=list)
+    wishlist: list[str] = field(default_factory=list)
+    preferences: dict[str, str] = field(default_factory=dict)
 
 
 class ProfileStore:
     """Profiles and their events in a SQL database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, erase_salt: str = "nfc-kiosk") -> None:
         self.url = url
+        self.dropped_for_erased = 0
+        self._salt = erase_salt
         self._engine = sa.create_engine(url, pool_pre_ping=True)
         if self._engine.dialect.name == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_wal)
@@ -90,42 +156,94 @@ class ProfileStore:
         """Store a batch of events in one transaction; returns the ids that were new.
 
         Events whose id is already stored are skipped, so redelivered or resent events
-        are never counted twice.
+        are never counted twice; events of an erased shopper are dropped and counted.
         """
         if not batch:
             return set()
         now = datetime.now(UTC)
-        keys = {profile_key(event): event.shopper for event in batch}
         with self._engine.begin() as db:
-            db.execute(
-                self._insert(profiles).on_conflict_do_update(index_elements=["profile_key"],
-                                                             set_={"last_seen": now}),
-                [{"profile_key": key, "shopper": shopper, "created_at": now, "last_seen": now}
-                 for key, shopper in keys.items()],
-            )
-            inserted = db.execute(
+            batch = self._without_erased(db, batch)
+            granted = {str(e.session): shopper_key(e.shopper) for e in batch
+                       if e.kind is EventKind.CONSENT and e.consent is ConsentStatus.GRANTED and e.shopper}
+            self._upsert(db, session_links, [{"session": s, "profile_key": k} for s, k in granted.items()],
+                         ["session"], {"profile_key"})
+            keys = self._profile_keys(db, batch)
+            self._upsert(db, profiles, [{"profile_key": key, "shopper": key.removeprefix("shopper:")
+                                         if key.startswith("shopper:") else None, "created_at": now,
+                                         "last_seen": now} for key in set(keys)], ["profile_key"], {"last_seen"})
+            inserted = set(db.execute(
                 self._insert(events).on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id),
-                [{"event_id": str(event.event_id), "profile_key": profile_key(event), "kind": event.kind.value,
-                  "store": event.store, "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session),
-                  "sku": event.sku, "at": event.at, "received_at": now} for event in batch],
-            )
-            return set(inserted.scalars())
+                [_event_row(event, key, now) for event, key in zip(batch, keys, strict=True)],
+            ).scalars()) if batch else set()
+            new = [(e, k) for e, k in zip(batch, keys, strict=True) if str(e.event_id) in inserted]
+            for session, key in granted.items():  # the session's earlier anonymous views join the profile
+                db.execute(events.update().where(events.c.profile_key == f"session:{session}")
+                           .values(profile_key=key))
+            self._apply_changes(db, new, now)
+        return inserted
 
     def has_event(self, event_id: str) -> bool:
         """Whether an event with this id is stored."""
         with self._engine.connect() as db:
             return db.execute(sa.select(events.c.event_id).where(events.c.event_id == event_id)).first() is not None
 
-    def history(self, key: str) -> list[StoredEvent]:
-        """A profile's events, oldest first."""
-        query = (
-            sa.select(events.c.event_id, events.c.profile_key, events.c.kind, events.c.store, events.c.kiosk,
-                      events.c.sku, events.c.at)
-            .where(events.c.profile_key == key)
-            .order_by(events.c.at, events.c.seq)
-        )
+    def history(self, key: str, limit: int | None = None) -> list[StoredEvent]:
+        """A profile's events, oldest first (the newest ``limit`` when given)."""
+        query = (sa.select(events.c.event_id, events.c.profile_key, events.c.kind, events.c.store,
+                           events.c.kiosk, events.c.sku, events.c.at)
+                 .where(events.c.profile_key == key).order_by(events.c.at.desc(), events.c.seq.desc()).limit(limit))
         with self._engine.connect() as db:
-            return [StoredEvent(*row) for row in db.execute(query)]
+            return [StoredEvent(*row) for row in reversed(db.execute(query).all())]
+
+    def profile(self, shopper: str, history_limit: int | None = 50) -> Profile:
+        """A shopper's profile as every channel sees it."""
+        key = shopper_key(shopper)
+        with self._engine.connect() as db:
+            items = db.execute(sa.select(wishlist.c.sku, wishlist.c.added, wishlist.c.removed)
+                               .where(wishlist.c.profile_key == key).order_by(wishlist.c.added)).all()
+            prefs = db.execute(sa.select(preferences.c.key, preferences.c.value)
+                               .where(preferences.c.profile_key == key)).all()
+            consent = db.execute(sa.select(consents.c.status).where(consents.c.profile_key == key)
+                                 .order_by(consents.c.hlc.desc()).limit(1)).scalar()
+        return Profile(
+            shopper=shopper,
+            consent=ConsentStatus(consent) if consent else None,
+            history=self.history(key, history_limit),
+            wishlist=[sku for sku, added, removed in items if added and (removed is None or added > removed)],
+            preferences=dict(prefs),
+        )
+
+    def export(self, shopper: str) -> dict[str, Any]:
+        """Everything HQ holds about a shopper, as JSON-ready data."""
+        key = shopper_key(shopper)
+        profile = self.profile(shopper, history_limit=None)
+        with self._engine.connect() as db:
+            consent_log = [dict(row._mapping) for row in db.execute(
+                sa.select(consents.c.status, consents.c.hlc, consents.c.channel, consents.c.at)
+                .where(consents.c.profile_key == key).order_by(consents.c.hlc))]
+            sessions = list(db.execute(sa.select(session_links.c.session)
+                                       .where(session_links.c.profile_key == key)).scalars())
+        return {
+            "shopper": shopper,
+            "consent": profile.consent.value if profile.consent else None,
+            "consent_log": [{**c, "at": c["at"].isoformat()} for c in consent_log],
+            "linked_sessions": sessions,
+            "wishlist": profile.wishlist,
+            "preferences": profile.preferences,
+            "history": [{**asdict(e), "at": e.at.isoformat()} for e in profile.history],
+        }
+
+    def erase(self, shopper: str) -> int:
+        """Delete everything about a shopper; returns how many events went."""
+        key = shopper_key(shopper)
+        with self._engine.begin() as db:
+            deleted = db.execute(events.delete().where(events.c.profile_key == key)).rowcount
+            for table in _PROFILE_TABLES:
+                db.execute(table.delete().where(table.c.profile_key == key))
+            db.execute(profiles.delete().where(profiles.c.profile_key == key))
+            self._upsert(db, erased, [{"shopper_hash": self._hash(shopper), "erased_at": datetime.now(UTC)}],
+                         ["shopper_hash"], set())
+        return int(deleted)
 
     def event_count(self) -> int:
         """How many events are stored in all."""
@@ -135,3 +253,64 @@ class ProfileStore:
     def close(self) -> None:
         """Release the database connections."""
         self._engine.dispose()
+
+    def _without_erased(self, db: sa.Connection, batch: Sequence[TapEvent]) -> list[TapEvent]:
+        hashes = {self._hash(e.shopper) for e in batch if e.shopper}
+        if not hashes:
+            return list(batch)
+        gone = set(db.execute(sa.select(erased.c.shopper_hash).where(erased.c.shopper_hash.in_(hashes))).scalars())
+        kept = [e for e in batch if not (e.shopper and self._hash(e.shopper) in gone)]
+        self.dropped_for_erased += len(batch) - len(kept)
+        return kept
+
+    def _profile_keys(self, db: sa.Connection, batch: Sequence[TapEvent]) -> list[str]:
+        anonymous = {str(e.session) for e in batch if not e.shopper}
+        linked = dict(db.execute(sa.select(session_links.c.session, session_links.c.profile_key)
+                                 .where(session_links.c.session.in_(anonymous))).all()) if anonymous else {}
+        return [linked.get(str(e.session), profile_key(e)) if not e.shopper else profile_key(e) for e in batch]
+
+    def _apply_changes(self, db: sa.Connection, new: list[tuple[TapEvent, str]], now: datetime) -> None:
+        for event, key in new:
+            if event.kind in (EventKind.WISHLIST_ADD, EventKind.WISHLIST_REMOVE):
+                column = "added" if event.kind is EventKind.WISHLIST_ADD else "removed"
+                self._newest(db, wishlist, {"profile_key": key, "sku": event.sku, column: event.hlc},
+                             ["profile_key", "sku"], column)
+            elif event.kind is EventKind.PREFERENCE:
+                self._newest(db, preferences, {"profile_key": key, "key": event.key, "value": event.value,
+                                               "hlc": event.hlc}, ["profile_key", "key"], "hlc", also=("value",))
+            elif event.kind is EventKind.CONSENT and event.consent is not None:
+                db.execute(consents.insert().values(profile_key=key, status=event.consent.value, hlc=event.hlc,
+                                                    session=str(event.session), channel=f"kiosk:{event.kiosk}",
+                                                    at=now))
+
+    def _newest(self, db: sa.Connection, table: sa.Table, row: dict[str, Any], keys: list[str], stamp: str,
+                also: tuple[str, ...] = ()) -> None:
+        """Upsert ``row`` keeping, per column, the value with the newest ``stamp`` (HLC text sorts)."""
+        statement = self._insert(table).values(**row)
+        newer = sa.or_(table.c[stamp].is_(None), statement.excluded[stamp] > table.c[stamp])
+        updates = {column: sa.case((newer, statement.excluded[column]), else_=table.c[column])
+                   for column in (stamp, *also)}
+        db.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+
+    def _upsert(self, db: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str],
+                update: set[str]) -> None:
+        if not rows:
+            return
+        statement = self._insert(table)
+        if update:
+            statement = statement.on_conflict_do_update(index_elements=keys,
+                                                        set_={c: statement.excluded[c] for c in update})
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=keys)
+        db.execute(statement, rows)
+
+    def _hash(self, shopper: str) -> str:
+        return hashlib.sha256(f"{self._salt}:{shopper}".encode()).hexdigest()
+
+
+def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:
+    detail = (event.consent.value if event.consent else None) or (
+        f"{event.key}={event.value}" if event.key else None)
+    return {"event_id": str(event.event_id), "profile_key": key, "kind": event.kind.value, "store": event.store,
+            "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session), "sku": event.sku,
+            "detail": detail, "at": event.at, "received_at": now}
