@@ -6,13 +6,17 @@ from backend_sync._broker import EmbeddedBroker
 from backend_sync._link import KioskFacts, KioskLink, LinkStats
 from backend_sync._mqtt import BrokerUrl
 from backend_sync._outbox import Outbox, PendingMessage
+from backend_sync._profile_cache import ProfileCache
 from backend_sync.catalog import Catalog, Product, load_catalog
 from backend_sync.contract import (
+    CommandKind,
     ConsentStatus,
     EventKind,
+    KioskCommand,
     KioskStatus,
     KioskTopics,
     LinkState,
+    ProfileResponse,
     TapEvent,
     decode_event,
     decode_status,
@@ -20,20 +24,24 @@ from backend_sync.contract import (
     events_topic,
     kiosk_topics,
     new_event,
+    shopper_hash,
 )
-from backend_sync.exceptions import CatalogError, ContractError, OutboxFull, SyncError
+from backend_sync.exceptions import CardRefused, CatalogError, ContractError, OutboxFull, SyncError
 from backend_sync.hlc import Hlc, HlcClock
 
 __all__ = [
     "BrokerUrl",
+    "CardRefused",
     "Catalog",
     "CatalogError",
+    "CommandKind",
     "ConsentStatus",
     "ContractError",
     "EmbeddedBroker",
     "EventKind",
     "Hlc",
     "HlcClock",
+    "KioskCommand",
     "KioskFacts",
     "KioskLink",
     "KioskStatus",
@@ -44,6 +52,8 @@ __all__ = [
     "OutboxFull",
     "PendingMessage",
     "Product",
+    "ProfileCache",
+    "ProfileResponse",
     "SyncError",
     "TapEvent",
     "decode_event",
@@ -53,4 +63,5 @@ __all__ = [
     "kiosk_topics",
     "load_catalog",
     "new_event",
+    "shopper_hash",
 ]

@@ -8,16 +8,29 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from backend_sync._mqtt import BrokerUrl, connect_async, new_client
+from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
 from backend_sync._outbox import Outbox
-from backend_sync.contract import KioskStatus, LinkState, decode_receipt, kiosk_topics
+from backend_sync.contract import (
+    FLEET_COMMANDS,
+    KioskCommand,
+    KioskStatus,
+    LinkState,
+    ProfileRequest,
+    ProfileResponse,
+    decode,
+    decode_receipt,
+    kiosk_topics,
+)
 from backend_sync.exceptions import ContractError
 
 log = logging.getLogger(__name__)
@@ -60,14 +73,15 @@ class LinkStats:
     published: int = 0
     resent: int = 0
     receipted: int = 0
-    bad_receipts: int = 0
+    rejected_messages: int = 0
 
 
 class KioskLink:
     """Publishes a kiosk's outbox to the broker at ``broker_url``."""
 
     def __init__(self, broker_url: str, store: str, kiosk: str, outbox: Outbox,
-                 resend_after_s: float = RESEND_AFTER_S, facts: Callable[[], KioskFacts] = KioskFacts) -> None:
+                 resend_after_s: float = RESEND_AFTER_S, facts: Callable[[], KioskFacts] = KioskFacts,
+                 on_command: Callable[[KioskCommand], None] = lambda command: None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
         self.stats = LinkStats()
@@ -80,6 +94,11 @@ class KioskLink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.message_callback_add(self._topics.receipts, self._on_receipt)
+        self._client.message_callback_add(self._topics.profile_response, self._on_profile)
+        self._client.message_callback_add(self._topics.commands, self._on_command_message)
+        self._client.message_callback_add(FLEET_COMMANDS, self._on_command_message)
+        self._on_command = on_command
+        self._answers: dict[uuid.UUID, tuple[threading.Event, list[ProfileResponse]]] = {}
         self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
         self._connected = threading.Event()
         self._stop = threading.Event()
@@ -106,6 +125,26 @@ class KioskLink:
                                  retain=True).wait_for_publish(2)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def request_profile(self, shopper: str, card_token: str, timeout_s: float = 2.0) -> ProfileResponse | None:
+        """Ask HQ for a shopper's profile (MQTT 5 request/response); None if no answer in time."""
+        if not self.connected:
+            return None
+        request = ProfileRequest(request_id=uuid.uuid4(), shopper=shopper, token=card_token)
+        answered, answer = threading.Event(), list[ProfileResponse]()
+        self._answers[request.request_id] = (answered, answer)
+        properties = None
+        if self.broker.protocol is Protocol.V5:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.ResponseTopic = self._topics.profile_response
+            properties.CorrelationData = request.request_id.bytes
+        try:
+            self._client.publish(self._topics.profile_request, request.model_dump_json().encode(), qos=1,
+                                 properties=properties)
+            answered.wait(timeout_s)
+        finally:
+            del self._answers[request.request_id]
+        return answer[0] if answer else None
 
     def publish_status(self) -> None:
         """Publish the retained status now (it also goes out on connect and every 30 s)."""
@@ -150,7 +189,8 @@ class KioskLink:
             return
         log.info("connected to %s", self.broker)
         self._news.put(_Reconnected())
-        client.subscribe(self._topics.receipts, qos=1)
+        client.subscribe([(topic, 1) for topic in (self._topics.receipts, self._topics.profile_response,
+                                                   self._topics.commands, FLEET_COMMANDS)])
         self._connected.set()  # the drain loop publishes the online status at once
         self.outbox.wake()
 
@@ -166,11 +206,33 @@ class KioskLink:
         try:
             receipt = decode_receipt(bytes(message.payload))
         except ContractError as exc:
-            self.stats.bad_receipts += 1
-            log.warning("ignored a bad receipt: %s", exc)
+            self._reject(message, exc)
             return
         self._news.put(_Receipt(receipt.seqs))
         self.outbox.wake()
+
+    def _on_profile(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            response = decode(ProfileResponse, bytes(message.payload))
+        except ContractError as exc:
+            self._reject(message, exc)
+            return
+        waiting = self._answers.get(response.request_id)
+        if waiting is not None:  # otherwise it came too late: the kiosk already fell back
+            waiting[1].append(response)
+            waiting[0].set()
+
+    def _on_command_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            command = decode(KioskCommand, bytes(message.payload))
+        except ContractError as exc:
+            self._reject(message, exc)
+            return
+        self._on_command(command)
+
+    def _reject(self, message: mqtt.MQTTMessage, error: ContractError) -> None:
+        self.stats.rejected_messages += 1
+        log.warning("ignored a message on %s: %s", message.topic, error)
 
     def _status(self, state: LinkState) -> bytes:
         facts = self._facts()

@@ -8,6 +8,7 @@ Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
     kiosk/<store>/<kiosk>/commands          HQ -> kiosk
     kiosk/<store>/<kiosk>/profile/request   kiosk -> HQ
     kiosk/<store>/<kiosk>/profile/response  HQ -> kiosk
+    fleet/commands                          HQ -> every kiosk
 
 Every message carries ``"v"``, the schema version; a payload of an unknown version or
 shape is rejected with ContractError.
@@ -16,22 +17,26 @@ shape is rejected with ContractError.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from backend_sync.exceptions import ContractError
 
 EVENTS_WILDCARD = "kiosk/+/+/events"
+PROFILE_REQUESTS_WILDCARD = "kiosk/+/+/profile/request"
+FLEET_COMMANDS = "fleet/commands"
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _ID_PATTERN = re.compile(_ID)
 MAX_PAYLOAD_BYTES = 16 * 1024
 
 Id = Annotated[str, Field(pattern=_ID)]
+_Message = TypeVar("_Message", bound=BaseModel)
 
 
 class EventKind(enum.Enum):
@@ -148,15 +153,73 @@ class KioskStatus(BaseModel):
 
 
 def decode_status(payload: bytes) -> KioskStatus:
-    """Validate a status message.
+    """Validate a status message (raises ContractError)."""
+    return decode(KioskStatus, payload)
+
+
+class ProfileRequest(BaseModel):
+    """A kiosk asks for the profile of the shopper whose card was just tapped there.
+
+    The card's signed token goes along: HQ answers only for the shopper it names.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    request_id: uuid.UUID
+    shopper: ShopperId
+    token: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class ProfileResponse(BaseModel):
+    """HQ's answer: the shopper's recent cross-channel history and wishlist, or why not."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    request_id: uuid.UUID
+    shopper: ShopperId
+    error: str | None = None
+    consent: ConsentStatus | None = None
+    recent_skus: tuple[Sku, ...] = ()
+    wishlist: tuple[Sku, ...] = ()
+    preferences: dict[str, str] = Field(default_factory=dict)
+
+
+class CommandKind(enum.Enum):
+    """What HQ can tell kiosks to do."""
+
+    FORGET_SHOPPER = "forget_shopper"
+
+
+class KioskCommand(BaseModel):
+    """An order from HQ. A shopper is named by ``shopper_hash`` (see ``shopper_hash``),
+    so a fleet-wide message never spells out whose profile was erased."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    command: CommandKind
+    shopper_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+def shopper_hash(shopper: str) -> str:
+    """How kiosks key what they cache about a shopper."""
+    return hashlib.sha256(f"kiosk-cache:{shopper}".encode()).hexdigest()
+
+
+def decode(model: type[_Message], payload: bytes) -> _Message:
+    """Validate a payload as ``model``.
 
     Raises:
-        ContractError: not a status of a known version.
+        ContractError: unknown version or wrong shape.
     """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        return KioskStatus.model_validate_json(payload)
+        return model.model_validate_json(payload)
     except ValidationError as exc:
-        raise ContractError(f"not a kiosk status: {exc.errors(include_url=False)[:3]}") from exc
+        raise ContractError(f"not a {model.__name__}: {exc.errors(include_url=False)[:3]}") from exc
 
 
 class Receipt(BaseModel):
@@ -169,15 +232,8 @@ class Receipt(BaseModel):
 
 
 def decode_receipt(payload: bytes) -> Receipt:
-    """Validate a receipt.
-
-    Raises:
-        ContractError: not a receipt of a known version.
-    """
-    try:
-        return Receipt.model_validate_json(payload)
-    except ValidationError as exc:
-        raise ContractError(f"not a receipt: {exc.errors(include_url=False)[:3]}") from exc
+    """Validate a receipt (raises ContractError)."""
+    return decode(Receipt, payload)
 
 
 def events_topic(store: str, kiosk: str) -> str:
@@ -218,12 +274,7 @@ def decode_event(payload: bytes, topic: str | None = None) -> TapEvent:
     Raises:
         ContractError: unknown version, wrong shape, too large, or topic mismatch.
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    try:
-        event = TapEvent.model_validate_json(payload)
-    except ValidationError as exc:
-        raise ContractError(f"not a tap event: {exc.errors(include_url=False)[:3]}") from exc
+    event = decode(TapEvent, payload)
     if topic is not None and topic != events_topic(event.store, event.kiosk):
         raise ContractError(f"event from {event.store}/{event.kiosk} arrived on {topic!r}")
     return event

@@ -3,6 +3,7 @@
 SyncError
  ├── ContractError   a payload that is not a message of the wire contract
  ├── CatalogError    a catalog file that cannot be used
+ ├── CardRefused     a shopper card HQ will not answer for
  └── OutboxFull      the outbox is at its bound and the event may not be dropped
 """
 
@@ -17,6 +18,10 @@ class ContractError(SyncError):
 
 class CatalogError(SyncError):
     """A catalog file that is missing, malformed or inconsistent."""
+
+
+class CardRefused(SyncError):
+    """A card token that is forged, expired, or not a shopper's."""
 
 
 class OutboxFull(SyncError):

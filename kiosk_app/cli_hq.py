@@ -23,24 +23,69 @@ def hq() -> None:
 @hq.command("serve")
 @click.option("--broker", required=True, help="Broker URL, mqtt://host:port.")
 @click.option("--db", default="sqlite:///hq.sqlite", show_default=True, help="Profile database URL.")
+@click.option("--hq-key", type=click.Path(exists=True, path_type=Path), required=True,
+              help="HQ's public key (PEM), to check the shopper cards in profile requests.")
 @click.option("--worker-id", default="hq-ingest-1", show_default=True)
 @click.option("--share-group", help="Share the subscription with other workers of this group.")
-def hq_serve(broker: str, db: str, worker_id: str, share_group: str | None) -> None:
-    """Ingest kiosk events into the profile database."""
-    from backend_sync.hq import IngestWorker, ProfileStore
+def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: str | None) -> None:
+    """Ingest kiosk events into the profile database and answer kiosks' profile requests."""
+    from backend_sync.hq import IngestWorker, ProfileResponder, ProfileStore
+    from kiosk_app._cards import card_verifier
+    from nfc_reader import public_key_from_pem
 
     store = ProfileStore(db)
     worker = IngestWorker(broker, store, worker_id=worker_id, share_group=share_group)
+    responder = ProfileResponder(broker, store, card_verifier(public_key_from_pem(hq_key.read_bytes())),
+                                 client_id=f"{worker_id}-profiles")
     worker.start()
-    if not worker.subscribed.wait(30):
+    responder.start()
+    if not (worker.subscribed.wait(30) and responder.subscribed.wait(30)):
         raise click.ClickException(f"could not subscribe at {broker}")
     click.echo(f"HQ ingest ready ({broker} -> {db})")
     try:
         wait_for_signal()
     finally:
+        responder.stop()
         worker.stop()
         store.close()
-        click.echo(f"HQ ingest stopped: {worker.stats}")
+        click.echo(f"HQ ingest stopped: {worker.stats}; profiles: {responder.stats}")
+
+
+@hq.command("export-profile")
+@click.argument("shopper")
+@click.option("--db", default="sqlite:///hq.sqlite", show_default=True, help="Profile database URL.")
+def export_profile(shopper: str, db: str) -> None:
+    """Print everything HQ holds about SHOPPER, as JSON."""
+    import json
+
+    from backend_sync.hq import ProfileStore
+
+    store = ProfileStore(db)
+    try:
+        click.echo(json.dumps(store.export(shopper), ensure_ascii=False, indent=2))
+    finally:
+        store.close()
+
+
+@hq.command("erase-profile")
+@click.argument("shopper")
+@click.option("--db", default="sqlite:///hq.sqlite", show_default=True, help="Profile database URL.")
+@click.option("--broker", required=True, help="Broker URL, to tell every kiosk to forget the shopper.")
+def erase_profile(shopper: str, db: str, broker: str) -> None:
+    """Erase everything about SHOPPER at HQ and have every kiosk drop its cached copy."""
+    from backend_sync import SyncError
+    from backend_sync.hq import ProfileStore, tell_fleet_to_forget
+
+    store = ProfileStore(db)
+    try:
+        events = store.erase(shopper)
+    finally:
+        store.close()
+    try:
+        tell_fleet_to_forget(broker, shopper)
+    except SyncError as exc:
+        raise click.ClickException(f"erased at HQ, but {exc}; run again to retry telling the kiosks") from exc
+    click.echo(f"erased {shopper}: {events} events; every kiosk told to forget them")
 
 
 @hq.command("init-broker")

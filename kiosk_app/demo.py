@@ -119,7 +119,8 @@ def _services(workdir: Path, broker: str | None) -> Iterator[DemoSetup]:
             broker = f"mqtt://127.0.0.1:{port}?protocol=3.1.1"  # the embedded broker has no MQTT 5
             children.append(_spawn(["broker", "--port", str(port)], ready="broker ready"))
         setup = prepare(workdir, broker)
-        children.append(_spawn(["hq", "serve", "--broker", broker, "--db", setup.hq_db], ready="HQ ingest ready"))
+        children.append(_spawn(["hq", "serve", "--broker", broker, "--db", setup.hq_db,
+                                "--hq-key", str(setup.kiosk.hq_public_key)], ready="HQ ingest ready"))
         print(f"broker {broker} · HQ database {setup.hq_db} · reader {setup.reader}")
         yield setup
     finally:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backend_sync import (
+    CardRefused,
     Catalog,
     ConsentStatus,
     EventKind,
@@ -27,11 +28,11 @@ from backend_sync import (
     events_topic,
     new_event,
 )
-from nfc_reader import TagKind, TagRead, TokenError
+from nfc_reader import TagKind, TagRead
 
 log = logging.getLogger(__name__)
 
-# Turns a card token into a shopper id, or raises nfc_reader.TokenError.
+# Turns a card token into a shopper id, or raises backend_sync.CardRefused.
 CardVerifier = Callable[[str], str]
 
 
@@ -166,7 +167,7 @@ class Kiosk:
     def _card(self, token: str) -> TapOutcome:
         try:
             shopper = self._verify_card(token)
-        except TokenError as exc:
+        except CardRefused as exc:
             self.counters.rejected_cards += 1
             return TapOutcome(OutcomeKind.CARD_REJECTED, reason=str(exc))
         if self.session.shopper == shopper:

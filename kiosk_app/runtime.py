@@ -7,14 +7,26 @@ The same runtime serves the Kivy window and the headless demo; the window passes
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from backend_sync import KioskFacts, KioskLink, Outbox, load_catalog
-from kiosk_app.kiosk import Kiosk, TapOutcome
-from nfc_reader import ReaderState, ReaderStatus, Role, TagRead, TagReader, public_key_from_pem, verify_token
+from backend_sync import (
+    CommandKind,
+    KioskCommand,
+    KioskFacts,
+    KioskLink,
+    Outbox,
+    ProfileCache,
+    ProfileResponse,
+    load_catalog,
+    shopper_hash,
+)
+from kiosk_app._cards import card_verifier
+from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
+from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, public_key_from_pem
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +36,14 @@ try:
     _APP_VERSION = metadata.version("nfc-kiosk")
 except metadata.PackageNotFoundError:  # running from a source tree that is not installed
     _APP_VERSION = "unknown"
+
+
+@dataclass(frozen=True)
+class ShopperProfile:
+    """A signed-in shopper's profile, and whether it came from this kiosk's cache."""
+
+    response: ProfileResponse
+    from_cache: bool
 
 
 @dataclass(frozen=True)
@@ -48,23 +68,22 @@ class KioskRuntime:
         on_outcome: Callable[[TapOutcome], None],
         dispatch: Dispatch = lambda work: work(),
         on_reader_status: Callable[[ReaderStatus], None] | None = None,
+        on_profile: Callable[[ShopperProfile], None] | None = None,
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
         self.outbox = Outbox(config.data_dir / "outbox.sqlite")
-        self.kiosk = Kiosk(
-            load_catalog(config.catalog),
-            self.outbox,
-            config.store,
-            config.kiosk,
-            verify_card=lambda token: verify_token(hq_key, token, Role.SHOPPER).subject,
-        )
+        self.profiles = ProfileCache(config.data_dir / "profiles.sqlite")
+        self.kiosk = Kiosk(load_catalog(config.catalog), self.outbox, config.store, config.kiosk,
+                           verify_card=card_verifier(hq_key))
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
-        self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts)
+        self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
+                              on_command=self._on_command)
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status)
         self._on_outcome = on_outcome
         self._dispatch = dispatch
         self._forward_reader_status = on_reader_status or (lambda status: None)
+        self._on_profile = on_profile or (lambda profile: None)
 
     def start(self) -> None:
         """Start the link and the reader."""
@@ -76,9 +95,44 @@ class KioskRuntime:
         self.reader.stop()
         self.link.stop()
         self.outbox.close()
+        self.profiles.close()
+
+    def fetch_profile(self, shopper: str, card_token: str) -> ShopperProfile | None:
+        """The shopper's profile from HQ, or what this kiosk last knew of it when HQ is out of reach."""
+        response = self.link.request_profile(shopper, card_token)
+        if response is not None and response.error is None:
+            self.profiles.put(response)
+            return ShopperProfile(response, from_cache=False)
+        if response is not None:
+            log.warning("HQ refused the profile of the signed-in shopper: %s", response.error)
+            return None
+        cached = self.profiles.get(shopper)
+        return ShopperProfile(cached, from_cache=True) if cached else None
 
     def _on_read(self, read: TagRead) -> None:
-        self._dispatch(lambda: self._on_outcome(self.kiosk.handle(read)))
+        def handle() -> None:
+            outcome = self.kiosk.handle(read)
+            self._on_outcome(outcome)
+            if outcome.kind is OutcomeKind.SIGNED_IN and outcome.shopper and read.token:
+                # The network round trip stays off the screen's thread.
+                threading.Thread(target=self._pull_profile, args=(outcome.shopper, read.token), daemon=True).start()
+
+        self._dispatch(handle)
+
+    def _pull_profile(self, shopper: str, card_token: str) -> None:
+        profile = self.fetch_profile(shopper, card_token)
+        if profile is not None:
+            self._dispatch(lambda: self._on_profile(profile))
+
+    def _on_command(self, command: KioskCommand) -> None:
+        if command.command is CommandKind.FORGET_SHOPPER and command.shopper_hash:
+            self.profiles.forget(command.shopper_hash)
+            self._dispatch(lambda: self._forget_if_signed_in(command.shopper_hash or ""))
+
+    def _forget_if_signed_in(self, hashed: str) -> None:
+        if self.kiosk.session.shopper and shopper_hash(self.kiosk.session.shopper) == hashed:
+            self.kiosk.end_session()
+            self._on_outcome(TapOutcome(OutcomeKind.SIGNED_OUT))
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.reader_status = status

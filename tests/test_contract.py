@@ -27,13 +27,13 @@ def test_round_trip() -> None:
 @pytest.mark.parametrize(
     ("payload", "fragment"),
     [
-        (_with(v=2), "not a tap event"),
-        (_with(sku="bad sku"), "not a tap event"),
-        (_with(seq=0), "not a tap event"),
-        (_with(extra="field"), "not a tap event"),
-        (_with(event_id=...), "not a tap event"),
-        (b"\x00\x01binary", "not a tap event"),
-        (b'{"temperature": 21.5}', "not a tap event"),
+        (_with(v=2), "not a TapEvent"),
+        (_with(sku="bad sku"), "not a TapEvent"),
+        (_with(seq=0), "not a TapEvent"),
+        (_with(extra="field"), "not a TapEvent"),
+        (_with(event_id=...), "not a TapEvent"),
+        (b"\x00\x01binary", "not a TapEvent"),
+        (b'{"temperature": 21.5}', "not a TapEvent"),
         (b"x" * 20_000, "exceeds"),
     ],
 )

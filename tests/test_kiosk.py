@@ -9,8 +9,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import ConsentStatus, EventKind, Outbox, decode_event, load_catalog
 from kiosk_app import Kiosk, OutcomeKind
+from kiosk_app._cards import card_verifier
 from kiosk_app.demo import demo_catalog_path
-from nfc_reader import Role, TagKind, TagRead, issue_token, verify_token
+from nfc_reader import Role, TagKind, TagRead, issue_token
 
 HQ = Ed25519PrivateKey.generate()
 SKU = load_catalog(demo_catalog_path()).products[0].sku
@@ -19,7 +20,7 @@ SKU = load_catalog(demo_catalog_path()).products[0].sku
 @pytest.fixture
 def kiosk(tmp_path: Path) -> Kiosk:
     return Kiosk(load_catalog(demo_catalog_path()), Outbox(tmp_path / "o.sqlite"), "madrid-centro", "kiosk-01",
-                 verify_card=lambda token: verify_token(HQ.public_key(), token, Role.SHOPPER).subject)
+                 verify_card=card_verifier(HQ.public_key()))
 
 
 def product(sku: str) -> TagRead:
@@ -109,7 +110,7 @@ def test_full_outbox_keeps_the_newest_anonymous_views_and_still_shows_the_produc
 
 def test_consented_views_are_never_dropped(tmp_path: Path) -> None:
     kiosk = Kiosk(load_catalog(demo_catalog_path()), Outbox(tmp_path / "o.sqlite", max_rows=1), "madrid-centro",
-                  "kiosk-01", verify_card=lambda token: verify_token(HQ.public_key(), token, Role.SHOPPER).subject)
+                  "kiosk-01", verify_card=card_verifier(HQ.public_key()))
     kiosk.handle(card("shopper-1"))
     kiosk.consent(True)
     kiosk.handle(product(SKU))

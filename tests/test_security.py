@@ -168,7 +168,7 @@ def test_provisioned_kiosk_and_hq_sync_over_tls(secured: Secured, sqlite_url: st
         assert hq.subscribed.wait(10)
         outbox.enqueue(kiosk_topics(STORE, "kiosk-a").events, lambda seq: _event("kiosk-a"))
         link.start()
-        _wait(lambda: hq.store.event_count() == 1, 15)
+        _wait(lambda: hq.store.event_count() == 1 and len(outbox) == 0, 15)
         assert hq.store.event_count() == 1 and len(outbox) == 0
     finally:
         link.stop()

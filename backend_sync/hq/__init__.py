@@ -2,6 +2,7 @@
 
 from backend_sync.hq._ingest import IngestStats, IngestWorker
 from backend_sync.hq._provision import BrokerSecurity, Credentials, mosquitto_password_hash, render_acl
+from backend_sync.hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from backend_sync.hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
 
 __all__ = [
@@ -10,10 +11,13 @@ __all__ = [
     "IngestStats",
     "IngestWorker",
     "Profile",
+    "ProfileResponder",
     "ProfileStore",
+    "ResponderStats",
     "StoredEvent",
     "mosquitto_password_hash",
     "profile_key",
     "render_acl",
     "shopper_key",
+    "tell_fleet_to_forget",
 ]

@@ -195,6 +195,7 @@ def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
             f"topic write {topics.profile_request}",
             f"topic read {topics.receipts}",
             f"topic read {topics.commands}",
+            "topic read fleet/commands",
             f"topic read {topics.profile_response}",
             "",
         ]

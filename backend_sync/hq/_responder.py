@@ -1,0 +1,131 @@
+"""HQ answers kiosks' profile requests (MQTT 5 request/response) and tells the fleet
+when a profile has been erased.
+
+A kiosk may ask only for the shopper whose signed card was tapped on it: the request
+carries the card token, and HQ checks its signature and that it names that shopper.
+The answer goes to the asking kiosk's own response topic, whatever response topic the
+request names, so no kiosk can route another's answers to itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
+from backend_sync.contract import (
+    FLEET_COMMANDS,
+    PROFILE_REQUESTS_WILDCARD,
+    CommandKind,
+    KioskCommand,
+    ProfileRequest,
+    ProfileResponse,
+    decode,
+    kiosk_topics,
+    shopper_hash,
+)
+from backend_sync.exceptions import CardRefused, ContractError, SyncError
+from backend_sync.hq._store import ProfileStore
+
+log = logging.getLogger(__name__)
+
+# Turns a card token into the shopper it names, or raises CardRefused.
+CardVerifier = Callable[[str], str]
+RECENT_VIEWS = 20
+
+
+@dataclass
+class ResponderStats:
+    """What the responder has done since it started."""
+
+    answered: int = 0
+    refused: int = 0
+    rejected: int = 0
+
+
+class ProfileResponder:
+    """Serves profile requests from every kiosk out of ``store``."""
+
+    def __init__(self, broker_url: str, store: ProfileStore, verify_card: CardVerifier,
+                 client_id: str = "hq-profiles") -> None:
+        self.broker = BrokerUrl.parse(broker_url)
+        self.store = store
+        self.stats = ResponderStats()
+        self.subscribed = threading.Event()
+        self._verify_card = verify_card
+        self._client = new_client(self.broker, self.broker.username or client_id)
+        self._client.on_connect = lambda client, *_: client.subscribe(PROFILE_REQUESTS_WILDCARD, qos=1)
+        self._client.on_subscribe = lambda *_: self.subscribed.set()
+        self._client.on_message = self._on_request
+
+    def start(self) -> None:
+        """Connect (retrying in the background) and answer on paho's thread."""
+        connect_async(self._client, self.broker)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_request(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        parts = message.topic.split("/")
+        try:
+            reply_to = kiosk_topics(parts[1], parts[2]).profile_response
+            request = decode(ProfileRequest, bytes(message.payload))
+        except (ContractError, IndexError) as exc:
+            self.stats.rejected += 1
+            log.warning("rejected a profile request on %s: %s", message.topic, exc)
+            return
+        response = self._answer(request)
+        properties = None
+        if self.broker.protocol is Protocol.V5:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = getattr(message.properties, "CorrelationData", request.request_id.bytes)
+        client.publish(reply_to, response.model_dump_json().encode(), qos=1, properties=properties)
+
+    def _answer(self, request: ProfileRequest) -> ProfileResponse:
+        try:
+            card_holder = self._verify_card(request.token)
+        except CardRefused as exc:
+            self.stats.refused += 1
+            return ProfileResponse(request_id=request.request_id, shopper=request.shopper, error=f"card refused: {exc}")
+        if card_holder != request.shopper:
+            self.stats.refused += 1
+            return ProfileResponse(request_id=request.request_id, shopper=request.shopper,
+                                   error="the card does not belong to this shopper")
+        profile = self.store.profile(request.shopper, history_limit=200)
+        recent = list(dict.fromkeys(e.sku for e in reversed(profile.history) if e.kind == "product_view" and e.sku))
+        self.stats.answered += 1
+        return ProfileResponse(request_id=request.request_id, shopper=request.shopper, consent=profile.consent,
+                               recent_skus=tuple(recent[:RECENT_VIEWS]), wishlist=tuple(profile.wishlist),
+                               preferences=profile.preferences)
+
+
+def tell_fleet_to_forget(broker_url: str, shopper: str, client_id: str = "hq-erase", timeout_s: float = 10.0) -> None:
+    """Tell every kiosk to drop what it caches of ``shopper`` (after an erase at HQ).
+
+    Raises:
+        SyncError: the broker could not be reached in time.
+    """
+    broker = BrokerUrl.parse(broker_url)
+    client = new_client(broker, broker.username or client_id)
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()
+    connect_async(client, broker)
+    client.loop_start()
+    try:
+        if not connected.wait(timeout_s):
+            raise SyncError(f"could not reach {broker} to tell the fleet")
+        command = KioskCommand(command=CommandKind.FORGET_SHOPPER, shopper_hash=shopper_hash(shopper))
+        client.publish(FLEET_COMMANDS, command.model_dump_json().encode(), qos=1).wait_for_publish(timeout_s)
+    finally:
+        client.disconnect()
+        client.loop_stop()
