@@ -248,3 +248,26 @@ def test_broker_killed_after_puback_loses_nothing_because_the_kiosk_waits_for_hq
     finally:
         link.stop()
         store.close()
+
+
+def test_ingest_workers_share_the_load_through_a_shared_subscription(mosquitto: Mosquitto, sqlite_url: str,
+                                                                    tmp_path: Path) -> None:
+    store = ProfileStore(sqlite_url)
+    workers = [IngestWorker(mosquitto.url, store, worker_id=f"hq-ingest-{n}", share_group="hq") for n in (1, 2)]
+    for worker in workers:
+        worker.start()
+        assert worker.subscribed.wait(10)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    ids = enqueue_views(outbox, 300)
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    link.start()
+    try:
+        assert eventually(lambda: store.event_count() == 300 and len(outbox) == 0)
+        assert all(store.has_event(i) for i in ids)
+        shares = [worker.stats.stored for worker in workers]
+        assert sum(shares) == 300 and min(shares) > 0, shares  # both worked, nothing twice
+    finally:
+        link.stop()
+        for worker in workers:
+            worker.stop()
+        store.close()
