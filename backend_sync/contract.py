@@ -9,6 +9,7 @@ Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
     kiosk/<store>/<kiosk>/profile/request   kiosk -> HQ
     kiosk/<store>/<kiosk>/profile/response  HQ -> kiosk
     fleet/commands                          HQ -> every kiosk
+    fleet/manifests/<kind>                  retained signed manifest (catalog, model)
 
 Every message carries ``"v"``, the schema version; a payload of an unknown version or
 shape is rejected with ContractError.
@@ -234,6 +235,11 @@ class Receipt(BaseModel):
 def decode_receipt(payload: bytes) -> Receipt:
     """Validate a receipt (raises ContractError)."""
     return decode(Receipt, payload)
+
+
+def manifest_topic(kind: str) -> str:
+    """Retained topic of the current signed manifest of ``kind`` (catalog, model)."""
+    return f"fleet/manifests/{kind}"
 
 
 def events_topic(store: str, kiosk: str) -> str:

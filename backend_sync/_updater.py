@@ -1,0 +1,188 @@
+"""The kiosk's catalog updater: applies a signed manifest from HQ, or refuses it and keeps
+the last good catalog.
+
+    <root>/objects/<sha256>       verified files, kept across versions (so a new version
+                                  downloads only what it does not share with the last)
+    <root>/versions/<n>/          a complete, validated catalog: catalog.json + images/
+    <root>/current -> versions/n  switched atomically (rename of a symlink)
+
+Downloads use ``requests`` with connect/read timeouts, retries with backoff, resume by
+HTTP Range, a size cap from the manifest and an overall deadline per file, so neither a
+dead nor an endless server can hold the kiosk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from backend_sync._bundle import META, PRODUCTS, apply_delta, canonical, compose_catalog, sha256
+from backend_sync._manifest import FileEntry, Manifest, Refusal, UpdateKind, UpdateRefused, verify_manifest
+from backend_sync.catalog import load_catalog
+from backend_sync.exceptions import CatalogError
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT_S = (5.0, 10.0)  # connect, read (between bytes)
+_ATTEMPTS = 3
+_CHUNK = 64 * 1024
+_MIN_RATE = 50_000  # bytes/s below which a download is taken to be stuck
+_KEEP_VERSIONS = 2
+
+
+class CatalogUpdater:
+    """Keeps ``root`` at the newest catalog HQ has signed."""
+
+    def __init__(self, root: Path, hq_key: Ed25519PublicKey, files_url: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.root = root
+        self.files_url = files_url.rstrip("/")
+        self.last_refusal: UpdateRefused | None = None
+        self.bytes_downloaded = 0
+        self._key = hq_key
+        self._clock = clock
+        self._objects = root / "objects"
+        self._versions = root / "versions"
+        self._current = root / "current"
+        self._objects.mkdir(parents=True, exist_ok=True)
+        self._versions.mkdir(parents=True, exist_ok=True)
+        self._http = requests.Session()
+
+    @property
+    def current_version(self) -> int:
+        """The version in use (0 before the first update)."""
+        return int(os.readlink(self._current).rsplit("/", 1)[1]) if self._current.is_symlink() else 0
+
+    @property
+    def current_catalog(self) -> Path | None:
+        """The catalog file in use, if any."""
+        return self._current / "catalog.json" if self._current.is_symlink() else None
+
+    def apply(self, envelope: bytes) -> Manifest:
+        """Verify, download, check and switch to the version ``envelope`` announces.
+
+        Raises:
+            UpdateRefused: why not; the current catalog stays in use.
+        """
+        try:
+            manifest = verify_manifest(self._key, envelope, UpdateKind.CATALOG, self.current_version, self._clock())
+            staged = self._stage(manifest)
+            self._switch(staged, manifest.version)
+        except UpdateRefused as refusal:
+            self.last_refusal = refusal
+            log.warning("catalog update refused: %s", refusal)
+            raise
+        self.last_refusal = None
+        log.info("catalog version %d applied", manifest.version)
+        return manifest
+
+    def _stage(self, manifest: Manifest) -> Path:
+        for path, entry in manifest.files.items():
+            if not self._have(entry.sha256) and not (path in manifest.deltas and self._patch(manifest, path)):
+                self._download(entry)
+        staging = self._versions / f".staging-{manifest.version}"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "images").mkdir(parents=True)
+        catalog = compose_catalog(self._read(manifest.files[META]), self._read(manifest.files[PRODUCTS]))
+        (staging / "catalog.json").write_bytes(canonical(catalog))
+        for path, entry in manifest.files.items():
+            if path not in (META, PRODUCTS):
+                os.link(self._objects / entry.sha256, staging / path)  # hard link: no copy, same checked bytes
+        try:
+            load_catalog(staging / "catalog.json")
+        except CatalogError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UpdateRefused(Refusal.INVALID_CONTENT, str(exc)) from exc
+        return staging
+
+    def _switch(self, staged: Path, version: int) -> None:
+        final = self._versions / str(version)
+        shutil.rmtree(final, ignore_errors=True)
+        staged.rename(final)
+        pointer = self.root / "current.new"
+        pointer.unlink(missing_ok=True)
+        pointer.symlink_to(f"versions/{version}")
+        os.replace(pointer, self._current)  # atomic: readers see the old or the new, never a mix
+        _fsync_dir(self.root)
+        for old in sorted((p for p in self._versions.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))[
+                :-_KEEP_VERSIONS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _patch(self, manifest: Manifest, path: str) -> bool:
+        """Rebuild ``path`` from the previous version and a delta; False to download it whole."""
+        delta, target = manifest.deltas[path], manifest.files[path]
+        if not self._have(delta.from_sha256):
+            return False
+        self._download(delta)
+        try:
+            rebuilt = apply_delta((self._objects / delta.from_sha256).read_bytes(), self._read(delta))
+        except CatalogError as exc:
+            log.warning("delta for %s unusable, downloading it whole: %s", path, exc)
+            return False
+        if sha256(rebuilt) != target.sha256:
+            log.warning("delta for %s rebuilt the wrong file, downloading it whole", path)
+            return False
+        self._keep(rebuilt, target.sha256)
+        return True
+
+    def _download(self, entry: FileEntry) -> None:
+        """Fetch one object, resuming and retrying, never more than its declared size."""
+        partial = self._objects / f"{entry.sha256}.part"
+        deadline = time.monotonic() + 30 + entry.size / _MIN_RATE
+        for attempt in range(1, _ATTEMPTS + 1):
+            have = partial.stat().st_size if partial.exists() else 0
+            headers = {"Range": f"bytes={have}-"} if have else {}
+            try:
+                with self._http.get(f"{self.files_url}/objects/{entry.sha256}", headers=headers, stream=True,
+                                    timeout=_TIMEOUT_S) as response:
+                    if response.status_code not in (200, 206):
+                        raise requests.HTTPError(f"HTTP {response.status_code}")
+                    mode = "ab" if response.status_code == 206 else "wb"  # 200: the server ignored our Range
+                    with partial.open(mode) as out:
+                        for chunk in response.iter_content(_CHUNK):
+                            out.write(chunk)
+                            self.bytes_downloaded += len(chunk)
+                            if out.tell() > entry.size:
+                                partial.unlink()
+                                raise UpdateRefused(Refusal.TOO_LARGE,
+                                                    f"{entry.sha256[:12]} is larger than the {entry.size} bytes signed")
+                            if time.monotonic() > deadline:
+                                raise requests.Timeout("download too slow")
+                break
+            except requests.RequestException as exc:
+                log.info("download of %s failed (attempt %d): %s", entry.sha256[:12], attempt, exc)
+                if attempt == _ATTEMPTS or time.monotonic() > deadline:
+                    raise UpdateRefused(Refusal.DOWNLOAD_FAILED, f"{entry.sha256[:12]}: {exc}") from exc
+                time.sleep(0.2 * 2**attempt)
+        data = partial.read_bytes()
+        partial.unlink()
+        if sha256(data) != entry.sha256:
+            raise UpdateRefused(Refusal.FILE_MISMATCH, f"{entry.sha256[:12]} does not match its signed hash")
+        self._keep(data, entry.sha256)
+
+    def _have(self, digest: str) -> bool:
+        return (self._objects / digest).exists()
+
+    def _read(self, entry: FileEntry) -> bytes:
+        return (self._objects / entry.sha256).read_bytes()
+
+    def _keep(self, data: bytes, digest: str) -> None:
+        temporary = self._objects / f"{digest}.tmp"
+        temporary.write_bytes(data)
+        temporary.replace(self._objects / digest)
+
+
+def _fsync_dir(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

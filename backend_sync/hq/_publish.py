@@ -1,0 +1,116 @@
+"""HQ publishes catalog versions: a content-addressed bundle in a directory its file
+server serves, and a signed manifest announced as a retained MQTT message.
+
+    <directory>/objects/<sha256>          every file of every version, by hash
+    <directory>/manifests/catalog-<n>     the signed manifest of version n
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backend_sync._bundle import PRODUCTS, catalog_files, make_delta, sha256
+from backend_sync._manifest import (
+    DeltaEntry,
+    FileEntry,
+    Manifest,
+    UpdateKind,
+    sign_manifest,
+    unverified_manifest,
+)
+from backend_sync._mqtt import BrokerUrl, connect_async, new_client
+from backend_sync.catalog import load_catalog
+from backend_sync.contract import manifest_topic
+from backend_sync.exceptions import CatalogError, SyncError
+
+MANIFEST_VALID_FOR = timedelta(days=7)
+
+
+class CatalogPublisher:
+    """Builds and signs catalog versions into ``directory``."""
+
+    def __init__(self, directory: Path, key: Ed25519PrivateKey) -> None:
+        self.directory = directory
+        self._key = key
+        self._objects = directory / "objects"
+        self._manifests = directory / "manifests"
+        self._objects.mkdir(parents=True, exist_ok=True)
+        self._manifests.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def latest_version(self) -> int:
+        """The newest version published from this directory (0 if none)."""
+        versions = [int(path.name.rsplit("-", 1)[1]) for path in self._manifests.glob("catalog-*")]
+        return max(versions, default=0)
+
+    def publish(self, catalog_file: Path, valid_for: timedelta = MANIFEST_VALID_FOR) -> bytes:
+        """Build the next version from a catalog file; returns its signed manifest.
+
+        Raises:
+            CatalogError: the catalog is invalid or an image it names is missing.
+        """
+        catalog = load_catalog(catalog_file)
+        version = self.latest_version + 1
+        files = catalog_files(catalog, version)
+        for product in catalog.products:
+            image = catalog_file.parent / product.image
+            if not image.is_file():
+                raise CatalogError(f"{product.sku}: image {product.image} not found next to the catalog")
+            files[product.image] = image.read_bytes()
+        entries = {path: FileEntry(sha256=self._store(data), size=len(data)) for path, data in files.items()}
+        deltas = {}
+        previous = self._previous_products()
+        if previous is not None and previous != files[PRODUCTS]:
+            delta = make_delta(previous, files[PRODUCTS])
+            deltas[PRODUCTS] = DeltaEntry(sha256=self._store(delta), size=len(delta), from_sha256=sha256(previous))
+        now = datetime.now(UTC)
+        manifest = Manifest(kind=UpdateKind.CATALOG, version=version, created_at=now, expires_at=now + valid_for,
+                            files=entries, deltas=deltas)
+        envelope = sign_manifest(self._key, manifest)
+        (self._manifests / f"catalog-{version}").write_bytes(envelope)
+        return envelope
+
+    def _store(self, data: bytes) -> str:
+        digest = sha256(data)
+        target = self._objects / digest
+        if not target.exists():
+            partial = target.with_suffix(".tmp")
+            partial.write_bytes(data)
+            partial.replace(target)  # never serve a half-written object
+        return digest
+
+    def _previous_products(self) -> bytes | None:
+        latest = self._manifests / f"catalog-{self.latest_version}"
+        if not latest.exists():
+            return None
+        manifest = unverified_manifest(latest.read_bytes())
+        entry = manifest.files.get(PRODUCTS)
+        path = self._objects / entry.sha256 if entry else None
+        return path.read_bytes() if path and path.exists() else None
+
+
+def announce(broker_url: str, envelope: bytes, kind: UpdateKind = UpdateKind.CATALOG,
+             client_id: str = "hq-publisher", timeout_s: float = 10.0) -> None:
+    """Publish a signed manifest as the retained message every kiosk reads on connect.
+
+    Raises:
+        SyncError: the broker could not be reached in time.
+    """
+    broker = BrokerUrl.parse(broker_url)
+    client = new_client(broker, broker.username or client_id)
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()
+    connect_async(client, broker)
+    client.loop_start()
+    try:
+        if not connected.wait(timeout_s):
+            raise SyncError(f"could not reach {broker} to announce the manifest")
+        client.publish(manifest_topic(kind.value), envelope, qos=1, retain=True).wait_for_publish(timeout_s)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
