@@ -4,9 +4,11 @@ outbox and MQTT link, and the embedded demo broker. HQ's side is ``backend_sync.
 
 from backend_sync._broker import EmbeddedBroker
 from backend_sync._link import KioskFacts, KioskLink, LinkStats
+from backend_sync._manifest import Manifest, Refusal, UpdateKind, UpdateRefused
 from backend_sync._mqtt import BrokerUrl
 from backend_sync._outbox import Outbox, PendingMessage
 from backend_sync._profile_cache import ProfileCache
+from backend_sync._updater import CatalogUpdater
 from backend_sync.catalog import Catalog, Product, load_catalog
 from backend_sync.contract import (
     CommandKind,
@@ -34,6 +36,7 @@ __all__ = [
     "CardRefused",
     "Catalog",
     "CatalogError",
+    "CatalogUpdater",
     "CommandKind",
     "ConsentStatus",
     "ContractError",
@@ -48,14 +51,18 @@ __all__ = [
     "KioskTopics",
     "LinkState",
     "LinkStats",
+    "Manifest",
     "Outbox",
     "OutboxFull",
     "PendingMessage",
     "Product",
     "ProfileCache",
     "ProfileResponse",
+    "Refusal",
     "SyncError",
     "TapEvent",
+    "UpdateKind",
+    "UpdateRefused",
     "decode_event",
     "decode_status",
     "encode_event",

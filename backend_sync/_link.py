@@ -30,6 +30,7 @@ from backend_sync.contract import (
     decode,
     decode_receipt,
     kiosk_topics,
+    manifest_topic,
 )
 from backend_sync.exceptions import ContractError
 
@@ -49,6 +50,7 @@ class KioskFacts:
     app_version: str = ""
     catalog_version: int = 0
     reader: str = "unknown"
+    update_problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ class KioskLink:
 
     def __init__(self, broker_url: str, store: str, kiosk: str, outbox: Outbox,
                  resend_after_s: float = RESEND_AFTER_S, facts: Callable[[], KioskFacts] = KioskFacts,
-                 on_command: Callable[[KioskCommand], None] = lambda command: None) -> None:
+                 on_command: Callable[[KioskCommand], None] = lambda command: None,
+                 on_manifest: Callable[[bytes], None] = lambda envelope: None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
         self.stats = LinkStats()
@@ -97,6 +100,7 @@ class KioskLink:
         self._client.message_callback_add(self._topics.profile_response, self._on_profile)
         self._client.message_callback_add(self._topics.commands, self._on_command_message)
         self._client.message_callback_add(FLEET_COMMANDS, self._on_command_message)
+        self._client.message_callback_add(manifest_topic("catalog"), lambda c, u, m: on_manifest(bytes(m.payload)))
         self._on_command = on_command
         self._answers: dict[uuid.UUID, tuple[threading.Event, list[ProfileResponse]]] = {}
         self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
@@ -190,7 +194,8 @@ class KioskLink:
         log.info("connected to %s", self.broker)
         self._news.put(_Reconnected())
         client.subscribe([(topic, 1) for topic in (self._topics.receipts, self._topics.profile_response,
-                                                   self._topics.commands, FLEET_COMMANDS)])
+                                                   self._topics.commands, FLEET_COMMANDS,
+                                                   manifest_topic("catalog"))])
         self._connected.set()  # the drain loop publishes the online status at once
         self.outbox.wake()
 
@@ -238,4 +243,4 @@ class KioskLink:
         facts = self._facts()
         return KioskStatus(state=state, store=self._store, kiosk=self._kiosk, app_version=facts.app_version,
                            catalog_version=facts.catalog_version, backlog=len(self.outbox), reader=facts.reader,
-                           at=datetime.now(UTC)).model_dump_json().encode()
+                           update_problem=facts.update_problem, at=datetime.now(UTC)).model_dump_json().encode()

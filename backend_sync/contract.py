@@ -30,6 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from backend_sync.exceptions import ContractError
 
 EVENTS_WILDCARD = "kiosk/+/+/events"
+STATUS_WILDCARD = "kiosk/+/+/status"
+# Events of other channels (web shop, app) are stored as from store "online", with the
+# channel as kiosk id; no real store may take this id.
+ONLINE_STORE = "online"
 PROFILE_REQUESTS_WILDCARD = "kiosk/+/+/profile/request"
 FLEET_COMMANDS = "fleet/commands"
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -60,7 +64,8 @@ class ConsentStatus(enum.Enum):
 
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 HlcText = Annotated[str, Field(pattern=r"^\d{15}-\d{6}-[a-z0-9][a-z0-9.-]{0,63}$")]
-ShopperId = Annotated[str, Field(min_length=1, max_length=128)]
+# No control characters: PostgreSQL refuses NUL in text, and would refuse the whole batch.
+ShopperId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 # The fields each kind must carry (and no other kind may).
 _KIND_FIELDS = {
@@ -95,7 +100,7 @@ class TapEvent(BaseModel):
     hlc: HlcText | None = None
     consent: ConsentStatus | None = None
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
-    value: Annotated[str, Field(max_length=256)] | None = None
+    value: Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> TapEvent:
@@ -150,6 +155,7 @@ class KioskStatus(BaseModel):
     catalog_version: int = 0
     backlog: int = Field(default=0, ge=0)
     reader: str = "unknown"
+    update_problem: str = ""  # why the last catalog update was refused, if it was
     at: datetime
 
 
@@ -191,6 +197,10 @@ class CommandKind(enum.Enum):
     """What HQ can tell kiosks to do."""
 
     FORGET_SHOPPER = "forget_shopper"
+    RELOAD_CATALOG = "reload_catalog"  # check for and apply the current catalog now
+    LOCK = "lock"  # out of service until unlocked
+    UNLOCK = "unlock"
+    IDENTIFY = "identify"  # flash the screen so staff can find this kiosk
 
 
 class KioskCommand(BaseModel):
@@ -202,6 +212,11 @@ class KioskCommand(BaseModel):
     v: Literal[1] = 1
     command: CommandKind
     shopper_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+def channel_of(store: str, kiosk: str) -> str:
+    """The channel an event came through: ``web``, ``app``... or ``kiosk:<kiosk>``."""
+    return kiosk if store == ONLINE_STORE else f"kiosk:{kiosk}"
 
 
 def shopper_hash(shopper: str) -> str:

@@ -138,3 +138,73 @@ def _print_credentials(directory: Path, host: str, port: int,
     except SyncError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(credentials.broker_url(host, port, security.ca_cert))
+
+
+@hq.command("keygen")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True)
+def keygen(directory: Path) -> None:
+    """Create HQ's Ed25519 key: hq_key.pem stays at HQ, hq_public_key.pem goes to every kiosk."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from nfc_reader import public_key_to_pem
+
+    directory.mkdir(parents=True, exist_ok=True)
+    private = directory / "hq_key.pem"
+    if private.exists():
+        raise click.ClickException(f"{private} exists; HQ's key is never replaced by accident")
+    key = Ed25519PrivateKey.generate()
+    private.touch(mode=0o600)
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    (directory / "hq_public_key.pem").write_bytes(public_key_to_pem(key.public_key()))
+    click.echo(f"HQ key written to {directory}")
+
+
+@hq.group()
+def catalog() -> None:
+    """Catalog versions for the fleet."""
+
+
+@catalog.command("publish")
+@click.argument("catalog_file", type=click.Path(exists=True, path_type=Path))
+@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="Bundle directory HQ serves.")
+@click.option("--key", type=click.Path(exists=True, path_type=Path), required=True, help="HQ's private key (PEM).")
+@click.option("--broker", help="Announce the new version to the fleet through this broker.")
+def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str | None) -> None:
+    """Build, sign and (with --broker) announce the next catalog version."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from backend_sync import CatalogError, SyncError
+    from backend_sync.hq import CatalogPublisher, announce
+
+    signing_key = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    if not isinstance(signing_key, Ed25519PrivateKey):
+        raise click.ClickException(f"{key} is not an Ed25519 private key")
+    publisher = CatalogPublisher(directory, signing_key)
+    try:
+        envelope = publisher.publish(catalog_file)
+        if broker:
+            announce(broker, envelope)
+    except (CatalogError, SyncError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"catalog version {publisher.latest_version} published in {directory}"
+               + (" and announced" if broker else ""))
+
+
+@hq.command("files")
+@click.option("--dir", "directory", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+def files(directory: Path, host: str, port: int) -> None:
+    """Serve published bundles to kiosks over HTTP."""
+    from backend_sync.hq import FileServer
+
+    server = FileServer(directory, host, port)
+    server.start()
+    click.echo(f"HQ files ready on {server.url}")
+    try:
+        wait_for_signal()
+    finally:
+        server.stop()

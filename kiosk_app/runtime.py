@@ -14,6 +14,8 @@ from importlib import metadata
 from pathlib import Path
 
 from backend_sync import (
+    Catalog,
+    CatalogUpdater,
     CommandKind,
     KioskCommand,
     KioskFacts,
@@ -25,6 +27,7 @@ from backend_sync import (
     shopper_hash,
 )
 from kiosk_app._cards import card_verifier
+from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, public_key_from_pem
 
@@ -57,6 +60,8 @@ class KioskConfig:
     broker: str
     data_dir: Path
     hq_public_key: Path
+    # HQ's file server (http://host:port); None leaves the kiosk on the catalog it has.
+    files_url: str | None = None
 
 
 class KioskRuntime:
@@ -74,11 +79,17 @@ class KioskRuntime:
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
         self.outbox = Outbox(config.data_dir / "outbox.sqlite")
         self.profiles = ProfileCache(config.data_dir / "profiles.sqlite")
-        self.kiosk = Kiosk(load_catalog(config.catalog), self.outbox, config.store, config.kiosk,
+        self.updates = UpdateWorker(CatalogUpdater(config.data_dir / "catalog", hq_key, config.files_url or ""),
+                                    on_catalog=self._use_catalog, on_problem=self._update_problem)
+        # The newest catalog HQ delivered survives restarts; the shipped one is the fallback.
+        catalog_file = self.updates.last_good_catalog() or config.catalog
+        self.kiosk = Kiosk(load_catalog(catalog_file), self.outbox, config.store, config.kiosk,
                            verify_card=card_verifier(hq_key))
+        self.update_problem = ""
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
-                              on_command=self._on_command)
+                              on_command=self._on_command,
+                              on_manifest=self.updates.offer if config.files_url else lambda envelope: None)
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status)
         self._on_outcome = on_outcome
         self._dispatch = dispatch
@@ -86,7 +97,8 @@ class KioskRuntime:
         self._on_profile = on_profile or (lambda profile: None)
 
     def start(self) -> None:
-        """Start the link and the reader."""
+        """Start the link, the reader and the catalog updates."""
+        self.updates.start()
         self.link.start()
         self.reader.start()
 
@@ -94,6 +106,7 @@ class KioskRuntime:
         """Stop reading, then stop the link; unsent events stay in the outbox."""
         self.reader.stop()
         self.link.stop()
+        self.updates.stop()
         self.outbox.close()
         self.profiles.close()
 
@@ -142,4 +155,16 @@ class KioskRuntime:
 
     def _facts(self) -> KioskFacts:
         return KioskFacts(app_version=_APP_VERSION, catalog_version=self.kiosk.catalog.catalog_version,
-                          reader=self.reader_status.state.value)
+                          reader=self.reader_status.state.value, update_problem=self.update_problem)
+
+    def _use_catalog(self, catalog: Catalog) -> None:
+        def swap() -> None:
+            self.kiosk.catalog = catalog  # between taps, on the screen's thread: never half a catalog
+            self.link.publish_status()
+
+        self._dispatch(swap)
+
+    def _update_problem(self, problem: str) -> None:
+        self.update_problem = problem
+        if self.link.connected:
+            self.link.publish_status()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
@@ -21,6 +23,8 @@ from backend_sync._updater import CatalogUpdater
 from backend_sync.hq._files import FileServer, file_app
 from backend_sync.hq._publish import CatalogPublisher
 from kiosk_app.demo import demo_catalog_path, free_port
+from nfc_reader import public_key_to_pem
+from tests.conftest import Mosquitto
 
 HQ = Ed25519PrivateKey.generate()
 
@@ -172,3 +176,73 @@ def test_hq_refuses_to_publish_a_broken_catalog(tmp_path: Path, catalog_dir: Pat
     with pytest.raises(CatalogError, match="not found"):
         publisher.publish(catalog_dir / "demo.json")
     assert publisher.latest_version == 0
+
+
+def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
+        mosquitto: Mosquitto, hq: tuple[CatalogPublisher, FileServer], catalog_dir: Path, tmp_path: Path) -> None:
+    from backend_sync import KioskStatus, decode_status
+    from backend_sync.hq import announce
+    from kiosk_app import KioskConfig, KioskRuntime
+
+    publisher, server = hq
+    key_pem = tmp_path / "hq_public_key.pem"
+    key_pem.write_bytes(public_key_to_pem(HQ.public_key()))
+    statuses: list[KioskStatus] = []
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="fleet-view")
+    watcher.on_message = lambda client, userdata, message: statuses.append(decode_status(message.payload))
+    watcher.connect("127.0.0.1", mosquitto.port)
+    watcher.subscribe("kiosk/+/+/status", qos=1)
+    watcher.loop_start()
+    change_price(catalog_dir, "KNIT-CREW-OAT", 39.95)
+    announce(mosquitto.url, publisher.publish(catalog_dir / "demo.json"))  # retained: the kiosk is not even up yet
+    config = KioskConfig(store="madrid-centro", kiosk="kiosk-01", catalog=demo_catalog_path(), reader="udp:127.0.0.1:9",
+                         broker=mosquitto.url, data_dir=tmp_path / "kiosk", hq_public_key=key_pem, files_url=server.url)
+    runtime = KioskRuntime(config, on_outcome=lambda outcome: None)
+    runtime.updates.start()
+    runtime.link.start()
+    try:
+        deadline = time.monotonic() + 20
+        while runtime.updates.updater.current_version != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)  # the swap happens on the (here immediate) dispatch after the switch
+        assert runtime.kiosk.catalog.product("KNIT-CREW-OAT").price == 39.95  # type: ignore[union-attr]
+        while not any(s.catalog_version == 1 for s in statuses) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(s.catalog_version == 1 and s.update_problem == "" for s in statuses)
+    finally:
+        runtime.link.stop()
+        runtime.updates.stop()
+        watcher.loop_stop()
+        watcher.disconnect()
+    again = KioskRuntime(config, on_outcome=lambda outcome: None)  # a restart keeps the delivered catalog
+    assert again.kiosk.catalog.product("KNIT-CREW-OAT").price == 39.95  # type: ignore[union-attr]
+
+
+def test_a_failed_update_is_reported_and_retried_until_it_applies(catalog_dir: Path, tmp_path: Path) -> None:
+    from backend_sync import Catalog
+    from kiosk_app._updates import UpdateWorker
+
+    publisher = CatalogPublisher(tmp_path / "bundles", HQ)
+    envelope = publisher.publish(catalog_dir / "demo.json")
+    port = free_port()
+    applied: list[Catalog] = []
+    problems: list[str] = []
+    worker = UpdateWorker(CatalogUpdater(tmp_path / "kiosk", HQ.public_key(), f"http://127.0.0.1:{port}"),
+                          on_catalog=applied.append, on_problem=problems.append, retry_first_s=0.5)
+    worker.start()
+    try:
+        worker.offer(envelope)  # HQ's file server is down
+        deadline = time.monotonic() + 20
+        while not problems and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert problems and problems[0].startswith("download_failed")
+        server = FileServer(publisher.directory, port=port)
+        server.start()  # HQ is back: the retry succeeds
+        try:
+            while not applied and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert applied and applied[0].catalog_version == 1 and problems[-1] == ""
+        finally:
+            server.stop()
+    finally:
+        worker.stop()

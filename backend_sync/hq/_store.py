@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend_sync.contract import ConsentStatus, EventKind, TapEvent
+from backend_sync.contract import ConsentStatus, EventKind, TapEvent, channel_of
 
 _metadata = sa.MetaData()
 _KEY = sa.String(160)
@@ -89,6 +89,8 @@ erased = sa.Table(
     sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
 )
 _PROFILE_TABLES = (wishlist, preferences, consents, session_links)
+# Any fixed number: HQ processes starting together take it before creating the tables.
+_SCHEMA_LOCK = 7_310_001
 
 
 def _sqlite_wal(connection: Any, _record: Any) -> None:
@@ -145,7 +147,11 @@ class ProfileStore:
         self._engine = sa.create_engine(url, pool_pre_ping=True)
         if self._engine.dialect.name == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_wal)
-        _metadata.create_all(self._engine)
+            _metadata.create_all(self._engine)
+        else:
+            with self._engine.begin() as db:  # several workers starting at once would race to CREATE TABLE
+                db.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+                _metadata.create_all(db)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     def record(self, event: TapEvent) -> bool:
@@ -165,12 +171,13 @@ class ProfileStore:
             batch = self._without_erased(db, batch)
             granted = {str(e.session): shopper_key(e.shopper) for e in batch
                        if e.kind is EventKind.CONSENT and e.consent is ConsentStatus.GRANTED and e.shopper}
-            self._upsert(db, session_links, [{"session": s, "profile_key": k} for s, k in granted.items()],
+            self._upsert(db, session_links, [{"session": s, "profile_key": k} for s, k in sorted(granted.items())],
                          ["session"], {"profile_key"})
             keys = self._profile_keys(db, batch)
             self._upsert(db, profiles, [{"profile_key": key, "shopper": key.removeprefix("shopper:")
                                          if key.startswith("shopper:") else None, "created_at": now,
-                                         "last_seen": now} for key in set(keys)], ["profile_key"], {"last_seen"})
+                                         "last_seen": now} for key in sorted(set(keys))], ["profile_key"],
+                         {"last_seen"})  # sorted: concurrent workers lock rows in one order, so never deadlock
             inserted = set(db.execute(
                 self._insert(events).on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id),
                 [_event_row(event, key, now) for event, key in zip(batch, keys, strict=True)],
@@ -179,7 +186,7 @@ class ProfileStore:
             for session, key in granted.items():  # the session's earlier anonymous views join the profile
                 db.execute(events.update().where(events.c.profile_key == f"session:{session}")
                            .values(profile_key=key))
-            self._apply_changes(db, new, now)
+            self._apply_changes(db, sorted(new, key=_change_order), now)  # one lock order, as above
         return inserted
 
     def has_event(self, event_id: str) -> bool:
@@ -191,7 +198,7 @@ class ProfileStore:
         """A profile's events, oldest first (the newest ``limit`` when given)."""
         query = (sa.select(events.c.event_id, events.c.profile_key, events.c.kind, events.c.store,
                            events.c.kiosk, events.c.sku, events.c.at)
-                 .where(events.c.profile_key == key).order_by(events.c.at.desc(), events.c.seq.desc()).limit(limit))
+                 .where(_owned_by(key)).order_by(events.c.at.desc(), events.c.seq.desc()).limit(limit))
         with self._engine.connect() as db:
             return [StoredEvent(*row) for row in reversed(db.execute(query).all())]
 
@@ -237,13 +244,37 @@ class ProfileStore:
         """Delete everything about a shopper; returns how many events went."""
         key = shopper_key(shopper)
         with self._engine.begin() as db:
-            deleted = db.execute(events.delete().where(events.c.profile_key == key)).rowcount
+            deleted = db.execute(events.delete().where(_owned_by(key))).rowcount
             for table in _PROFILE_TABLES:
                 db.execute(table.delete().where(table.c.profile_key == key))
             db.execute(profiles.delete().where(profiles.c.profile_key == key))
             self._upsert(db, erased, [{"shopper_hash": self._hash(shopper), "erased_at": datetime.now(UTC)}],
                          ["shopper_hash"], set())
         return int(deleted)
+
+    def has_profile(self, shopper: str) -> bool:
+        """Whether HQ holds a profile for this shopper."""
+        with self._engine.connect() as db:
+            return db.execute(sa.select(profiles.c.profile_key)
+                              .where(profiles.c.profile_key == shopper_key(shopper))).first() is not None
+
+    def is_erased(self, shopper: str) -> bool:
+        """Whether this shopper's profile was erased (HQ then drops their events)."""
+        with self._engine.connect() as db:
+            return db.execute(sa.select(erased.c.shopper_hash)
+                              .where(erased.c.shopper_hash == self._hash(shopper))).first() is not None
+
+    def newest_hlc(self, shopper: str) -> str | None:
+        """The newest HLC of any change to a shopper's wishlist, preferences or consent."""
+        key = shopper_key(shopper)
+        stamps = sa.union_all(
+            sa.select(sa.func.max(wishlist.c.added).label("hlc")).where(wishlist.c.profile_key == key),
+            sa.select(sa.func.max(wishlist.c.removed)).where(wishlist.c.profile_key == key),
+            sa.select(sa.func.max(preferences.c.hlc)).where(preferences.c.profile_key == key),
+            sa.select(sa.func.max(consents.c.hlc)).where(consents.c.profile_key == key),
+        ).subquery()
+        with self._engine.connect() as db:
+            return db.execute(sa.select(sa.func.max(stamps.c.hlc))).scalar()
 
     def event_count(self) -> int:
         """How many events are stored in all."""
@@ -280,8 +311,8 @@ class ProfileStore:
                                                "hlc": event.hlc}, ["profile_key", "key"], "hlc", also=("value",))
             elif event.kind is EventKind.CONSENT and event.consent is not None:
                 db.execute(consents.insert().values(profile_key=key, status=event.consent.value, hlc=event.hlc,
-                                                    session=str(event.session), channel=f"kiosk:{event.kiosk}",
-                                                    at=now))
+                                                    session=str(event.session),
+                                                    channel=channel_of(event.store, event.kiosk), at=now))
 
     def _newest(self, db: sa.Connection, table: sa.Table, row: dict[str, Any], keys: list[str], stamp: str,
                 also: tuple[str, ...] = ()) -> None:
@@ -306,6 +337,23 @@ class ProfileStore:
 
     def _hash(self, shopper: str) -> str:
         return hashlib.sha256(f"{self._salt}:{shopper}".encode()).hexdigest()
+
+
+def _owned_by(key: str) -> sa.ColumnElement[bool]:
+    """Events of a profile, with those of its linked sessions that are not moved yet.
+
+    With several ingest workers, an anonymous view can be committed under its session
+    just after another worker has moved that session's events at consent; reading
+    through the links keeps such a view in the profile all the same.
+    """
+    linked = sa.select(sa.literal("session:") + session_links.c.session).where(session_links.c.profile_key == key)
+    return sa.or_(events.c.profile_key == key, events.c.profile_key.in_(linked))
+
+
+def _change_order(change: tuple[TapEvent, str]) -> tuple[str, str, str]:
+    event, key = change
+    table = "wishlist" if event.kind in (EventKind.WISHLIST_ADD, EventKind.WISHLIST_REMOVE) else event.kind.value
+    return table, key, event.sku or event.key or ""
 
 
 def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:
