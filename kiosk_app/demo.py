@@ -26,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import load_catalog
-from backend_sync.hq import ProfileStore
+from backend_sync.hq import CatalogPublisher, ProfileStore, announce
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from nfc_reader import Role, TagEmulator, encode_product, issue_token, public_key_to_pem
@@ -62,6 +62,8 @@ class DemoSetup:
     reader: str
     card_token: str
     kiosk: KioskConfig
+    hq_key: Ed25519PrivateKey
+    files_port: int
 
 
 def prepare(workdir: Path, broker: str) -> DemoSetup:
@@ -70,6 +72,7 @@ def prepare(workdir: Path, broker: str) -> DemoSetup:
     public_pem = workdir / "hq_public_key.pem"
     public_pem.write_bytes(public_key_to_pem(key.public_key()))
     reader = f"udp:127.0.0.1:{free_port(socket.SOCK_DGRAM)}"
+    files_port = free_port()
     config = KioskConfig(
         store=DEMO_STORE,
         kiosk=DEMO_KIOSK,
@@ -78,6 +81,7 @@ def prepare(workdir: Path, broker: str) -> DemoSetup:
         broker=broker,
         data_dir=workdir / "kiosk",
         hq_public_key=public_pem,
+        files_url=f"http://127.0.0.1:{files_port}",
     )
     return DemoSetup(
         workdir=workdir,
@@ -86,6 +90,8 @@ def prepare(workdir: Path, broker: str) -> DemoSetup:
         reader=reader,
         card_token=issue_token(key, DEMO_SHOPPER, Role.SHOPPER, valid_for_s=30 * 24 * 3600),
         kiosk=config,
+        hq_key=key,
+        files_port=files_port,
     )
 
 
@@ -121,7 +127,14 @@ def _services(workdir: Path, broker: str | None) -> Iterator[DemoSetup]:
         setup = prepare(workdir, broker)
         children.append(_spawn(["hq", "serve", "--broker", broker, "--db", setup.hq_db,
                                 "--hq-key", str(setup.kiosk.hq_public_key)], ready="HQ ingest ready"))
-        print(f"broker {broker} · HQ database {setup.hq_db} · reader {setup.reader}")
+        # HQ signs the demo catalog as version 1 and announces it: the kiosk fetches it
+        # through the same verified update path a store's kiosks use.
+        bundles = workdir / "bundles"
+        announce(broker, CatalogPublisher(bundles, setup.hq_key).publish(demo_catalog_path()))
+        children.append(_spawn(["hq", "files", "--dir", str(bundles), "--port", str(setup.files_port)],
+                               ready="HQ files ready"))
+        print(f"broker {broker} · HQ database {setup.hq_db} · HQ files {setup.kiosk.files_url} · "
+              f"reader {setup.reader}")
         yield setup
     finally:
         _stop_all(children)
