@@ -11,6 +11,7 @@ import click
 from kiosk_app._signals import wait_for_signal
 from kiosk_app.cli_hq import hq
 from kiosk_app.cli_nfc import nfc
+from kiosk_app.cli_recommender import recommender
 
 
 @click.group()
@@ -52,3 +53,4 @@ def broker(port: int, host: str) -> None:
 
 main.add_command(hq)
 main.add_command(nfc)
+main.add_command(recommender)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from backend_sync import (
     new_event,
 )
 from nfc_reader import TagKind, TagRead
+from recommender import Channel, HistoryEvent, Recommender, Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class TapOutcome:
     event_id: uuid.UUID | None = None
     shopper: str | None = None
     reason: str = ""
+    suggestions: tuple[Suggestion, ...] = ()
 
 
 @dataclass
@@ -66,7 +69,8 @@ class Session:
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     shopper: str | None = None
     consented: bool = False
-    viewed: list[str] = field(default_factory=list)
+    viewed: list[HistoryEvent] = field(default_factory=list)
+    synced: list[HistoryEvent] = field(default_factory=list)  # from the shopper's profile at HQ
 
     @property
     def identity(self) -> str | None:
@@ -88,8 +92,11 @@ class KioskCounters:
 class Kiosk:
     """The kiosk's behaviour on taps, over a catalog and an outbox."""
 
-    def __init__(self, catalog: Catalog, outbox: Outbox, store: str, kiosk: str, verify_card: CardVerifier) -> None:
+    def __init__(self, catalog: Catalog, outbox: Outbox, store: str, kiosk: str, verify_card: CardVerifier,
+                 recommender: Recommender | None = None, suggestions: int = 4) -> None:
         self.catalog = catalog
+        self.recommender = recommender
+        self._suggestions = suggestions
         self.outbox = outbox
         self.store = store
         self.kiosk = kiosk
@@ -143,10 +150,23 @@ class Kiosk:
         if product is None:
             self.counters.unknown_products += 1
             return TapOutcome(OutcomeKind.UNKNOWN_PRODUCT, reason=f"{sku} is not in this store's catalog")
-        self.session.viewed.append(sku)
+        self.session.viewed.append(HistoryEvent(sku, time.time(), Channel.KIOSK))
         return TapOutcome(OutcomeKind.PRODUCT, product=product,
                           event_id=self._record(EventKind.PRODUCT_VIEW, self.session.identity, sku=sku),
-                          shopper=self.session.shopper)
+                          shopper=self.session.shopper, suggestions=self._suggest(product))
+
+    def _suggest(self, product: Product) -> tuple[Suggestion, ...]:
+        """Suggestions for the product in view: in stock in this store, explained."""
+        if self.recommender is None:
+            return ()
+
+        def in_stock_here(sku: str) -> bool:
+            item = self.catalog.product(sku)
+            return item is not None and any(item.stock_in(self.store).values())
+
+        history = [*self.session.synced, *self.session.viewed]
+        return self.recommender.suggest(history, self.store, in_view=(product.sku,), k=self._suggestions,
+                                        in_stock=in_stock_here).items
 
     def _record(self, kind: EventKind, shopper: str | None, **details: object) -> uuid.UUID | None:
         """Commit one event to the outbox; anonymous ones may be dropped when it is full."""

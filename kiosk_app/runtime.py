@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -27,9 +28,11 @@ from backend_sync import (
     shopper_hash,
 )
 from kiosk_app._cards import card_verifier
+from kiosk_app._catalog_features import item_features
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, public_key_from_pem
+from recommender import Channel, HistoryEvent, ModelHolder, Recommender, build_model
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,9 @@ class KioskRuntime:
                                     on_catalog=self._use_catalog, on_problem=self._update_problem)
         # The newest catalog HQ delivered survives restarts; the shipped one is the fallback.
         catalog_file = self.updates.last_good_catalog() or config.catalog
-        self.kiosk = Kiosk(load_catalog(catalog_file), self.outbox, config.store, config.kiosk,
-                           verify_card=card_verifier(hq_key))
+        catalog = load_catalog(catalog_file)
+        self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
+                           recommender=self._recommender(config.data_dir / "model.bin", catalog))
         self.update_problem = ""
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
@@ -135,7 +139,15 @@ class KioskRuntime:
     def _pull_profile(self, shopper: str, card_token: str) -> None:
         profile = self.fetch_profile(shopper, card_token)
         if profile is not None:
-            self._dispatch(lambda: self._on_profile(profile))
+            self._dispatch(lambda: self._use_profile(profile))
+
+    def _use_profile(self, profile: ShopperProfile) -> None:
+        if self.kiosk.session.shopper == profile.response.shopper:  # still the same visit
+            # Newest first from HQ; the recommender wants them oldest first.
+            now = time.time()
+            self.kiosk.session.synced = [HistoryEvent(sku, now - n, Channel.STORE)
+                                         for n, sku in reversed(list(enumerate(profile.response.recent_skus, 1)))]
+        self._on_profile(profile)
 
     def _on_command(self, command: KioskCommand) -> None:
         if command.command is CommandKind.FORGET_SHOPPER and command.shopper_hash:
@@ -146,6 +158,14 @@ class KioskRuntime:
         if self.kiosk.session.shopper and shopper_hash(self.kiosk.session.shopper) == hashed:
             self.kiosk.end_session()
             self._on_outcome(TapOutcome(OutcomeKind.SIGNED_OUT))
+
+    @staticmethod
+    def _recommender(model_file: Path, catalog: Catalog) -> Recommender:
+        """HQ's model when the kiosk has a good one, else a content-only model of its catalog."""
+        holder = ModelHolder()
+        if model_file.exists() and holder.replace_from(model_file) and holder.current is not None:
+            return holder.current
+        return build_model(item_features(catalog))
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.reader_status = status

@@ -116,3 +116,18 @@ def test_consented_views_are_never_dropped(tmp_path: Path) -> None:
     kiosk.handle(product(SKU))
     kiosk.handle(product(SKU))
     assert [e.shopper for e in recorded(kiosk)] == ["shopper-1", "shopper-1", "shopper-1"]  # consent + 2 views
+
+
+def test_a_product_tap_comes_with_suggestions_in_stock_here_and_explained(tmp_path: Path) -> None:
+    from kiosk_app._catalog_features import item_features
+    from recommender import ReasonKind, build_model
+
+    catalog = load_catalog(demo_catalog_path())
+    kiosk = Kiosk(catalog, Outbox(tmp_path / "o.sqlite"), "madrid-centro", "kiosk-01",
+                  verify_card=card_verifier(HQ.public_key()), recommender=build_model(item_features(catalog)))
+    outcome = kiosk.handle(product("BOOT-CHELSEA-BLK"))
+    skus = [s.item_id for s in outcome.suggestions]
+    assert 0 < len(skus) <= 4 and "BOOT-CHELSEA-BLK" not in skus
+    assert all(any(catalog.product(sku).stock_in("madrid-centro").values()) for sku in skus)  # type: ignore[union-attr]
+    assert skus[0] == "BOOT-CHELSEA-TAN"  # the other Chelsea boot is the nearest neighbour
+    assert outcome.suggestions[0].reason.kind in (ReasonKind.TAPPED_HERE, ReasonKind.SIMILAR)

@@ -1,0 +1,174 @@
+"""Click logs: sessions of item views from every channel, as compact arrays.
+
+The file format is session-rec's tab-separated ``SessionId<TAB>ItemId<TAB>Time`` (Unix seconds)
+with a header line; optional ``Channel`` (``kiosk``/``web``/``app``/``store``) and ``Store``
+columns say where a click happened. Sessions never span files.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from recommender._types import Channel
+from recommender.exceptions import EmptyEventLogError, EventLogError
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("SessionId", "ItemId", "Time")
+CHANNELS: tuple[Channel, ...] = tuple(Channel)
+_CHANNEL_CODE = {channel: code for code, channel in enumerate(CHANNELS)}
+_CHANNEL_BY_NAME = {channel.value: channel for channel in CHANNELS}
+
+
+@dataclass(frozen=True)
+class Click:
+    """One item view in one session."""
+
+    session_id: str
+    item_id: str
+    time: float
+    channel: Channel = Channel.KIOSK
+    store: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ClickLog:
+    """Clicks sorted by session then time, items and stores coded as indices.
+
+    ``items[i]`` indexes ``item_ids``; ``stores[i]`` indexes ``store_ids`` or is -1;
+    ``channels[i]`` indexes ``CHANNELS``. Clicks of one session are contiguous.
+    """
+
+    item_ids: tuple[str, ...]
+    store_ids: tuple[str, ...]
+    sessions: npt.NDArray[np.int64]
+    items: npt.NDArray[np.int32]
+    times: npt.NDArray[np.float64]
+    channels: npt.NDArray[np.int8]
+    stores: npt.NDArray[np.int32]
+    skipped_rows: int = 0
+
+    def __len__(self) -> int:
+        return int(self.items.shape[0])
+
+    @property
+    def n_sessions(self) -> int:
+        """How many sessions the log holds."""
+        return int(np.unique(self.sessions).shape[0]) if len(self) else 0
+
+    def session_bounds(self) -> npt.NDArray[np.int64]:
+        """Start offsets of every session plus the end: session ``s`` is ``[b[s], b[s+1])``."""
+        if not len(self):
+            return np.zeros(1, dtype=np.int64)
+        starts = np.flatnonzero(np.diff(self.sessions)) + 1
+        return np.concatenate(([0], starts, [len(self)])).astype(np.int64)
+
+    @classmethod
+    def from_clicks(cls, clicks: Iterable[Click], skipped_rows: int = 0) -> ClickLog:
+        """Code and sort clicks (by session in first-seen order, then by time, stable)."""
+        item_code: dict[str, int] = {}
+        store_code: dict[str, int] = {}
+        session_code: dict[str, int] = {}
+        sessions: list[int] = []
+        items: list[int] = []
+        times: list[float] = []
+        channels: list[int] = []
+        stores: list[int] = []
+        for click in clicks:
+            sessions.append(session_code.setdefault(click.session_id, len(session_code)))
+            items.append(item_code.setdefault(click.item_id, len(item_code)))
+            times.append(click.time)
+            channels.append(_CHANNEL_CODE[click.channel])
+            stores.append(-1 if click.store is None else store_code.setdefault(click.store, len(store_code)))
+        session_array = np.asarray(sessions, dtype=np.int64)
+        time_array = np.asarray(times, dtype=np.float64)
+        order = np.lexsort((time_array, session_array))
+        return cls(
+            item_ids=tuple(item_code),
+            store_ids=tuple(store_code),
+            sessions=session_array[order],
+            items=np.asarray(items, dtype=np.int32)[order],
+            times=time_array[order],
+            channels=np.asarray(channels, dtype=np.int8)[order],
+            stores=np.asarray(stores, dtype=np.int32)[order],
+            skipped_rows=skipped_rows,
+        )
+
+
+def read_event_log(paths: Sequence[str | Path]) -> ClickLog:
+    """Read one or more click files into one log; malformed rows are skipped and counted.
+
+    Raises:
+        EventLogError: a file is unreadable or lacks the ``SessionId``, ``ItemId``, ``Time`` columns.
+        EmptyEventLogError: no valid click in any file.
+    """
+    if not paths:
+        raise EmptyEventLogError("no event log given")
+    clicks: list[Click] = []
+    skipped = 0
+    for file_index, path in enumerate(paths):
+        file_clicks, file_skipped = _read_one(Path(path), prefix=f"{file_index}:" if len(paths) > 1 else "")
+        clicks.extend(file_clicks)
+        skipped += file_skipped
+    if not clicks:
+        raise EmptyEventLogError(f"no clicks in {', '.join(str(p) for p in paths)}")
+    if skipped:
+        log.warning("skipped %d malformed rows in %s", skipped, ", ".join(str(p) for p in paths))
+    return ClickLog.from_clicks(clicks, skipped_rows=skipped)
+
+
+def _read_one(path: Path, prefix: str) -> tuple[list[Click], int]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle, delimiter="\t")
+            header = next(reader, None)
+            if header is None:
+                return [], 0
+            missing = [name for name in REQUIRED_COLUMNS if name not in header]
+            if missing:
+                raise EventLogError(f"{path}: missing column(s) {', '.join(missing)} in header {header}")
+            s_col, i_col, t_col = (header.index(name) for name in REQUIRED_COLUMNS)
+            c_col = header.index("Channel") if "Channel" in header else None
+            st_col = header.index("Store") if "Store" in header else None
+            width = len(header)
+            clicks: list[Click] = []
+            skipped = 0
+            for row in reader:
+                click = _parse_row(row, width, s_col, i_col, t_col, c_col, st_col, prefix)
+                if click is None:
+                    skipped += 1
+                else:
+                    clicks.append(click)
+            return clicks, skipped
+    except OSError as exc:
+        raise EventLogError(f"cannot read event log {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise EventLogError(f"event log {path} is not UTF-8 text: {exc}") from exc
+
+
+def _parse_row(
+    row: list[str], width: int, s_col: int, i_col: int, t_col: int, c_col: int | None, st_col: int | None, prefix: str
+) -> Click | None:
+    if len(row) != width or not row[s_col] or not row[i_col]:
+        return None
+    try:
+        time = float(row[t_col])
+    except ValueError:
+        return None
+    if not np.isfinite(time):
+        return None
+    channel = Channel.KIOSK
+    if c_col is not None:
+        found = _CHANNEL_BY_NAME.get(row[c_col].strip().lower())
+        if found is None:
+            return None
+        channel = found
+    store = row[st_col].strip() or None if st_col is not None else None
+    return Click(prefix + row[s_col], row[i_col], time, channel, store)
