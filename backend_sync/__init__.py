@@ -8,7 +8,7 @@ from backend_sync._manifest import Manifest, Refusal, UpdateKind, UpdateRefused
 from backend_sync._mqtt import BrokerUrl
 from backend_sync._outbox import Outbox, PendingMessage
 from backend_sync._profile_cache import ProfileCache
-from backend_sync._updater import CatalogUpdater
+from backend_sync._updater import CatalogUpdater, ModelUpdater
 from backend_sync.catalog import Catalog, Product, load_catalog
 from backend_sync.contract import (
     CommandKind,
@@ -52,6 +52,7 @@ __all__ = [
     "LinkState",
     "LinkStats",
     "Manifest",
+    "ModelUpdater",
     "Outbox",
     "OutboxFull",
     "PendingMessage",

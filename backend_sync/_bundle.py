@@ -23,6 +23,7 @@ from backend_sync.exceptions import CatalogError
 
 META = "meta.json"
 PRODUCTS = "products.jsonl"
+MODEL = "model.bin"  # the one file of a recommender model version
 
 
 def sha256(data: bytes) -> str:

@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from backend_sync._manifest import UpdateKind
 from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
 from backend_sync._outbox import Outbox
 from backend_sync.contract import (
@@ -84,7 +85,7 @@ class KioskLink:
     def __init__(self, broker_url: str, store: str, kiosk: str, outbox: Outbox,
                  resend_after_s: float = RESEND_AFTER_S, facts: Callable[[], KioskFacts] = KioskFacts,
                  on_command: Callable[[KioskCommand], None] = lambda command: None,
-                 on_manifest: Callable[[bytes], None] = lambda envelope: None) -> None:
+                 on_manifest: Callable[[UpdateKind, bytes], None] = lambda kind, envelope: None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
         self.stats = LinkStats()
@@ -100,7 +101,9 @@ class KioskLink:
         self._client.message_callback_add(self._topics.profile_response, self._on_profile)
         self._client.message_callback_add(self._topics.commands, self._on_command_message)
         self._client.message_callback_add(FLEET_COMMANDS, self._on_command_message)
-        self._client.message_callback_add(manifest_topic("catalog"), lambda c, u, m: on_manifest(bytes(m.payload)))
+        self._on_manifest = on_manifest
+        for kind in UpdateKind:
+            self._client.message_callback_add(manifest_topic(kind.value), self._manifest_handler(kind))
         self._on_command = on_command
         self._answers: dict[uuid.UUID, tuple[threading.Event, list[ProfileResponse]]] = {}
         self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
@@ -195,7 +198,7 @@ class KioskLink:
         self._news.put(_Reconnected())
         client.subscribe([(topic, 1) for topic in (self._topics.receipts, self._topics.profile_response,
                                                    self._topics.commands, FLEET_COMMANDS,
-                                                   manifest_topic("catalog"))])
+                                                   *(manifest_topic(kind.value) for kind in UpdateKind))])
         self._connected.set()  # the drain loop publishes the online status at once
         self.outbox.wake()
 
@@ -234,6 +237,12 @@ class KioskLink:
             self._reject(message, exc)
             return
         self._on_command(command)
+
+    def _manifest_handler(self, kind: UpdateKind) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]:
+        def handle(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+            self._on_manifest(kind, bytes(message.payload))  # checked by the updater, not here
+
+        return handle
 
     def _reject(self, message: mqtt.MQTTMessage, error: ContractError) -> None:
         self.stats.rejected_messages += 1

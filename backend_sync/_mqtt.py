@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -96,3 +97,28 @@ def connect_async(client: mqtt.Client, broker: BrokerUrl, keepalive: int = 30) -
         client.connect_async(broker.host, broker.port, keepalive=keepalive, clean_start=False, properties=properties)
     else:
         client.connect_async(broker.host, broker.port, keepalive=keepalive)
+
+
+def publish_once(broker_url: str, topic: str, payload: bytes, *, retain: bool = False, client_id: str,
+                 timeout_s: float = 10.0) -> None:
+    """Connect, publish one QoS 1 message, wait for its PUBACK, and disconnect.
+
+    Raises:
+        SyncError: the broker could not be reached or did not acknowledge in time.
+    """
+    broker = BrokerUrl.parse(broker_url)
+    client = new_client(broker, broker.username or client_id)
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()
+    connect_async(client, broker)
+    client.loop_start()
+    try:
+        if not connected.wait(timeout_s):
+            raise SyncError(f"could not reach {broker}")
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(timeout_s)
+        if not info.is_published():
+            raise SyncError(f"{broker} did not acknowledge the message on {topic}")
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -1,9 +1,10 @@
-"""The kiosk's catalog updater: applies a signed manifest from HQ, or refuses it and keeps
-the last good catalog.
+"""The kiosk's updaters: apply a signed manifest from HQ (a catalog or a recommender
+model), or refuse it and keep the last good version.
 
     <root>/objects/<sha256>       verified files, kept across versions (so a new version
                                   downloads only what it does not share with the last)
-    <root>/versions/<n>/          a complete, validated catalog: catalog.json + images/
+    <root>/versions/<n>/          a complete, validated version (catalog.json + images/,
+                                  or model.bin)
     <root>/current -> versions/n  switched atomically (rename of a symlink)
 
 Downloads use ``requests`` with connect/read timeouts, retries with backoff, resume by
@@ -13,6 +14,7 @@ dead nor an endless server can hold the kiosk.
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import shutil
@@ -24,7 +26,7 @@ from pathlib import Path
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from backend_sync._bundle import META, PRODUCTS, apply_delta, canonical, compose_catalog, sha256
+from backend_sync._bundle import META, MODEL, PRODUCTS, apply_delta, canonical, compose_catalog, sha256
 from backend_sync._manifest import FileEntry, Manifest, Refusal, UpdateKind, UpdateRefused, verify_manifest
 from backend_sync.catalog import load_catalog
 from backend_sync.exceptions import CatalogError
@@ -38,8 +40,10 @@ _MIN_RATE = 50_000  # bytes/s below which a download is taken to be stuck
 _KEEP_VERSIONS = 2
 
 
-class CatalogUpdater:
-    """Keeps ``root`` at the newest catalog HQ has signed."""
+class _Updater(abc.ABC):
+    """What every updater shares: verify, download into the object store, switch."""
+
+    kind: UpdateKind
 
     def __init__(self, root: Path, hq_key: Ed25519PublicKey, files_url: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -61,46 +65,32 @@ class CatalogUpdater:
         """The version in use (0 before the first update)."""
         return int(os.readlink(self._current).rsplit("/", 1)[1]) if self._current.is_symlink() else 0
 
-    @property
-    def current_catalog(self) -> Path | None:
-        """The catalog file in use, if any."""
-        return self._current / "catalog.json" if self._current.is_symlink() else None
-
     def apply(self, envelope: bytes) -> Manifest:
         """Verify, download, check and switch to the version ``envelope`` announces.
 
         Raises:
-            UpdateRefused: why not; the current catalog stays in use.
+            UpdateRefused: why not; the current version stays in use.
         """
         try:
-            manifest = verify_manifest(self._key, envelope, UpdateKind.CATALOG, self.current_version, self._clock())
+            manifest = verify_manifest(self._key, envelope, self.kind, self.current_version, self._clock())
             staged = self._stage(manifest)
             self._switch(staged, manifest.version)
         except UpdateRefused as refusal:
             self.last_refusal = refusal
-            log.warning("catalog update refused: %s", refusal)
+            log.warning("%s update refused: %s", self.kind.value, refusal)
             raise
         self.last_refusal = None
-        log.info("catalog version %d applied", manifest.version)
+        log.info("%s version %d applied", self.kind.value, manifest.version)
         return manifest
 
+    @abc.abstractmethod
     def _stage(self, manifest: Manifest) -> Path:
-        for path, entry in manifest.files.items():
-            if not self._have(entry.sha256) and not (path in manifest.deltas and self._patch(manifest, path)):
-                self._download(entry)
-        staging = self._versions / f".staging-{manifest.version}"
+        """Build the version in a staging folder and check it; raise UpdateRefused if bad."""
+
+    def _fresh_staging(self, version: int) -> Path:
+        staging = self._versions / f".staging-{version}"
         shutil.rmtree(staging, ignore_errors=True)
-        (staging / "images").mkdir(parents=True)
-        catalog = compose_catalog(self._read(manifest.files[META]), self._read(manifest.files[PRODUCTS]))
-        (staging / "catalog.json").write_bytes(canonical(catalog))
-        for path, entry in manifest.files.items():
-            if path not in (META, PRODUCTS):
-                os.link(self._objects / entry.sha256, staging / path)  # hard link: no copy, same checked bytes
-        try:
-            load_catalog(staging / "catalog.json")
-        except CatalogError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise UpdateRefused(Refusal.INVALID_CONTENT, str(exc)) from exc
+        staging.mkdir(parents=True)
         return staging
 
     def _switch(self, staged: Path, version: int) -> None:
@@ -186,3 +176,66 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+class CatalogUpdater(_Updater):
+    """Keeps ``root`` at the newest catalog HQ has signed."""
+
+    kind = UpdateKind.CATALOG
+
+    @property
+    def current_catalog(self) -> Path | None:
+        """The catalog file in use, if any."""
+        return self._current / "catalog.json" if self._current.is_symlink() else None
+
+    def _stage(self, manifest: Manifest) -> Path:
+        for path, entry in manifest.files.items():
+            if not self._have(entry.sha256) and not (path in manifest.deltas and self._patch(manifest, path)):
+                self._download(entry)
+        staging = self._fresh_staging(manifest.version)
+        (staging / "images").mkdir()
+        catalog = compose_catalog(self._read(manifest.files[META]), self._read(manifest.files[PRODUCTS]))
+        (staging / "catalog.json").write_bytes(canonical(catalog))
+        for path, entry in manifest.files.items():
+            if path not in (META, PRODUCTS):
+                os.link(self._objects / entry.sha256, staging / path)  # hard link: no copy, same checked bytes
+        try:
+            load_catalog(staging / "catalog.json")
+        except CatalogError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UpdateRefused(Refusal.INVALID_CONTENT, str(exc)) from exc
+        return staging
+
+
+class ModelUpdater(_Updater):
+    """Keeps ``root`` at the newest recommender model HQ has signed.
+
+    ``check`` opens a staged model file and returns what is wrong with it (None if it is
+    good): the recommender's own loader, so a file it would refuse never becomes current.
+    """
+
+    kind = UpdateKind.MODEL
+
+    def __init__(self, root: Path, hq_key: Ed25519PublicKey, files_url: str, check: Callable[[Path], str | None],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(root, hq_key, files_url, clock)
+        self._check = check
+
+    @property
+    def current_model(self) -> Path | None:
+        """The model file in use, if any."""
+        return self._current / MODEL if self._current.is_symlink() else None
+
+    def _stage(self, manifest: Manifest) -> Path:
+        entry = manifest.files.get(MODEL)
+        if entry is None:
+            raise UpdateRefused(Refusal.INVALID_CONTENT, f"a model manifest without {MODEL}")
+        if not self._have(entry.sha256):
+            self._download(entry)
+        staging = self._fresh_staging(manifest.version)
+        os.link(self._objects / entry.sha256, staging / MODEL)
+        problem = self._check(staging / MODEL)
+        if problem is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UpdateRefused(Refusal.INVALID_CONTENT, problem)
+        return staging

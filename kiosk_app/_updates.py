@@ -1,14 +1,14 @@
-"""Applies HQ's catalog updates on a worker thread, one at a time, retrying refused or
-failed updates later with backoff; a newer manifest replaces any waiting retry."""
+"""Applies HQ's updates (catalog or model) on a worker thread, one at a time, retrying
+refused or failed updates later with backoff; a newer manifest replaces any waiting retry."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
+from typing import Generic, TypeVar
 
-from backend_sync import Catalog, CatalogUpdater, Refusal, UpdateRefused, load_catalog
+from backend_sync import Refusal, UpdateRefused
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +18,17 @@ _RETRY_MAX_S = 900.0
 _FINAL = {Refusal.BAD_SIGNATURE, Refusal.NOT_NEWER, Refusal.MALFORMED, Refusal.WRONG_KIND}
 
 
-class UpdateWorker:
-    """Feeds manifests to a CatalogUpdater and hands each applied catalog to ``on_catalog``."""
+Applied = TypeVar("Applied")
 
-    def __init__(self, updater: CatalogUpdater, on_catalog: Callable[[Catalog], None],
+
+class UpdateWorker(Generic[Applied]):
+    """Feeds manifests to ``apply`` (which raises UpdateRefused or returns what it applied,
+    e.g. the new catalog) and hands each result to ``on_applied``."""
+
+    def __init__(self, apply: Callable[[bytes], Applied], on_applied: Callable[[Applied], None],
                  on_problem: Callable[[str], None], retry_first_s: float = _RETRY_FIRST_S) -> None:
-        self.updater = updater
-        self._on_catalog = on_catalog
+        self._apply = apply
+        self._on_applied = on_applied
         self._on_problem = on_problem
         self._retry_first_s = retry_first_s
         self._pending: bytes | None = None
@@ -49,10 +53,6 @@ class UpdateWorker:
             self._pending = envelope
             self._wake.notify()
 
-    def last_good_catalog(self) -> Path | None:
-        """The catalog file of the newest applied version, if any."""
-        return self.updater.current_catalog
-
     def _run(self) -> None:
         retry_in = self._retry_first_s
         while True:
@@ -63,10 +63,7 @@ class UpdateWorker:
                     return
                 envelope, self._pending = self._pending, None
             try:
-                self.updater.apply(envelope)
-                catalog_file = self.updater.current_catalog
-                assert catalog_file is not None
-                self._on_catalog(load_catalog(catalog_file))
+                self._on_applied(self._apply(envelope))
                 self._on_problem("")
                 retry_in = self._retry_first_s
             except UpdateRefused as refusal:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from backend_sync import (
     Catalog,
@@ -21,9 +22,11 @@ from backend_sync import (
     KioskCommand,
     KioskFacts,
     KioskLink,
+    ModelUpdater,
     Outbox,
     ProfileCache,
     ProfileResponse,
+    UpdateKind,
     load_catalog,
     shopper_hash,
 )
@@ -32,7 +35,7 @@ from kiosk_app._catalog_features import item_features
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, public_key_from_pem
-from recommender import Channel, HistoryEvent, ModelHolder, Recommender, build_model
+from recommender import Channel, HistoryEvent, Recommender, RecommenderError, build_model, load_model
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +85,24 @@ class KioskRuntime:
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
         self.outbox = Outbox(config.data_dir / "outbox.sqlite")
         self.profiles = ProfileCache(config.data_dir / "profiles.sqlite")
-        self.updates = UpdateWorker(CatalogUpdater(config.data_dir / "catalog", hq_key, config.files_url or ""),
-                                    on_catalog=self._use_catalog, on_problem=self._update_problem)
-        # The newest catalog HQ delivered survives restarts; the shipped one is the fallback.
-        catalog_file = self.updates.last_good_catalog() or config.catalog
-        catalog = load_catalog(catalog_file)
+        files_url = config.files_url or ""
+        self.catalog_updater = CatalogUpdater(config.data_dir / "catalog", hq_key, files_url)
+        self.model_updater = ModelUpdater(config.data_dir / "model", hq_key, files_url, check=_model_problem)
+        self.updates: dict[UpdateKind, UpdateWorker[Any]] = {
+            UpdateKind.CATALOG: UpdateWorker(self._apply_catalog, self._use_catalog, self._update_problem),
+            UpdateKind.MODEL: UpdateWorker(self._apply_model, self._use_model, self._update_problem),
+        }
+        # What HQ delivered last survives restarts; the shipped catalog and a content-only
+        # model of it are the fallback.
+        catalog = load_catalog(self.catalog_updater.current_catalog or config.catalog)
+        model_file = self.model_updater.current_model
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
-                           recommender=self._recommender(config.data_dir / "model.bin", catalog))
+                           recommender=load_model(model_file) if model_file else _content_model(catalog))
         self.update_problem = ""
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
                               on_command=self._on_command,
-                              on_manifest=self.updates.offer if config.files_url else lambda envelope: None)
+                              on_manifest=self._on_manifest if config.files_url else lambda kind, envelope: None)
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status)
         self._on_outcome = on_outcome
         self._dispatch = dispatch
@@ -101,8 +110,9 @@ class KioskRuntime:
         self._on_profile = on_profile or (lambda profile: None)
 
     def start(self) -> None:
-        """Start the link, the reader and the catalog updates."""
-        self.updates.start()
+        """Start the link, the reader and the catalog and model updates."""
+        for worker in self.updates.values():
+            worker.start()
         self.link.start()
         self.reader.start()
 
@@ -110,7 +120,8 @@ class KioskRuntime:
         """Stop reading, then stop the link; unsent events stay in the outbox."""
         self.reader.stop()
         self.link.stop()
-        self.updates.stop()
+        for worker in self.updates.values():
+            worker.stop()
         self.outbox.close()
         self.profiles.close()
 
@@ -159,14 +170,6 @@ class KioskRuntime:
             self.kiosk.end_session()
             self._on_outcome(TapOutcome(OutcomeKind.SIGNED_OUT))
 
-    @staticmethod
-    def _recommender(model_file: Path, catalog: Catalog) -> Recommender:
-        """HQ's model when the kiosk has a good one, else a content-only model of its catalog."""
-        holder = ModelHolder()
-        if model_file.exists() and holder.replace_from(model_file) and holder.current is not None:
-            return holder.current
-        return build_model(item_features(catalog))
-
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.reader_status = status
         if self.link.connected:
@@ -177,10 +180,35 @@ class KioskRuntime:
         return KioskFacts(app_version=_APP_VERSION, catalog_version=self.kiosk.catalog.catalog_version,
                           reader=self.reader_status.state.value, update_problem=self.update_problem)
 
-    def _use_catalog(self, catalog: Catalog) -> None:
+    def _on_manifest(self, kind: UpdateKind, envelope: bytes) -> None:
+        self.updates[kind].offer(envelope)
+
+    def _apply_catalog(self, envelope: bytes) -> tuple[Catalog, Recommender | None]:
+        """On the update thread: the new catalog, and a content model of it when HQ sent none."""
+        self.catalog_updater.apply(envelope)
+        assert self.catalog_updater.current_catalog is not None
+        catalog = load_catalog(self.catalog_updater.current_catalog)
+        return catalog, None if self.model_updater.current_model else _content_model(catalog)
+
+    def _use_catalog(self, applied: tuple[Catalog, Recommender | None]) -> None:
+        catalog, content_model = applied
+
         def swap() -> None:
             self.kiosk.catalog = catalog  # between taps, on the screen's thread: never half a catalog
+            if content_model is not None:
+                self.kiosk.recommender = content_model
             self.link.publish_status()
+
+        self._dispatch(swap)
+
+    def _apply_model(self, envelope: bytes) -> Recommender:
+        self.model_updater.apply(envelope)
+        assert self.model_updater.current_model is not None
+        return load_model(self.model_updater.current_model)
+
+    def _use_model(self, model: Recommender) -> None:
+        def swap() -> None:
+            self.kiosk.recommender = model
 
         self._dispatch(swap)
 
@@ -188,3 +216,17 @@ class KioskRuntime:
         self.update_problem = problem
         if self.link.connected:
             self.link.publish_status()
+
+
+def _content_model(catalog: Catalog) -> Recommender:
+    """Suggestions from the catalog alone, for a kiosk that has no model from HQ."""
+    return build_model(item_features(catalog))
+
+
+def _model_problem(path: Path) -> str | None:
+    """What the recommender finds wrong with a model file, or None."""
+    try:
+        load_model(path)
+    except RecommenderError as exc:
+        return str(exc)
+    return None

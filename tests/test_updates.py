@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Mount, Route
 
-from backend_sync import CatalogError, load_catalog
+from backend_sync import CatalogError, ModelUpdater, load_catalog
 from backend_sync._manifest import Refusal, UpdateRefused, unverified_manifest
 from backend_sync._updater import CatalogUpdater
 from backend_sync.hq._files import FileServer, file_app
@@ -57,13 +57,13 @@ def kiosk(tmp_path: Path, server: FileServer, **kwargs: object) -> CatalogUpdate
     return CatalogUpdater(tmp_path / "kiosk", HQ.public_key(), server.url, **kwargs)  # type: ignore[arg-type]
 
 
-def refused(updater: CatalogUpdater, envelope: bytes, *reasons: Refusal) -> str:
+def refused(updater: CatalogUpdater | ModelUpdater, envelope: bytes, *reasons: Refusal) -> str:
     before = updater.current_version
     with pytest.raises(UpdateRefused) as caught:
         updater.apply(envelope)
     assert caught.value.reason in reasons
     assert updater.current_version == before  # the kiosk keeps its last good catalog
-    if updater.current_catalog:
+    if isinstance(updater, CatalogUpdater) and updater.current_catalog:
         assert load_catalog(updater.current_catalog).catalog_version == before
     return str(caught.value)
 
@@ -198,11 +198,12 @@ def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
     config = KioskConfig(store="madrid-centro", kiosk="kiosk-01", catalog=demo_catalog_path(), reader="udp:127.0.0.1:9",
                          broker=mosquitto.url, data_dir=tmp_path / "kiosk", hq_public_key=key_pem, files_url=server.url)
     runtime = KioskRuntime(config, on_outcome=lambda outcome: None)
-    runtime.updates.start()
+    for worker in runtime.updates.values():
+        worker.start()
     runtime.link.start()
     try:
         deadline = time.monotonic() + 20
-        while runtime.updates.updater.current_version != 1 and time.monotonic() < deadline:
+        while runtime.catalog_updater.current_version != 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.1)  # the swap happens on the (here immediate) dispatch after the switch
         assert runtime.kiosk.catalog.product("KNIT-CREW-OAT").price == 39.95  # type: ignore[union-attr]
@@ -211,7 +212,8 @@ def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
         assert any(s.catalog_version == 1 and s.update_problem == "" for s in statuses)
     finally:
         runtime.link.stop()
-        runtime.updates.stop()
+        for worker in runtime.updates.values():
+            worker.stop()
         watcher.loop_stop()
         watcher.disconnect()
     again = KioskRuntime(config, on_outcome=lambda outcome: None)  # a restart keeps the delivered catalog
@@ -227,8 +229,13 @@ def test_a_failed_update_is_reported_and_retried_until_it_applies(catalog_dir: P
     port = free_port()
     applied: list[Catalog] = []
     problems: list[str] = []
-    worker = UpdateWorker(CatalogUpdater(tmp_path / "kiosk", HQ.public_key(), f"http://127.0.0.1:{port}"),
-                          on_catalog=applied.append, on_problem=problems.append, retry_first_s=0.5)
+    updater = CatalogUpdater(tmp_path / "kiosk", HQ.public_key(), f"http://127.0.0.1:{port}")
+
+    def apply(envelope: bytes) -> Catalog:
+        updater.apply(envelope)
+        return load_catalog(updater.current_catalog)  # type: ignore[arg-type]
+
+    worker = UpdateWorker(apply, on_applied=applied.append, on_problem=problems.append, retry_first_s=0.5)
     worker.start()
     try:
         worker.offer(envelope)  # HQ's file server is down
@@ -246,3 +253,22 @@ def test_a_failed_update_is_reported_and_retried_until_it_applies(catalog_dir: P
             server.stop()
     finally:
         worker.stop()
+
+
+def test_model_updates_travel_the_same_signed_path(hq: tuple[CatalogPublisher, FileServer], tmp_path: Path) -> None:
+    from kiosk_app._catalog_features import item_features
+    from kiosk_app.runtime import _model_problem
+    from recommender import build_model, load_model, save_model
+
+    publisher, server = hq
+    model_file = tmp_path / "model.bin"
+    save_model(build_model(item_features(load_catalog(demo_catalog_path()))), model_file)
+    updater = ModelUpdater(tmp_path / "kiosk-model", HQ.public_key(), server.url, check=_model_problem)
+    manifest = updater.apply(publisher.publish_model(model_file))
+    assert manifest.version == 1 and updater.current_model is not None
+    assert load_model(updater.current_model).knows("BOOT-CHELSEA-BLK")
+
+    corrupt = tmp_path / "corrupt.bin"
+    corrupt.write_bytes(model_file.read_bytes()[:1000])  # signed by HQ, but not a model the kiosk can load
+    assert "model" in refused(updater, publisher.publish_model(corrupt), Refusal.INVALID_CONTENT).lower()
+    assert updater.current_version == 1 and load_model(updater.current_model).knows("BOOT-CHELSEA-BLK")

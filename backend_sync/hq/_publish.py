@@ -1,19 +1,20 @@
-"""HQ publishes catalog versions: a content-addressed bundle in a directory its file
-server serves, and a signed manifest announced as a retained MQTT message.
+"""HQ publishes catalog and recommender model versions: content-addressed files in a
+directory its file server serves, and a signed manifest announced as a retained MQTT
+message.
 
     <directory>/objects/<sha256>          every file of every version, by hash
-    <directory>/manifests/catalog-<n>     the signed manifest of version n
+    <directory>/manifests/catalog-<n>     the signed manifest of catalog version n
+    <directory>/manifests/model-<n>       the signed manifest of model version n
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync._bundle import PRODUCTS, catalog_files, make_delta, sha256
+from backend_sync._bundle import MODEL, PRODUCTS, catalog_files, make_delta, sha256
 from backend_sync._manifest import (
     DeltaEntry,
     FileEntry,
@@ -22,16 +23,16 @@ from backend_sync._manifest import (
     sign_manifest,
     unverified_manifest,
 )
-from backend_sync._mqtt import BrokerUrl, connect_async, new_client
+from backend_sync._mqtt import publish_once
 from backend_sync.catalog import load_catalog
 from backend_sync.contract import manifest_topic
-from backend_sync.exceptions import CatalogError, SyncError
+from backend_sync.exceptions import CatalogError
 
 MANIFEST_VALID_FOR = timedelta(days=7)
 
 
 class CatalogPublisher:
-    """Builds and signs catalog versions into ``directory``."""
+    """Builds and signs catalog and model versions into ``directory``."""
 
     def __init__(self, directory: Path, key: Ed25519PrivateKey) -> None:
         self.directory = directory
@@ -43,9 +44,19 @@ class CatalogPublisher:
 
     @property
     def latest_version(self) -> int:
-        """The newest version published from this directory (0 if none)."""
-        versions = [int(path.name.rsplit("-", 1)[1]) for path in self._manifests.glob("catalog-*")]
+        """The newest catalog version published from this directory (0 if none)."""
+        return self.latest(UpdateKind.CATALOG)
+
+    def latest(self, kind: UpdateKind) -> int:
+        """The newest version of ``kind`` published from this directory (0 if none)."""
+        versions = [int(path.name.rsplit("-", 1)[1]) for path in self._manifests.glob(f"{kind.value}-*")]
         return max(versions, default=0)
+
+    def publish_model(self, model_file: Path, valid_for: timedelta = MANIFEST_VALID_FOR) -> bytes:
+        """Sign the next model version (a file ``kiosk recommender build`` wrote)."""
+        data = model_file.read_bytes()
+        return self._sign(UpdateKind.MODEL, {MODEL: FileEntry(sha256=self._store(data), size=len(data))}, {},
+                          valid_for)
 
     def publish(self, catalog_file: Path, valid_for: timedelta = MANIFEST_VALID_FOR) -> bytes:
         """Build the next version from a catalog file; returns its signed manifest.
@@ -67,11 +78,16 @@ class CatalogPublisher:
         if previous is not None and previous != files[PRODUCTS]:
             delta = make_delta(previous, files[PRODUCTS])
             deltas[PRODUCTS] = DeltaEntry(sha256=self._store(delta), size=len(delta), from_sha256=sha256(previous))
+        return self._sign(UpdateKind.CATALOG, entries, deltas, valid_for)
+
+    def _sign(self, kind: UpdateKind, files: dict[str, FileEntry], deltas: dict[str, DeltaEntry],
+              valid_for: timedelta) -> bytes:
+        version = self.latest(kind) + 1
         now = datetime.now(UTC)
-        manifest = Manifest(kind=UpdateKind.CATALOG, version=version, created_at=now, expires_at=now + valid_for,
-                            files=entries, deltas=deltas)
+        manifest = Manifest(kind=kind, version=version, created_at=now, expires_at=now + valid_for, files=files,
+                            deltas=deltas)
         envelope = sign_manifest(self._key, manifest)
-        (self._manifests / f"catalog-{version}").write_bytes(envelope)
+        (self._manifests / f"{kind.value}-{version}").write_bytes(envelope)
         return envelope
 
     def _store(self, data: bytes) -> str:
@@ -100,17 +116,5 @@ def announce(broker_url: str, envelope: bytes, kind: UpdateKind = UpdateKind.CAT
     Raises:
         SyncError: the broker could not be reached in time.
     """
-    broker = BrokerUrl.parse(broker_url)
-    client = new_client(broker, broker.username or client_id)
-    connected = threading.Event()
-    client.on_connect = lambda *_: connected.set()
-    connect_async(client, broker)
-    client.loop_start()
-    try:
-        if not connected.wait(timeout_s):
-            raise SyncError(f"could not reach {broker} to announce the manifest")
-        client.publish(manifest_topic(kind.value), envelope, qos=1, retain=True).wait_for_publish(timeout_s)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
+    publish_once(broker_url, manifest_topic(kind.value), envelope, retain=True, client_id=client_id,
+                 timeout_s=timeout_s)

@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
+from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client, publish_once
 from backend_sync.contract import (
     FLEET_COMMANDS,
     PROFILE_REQUESTS_WILDCARD,
@@ -31,7 +31,7 @@ from backend_sync.contract import (
     kiosk_topics,
     shopper_hash,
 )
-from backend_sync.exceptions import CardRefused, ContractError, SyncError
+from backend_sync.exceptions import CardRefused, ContractError
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -115,17 +115,6 @@ def tell_fleet_to_forget(broker_url: str, shopper: str, client_id: str = "hq-era
     Raises:
         SyncError: the broker could not be reached in time.
     """
-    broker = BrokerUrl.parse(broker_url)
-    client = new_client(broker, broker.username or client_id)
-    connected = threading.Event()
-    client.on_connect = lambda *_: connected.set()
-    connect_async(client, broker)
-    client.loop_start()
-    try:
-        if not connected.wait(timeout_s):
-            raise SyncError(f"could not reach {broker} to tell the fleet")
-        command = KioskCommand(command=CommandKind.FORGET_SHOPPER, shopper_hash=shopper_hash(shopper))
-        client.publish(FLEET_COMMANDS, command.model_dump_json().encode(), qos=1).wait_for_publish(timeout_s)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    command = KioskCommand(command=CommandKind.FORGET_SHOPPER, shopper_hash=shopper_hash(shopper))
+    publish_once(broker_url, FLEET_COMMANDS, command.model_dump_json().encode(), client_id=client_id,
+                 timeout_s=timeout_s)
