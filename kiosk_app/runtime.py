@@ -34,7 +34,7 @@ from kiosk_app._cards import card_verifier
 from kiosk_app._catalog_features import item_features
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
-from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, public_key_from_pem
+from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, UidTable, public_key_from_pem
 from recommender import Channel, HistoryEvent, Recommender, RecommenderError, build_model, load_model
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,9 @@ class KioskRuntime:
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
                               on_command=self._on_command,
                               on_manifest=self._on_manifest if config.files_url else lambda kind, envelope: None)
-        self.reader = TagReader(config.reader, self._on_read, self._on_reader_status)
+        # Tags without NDEF (old labels) are known by UID through a table staff maintain.
+        self.reader = TagReader(config.reader, self._on_read, self._on_reader_status,
+                                uid_table=UidTable(config.data_dir / "uid-table.json"))
         self._on_outcome = on_outcome
         self._dispatch = dispatch
         self._forward_reader_status = on_reader_status or (lambda status: None)

@@ -1,16 +1,68 @@
 """NFC reading for the kiosk: readers by path, tag content to TagRead, signed card
-tokens, and a simulated tag over nfcpy's udp driver.
+tokens, the UID table for tags without NDEF, staff tag tools (read, write) and a
+simulated tag over nfcpy's udp driver.
+
+Readers: ``TagReader(path, on_read, on_status)`` calls ``on_read(TagRead)`` once per tap.
+Tags: ``decode_tag`` and the ``encode_*`` functions; cards and badges carry tokens that
+``check_identity`` / ``verify_token`` verify. Staff: ``inspect_tag``, ``write_tag``,
+``UidTable``. Simulator: ``TagEmulator``. Errors: ``nfc_reader.exceptions``.
 """
 
-from nfc_reader._emulator import TagEmulator
-from nfc_reader._ndef import decode_tag, encode_badge, encode_card, encode_product, product_uri
-from nfc_reader._reader import ReaderState, ReaderStatus, TagReader
-from nfc_reader._tagread import TagKind, TagRead
-from nfc_reader._tokens import Role, Token, issue_token, public_key_from_pem, public_key_to_pem, verify_token
-from nfc_reader.exceptions import NfcReaderError, ReaderUnavailable, TagDecodeError, TokenError
+from nfc_reader._device import AUTO, AUTO_PATHS
+from nfc_reader._emulator import TagEmulator, TapTiming
+from nfc_reader._ndef import (
+    BADGE_MIME,
+    CARD_MIME,
+    PRODUCT_MIME,
+    decode_tag,
+    encode_badge,
+    encode_card,
+    encode_product,
+    encode_product_mime,
+    encode_product_smart_poster,
+    encode_product_text,
+    product_uri,
+    validate_sku,
+)
+from nfc_reader._reader import ReaderCounters, ReaderState, ReaderStatus, TagReader, TapPolicy
+from nfc_reader._tagread import TagKind, TagRead, TagSource
+from nfc_reader._tagtools import TagReport, WriteResult, describe_records, inspect_tag, write_tag
+from nfc_reader._tokens import (
+    IdentityCheck,
+    Role,
+    Token,
+    check_identity,
+    issue_token,
+    public_key_from_pem,
+    public_key_to_pem,
+    verify_token,
+)
+from nfc_reader._uidtable import UidTable, normalize_uid
+from nfc_reader.exceptions import (
+    EmulatorError,
+    NfcReaderError,
+    NoTagPresented,
+    ReaderProblem,
+    ReaderUnavailable,
+    TagDecodeError,
+    TagWriteError,
+    TokenError,
+    UidTableError,
+    WriteRefusal,
+)
 
 __all__ = [
+    "AUTO",
+    "AUTO_PATHS",
+    "BADGE_MIME",
+    "CARD_MIME",
+    "PRODUCT_MIME",
+    "EmulatorError",
+    "IdentityCheck",
     "NfcReaderError",
+    "NoTagPresented",
+    "ReaderCounters",
+    "ReaderProblem",
     "ReaderState",
     "ReaderStatus",
     "ReaderUnavailable",
@@ -20,15 +72,33 @@ __all__ = [
     "TagKind",
     "TagRead",
     "TagReader",
+    "TagReport",
+    "TagSource",
+    "TagWriteError",
+    "TapPolicy",
+    "TapTiming",
     "Token",
     "TokenError",
+    "UidTable",
+    "UidTableError",
+    "WriteRefusal",
+    "WriteResult",
+    "check_identity",
     "decode_tag",
+    "describe_records",
     "encode_badge",
     "encode_card",
     "encode_product",
+    "encode_product_mime",
+    "encode_product_smart_poster",
+    "encode_product_text",
+    "inspect_tag",
     "issue_token",
+    "normalize_uid",
     "product_uri",
     "public_key_from_pem",
     "public_key_to_pem",
+    "validate_sku",
     "verify_token",
+    "write_tag",
 ]

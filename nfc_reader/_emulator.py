@@ -1,6 +1,17 @@
 """A simulated product tag, card or badge: an NFC Forum Type 3 tag emulated over
-nfcpy's ``udp`` driver, read by the kiosk through the very same nfcpy code path as a
-USB reader.
+nfcpy's ``udp`` driver, read (and written) by the kiosk through the very same nfcpy code
+path as a USB reader.
+
+The tag has real Type 3 memory: an attribute block and an NDEF data area of
+``capacity`` bytes. A reader's writes change ``memory`` as they would a real tag's;
+a ``read_only`` tag says so in its attribute block and refuses writes. A tag can also
+be blank (formatted, empty), unformatted (no NDEF at all: readers know it by its UID
+only), flaky (its first reads fail) or pulled away halfway through a read.
+
+The emulator holds its udp port from creation to ``close``: a reader's field is always
+on, and its poll that reaches a tag out of the field waits in the socket and is answered
+the moment the tag enters it, as a real tag answers the next poll. Several emulators run
+side by side on different ports.
 """
 
 from __future__ import annotations
@@ -8,116 +19,394 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import platform
+import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 import nfc
 import nfc.clf
+import nfc.clf.udp
 import nfc.tag
+
+from nfc_reader.exceptions import EmulatorError
 
 log = logging.getLogger(__name__)
 
-_BLOCK = 16
+BLOCK = 16
 _NDEF_SERVICE_RW = 0x0009
 _NDEF_SERVICE_RO = 0x000B
 # PMm with all-FF timing bytes tells the reader to allow the longest response times.
 _PMM = bytes.fromhex("FFFFFFFFFFFFFFFF")
 _NDEF_SYSTEM_CODE = bytes.fromhex("12FC")
-# A lifted tag stays out of the field this long, well past the reader's presence poll,
-# so that the next tap counts as a new one even for the same tag.
-_LIFT_S = 0.15
+_BLOCKS_PER_READ = 4
+# A lifted tag stays out of the field this long: longer than a reader's same-tap holdoff
+# (TapPolicy.repeat_holdoff_s), so that the next tap counts as a new one even for the
+# same tag.
+DEFAULT_LIFT_S = 0.4
+# Between two waits for the reader's next command, so that leaving on time does not
+# hang on a reader that has gone quiet.
+_POLL_S = 0.05
+_POLLING_COMMAND = 0x00
 
 
-def type3_memory(message: bytes, capacity: int = 1024) -> bytearray:
-    """Tag memory: the Type 3 attribute block followed by the NDEF data area."""
-    if len(message) > capacity:
-        raise ValueError(f"message of {len(message)} bytes exceeds capacity {capacity}")
-    blocks = math.ceil(capacity / _BLOCK)
-    attribute = bytearray(_BLOCK)
+class _TagSideUdp(nfc.clf.udp.Device):
+    """nfcpy's udp driver on the tag's side, keeping its port bound until closed.
+
+    nfcpy's listen() first mutes the device, which for udp closes the socket and drops
+    whatever a reader sent meanwhile: a reader that switches its field off and polls
+    again (after a failed read, or a presence check that failed under load) would lose
+    that poll and wait a full second. A tag cannot switch a field off, so here muting
+    does nothing and the socket is bound once. While the tag is away, what readers send
+    waits in the socket; when it enters the field it answers only the latest poll (the
+    one a reader is waiting on) and drops the rest, so how chatty a reader was meanwhile
+    costs nothing. And where nfcpy's listen waits at least half a second for a reader,
+    this one stops at its deadline, so a tag leaves on time.
+    """
+
+    socket: socket.socket | None
+    addr: tuple[str, int]
+    _listen_until: float | None = None
+    entering_field = False
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self._path = f"udp:{host}:{port}"
+        self._vendor_name, self._device_name, self._chipset_name = platform.uname()[0], "Tag simulator", "UDP"
+        if not super()._bind_socket(time.time() + 1.0):
+            self.close()
+            raise EmulatorError(f"udp port {port} is in use (another tag simulator on {host}:{port}?)")
+
+    def mute(self) -> None:
+        """A tag has no field to switch off; leaving the field is not answering."""
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
+
+    def listen_ttf(self, target: nfc.clf.LocalTarget, timeout: float) -> nfc.clf.LocalTarget | None:
+        self._listen_until = time.time() + timeout
+        try:
+            latest_poll = self._drain_keeping_latest_poll() if self.entering_field else None
+            self.entering_field = False
+            if latest_poll is None:
+                return super().listen_ttf(target, timeout)
+            return self._listen_ttf(target, self._listen_until, latest_poll)
+        finally:
+            self._listen_until = None
+
+    def _drain_keeping_latest_poll(self) -> tuple[str, bytearray, tuple[str, int]] | None:
+        latest = None
+        if self.socket is None:
+            return None
+        self.socket.setblocking(False)
+        try:
+            while True:
+                try:
+                    data, addr = self.socket.recvfrom(1024)
+                except BlockingIOError:
+                    return latest
+                brty, _, payload = data.partition(b" ")
+                try:
+                    frame = bytearray(bytes.fromhex(payload.decode("ascii")))
+                except ValueError:
+                    continue
+                if brty in (b"212F", b"424F") and len(frame) > 1 and frame[0] == len(frame) and frame[1] == 0x00:
+                    latest = (brty.decode(), frame, addr)
+        finally:
+            self.socket.setblocking(True)
+
+    def _recv_data(self, timeout: float | None, *brty_list: str) -> tuple[str, bytearray, tuple[str, int]]:
+        if self._listen_until is not None and timeout is not None:
+            timeout = min(timeout, max(0.0, self._listen_until - time.time()))
+        return super()._recv_data(timeout, *brty_list)
+
+    def _bind_socket(self, time_to_return: float) -> bool:
+        if self.socket is not None and self.socket.getsockname()[1] == self.addr[1]:
+            return True  # bound since creation
+        return bool(super()._bind_socket(time_to_return))
+
+
+def type3_memory(message: bytes | None, capacity: int = 1024, read_only: bool = False) -> bytearray:
+    """Tag memory: the Type 3 attribute block followed by an NDEF data area of ``capacity`` bytes.
+
+    ``message`` None gives an unformatted tag (all zero: no NDEF).
+
+    Raises:
+        ValueError: the message does not fit.
+    """
+    blocks = max(1, math.ceil(capacity / BLOCK))
+    if message is None:
+        return bytearray(BLOCK + blocks * BLOCK)
+    if len(message) > blocks * BLOCK:
+        raise ValueError(f"message of {len(message)} bytes exceeds capacity {blocks * BLOCK}")
+    attribute = bytearray(BLOCK)
     attribute[0] = 0x10  # mapping version 1.0
-    attribute[1] = 4  # blocks per read
+    attribute[1] = _BLOCKS_PER_READ
     attribute[2] = 1  # blocks per write
     attribute[3:5] = struct.pack(">H", blocks)
-    attribute[10] = 0x01  # read/write
+    attribute[10] = 0x00 if read_only else 0x01
     attribute[11:14] = struct.pack(">I", len(message))[1:]
     attribute[14:16] = struct.pack(">H", sum(attribute[:14]))
-    return attribute + bytearray(message) + bytearray(blocks * _BLOCK - len(message))
+    return attribute + bytearray(message) + bytearray(blocks * BLOCK - len(message))
+
+
+def ndef_in_memory(memory: bytes | bytearray) -> bytes | None:
+    """The NDEF message Type 3 ``memory`` holds, or None if it is not NDEF formatted."""
+    attribute = bytes(memory[:BLOCK])
+    if len(attribute) < BLOCK or sum(attribute[:14]) != struct.unpack(">H", attribute[14:16])[0]:
+        return None
+    if attribute[0] >> 4 != 1:
+        return None
+    length = struct.unpack(">I", b"\x00" + attribute[11:14])[0]
+    return bytes(memory[BLOCK : BLOCK + length])
+
+
+def default_idm(message: bytes | None) -> bytes:
+    """A tag UID derived from its content, so that different tags have different UIDs."""
+    return bytes.fromhex("02FE") + hashlib.sha256(b"no-ndef" if message is None else message).digest()[:6]
+
+
+@dataclass(frozen=True)
+class TapTiming:
+    """When things happened during one tap, on ``time.perf_counter``'s clock.
+
+    ``presented_at``: the tag entered the field (the emulator was listening).
+    ``activated_at``: the reader sent its first command after its poll was answered.
+    ``read_at``: the reader had read the whole NDEF message. ``lifted_at``: the tag left.
+    """
+
+    presented_at: float
+    activated_at: float | None
+    read_at: float | None
+    lifted_at: float
+
+
+@dataclass
+class _Presence:
+    """One tag's time in the field: what the reader has read and written, and when."""
+
+    last_needed_block: int
+    hold_s: float
+    leave_after_reads: int | None
+    leave_after_writes: int | None = None
+    activated_at: float | None = None
+    read_at: float | None = None
+    # Monotonic times: the message read in full, the last write. A writer keeps the tag
+    # in the field; a reader reading it again (a held tag counted again) does not.
+    done_at: float | None = None
+    last_write_at: float = -math.inf
+    reads_served: int = 0
+    writes_served: int = 0
+    pulled_away: bool = False
+
+    @property
+    def read_done(self) -> bool:
+        return self.done_at is not None
+
+    def leave_at(self) -> float:
+        if self.pulled_away:
+            return 0.0
+        if self.done_at is None:
+            return math.inf
+        return max(self.done_at, self.last_write_at) + self.hold_s
 
 
 class TagEmulator:
-    """One virtual tag on a udp port; ``tap`` presents it to whichever reader polls.
+    """One virtual Type 3 tag on a udp port; ``tap`` presents it to whichever reader polls.
 
-    Several emulators can run side by side on different ports. Taps are serialised.
+    ``capacity`` is the NDEF data area in bytes (rounded up to 16), ``read_only`` makes
+    the tag refuse writes, ``lift_s`` is how long a tap keeps the tag away afterwards.
+    A flaky tag, as at the edge of the field: ``flaky_reads`` block reads fail before it
+    reads properly, and once read it leaves ``missed_polls`` polls (presence checks)
+    unanswered. Taps are serialised.
+
+    Raises:
+        EmulatorError: the udp port is already taken (or cannot be bound).
     """
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        *,
+        capacity: int = 1024,
+        read_only: bool = False,
+        lift_s: float = DEFAULT_LIFT_S,
+        flaky_reads: int = 0,
+        missed_polls: int = 0,
+    ) -> None:
+        self.host, self.port = host, port
         self.path = f"udp:{host}:{port}"
-        self.idm = bytes(8)
-        self._clf = nfc.ContactlessFrontend(self.path)
-        self._lock = threading.Lock()
-        self.memory = type3_memory(b"")
+        self.capacity = capacity
+        self.read_only = read_only
+        self.lift_s = lift_s
+        self.flaky_reads = flaky_reads
+        self.missed_polls = missed_polls
+        try:
+            self._device = _TagSideUdp(host, port)
+        except OSError as exc:
+            raise EmulatorError(f"cannot serve a tag on udp {host}:{port}: {exc}") from exc
+        self._clf = nfc.ContactlessFrontend()
+        self._clf.device = self._device
+        self._lock = threading.RLock()
+        self.idm = default_idm(b"")
+        self.memory = type3_memory(b"", capacity, read_only)
+        self.last_tap: TapTiming | None = None
 
     def close(self) -> None:
         """Release the udp port."""
         with self._lock:
             self._clf.close()
 
-    def tap(self, message: bytes, hold_s: float = 0.3, timeout_s: float = 5.0, idm: bytes | None = None) -> bool:
+    @property
+    def ndef_message(self) -> bytes | None:
+        """The NDEF message the tag holds now (after any writes), or None if unformatted."""
+        return ndef_in_memory(self.memory)
+
+    def load(self, message: bytes | None, idm: bytes | None = None) -> None:
+        """Put ``message`` on the tag (None: an unformatted tag without NDEF), with UID ``idm``.
+
+        Raises:
+            ValueError: the message exceeds the capacity, or ``idm`` is not a Type 3 IDm.
+        """
+        idm = idm or default_idm(message)
+        if len(idm) != 8 or idm[:2] == b"\x01\xfe":
+            raise ValueError("a Type 3 tag's IDm is 8 bytes and does not start with 01FE (that means NFC-DEP)")
+        with self._lock:
+            self.memory = type3_memory(message, self.capacity, self.read_only)
+            self.idm = bytes(idm)
+
+    def tap(
+        self,
+        message: bytes | None,
+        hold_s: float = 0.3,
+        timeout_s: float = 5.0,
+        idm: bytes | None = None,
+        *,
+        lift_s: float | None = None,
+        leave_after_reads: int | None = None,
+        leave_after_writes: int | None = None,
+    ) -> bool:
         """Hold a tag carrying ``message`` to the reader until it has read it all.
 
-        The tag stays in the field for ``hold_s`` after the read, then is lifted, as a
-        shopper's hand would. Its IDm (UID) is ``idm`` or derived from the message, so
-        different tags have different UIDs. Returns False if no reader read it within
-        ``timeout_s``.
+        ``message`` None is a tag without NDEF. The tag stays in the field until
+        ``hold_s`` after the reader has read it all or last wrote to it (a writer keeps
+        it there), then is lifted for ``lift_s``, as a shopper's hand would. Its IDm
+        (UID) is ``idm`` or derived from the message. ``leave_after_reads`` and
+        ``leave_after_writes`` pull it away as the reader reads or writes that many
+        blocks (the last one unanswered). Returns False if no reader read it all within
+        ``timeout_s``, or it was pulled away.
+
+        Raises:
+            ValueError: the message exceeds the capacity, or ``idm`` is not a Type 3 IDm.
         """
         with self._lock:
-            self.idm = idm or bytes.fromhex("02FE") + hashlib.sha256(message).digest()[:6]
-            self.memory = type3_memory(message)
-            return self._serve(last_block=max(1, math.ceil(len(message) / _BLOCK)), hold_s=hold_s, timeout_s=timeout_s)
+            self.load(message, idm)
+            return self.present(hold_s, timeout_s, lift_s=lift_s, leave_after_reads=leave_after_reads,
+                                leave_after_writes=leave_after_writes)
 
-    def _serve(self, last_block: int, hold_s: float, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        read_done = threading.Event()
+    def present(
+        self,
+        hold_s: float = 0.3,
+        timeout_s: float = 5.0,
+        *,
+        lift_s: float | None = None,
+        leave_after_reads: int | None = None,
+        leave_after_writes: int | None = None,
+    ) -> bool:
+        """Hold the tag as it is now (content, UID, earlier writes) to the reader; see ``tap``."""
+        with self._lock:
+            presence = _Presence(self._last_needed_block(), hold_s, leave_after_reads, leave_after_writes)
+            self._device.entering_field = True
+            presented_at = time.perf_counter()
+            try:
+                self._serve(presence, time.monotonic() + timeout_s)
+            finally:  # the tag leaves the field: nothing answers the reader any more
+                lifted_at = time.perf_counter()
+                self.last_tap = TapTiming(presented_at, presence.activated_at, presence.read_at, lifted_at)
+            time.sleep(self.lift_s if lift_s is None else lift_s)
+            return presence.read_done and not presence.pulled_away
+
+    def start_tap(self, message: bytes | None, hold_s: float = 0.3, timeout_s: float = 5.0,
+                  idm: bytes | None = None, *, lift_s: float | None = None, leave_after_reads: int | None = None,
+                  leave_after_writes: int | None = None) -> Future[bool]:
+        """``tap`` on a background thread; the future holds its result."""
+        return _in_background(lambda: self.tap(message, hold_s, timeout_s, idm, lift_s=lift_s,
+                                               leave_after_reads=leave_after_reads,
+                                               leave_after_writes=leave_after_writes))
+
+    def start_present(self, hold_s: float = 0.3, timeout_s: float = 5.0, *,
+                      lift_s: float | None = None) -> Future[bool]:
+        """``present`` on a background thread; the future holds its result."""
+        return _in_background(lambda: self.present(hold_s, timeout_s, lift_s=lift_s))
+
+    def _last_needed_block(self) -> int:
+        """The block whose read means the reader has the whole message (0: the attribute block)."""
+        message = ndef_in_memory(self.memory)
+        return math.ceil(len(message) / BLOCK) if message else 0
+
+    def _serve(self, presence: _Presence, deadline: float) -> None:
+        def end() -> float:
+            return min(deadline, presence.leave_at())
+
+        blocks = len(self.memory) // BLOCK
 
         def read_block(number: int, rb: bool, re: bool) -> bytes | None:
-            if number == last_block:
-                read_done.set()
-            if number < len(self.memory) // _BLOCK:
-                return bytes(self.memory[number * _BLOCK : (number + 1) * _BLOCK])
-            return None
+            if number >= blocks:
+                return None
+            if self.flaky_reads > 0:
+                self.flaky_reads -= 1
+                return None  # answered with an error status, as a badly coupled tag would
+            presence.reads_served += 1
+            if number == presence.last_needed_block and presence.done_at is None:
+                presence.read_at, presence.done_at = time.perf_counter(), time.monotonic()
+            if presence.leave_after_reads is not None and presence.reads_served >= presence.leave_after_reads:
+                presence.pulled_away = True
+            return bytes(self.memory[number * BLOCK : (number + 1) * BLOCK])
 
         def write_block(number: int, data: bytes, wb: bool, we: bool) -> bool:
-            if number < len(self.memory) // _BLOCK:
-                self.memory[number * _BLOCK : (number + 1) * _BLOCK] = data
-                return True
-            return False
+            if self.read_only or number >= blocks:
+                return False
+            presence.writes_served += 1
+            if presence.leave_after_writes is not None and presence.writes_served >= presence.leave_after_writes:
+                presence.pulled_away = True  # gone before this block was written
+                return False
+            self.memory[number * BLOCK : (number + 1) * BLOCK] = data
+            presence.last_write_at = time.monotonic()
+            return True
 
-        while not read_done.is_set() and time.monotonic() < deadline:
+        while (remaining := end() - time.monotonic()) > 0:
             # One listen for the whole window: a poll answered at the seam between two
             # shorter listens would leave the reader talking to a listener that forgot it.
-            target = self._clf.listen(self._local_target(), deadline - time.monotonic())
+            target = self._clf.listen(self._local_target(), remaining)
             if target is None:
                 continue
+            if presence.activated_at is None:
+                presence.activated_at = time.perf_counter()
             tag = nfc.tag.emulate(self._clf, target)
             tag.add_service(_NDEF_SERVICE_RW, read_block, write_block)
             tag.add_service(_NDEF_SERVICE_RO, read_block, None)
-            self._exchange(tag, read_done, hold_s, deadline)
-        self._clf.device.mute()  # the tag leaves the field
-        time.sleep(_LIFT_S)
-        return read_done.is_set()
+            self._exchange(tag, presence, end)
 
-    @staticmethod
-    def _exchange(tag: nfc.tag.TagEmulation, read_done: threading.Event, hold_s: float, deadline: float) -> None:
-        response = tag.process_command(tag.cmd)
-        leave_at = deadline
-        while time.monotonic() < leave_at:
-            if read_done.is_set():
-                leave_at = min(leave_at, time.monotonic() + hold_s)
+    def _exchange(self, tag: nfc.tag.TagEmulation, presence: _Presence, end: Callable[[], float]) -> None:
+        def process(command: bytearray) -> bytearray | None:
+            if presence.read_done and self.missed_polls > 0 and len(command) > 1 and command[1] == _POLLING_COMMAND:
+                self.missed_polls -= 1
+                return None  # a wobbling tag misses the reader's presence check
+            return _process(tag, command)
+
+        response = process(tag.cmd)
+        while time.monotonic() < end():
             try:
-                command = tag.send_response(response, timeout=max(0.01, leave_at - time.monotonic()))
+                command = tag.send_response(response, timeout=max(0.001, min(_POLL_S, end() - time.monotonic())))
             except nfc.clf.BrokenLinkError:
-                return  # the reader switched its field off
+                return  # the reader switched its field off; the tag listens for the next poll
             except nfc.clf.TimeoutError:
                 response = None
                 continue
@@ -125,9 +414,39 @@ class TagEmulator:
                 log.debug("emulated tag: %s", exc)
                 response = None
                 continue
-            response = tag.process_command(command) if command else None
+            response = process(command) if command else None
+        if response is not None and not presence.pulled_away:
+            try:
+                tag.send_response(response, timeout=0)  # answer the last command before leaving
+            except nfc.clf.CommunicationError as exc:
+                log.debug("emulated tag: %s", exc)
 
     def _local_target(self) -> nfc.clf.LocalTarget:
         target = nfc.clf.LocalTarget("212F")
         target.sensf_res = b"\x01" + self.idm + _PMM + _NDEF_SYSTEM_CODE
         return target
+
+
+def _process(tag: nfc.tag.TagEmulation, command: bytearray) -> bytearray | None:
+    """nfcpy's answer to a reader command; a malformed command gets no answer, as from a real tag."""
+    try:
+        response: bytearray | None = tag.process_command(command)
+    except (IndexError, ValueError, KeyError, struct.error) as exc:
+        log.debug("emulated tag ignores a malformed command %s: %s", bytes(command).hex(), exc)
+        return None
+    return response
+
+
+def _in_background(work: Callable[[], bool]) -> Future[bool]:
+    future: Future[bool] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # handed to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="tag-emulator", daemon=True).start()
+    return future

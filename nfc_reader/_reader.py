@@ -1,30 +1,29 @@
 """The reader loop: opens an nfcpy device by path, turns each tap into one TagRead,
-and keeps trying when the reader is missing or unplugged.
+and keeps trying, with backoff, when the reader is missing, not allowed or unplugged.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import nfc
 import nfc.clf
 import nfc.tag
+import nfc.tag.tt3
 
+from nfc_reader._device import AUTO, classify_lost_error, is_auto, is_udp, open_frontend, targets_for
 from nfc_reader._ndef import decode_tag
-from nfc_reader._tagread import TagRead
+from nfc_reader._tagread import TagKind, TagRead, TagSource
+from nfc_reader._uidtable import UidTable
+from nfc_reader.exceptions import ReaderProblem, ReaderUnavailable, UidTableError
 
 log = logging.getLogger(__name__)
-
-_PRESENCE_POLL_S = 0.05
-# nfcpy reports a read that timed out as "no NDEF"; a busy kiosk (GIL, software GL) can
-# wake past a short deadline with the answer already waiting, so ask again before
-# calling the tag empty.
-_NDEF_READ_ATTEMPTS = 3
 
 
 class ReaderState(enum.Enum):
@@ -36,45 +35,216 @@ class ReaderState(enum.Enum):
 
 @dataclass(frozen=True)
 class ReaderStatus:
-    """The reader's state, and why it is offline."""
+    """The reader's state and, when offline, why and what to do about it.
+
+    ``path`` is the configured path (``auto`` when auto-detecting), ``device`` the
+    reader actually opened. ``retry_in_s`` says when the next attempt to open it is.
+    """
 
     state: ReaderState
     path: str
     reason: str = ""
+    problem: ReaderProblem | None = None
+    hint: str = ""
+    retry_in_s: float | None = None
+    device: str = ""
 
 
-def read_tag(tag: nfc.tag.Tag) -> TagRead:
-    """Decode an activated nfcpy tag into a TagRead."""
+@dataclass(frozen=True)
+class TapPolicy:
+    """How taps are counted: one tap = one read.
+
+    A tag held on the reader counts once; lifted and tapped again it counts again. A
+    read that fails halfway is retried while the tag stays, and counts once when it
+    succeeds. Defaults suit people tapping products; every field can be tuned.
+    """
+
+    # The same tag seen again within this long after it was last seen on the reader is
+    # still the same tap: a presence check that failed once under load, a hand wobbling
+    # at the edge of the field. People need longer than this to lift and tap again.
+    repeat_holdoff_s: float = 0.25
+    # Consecutive failed presence checks before a tag counts as lifted.
+    absent_checks: int = 2
+    presence_interval_s: float = 0.05
+    # NDEF re-reads within one activation before a tag counts as holding no NDEF: a busy
+    # machine can wake past nfcpy's receive deadline with the answer already waiting.
+    read_attempts: int = 3
+    # Activations of one tap that failed halfway before it is reported unreadable.
+    retry_reads: int = 3
+    # Count a tag held this long again (None: a held tag counts once, however long).
+    held_repeat_s: float | None = None
+    # Pause between polls on hardware readers (on udp an empty poll already costs 1 s).
+    poll_interval_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.absent_checks < 1 or self.read_attempts < 1 or self.retry_reads < 1:
+            raise ValueError("absent_checks, read_attempts and retry_reads must be at least 1")
+        if min(self.repeat_holdoff_s, self.presence_interval_s, self.poll_interval_s) < 0:
+            raise ValueError("durations must not be negative")
+        if self.held_repeat_s is not None and self.held_repeat_s <= 0:
+            raise ValueError("held_repeat_s must be positive (or None)")
+
+
+@dataclass
+class ReaderCounters:
+    """What the reader has seen, for staff mode and the kiosk's status."""
+
+    taps: int = 0  # reads handed to on_read
+    unreadable: int = 0  # of those, unreadable
+    repeats_suppressed: int = 0  # a tag back within the holdoff: same tap, not counted again
+    retried_reads: int = 0  # NDEF reads done again because one failed (or found nothing)
+    incomplete: int = 0  # tags that left before they were read
+    tag_errors: int = 0  # tags nfcpy could not handle at all
+    callback_errors: int = 0  # on_read raised
+    reader_failures: int = 0  # the reader failed while open (unplugged, ...)
+
+
+def read_tag(tag: nfc.tag.Tag, uid_table: UidTable | None = None, attempts: int = 3) -> TagRead | None:
+    """Decode an activated nfcpy tag into a TagRead; None if the tag left before it was read.
+
+    A tag whose content names no product is looked up in ``uid_table`` by UID.
+    """
+    return _read_tag(tag, uid_table, attempts)[0]
+
+
+def _read_tag(tag: nfc.tag.Tag, uid_table: UidTable | None, attempts: int) -> tuple[TagRead | None, int]:
+    """The read, and how many times the NDEF was read to get it."""
     uid = bytes(tag.identifier).hex().upper()
-    for _ in range(_NDEF_READ_ATTEMPTS):
-        if tag.ndef is not None:  # nfcpy keeps only a successful read, so this re-reads
-            return decode_tag(uid, bytes(tag.ndef.octets))
-    return TagRead.unreadable(uid, "tag holds no NDEF data")
+    for attempt in range(1, attempts + 1):
+        ndef = tag.ndef  # nfcpy keeps only a successful read, so this reads again
+        if ndef is not None:
+            return identify_by_uid(uid, decode_tag(uid, bytes(ndef.octets)), uid_table), attempt
+        # nfcpy says "no NDEF" both for a tag without it and for a read that timed out
+        # (on a busy machine, or a tag pulled away): only a tag still there is asked again.
+        if not tag.is_present:
+            return None, attempt
+    return identify_by_uid(uid, None, uid_table), attempts
+
+
+def identify_by_uid(uid: str, read: TagRead | None, uid_table: UidTable | None) -> TagRead:
+    """``read`` if it says what the tag is, else what the UID table says, else unreadable.
+
+    ``read`` is None for a tag without NDEF. Cards and badges never come from the table.
+    """
+    if read is not None and read.kind is not TagKind.UNREADABLE:
+        return read
+    if uid_table is not None:
+        try:
+            sku = uid_table.lookup(uid)
+        except UidTableError as exc:
+            return TagRead.unreadable(uid, str(exc))
+        if sku is not None:
+            return TagRead(TagKind.PRODUCT, uid, sku=sku, source=TagSource.UID_TABLE)
+    if read is not None:
+        return read
+    if uid_table is None:
+        return TagRead.unreadable(uid, "tag holds no NDEF data")
+    return TagRead.unreadable(uid, f"tag holds no NDEF data and its UID {uid} is not in the tag table")
+
+
+def uid_of_target(target: nfc.clf.RemoteTarget) -> str:
+    """The UID a polled target announced, for tags nfcpy cannot activate."""
+    if target.sensf_res:
+        uid = bytes(target.sensf_res[1:9])
+    elif target.sdd_res:
+        uid = bytes(target.sdd_res)
+    elif target.sensb_res:
+        uid = bytes(target.sensb_res[1:5])
+    else:
+        uid = b""
+    return uid.hex().upper()
+
+
+class _Backoff:
+    """Reconnect delays: ``first_s``, doubling up to ``max_s``; back to ``first_s`` once it works."""
+
+    def __init__(self, first_s: float, max_s: float) -> None:
+        self._first, self._max = first_s, max(first_s, max_s)
+        self._next = first_s
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self._max, self._next * 2)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self._first
+
+
+class _TapTracker:
+    """Remembers the last tap so that the same tag, still there, is not counted twice."""
+
+    def __init__(self, policy: TapPolicy) -> None:
+        self._policy = policy
+        self.uid: str | None = None
+        self.delivered = False
+        self.last_seen = -math.inf
+        self._failures = 0
+
+    def is_repeat(self, uid: str, now: float) -> bool:
+        return self.delivered and uid == self.uid and now - self.last_seen < self._policy.repeat_holdoff_s
+
+    def seen(self, uid: str, now: float) -> None:
+        if uid == self.uid:
+            self.last_seen = now
+
+    def failed(self, uid: str) -> int:
+        """Count one more failed read of ``uid``; returns how many in a row."""
+        if uid != self.uid or self.delivered:
+            self.uid, self.delivered, self._failures = uid, False, 0
+        self._failures += 1
+        return self._failures
+
+    def delivered_now(self, uid: str, now: float) -> None:
+        self.uid, self.delivered, self.last_seen, self._failures = uid, True, now, 0
+
+    def forget(self) -> None:
+        self.uid, self.delivered, self._failures = None, False, 0
 
 
 class TagReader:
     """Reads taps from the reader at ``path`` on its own thread.
 
-    Each tap is handed once to ``on_read``; a tag held on the reader counts once, and
-    lifting it and tapping again counts again. ``on_status`` hears online/offline.
+    ``path`` is an nfcpy device path (``usb``, ``usb:072f:2200``, ``tty:USB0:pn532``,
+    ``udp:127.0.0.1:54321``) or ``auto`` (also None or "") to use the first reader found.
+    Each tap is handed once to ``on_read`` (on the reader's thread; see ``TapPolicy``).
+    ``on_status`` hears ``online`` when the reader opens and ``offline`` with the reason
+    and a hint each time it cannot be opened or fails; the reader then retries after
+    ``retry_s``, doubling up to ``max_retry_s``. Tags without usable NDEF are looked up
+    in ``uid_table``. Nothing a tag holds or does stops the thread.
     """
 
     def __init__(
         self,
-        path: str,
+        path: str | None,
         on_read: Callable[[TagRead], None],
         on_status: Callable[[ReaderStatus], None] | None = None,
         retry_s: float = 2.0,
+        *,
+        max_retry_s: float = 30.0,
+        policy: TapPolicy | None = None,
+        uid_table: UidTable | None = None,
     ) -> None:
-        self.path = path
+        self.path = AUTO if is_auto(path) else str(path).strip()
+        self.policy = policy or TapPolicy()
+        self.uid_table = uid_table
         self._on_read = on_read
         self._on_status = on_status or (lambda status: None)
         self._retry_s = retry_s
+        self._max_retry_s = max_retry_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"nfc-reader {path}", daemon=True)
-        # Over udp only the emulated technology answers; polling the others costs a second each.
-        techs = ("212F",) if path.startswith("udp") else ("106A", "106B", "212F")
-        self._targets = [nfc.clf.RemoteTarget(brty) for brty in techs]
+        self._thread = threading.Thread(target=self._run, name=f"nfc-reader {self.path}", daemon=True)
+        self._counters = ReaderCounters()
+        self._counters_lock = threading.Lock()
+        self._tracker = _TapTracker(self.policy)
+        self._clf: nfc.ContactlessFrontend | None = None
+        self.status: ReaderStatus | None = None
+
+    @property
+    def counters(self) -> ReaderCounters:
+        """A snapshot of what the reader has counted so far."""
+        with self._counters_lock:
+            return replace(self._counters)
 
     def start(self) -> None:
         """Start reading on a background thread."""
@@ -85,39 +255,154 @@ class TagReader:
         self._stop.set()
         self._thread.join(timeout_s)
 
+    def _count(self, name: str, amount: int = 1) -> None:
+        with self._counters_lock:
+            setattr(self._counters, name, getattr(self._counters, name) + amount)
+
+    def _publish(self, status: ReaderStatus) -> None:
+        self.status = status
+        try:
+            self._on_status(status)
+        except Exception:  # a listener's bug must not stop the reader
+            log.exception("reader status listener failed")
+
+    def _offline(self, problem: ReaderUnavailable, backoff: _Backoff) -> None:
+        delay = backoff.next_delay()
+        log.warning("reader %s offline: %s (retry in %.1f s)", self.path, problem, delay)
+        self._publish(ReaderStatus(ReaderState.OFFLINE, self.path, str(problem), problem.problem, problem.hint,
+                                   delay))
+        self._stop.wait(delay)
+
     def _run(self) -> None:
+        backoff = _Backoff(self._retry_s, self._max_retry_s)
         while not self._stop.is_set():
-            clf = nfc.ContactlessFrontend()
             try:
-                if not clf.open(self.path):
-                    raise OSError(f"no reader found at {self.path!r}")
-            except OSError as exc:
-                self._on_status(ReaderStatus(ReaderState.OFFLINE, self.path, str(exc)))
-                self._stop.wait(self._retry_s)
+                clf, opened = open_frontend(self.path)
+            except ReaderUnavailable as exc:
+                self._offline(exc, backoff)
                 continue
-            self._on_status(ReaderStatus(ReaderState.ONLINE, self.path))
+            except Exception as exc:  # the thread must outlive any surprise from a driver
+                log.exception("opening reader %s failed unexpectedly", self.path)
+                self._offline(ReaderUnavailable(f"cannot open the reader: {exc}", ReaderProblem.FAILED), backoff)
+                continue
+            self._clf = clf
+            self._publish(ReaderStatus(ReaderState.ONLINE, self.path, device=str(clf)))
             try:
-                self._read_taps(clf)
-            except (OSError, nfc.clf.Error) as exc:
-                log.warning("reader %s failed: %s", self.path, exc)
-                self._on_status(ReaderStatus(ReaderState.OFFLINE, self.path, str(exc)))
-                self._stop.wait(self._retry_s)
+                self._read_taps(clf, opened, backoff)
+            except Exception as exc:
+                if not isinstance(exc, OSError | nfc.clf.Error):
+                    log.exception("reader %s failed unexpectedly", self.path)
+                self._count("reader_failures")
+                self._tracker.forget()
+                self._offline(classify_lost_error(opened, exc), backoff)
             finally:
+                self._clf = None
                 clf.close()
 
-    def _read_taps(self, clf: nfc.ContactlessFrontend) -> None:
+    def _read_taps(self, clf: nfc.ContactlessFrontend, opened: str, backoff: _Backoff) -> None:
+        targets = [nfc.clf.RemoteTarget(brty) for brty in targets_for(opened)]
+        pause = 0.0 if is_udp(opened) else self.policy.poll_interval_s
         while not self._stop.is_set():
-            target = clf.sense(*self._targets, iterations=1)
+            target = clf.sense(*targets, iterations=1)
+            backoff.reset()  # the reader answers: the next failure starts over at retry_s
             if target is None:
+                self._stop.wait(pause)
                 continue
-            try:
-                tag = nfc.tag.activate(clf, target)
-                read = read_tag(tag) if tag is not None else None
-            except nfc.tag.TagCommandError as exc:
-                log.info("tap not completed, waiting for the next one: %s", exc)
-                continue
-            if read is None:
-                continue
+            self._handle_target(clf, target)
+
+    def _handle_target(self, clf: nfc.ContactlessFrontend, target: nfc.clf.RemoteTarget) -> None:
+        now = time.monotonic()
+        try:
+            tag = nfc.tag.activate(clf, target)
+        except OSError:
+            raise  # the reader, not the tag: reconnect
+        except Exception:  # a tag that trips nfcpy's activation is still known by its UID
+            log.warning("tag %s could not be activated", uid_of_target(target), exc_info=True)
+            self._count("tag_errors")
+            tag = None
+        uid = bytes(tag.identifier).hex().upper() if tag is not None else uid_of_target(target)
+        if self._tracker.is_repeat(uid, now):  # still the same tap: not read, not counted again
+            self._tracker.seen(uid, now)
+            if tag is not None:
+                self._count("repeats_suppressed")
+                self._wait_until_gone(tag, uid)
+            else:  # no presence check without a tag object: look again shortly
+                self._stop.wait(self.policy.presence_interval_s)
+            return
+        try:
+            if tag is None:  # a tag nfcpy cannot talk to (MIFARE Classic, ...): its UID is all we have
+                read: TagRead | None = identify_by_uid(uid, None, self.uid_table)
+            else:
+                read, reads = _read_tag(tag, self.uid_table, self.policy.read_attempts)
+                self._count("retried_reads", reads - 1)
+        except OSError:
+            raise  # the reader, not the tag: reconnect
+        except (nfc.tag.TagCommandError, nfc.clf.CommunicationError) as exc:
+            if self._tracker.failed(uid) < self.policy.retry_reads:
+                self._count("retried_reads")
+                log.info("read of tag %s failed halfway (%s); reading it again", uid, exc)
+                return
+            read = TagRead.unreadable(uid, f"the tag did not answer reliably: {exc}")
+        except Exception as exc:  # a tag that makes nfcpy trip must not stop the kiosk
+            log.exception("tag %s could not be read", uid)
+            self._count("tag_errors")
+            read = TagRead.unreadable(uid, f"the tag could not be read ({type(exc).__name__})")
+        if read is None:
+            self._count("incomplete")
+            log.info("tag %s left before it was read", uid)
+            return
+        self._deliver(read, uid)
+        if tag is not None:
+            self._wait_until_gone(tag, uid)
+
+    def _deliver(self, read: TagRead, uid: str) -> None:
+        self._tracker.delivered_now(uid, time.monotonic())
+        self._count("taps")
+        if read.kind is TagKind.UNREADABLE:
+            self._count("unreadable")
+        try:
             self._on_read(read)
-            while not self._stop.is_set() and tag.is_present:
-                time.sleep(_PRESENCE_POLL_S)
+        except Exception:
+            self._count("callback_errors")
+            log.exception("tap handler failed for %s", read)
+
+    def _wait_until_gone(self, tag: nfc.tag.Tag, uid: str) -> None:
+        held_since = time.monotonic()
+        misses = 0
+        while not self._stop.is_set():
+            repeat = self.policy.held_repeat_s
+            if repeat is not None and time.monotonic() - held_since >= repeat:
+                self._tracker.forget()  # held long enough: the next sighting is a new tap
+                return
+            presence = _presence(tag)
+            if presence is _Presence.THERE:
+                misses = 0
+                self._tracker.seen(uid, time.monotonic())
+                self._stop.wait(self.policy.presence_interval_s)
+                continue
+            if presence is _Presence.REPLACED:
+                return  # another tag answered: this one is certainly gone
+            misses += 1
+            if misses >= self.policy.absent_checks:
+                return
+            # Check again at once: under load a late answer to the last check is often already waiting.
+
+
+class _Presence(enum.Enum):
+    THERE = "there"
+    SILENT = "silent"  # no answer: gone, or a check that failed under load
+    REPLACED = "replaced"  # another tag answered in its place
+
+
+def _presence(tag: nfc.tag.Tag) -> _Presence:
+    """Whether ``tag`` is still on the reader, telling silence from another tag's answer."""
+    try:
+        if isinstance(tag, nfc.tag.tt3.Type3Tag):
+            idm = tag.polling(tag.sys)[0]
+            return _Presence.THERE if bytes(idm) == bytes(tag.identifier) else _Presence.REPLACED
+        return _Presence.THERE if tag.is_present else _Presence.SILENT
+    except OSError:
+        raise  # the reader, not the tag
+    except Exception as exc:  # a garbled answer is no answer
+        log.debug("presence check of %s: %s", tag, exc)
+        return _Presence.SILENT

@@ -15,12 +15,25 @@ class TagKind(enum.Enum):
     UNREADABLE = "unreadable"
 
 
+class TagSource(enum.Enum):
+    """Which part of the tag said what it is."""
+
+    URI_RECORD = "uri_record"  # https://<shop>/p/<sku>
+    SMART_POSTER = "smart_poster"  # a Smart Poster whose URI is a product address
+    TEXT_RECORD = "text_record"  # a Text record holding a SKU or a product address
+    PRODUCT_MIME = "product_mime"  # application/vnd.nfckiosk.product
+    CARD_MIME = "card_mime"  # application/vnd.nfckiosk.card
+    BADGE_MIME = "badge_mime"  # application/vnd.nfckiosk.badge
+    UID_TABLE = "uid_table"  # no usable NDEF: the staff-maintained UID -> SKU table
+
+
 @dataclass(frozen=True)
 class TagRead:
     """One tap: the tag's UID and what its content says.
 
-    ``sku`` is set for product tags, ``token`` for cards and badges (still unverified),
-    ``reason`` for unreadable tags.
+    ``sku`` is set for product tags, ``token`` for cards and badges (still unverified:
+    see ``check_identity``), ``reason`` for unreadable tags. ``source`` says which
+    record (or the UID table) decided.
     """
 
     kind: TagKind
@@ -28,6 +41,7 @@ class TagRead:
     sku: str | None = None
     token: str | None = None
     reason: str | None = None
+    source: TagSource | None = None
 
     @classmethod
     def unreadable(cls, uid: str, reason: str) -> TagRead:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
-from nfc_reader import Role, TokenError, issue_token, public_key_from_pem, public_key_to_pem, verify_token
+from nfc_reader import (
+    Role,
+    TagKind,
+    TagRead,
+    TokenError,
+    check_identity,
+    issue_token,
+    public_key_from_pem,
+    public_key_to_pem,
+    verify_token,
+)
 
 HQ = Ed25519PrivateKey.generate()
 
@@ -52,3 +65,60 @@ def test_public_key_pem_round_trip_and_bad_pem() -> None:
     assert verify_token(key, issue_token(HQ, "s", Role.SHOPPER, 60), Role.SHOPPER).subject == "s"
     with pytest.raises(TokenError):
         public_key_from_pem(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+
+
+# --- A tap -> a verified identity, or the reason there is none. ---------------------------
+
+UID = "02FE000000000009"
+SHOPPER = issue_token(HQ, "shopper-1", Role.SHOPPER, 60)
+STAFF = issue_token(HQ, "staff-1", Role.STAFF, 60)
+
+# (what, the tap, verified subject or None, reason fragment)
+IDENTITY_CASES = [
+    ("loyalty card", TagRead(TagKind.SHOPPER_CARD, UID, token=SHOPPER), "shopper-1", ""),
+    ("staff badge", TagRead(TagKind.STAFF_BADGE, UID, token=STAFF), "staff-1", ""),
+    ("staff token on a loyalty card", TagRead(TagKind.SHOPPER_CARD, UID, token=STAFF), None,
+     "staff token where a shopper token"),
+    ("shopper token on a badge", TagRead(TagKind.STAFF_BADGE, UID, token=SHOPPER), None,
+     "shopper token where a staff token"),
+    ("forged badge", TagRead(TagKind.STAFF_BADGE, UID,
+                             token=issue_token(Ed25519PrivateKey.generate(), "boss", Role.STAFF, 60)), None,
+     "signature"),
+    ("expired badge", TagRead(TagKind.STAFF_BADGE, UID, token=issue_token(HQ, "staff-1", Role.STAFF, -1)), None,
+     "expired"),
+    ("garbage on a card", TagRead(TagKind.SHOPPER_CARD, UID, token="garbage"), None, "malformed"),
+    ("card without token", TagRead(TagKind.SHOPPER_CARD, UID), None, "no token"),
+    ("product tap", TagRead(TagKind.PRODUCT, UID, sku="BOOT-1"), None, "not a card or badge"),
+    ("unreadable tap", TagRead.unreadable(UID, "malformed NDEF"), None, "not a card or badge"),
+]
+
+
+@pytest.mark.parametrize(("what", "read", "subject", "reason"), IDENTITY_CASES, ids=[c[0] for c in IDENTITY_CASES])
+def test_check_identity(what: str, read: TagRead, subject: str | None, reason: str) -> None:
+    check = check_identity(read, HQ.public_key())
+    assert (check.kind, check.uid) == (read.kind, read.uid)
+    assert check.verified is (subject is not None)
+    assert (check.token.subject if check.token else None) == subject
+    assert reason in check.reason and bool(check.reason) is (subject is None)
+
+
+def test_check_identity_judges_expiry_against_the_given_clock() -> None:
+    read = TagRead(TagKind.STAFF_BADGE, UID, token=STAFF)
+    assert check_identity(read, HQ.public_key(), now=time.time()).verified
+    assert "expired" in check_identity(read, HQ.public_key(), now=time.time() + 3600).reason
+
+
+@given(st.text(max_size=300))
+def test_arbitrary_tokens_only_raise_token_error(token: str) -> None:
+    with contextlib.suppress(TokenError):
+        verify_token(HQ.public_key(), token, Role.SHOPPER)
+    assert not check_identity(TagRead(TagKind.SHOPPER_CARD, UID, token=token), HQ.public_key()).verified
+
+
+def test_a_token_has_one_spelling() -> None:
+    token = issue_token(HQ, "shopper-1", Role.SHOPPER, 60)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # The last character of the 64-byte signature carries 2 bits and 4 spare ones.
+    respelled = token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
+    with pytest.raises(TokenError, match="canonical"):
+        verify_token(HQ.public_key(), respelled, Role.SHOPPER)
