@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
+import socket
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -82,11 +83,18 @@ def new_client(broker: BrokerUrl, client_id: str, *, manual_ack: bool = False) -
     # paho doubles the delay from min to max; a random start keeps a fleet that lost its
     # broker together from reconnecting in lockstep.
     client.reconnect_delay_set(min_delay=random.randint(1, 4), max_delay=30)
+    client.on_socket_open = _no_delay
     if broker.tls:
         client.tls_set(ca_certs=broker.ca)
     if broker.username:
         client.username_pw_set(broker.username, broker.password)
     return client
+
+
+def _no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
+    """Small QoS 1 packets and their acks must not wait for Nagle's algorithm (up to 40 ms)."""
+    if isinstance(sock, socket.socket):  # also true of a TLS socket
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def connect_async(client: mqtt.Client, broker: BrokerUrl, keepalive: int = 30) -> None:

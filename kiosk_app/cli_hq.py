@@ -27,28 +27,90 @@ def hq() -> None:
               help="HQ's public key (PEM), to check the shopper cards in profile requests.")
 @click.option("--worker-id", default="hq-ingest-1", show_default=True)
 @click.option("--share-group", help="Share the subscription with other workers of this group.")
-def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: str | None) -> None:
-    """Ingest kiosk events into the profile database and answer kiosks' profile requests."""
-    from backend_sync.hq import IngestWorker, ProfileResponder, ProfileStore
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Ingest worker processes, named <worker-id>-1..N; they share the subscription "
+                   "(of --share-group, 'hq' if not given). Use PostgreSQL for more than one.")
+@click.option("--api-port", type=click.IntRange(1, 65535), help="Serve the profile API and fleet dashboard here.")
+@click.option("--api-host", default="127.0.0.1", show_default=True, help="Address the API listens on.")
+@click.option("--api-keys", type=click.Path(exists=True, path_type=Path),
+              help='JSON file of each channel\'s API key, {"web": KEY, "app": KEY, "hq": KEY}; '
+                   "'hq' may use the dashboard.")
+def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: str | None, workers: int,
+             api_port: int | None, api_host: str, api_keys: Path | None) -> None:
+    """Ingest kiosk events into the profile database, answer kiosks' profile requests and,
+    with --api-port, serve the profile API and the fleet dashboard."""
+    import logging
+
+    from backend_sync import SyncError
+    from backend_sync.hq import (
+        ApiServer,
+        FleetView,
+        IngestCluster,
+        IngestWorker,
+        ProfileResponder,
+        ProfileStore,
+        create_app,
+        load_api_keys,
+    )
     from kiosk_app._cards import card_verifier
     from nfc_reader import public_key_from_pem
 
-    store = ProfileStore(db)
-    worker = IngestWorker(broker, store, worker_id=worker_id, share_group=share_group)
-    responder = ProfileResponder(broker, store, card_verifier(public_key_from_pem(hq_key.read_bytes())),
-                                 client_id=f"{worker_id}-profiles")
-    worker.start()
-    responder.start()
-    if not (worker.subscribed.wait(30) and responder.subscribed.wait(30)):
-        raise click.ClickException(f"could not subscribe at {broker}")
-    click.echo(f"HQ ingest ready ({broker} -> {db})")
+    if (api_port is None) != (api_keys is None):
+        raise click.UsageError("--api-port and --api-keys go together")
     try:
+        keys = load_api_keys(api_keys) if api_keys else None
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if workers > 1 and db.startswith("sqlite"):
+        click.echo("warning: several workers on SQLite take turns writing; use PostgreSQL", err=True)
+    store = ProfileStore(db)
+    stops: list[Callable[[], object]] = [store.close]
+    try:
+        if workers == 1:
+            worker = IngestWorker(broker, store, worker_id=worker_id, share_group=share_group)
+            worker.start()
+
+            def stop_worker() -> None:
+                worker.stop()
+                click.echo(f"HQ ingest stopped: {worker.stats}")
+
+            stops.append(stop_worker)
+            if not worker.subscribed.wait(30):
+                raise click.ClickException(f"could not subscribe at {broker}")
+            pids = ""
+        else:
+            cluster = IngestCluster(broker, db, workers, share_group or "hq", worker_id=worker_id,
+                                    log_level=logging.getLogger().getEffectiveLevel())
+            try:
+                cluster.start()
+            except SyncError as exc:
+                raise click.ClickException(str(exc)) from exc
+            stops.append(lambda: click.echo(f"HQ ingest stopped: {cluster.stop()}"))
+            pids = f", {workers} workers (pids {', '.join(str(pid) for pid in cluster.pids.values())})"
+        responder = ProfileResponder(broker, store, card_verifier(public_key_from_pem(hq_key.read_bytes())),
+                                     client_id=f"{worker_id}-profiles")
+        responder.start()
+
+        def stop_responder() -> None:
+            responder.stop()
+            click.echo(f"profiles: {responder.stats}")
+
+        stops.append(stop_responder)
+        if not responder.subscribed.wait(30):
+            raise click.ClickException(f"could not subscribe at {broker}")
+        click.echo(f"HQ ingest ready ({broker} -> {db}){pids}")
+        if api_port is not None and keys is not None:
+            fleet = FleetView(broker, client_id=f"{worker_id}-fleet")
+            fleet.start()
+            server = ApiServer(create_app(store, keys, broker_url=broker, fleet=fleet), api_host, api_port)
+            stops += [server.stop, fleet.stop]  # the fleet view ends open dashboard streams first
+            server.start()
+            click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
+                       f"fleet dashboard on {server.url}/fleet/")
         wait_for_signal()
     finally:
-        responder.stop()
-        worker.stop()
-        store.close()
-        click.echo(f"HQ ingest stopped: {worker.stats}; profiles: {responder.stats}")
+        for stop in reversed(stops):
+            stop()
 
 
 @hq.command("export-profile")
@@ -164,6 +226,23 @@ def keygen(directory: Path) -> None:
 @hq.group()
 def catalog() -> None:
     """Catalog versions for the fleet."""
+
+
+@catalog.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--master", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="HQ's master catalog file (created or replaced only if SOURCE is clean).")
+def catalog_import(source: Path, master: Path) -> None:
+    """Import a CSV or JSON catalog; a file with any problem changes nothing and is reported."""
+    from backend_sync import CatalogError, load_catalog
+    from backend_sync.hq import import_catalog
+
+    try:
+        template = load_catalog(master) if master.exists() else None
+        imported = import_catalog(source, master, template)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"imported {len(imported.products)} products into {master}")
 
 
 @catalog.command("publish")

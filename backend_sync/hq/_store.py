@@ -276,6 +276,11 @@ class ProfileStore:
         with self._engine.connect() as db:
             return db.execute(sa.select(sa.func.max(stamps.c.hlc))).scalar()
 
+    def ping(self) -> None:
+        """Check that the database answers (raises SQLAlchemyError when it does not)."""
+        with self._engine.connect() as db:
+            db.execute(sa.select(1))
+
     def event_count(self) -> int:
         """How many events are stored in all."""
         with self._engine.connect() as db:

@@ -1,0 +1,277 @@
+"""HQ's HTTP API: the shopper profile for the web shop, the app and every other channel,
+and, given a FleetView, the fleet dashboard.
+
+Every change posted here becomes a TapEvent stored through ``ProfileStore.record_many``,
+exactly like a kiosk's, so idempotency (by event id) and the merge rules (wishlist,
+preferences and consent by hybrid logical clock) are the same for every channel. Such
+events come from store ``online`` with the calling channel as kiosk id (``online/web``,
+``online/app``); their sequence is taken from their HLC, and profile changes carry an
+HLC from this API's clock (node ``hq-api``) that has first observed the shopper's newest
+change, so a change made after reading the profile is ordered after what was read.
+
+A channel calls with its key in ``X-Api-Key``; the key names the channel.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request, Response, Security
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend_sync.contract import ONLINE_STORE, ConsentStatus, EventKind, Sku, TapEvent, channel_of, new_event
+from backend_sync.exceptions import SyncError
+from backend_sync.hlc import Hlc, HlcClock
+from backend_sync.hq._api_models import (
+    SHOPPER_PATTERN,
+    AnonymousViewIn,
+    ApiError,
+    ApiRefusal,
+    ConsentIn,
+    ConsentOut,
+    EraseOut,
+    EventOut,
+    ExportOut,
+    HealthOut,
+    HistoryEntry,
+    PreferenceIn,
+    PreferenceKey,
+    PreferencesOut,
+    ProfileOut,
+    ViewIn,
+    WishlistOut,
+)
+from backend_sync.hq._auth import ApiKeys
+from backend_sync.hq._dashboard import DASHBOARD_DIR, fleet_router
+from backend_sync.hq._fleet import FleetView
+from backend_sync.hq._responder import tell_fleet_to_forget
+from backend_sync.hq._store import ProfileStore
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-Api-Key"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ApiError, "description": "The body is not JSON"},
+    401: {"model": ApiError, "description": "Missing or unknown API key"},
+    404: {"model": ApiError, "description": "No such shopper or path"},
+    422: {"model": ApiError, "description": "The request does not fit this API"},
+    503: {"model": ApiError, "description": "The profile database or the broker is out of reach; retry"},
+}
+
+Shopper = Annotated[str, PathParam(pattern=SHOPPER_PATTERN, description="The shopper's id (as on their card).")]
+
+
+def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = None,
+               fleet: FleetView | None = None, clock: HlcClock | None = None) -> FastAPI:
+    """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
+
+    Args:
+        store: the profile store every channel shares.
+        keys: each channel's API key.
+        broker_url: where to tell the fleet to forget an erased shopper.
+        fleet: the fleet view behind the dashboard; no dashboard without it.
+        clock: the API's hybrid logical clock (``HlcClock("hq-api")`` by default).
+    """
+    hlc_clock = clock or HlcClock("hq-api")
+    app = FastAPI(
+        title="Kiosk HQ", version="1",
+        summary="The central shopper profile for every channel, and the kiosk fleet.",
+        description=("Every channel (web shop, app, kiosks) reads and writes one profile. Call with your "
+                     f"channel's key in `{API_KEY_HEADER}`. Errors are `{{\"error\": code, \"detail\": ...}}`."),
+        redoc_url=None,
+    )
+    api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Your channel's API key.")
+
+    def calling_channel(key: Annotated[str | None, Security(api_key)]) -> str:
+        channel = keys.channel_for(key)
+        if channel is None:
+            raise ApiRefusal(401, "unauthorized", f"missing or unknown {API_KEY_HEADER}",
+                             {"WWW-Authenticate": API_KEY_HEADER})
+        return channel
+
+    Channel = Annotated[str, Depends(calling_channel)]
+    _install_error_handlers(app)
+
+    def record_change(channel: str, shopper: str, kind: EventKind, session: uuid.UUID | None = None,
+                      **details: object) -> Hlc:
+        """Store one profile change from ``channel``, stamped after the shopper's newest change."""
+        refuse_if_erased(shopper)
+        newest = store.newest_hlc(shopper)
+        if newest:
+            hlc_clock.observe(Hlc.parse(newest))
+        hlc = hlc_clock.now()
+        store.record_many([_event(kind, channel, shopper, session, hlc, None, {"hlc": str(hlc), **details})])
+        return hlc
+
+    def record_view(channel: str, shopper: str | None, session: uuid.UUID | None, sku: str,
+                    event_id: uuid.UUID | None, response: Response) -> EventOut:
+        event = _event(EventKind.PRODUCT_VIEW, channel, shopper, session, hlc_clock.now(), event_id, {"sku": sku})
+        new = store.record_many([event])
+        response.status_code = 201 if new else 200
+        return EventOut(event_id=event.event_id, duplicate=not new)
+
+    def refuse_if_erased(shopper: str) -> None:
+        if store.is_erased(shopper):
+            raise ApiRefusal(410, "erased", "this shopper's profile was erased; HQ keeps nothing more about them")
+
+    def known_shopper(shopper: str) -> None:
+        if not store.has_profile(shopper):
+            raise ApiRefusal(404, "unknown_shopper", f"HQ holds no profile for {shopper!r}")
+
+    @app.get("/v1/health", tags=["service"], responses={503: _ERRORS[503]})
+    def health() -> HealthOut:
+        """Whether this HQ process and its database answer (no key needed)."""
+        store.ping()
+        return HealthOut(status="ok", database=store.url.split(":", 1)[0])
+
+    @app.get("/v1/shoppers/{shopper}", tags=["profiles"], responses=_ERRORS)
+    def read_profile(shopper: Shopper, channel: Channel,
+                     history_limit: Annotated[int, Query(ge=0, le=1000)] = 50) -> ProfileOut:
+        """A shopper's profile: history from every channel, wishlist, preferences and consent."""
+        known_shopper(shopper)
+        profile = store.profile(shopper, history_limit=history_limit)
+        return ProfileOut(
+            shopper=shopper, consent=profile.consent, wishlist=profile.wishlist, preferences=profile.preferences,
+            history=[HistoryEntry(event_id=uuid.UUID(e.event_id), kind=EventKind(e.kind),
+                                  channel=channel_of(e.store, e.kiosk), store=e.store, kiosk=e.kiosk, sku=e.sku,
+                                  at=_utc(e.at)) for e in profile.history],
+        )
+
+    @app.post("/v1/shoppers/{shopper}/views", tags=["events"], status_code=201,
+              responses={**_ERRORS, 200: {"model": EventOut, "description": "Already stored (same event_id)"},
+                         409: {"model": ApiError, "description": "The shopper has not granted consent"},
+                         410: {"model": ApiError, "description": "The shopper's profile was erased"}})
+    def post_view(shopper: Shopper, view: ViewIn, channel: Channel, response: Response) -> EventOut:
+        """Record that a signed-in shopper viewed a product; needs their consent in force."""
+        refuse_if_erased(shopper)
+        consent = store.profile(shopper, history_limit=0).consent
+        if consent is not ConsentStatus.GRANTED:
+            raise ApiRefusal(409, "consent_required",
+                             f"consent is {consent.value if consent else 'not given'}: views join a profile only "
+                             "with consent granted (PUT .../consent), else post them to /v1/sessions/{session}/views")
+        return record_view(channel, shopper, view.session, view.sku, view.event_id, response)
+
+    @app.post("/v1/sessions/{session}/views", tags=["events"], status_code=201,
+              responses={**_ERRORS, 200: {"model": EventOut, "description": "Already stored (same event_id)"}})
+    def post_anonymous_view(session: uuid.UUID, view: AnonymousViewIn, channel: Channel,
+                            response: Response) -> EventOut:
+        """Record an anonymous view in a channel session (joins the profile if consent is granted in it)."""
+        return record_view(channel, None, session, view.sku, view.event_id, response)
+
+    @app.put("/v1/shoppers/{shopper}/wishlist/{sku}", tags=["profiles"],
+             responses={**_ERRORS, 410: {"model": ApiError, "description": "The shopper's profile was erased"}})
+    def add_to_wishlist(shopper: Shopper, sku: Annotated[Sku, PathParam()], channel: Channel) -> WishlistOut:
+        """Put a product on the shopper's wishlist."""
+        hlc = record_change(channel, shopper, EventKind.WISHLIST_ADD, sku=sku)
+        return WishlistOut(shopper=shopper, wishlist=store.profile(shopper, history_limit=0).wishlist, hlc=str(hlc))
+
+    @app.delete("/v1/shoppers/{shopper}/wishlist/{sku}", tags=["profiles"],
+                responses={**_ERRORS, 410: {"model": ApiError, "description": "The shopper's profile was erased"}})
+    def remove_from_wishlist(shopper: Shopper, sku: Annotated[Sku, PathParam()], channel: Channel) -> WishlistOut:
+        """Take a product off the shopper's wishlist."""
+        hlc = record_change(channel, shopper, EventKind.WISHLIST_REMOVE, sku=sku)
+        return WishlistOut(shopper=shopper, wishlist=store.profile(shopper, history_limit=0).wishlist, hlc=str(hlc))
+
+    @app.put("/v1/shoppers/{shopper}/preferences/{key}", tags=["profiles"],
+             responses={**_ERRORS, 410: {"model": ApiError, "description": "The shopper's profile was erased"}})
+    def set_preference(shopper: Shopper, key: Annotated[PreferenceKey, PathParam()], body: PreferenceIn,
+                       channel: Channel) -> PreferencesOut:
+        """Set one of the shopper's preferences (the newest change wins, by HLC)."""
+        hlc = record_change(channel, shopper, EventKind.PREFERENCE, key=key, value=body.value)
+        return PreferencesOut(shopper=shopper, preferences=store.profile(shopper, history_limit=0).preferences,
+                              hlc=str(hlc))
+
+    @app.put("/v1/shoppers/{shopper}/consent", tags=["profiles"],
+             responses={**_ERRORS, 410: {"model": ApiError, "description": "The shopper's profile was erased"}})
+    def change_consent(shopper: Shopper, body: ConsentIn, channel: Channel) -> ConsentOut:
+        """Grant, deny or revoke linking the shopper's visits to their profile."""
+        hlc = record_change(channel, shopper, EventKind.CONSENT, session=body.session, consent=body.status)
+        return ConsentOut(shopper=shopper, consent=store.profile(shopper, history_limit=0).consent, hlc=str(hlc))
+
+    @app.get("/v1/shoppers/{shopper}/export", tags=["privacy"], responses=_ERRORS)
+    def export_profile(shopper: Shopper, channel: Channel) -> ExportOut:
+        """Everything HQ holds about the shopper (their right of access)."""
+        known_shopper(shopper)
+        log.info("channel %s exported a profile", channel)
+        return ExportOut.model_validate(store.export(shopper))
+
+    @app.delete("/v1/shoppers/{shopper}", tags=["privacy"], responses=_ERRORS)
+    def erase_profile(shopper: Shopper, channel: Channel) -> EraseOut:
+        """Erase everything about the shopper at HQ and have every kiosk drop its cached copy.
+
+        Safe to repeat: when the kiosks could not be told, the answer is 503 and a retry
+        tells them.
+        """
+        erased = store.erase(shopper)
+        log.info("channel %s erased a profile (%d events)", channel, erased)
+        if broker_url is None:
+            return EraseOut(shopper=shopper, erased_events=erased, fleet_told=False)
+        try:
+            tell_fleet_to_forget(broker_url, shopper, client_id=f"hq-api-erase-{uuid.uuid4().hex[:8]}", timeout_s=5)
+        except SyncError as exc:
+            raise ApiRefusal(503, "fleet_unreachable", f"erased at HQ ({erased} events), but {exc}; repeat the "
+                             "DELETE to tell the kiosks", {"Retry-After": "5"}) from exc
+        return EraseOut(shopper=shopper, erased_events=erased, fleet_told=True)
+
+    if fleet is not None:
+        app.include_router(fleet_router(fleet, keys, api_key))
+        app.mount("/fleet/static", StaticFiles(directory=DASHBOARD_DIR), name="fleet-static")
+    return app
+
+
+def _event(kind: EventKind, channel: str, shopper: str | None, session: uuid.UUID | None, stamp: Hlc,
+           event_id: uuid.UUID | None, details: dict[str, object]) -> TapEvent:
+    # A channel has no outbox; its HLC gives a sequence that grows like an outbox's.
+    seq = stamp.wall_ms * 1000 + min(stamp.counter, 999)
+    try:
+        return new_event(kind=kind, store=ONLINE_STORE, kiosk=channel, seq=seq, session=session or uuid.uuid4(),
+                         shopper=shopper, event_id=event_id, **details)
+    except ValidationError as exc:
+        raise ApiRefusal(422, "invalid_request", exc.errors(include_url=False, include_context=False)) from exc
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; HQ stores UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def refusal(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiRefusal)
+        return _error(exc.status, exc.error, exc.detail, exc.headers)
+
+    def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = [{"where": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
+                    for error in exc.errors()]
+        return _error(422, "invalid_request", problems)
+
+    def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail, exc.headers)
+
+    def store_down(request: Request, exc: Exception) -> JSONResponse:
+        log.error("profile database error on %s %s: %s", request.method, request.url.path, exc)
+        return _error(503, "store_unavailable", "the profile database is out of reach; retry", {"Retry-After": "1"})
+
+    handlers: dict[type[Exception], Callable[[Request, Exception], JSONResponse]] = {
+        ApiRefusal: refusal, RequestValidationError: invalid, StarletteHTTPException: http_error,
+        SQLAlchemyError: store_down,
+    }
+    for exception, handler in handlers.items():
+        app.add_exception_handler(exception, handler)
+
+
+def _error(status: int, error: str, detail: Any, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(ApiError(error=error, detail=detail).model_dump(mode="json"), status_code=status,
+                        headers=headers)

@@ -1,0 +1,167 @@
+"""Bodies HQ's HTTP API takes and answers with; they make its OpenAPI document."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend_sync.contract import ConsentStatus, EventKind, Sku
+
+# A shopper id in a URL: no control characters (PostgreSQL refuses NUL) and no '/'.
+SHOPPER_PATTERN = r"^[^\x00-\x1f\x7f/]{1,128}$"
+PreferenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+PreferenceValue = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ViewIn(_In):
+    """A signed-in shopper looked at a product on the web shop or in the app."""
+
+    sku: Sku
+    session: uuid.UUID | None = Field(default=None, description="The channel's session; a new one if absent.")
+    event_id: uuid.UUID | None = Field(
+        default=None, description="Give one to make retries safe: an id HQ already has is not stored again.")
+
+
+class AnonymousViewIn(_In):
+    """A shopper not signed in looked at a product; joins their profile if they grant consent in this session."""
+
+    sku: Sku
+    event_id: uuid.UUID | None = Field(
+        default=None, description="Give one to make retries safe: an id HQ already has is not stored again.")
+
+
+class ConsentIn(_In):
+    """The shopper's answer to linking their visits to their profile."""
+
+    status: ConsentStatus
+    session: uuid.UUID | None = Field(
+        default=None, description="With 'granted': this session's anonymous views join the profile.")
+
+
+class PreferenceIn(_In):
+    """A preference's new value."""
+
+    value: PreferenceValue
+
+
+class EventOut(BaseModel):
+    """What HQ did with a posted event."""
+
+    event_id: uuid.UUID
+    duplicate: bool = Field(description="True if HQ already had an event with this id (nothing changed).")
+
+
+class HistoryEntry(BaseModel):
+    """One event of the shopper's history, from any channel."""
+
+    event_id: uuid.UUID
+    kind: EventKind
+    channel: str = Field(description="'web', 'app'... or 'kiosk:<kiosk>'.")
+    store: str
+    kiosk: str
+    sku: str | None
+    at: datetime
+
+
+class ProfileOut(BaseModel):
+    """A shopper's profile as every channel sees it."""
+
+    shopper: str
+    consent: ConsentStatus | None
+    wishlist: list[str]
+    preferences: dict[str, str]
+    history: list[HistoryEntry] = Field(description="Oldest first; the newest `history_limit` events.")
+
+
+class WishlistOut(BaseModel):
+    """The wishlist after a change."""
+
+    shopper: str
+    wishlist: list[str]
+    hlc: str = Field(description="The hybrid logical timestamp the change was stored with.")
+
+
+class ConsentOut(BaseModel):
+    """The consent in force after a change."""
+
+    shopper: str
+    consent: ConsentStatus | None
+    hlc: str
+
+
+class PreferencesOut(BaseModel):
+    """The preferences after a change."""
+
+    shopper: str
+    preferences: dict[str, str]
+    hlc: str
+
+
+class ConsentLogEntry(BaseModel):
+    """One consent change, kept for the record."""
+
+    status: ConsentStatus
+    hlc: str
+    channel: str
+    at: datetime
+
+
+class ExportedEvent(BaseModel):
+    """One stored event, as exported."""
+
+    event_id: uuid.UUID
+    profile_key: str
+    kind: EventKind
+    store: str
+    kiosk: str
+    sku: str | None
+    at: datetime
+
+
+class ExportOut(BaseModel):
+    """Everything HQ holds about a shopper."""
+
+    shopper: str
+    consent: ConsentStatus | None
+    consent_log: list[ConsentLogEntry]
+    linked_sessions: list[str]
+    wishlist: list[str]
+    preferences: dict[str, str]
+    history: list[ExportedEvent]
+
+
+class EraseOut(BaseModel):
+    """What an erase removed."""
+
+    shopper: str
+    erased_events: int
+    fleet_told: bool = Field(description="Every kiosk was told to drop what it caches of the shopper.")
+
+
+class ApiError(BaseModel):
+    """Every error HQ's API answers with."""
+
+    error: str = Field(description="A stable code: unauthorized, invalid_request, unknown_shopper...")
+    detail: Any = Field(description="What went wrong, for a person.")
+
+
+class HealthOut(BaseModel):
+    """Whether this HQ process can serve."""
+
+    status: str
+    database: str
+
+
+class ApiRefusal(Exception):
+    """A request HQ answers with an error; becomes an ``ApiError`` body."""
+
+    def __init__(self, status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers

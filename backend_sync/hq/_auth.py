@@ -1,0 +1,93 @@
+"""Who calls HQ's HTTP API: one API key per channel, and the dashboard's sign-in cookie.
+
+A key names its channel (``web``, ``app``, ``hq``): events a channel posts are stored as
+from that channel, and only the fleet channels may use the dashboard. Keys live in a
+JSON file, ``{"web": "<key>", "app": "<key>", "hq": "<key>"}``, never on a command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend_sync.exceptions import SyncError
+
+_CHANNEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MIN_KEY_LENGTH = 16
+SESSION_TTL_S = 12 * 3600
+
+
+@dataclass(frozen=True)
+class ApiKeys:
+    """Each channel's API key, and which channels may see and command the fleet."""
+
+    keys: Mapping[str, str]
+    fleet_channels: frozenset[str] = field(default_factory=lambda: frozenset({"hq"}))
+
+    def __post_init__(self) -> None:
+        for channel, key in self.keys.items():
+            if not _CHANNEL.match(channel):
+                raise SyncError(f"not a channel name: {channel!r} (lowercase letters, digits and '-')")
+            if len(key) < MIN_KEY_LENGTH:
+                raise SyncError(f"the key of channel {channel!r} is shorter than {MIN_KEY_LENGTH} characters")
+        if len(set(self.keys.values())) != len(self.keys):
+            raise SyncError("two channels share one API key: a key must name one channel")
+
+    def channel_for(self, key: str | None) -> str | None:
+        """The channel a key belongs to, or None for a missing or unknown key."""
+        if not key:
+            return None
+        found = None
+        for channel, known in self.keys.items():  # every key compared, in constant time each
+            if hmac.compare_digest(known.encode(), key.encode()):
+                found = channel
+        return found
+
+    def may_use_fleet(self, channel: str) -> bool:
+        """Whether a channel may see the fleet and send kiosks commands."""
+        return channel in self.fleet_channels
+
+    def session_token(self, channel: str, now: float | None = None) -> str:
+        """A dashboard sign-in token for ``channel``, valid for 12 hours.
+
+        It is signed with the channel's key, so every HQ process that has the key file
+        accepts it, and rotating the key signs everyone out.
+        """
+        expires = int((now if now is not None else time.time()) + SESSION_TTL_S)
+        return f"{channel}.{expires}.{self._signature(channel, expires)}"
+
+    def channel_for_session(self, token: str | None, now: float | None = None) -> str | None:
+        """The channel a dashboard token was issued to, or None if forged or expired."""
+        try:
+            channel, expires_text, signature = (token or "").split(".")
+            expires = int(expires_text)
+        except ValueError:
+            return None
+        if channel not in self.keys or expires < (now if now is not None else time.time()):
+            return None
+        return channel if hmac.compare_digest(signature, self._signature(channel, expires)) else None
+
+    def _signature(self, channel: str, expires: int) -> str:
+        return hmac.new(self.keys[channel].encode(), f"dashboard:{channel}.{expires}".encode(),
+                        hashlib.sha256).hexdigest()
+
+
+def load_api_keys(path: Path, fleet_channels: frozenset[str] = frozenset({"hq"})) -> ApiKeys:
+    """Read the channels' keys from a JSON file.
+
+    Raises:
+        SyncError: the file is missing, not a JSON object of strings, or a key is unfit.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SyncError(f"cannot read API keys from {path}: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise SyncError(f"{path} must hold a JSON object of channel -> key")
+    return ApiKeys(data, fleet_channels)

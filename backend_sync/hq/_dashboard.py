@@ -1,0 +1,205 @@
+"""The fleet dashboard's HTTP side: the page, the fleet as JSON, a live stream of changes
+(Server-Sent Events) and commands to kiosks.
+
+Scripts call with a fleet channel's key in ``X-Api-Key``; a browser signs in once with
+that key and then carries a signed, HttpOnly, SameSite=Strict cookie (an EventSource
+cannot send headers).
+"""
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import AsyncIterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, Security
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.security import APIKeyHeader
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend_sync.contract import CommandKind, LinkState
+from backend_sync.exceptions import SyncError
+from backend_sync.hq._api_models import ApiError, ApiRefusal
+from backend_sync.hq._auth import SESSION_TTL_S, ApiKeys
+from backend_sync.hq._fleet import FleetChange, FleetView, KioskGone, KioskView
+
+log = logging.getLogger(__name__)
+
+DASHBOARD_DIR = Path(__file__).with_name("dashboard")
+SESSION_COOKIE = "hq_fleet_session"
+_STREAM_BACKLOG = 2000  # changes a slow browser may fall behind before it is made to start over
+_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+
+class RemoteCommand(enum.Enum):
+    """What staff may order a kiosk to do from the dashboard."""
+
+    RELOAD_CATALOG = "reload_catalog"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    IDENTIFY = "identify"
+
+
+class CommandIn(BaseModel):
+    """A command for one kiosk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: RemoteCommand
+
+
+class CommandOut(BaseModel):
+    """A command the broker has taken for a kiosk."""
+
+    store: str
+    kiosk: str
+    command: RemoteCommand
+    kiosk_online: bool = Field(description="False: the kiosk gets it when it reconnects.")
+
+
+class AlertOut(BaseModel):
+    """One of a kiosk's problems."""
+
+    kind: str
+    message: str
+
+
+class KioskOut(BaseModel):
+    """One kiosk as the fleet view sees it."""
+
+    store: str
+    kiosk: str
+    state: LinkState
+    last_seen: datetime
+    app_version: str
+    catalog_version: int
+    backlog: int
+    reader: str
+    update_problem: str
+    alerts: list[AlertOut]
+
+
+class FleetOut(BaseModel):
+    """Every kiosk HQ knows, by store and kiosk id."""
+
+    kiosks: list[KioskOut]
+    generated_at: datetime
+    backlog_high: int
+    silent_after_s: float
+
+
+class SignIn(BaseModel):
+    """A fleet channel's key, to sign the browser in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(max_length=512)
+
+
+def fleet_router(fleet: FleetView, keys: ApiKeys, api_key: APIKeyHeader) -> APIRouter:
+    """The dashboard's routes under ``/fleet``; its static files are mounted by the app."""
+    def fleet_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
+        channel = keys.channel_for(key) if key else keys.channel_for_session(request.cookies.get(SESSION_COOKIE))
+        if channel is None:
+            raise ApiRefusal(401, "unauthorized", "sign in, or call with a fleet channel's X-Api-Key")
+        if not keys.may_use_fleet(channel):
+            raise ApiRefusal(403, "forbidden", f"channel {channel!r} may not see or command the fleet")
+        return channel
+
+    FleetChannel = Annotated[str, Depends(fleet_channel)]
+    errors: dict[int | str, dict[str, object]] = {
+        400: {"model": ApiError, "description": "The body is not JSON"},
+        401: {"model": ApiError, "description": "Not signed in"},
+        403: {"model": ApiError, "description": "Not a fleet channel"},
+        422: {"model": ApiError, "description": "The request does not fit this API"},
+    }
+    router = APIRouter(prefix="/fleet", tags=["fleet"])
+
+    @router.get("", include_in_schema=False)
+    def to_page() -> RedirectResponse:
+        return RedirectResponse("/fleet/")
+
+    @router.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(DASHBOARD_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @router.post("/session", include_in_schema=False, status_code=204)
+    def sign_in(body: SignIn, request: Request, response: Response) -> None:
+        channel = keys.channel_for(body.key)
+        if channel is None or not keys.may_use_fleet(channel):
+            raise ApiRefusal(401, "unauthorized", "that is not a fleet channel's key")
+        response.set_cookie(SESSION_COOKIE, keys.session_token(channel), max_age=SESSION_TTL_S, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https", path="/fleet")
+        log.info("dashboard sign-in for channel %s", channel)
+
+    @router.delete("/session", include_in_schema=False, status_code=204)
+    def sign_out(response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path="/fleet")
+
+    @router.get("/api/kiosks", responses=errors)
+    def kiosks(channel: FleetChannel) -> FleetOut:
+        """Every kiosk HQ knows: state, last seen, versions, backlog, reader and alerts."""
+        return _snapshot(fleet)
+
+    @router.post("/api/kiosks/{store}/{kiosk}/commands", status_code=202,
+                 responses={**errors, 404: {"model": ApiError, "description": "HQ has never heard of this kiosk"},
+                            503: {"model": ApiError, "description": "The broker is out of reach; retry"}})
+    def command(store: Annotated[str, PathParam(pattern=_ID)], kiosk: Annotated[str, PathParam(pattern=_ID)],
+                body: CommandIn, channel: FleetChannel) -> CommandOut:
+        """Send a kiosk a command over MQTT: reload its catalog, lock, unlock, or flash its screen."""
+        view = fleet.kiosk(store, kiosk)
+        if view is None:
+            raise ApiRefusal(404, "unknown_kiosk", f"HQ has never heard of kiosk {store}/{kiosk}")
+        try:
+            fleet.send_command(store, kiosk, CommandKind(body.command.value))
+        except SyncError as exc:
+            raise ApiRefusal(503, "broker_unreachable", str(exc), {"Retry-After": "5"}) from exc
+        log.info("channel %s sent %s to %s/%s", channel, body.command.value, store, kiosk)
+        return CommandOut(store=store, kiosk=kiosk, command=body.command,
+                          kiosk_online=view.status.state is LinkState.ONLINE)
+
+    @router.get("/api/stream", response_class=EventSourceResponse, include_in_schema=False)
+    async def stream(channel: FleetChannel) -> AsyncIterable[ServerSentEvent]:
+        """The whole fleet at once, then every change as it happens."""
+        loop = asyncio.get_running_loop()
+        changes: asyncio.Queue[FleetChange] = asyncio.Queue(maxsize=_STREAM_BACKLOG)
+
+        def forward(change: FleetChange) -> None:
+            with contextlib.suppress(RuntimeError):  # the server's loop has closed
+                loop.call_soon_threadsafe(_offer, changes, change)
+
+        unsubscribe = fleet.listen(forward)  # before the snapshot, so no change falls between
+        try:
+            yield ServerSentEvent(event="snapshot", data=_snapshot(fleet), retry=2000)
+            while (change := await changes.get()) is not None:
+                if isinstance(change, KioskGone):
+                    yield ServerSentEvent(event="gone", data={"store": change.store, "kiosk": change.kiosk})
+                else:
+                    yield ServerSentEvent(event="kiosk", data=_kiosk_out(change))
+        finally:
+            unsubscribe()
+
+    return router
+
+
+def _offer(changes: asyncio.Queue[FleetChange], change: FleetChange) -> None:
+    try:
+        changes.put_nowait(change)
+    except asyncio.QueueFull:  # end this stream; the browser reconnects and gets a fresh snapshot
+        while not changes.empty():
+            changes.get_nowait()
+        changes.put_nowait(None)
+
+
+def _kiosk_out(view: KioskView) -> KioskOut:
+    return KioskOut.model_validate(view.to_json())
+
+
+def _snapshot(fleet: FleetView) -> FleetOut:
+    return FleetOut(kiosks=[_kiosk_out(view) for view in fleet.kiosks()], generated_at=datetime.now(UTC),
+                    backlog_high=fleet.thresholds.backlog_high, silent_after_s=fleet.thresholds.silent_after_s)

@@ -1,0 +1,276 @@
+"""The fleet as HQ sees it: every kiosk's retained status, its alerts, and commands to kiosks.
+
+Kiosks keep a retained status on ``kiosk/<store>/<kiosk>/status`` (online every 30 s,
+offline when they stop, and offline from their last will when they die), so a fresh
+FleetView learns the whole fleet at once on subscribing and then follows it live.
+Several HQ processes may each run one: it only reads statuses and publishes commands.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
+from backend_sync.contract import (
+    STATUS_WILDCARD,
+    CommandKind,
+    KioskCommand,
+    KioskStatus,
+    LinkState,
+    decode_status,
+    kiosk_topics,
+)
+from backend_sync.exceptions import ContractError, SyncError
+
+log = logging.getLogger(__name__)
+
+# What staff may order from the dashboard (forgetting a shopper goes with an erase only).
+REMOTE_COMMANDS = (CommandKind.RELOAD_CATALOG, CommandKind.LOCK, CommandKind.UNLOCK, CommandKind.IDENTIFY)
+# An order that is stale by the time an offline kiosk comes back expires at the broker;
+# lock and unlock wait for the kiosk however long it takes.
+_COMMAND_EXPIRY_S = {CommandKind.IDENTIFY: 120, CommandKind.RELOAD_CATALOG: 3600}
+_RECHECK_EVERY_S = 5.0
+
+
+class AlertKind(enum.Enum):
+    """Why a kiosk needs someone's attention."""
+
+    OFFLINE = "offline"
+    SILENT = "silent"
+    READER_OFFLINE = "reader_offline"
+    BACKLOG_HIGH = "backlog_high"
+    UPDATE_REFUSED = "update_refused"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One problem of one kiosk, in words a store manager reads."""
+
+    kind: AlertKind
+    message: str
+
+
+@dataclass(frozen=True)
+class FleetThresholds:
+    """When a kiosk's state becomes an alert."""
+
+    backlog_high: int = 500  # events waiting in the outbox: HQ has not had them for a while
+    silent_after_s: float = 90.0  # three missed 30-second heartbeats
+
+
+@dataclass(frozen=True)
+class KioskView:
+    """One kiosk on the dashboard."""
+
+    status: KioskStatus
+    last_seen: datetime
+    alerts: tuple[Alert, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(store, kiosk)."""
+        return self.status.store, self.status.kiosk
+
+    def to_json(self) -> dict[str, Any]:
+        """The kiosk as the dashboard and the fleet API show it."""
+        status = self.status
+        return {
+            "store": status.store, "kiosk": status.kiosk, "state": status.state.value,
+            "last_seen": self.last_seen.isoformat(), "app_version": status.app_version,
+            "catalog_version": status.catalog_version, "backlog": status.backlog, "reader": status.reader,
+            "update_problem": status.update_problem,
+            "alerts": [{"kind": alert.kind.value, "message": alert.message} for alert in self.alerts],
+        }
+
+
+@dataclass(frozen=True)
+class KioskGone:
+    """A kiosk's retained status was deleted: it left the fleet."""
+
+    store: str
+    kiosk: str
+
+
+FleetChange = KioskView | KioskGone | None  # None: the view is closing
+
+
+def kiosk_alerts(status: KioskStatus, last_seen: datetime, now: datetime,
+                 thresholds: FleetThresholds) -> tuple[Alert, ...]:
+    """What is wrong with a kiosk, most serious first."""
+    alerts = []
+    if status.state is LinkState.OFFLINE:
+        alerts.append(Alert(AlertKind.OFFLINE, "Kiosk is offline"))
+    elif now - last_seen > timedelta(seconds=thresholds.silent_after_s):
+        alerts.append(Alert(AlertKind.SILENT, f"No heartbeat for {int((now - last_seen).total_seconds())} s"))
+    if status.state is LinkState.ONLINE and status.reader == "offline":
+        alerts.append(Alert(AlertKind.READER_OFFLINE, "NFC reader is offline"))
+    if status.backlog >= thresholds.backlog_high:
+        alerts.append(Alert(AlertKind.BACKLOG_HIGH, f"{status.backlog} events waiting to reach HQ"))
+    if status.update_problem:
+        alerts.append(Alert(AlertKind.UPDATE_REFUSED, f"Catalog update refused: {status.update_problem}"))
+    return tuple(alerts)
+
+
+def last_seen_after(previous: datetime | None, status: KioskStatus, received: datetime, live: bool) -> datetime:
+    """When HQ last knew a kiosk to be up, after this status.
+
+    A live online status means now. A last will carries the time the kiosk connected,
+    not the time it died, so the last heartbeat HQ saw is the better guess; a retained
+    status read at start-up has only its own timestamp. A kiosk clock ahead of HQ's is
+    never believed past now.
+    """
+    seen = [min(status.at, received)]
+    if live and status.state is LinkState.ONLINE:
+        seen.append(received)
+    if previous is not None:
+        seen.append(previous)
+    return max(seen)
+
+
+class FleetView:
+    """Follows every kiosk's status through the broker and sends kiosks commands."""
+
+    def __init__(self, broker_url: str, client_id: str | None = None,
+                 thresholds: FleetThresholds = FleetThresholds(),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.broker = BrokerUrl.parse(broker_url)
+        self.thresholds = thresholds
+        self.subscribed = threading.Event()
+        self.rejected = 0
+        self._clock = clock
+        self._kiosks: dict[tuple[str, str], KioskView] = {}
+        self._listeners: list[Callable[[FleetChange], None]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        # Its own client id whatever the credentials: another HQ process or service with
+        # the same id would take this session over.
+        self._client = new_client(self.broker, client_id or f"hq-fleet-{uuid.uuid4().hex[:8]}")
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = lambda *_: self.subscribed.set()
+        self._client.on_message = self._on_message
+        self._rechecker = threading.Thread(target=self._recheck_alerts, name="hq-fleet-alerts", daemon=True)
+
+    def start(self) -> None:
+        """Connect (retrying in the background) and follow the fleet."""
+        connect_async(self._client, self.broker)
+        self._client.loop_start()
+        self._rechecker.start()
+
+    def stop(self) -> None:
+        """Disconnect, and tell every listener the view is closing."""
+        self._stop.set()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._notify(None)
+
+    def kiosks(self) -> list[KioskView]:
+        """Every known kiosk, by store and kiosk id."""
+        with self._lock:
+            return [self._kiosks[key] for key in sorted(self._kiosks)]
+
+    def kiosk(self, store: str, kiosk: str) -> KioskView | None:
+        """One kiosk, or None if HQ has never heard of it."""
+        with self._lock:
+            return self._kiosks.get((store, kiosk))
+
+    def listen(self, listener: Callable[[FleetChange], None]) -> Callable[[], None]:
+        """Call ``listener`` on every change (from a background thread); returns the unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def send_command(self, store: str, kiosk: str, command: CommandKind, timeout_s: float = 5.0) -> None:
+        """Send a kiosk a command on its commands topic (QoS 1; waits for the broker's PUBACK).
+
+        An offline kiosk gets it when it reconnects: the broker keeps its session.
+
+        Raises:
+            ContractError: a store or kiosk id that is not ``[a-z0-9-]``.
+            SyncError: the broker did not take the command in time.
+        """
+        topic = kiosk_topics(store, kiosk).commands
+        if not self._client.is_connected():  # paho would keep it and send it whenever it reconnects
+            raise SyncError(f"the broker at {self.broker} is out of reach")
+        properties = None
+        if self.broker.protocol is Protocol.V5 and command in _COMMAND_EXPIRY_S:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.MessageExpiryInterval = _COMMAND_EXPIRY_S[command]
+        info = self._client.publish(topic, KioskCommand(command=command).model_dump_json().encode(), qos=1,
+                                    properties=properties)
+        try:
+            info.wait_for_publish(timeout_s)
+        except (RuntimeError, ValueError) as exc:  # paho: not connected, or the queue is full
+            raise SyncError(f"the broker at {self.broker} is out of reach: {exc}") from exc
+        if not info.is_published():
+            raise SyncError(f"the broker at {self.broker} did not take the command in {timeout_s:.0f} s")
+        log.info("sent %s to %s/%s", command.value, store, kiosk)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker %s refused the fleet view: %s", self.broker, reason)
+            return
+        client.subscribe(STATUS_WILDCARD, qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        parts = message.topic.split("/")
+        if not message.payload:  # an empty retained payload deletes: the kiosk left the fleet
+            with self._lock:
+                gone = self._kiosks.pop((parts[1], parts[2]), None)
+            if gone is not None:
+                self._notify(KioskGone(*gone.key))
+            return
+        try:
+            status = decode_status(bytes(message.payload))
+            if message.topic != kiosk_topics(status.store, status.kiosk).status:
+                raise ContractError(f"status of {status.store}/{status.kiosk} arrived on {message.topic!r}")
+        except ContractError as exc:
+            self.rejected += 1
+            log.warning("ignored a status on %s: %s", message.topic, exc)
+            return
+        now = self._clock()
+        with self._lock:
+            previous = self._kiosks.get((status.store, status.kiosk))
+            seen = last_seen_after(previous.last_seen if previous else None, status, now, live=not message.retain)
+            view = KioskView(status, seen, kiosk_alerts(status, seen, now, self.thresholds))
+            self._kiosks[view.key] = view
+        self._notify(view)
+
+    def _recheck_alerts(self) -> None:
+        """Kiosks that go quiet send nothing: look for them on a timer."""
+        while not self._stop.wait(_RECHECK_EVERY_S):
+            now = self._clock()
+            changed = []
+            with self._lock:
+                for key, view in self._kiosks.items():
+                    alerts = kiosk_alerts(view.status, view.last_seen, now, self.thresholds)
+                    if [a.kind for a in alerts] != [a.kind for a in view.alerts]:
+                        self._kiosks[key] = KioskView(view.status, view.last_seen, alerts)
+                        changed.append(self._kiosks[key])
+            for view in changed:
+                self._notify(view)
+
+    def _notify(self, change: FleetChange) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(change)
+            except Exception:  # one broken listener must not stop the fleet view
+                log.exception("a fleet listener failed")

@@ -1,0 +1,224 @@
+// The fleet dashboard: the whole fleet from /fleet/api/stream, kept live by Server-Sent
+// Events; commands go to /fleet/api/kiosks/<store>/<kiosk>/commands. Every kiosk-supplied
+// string goes into the page as text, never as HTML.
+"use strict";
+
+const COMMANDS = [
+  { command: "identify", label: "Identify", title: "Flash the kiosk's screen so staff can find it" },
+  { command: "reload_catalog", label: "Reload catalog", title: "Fetch and apply the current catalog now" },
+  { command: "lock", label: "Lock", title: "Take the kiosk out of service", danger: true },
+  { command: "unlock", label: "Unlock", title: "Put the kiosk back in service" },
+];
+const COMMAND_NAMES = Object.fromEntries(COMMANDS.map((c) => [c.command, c.label]));
+
+const kiosks = new Map(); // "store/kiosk" -> kiosk
+let renderQueued = false;
+let stream = null;
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name in node) node[name] = value;
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function storeTitle(id) {
+  return id.split("-").map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join(" ");
+}
+
+function ago(iso) {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 5) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return new Date(iso).toLocaleDateString();
+}
+
+function setLive(state, text) {
+  const live = $("live");
+  live.dataset.live = state;
+  live.textContent = text;
+}
+
+function toast(text, failed = false) {
+  const note = el("div", { className: failed ? "toast failed" : "toast", role: "status" }, text);
+  $("toasts").append(note);
+  setTimeout(() => note.remove(), 5000);
+}
+
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function kioskRow(k) {
+  const problem = k.alerts.length > 0;
+  const row = el("tr", {
+    className: [k.state, problem ? "problem" : ""].join(" ").trim(),
+    dataset: { store: k.store, kiosk: k.kiosk, state: k.state },
+  });
+  const alerts = el("td", { className: "alerts" });
+  if (problem) {
+    for (const alert of k.alerts) alerts.append(el("span", { className: `alert ${alert.kind}` }, alert.message));
+  } else {
+    alerts.append(el("span", { className: "no-alerts" }, "—"));
+  }
+  const actions = el("td", { className: "actions" });
+  for (const c of COMMANDS) {
+    const button = el("button", {
+      type: "button", textContent: c.label, title: c.title, className: c.danger ? "danger" : "",
+      dataset: { command: c.command }, "aria-label": `${c.label} ${k.store}/${k.kiosk}`,
+    });
+    button.addEventListener("click", () => sendCommand(k, c.command, button));
+    actions.append(button);
+  }
+  row.append(
+    el("td", { className: "kiosk-id" }, k.kiosk),
+    el("td", {}, el("span", { className: `pill ${k.state}` }, k.state === "online" ? "Online" : "Offline")),
+    el("td", { className: "last-seen muted", dataset: { at: k.last_seen }, title: k.last_seen }, ago(k.last_seen)),
+    el("td", {}, k.app_version || "—"),
+    el("td", { className: "num-left" }, k.catalog_version ? `v${k.catalog_version}` : "—"),
+    el("td", { className: k.alerts.some((a) => a.kind === "backlog_high") ? "num backlog-high" : "num" },
+      String(k.backlog)),
+    k.state === "online"
+      ? el("td", { className: k.reader === "offline" ? "reader-offline" : "" }, k.reader)
+      : el("td", { className: "muted", title: `last known: ${k.reader}` }, "—"),  // stale while offline
+    alerts,
+    actions,
+  );
+  return row;
+}
+
+function render() {
+  const needle = $("filter").value.trim().toLowerCase();
+  const onlyProblems = $("only-problems").checked;
+  const all = [...kiosks.values()];
+  $("sum-total").textContent = all.length;
+  $("sum-online").textContent = all.filter((k) => k.state === "online").length;
+  $("sum-offline").textContent = all.filter((k) => k.state !== "online").length;
+  $("sum-alerts").textContent = all.filter((k) => k.alerts.length > 0).length;
+  $("empty").hidden = all.length > 0;
+
+  const byStore = new Map();
+  for (const k of all.sort((a, b) => (a.store + "/" + a.kiosk).localeCompare(b.store + "/" + b.kiosk))) {
+    if (!byStore.has(k.store)) byStore.set(k.store, []);
+    byStore.get(k.store).push(k);
+  }
+  const template = $("store-template");
+  const sections = [];
+  for (const [store, storeKiosks] of byStore) {
+    const shown = storeKiosks.filter((k) =>
+      (!onlyProblems || k.alerts.length > 0)
+      && (!needle || store.includes(needle) || k.kiosk.includes(needle)));
+    if (shown.length === 0) continue;
+    const section = template.content.firstElementChild.cloneNode(true);
+    section.dataset.store = store;
+    section.querySelector(".store-name").textContent = storeTitle(store);
+    const online = storeKiosks.filter((k) => k.state === "online").length;
+    const problems = storeKiosks.filter((k) => k.alerts.length > 0).length;
+    const count = section.querySelector(".store-count");
+    count.textContent = `${online} of ${storeKiosks.length} online`
+      + (problems ? ` · ${problems} need${problems === 1 ? "s" : ""} attention` : "");
+    count.classList.toggle("has-problems", problems > 0);
+    section.querySelector("tbody").append(...shown.map(kioskRow));
+    sections.push(section);
+  }
+  $("stores").replaceChildren(...sections);
+}
+
+async function sendCommand(k, command, button) {
+  button.disabled = true;
+  try {
+    const response = await fetch(
+      `/fleet/api/kiosks/${encodeURIComponent(k.store)}/${encodeURIComponent(k.kiosk)}/commands`,
+      { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ command }) },
+    );
+    const body = await response.json().catch(() => ({}));
+    if (response.status === 401) return showSignIn();
+    if (!response.ok) throw new Error(body.detail || response.statusText);
+    const when = body.kiosk_online ? "" : " (it gets it when it is back online)";
+    toast(`${COMMAND_NAMES[command]} sent to ${k.kiosk}, ${storeTitle(k.store)}${when}`);
+  } catch (error) {
+    toast(`${COMMAND_NAMES[command]} for ${k.kiosk} failed: ${error.message}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function connect() {
+  if (stream) stream.close();
+  setLive("connecting", "Connecting…");
+  stream = new EventSource("/fleet/api/stream");
+  stream.addEventListener("snapshot", (event) => {
+    const fleet = JSON.parse(event.data);
+    kiosks.clear();
+    for (const k of fleet.kiosks) kiosks.set(`${k.store}/${k.kiosk}`, k);
+    setLive("live", "Live");
+    $("fleet").hidden = false;
+    $("summary").hidden = false;
+    scheduleRender();
+  });
+  stream.addEventListener("kiosk", (event) => {
+    const k = JSON.parse(event.data);
+    kiosks.set(`${k.store}/${k.kiosk}`, k);
+    scheduleRender();
+  });
+  stream.addEventListener("gone", (event) => {
+    const k = JSON.parse(event.data);
+    kiosks.delete(`${k.store}/${k.kiosk}`);
+    scheduleRender();
+  });
+  stream.addEventListener("error", () => {
+    setLive("down", "Reconnecting…");
+    if (stream.readyState === EventSource.CLOSED) {
+      // The browser gives up on an answer that is not a stream (401 after the session ended).
+      setTimeout(start, 3000);
+    }
+  });
+}
+
+function showSignIn() {
+  if (stream) stream.close();
+  setLive("down", "Signed out");
+  $("fleet").hidden = true;
+  $("summary").hidden = true;
+  $("signin").hidden = false;
+  $("signin-key").focus();
+}
+
+async function start() {
+  const response = await fetch("/fleet/api/kiosks").catch(() => null);
+  if (response && (response.status === 401 || response.status === 403)) return showSignIn();
+  $("signin").hidden = true;
+  connect();
+}
+
+$("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const response = await fetch("/fleet/session", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ key: $("signin-key").value }),
+  });
+  $("signin-error").hidden = response.ok;
+  if (response.ok) {
+    $("signin-key").value = "";
+    start();
+  }
+});
+$("filter").addEventListener("input", scheduleRender);
+$("only-problems").addEventListener("change", scheduleRender);
+setInterval(() => {
+  for (const cell of document.querySelectorAll("td.last-seen")) cell.textContent = ago(cell.dataset.at);
+}, 1000);
+start();
