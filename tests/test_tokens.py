@@ -70,8 +70,9 @@ def test_public_key_pem_round_trip_and_bad_pem() -> None:
 # --- A tap -> a verified identity, or the reason there is none. ---------------------------
 
 UID = "02FE000000000009"
-SHOPPER = issue_token(HQ, "shopper-1", Role.SHOPPER, 60)
-STAFF = issue_token(HQ, "staff-1", Role.STAFF, 60)
+# Made at collection time, long before these tests run in a full suite: valid for a day.
+SHOPPER = issue_token(HQ, "shopper-1", Role.SHOPPER, 86_400)
+STAFF = issue_token(HQ, "staff-1", Role.STAFF, 86_400)
 
 # (what, the tap, verified subject or None, reason fragment)
 IDENTITY_CASES = [
