@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -48,11 +49,22 @@ class Product(BaseModel):
     colour: Texts
     image: str
     stock: dict[str, dict[str, Annotated[int, Field(ge=0)]]]
+    # Per-store price where it differs from ``price``; the stores that sell it (None: all).
+    prices: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    stores: tuple[str, ...] | None = None
 
     def stock_in(self, store: str) -> dict[str, int]:
         """Units per size in ``store`` (sizes it does not list count as 0)."""
         in_store = self.stock.get(store, {})
         return {size: in_store.get(size, 0) for size in self.sizes}
+
+    def price_in(self, store: str) -> float:
+        """What the product costs in ``store``."""
+        return self.prices.get(store, self.price)
+
+    def sold_in(self, store: str) -> bool:
+        """Whether ``store`` carries the product."""
+        return self.stores is None or store in self.stores
 
 
 class Catalog(BaseModel):
@@ -66,24 +78,51 @@ class Catalog(BaseModel):
     products: tuple[Product, ...]
 
     @model_validator(mode="after")
-    def _unique_skus(self) -> Catalog:
+    def _consistent(self) -> Catalog:
         seen: set[str] = set()
+        known = {store.id for store in self.stores}
         for product in self.products:
             if product.sku in seen:
                 raise ValueError(f"SKU {product.sku} appears twice")
             seen.add(product.sku)
+            named = set(product.stock) | set(product.prices) | set(product.stores or ())
+            if named - known:
+                raise ValueError(f"{product.sku} names unknown stores: {', '.join(sorted(named - known))}")
         return self
 
     def product(self, sku: str) -> Product | None:
         """The product with ``sku``, or None."""
         return self._by_sku().get(sku)
 
+    def for_stores(self, stores: Sequence[str]) -> Catalog:
+        """The part of the catalog these stores need: their products, stock and prices only.
+
+        Raises:
+            CatalogError: a store the catalog does not know.
+        """
+        unknown = set(stores) - {store.id for store in self.stores}
+        if unknown:
+            raise CatalogError(f"unknown stores: {', '.join(sorted(unknown))}")
+        wanted = set(stores)
+        products = tuple(
+            product.model_copy(update={
+                "stock": {s: units for s, units in product.stock.items() if s in wanted},
+                "prices": {s: price for s, price in product.prices.items() if s in wanted},
+                "stores": None if product.stores is None else tuple(s for s in product.stores if s in wanted),
+            })
+            for product in self.products if any(product.sold_in(store) for store in wanted)
+        )
+        return self.model_copy(update={"stores": tuple(s for s in self.stores if s.id in wanted),
+                                       "products": products})
+
     def _by_sku(self) -> dict[str, Product]:
-        cached: dict[str, Product] | None = self.__dict__.get("_index")
-        if cached is None:
-            cached = {p.sku: p for p in self.products}
-            object.__setattr__(self, "_index", cached)  # frozen model: built once, on first lookup
-        return cached
+        # Built on first lookup and kept with the products tuple it indexes: model_copy
+        # carries the instance dict over, and a copy with other products must not reuse it.
+        cached: tuple[tuple[Product, ...], dict[str, Product]] | None = self.__dict__.get("_index")
+        if cached is None or cached[0] is not self.products:
+            cached = (self.products, {p.sku: p for p in self.products})
+            object.__setattr__(self, "_index", cached)
+        return cached[1]
 
 
 def load_catalog(path: str | Path) -> Catalog:

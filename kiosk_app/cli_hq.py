@@ -250,7 +250,8 @@ def catalog_import(source: Path, master: Path) -> None:
 @click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="Bundle directory HQ serves.")
 @click.option("--key", type=click.Path(exists=True, path_type=Path), required=True, help="HQ's private key (PEM).")
 @click.option("--broker", help="Announce the new version to the fleet through this broker.")
-def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str | None) -> None:
+@click.option("--stores", help="Comma-separated store ids: publish only what they need (a regional bundle).")
+def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str | None, stores: str | None) -> None:
     """Build, sign and (with --broker) announce the next catalog version."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -263,7 +264,7 @@ def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str 
         raise click.ClickException(f"{key} is not an Ed25519 private key")
     publisher = CatalogPublisher(directory, signing_key)
     try:
-        envelope = publisher.publish(catalog_file)
+        envelope = publisher.publish(catalog_file, stores=stores.split(",") if stores else None)
         if broker:
             announce(broker, envelope)
     except (CatalogError, SyncError) as exc:

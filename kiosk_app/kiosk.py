@@ -147,7 +147,7 @@ class Kiosk:
 
     def _show_product(self, sku: str) -> TapOutcome:
         product = self.catalog.product(sku)
-        if product is None:
+        if product is None or not product.sold_in(self.store):
             self.counters.unknown_products += 1
             return TapOutcome(OutcomeKind.UNKNOWN_PRODUCT, reason=f"{sku} is not in this store's catalog")
         self.session.viewed.append(HistoryEvent(sku, time.time(), Channel.KIOSK))
@@ -162,7 +162,7 @@ class Kiosk:
 
         def in_stock_here(sku: str) -> bool:
             item = self.catalog.product(sku)
-            return item is not None and any(item.stock_in(self.store).values())
+            return item is not None and item.sold_in(self.store) and any(item.stock_in(self.store).values())
 
         history = [*self.session.synced, *self.session.viewed]
         return self.recommender.suggest(history, self.store, in_view=(product.sku,), k=self._suggestions,

@@ -114,3 +114,25 @@ def test_the_import_command_reports_and_exits_non_zero_on_a_bad_file(tmp_path: P
     bad = write_csv(tmp_path / "bad.csv", rows)
     result = CliRunner().invoke(main, ["hq", "catalog", "import", str(bad), "--master", str(master)])
     assert result.exit_code == 1 and "nothing imported" in result.output and "line 2" in result.output
+
+
+def test_per_store_prices_and_assortment(tmp_path: Path, master: Path) -> None:
+    rows = demo_rows()
+    for row in rows:
+        row["price:barcelona-diagonal"] = "79.95" if row["sku"] == "BOOT-CHELSEA-BLK" else ""
+        row["sold_in"] = "madrid-centro" if row["sku"] == "ACC-BEANIE-MUS" else ""
+    source = write_csv(tmp_path / "in.csv", rows, [*COLUMNS, "price:barcelona-diagonal", "sold_in"])
+    catalog = import_catalog(source, master, load_catalog(master))
+    boot, beanie = catalog.product("BOOT-CHELSEA-BLK"), catalog.product("ACC-BEANIE-MUS")
+    assert boot is not None and beanie is not None
+    assert (boot.price_in("madrid-centro"), boot.price_in("barcelona-diagonal")) == (89.95, 79.95)
+    assert beanie.sold_in("madrid-centro") and not beanie.sold_in("barcelona-diagonal")
+    barcelona = catalog.for_stores(["barcelona-diagonal"])  # what a regional bundle carries
+    assert barcelona.product("ACC-BEANIE-MUS") is None and len(barcelona.products) == 11
+    assert [s.id for s in barcelona.stores] == ["barcelona-diagonal"]
+    assert set(barcelona.product("BOOT-CHELSEA-BLK").stock) == {"barcelona-diagonal"}  # type: ignore[union-attr]
+
+    rows[0]["sold_in"] = "valencia-colon"  # a store the catalog does not know
+    bad = write_csv(tmp_path / "bad.csv", rows, [*COLUMNS, "price:barcelona-diagonal", "sold_in"])
+    with pytest.raises(ImportRejected, match="unknown stores: valencia-colon"):
+        import_catalog(bad, master, load_catalog(master))

@@ -131,3 +131,16 @@ def test_a_product_tap_comes_with_suggestions_in_stock_here_and_explained(tmp_pa
     assert all(any(catalog.product(sku).stock_in("madrid-centro").values()) for sku in skus)  # type: ignore[union-attr]
     assert skus[0] == "BOOT-CHELSEA-TAN"  # the other Chelsea boot is the nearest neighbour
     assert outcome.suggestions[0].reason.kind in (ReasonKind.TAPPED_HERE, ReasonKind.SIMILAR)
+
+
+def test_a_product_this_store_does_not_carry_is_not_shown(tmp_path: Path) -> None:
+    catalog = load_catalog(demo_catalog_path())
+    beanie = catalog.product("ACC-BEANIE-MUS")
+    assert beanie is not None
+    only_barcelona = catalog.model_copy(update={"products": tuple(
+        p.model_copy(update={"stores": ("barcelona-diagonal",)}) if p.sku == beanie.sku else p
+        for p in catalog.products)})
+    kiosk = Kiosk(only_barcelona, Outbox(tmp_path / "o.sqlite"), "madrid-centro", "kiosk-01",
+                  verify_card=card_verifier(HQ.public_key()))
+    assert kiosk.handle(product(beanie.sku)).kind is OutcomeKind.UNKNOWN_PRODUCT
+    assert kiosk.handle(product(SKU)).kind is OutcomeKind.PRODUCT

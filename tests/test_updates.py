@@ -272,3 +272,15 @@ def test_model_updates_travel_the_same_signed_path(hq: tuple[CatalogPublisher, F
     corrupt.write_bytes(model_file.read_bytes()[:1000])  # signed by HQ, but not a model the kiosk can load
     assert "model" in refused(updater, publisher.publish_model(corrupt), Refusal.INVALID_CONTENT).lower()
     assert updater.current_version == 1 and load_model(updater.current_model).knows("BOOT-CHELSEA-BLK")
+
+
+def test_a_regional_bundle_carries_only_its_stores(hq: tuple[CatalogPublisher, FileServer], catalog_dir: Path,
+                                                   tmp_path: Path) -> None:
+    publisher, server = hq
+    updater = kiosk(tmp_path, server)
+    updater.apply(publisher.publish(catalog_dir / "demo.json", stores=["barcelona-diagonal"]))
+    regional = load_catalog(updater.current_catalog)  # type: ignore[arg-type]
+    assert [store.id for store in regional.stores] == ["barcelona-diagonal"]
+    assert all(set(product.stock) == {"barcelona-diagonal"} for product in regional.products)
+    with pytest.raises(CatalogError, match="unknown stores"):
+        publisher.publish(catalog_dir / "demo.json", stores=["valencia-colon"])

@@ -5,6 +5,9 @@ CSV: one row per product and size, the product's columns repeated on each of its
     sku,name_es,name_en,description_es,description_en,category,brand,colour_es,colour_en,
     price,image,size,stock:<store>,stock:<other store>...
 
+and optionally ``price:<store>`` (that store's price, where it differs) and ``sold_in``
+(the stores that carry the product, separated by ``;``; empty: every store).
+
 JSON: the catalog format itself. Either way every problem is reported with its line
 (CSV) or its place in the document (JSON), and a file with any problem changes nothing.
 """
@@ -102,10 +105,11 @@ def _from_csv(source: Path, text: str, template: Catalog) -> Catalog:
     products: dict[str, dict[str, Any]] = {}
     first_line: dict[str, int] = {}
     problems: list[ImportProblem] = []
+    price_columns = [c for c in columns if c.startswith("price:")]
     for row in reader:
         line = reader.line_num
         sku = (row.get("sku") or "").strip()
-        fields = {c: (row.get(c) or "").strip() for c in _PRODUCT_COLUMNS}
+        fields = {c: (row.get(c) or "").strip() for c in (*_PRODUCT_COLUMNS, *price_columns, "sold_in")}
         product = products.setdefault(sku, _product(fields))
         first_line.setdefault(sku, line)
         if _product(fields) != {**product, "sizes": [], "stock": {}}:
@@ -148,4 +152,6 @@ def _product(fields: dict[str, str]) -> dict[str, Any]:
         "category": fields["category"], "brand": fields["brand"], "price": fields["price"],
         "colour": {"es": fields["colour_es"], "en": fields["colour_en"]}, "image": fields["image"],
         "sizes": [], "stock": {},
+        "prices": {c.removeprefix("price:"): v for c, v in fields.items() if c.startswith("price:") and v},
+        "stores": [s.strip() for s in fields["sold_in"].split(";") if s.strip()] or None,
     }

@@ -9,6 +9,7 @@ message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,13 +59,19 @@ class CatalogPublisher:
         return self._sign(UpdateKind.MODEL, {MODEL: FileEntry(sha256=self._store(data), size=len(data))}, {},
                           valid_for)
 
-    def publish(self, catalog_file: Path, valid_for: timedelta = MANIFEST_VALID_FOR) -> bytes:
+    def publish(self, catalog_file: Path, valid_for: timedelta = MANIFEST_VALID_FOR,
+                stores: Sequence[str] | None = None) -> bytes:
         """Build the next version from a catalog file; returns its signed manifest.
 
+        With ``stores``, the version holds only what those stores need (their products,
+        stock and prices): a regional bundle. Use one bundle directory per region.
+
         Raises:
-            CatalogError: the catalog is invalid or an image it names is missing.
+            CatalogError: the catalog is invalid, names an unknown store, or an image is missing.
         """
         catalog = load_catalog(catalog_file)
+        if stores:
+            catalog = catalog.for_stores(stores)
         version = self.latest_version + 1
         files = catalog_files(catalog, version)
         for product in catalog.products:
