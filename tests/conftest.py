@@ -31,6 +31,16 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+def eventually(condition: Callable[[], bool], timeout_s: float = 30.0, poll_s: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds or the time is up; returns its last answer."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(poll_s)
+    return condition()
+
+
 def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
     """Block until something accepts TCP connections on ``port``."""
     deadline = time.monotonic() + timeout_s

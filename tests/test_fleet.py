@@ -4,8 +4,7 @@ through Mosquitto, and the fleet API's keys, sign-in and commands."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from backend_sync import CommandKind, KioskCommand, KioskFacts, KioskLink, Kiosk
 from backend_sync.contract import decode
 from backend_sync.hq import AlertKind, ApiKeys, FleetThresholds, FleetView, ProfileStore, create_app
 from backend_sync.hq._fleet import kiosk_alerts, last_seen_after
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, eventually
 
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
 AS_HQ, AS_WEB = {"X-Api-Key": KEYS["hq"]}, {"X-Api-Key": KEYS["web"]}
@@ -44,14 +43,6 @@ def _status(state: LinkState = LinkState.ONLINE, at: datetime = NOW, kiosk: str 
             ) -> KioskStatus:
     return KioskStatus.model_validate({"state": state, "store": "madrid-centro", "kiosk": kiosk, "at": at, **facts})
 
-
-def eventually(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.mark.parametrize(("state", "reader", "backlog", "problem", "age_s", "expected"), ALERT_CASES)

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -34,19 +34,11 @@ from backend_sync import (
 )
 from backend_sync.hq import ProfileStore
 from kiosk_app.demo import free_port
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, eventually
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
 
-
-def eventually(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def enqueue_views(outbox: Outbox, count: int) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from backend_sync import BrokerUrl, EventKind, encode_event, kiosk_topics, new_event
 from backend_sync._mqtt import connect_async, new_client
 from backend_sync.hq import BrokerSecurity, Credentials, mosquitto_password_hash
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, eventually
 
 STORE = "madrid-centro"
 
@@ -69,12 +69,6 @@ def _event(kiosk: str) -> bytes:
                                   session=uuid.uuid4(), shopper=None, sku="BOOT-1"))
 
 
-def _wait(condition: object, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.05)
-
-
 def test_password_hash_matches_mosquitto_format() -> None:
     entry = mosquitto_password_hash("secret", salt=b"0123456789ab", rounds=101)
     assert entry.startswith("$7$101$MDEyMzQ1Njc4OWFi$") and len(entry.split("$")) == 5
@@ -95,7 +89,7 @@ def test_anonymous_and_wrong_passwords_are_refused(secured: Secured, who: str) -
            else f"mqtts://{STORE}.kiosk-a:guess@127.0.0.1:{secured.broker.port}?ca={ca}")
     client = Client(url, "intruder")
     try:
-        _wait(lambda: client.connack)
+        eventually(lambda: client.connack)
         assert client.connack and client.connack[0].is_failure  # type: ignore[attr-defined]
         assert not client.connected.is_set()
     finally:
@@ -115,10 +109,10 @@ def test_kiosk_a_cannot_publish_as_kiosk_b(secured: Secured) -> None:
     try:
         assert hq.connected.wait(10) and kiosk_a.connected.wait(10)
         hq.client.subscribe("kiosk/+/+/events", qos=1)
-        _wait(lambda: hq.subacks)
+        eventually(lambda: hq.subacks)
         kiosk_a.client.publish(kiosk_topics(STORE, "kiosk-b").events, _event("kiosk-b"), qos=1).wait_for_publish(5)
         kiosk_a.client.publish(kiosk_topics(STORE, "kiosk-a").events, _event("kiosk-a"), qos=1).wait_for_publish(5)
-        _wait(lambda: hq.received)
+        eventually(lambda: hq.received)
         time.sleep(0.5)  # anything forged would have arrived by now
         assert [topic for topic, _ in hq.received] == [kiosk_topics(STORE, "kiosk-a").events]
     finally:
@@ -132,10 +126,10 @@ def test_kiosk_a_cannot_read_kiosk_b_s_profile_responses(secured: Secured) -> No
         assert hq.connected.wait(10) and kiosk_a.connected.wait(10)
         kiosk_a.client.subscribe(kiosk_topics(STORE, "kiosk-b").profile_response, qos=1)
         kiosk_a.client.subscribe(kiosk_topics(STORE, "kiosk-a").profile_response, qos=1)
-        _wait(lambda: len(kiosk_a.subacks) == 2)  # Mosquitto grants it, then filters each delivery
+        eventually(lambda: len(kiosk_a.subacks) == 2)  # Mosquitto grants it, then filters each delivery
         hq.client.publish(kiosk_topics(STORE, "kiosk-b").profile_response, b"b's profile", qos=1).wait_for_publish(5)
         hq.client.publish(kiosk_topics(STORE, "kiosk-a").profile_response, b"a's profile", qos=1).wait_for_publish(5)
-        _wait(lambda: kiosk_a.received)
+        eventually(lambda: kiosk_a.received)
         time.sleep(0.5)
         assert [payload for _, payload in kiosk_a.received] == [b"a's profile"]
     finally:
@@ -150,7 +144,7 @@ def test_reprovisioning_a_lost_kiosk_revokes_its_old_password(secured: Secured) 
     secured.broker.start()
     client = Client(old_url, f"{STORE}.kiosk-a")
     try:
-        _wait(lambda: client.connack)
+        eventually(lambda: client.connack)
         assert client.connack and client.connack[0].is_failure  # type: ignore[attr-defined]
     finally:
         client.close()
@@ -168,7 +162,7 @@ def test_provisioned_kiosk_and_hq_sync_over_tls(secured: Secured, sqlite_url: st
         assert hq.subscribed.wait(10)
         outbox.enqueue(kiosk_topics(STORE, "kiosk-a").events, lambda seq: _event("kiosk-a"))
         link.start()
-        _wait(lambda: hq.store.event_count() == 1 and len(outbox) == 0, 15)
+        eventually(lambda: hq.store.event_count() == 1 and len(outbox) == 0, 15)
         assert hq.store.event_count() == 1 and len(outbox) == 0
     finally:
         link.stop()

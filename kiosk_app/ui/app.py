@@ -24,10 +24,11 @@ from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from kiosk_app.ui import theme
 from kiosk_app.ui.kv import load_kv
-from kiosk_app.ui.present import featured_products, image_path, product_view, store_name
+from kiosk_app.ui.present import featured_products, image_path, product_view, store_name, suggestion_views
 from kiosk_app.ui.screens import AttractScreen, KioskShell, ProductScreen, WelcomeScreen
 from kiosk_app.ui.texts import LANGUAGES, other_language, texts_for
-from nfc_reader import ReaderState, ReaderStatus
+from nfc_reader import ReaderState, ReaderStatus, TagKind, TagRead
+from recommender import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class KioskApp(App):
         self._runtime: KioskRuntime | None = None
         self._built = False
         self._product: Product | None = None
+        self._suggestions: tuple[Suggestion, ...] = ()
         self._shopper = ""
         self._featured: list[Product] = []
         self._idle_event: ClockEvent | None = None
@@ -160,6 +162,7 @@ class KioskApp(App):
         self.note_activity()
         if outcome.kind is OutcomeKind.PRODUCT and outcome.product is not None:
             self._product = outcome.product
+            self._suggestions = outcome.suggestions
             self.hide_toast()
             self._render_product()
             self.sm.current = "product"
@@ -173,6 +176,10 @@ class KioskApp(App):
             if outcome.kind is OutcomeKind.SIGNED_OUT and self.sm.current == "welcome":
                 self.go_to_attract()
             self.show_toast(_TOAST_KEYS.get(outcome.kind, "toast_not_handled"))
+
+    def show_suggestion(self, sku: str) -> None:
+        """Show a suggested product as if its tag had been tapped, so the view is recorded too."""
+        self.show_outcome(self.runtime.kiosk.handle(TagRead(TagKind.PRODUCT, uid="screen", sku=sku)))
 
     def answer_consent(self, granted: bool) -> None:
         """Record the shopper's answer to linking this visit, then wait for the next tap."""
@@ -226,6 +233,9 @@ class KioskApp(App):
         self.hide_toast()
         self.runtime.kiosk.end_session()
         self._shopper = ""
+        # Suggestions come from this shopper's history: they must not wait for the next one.
+        self._suggestions = ()
+        self._render_product()
         # The next shopper starts in the kiosk's own language, not the last shopper's.
         self.language = self.default_language
         self.go_to_attract()
@@ -278,9 +288,10 @@ class KioskApp(App):
     def _render_product(self) -> None:
         if self._product is None:
             return
-        view = product_view(self._product, self.runtime.kiosk.catalog, self.kiosk_config.catalog,
-                            self.kiosk_config.store, self.language)
-        self.sm.get_screen("product").show(view)
+        catalog, catalog_file, store = self.runtime.kiosk.catalog, self.kiosk_config.catalog, self.kiosk_config.store
+        view = product_view(self._product, catalog, catalog_file, store, self.language)
+        cards = suggestion_views(self._suggestions, self._product.sku, catalog, catalog_file, store, self.language)
+        self.sm.get_screen("product").show(view, cards)
 
     def _render_welcome(self) -> None:
         screen = self.sm.get_screen("welcome")

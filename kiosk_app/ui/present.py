@@ -10,13 +10,27 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import segno
+
 from backend_sync import Catalog, Product
 from kiosk_app.ui.texts import texts_for
+from nfc_reader import product_uri
+from recommender import Reason, ReasonKind, Suggestion
 
 log = logging.getLogger(__name__)
 
 PLACEHOLDER_IMAGE = "images/placeholder.png"
 ONE_SIZE = "U"
+MAX_SUGGESTIONS = 4
+# Text keys per reason: with another product as the anchor, and about the item itself.
+_REASON_KEYS: dict[ReasonKind, tuple[str, str]] = {
+    ReasonKind.TAPPED_HERE: ("reason_tapped", "reason_tapped_this"),
+    ReasonKind.SEEN_ONLINE: ("reason_seen_online", "reason_seen_online_this"),
+    ReasonKind.SEEN_IN_ANOTHER_STORE: ("reason_seen_in_store", "reason_seen_in_store_this"),
+    ReasonKind.SIMILAR: ("reason_similar", "reason_similar_this"),
+    ReasonKind.POPULAR_IN_STORE: ("reason_popular_in_store", "reason_popular_in_store"),
+    ReasonKind.POPULAR: ("reason_popular", "reason_popular"),
+}
 _CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 
 
@@ -42,6 +56,18 @@ class ProductView:
     image: str
     sizes_title: str
     sizes: tuple[SizeView, ...]
+    web_address: str  # the product on the web shop, for the "continue on your phone" QR code
+
+
+@dataclass(frozen=True)
+class SuggestionView:
+    """One suggestion card: the product, its price and why it is suggested."""
+
+    sku: str
+    name: str
+    price: str
+    image: str
+    reason: str
 
 
 def format_price(amount: float, currency: str, language: str) -> str:
@@ -88,12 +114,50 @@ def product_view(product: Product, catalog: Catalog, catalog_file: Path, store: 
         brand=product.brand,
         name=product.name.get(language),
         colour=texts["product_colour"].format(colour=product.colour.get(language)),
-        price=format_price(product.price, catalog.currency, language),
+        price=format_price(product.price_in(store), catalog.currency, language),
         description=product.description.get(language),
         image=image_path(catalog_file, product.image),
         sizes_title=texts["product_one_size"] if one_size else texts["product_sizes"],
         sizes=size_views(product, store, language),
+        web_address=product_uri(catalog.shop_url, product.sku),
     )
+
+
+def reason_text(reason: Reason, item: str, catalog: Catalog, language: str) -> str:
+    """Why ``item`` is suggested, as a short sentence naming the anchor product when there is one."""
+    texts = texts_for(language)
+    about_other, about_itself = _REASON_KEYS[reason.kind]
+    anchor = catalog.product(reason.anchor) if reason.anchor and reason.anchor != item else None
+    if anchor is None:
+        return texts[about_itself]
+    return texts[about_other].format(anchor=anchor.name.get(language))
+
+
+def suggestion_views(suggestions: tuple[Suggestion, ...], in_view: str, catalog: Catalog, catalog_file: Path,
+                     store: str, language: str) -> tuple[SuggestionView, ...]:
+    """Up to four cards for ``suggestions``, leaving out the product in view and unknown SKUs."""
+    views: list[SuggestionView] = []
+    for suggestion in suggestions:
+        product = catalog.product(suggestion.item_id)
+        if product is None or product.sku == in_view or any(v.sku == product.sku for v in views):
+            continue
+        views.append(SuggestionView(
+            sku=product.sku,
+            name=product.name.get(language),
+            price=format_price(product.price_in(store), catalog.currency, language),
+            image=image_path(catalog_file, product.image),
+            reason=reason_text(suggestion.reason, product.sku, catalog, language),
+        ))
+        if len(views) == MAX_SUGGESTIONS:
+            break
+    return tuple(views)
+
+
+def qr_modules(data: str, border: int = 2) -> list[list[bool]]:
+    """The QR code for ``data`` as rows of dark (True) and light modules, top row first, quiet zone included."""
+    # Error level M survives a scuffed or glare-struck screen; boost_error may raise it for free.
+    code = segno.make(data, error="m", micro=False)
+    return [[bool(module) for module in row] for row in code.matrix_iter(scale=1, border=border)]
 
 
 def featured_products(catalog: Catalog, count: int = 4) -> list[Product]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from kivy.properties import NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import Screen
 
-from kiosk_app.ui.present import ProductView
-from kiosk_app.ui.widgets import FeaturedCard, SizeChip
+from kiosk_app.ui.present import ProductView, SuggestionView
+from kiosk_app.ui.widgets import FeaturedCard, SizeChip, SuggestionCard
 
 # "Única" / "One size" is longer than "42" or "XL"; a smaller face keeps it in the chip.
 _SIZE_FONT = 26
@@ -35,7 +35,7 @@ class AttractScreen(Screen):
 
 
 class ProductScreen(Screen):
-    """One product: picture, name, price, colour, description and stock per size."""
+    """One product: picture, name, price, colour, description, stock per size, suggestions and a QR code."""
 
     sku = StringProperty("")
     brand_text = StringProperty("")
@@ -46,9 +46,11 @@ class ProductScreen(Screen):
     image_source = StringProperty("")
     sizes_title = StringProperty("")
     name_font = NumericProperty(_NAME_FONT)
+    web_address = StringProperty("")
+    has_suggestions = BooleanProperty(False)
 
-    def show(self, view: ProductView) -> None:
-        """Fill the screen from ``view``."""
+    def show(self, view: ProductView, suggestions: tuple[SuggestionView, ...] = ()) -> None:
+        """Fill the screen from ``view`` and one card per suggestion."""
         self.sku = view.sku
         self.brand_text = view.brand.upper()
         self.name_text = view.name
@@ -58,12 +60,19 @@ class ProductScreen(Screen):
         self.description_text = view.description
         self.image_source = view.image
         self.sizes_title = view.sizes_title
+        self.web_address = view.web_address
         grid = self.ids.sizes
         grid.clear_widgets()
         for size in view.sizes:
             font = _SIZE_FONT if len(size.size) <= 3 else _LONG_SIZE_FONT
             grid.add_widget(SizeChip(size_text=size.size, stock_text=size.stock, sold_out=size.sold_out,
                                      size_font=font))
+        strip = self.ids.suggestions
+        strip.clear_widgets()
+        for card in suggestions:
+            strip.add_widget(SuggestionCard(sku=card.sku, image_source=card.image, name_text=card.name,
+                                            price_text=card.price, reason_text=card.reason))
+        self.has_suggestions = bool(suggestions)
 
 
 class WelcomeScreen(Screen):

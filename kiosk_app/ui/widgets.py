@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.graphics.texture import Texture
 from kivy.properties import (
     BooleanProperty,
     ColorProperty,
@@ -12,11 +13,16 @@ from kivy.properties import (
 )
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.image import Image
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
 from kiosk_app.ui import theme
+from kiosk_app.ui.present import qr_modules
+
+_DARK_MODULE = b"\x00\x00\x00\xff"
+_LIGHT_MODULE = b"\xff\xff\xff\xff"
 
 
 class FlatButton(ButtonBehavior, Label):
@@ -81,6 +87,43 @@ class FeaturedCard(BoxLayout):
 
     image_source = StringProperty("")
     caption = StringProperty("")
+
+
+class SuggestionCard(ButtonBehavior, BoxLayout):
+    """A suggested product: picture, name, price and the reason in words; pressing it shows the product."""
+
+    sku = StringProperty("")
+    image_source = StringProperty("")
+    name_text = StringProperty("")
+    price_text = StringProperty("")
+    reason_text = StringProperty("")
+    fill = ColorProperty(theme.SURFACE)
+
+    def on_state(self, _widget: Widget, value: str) -> None:
+        """Show the press."""
+        self.fill = theme.PRESSED if value == "down" else theme.SURFACE
+
+
+class QrCode(Image):
+    """A QR code for ``data``, drawn module for module so it stays sharp at any size."""
+
+    data = StringProperty("")
+
+    def on_data(self, _widget: Widget, value: str) -> None:
+        """Redraw the code for the new data; no data, no code."""
+        if not value:
+            self.texture = None
+            return
+        rows = qr_modules(value)
+        side = len(rows)
+        # Kivy textures start at the bottom row.
+        pixels = b"".join(_DARK_MODULE if dark else _LIGHT_MODULE for row in reversed(rows) for dark in row)
+        texture = Texture.create(size=(side, side), colorfmt="rgba")
+        texture.blit_buffer(pixels, colorfmt="rgba", bufferfmt="ubyte")
+        # One texel per module: scaling must not blur the edges a phone camera looks for.
+        texture.mag_filter = "nearest"
+        texture.min_filter = "nearest"
+        self.texture = texture
 
 
 class StatusDot(Widget):
