@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 import shutil
@@ -11,13 +12,16 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from backend_sync.hq import IngestWorker, ProfileStore
+from kiosk_app import KioskConfig
 from kiosk_app.demo import free_port
 from nfc_reader import TagEmulator, public_key_to_pem
 
@@ -158,3 +162,45 @@ def hq_key(tmp_path: Path) -> tuple[Ed25519PrivateKey, Path]:
     pem = tmp_path / "hq_public_key.pem"
     pem.write_bytes(public_key_to_pem(key.public_key()))
     return key, pem
+
+
+@pytest.fixture
+def hq_ingest(mosquitto: Mosquitto, sqlite_url: str) -> Iterator[IngestWorker]:
+    """HQ's ingest worker on the test broker, subscribed, storing into a fresh SQLite."""
+    worker = IngestWorker(mosquitto.url, ProfileStore(sqlite_url))
+    worker.start()
+    assert worker.subscribed.wait(10)
+    yield worker
+    worker.stop()
+    worker.store.close()
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    """Wait on the event loop until ``condition`` holds; TimeoutError when it does not in time."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def run_kiosk_window(config: KioskConfig, scenario: Callable[[Any], Awaitable[None]]) -> None:
+    """Run the real kiosk window and ``scenario(app)`` beside it; the window closes after.
+
+    Needs the ``xvfb_display`` fixture (Kivy opens its window on first use).
+    """
+    from kiosk_app.ui import KioskApp
+
+    app = KioskApp(config)
+
+    async def drive() -> None:
+        try:
+            await until(lambda: app.root is not None and app.runtime.link.connected)
+            await scenario(app)
+        finally:
+            app.stop()
+
+    async def both() -> None:
+        await asyncio.gather(app.async_run("asyncio"), drive())
+
+    asyncio.run(both())

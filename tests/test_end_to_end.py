@@ -9,59 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import ConsentStatus, load_catalog
-from backend_sync.hq import IngestWorker, ProfileStore
+from backend_sync.hq import IngestWorker
 from kiosk_app import KioskConfig
 from kiosk_app.demo import demo_catalog_path, free_port
 from nfc_reader import Role, TagEmulator, encode_card, encode_product, issue_token
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, run_kiosk_window, until
 
 CATALOG = load_catalog(demo_catalog_path())
 BOOT, TOTE = CATALOG.products[0], CATALOG.products[9]
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-def hq(mosquitto: Mosquitto, sqlite_url: str) -> Iterator[IngestWorker]:
-    worker = IngestWorker(mosquitto.url, ProfileStore(sqlite_url))
-    worker.start()
-    assert worker.subscribed.wait(10)
-    yield worker
-    worker.stop()
-    worker.store.close()
-
-
-def run_kiosk_window(config: KioskConfig, scenario: Callable[..., Awaitable[None]]) -> None:
-    """Run the real kiosk window and ``scenario(app)`` beside it; the window closes after."""
-    from kiosk_app.ui import KioskApp
-
-    app = KioskApp(config)
-
-    async def drive() -> None:
-        try:
-            await until(lambda: app.root is not None and app.runtime.link.connected)
-            await scenario(app)
-        finally:
-            app.stop()
-
-    async def both() -> None:
-        await asyncio.gather(app.async_run("asyncio"), drive())
-
-    asyncio.run(both())
 
 
 def kiosk_config(tmp_path: Path, broker: str, reader: str, hq_public_key: Path) -> KioskConfig:
@@ -70,7 +30,7 @@ def kiosk_config(tmp_path: Path, broker: str, reader: str, hq_public_key: Path) 
 
 
 def test_a_product_tap_shows_the_product_and_reaches_the_profile_at_hq(
-    xvfb_display: str, mosquitto: Mosquitto, hq: IngestWorker, hq_key: tuple[Ed25519PrivateKey, Path],
+    xvfb_display: str, mosquitto: Mosquitto, hq_ingest: IngestWorker, hq_key: tuple[Ed25519PrivateKey, Path],
     tmp_path: Path,
 ) -> None:
     emulator = TagEmulator(free_port(socket.SOCK_DGRAM))
@@ -83,7 +43,7 @@ def test_a_product_tap_shows_the_product_and_reaches_the_profile_at_hq(
         await until(lambda: app.sm.current == "product")
         seen["name"] = app.sm.get_screen("product").ids.product_name.text
         seen["session"] = app.runtime.kiosk.session.id
-        await until(lambda: hq.store.event_count() >= 1)
+        await until(lambda: hq_ingest.store.event_count() >= 1)
         await until(lambda: len(app.runtime.outbox) == 0)
         app.root.export_to_png(str(tmp_path / "product.png"))
 
@@ -94,14 +54,14 @@ def test_a_product_tap_shows_the_product_and_reaches_the_profile_at_hq(
 
     assert seen["read"] is True  # reader: the kiosk's nfcpy reader read the tag
     assert seen["name"] == BOOT.name.get("es")  # catalog: the product's name is on screen
-    [event] = hq.store.history(f"session:{seen['session']}")  # outbox -> broker -> HQ: stored once
+    [event] = hq_ingest.store.history(f"session:{seen['session']}")  # outbox -> broker -> HQ: stored once
     assert (event.sku, event.store, event.kiosk) == (BOOT.sku, "madrid-centro", "kiosk-01")
-    assert hq.stats.stored == 1 and hq.stats.rejected == 0
+    assert hq_ingest.stats.stored == 1 and hq_ingest.stats.rejected == 0
     assert (tmp_path / "product.png").stat().st_size > 10_000  # a real frame was drawn
 
 
 def test_a_consenting_shopper_s_taps_join_their_profile(
-    xvfb_display: str, mosquitto: Mosquitto, hq: IngestWorker, hq_key: tuple[Ed25519PrivateKey, Path],
+    xvfb_display: str, mosquitto: Mosquitto, hq_ingest: IngestWorker, hq_key: tuple[Ed25519PrivateKey, Path],
     tmp_path: Path,
 ) -> None:
     emulator = TagEmulator(free_port(socket.SOCK_DGRAM))
@@ -118,7 +78,7 @@ def test_a_consenting_shopper_s_taps_join_their_profile(
         await loop.run_in_executor(None, emulator.tap, encode_product(CATALOG.shop_url, TOTE.sku))
         await until(lambda: app.sm.current == "product")
         screens.append(app.sm.get_screen("product").ids.product_name.text)
-        await until(lambda: hq.store.event_count() >= 2)  # the consent and the view
+        await until(lambda: hq_ingest.store.event_count() >= 2)  # the consent and the view
 
     try:
         run_kiosk_window(config, scenario)
@@ -126,6 +86,6 @@ def test_a_consenting_shopper_s_taps_join_their_profile(
         emulator.close()
 
     assert screens == ["welcome", TOTE.name.get("es")]
-    profile = hq.store.profile("shopper-0042")
+    profile = hq_ingest.store.profile("shopper-0042")
     assert profile.consent is ConsentStatus.GRANTED
     assert [e.sku for e in profile.history if e.kind == "product_view"] == [TOTE.sku]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -32,16 +31,6 @@ STORE, KIOSK = "madrid-centro", "kiosk-01"
 
 
 
-@pytest.fixture
-def hq(mosquitto: Mosquitto, sqlite_url: str) -> Iterator[IngestWorker]:
-    worker = IngestWorker(mosquitto.url, ProfileStore(sqlite_url))
-    worker.start()
-    assert worker.subscribed.wait(10)
-    yield worker
-    worker.stop()
-    worker.store.close()
-
-
 def enqueue_views(outbox: Outbox, count: int) -> list[str]:
     ids = []
     for _ in range(count):
@@ -53,20 +42,20 @@ def enqueue_views(outbox: Outbox, count: int) -> list[str]:
     return ids
 
 
-def test_every_event_reaches_hq_once_and_leaves_the_outbox(mosquitto: Mosquitto, hq: IngestWorker,
+def test_every_event_reaches_hq_once_and_leaves_the_outbox(mosquitto: Mosquitto, hq_ingest: IngestWorker,
                                                            tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite")
     ids = enqueue_views(outbox, 200)
     link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
     link.start()
     try:
-        assert eventually(lambda: hq.store.event_count() == 200 and len(outbox) == 0)
-        assert all(hq.store.has_event(i) for i in ids)
+        assert eventually(lambda: hq_ingest.store.event_count() == 200 and len(outbox) == 0)
+        assert all(hq_ingest.store.has_event(i) for i in ids)
     finally:
         link.stop()
 
 
-def test_broker_dying_mid_stream_loses_and_doubles_nothing(mosquitto: Mosquitto, hq: IngestWorker,
+def test_broker_dying_mid_stream_loses_and_doubles_nothing(mosquitto: Mosquitto, hq_ingest: IngestWorker,
                                                           tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite")
     link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
@@ -78,13 +67,13 @@ def test_broker_dying_mid_stream_loses_and_doubles_nothing(mosquitto: Mosquitto,
         assert not link.connected or eventually(lambda: not link.connected, 5)
         mosquitto.start()
         assert eventually(lambda: len(outbox) == 0, 40)
-        assert eventually(lambda: hq.store.event_count() == 200, 40)
-        assert all(hq.store.has_event(i) for i in ids)
+        assert eventually(lambda: hq_ingest.store.event_count() == 200, 40)
+        assert all(hq_ingest.store.has_event(i) for i in ids)
     finally:
         link.stop()
 
 
-def test_unsent_events_survive_a_kiosk_restart(mosquitto: Mosquitto, hq: IngestWorker, tmp_path: Path) -> None:
+def test_unsent_events_survive_a_kiosk_restart(mosquitto: Mosquitto, hq_ingest: IngestWorker, tmp_path: Path) -> None:
     offline = Outbox(tmp_path / "outbox.sqlite")
     ids = enqueue_views(offline, 20)  # written while the kiosk had no link at all
     offline.close()
@@ -92,13 +81,13 @@ def test_unsent_events_survive_a_kiosk_restart(mosquitto: Mosquitto, hq: IngestW
     link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
     link.start()
     try:
-        assert eventually(lambda: len(outbox) == 0 and hq.store.event_count() == 20)
-        assert all(hq.store.has_event(i) for i in ids)
+        assert eventually(lambda: len(outbox) == 0 and hq_ingest.store.event_count() == 20)
+        assert all(hq_ingest.store.has_event(i) for i in ids)
     finally:
         link.stop()
 
 
-def test_foreign_payloads_are_rejected_counted_and_do_not_stop_ingest(mosquitto: Mosquitto, hq: IngestWorker,
+def test_foreign_payloads_are_rejected_counted_and_do_not_stop_ingest(mosquitto: Mosquitto, hq_ingest: IngestWorker,
                                                                       tmp_path: Path) -> None:
     intruder = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="intruder")
     intruder.connect("127.0.0.1", mosquitto.port)
@@ -114,9 +103,9 @@ def test_foreign_payloads_are_rejected_counted_and_do_not_stop_ingest(mosquitto:
     link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
     link.start()
     try:
-        assert eventually(lambda: hq.store.event_count() == 3)
-        assert hq.stats.rejected == 4
-        assert all(hq.store.has_event(i) for i in ids)
+        assert eventually(lambda: hq_ingest.store.event_count() == 3)
+        assert hq_ingest.stats.rejected == 4
+        assert all(hq_ingest.store.has_event(i) for i in ids)
     finally:
         link.stop()
 

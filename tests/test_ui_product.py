@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import reason_text, suggestion_views
 from nfc_reader import TagEmulator, encode_product, product_uri
 from recommender import Channel, Reason, ReasonKind, Suggestion
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, run_kiosk_window, until
 
 CATALOG = load_catalog(demo_catalog_path())
 BOOT, TAN_BOOT, TOTE = CATALOG.products[0], CATALOG.products[1], CATALOG.products[9]
@@ -69,33 +67,6 @@ def dark_modules_drawn(texture: Any) -> list[list[bool]]:
     pixels = texture.pixels  # RGBA, bottom row first
     rows = [[pixels[(y * side + x) * 4] < 128 for x in range(side)] for y in range(side)]
     return rows[::-1]
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-def run_kiosk_window(config: KioskConfig, scenario: Callable[[Any], Awaitable[None]]) -> None:
-    """Run the real kiosk window and ``scenario(app)`` beside it; the window closes after."""
-    from kiosk_app.ui import KioskApp
-
-    app = KioskApp(config)
-
-    async def drive() -> None:
-        try:
-            await until(lambda: app.root is not None and app.runtime.link.connected)
-            await scenario(app)
-        finally:
-            app.stop()
-
-    async def both() -> None:
-        await asyncio.gather(app.async_run("asyncio"), drive())
-
-    asyncio.run(both())
 
 
 def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
