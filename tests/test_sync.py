@@ -251,3 +251,32 @@ def test_ingest_workers_share_the_load_through_a_shared_subscription(mosquitto: 
         for worker in workers:
             worker.stop()
         store.close()
+
+
+def test_an_event_the_database_refuses_is_rejected_without_stalling_ingest(mosquitto: Mosquitto, postgres_url: str,
+                                                                           tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    store = ProfileStore(postgres_url)
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as db:  # a rule only the database knows, standing in for any row it refuses
+        db.execute(sa.text("ALTER TABLE events ADD CONSTRAINT refuse_poison CHECK (sku <> 'POISON-1')"))
+    engine.dispose()
+    worker = IngestWorker(mosquitto.url, store)
+    worker.start()
+    assert worker.subscribed.wait(10)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    session = uuid.uuid4()
+    for sku in ("BOOT-1", "POISON-1", "BAG-2"):
+        outbox.enqueue(events_topic(STORE, KIOSK), lambda seq, sku=sku: encode_event(new_event(
+            kind=EventKind.PRODUCT_VIEW, store=STORE, kiosk=KIOSK, seq=seq, session=session, shopper=None, sku=sku)))
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    link.start()
+    try:
+        assert eventually(lambda: len(outbox) == 0)  # receipted, so the kiosk stops sending it
+        assert [e.sku for e in store.history(f"session:{session}")] == ["BOOT-1", "BAG-2"]
+        assert (worker.stats.stored, worker.stats.rejected) == (2, 1)
+    finally:
+        link.stop()
+        worker.stop()
+        store.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync.contract import EVENTS_WILDCARD, Receipt, TapEvent, decode_event, kiosk_topics
@@ -117,21 +117,41 @@ class IngestWorker:
                 self._acknowledge(batch)
 
     def _store(self, batch: list[_Arrival]) -> bool:
-        """Store the batch, retrying while the database is away; False only when stopping."""
+        """Store the batch, retrying while the database is away; False only when stopping.
+
+        A row the database itself refuses does not stall the worker: the batch is stored
+        event by event and the refused event is rejected, logged and counted (and still
+        receipted, so its kiosk stops sending it).
+        """
         events = [arrival.event for arrival in batch if arrival.event is not None]
         delay = 0.5
         while not self._stop.is_set():
+            rejected_before = self.stats.rejected
             try:
-                new = self.store.record_many(events)
+                try:
+                    new = self.store.record_many(events)
+                except (IntegrityError, DataError):
+                    new = self._store_one_by_one(events)
             except SQLAlchemyError as exc:
                 log.error("cannot store %d events, retrying in %.1f s: %s", len(events), delay, exc)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
                 continue
             self.stats.stored += len(new)
-            self.stats.duplicates += len(events) - len(new)
+            self.stats.duplicates += len(events) - len(new) - (self.stats.rejected - rejected_before)
             return True
         return False  # left unacknowledged: the broker redelivers after reconnect
+
+    def _store_one_by_one(self, events: list[TapEvent]) -> set[str]:
+        new: set[str] = set()
+        for event in events:
+            try:
+                new |= self.store.record_many([event])
+            except (IntegrityError, DataError) as exc:
+                self.stats.rejected += 1
+                log.error("HQ's database refuses event %s from %s/%s; rejected: %s", event.event_id, event.store,
+                          event.kiosk, exc.orig)
+        return new
 
     def _acknowledge(self, batch: list[_Arrival]) -> None:
         receipts: defaultdict[str, list[int]] = defaultdict(list)
