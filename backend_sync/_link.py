@@ -108,6 +108,7 @@ class KioskLink:
         self._answers: dict[uuid.UUID, tuple[threading.Event, list[ProfileResponse]]] = {}
         self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
         self._connected = threading.Event()
+        self._resend_now = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drain, name="kiosk-link", daemon=True)
 
@@ -153,6 +154,11 @@ class KioskLink:
             del self._answers[request.request_id]
         return answer[0] if answer else None
 
+    def sync_now(self) -> None:
+        """Send again, at once, every event HQ has not confirmed, and the status (staff's "force sync")."""
+        self._resend_now.set()
+        self.outbox.wake()
+
     def publish_status(self) -> None:
         """Publish the retained status now (it also goes out on connect and every 30 s)."""
         self._client.publish(self._topics.status, self._status(LinkState.ONLINE), qos=1, retain=True)
@@ -162,6 +168,10 @@ class KioskLink:
         ever_sent: set[int] = set()
         status_due = 0.0
         while not self._stop.is_set():
+            resend_after_s = self._resend_after_s
+            if self.connected and self._resend_now.is_set():
+                self._resend_now.clear()
+                resend_after_s, status_due = 0.0, 0.0
             if self.connected and time.monotonic() >= status_due:
                 self.publish_status()
                 status_due = time.monotonic() + STATUS_EVERY_S
@@ -177,7 +187,7 @@ class KioskLink:
                     in_flight.clear()  # paho resends its own copies; ours go again once due
             self.outbox.mark_sent(sent)
             if self.connected and len(in_flight) < _MAX_IN_FLIGHT:
-                due = self.outbox.due(self._resend_after_s, exclude=in_flight.values(),
+                due = self.outbox.due(resend_after_s, exclude=in_flight.values(),
                                       limit=_MAX_IN_FLIGHT - len(in_flight))
                 for message in due:
                     info = self._client.publish(message.topic, message.payload, qos=1)

@@ -2,7 +2,8 @@
 together behind a Kivy touch screen. ``kiosk`` is its command line.
 """
 
-from kiosk_app.kiosk import Kiosk, OutcomeKind, Session, TapOutcome
+from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
+from kiosk_app.session import Mode, SessionMachine, Visit
 
-__all__ = ["Kiosk", "KioskConfig", "KioskRuntime", "OutcomeKind", "Session", "TapOutcome"]
+__all__ = ["Kiosk", "KioskConfig", "KioskRuntime", "Mode", "OutcomeKind", "SessionMachine", "TapOutcome", "Visit"]

@@ -1,4 +1,5 @@
-"""Shopper cards as the kiosk and HQ check them: signed by HQ, unexpired, a shopper's."""
+"""Loyalty cards and staff badges as the kiosk and HQ check them: signed by HQ, unexpired,
+and of the right role."""
 
 from collections.abc import Callable
 
@@ -8,12 +9,12 @@ from backend_sync import CardRefused
 from nfc_reader import Role, TokenError, verify_token
 
 
-def card_verifier(hq_key: Ed25519PublicKey) -> Callable[[str], str]:
-    """A function from a card token to the shopper it names; it raises CardRefused."""
+def card_verifier(hq_key: Ed25519PublicKey, role: Role = Role.SHOPPER) -> Callable[[str], str]:
+    """A function from a card (or badge) token to the person it names; it raises CardRefused."""
 
     def verify(token: str) -> str:
         try:
-            return verify_token(hq_key, token, Role.SHOPPER).subject
+            return verify_token(hq_key, token, role).subject
         except TokenError as exc:
             raise CardRefused(str(exc)) from exc
 

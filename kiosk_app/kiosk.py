@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from backend_sync import (
     CardRefused,
@@ -29,6 +29,7 @@ from backend_sync import (
     events_topic,
     new_event,
 )
+from kiosk_app.session import Mode, SessionMachine, Visit
 from nfc_reader import TagKind, TagRead
 from recommender import Channel, HistoryEvent, Recommender, Suggestion
 
@@ -46,6 +47,11 @@ class OutcomeKind(enum.Enum):
     SIGNED_IN = "signed_in"
     SIGNED_OUT = "signed_out"
     CARD_REJECTED = "card_rejected"
+    STAFF_SIGNED_IN = "staff_signed_in"
+    STAFF_SIGNED_OUT = "staff_signed_out"
+    BADGE_REJECTED = "badge_rejected"
+    TAG_CHECKED = "tag_checked"  # staff mode: what a tag says, nothing recorded
+    LOCKED = "locked"  # out of service: the tap is not taken
     UNREADABLE = "unreadable"
     NOT_HANDLED = "not_handled"
 
@@ -60,22 +66,7 @@ class TapOutcome:
     shopper: str | None = None
     reason: str = ""
     suggestions: tuple[Suggestion, ...] = ()
-
-
-@dataclass
-class Session:
-    """One shopper's visit: anonymous until a card tap, identified only with consent."""
-
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-    shopper: str | None = None
-    consented: bool = False
-    viewed: list[HistoryEvent] = field(default_factory=list)
-    synced: list[HistoryEvent] = field(default_factory=list)  # from the shopper's profile at HQ
-
-    @property
-    def identity(self) -> str | None:
-        """The shopper id events may carry: only after consent."""
-        return self.shopper if self.consented else None
+    read: TagRead | None = None
 
 
 @dataclass
@@ -86,6 +77,7 @@ class KioskCounters:
     unreadable: int = 0
     unknown_products: int = 0
     rejected_cards: int = 0
+    rejected_badges: int = 0
     events_not_recorded: int = 0
 
 
@@ -93,22 +85,35 @@ class Kiosk:
     """The kiosk's behaviour on taps, over a catalog and an outbox."""
 
     def __init__(self, catalog: Catalog, outbox: Outbox, store: str, kiosk: str, verify_card: CardVerifier,
-                 recommender: Recommender | None = None, suggestions: int = 4) -> None:
+                 recommender: Recommender | None = None, suggestions: int = 4,
+                 verify_badge: CardVerifier | None = None, machine: SessionMachine | None = None) -> None:
         self.catalog = catalog
         self.recommender = recommender
         self._suggestions = suggestions
         self.outbox = outbox
         self.store = store
         self.kiosk = kiosk
-        self.session = Session()
+        self.machine = machine or SessionMachine()
         self.counters = KioskCounters()
         self._verify_card = verify_card
+        self._verify_badge = verify_badge
         self._topic = events_topic(store, kiosk)
         self._clock = HlcClock(kiosk)
+
+    @property
+    def session(self) -> Visit:
+        """The current shopper's visit (an empty one between shoppers)."""
+        return self.machine.visit
 
     def handle(self, read: TagRead) -> TapOutcome:
         """Act on one tap and say what to show."""
         self.counters.taps += 1
+        if read.kind is TagKind.STAFF_BADGE:
+            return self._badge(read.token or "")
+        if self.machine.mode is Mode.STAFF:
+            return TapOutcome(OutcomeKind.TAG_CHECKED, read=read, product=self._product_of(read))
+        if self.machine.mode is Mode.LOCKED:
+            return TapOutcome(OutcomeKind.LOCKED, reason=self.machine.lock_reason or "")
         if read.kind is TagKind.PRODUCT and read.sku is not None:
             return self._show_product(read.sku)
         if read.kind is TagKind.SHOPPER_CARD and read.token is not None:
@@ -139,17 +144,24 @@ class Kiosk:
         if self.session.identity is None or self.catalog.product(sku) is None:
             return False
         kind = EventKind.WISHLIST_ADD if wanted else EventKind.WISHLIST_REMOVE
-        return self._record(kind, self.session.identity, sku=sku, hlc=str(self._clock.now())) is not None
+        if self._record(kind, self.session.identity, sku=sku, hlc=str(self._clock.now())) is None:
+            return False
+        if wanted:
+            self.session.wishlist.add(sku)
+        else:
+            self.session.wishlist.discard(sku)
+        return True
 
     def end_session(self) -> None:
         """Forget the current visit (idle timeout or sign-out)."""
-        self.session = Session()
+        self.machine.end_visit()
 
     def _show_product(self, sku: str) -> TapOutcome:
         product = self.catalog.product(sku)
         if product is None or not product.sold_in(self.store):
             self.counters.unknown_products += 1
             return TapOutcome(OutcomeKind.UNKNOWN_PRODUCT, reason=f"{sku} is not in this store's catalog")
+        self.machine.browse()
         self.session.viewed.append(HistoryEvent(sku, time.time(), Channel.KIOSK))
         return TapOutcome(OutcomeKind.PRODUCT, product=product,
                           event_id=self._record(EventKind.PRODUCT_VIEW, self.session.identity, sku=sku),
@@ -190,8 +202,24 @@ class Kiosk:
         except CardRefused as exc:
             self.counters.rejected_cards += 1
             return TapOutcome(OutcomeKind.CARD_REJECTED, reason=str(exc))
-        if self.session.shopper == shopper:
-            self.end_session()
+        if not self.machine.card(shopper):
             return TapOutcome(OutcomeKind.SIGNED_OUT, shopper=shopper)
-        self.session = Session(shopper=shopper)
         return TapOutcome(OutcomeKind.SIGNED_IN, shopper=shopper)
+
+    def _badge(self, token: str) -> TapOutcome:
+        """A staff badge opens staff mode; the same badge again closes it."""
+        try:
+            if self._verify_badge is None:
+                raise CardRefused("this kiosk takes no staff badges")
+            member = self._verify_badge(token)
+        except CardRefused as exc:
+            self.counters.rejected_badges += 1
+            return TapOutcome(OutcomeKind.BADGE_REJECTED, reason=str(exc))
+        if self.machine.mode is Mode.STAFF and self.machine.staff_member == member:
+            self.machine.leave_staff()
+            return TapOutcome(OutcomeKind.STAFF_SIGNED_OUT, shopper=member)
+        self.machine.enter_staff(member)
+        return TapOutcome(OutcomeKind.STAFF_SIGNED_IN, shopper=member)
+
+    def _product_of(self, read: TagRead) -> Product | None:
+        return self.catalog.product(read.sku) if read.sku else None

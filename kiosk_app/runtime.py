@@ -6,6 +6,7 @@ The same runtime serves the Kivy window and the headless demo; the window passes
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -34,7 +35,9 @@ from kiosk_app._cards import card_verifier
 from kiosk_app._catalog_features import item_features
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
-from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, UidTable, public_key_from_pem
+from kiosk_app.session import SessionMachine
+from kiosk_app.staff import StaffPin, pin_file
+from nfc_reader import ReaderState, ReaderStatus, Role, TagRead, TagReader, UidTable, public_key_from_pem
 from recommender import Channel, HistoryEvent, Recommender, RecommenderError, build_model, load_model
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,22 @@ class KioskConfig:
     hq_public_key: Path
     # HQ's file server (http://host:port); None leaves the kiosk on the catalog it has.
     files_url: str | None = None
+    idle_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class KioskHealth:
+    """What staff mode shows: each part of the kiosk and whether it is well."""
+
+    reader: ReaderStatus
+    broker: str
+    broker_connected: bool
+    backlog: int
+    catalog_version: int
+    update_problem: str
+    app_version: str
+    taps: int
+    unreadable: int
 
 
 class KioskRuntime:
@@ -80,6 +99,7 @@ class KioskRuntime:
         dispatch: Dispatch = lambda work: work(),
         on_reader_status: Callable[[ReaderStatus], None] | None = None,
         on_profile: Callable[[ShopperProfile], None] | None = None,
+        on_remote: Callable[[CommandKind], None] | None = None,
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
@@ -97,7 +117,15 @@ class KioskRuntime:
         catalog = load_catalog(self.catalog_updater.current_catalog or config.catalog)
         model_file = self.model_updater.current_model
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
-                           recommender=load_model(model_file) if model_file else _content_model(catalog))
+                           recommender=load_model(model_file) if model_file else _content_model(catalog),
+                           verify_badge=card_verifier(hq_key, Role.STAFF),
+                           machine=SessionMachine(idle_timeout_s=config.idle_timeout_s))
+        self.staff_pin = StaffPin(pin_file(config.data_dir))
+        # A lock from HQ or staff holds across restarts until someone unlocks.
+        self._lock_file = config.data_dir / "locked.json"
+        if self._lock_file.exists():
+            self.kiosk.machine.lock(_lock_reason(self._lock_file))
+        self._manifests: dict[UpdateKind, bytes] = {}
         self.update_problem = ""
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
@@ -110,6 +138,7 @@ class KioskRuntime:
         self._dispatch = dispatch
         self._forward_reader_status = on_reader_status or (lambda status: None)
         self._on_profile = on_profile or (lambda profile: None)
+        self._on_remote = on_remote or (lambda command: None)
 
     def start(self) -> None:
         """Start the link, the reader and the catalog and model updates."""
@@ -139,6 +168,33 @@ class KioskRuntime:
         cached = self.profiles.get(shopper)
         return ShopperProfile(cached, from_cache=True) if cached else None
 
+    def health(self) -> KioskHealth:
+        """A snapshot of every part's state, for staff mode."""
+        return KioskHealth(reader=self.reader_status, broker=str(self.link.broker),
+                           broker_connected=self.link.connected, backlog=len(self.outbox),
+                           catalog_version=self.kiosk.catalog.catalog_version, update_problem=self.update_problem,
+                           app_version=_APP_VERSION, taps=self.kiosk.counters.taps,
+                           unreadable=self.kiosk.counters.unreadable)
+
+    def sync_now(self) -> None:
+        """Send every event HQ has not confirmed yet, and the status, without waiting."""
+        self.link.sync_now()
+
+    def lock(self, reason: str) -> None:
+        """Take the kiosk out of service (kept across restarts)."""
+        self._lock_file.write_text(json.dumps({"reason": reason}))
+        self.kiosk.machine.lock(reason)
+
+    def unlock(self) -> None:
+        """Put the kiosk back in service."""
+        self._lock_file.unlink(missing_ok=True)
+        self.kiosk.machine.unlock()
+
+    def check_updates_now(self) -> None:
+        """Try the latest catalog and model HQ announced again, now (a newer one is taken, the same is not)."""
+        for kind, envelope in self._manifests.items():
+            self.updates[kind].offer(envelope)
+
     def _on_read(self, read: TagRead) -> None:
         def handle() -> None:
             outcome = self.kiosk.handle(read)
@@ -160,12 +216,24 @@ class KioskRuntime:
             now = time.time()
             self.kiosk.session.synced = [HistoryEvent(sku, now - n, Channel.STORE)
                                          for n, sku in reversed(list(enumerate(profile.response.recent_skus, 1)))]
+            self.kiosk.session.wishlist = set(profile.response.wishlist)
         self._on_profile(profile)
 
     def _on_command(self, command: KioskCommand) -> None:
-        if command.command is CommandKind.FORGET_SHOPPER and command.shopper_hash:
+        """HQ's orders arrive on the link's thread; anything touching the session moves to the dispatch thread."""
+        kind = command.command
+        log.info("HQ ordered %s", kind.value)
+        if kind is CommandKind.FORGET_SHOPPER and command.shopper_hash:
             self.profiles.forget(command.shopper_hash)
             self._dispatch(lambda: self._forget_if_signed_in(command.shopper_hash or ""))
+            return
+        if kind is CommandKind.RELOAD_CATALOG:
+            self.check_updates_now()
+        elif kind is CommandKind.LOCK:
+            self._dispatch(lambda: self.lock("hq"))
+        elif kind is CommandKind.UNLOCK:
+            self._dispatch(self.unlock)
+        self._dispatch(lambda: self._on_remote(kind))
 
     def _forget_if_signed_in(self, hashed: str) -> None:
         if self.kiosk.session.shopper and shopper_hash(self.kiosk.session.shopper) == hashed:
@@ -183,6 +251,7 @@ class KioskRuntime:
                           reader=self.reader_status.state.value, update_problem=self.update_problem)
 
     def _on_manifest(self, kind: UpdateKind, envelope: bytes) -> None:
+        self._manifests[kind] = envelope
         self.updates[kind].offer(envelope)
 
     def _apply_catalog(self, envelope: bytes) -> tuple[Catalog, Recommender | None]:
@@ -223,6 +292,13 @@ class KioskRuntime:
 def _content_model(catalog: Catalog) -> Recommender:
     """Suggestions from the catalog alone, for a kiosk that has no model from HQ."""
     return build_model(item_features(catalog))
+
+
+def _lock_reason(path: Path) -> str:
+    try:
+        return str(json.loads(path.read_text())["reason"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "locked"  # a damaged lock file still locks: out of service is the safe side
 
 
 def _model_problem(path: Path) -> str | None:

@@ -304,6 +304,6 @@ class KioskApp(App):
             self.toast_subtext = texts_for(other_language(self.language))[self.toast_key]
 
 
-def run_kiosk_window(config: KioskConfig, fullscreen: bool) -> None:
+def run_kiosk_window(config: KioskConfig, fullscreen: bool, language: str = "es") -> None:
     """Run the kiosk window until it is closed."""
-    KioskApp(config, fullscreen=fullscreen).run()
+    KioskApp(config, fullscreen=fullscreen, language=language).run()

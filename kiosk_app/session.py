@@ -1,0 +1,156 @@
+"""The kiosk's visit state machine: plain Python, no Kivy, no clock of its own.
+
+    idle ──product tap──▶ browsing ──card tap──▶ signed in
+      ▲                                             │
+      └──── idle timeout, or the same card again ───┘   (the visit is wiped)
+
+    any mode ──staff badge or PIN──▶ staff ──badge again, leave, timeout──▶ idle
+    any mode ──lock (staff or HQ)──▶ locked ──unlock──▶ idle
+
+Every way back to idle replaces the visit with an empty one, so nothing of one shopper
+is left in memory for the next. Staff mode also starts from an empty visit: staff never
+see a shopper's data, and a shopper never inherits staff's screen.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from recommender import HistoryEvent
+
+IDLE_TIMEOUT_S = 60.0
+STAFF_TIMEOUT_S = 120.0
+
+
+class Mode(enum.Enum):
+    """What the kiosk is doing."""
+
+    IDLE = "idle"  # the attract loop
+    BROWSING = "browsing"  # an anonymous shopper
+    SIGNED_IN = "signed_in"  # a shopper who tapped their loyalty card
+    STAFF = "staff"
+    LOCKED = "locked"  # out of service
+
+
+@dataclass
+class Visit:
+    """One shopper's visit: anonymous until a card tap, identified only with consent."""
+
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    shopper: str | None = None
+    consented: bool = False
+    viewed: list[HistoryEvent] = field(default_factory=list)
+    synced: list[HistoryEvent] = field(default_factory=list)  # from the shopper's profile at HQ
+    wishlist: set[str] = field(default_factory=set)
+
+    @property
+    def identity(self) -> str | None:
+        """The shopper id events may carry: only after consent."""
+        return self.shopper if self.consented else None
+
+
+class SessionMachine:
+    """Moves the kiosk between modes and owns the current visit.
+
+    ``clock`` is any monotonic clock; tests pass a fake one. Nothing here runs on its
+    own: the screen calls ``expire`` now and then.
+    """
+
+    def __init__(self, idle_timeout_s: float = IDLE_TIMEOUT_S, staff_timeout_s: float = STAFF_TIMEOUT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.idle_timeout_s = idle_timeout_s
+        self.staff_timeout_s = staff_timeout_s
+        self._clock = clock
+        self.mode = Mode.IDLE
+        self.visit = Visit()
+        self.staff_member: str | None = None
+        # Why the kiosk is out of service; a lock outlives staff mode until someone unlocks.
+        self.lock_reason: str | None = None
+        self._last_activity = clock()
+
+    @property
+    def takes_shopper_taps(self) -> bool:
+        """Whether product and card taps are a shopper's (not staff's, not while locked)."""
+        return self.mode in (Mode.IDLE, Mode.BROWSING, Mode.SIGNED_IN)
+
+    def touch(self) -> None:
+        """Someone did something: restart the idle countdown."""
+        self._last_activity = self._clock()
+
+    def browse(self) -> None:
+        """A product was shown to a shopper."""
+        if not self.takes_shopper_taps:
+            raise ValueError(f"no shopper browses while the kiosk is {self.mode.value}")
+        if self.mode is Mode.IDLE:
+            self.mode = Mode.BROWSING
+        self.touch()
+
+    def card(self, shopper: str) -> bool:
+        """A verified loyalty card was tapped; returns False when it signed its shopper out.
+
+        Another shopper's card starts a fresh visit: nothing of the first one carries over.
+        """
+        if not self.takes_shopper_taps:
+            raise ValueError(f"no shopper signs in while the kiosk is {self.mode.value}")
+        if self.mode is Mode.SIGNED_IN and self.visit.shopper == shopper:
+            self._wipe(Mode.IDLE)
+            return False
+        self.visit = Visit(shopper=shopper)
+        self.mode = Mode.SIGNED_IN
+        self.touch()
+        return True
+
+    def end_visit(self) -> None:
+        """Forget the shopper's visit and go back to the attract loop."""
+        if self.takes_shopper_taps:
+            self._wipe(Mode.IDLE)
+
+    def enter_staff(self, member: str) -> None:
+        """A valid staff badge or PIN: staff mode, with no shopper's data in it."""
+        self.staff_member = member
+        self._wipe(Mode.STAFF)
+
+    def leave_staff(self) -> None:
+        """Back to shoppers, or to the out-of-service screen while the kiosk is locked."""
+        if self.mode is Mode.STAFF:
+            self.staff_member = None
+            self._wipe(Mode.LOCKED if self.lock_reason else Mode.IDLE)
+
+    def lock(self, reason: str) -> None:
+        """Out of service (staff's or HQ's order); staff at work stay in staff mode."""
+        self.lock_reason = reason
+        if self.mode is not Mode.STAFF:
+            self._wipe(Mode.LOCKED)
+
+    def unlock(self) -> None:
+        """Back in service."""
+        self.lock_reason = None
+        if self.mode is Mode.LOCKED:
+            self._wipe(Mode.IDLE)
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the idle timeout ends this mode, or None when it never times out."""
+        timeout = {Mode.BROWSING: self.idle_timeout_s, Mode.SIGNED_IN: self.idle_timeout_s,
+                   Mode.STAFF: self.staff_timeout_s}.get(self.mode)
+        if timeout is None:
+            return None
+        return max(0.0, self._last_activity + timeout - self._clock())
+
+    def expire(self) -> bool:
+        """End the visit (or staff mode) when it has been idle too long; True when it did."""
+        if self.seconds_left() != 0.0:
+            return False
+        if self.mode is Mode.STAFF:
+            self.leave_staff()
+        else:
+            self._wipe(Mode.IDLE)
+        return True
+
+    def _wipe(self, mode: Mode) -> None:
+        self.visit = Visit()
+        self.mode = mode
+        self.touch()
