@@ -2,7 +2,8 @@
 tokens, the UID table for tags without NDEF, staff tag tools (read, write) and a
 simulated tag over nfcpy's udp driver.
 
-Readers: ``TagReader(path, on_read, on_status)`` calls ``on_read(TagRead)`` once per tap.
+Readers: ``TagReader(path, on_read, on_status)`` calls ``on_read(TagRead)`` once per tap;
+``write_next`` writes the next tag presented instead (staff mode).
 Tags: ``decode_tag`` and the ``encode_*`` functions; cards and badges carry tokens that
 ``check_identity`` / ``verify_token`` verify. Staff: ``inspect_tag``, ``write_tag``,
 ``UidTable``. Simulator: ``TagEmulator``. Errors: ``nfc_reader.exceptions``.
@@ -48,6 +49,7 @@ from nfc_reader.exceptions import (
     TagWriteError,
     TokenError,
     UidTableError,
+    WriteAlreadyPending,
     WriteRefusal,
 )
 
@@ -81,6 +83,7 @@ __all__ = [
     "TokenError",
     "UidTable",
     "UidTableError",
+    "WriteAlreadyPending",
     "WriteRefusal",
     "WriteResult",
     "check_identity",

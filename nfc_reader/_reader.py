@@ -1,5 +1,6 @@
 """The reader loop: opens an nfcpy device by path, turns each tap into one TagRead,
 and keeps trying, with backoff, when the reader is missing, not allowed or unplugged.
+For staff it can also write the next tag presented instead of reading it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 import nfc
@@ -19,9 +21,10 @@ import nfc.tag.tt3
 
 from nfc_reader._device import AUTO, classify_lost_error, is_auto, is_udp, open_frontend, targets_for
 from nfc_reader._ndef import decode_tag
-from nfc_reader._tagread import TagKind, TagRead, TagSource
+from nfc_reader._tagread import TagKind, TagRead
+from nfc_reader._tagtools import WriteResult, identify_by_uid, no_tag_within, uid_of_target, write_to_tag
 from nfc_reader._uidtable import UidTable
-from nfc_reader.exceptions import ReaderProblem, ReaderUnavailable, UidTableError
+from nfc_reader.exceptions import ReaderProblem, ReaderUnavailable, TagWriteError, WriteAlreadyPending
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,7 @@ class ReaderCounters:
     tag_errors: int = 0  # tags nfcpy could not handle at all
     callback_errors: int = 0  # on_read raised
     reader_failures: int = 0  # the reader failed while open (unplugged, ...)
+    writes: int = 0  # tags written and read back for write_next (not taps)
 
 
 def read_tag(tag: nfc.tag.Tag, uid_table: UidTable | None = None, attempts: int = 3) -> TagRead | None:
@@ -119,40 +123,6 @@ def _read_tag(tag: nfc.tag.Tag, uid_table: UidTable | None, attempts: int) -> tu
         if not tag.is_present:
             return None, attempt
     return identify_by_uid(uid, None, uid_table), attempts
-
-
-def identify_by_uid(uid: str, read: TagRead | None, uid_table: UidTable | None) -> TagRead:
-    """``read`` if it says what the tag is, else what the UID table says, else unreadable.
-
-    ``read`` is None for a tag without NDEF. Cards and badges never come from the table.
-    """
-    if read is not None and read.kind is not TagKind.UNREADABLE:
-        return read
-    if uid_table is not None:
-        try:
-            sku = uid_table.lookup(uid)
-        except UidTableError as exc:
-            return TagRead.unreadable(uid, str(exc))
-        if sku is not None:
-            return TagRead(TagKind.PRODUCT, uid, sku=sku, source=TagSource.UID_TABLE)
-    if read is not None:
-        return read
-    if uid_table is None:
-        return TagRead.unreadable(uid, "tag holds no NDEF data")
-    return TagRead.unreadable(uid, f"tag holds no NDEF data and its UID {uid} is not in the tag table")
-
-
-def uid_of_target(target: nfc.clf.RemoteTarget) -> str:
-    """The UID a polled target announced, for tags nfcpy cannot activate."""
-    if target.sensf_res:
-        uid = bytes(target.sensf_res[1:9])
-    elif target.sdd_res:
-        uid = bytes(target.sdd_res)
-    elif target.sensb_res:
-        uid = bytes(target.sensb_res[1:5])
-    else:
-        uid = b""
-    return uid.hex().upper()
 
 
 class _Backoff:
@@ -202,6 +172,16 @@ class _TapTracker:
         self.uid, self.delivered, self._failures = None, False, 0
 
 
+@dataclass
+class _PendingWrite:
+    """A write staff asked for: waiting for the next tag until the reader's thread claims it."""
+
+    message: bytes
+    timeout_s: float
+    future: Future[WriteResult]
+    claimed: bool = False  # by whoever resolves it: the reader's thread, the timeout or going offline
+
+
 class TagReader:
     """Reads taps from the reader at ``path`` on its own thread.
 
@@ -211,7 +191,8 @@ class TagReader:
     ``on_status`` hears ``online`` when the reader opens and ``offline`` with the reason
     and a hint each time it cannot be opened or fails; the reader then retries after
     ``retry_s``, doubling up to ``max_retry_s``. Tags without usable NDEF are looked up
-    in ``uid_table``. Nothing a tag holds or does stops the thread.
+    in ``uid_table``. Nothing a tag holds or does stops the thread. ``write_next`` writes
+    the next tag presented instead of reading it (staff mode).
     """
 
     def __init__(
@@ -239,6 +220,9 @@ class TagReader:
         self._tracker = _TapTracker(self.policy)
         self._clf: nfc.ContactlessFrontend | None = None
         self.status: ReaderStatus | None = None
+        # The UI thread asks for writes, the reader's thread does them, a timer ends them.
+        self._write_lock = threading.Lock()
+        self._write: _PendingWrite | None = None
 
     @property
     def counters(self) -> ReaderCounters:
@@ -251,9 +235,80 @@ class TagReader:
         self._thread.start()
 
     def stop(self, timeout_s: float = 3.0) -> None:
-        """Stop reading and release the device."""
+        """Stop reading and release the device; a write still waiting for its tag is cancelled."""
         self._stop.set()
+        self.cancel_write()
         self._thread.join(timeout_s)
+
+    def write_next(self, message: bytes, timeout_s: float = 30.0) -> Future[WriteResult]:
+        """Write ``message`` to the next tag presented within ``timeout_s`` and read it back.
+
+        That tag is not handed to ``on_read``: it counts as held until lifted, then taps
+        are read as before. A tag already on the reader must be lifted and presented again.
+        The future gives the ``WriteResult`` or fails with ``TagWriteError`` (``refusal``:
+        not NDEF, read-only, too small, lost, verify failed), ``NoTagPresented`` (nothing
+        within ``timeout_s``) or ``ReaderUnavailable``: at once when the reader is offline
+        or stopped, so staff are not left holding a tag to a reader that cannot write it,
+        and as soon as the reader fails while the write waits or runs. Cancelling the
+        future or ``cancel_write`` before a tag arrives gives the reader back to taps.
+        The future completes on the reader's thread: its callbacks must be quick and hand
+        their work to the UI thread.
+
+        Raises:
+            WriteAlreadyPending: an earlier write has not finished; cancel it first.
+            ValueError: ``timeout_s`` is not positive.
+        """
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        future: Future[WriteResult] = Future()
+        with self._write_lock:  # offline and stop update the status first, then fail writes under this lock
+            if self._write is not None and not self._write.future.done():
+                raise WriteAlreadyPending("a tag write is still waiting for its tag; cancel it first")
+            unavailable = self._why_no_write()
+            if unavailable is not None:
+                future.set_exception(unavailable)
+                return future
+            pending = self._write = _PendingWrite(bytes(message), timeout_s, future)
+        timer = threading.Timer(timeout_s, self._expire_write, (pending,))
+        timer.daemon = True
+        timer.start()
+        future.add_done_callback(lambda _: timer.cancel())
+        return future
+
+    def cancel_write(self) -> bool:
+        """Give the reader back to taps; False if no write was waiting for a tag (none, or already under way)."""
+        with self._write_lock:
+            pending = self._write
+        return pending is not None and not pending.future.done() and pending.future.cancel()
+
+    def _why_no_write(self) -> ReaderUnavailable | None:
+        if self._stop.is_set():
+            return ReaderUnavailable("the reader is stopped", ReaderProblem.FAILED)
+        status = self.status
+        if status is not None and status.state is ReaderState.OFFLINE:
+            return ReaderUnavailable(f"the reader is offline: {status.reason}", status.problem or ReaderProblem.FAILED,
+                                     status.hint)
+        return None
+
+    def _claim_write(self, only: _PendingWrite | None = None) -> _PendingWrite | None:
+        """Take the write waiting for a tag (``only`` that one), to resolve it; None if none or cancelled."""
+        with self._write_lock:
+            pending = self._write
+            if pending is None or pending.claimed or (only is not None and pending is not only):
+                return None
+            pending.claimed = True
+        # Once running, the future can no longer be cancelled; a cancelled one is not a write.
+        return pending if pending.future.set_running_or_notify_cancel() else None
+
+    def _expire_write(self, pending: _PendingWrite) -> None:
+        claimed = self._claim_write(only=pending)
+        if claimed is not None:
+            claimed.future.set_exception(no_tag_within(claimed.timeout_s))
+
+    def _fail_waiting_write(self, problem: ReaderUnavailable) -> None:
+        claimed = self._claim_write()
+        if claimed is not None:
+            claimed.future.set_exception(problem)
 
     def _count(self, name: str, amount: int = 1) -> None:
         with self._counters_lock:
@@ -271,6 +326,7 @@ class TagReader:
         log.warning("reader %s offline: %s (retry in %.1f s)", self.path, problem, delay)
         self._publish(ReaderStatus(ReaderState.OFFLINE, self.path, str(problem), problem.problem, problem.hint,
                                    delay))
+        self._fail_waiting_write(ReaderUnavailable(f"the reader is offline: {problem}", problem.problem, problem.hint))
         self._stop.wait(delay)
 
     def _run(self) -> None:
@@ -329,6 +385,10 @@ class TagReader:
             else:  # no presence check without a tag object: look again shortly
                 self._stop.wait(self.policy.presence_interval_s)
             return
+        write = self._claim_write()
+        if write is not None:
+            self._write_tag(write, tag, uid)
+            return
         try:
             if tag is None:  # a tag nfcpy cannot talk to (MIFARE Classic, ...): its UID is all we have
                 read: TagRead | None = identify_by_uid(uid, None, self.uid_table)
@@ -352,6 +412,28 @@ class TagReader:
             log.info("tag %s left before it was read", uid)
             return
         self._deliver(read, uid)
+        if tag is not None:
+            self._wait_until_gone(tag, uid)
+
+    def _write_tag(self, write: _PendingWrite, tag: nfc.tag.Tag | None, uid: str) -> None:
+        """Do a staff write on the tag that just arrived; written or refused, it counts as held, not as a tap."""
+        try:
+            result = write_to_tag(tag, uid, write.message, self.uid_table)
+        except TagWriteError as exc:
+            write.future.set_exception(exc)
+        except OSError as exc:  # the reader, not the tag: reconnect
+            lost = classify_lost_error(self.path, exc)
+            write.future.set_exception(ReaderUnavailable(
+                f"{lost} during the write; the tag may hold a partial record: write it again", lost.problem, lost.hint))
+            raise
+        except Exception as exc:  # a tag that makes nfcpy trip must not stop the kiosk
+            log.exception("tag %s could not be written", uid)
+            self._count("tag_errors")
+            write.future.set_exception(exc)
+        else:
+            self._count("writes")
+            write.future.set_result(result)
+        self._tracker.delivered_now(uid, time.monotonic())
         if tag is not None:
             self._wait_until_gone(tag, uid)
 

@@ -1,9 +1,11 @@
 """One-tag operations for staff: show what a tag holds, and write a product tag.
 
-Both open the reader by path (the same paths as ``TagReader``), wait for one tag, do
-their work and release the reader. The writer refuses tags that cannot take the
-message (not NDEF formatted, read-only, too small) before touching them, and confirms a
-write by reading the tag back.
+``inspect_tag`` and ``write_tag`` open the reader by path (the same paths as
+``TagReader``), wait for one tag, do their work and release the reader. The write itself
+is ``write_to_tag``, on a tag already activated: ``write_tag`` and ``TagReader.write_next``
+both use it. It refuses tags that cannot take the message (not NDEF formatted, read-only,
+too small) before touching them, and confirms a write by reading the tag back. What
+the reader loop shares with these tools lives here too (``identify_by_uid``, ``uid_of_target``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ import nfc.tag
 
 from nfc_reader._device import classify_lost_error, is_udp, open_frontend, targets_for
 from nfc_reader._ndef import decode_tag, parse_message, printable_text
-from nfc_reader._reader import identify_by_uid, uid_of_target
-from nfc_reader._tagread import TagRead
+from nfc_reader._tagread import TagKind, TagRead, TagSource
 from nfc_reader._uidtable import UidTable
-from nfc_reader.exceptions import NoTagPresented, TagDecodeError, TagWriteError, WriteRefusal
+from nfc_reader.exceptions import NoTagPresented, TagDecodeError, TagWriteError, UidTableError, WriteRefusal
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ class TagReport:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """A confirmed write: what was written, and what reading the tag back gave."""
+    """A confirmed write: what was written, and what reading the tag back gave.
+
+    ``read_back`` is the TagRead a tap makes of the tag now, decoded from what was read back.
+    """
 
     uid: str
     tag_type: str
@@ -67,6 +71,45 @@ class _Found:
     tag: nfc.tag.Tag | None
     uid: str
     reader: str
+
+
+def identify_by_uid(uid: str, read: TagRead | None, uid_table: UidTable | None) -> TagRead:
+    """``read`` if it says what the tag is, else what the UID table says, else unreadable.
+
+    ``read`` is None for a tag without NDEF. Cards and badges never come from the table.
+    """
+    if read is not None and read.kind is not TagKind.UNREADABLE:
+        return read
+    if uid_table is not None:
+        try:
+            sku = uid_table.lookup(uid)
+        except UidTableError as exc:
+            return TagRead.unreadable(uid, str(exc))
+        if sku is not None:
+            return TagRead(TagKind.PRODUCT, uid, sku=sku, source=TagSource.UID_TABLE)
+    if read is not None:
+        return read
+    if uid_table is None:
+        return TagRead.unreadable(uid, "tag holds no NDEF data")
+    return TagRead.unreadable(uid, f"tag holds no NDEF data and its UID {uid} is not in the tag table")
+
+
+def uid_of_target(target: nfc.clf.RemoteTarget) -> str:
+    """The UID a polled target announced, for tags nfcpy cannot activate."""
+    if target.sensf_res:
+        uid = bytes(target.sensf_res[1:9])
+    elif target.sdd_res:
+        uid = bytes(target.sdd_res)
+    elif target.sensb_res:
+        uid = bytes(target.sensb_res[1:5])
+    else:
+        uid = b""
+    return uid.hex().upper()
+
+
+def no_tag_within(timeout_s: float) -> NoTagPresented:
+    """The error for a wait that saw no tag, worded the same wherever staff wait."""
+    return NoTagPresented(f"no tag was held to the reader within {timeout_s:g} s")
 
 
 @contextlib.contextmanager
@@ -92,7 +135,7 @@ def _one_tag(path: str | None, timeout_s: float) -> Iterator[_Found]:
                 yield _Found(tag, uid, str(clf))
                 return
             if time.monotonic() >= deadline:
-                raise NoTagPresented(f"no tag was held to the reader within {timeout_s:g} s")
+                raise no_tag_within(timeout_s)
             if not is_udp(opened):
                 time.sleep(_HARDWARE_POLL_S)
     finally:
@@ -170,44 +213,65 @@ def write_tag(path: str | None, message: bytes, timeout_s: float = 10.0) -> Writ
     Raises:
         ReaderUnavailable: no usable reader at ``path``.
         NoTagPresented: no tag within ``timeout_s``.
+        TagWriteError: see ``write_to_tag``.
+    """
+    with _one_tag(path, timeout_s) as found:
+        return write_to_tag(found.tag, found.uid, message)
+
+
+def write_to_tag(tag: nfc.tag.Tag | None, uid: str, message: bytes, uid_table: UidTable | None = None) -> WriteResult:
+    """Write ``message`` to an activated tag and read it back.
+
+    ``tag`` is None for a tag nfcpy could not activate (known by ``uid`` only). The
+    result's ``read_back`` is what a tap makes of the tag now (``uid_table`` as a tap uses it).
+
+    Raises:
         TagWriteError: the tag cannot take the message (``refusal`` says why: not NDEF
             formatted, read-only, too small; checked before anything is written), left
             during the write, or did not read back what was written.
     """
-    with _one_tag(path, timeout_s) as found:
-        tag = found.tag
-        if tag is None:
-            raise TagWriteError(f"tag {found.uid} is of a kind nfcpy cannot write", WriteRefusal.NOT_NDEF)
-        tag_ndef = _read_ndef(tag)
-        if tag_ndef is None:
-            if not tag.is_present:
-                raise TagWriteError("the tag left before it could be read; hold it still", WriteRefusal.LOST)
-            raise TagWriteError(f"tag {found.uid} is not NDEF formatted; format it with the tag vendor's tool "
-                                "first", WriteRefusal.NOT_NDEF)
-        if not tag_ndef.is_writeable:
-            raise TagWriteError(f"tag {found.uid} is read-only; use another tag", WriteRefusal.READ_ONLY)
-        if len(message) > tag_ndef.capacity:
-            raise TagWriteError(f"tag {found.uid} is too small: the record needs {len(message)} bytes, the tag "
-                                f"holds {tag_ndef.capacity}", WriteRefusal.TOO_SMALL)
-        try:
-            tag_ndef.octets = message
-            # nfcpy reads the tag again and compares it with what was just written.
-            changed = tag_ndef.has_changed
-        except AttributeError as exc:  # nfcpy's own check: the NDEF area is not writeable
-            raise TagWriteError(f"tag {found.uid} is read-only; use another tag", WriteRefusal.READ_ONLY) from exc
-        except ValueError as exc:  # nfcpy's own check: the message exceeds the capacity
-            raise TagWriteError(f"tag {found.uid} is too small: {exc}", WriteRefusal.TOO_SMALL) from exc
-        except (nfc.tag.TagCommandError, nfc.clf.CommunicationError, TypeError) as exc:
-            # (nfcpy's Type 3 writer trips with a TypeError when the tag stops answering midway.)
-            log.info("write to tag %s failed: %r", found.uid, exc)
-            raise TagWriteError("the tag left or stopped answering during the write; it may hold a partial "
-                                "record now: hold it still and write again", WriteRefusal.LOST) from exc
-        if changed or tag.ndef is None:
-            if not tag.is_present:
-                raise TagWriteError("the tag left before it could be read back; hold it to the reader again and "
-                                    "check it with `kiosk nfc read`", WriteRefusal.LOST)
-            raise TagWriteError("reading the tag back did not give what was written; write it again",
-                                WriteRefusal.VERIFY_FAILED)
-        read_back = decode_tag(found.uid, bytes(tag.ndef.octets))
-        log.info("wrote %d bytes to tag %s and read them back", len(message), found.uid)
-        return WriteResult(found.uid, str(tag), len(message), tag_ndef.capacity, read_back)
+    if tag is None:
+        raise TagWriteError(f"tag {uid} is of a kind nfcpy cannot write", WriteRefusal.NOT_NDEF)
+    tag_ndef = _writable_ndef(tag, uid, message)
+    _write_and_verify(tag, tag_ndef, uid, message)
+    read_back = identify_by_uid(uid, decode_tag(uid, bytes(tag.ndef.octets)), uid_table)
+    log.info("wrote %d bytes to tag %s and read them back", len(message), uid)
+    return WriteResult(uid, str(tag), len(message), tag_ndef.capacity, read_back)
+
+
+def _writable_ndef(tag: nfc.tag.Tag, uid: str, message: bytes) -> nfc.tag.Tag.NDEF:
+    """The tag's NDEF area, if it can take ``message``; else the refusal, nothing written."""
+    tag_ndef = _read_ndef(tag)
+    if tag_ndef is None:
+        if not tag.is_present:
+            raise TagWriteError("the tag left before it could be read; hold it still", WriteRefusal.LOST)
+        raise TagWriteError(f"tag {uid} is not NDEF formatted; format it with the tag vendor's tool first",
+                            WriteRefusal.NOT_NDEF)
+    if not tag_ndef.is_writeable:
+        raise TagWriteError(f"tag {uid} is read-only; use another tag", WriteRefusal.READ_ONLY)
+    if len(message) > tag_ndef.capacity:
+        raise TagWriteError(f"tag {uid} is too small: the record needs {len(message)} bytes, the tag holds "
+                            f"{tag_ndef.capacity}", WriteRefusal.TOO_SMALL)
+    return tag_ndef
+
+
+def _write_and_verify(tag: nfc.tag.Tag, tag_ndef: nfc.tag.Tag.NDEF, uid: str, message: bytes) -> None:
+    try:
+        tag_ndef.octets = message
+        # nfcpy reads the tag again and compares it with what was just written.
+        changed = tag_ndef.has_changed
+    except AttributeError as exc:  # nfcpy's own check: the NDEF area is not writeable
+        raise TagWriteError(f"tag {uid} is read-only; use another tag", WriteRefusal.READ_ONLY) from exc
+    except ValueError as exc:  # nfcpy's own check: the message exceeds the capacity
+        raise TagWriteError(f"tag {uid} is too small: {exc}", WriteRefusal.TOO_SMALL) from exc
+    except (nfc.tag.TagCommandError, nfc.clf.CommunicationError, TypeError) as exc:
+        # (nfcpy's Type 3 writer trips with a TypeError when the tag stops answering midway.)
+        log.info("write to tag %s failed: %r", uid, exc)
+        raise TagWriteError("the tag left or stopped answering during the write; it may hold a partial "
+                            "record now: hold it still and write again", WriteRefusal.LOST) from exc
+    if changed or tag.ndef is None:
+        if not tag.is_present:
+            raise TagWriteError("the tag left before it could be read back; hold it to the reader again to check "
+                                "what it holds", WriteRefusal.LOST)
+        raise TagWriteError("reading the tag back did not give what was written; write it again",
+                            WriteRefusal.VERIFY_FAILED)

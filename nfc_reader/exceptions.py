@@ -5,6 +5,7 @@ NfcReaderError
  ├── NoTagPresented      no tag came near the reader in time
  ├── TagDecodeError      a tag's content is not something a store tag carries
  ├── TagWriteError       a tag refused or lost a write (``.refusal``)
+ ├── WriteAlreadyPending a reader was asked to write a tag while an earlier write was unfinished
  ├── TokenError          a card or badge token is forged, expired or malformed
  ├── UidTableError       the UID -> SKU table file cannot be read or is invalid
  └── EmulatorError       the tag simulator cannot serve (its udp port is taken)
@@ -66,6 +67,10 @@ class TagWriteError(NfcReaderError):
     def __init__(self, message: str, refusal: WriteRefusal) -> None:
         super().__init__(message)
         self.refusal = refusal
+
+
+class WriteAlreadyPending(NfcReaderError):
+    """``TagReader.write_next`` while an earlier write has not finished (cancel it first)."""
 
 
 class TokenError(NfcReaderError):

@@ -13,8 +13,9 @@ from pathlib import Path
 import segno
 
 from backend_sync import Catalog, Product
+from kiosk_app.runtime import KioskHealth
 from kiosk_app.ui.texts import texts_for
-from nfc_reader import product_uri
+from nfc_reader import ReaderState, TagKind, TagRead, product_uri
 from recommender import Reason, ReasonKind, Suggestion
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 PLACEHOLDER_IMAGE = "images/placeholder.png"
 ONE_SIZE = "U"
 MAX_SUGGESTIONS = 4
+BACKLOG_HIGH = 500  # as HQ's fleet view alerts on it
 # Text keys per reason: with another product as the anchor, and about the item itself.
 _REASON_KEYS: dict[ReasonKind, tuple[str, str]] = {
     ReasonKind.TAPPED_HERE: ("reason_tapped", "reason_tapped_this"),
@@ -57,6 +59,7 @@ class ProductView:
     sizes_title: str
     sizes: tuple[SizeView, ...]
     web_address: str  # the product on the web shop, for the "continue on your phone" QR code
+    elsewhere: str  # the other stores that have it in stock, or ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,15 @@ def product_view(product: Product, catalog: Catalog, catalog_file: Path, store: 
         sizes_title=texts["product_one_size"] if one_size else texts["product_sizes"],
         sizes=size_views(product, store, language),
         web_address=product_uri(catalog.shop_url, product.sku),
+        elsewhere=elsewhere_text(product, catalog, store, language),
     )
+
+
+def elsewhere_text(product: Product, catalog: Catalog, store: str, language: str) -> str:
+    """"Also in stock at: ..." naming the other stores with units of ``product``, or ""."""
+    names = [s.name for s in catalog.stores
+             if s.id != store and product.sold_in(s.id) and any(product.stock_in(s.id).values())]
+    return texts_for(language)["product_elsewhere"].format(stores=", ".join(names)) if names else ""
 
 
 def reason_text(reason: Reason, item: str, catalog: Catalog, language: str) -> str:
@@ -151,6 +162,70 @@ def suggestion_views(suggestions: tuple[Suggestion, ...], in_view: str, catalog:
         if len(views) == MAX_SUGGESTIONS:
             break
     return tuple(views)
+
+
+def profile_cards(skus: tuple[str, ...], reason_key: str, catalog: Catalog, catalog_file: Path, store: str,
+                  language: str, limit: int = 3) -> tuple[SuggestionView, ...]:
+    """Cards for a shopper's history or wishlist: products this store sells, newest first."""
+    texts = texts_for(language)
+    views: list[SuggestionView] = []
+    for sku in dict.fromkeys(skus):
+        product = catalog.product(sku)
+        if product is None or not product.sold_in(store):
+            continue
+        views.append(SuggestionView(sku=sku, name=product.name.get(language),
+                                    price=format_price(product.price_in(store), catalog.currency, language),
+                                    image=image_path(catalog_file, product.image), reason=texts[reason_key]))
+        if len(views) == limit:
+            break
+    return tuple(views)
+
+
+@dataclass(frozen=True)
+class HealthRow:
+    """One part of the kiosk on the staff screen: its name, its state in words, and whether it is well."""
+
+    label: str
+    value: str
+    ok: bool
+    verdict: str  # "OK" / "Check": the state is said in words, not by colour alone
+
+
+def health_rows(health: KioskHealth, language: str) -> tuple[HealthRow, ...]:
+    """The staff screen's health table for ``health``, in ``language``."""
+    texts = texts_for(language)
+
+    def row(label: str, value: str, ok: bool) -> HealthRow:
+        return HealthRow(texts[label], value, ok, texts["staff_ok" if ok else "staff_check"])
+
+    reader = health.reader
+    reader_ok = reader.state is ReaderState.ONLINE
+    reader_value = (texts["staff_reader_online"].format(device=reader.device or reader.path) if reader_ok
+                    else texts["staff_reader_offline"].format(reason=" ".join(filter(None, (reader.reason,
+                                                                                              reader.hint)))))
+    broker_key = "staff_broker_online" if health.broker_connected else "staff_broker_offline"
+    catalog_value = (texts["staff_catalog_problem"].format(version=health.catalog_version,
+                                                           problem=health.update_problem)
+                     if health.update_problem else texts["staff_catalog_value"].format(version=health.catalog_version))
+    return (
+        row("staff_reader", reader_value, reader_ok),
+        row("staff_broker", texts[broker_key].format(broker=health.broker), health.broker_connected),
+        # A backlog is normal for a moment; a large one means HQ has not had the events for a while.
+        row("staff_backlog", texts["staff_backlog_value"].format(count=health.backlog), health.backlog < BACKLOG_HIGH),
+        row("staff_catalog", catalog_value, not health.update_problem),
+        row("staff_taps", texts["staff_taps_value"].format(taps=health.taps, unreadable=health.unreadable), True),
+    )
+
+
+def checked_tag_text(read: TagRead, catalog: Catalog, language: str) -> str:
+    """What a tag says, for staff checking it."""
+    texts = texts_for(language)
+    if read.kind is TagKind.PRODUCT and read.sku:
+        product = catalog.product(read.sku)
+        if product is None:
+            return texts["staff_checked_unknown"].format(uid=read.uid, sku=read.sku)
+        return texts["staff_checked_product"].format(uid=read.uid, sku=read.sku, name=product.name.get(language))
+    return texts["staff_checked_other"].format(uid=read.uid, kind=read.kind.value, reason=read.reason or "").strip()
 
 
 def qr_modules(data: str, border: int = 2) -> list[list[bool]]:

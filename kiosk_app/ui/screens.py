@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, OptionProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
 
-from kiosk_app.ui.present import ProductView, SuggestionView
-from kiosk_app.ui.widgets import FeaturedCard, SizeChip, SuggestionCard
+from kiosk_app.ui.present import HealthRow, ProductView, SuggestionView
+from kiosk_app.ui.widgets import FeaturedCard, HealthLine, SizeChip, SuggestionCard
 
 # "Única" / "One size" is longer than "42" or "XL"; a smaller face keeps it in the chip.
 _SIZE_FONT = 26
@@ -47,7 +48,10 @@ class ProductScreen(Screen):
     sizes_title = StringProperty("")
     name_font = NumericProperty(_NAME_FONT)
     web_address = StringProperty("")
+    elsewhere_text = StringProperty("")
     has_suggestions = BooleanProperty(False)
+    # "": nobody who agreed to it is signed in, so no button; else what the button does.
+    wishlist_action = OptionProperty("", options=["", "add", "remove"])
 
     def show(self, view: ProductView, suggestions: tuple[SuggestionView, ...] = ()) -> None:
         """Fill the screen from ``view`` and one card per suggestion."""
@@ -61,22 +65,79 @@ class ProductScreen(Screen):
         self.image_source = view.image
         self.sizes_title = view.sizes_title
         self.web_address = view.web_address
+        self.elsewhere_text = view.elsewhere
         grid = self.ids.sizes
         grid.clear_widgets()
         for size in view.sizes:
             font = _SIZE_FONT if len(size.size) <= 3 else _LONG_SIZE_FONT
             grid.add_widget(SizeChip(size_text=size.size, stock_text=size.stock, sold_out=size.sold_out,
                                      size_font=font))
-        strip = self.ids.suggestions
-        strip.clear_widgets()
-        for card in suggestions:
-            strip.add_widget(SuggestionCard(sku=card.sku, image_source=card.image, name_text=card.name,
-                                            price_text=card.price, reason_text=card.reason))
+        fill_cards(self.ids.suggestions, suggestions)
         self.has_suggestions = bool(suggestions)
+
+    def show_empty(self) -> None:
+        """Nothing of the last product (or the last shopper's suggestions) stays behind."""
+        for name in ("sku", "brand_text", "name_text", "colour_text", "price_text", "description_text",
+                     "image_source", "sizes_title", "web_address", "elsewhere_text", "wishlist_action"):
+            setattr(self, name, "")
+        self.ids.sizes.clear_widgets()
+        fill_cards(self.ids.suggestions, ())
+        self.has_suggestions = False
 
 
 class WelcomeScreen(Screen):
-    """A signed-in shopper is greeted and asked whether to link this visit."""
+    """A signed-in shopper: greeting, the question whether to link this visit, and what they
+    looked at in other channels and their wishlist once their profile arrives."""
 
     shopper = StringProperty("")
     title_text = StringProperty("")
+    profile_note = StringProperty("")  # loading, or "offline: what we last knew"
+    answered = BooleanProperty(False)
+    answer_text = StringProperty("")
+    has_recent = BooleanProperty(False)
+    has_wishlist = BooleanProperty(False)
+
+    def show_profile(self, recent: tuple[SuggestionView, ...], wishlist: tuple[SuggestionView, ...]) -> None:
+        """Cards for the shopper's recent views and their wishlist."""
+        fill_cards(self.ids.recent, recent)
+        fill_cards(self.ids.wishlist, wishlist)
+        self.has_recent, self.has_wishlist = bool(recent), bool(wishlist)
+
+
+class LockedScreen(Screen):
+    """Out of service: shoppers are told so calmly; staff get in with a badge or the PIN."""
+
+
+class PinScreen(Screen):
+    """The staff PIN pad; the digits show as dots."""
+
+    entered = StringProperty("")
+    message = StringProperty("")
+
+
+class StaffScreen(Screen):
+    """Staff mode: the health of every part, write and check tags, sync, lock."""
+
+    member_text = StringProperty("")
+    checked_text = StringProperty("")
+    write_text = StringProperty("")
+    writing = BooleanProperty(False)
+    locked = BooleanProperty(False)
+
+    def show_health(self, rows: tuple[HealthRow, ...]) -> None:
+        """Refresh the health table in place (it is redrawn every second)."""
+        table = self.ids.health
+        if len(table.children) != len(rows):
+            table.clear_widgets()
+            for _ in rows:
+                table.add_widget(HealthLine())
+        for line, row in zip(reversed(table.children), rows, strict=True):
+            line.label_text, line.value_text, line.ok, line.verdict_text = row.label, row.value, row.ok, row.verdict
+
+
+def fill_cards(row: Widget, cards: tuple[SuggestionView, ...]) -> None:
+    """Replace the cards in ``row``."""
+    row.clear_widgets()
+    for card in cards:
+        row.add_widget(SuggestionCard(sku=card.sku, image_source=card.image, name_text=card.name,
+                                      price_text=card.price, reason_text=card.reason))

@@ -11,7 +11,7 @@ from typing import Any
 
 from kivy.app import App
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
@@ -50,6 +50,9 @@ class SimulatorApp(App):
     device = StringProperty("")
     status_text = StringProperty("Ready")
     busy = BooleanProperty(False)
+    # The shared widgets read the palette and text size from the app.
+    pal = DictProperty(theme.STANDARD)
+    text_scale = NumericProperty(1.0)
 
     def __init__(self, device: str, catalog_path: Path, card_token: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.properties import (
     BooleanProperty,
@@ -21,6 +22,7 @@ from kivy.utils import escape_markup
 from kiosk_app.ui import theme
 from kiosk_app.ui.present import qr_modules
 
+_STANDARD = theme.STANDARD
 _DARK_MODULE = b"\x00\x00\x00\xff"
 _LIGHT_MODULE = b"\xff\xff\xff\xff"
 
@@ -28,14 +30,18 @@ _LIGHT_MODULE = b"\xff\xff\xff\xff"
 class FlatButton(ButtonBehavior, Label):
     """A flat, rounded button whose fill darkens while pressed."""
 
-    bg_color = ColorProperty(theme.SURFACE)
-    down_color = ColorProperty(theme.PRESSED)
-    border_color = ColorProperty(theme.LINE)
-    fill = ColorProperty(theme.SURFACE)
+    bg_color = ColorProperty(_STANDARD["SURFACE"])
+    down_color = ColorProperty(_STANDARD["PRESSED"])
+    border_color = ColorProperty(_STANDARD["LINE"])
+    fill = ColorProperty(_STANDARD["SURFACE"])
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fill = self.bg_color
+
+    def on_down_color(self, _widget: Widget, _value: Any) -> None:
+        """Keep the fill in step when a kv rule sets the colour after construction."""
+        self._refresh_fill()
 
     def on_bg_color(self, _widget: Widget, _value: Any) -> None:
         """Keep the fill in step when a kv rule sets the colour after construction."""
@@ -50,36 +56,33 @@ class FlatButton(ButtonBehavior, Label):
 
 
 class SizeChip(BoxLayout):
-    """One size and its units in this store; a sold-out size says so in words."""
+    """One size and its units in this store; a sold-out size says so in words and is struck
+    through, not only greyed (colour alone must not carry it)."""
 
     size_text = StringProperty("")
     stock_text = StringProperty("")
     sold_out = BooleanProperty(False)
     size_font = NumericProperty(26)
-    bg_color = ColorProperty(theme.SURFACE)
-    ink_color = ColorProperty(theme.INK)
-    border_color = ColorProperty(theme.LINE)
-    # Markup for the size: sold-out sizes are struck through as well as greyed.
     size_markup = StringProperty("")
+    bg_color = ColorProperty(_STANDARD["SURFACE"])
+    ink_color = ColorProperty(_STANDARD["INK"])
+    border_color = ColorProperty(_STANDARD["LINE"])
 
     def on_kv_post(self, _base_widget: Widget) -> None:
-        """Paint the initial state."""
-        self._restyle()
+        """Build the initial markup."""
+        self._remark()
 
     def on_sold_out(self, _widget: Widget, _value: bool) -> None:
-        """Restyle when the stock changes."""
-        self._restyle()
+        """Strike the size through when it sells out."""
+        self._remark()
 
     def on_size_text(self, _widget: Widget, _value: str) -> None:
         """Rebuild the markup for a new size."""
-        self._restyle()
+        self._remark()
 
-    def _restyle(self) -> None:
+    def _remark(self) -> None:
         escaped = escape_markup(self.size_text)
         self.size_markup = f"[s]{escaped}[/s]" if self.sold_out else escaped
-        self.bg_color = theme.MUTED_SURFACE if self.sold_out else theme.SURFACE
-        self.ink_color = theme.MUTED_INK if self.sold_out else theme.INK
-        self.border_color = theme.MUTED_SURFACE if self.sold_out else theme.LINE
 
 
 class FeaturedCard(BoxLayout):
@@ -97,11 +100,6 @@ class SuggestionCard(ButtonBehavior, BoxLayout):
     name_text = StringProperty("")
     price_text = StringProperty("")
     reason_text = StringProperty("")
-    fill = ColorProperty(theme.SURFACE)
-
-    def on_state(self, _widget: Widget, value: str) -> None:
-        """Show the press."""
-        self.fill = theme.PRESSED if value == "down" else theme.SURFACE
 
 
 class QrCode(Image):
@@ -126,7 +124,40 @@ class QrCode(Image):
         self.texture = texture
 
 
+class HealthLine(BoxLayout):
+    """One row of the staff screen's health table."""
+
+    label_text = StringProperty("")
+    value_text = StringProperty("")
+    verdict_text = StringProperty("")
+    ok = BooleanProperty(True)
+
+
+class HoldButton(ButtonBehavior, Label):
+    """A quiet label that acts only when held (staff's way to the PIN pad, out of shoppers' way)."""
+
+    hold_s = NumericProperty(2.0)
+
+    __events__ = ("on_hold",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._hold_event: Any = None
+
+    def on_press(self) -> None:
+        """Start counting the hold."""
+        self._hold_event = Clock.schedule_once(lambda _dt: self.dispatch("on_hold"), self.hold_s)
+
+    def on_release(self) -> None:
+        """Let go too early: nothing happens."""
+        if self._hold_event is not None:
+            self._hold_event.cancel()
+
+    def on_hold(self) -> None:
+        """Held long enough."""
+
+
 class StatusDot(Widget):
     """A small round state light next to a status word."""
 
-    dot_color = ColorProperty(theme.OFF)
+    dot_color = ColorProperty(_STANDARD["OFF"])
