@@ -26,7 +26,7 @@ from kiosk_app import KioskConfig, Mode
 from kiosk_app._cards import card_verifier
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.staff import pin_file, write_pin
-from kiosk_app.ui.texts import TEXTS
+from kiosk_app.ui.texts import texts_for
 from nfc_reader import Role, TagEmulator, encode_badge, encode_card, encode_product, issue_token
 from tests.conftest import Mosquitto, run_kiosk_window, until
 
@@ -129,10 +129,10 @@ def test_a_loyalty_tap_shows_the_synced_profile_and_the_wishlist_button_follows_
     assert seen["title"] == f"Hola, {SHOPPER}"
     assert seen["recent"] == [TOTE, COAT]  # seen in another store and online, newest first
     assert seen["wishlist"] == [TAN_BOOT] and seen["note"] == ""
-    assert seen["answer"] == TEXTS["es"]["welcome_linked"]
-    assert seen["in_wishlist"] == TEXTS["es"]["wishlist_remove"]
-    assert seen["not_in_wishlist"] == TEXTS["es"]["wishlist_add"]
-    assert seen["after_press"] == TEXTS["es"]["wishlist_remove"]
+    assert seen["answer"] == texts_for("es")["welcome_linked"]
+    assert seen["in_wishlist"] == texts_for("es")["wishlist_remove"]
+    assert seen["not_in_wishlist"] == texts_for("es")["wishlist_add"]
+    assert seen["after_press"] == texts_for("es")["wishlist_remove"]
     assert seen["visit_wishlist"] == {TAN_BOOT, BOOT}
     assert seen["wishlist_now"] == [TAN_BOOT, BOOT]
     assert (EventKind.WISHLIST_ADD, BOOT) in seen["events"]
@@ -244,7 +244,7 @@ def test_staff_mode_needs_a_valid_badge_or_pin_and_staff_check_write_and_lock(
 
     assert seen["refused"] == [Mode.IDLE, Mode.IDLE]
     assert seen["dots"] == "••••"
-    assert seen["wrong_pin"] == ("pin", "PIN incorrecto. Quedan 4 intentos.")
+    assert seen["wrong_pin"] == ("pin", "PIN incorrecto. Intentos restantes: 4.")
     assert seen["pin_mode"] == (Mode.STAFF, "staff")
     assert [label for label, _ in seen["health"]] == ["Lector NFC", "Conexión", "Eventos por enviar", "Catálogo",
                                                       "Lecturas"]
@@ -314,8 +314,8 @@ def test_every_screen_reads_in_both_languages_keeps_48dp_touch_targets_and_the_a
 
     assert small == []
     # Nothing shows in the other language's words (the header toggle names both languages).
-    assert texts["es"] & set(TEXTS["en"].values()) == set()
-    assert texts["en"] & set(TEXTS["es"].values()) == set()
+    assert texts["es"] & set(texts_for("en").values()) == set()
+    assert texts["en"] & set(texts_for("es").values()) == set()
     assert len(texts["es"]) > 40 and len(texts["en"]) > 40
     assert seen["scale"] == 1.25 and seen["ink"] == (0, 0, 0, 1) and seen["background"] == (1, 1, 1, 1)
     assert seen["text_font"] == pytest.approx(seen["plain_text_font"] * 1.25)

@@ -1,237 +1,71 @@
-"""Every string the kiosk's screens show, keyed by language and then by text key.
+"""Every string the kiosk's screens show, from the gettext catalogs in ``assets/locale``.
 
-Templates use ``str.format`` fields. Both languages must hold the same keys.
+``kiosk.pot`` lists the message ids (stable keys such as ``attract_title``); each
+language's ``kiosk.po`` translates all of them. The catalogs are compiled with Babel
+when first used and read through the standard ``gettext`` module. Templates use
+``str.format`` fields.
 """
 
 from __future__ import annotations
 
-LANGUAGES: tuple[str, ...] = ("es", "en")
+import functools
+import gettext
+import io
+from importlib.resources import files
+from pathlib import Path
 
-TEXTS: dict[str, dict[str, str]] = {
-    "es": {
-        "attract_title": "Acerca un producto al lector",
-        "attract_subtitle": "Verás su precio, sus tallas y cuántas quedan en esta tienda.",
-        "attract_card_hint": "¿Tienes tarjeta de cliente? Acércala al lector para identificarte.",
-        "product_colour": "Color: {colour}",
-        "product_sizes": "Tallas en esta tienda",
-        "product_one_size": "Talla única",
-        "size_one": "Única",
-        "stock_units": "{count} en tienda",
-        "stock_sold_out": "Agotado",
-        "product_hint": "Acerca otro producto para verlo aquí.",
-        "suggestions_title": "También te puede gustar",
-        "reason_tapped": "Porque has visto {anchor}",
-        "reason_tapped_this": "Ya lo has visto aquí",
-        "reason_seen_online": "Porque viste {anchor} en la web",
-        "reason_seen_online_this": "Visto en la web",
-        "reason_seen_in_store": "Porque viste {anchor} en otra tienda",
-        "reason_seen_in_store_this": "Visto en otra tienda",
-        "reason_similar": "Parecido a {anchor}",
-        "reason_similar_this": "Parecido",
-        "reason_popular_in_store": "Popular en esta tienda",
-        "reason_popular": "Popular ahora",
-        "phone_title": "Sigue en tu móvil",
-        "phone_caption": "Escanea el código para verlo en la tienda online.",
-        "back_to_start": "Volver al inicio",
-        "welcome_title": "Hola, {shopper}",
-        "welcome_question": "¿Vinculamos esta visita a tu perfil?",
-        "welcome_explain": "Si dices que sí, los productos que mires hoy se guardarán en tu perfil "
-        "para recomendarte mejor.",
-        "welcome_signout_hint": "Para cerrar sesión, vuelve a acercar tu tarjeta.",
-        "consent_yes": "Sí, vincular",
-        "consent_no": "No, gracias",
-        "consent_given": "Hecho: esta visita se guardará en tu perfil.",
-        "consent_refused": "De acuerdo: esta visita no se vinculará a tu perfil.",
-        "broker_online": "Conectado",
-        "broker_offline": "Sin conexión (los datos se guardan)",
-        "reader_online": "Lector listo",
-        "reader_offline": "Lector no disponible",
-        "toast_signed_out": "Has cerrado sesión. ¡Hasta pronto!",
-        "toast_unknown_product": "No encontramos este producto. Pregunta a nuestro equipo.",
-        "toast_unreadable": "No hemos podido leer la etiqueta. Acércala de nuevo.",
-        "toast_card_rejected": "No podemos usar esta tarjeta. Pregunta en caja.",
-        "toast_not_handled": "Esta etiqueta no se usa en este punto.",
-        "toast_staff_signed_out": "Modo personal cerrado.",
-        "toast_badge_rejected": "Esta tarjeta de personal no es válida.",
-        "toast_locked": "Este quiosco está fuera de servicio.",
-        "toast_wishlist_added": "Guardado en tu lista de deseos.",
-        "toast_wishlist_removed": "Quitado de tu lista de deseos.",
-        "toast_pin_not_set": "Este quiosco no tiene PIN: usa tu tarjeta de personal.",
-        "a11y_on": "Aa  Texto grande",
-        "a11y_off": "Aa  Texto normal",
-        "product_elsewhere": "También en: {stores}",
-        "wishlist_add": "Guardar en mi lista",
-        "wishlist_remove": "Quitar de mi lista",
-        "welcome_recent": "Lo que has visto",
-        "welcome_wishlist": "Tu lista de deseos",
-        "welcome_loading": "Cargando tu perfil…",
-        "welcome_from_cache": "Sin conexión: te mostramos lo último que sabíamos.",
-        "welcome_nothing_yet": "Aún no hay nada aquí.",
-        "welcome_linked": "Esta visita se guarda en tu perfil. Acerca un producto para verlo.",
-        "welcome_not_linked": "Esta visita no se vincula a tu perfil. Acerca un producto para verlo.",
-        "reason_viewed_before": "Lo viste hace poco",
-        "reason_in_wishlist": "En tu lista",
-        "locked_title": "Fuera de servicio",
-        "locked_subtitle": "Disculpa las molestias. Nuestro equipo te atiende encantado.",
-        "locked_staff": "Personal",
-        "pin_title": "PIN del personal",
-        "pin_wrong": "PIN incorrecto. Quedan {tries} intentos.",
-        "pin_locked_out": "Demasiados intentos. Espera {minutes} min.",
-        "pin_enter": "Entrar",
-        "pin_clear": "Borrar",
-        "pin_cancel": "Cancelar",
-        "identify_title": "Este es el quiosco {kiosk}",
-        "staff_title": "Modo personal",
-        "staff_member": "Sesión de {member}",
-        "staff_ok": "Bien",
-        "staff_check": "Revisar",
-        "staff_reader": "Lector NFC",
-        "staff_reader_online": "Listo: {device}",
-        "staff_reader_offline": "Sin lector: {reason}",
-        "staff_broker": "Conexión",
-        "staff_broker_online": "Conectado a {broker}",
-        "staff_broker_offline": "Sin conexión con {broker}",
-        "staff_backlog": "Eventos por enviar",
-        "staff_backlog_value": "{count} en el quiosco",
-        "staff_catalog": "Catálogo",
-        "staff_catalog_value": "Versión {version}",
-        "staff_catalog_problem": "Versión {version}; la última actualización falló: {problem}",
-        "staff_taps": "Lecturas",
-        "staff_taps_value": "{taps} hoy, {unreadable} ilegibles",
-        "staff_write_title": "Escribir una etiqueta de producto",
-        "staff_sku_hint": "SKU del producto",
-        "staff_write": "Escribir",
-        "staff_write_waiting": "Acerca la etiqueta al lector…",
-        "staff_write_done": "Escrita y comprobada: {sku} en la etiqueta {uid}.",
-        "staff_write_failed": "No se pudo escribir: {reason}",
-        "staff_unknown_sku": "{sku} no está en el catálogo de esta tienda.",
-        "staff_check_title": "Comprobar una etiqueta",
-        "staff_check_hint": "Acerca cualquier etiqueta al lector para ver lo que dice.",
-        "staff_checked_product": "Etiqueta {uid}: {sku}, {name}",
-        "staff_checked_unknown": "Etiqueta {uid}: {sku}, que no está en el catálogo",
-        "staff_checked_other": "Etiqueta {uid}: {kind} {reason}",
-        "staff_sync": "Sincronizar ahora",
-        "staff_sync_started": "Enviando ahora lo pendiente ({count}).",
-        "staff_lock": "Bloquear quiosco",
-        "staff_unlock": "Desbloquear quiosco",
-        "staff_leave": "Salir",
-        "staff_locked_note": "Fuera de servicio hasta que alguien lo desbloquee.",
-    },
-    "en": {
-        "attract_title": "Tap any product on the reader",
-        "attract_subtitle": "See its price, its sizes and how many are left in this store.",
-        "attract_card_hint": "Got a loyalty card? Tap it on the reader to sign in.",
-        "product_colour": "Colour: {colour}",
-        "product_sizes": "Sizes in this store",
-        "product_one_size": "One size",
-        "size_one": "One size",
-        "stock_units": "{count} in store",
-        "stock_sold_out": "Sold out",
-        "product_hint": "Tap another product to see it here.",
-        "suggestions_title": "You may also like",
-        "reason_tapped": "Because you tapped {anchor}",
-        "reason_tapped_this": "You tapped this earlier",
-        "reason_seen_online": "Because you looked at {anchor} online",
-        "reason_seen_online_this": "Seen online",
-        "reason_seen_in_store": "Because you looked at {anchor} in another store",
-        "reason_seen_in_store_this": "Seen in another store",
-        "reason_similar": "Similar to {anchor}",
-        "reason_similar_this": "Similar",
-        "reason_popular_in_store": "Popular in this store",
-        "reason_popular": "Popular right now",
-        "phone_title": "Continue on your phone",
-        "phone_caption": "Scan the code to see it in the online shop.",
-        "back_to_start": "Back to start",
-        "welcome_title": "Hello, {shopper}",
-        "welcome_question": "Link this visit to your profile?",
-        "welcome_explain": "If you say yes, the products you look at today are saved to your profile "
-        "for better suggestions.",
-        "welcome_signout_hint": "To sign out, tap your card again.",
-        "consent_yes": "Yes, link it",
-        "consent_no": "No, thanks",
-        "consent_given": "Done: this visit will be saved to your profile.",
-        "consent_refused": "All right: this visit won't be linked to your profile.",
-        "broker_online": "Connected",
-        "broker_offline": "Offline (data is kept)",
-        "reader_online": "Reader ready",
-        "reader_offline": "Reader unavailable",
-        "toast_signed_out": "You're signed out. See you soon!",
-        "toast_unknown_product": "We can't find this product. Please ask our team.",
-        "toast_unreadable": "We couldn't read that tag. Please tap it again.",
-        "toast_card_rejected": "We can't use this card. Please ask at the till.",
-        "toast_not_handled": "This tag isn't used at this point.",
-        "toast_staff_signed_out": "Staff mode closed.",
-        "toast_badge_rejected": "This staff badge is not valid.",
-        "toast_locked": "This kiosk is out of service.",
-        "toast_wishlist_added": "Saved to your wishlist.",
-        "toast_wishlist_removed": "Removed from your wishlist.",
-        "toast_pin_not_set": "This kiosk has no PIN: use your staff badge.",
-        "a11y_on": "Aa  Large text",
-        "a11y_off": "Aa  Normal text",
-        "product_elsewhere": "Also in stock at: {stores}",
-        "wishlist_add": "Add to my wishlist",
-        "wishlist_remove": "Remove from my wishlist",
-        "welcome_recent": "What you looked at",
-        "welcome_wishlist": "Your wishlist",
-        "welcome_loading": "Loading your profile…",
-        "welcome_from_cache": "Offline: showing what we last knew.",
-        "welcome_nothing_yet": "Nothing here yet.",
-        "welcome_linked": "This visit is saved to your profile. Tap a product to see it.",
-        "welcome_not_linked": "This visit is not linked to your profile. Tap a product to see it.",
-        "reason_viewed_before": "You looked at it lately",
-        "reason_in_wishlist": "In your wishlist",
-        "locked_title": "Out of service",
-        "locked_subtitle": "Sorry for the trouble. Our team will gladly help you.",
-        "locked_staff": "Staff",
-        "pin_title": "Staff PIN",
-        "pin_wrong": "Wrong PIN. {tries} tries left.",
-        "pin_locked_out": "Too many tries. Wait {minutes} min.",
-        "pin_enter": "Enter",
-        "pin_clear": "Clear",
-        "pin_cancel": "Cancel",
-        "identify_title": "This is kiosk {kiosk}",
-        "staff_title": "Staff mode",
-        "staff_member": "Signed in: {member}",
-        "staff_ok": "OK",
-        "staff_check": "Check",
-        "staff_reader": "NFC reader",
-        "staff_reader_online": "Ready: {device}",
-        "staff_reader_offline": "No reader: {reason}",
-        "staff_broker": "Connection",
-        "staff_broker_online": "Connected to {broker}",
-        "staff_broker_offline": "Not connected to {broker}",
-        "staff_backlog": "Events to send",
-        "staff_backlog_value": "{count} on the kiosk",
-        "staff_catalog": "Catalog",
-        "staff_catalog_value": "Version {version}",
-        "staff_catalog_problem": "Version {version}; the last update failed: {problem}",
-        "staff_taps": "Reads",
-        "staff_taps_value": "{taps} today, {unreadable} unreadable",
-        "staff_write_title": "Write a product tag",
-        "staff_sku_hint": "Product SKU",
-        "staff_write": "Write",
-        "staff_write_waiting": "Hold the tag to the reader…",
-        "staff_write_done": "Written and verified: {sku} on tag {uid}.",
-        "staff_write_failed": "Could not write: {reason}",
-        "staff_unknown_sku": "{sku} is not in this store's catalog.",
-        "staff_check_title": "Check a tag",
-        "staff_check_hint": "Hold any tag to the reader to see what it says.",
-        "staff_checked_product": "Tag {uid}: {sku}, {name}",
-        "staff_checked_unknown": "Tag {uid}: {sku}, which is not in the catalog",
-        "staff_checked_other": "Tag {uid}: {kind} {reason}",
-        "staff_sync": "Sync now",
-        "staff_sync_started": "Sending what is waiting now ({count}).",
-        "staff_lock": "Lock kiosk",
-        "staff_unlock": "Unlock kiosk",
-        "staff_leave": "Leave",
-        "staff_locked_note": "Out of service until someone unlocks it.",
-    },
-}
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import PoFileError, read_po
+
+LANGUAGES: tuple[str, ...] = ("es", "en")
+DOMAIN = "kiosk"
+
+
+class TextsError(RuntimeError):
+    """A catalog that leaves a message untranslated or cannot be read."""
+
+
+def locale_dir() -> Path:
+    """The folder holding the catalogs, inside the installed ``assets`` package."""
+    return Path(str(files("assets") / "locale"))
+
+
+@functools.cache
+def message_ids() -> tuple[str, ...]:
+    """Every message id the screens use, in the template's order."""
+    with (locale_dir() / f"{DOMAIN}.pot").open("rb") as template:
+        return tuple(str(message.id) for message in read_po(template) if message.id)  # ids here are never plural
+
+
+@functools.cache
+def translations(language: str) -> gettext.GNUTranslations:
+    """The compiled catalog of ``language``."""
+    path = locale_dir() / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    try:
+        with path.open("rb") as source:
+            catalog = read_po(source, locale=language, abort_invalid=True)
+    except (OSError, ValueError, PoFileError) as exc:
+        raise TextsError(f"the {language} catalog {path} cannot be read: {exc}") from exc
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+@functools.cache
+def _texts(language: str) -> dict[str, str]:
+    catalog = translations(language)
+    texts = {key: catalog.gettext(key) for key in message_ids()}
+    missing = [key for key, text in texts.items() if text == key]  # gettext falls back to the id
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise TextsError(f"the {language} catalog does not translate {', '.join(missing[:5])}{more}")
+    return texts
 
 
 def texts_for(language: str) -> dict[str, str]:
     """The strings for ``language``, falling back to Spanish like the catalog does."""
-    return TEXTS.get(language, TEXTS["es"])
+    return dict(_texts(language if language in LANGUAGES else "es"))
 
 
 def other_language(language: str) -> str:
