@@ -200,11 +200,12 @@ def uid_list(table: Path) -> None:
 @click.option("--device", required=True, help="udp:HOST:PORT the kiosk reads.")
 @click.option("--catalog", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--card-token", required=True, help="Signed token of the demo loyalty card.")
-def simulator(device: str, catalog: Path, card_token: str) -> None:
-    """Open the tag simulator panel: virtual product tags and a loyalty card."""
+@click.option("--badge-token", help="Signed token of a staff badge (adds a staff badge button).")
+def simulator(device: str, catalog: Path, card_token: str, badge_token: str | None) -> None:
+    """Open the tag simulator panel: virtual product tags, a loyalty card and a staff badge."""
     from kiosk_app.ui import run_simulator_window
 
-    run_simulator_window(device, catalog, card_token)
+    run_simulator_window(device, catalog, card_token, badge_token)
 
 
 def _staff_action(action: Callable[[], T]) -> T:

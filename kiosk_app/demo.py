@@ -30,6 +30,7 @@ from backend_sync import load_catalog
 from backend_sync.hq import CatalogPublisher, ProfileStore, announce
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
+from kiosk_app.staff import pin_file, write_pin
 from nfc_reader import Role, TagEmulator, encode_product, issue_token, public_key_to_pem
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 DEMO_STORE = "madrid-centro"
 DEMO_KIOSK = "kiosk-01"
 DEMO_SHOPPER = "demo-shopper-0001"
+DEMO_STAFF = "demo-staff-0001"
+# Staff mode in the demo: the simulator's staff badge, or this PIN after holding the kiosk label.
+DEMO_STAFF_PIN = "2468"
 _STARTUP_TIMEOUT_S = 30.0
 _HQ_STORE_TIMEOUT_S = 15.0
 
@@ -62,6 +66,7 @@ class DemoSetup:
     hq_db: str
     reader: str
     card_token: str
+    badge_token: str
     kiosk: KioskConfig
     hq_key: Ed25519PrivateKey
     files_port: int
@@ -90,6 +95,7 @@ def prepare(workdir: Path, broker: str) -> DemoSetup:
         hq_db=f"sqlite:///{workdir / 'hq.sqlite'}",
         reader=reader,
         card_token=issue_token(key, DEMO_SHOPPER, Role.SHOPPER, valid_for_s=30 * 24 * 3600),
+        badge_token=issue_token(key, DEMO_STAFF, Role.STAFF, valid_for_s=30 * 24 * 3600),
         kiosk=config,
         hq_key=key,
         files_port=files_port,
@@ -213,9 +219,12 @@ def _wait_stored(hq: ProfileStore, event_id: str) -> bool:
 def _run_window(setup: DemoSetup) -> None:
     from kiosk_app.ui import run_kiosk_window
 
+    write_pin(pin_file(setup.kiosk.data_dir), DEMO_STAFF_PIN)
+    print(f"staff mode: the simulator's staff badge, or hold the kiosk label (bottom right) for 2 s "
+          f"and enter PIN {DEMO_STAFF_PIN}")
     simulator = subprocess.Popen(
         [sys.executable, "-m", "kiosk_app", "nfc", "simulator", "--device", setup.reader,
-         "--catalog", str(setup.kiosk.catalog), "--card-token", setup.card_token]
+         "--catalog", str(setup.kiosk.catalog), "--card-token", setup.card_token, "--badge-token", setup.badge_token]
     )
     try:
         run_kiosk_window(setup.kiosk, fullscreen=False)

@@ -101,7 +101,7 @@ def test_window_demo_a_click_on_the_simulator_reaches_hq_and_ctrl_c_stops_everyt
         simulator = _window_id(wide_screen, "Tag simulator")
         time.sleep(2)  # let both windows draw their first frames
         # The first product button of the simulator panel, as a person would click it.
-        subprocess.run(["xdotool", "mousemove", "--window", simulator, "200", "225", "click", "1"], env=env,
+        subprocess.run(["xdotool", "mousemove", "--window", simulator, "200", "300", "click", "1"], env=env,
                        check=True)
         store = ProfileStore(f"sqlite:///{tmp_path / 'hq.sqlite'}")
         deadline = time.monotonic() + 30

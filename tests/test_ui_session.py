@@ -289,6 +289,9 @@ def test_every_screen_reads_in_both_languages_keeps_48dp_touch_targets_and_the_a
     async def scenario(app: Any) -> None:
         await tap(emulator, encode_product(CATALOG.shop_url, BOOT))
         await until(lambda: app.sm.get_screen("product").sku == BOOT)
+        await screenshot(app, "product", tmp_path)
+        app.go_to_attract()
+        await screenshot(app, "attract", tmp_path)
         for accessible in (False, True):
             if accessible:
                 app.toggle_accessible()

@@ -20,7 +20,7 @@ from backend_sync import load_catalog
 from kiosk_app.ui import theme
 from kiosk_app.ui.app import on_main_thread
 from kiosk_app.ui.kv import load_kv
-from nfc_reader import TagEmulator, encode_card, encode_product
+from nfc_reader import TagEmulator, encode_badge, encode_card, encode_product
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,15 @@ class SimulatorApp(App):
     pal = DictProperty(theme.STANDARD)
     text_scale = NumericProperty(1.0)
 
-    def __init__(self, device: str, catalog_path: Path, card_token: str, **kwargs: Any) -> None:
+    def __init__(self, device: str, catalog_path: Path, card_token: str, badge_token: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         host, port = parse_udp_device(device)
         self.device = device
         self.title = "Tag simulator"
         self.catalog = load_catalog(catalog_path)
         self.card_token = card_token
+        self.badge_token = badge_token
         self.emulator = TagEmulator(port, host)
 
     def build(self) -> Widget:
@@ -72,10 +74,13 @@ class SimulatorApp(App):
         Window.clearcolor = theme.BACKGROUND
         load_kv(SIMULATOR_KV)
         panel = SimulatorPanel()
-        # The card is pinned above the scrolling product list: the demo needs it often.
+        # The cards are pinned above the scrolling product list: the demo needs it often.
         panel.ids.card_slot.add_widget(self._tag_button(
             "Loyalty card", "signs a shopper in, or out when tapped again", encode_card(self.card_token),
             primary=True))
+        if self.badge_token:
+            panel.ids.card_slot.add_widget(self._tag_button(
+                "Staff badge", "opens staff mode, or closes it when tapped again", encode_badge(self.badge_token)))
         for product in self.catalog.products:
             message = encode_product(self.catalog.shop_url, product.sku)
             panel.ids.buttons.add_widget(self._tag_button(product.name.get("en"), product.sku, message))
@@ -118,6 +123,6 @@ class SimulatorApp(App):
         return button
 
 
-def run_simulator_window(device: str, catalog_path: Path, card_token: str) -> None:
+def run_simulator_window(device: str, catalog_path: Path, card_token: str, badge_token: str | None = None) -> None:
     """Run the tag simulator window until it is closed."""
-    SimulatorApp(device, catalog_path, card_token).run()
+    SimulatorApp(device, catalog_path, card_token, badge_token).run()
