@@ -230,8 +230,7 @@ class KioskApp(App):
             self._render_staff()
         else:
             if outcome.kind in (OutcomeKind.SIGNED_OUT, OutcomeKind.STAFF_SIGNED_OUT):
-                self._forget_shopper()  # nothing of the visit that just ended stays on screen
-                self.show_mode()
+                self._end_visit_on_screen()
             self.show_toast(_TOAST_KEYS.get(outcome.kind, "toast_not_handled"))
 
     def show_suggestion(self, sku: str) -> None:
@@ -421,18 +420,21 @@ class KioskApp(App):
         log.info("idle for %.0f s: back to the attract screen, visit wiped", machine.idle_timeout_s)
         self.runtime.reader.cancel_write()
         self.hide_toast()
-        self._forget_shopper()
-        self.show_mode()
+        self._end_visit_on_screen()
 
     def _forget_shopper(self) -> None:
-        """Wipe everything of the last shopper from the screen and reset their choices."""
+        """Wipe everything of the last visit from the screens."""
         self._shopper, self._profile, self._consent_answer = "", None, None
         self._product, self._suggestions = None, ()
         self.sm.get_screen("product").show_empty()
-        # The next shopper starts in the kiosk's own language and looks, not the last shopper's.
+        self._render_welcome()
+
+    def _end_visit_on_screen(self) -> None:
+        """The visit is over: wipe it, and the next shopper starts in the kiosk's own language and looks."""
+        self._forget_shopper()
         self.language = self.default_language
         self.accessible = False
-        self._render_welcome()
+        self.show_mode()
 
     def _on_profile(self, profile: ShopperProfile) -> None:
         """The signed-in shopper's profile arrived from HQ (or the cache)."""
@@ -446,8 +448,7 @@ class KioskApp(App):
         if command is CommandKind.IDENTIFY:
             self._identify()
         elif command in (CommandKind.LOCK, CommandKind.UNLOCK):
-            self._forget_shopper()
-            self.show_mode()
+            self._end_visit_on_screen()
             self._render_staff()
 
     def _identify(self) -> None:
