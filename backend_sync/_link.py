@@ -52,6 +52,7 @@ class KioskFacts:
     catalog_version: int = 0
     reader: str = "unknown"
     update_problem: str = ""
+    locked: str = ""
 
 
 @dataclass(frozen=True)
@@ -262,4 +263,5 @@ class KioskLink:
         facts = self._facts()
         return KioskStatus(state=state, store=self._store, kiosk=self._kiosk, app_version=facts.app_version,
                            catalog_version=facts.catalog_version, backlog=len(self.outbox), reader=facts.reader,
-                           update_problem=facts.update_problem, at=datetime.now(UTC)).model_dump_json().encode()
+                           update_problem=facts.update_problem, locked=facts.locked,
+                           at=datetime.now(UTC)).model_dump_json().encode()

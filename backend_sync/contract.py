@@ -156,6 +156,7 @@ class KioskStatus(BaseModel):
     backlog: int = Field(default=0, ge=0)
     reader: str = "unknown"
     update_problem: str = ""  # why the last catalog update was refused, if it was
+    locked: str = ""  # who took the kiosk out of service ("hq", "staff"), if it is
     at: datetime
 
 

@@ -184,11 +184,18 @@ class KioskRuntime:
         """Take the kiosk out of service (kept across restarts)."""
         self._lock_file.write_text(json.dumps({"reason": reason}))
         self.kiosk.machine.lock(reason)
+        self._tell_hq()
 
     def unlock(self) -> None:
         """Put the kiosk back in service."""
         self._lock_file.unlink(missing_ok=True)
         self.kiosk.machine.unlock()
+        self._tell_hq()
+
+    def _tell_hq(self) -> None:
+        """Publish the status now (the fleet view hears of a change at once), when connected."""
+        if self.link.connected:
+            self.link.publish_status()
 
     def check_updates_now(self) -> None:
         """Try the latest catalog and model HQ announced again, now (a newer one is taken, the same is not)."""
@@ -242,13 +249,13 @@ class KioskRuntime:
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self.reader_status = status
-        if self.link.connected:
-            self.link.publish_status()  # the fleet view hears of a lost reader at once
+        self._tell_hq()  # the fleet view hears of a lost reader at once
         self._forward_reader_status(status)
 
     def _facts(self) -> KioskFacts:
         return KioskFacts(app_version=_APP_VERSION, catalog_version=self.kiosk.catalog.catalog_version,
-                          reader=self.reader_status.state.value, update_problem=self.update_problem)
+                          reader=self.reader_status.state.value, update_problem=self.update_problem,
+                          locked=self.kiosk.machine.lock_reason or "")
 
     def _on_manifest(self, kind: UpdateKind, envelope: bytes) -> None:
         self._manifests[kind] = envelope
@@ -285,8 +292,7 @@ class KioskRuntime:
 
     def _update_problem(self, problem: str) -> None:
         self.update_problem = problem
-        if self.link.connected:
-            self.link.publish_status()
+        self._tell_hq()
 
 
 def _content_model(catalog: Catalog) -> Recommender:

@@ -37,6 +37,7 @@ ALERT_CASES = [
     (LinkState.OFFLINE, "online", 0, "", 3600, [AlertKind.OFFLINE]),
     (LinkState.ONLINE, "online", 0, "signature does not verify", 5, [AlertKind.UPDATE_REFUSED]),
 ]
+LOCKED_CASES = [("", []), ("hq", [AlertKind.LOCKED]), ("staff", [AlertKind.LOCKED])]
 
 
 def _status(state: LinkState = LinkState.ONLINE, at: datetime = NOW, kiosk: str = "kiosk-01", **facts: object
@@ -52,6 +53,13 @@ def test_alerts(state: LinkState, reader: str, backlog: int, problem: str, age_s
     alerts = kiosk_alerts(status, NOW - timedelta(seconds=age_s), NOW, THRESHOLDS)
     assert [alert.kind for alert in alerts] == expected
     assert all(alert.message for alert in alerts)
+
+
+@pytest.mark.parametrize(("locked", "expected"), LOCKED_CASES)
+def test_a_locked_kiosk_is_an_alert_naming_who_locked_it(locked: str, expected: list[AlertKind]) -> None:
+    alerts = kiosk_alerts(_status(locked=locked), NOW, NOW, THRESHOLDS)
+    assert [alert.kind for alert in alerts] == expected
+    assert all(locked in alert.message for alert in alerts)
 
 
 @pytest.mark.parametrize(("previous_s", "status_s", "state", "live", "expected_s"), [

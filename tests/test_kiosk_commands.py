@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import CommandKind
-from backend_sync.hq import FleetView, announce
+from backend_sync.hq import AlertKind, FleetView, announce
 from backend_sync.hq._files import FileServer
 from backend_sync.hq._publish import CatalogPublisher
 from kiosk_app import KioskConfig, KioskRuntime, Mode
@@ -44,6 +44,12 @@ def stopped(runtime: KioskRuntime) -> None:
     runtime.profiles.close()
 
 
+def _alerts(fleet: FleetView) -> list[AlertKind]:
+    """The kiosk's alerts on the fleet view (its reader is not started here, so that one is there too)."""
+    view = fleet.kiosk("madrid-centro", "kiosk-01")
+    return [] if view is None else [alert.kind for alert in view.alerts]
+
+
 @pytest.fixture
 def fleet(mosquitto: Mosquitto) -> Iterator[FleetView]:
     view = FleetView(mosquitto.url)
@@ -65,6 +71,7 @@ def test_hq_locks_the_kiosk_through_a_restart_and_unlocks_it(
         assert eventually(lambda: runtime.kiosk.machine.mode is Mode.LOCKED, 10)
         assert runtime.kiosk.session.shopper is None  # the shopper's visit went with the lock
         assert remote == [CommandKind.LOCK]
+        assert eventually(lambda: AlertKind.LOCKED in _alerts(fleet), 10)  # the dashboard sees it
         product = TagRead(TagKind.PRODUCT, "01", sku=runtime.kiosk.catalog.products[0].sku)
         assert runtime.kiosk.handle(product).kind.value == "locked"
     finally:
@@ -74,6 +81,7 @@ def test_hq_locks_the_kiosk_through_a_restart_and_unlocks_it(
         assert runtime.kiosk.machine.mode is Mode.LOCKED
         fleet.send_command("madrid-centro", "kiosk-01", CommandKind.UNLOCK)
         assert eventually(lambda: runtime.kiosk.machine.mode is Mode.IDLE, 10)
+        assert eventually(lambda: AlertKind.LOCKED not in _alerts(fleet), 10)
         fleet.send_command("madrid-centro", "kiosk-01", CommandKind.IDENTIFY)
         assert eventually(lambda: remote[-1] is CommandKind.IDENTIFY, 10)
     finally:

@@ -51,6 +51,7 @@ class AlertKind(enum.Enum):
     READER_OFFLINE = "reader_offline"
     BACKLOG_HIGH = "backlog_high"
     UPDATE_REFUSED = "update_refused"
+    LOCKED = "locked"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def kiosk_alerts(status: KioskStatus, last_seen: datetime, now: datetime,
         alerts.append(Alert(AlertKind.BACKLOG_HIGH, f"{status.backlog} events waiting to reach HQ"))
     if status.update_problem:
         alerts.append(Alert(AlertKind.UPDATE_REFUSED, f"Catalog update refused: {status.update_problem}"))
+    if status.locked:
+        alerts.append(Alert(AlertKind.LOCKED, f"Out of service: locked by {status.locked}"))
     return tuple(alerts)
 
 
