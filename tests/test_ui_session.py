@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import EventKind, Hlc, decode_event, load_catalog, new_event
+from backend_sync import CommandKind, EventKind, Hlc, KioskCommand, decode_event, load_catalog, new_event
 from backend_sync.hq import ProfileResponder, ProfileStore
 from kiosk_app import KioskConfig, Mode
 from kiosk_app._cards import card_verifier
@@ -309,6 +309,11 @@ def test_every_screen_reads_in_both_languages_keeps_48dp_touch_targets_and_the_a
         await screenshot(app, "product-accessible", tmp_path)
         app.toggle_accessible()
         seen["plain_text_font"] = app.sm.get_screen("product").ids.product_description.font_size
+        app.language = "es"
+        app.runtime._on_command(KioskCommand(command=CommandKind.IDENTIFY))  # as the link delivers HQ's order
+        banner = app.root.ids.identify
+        await until(lambda: banner.opacity > 0.5)
+        seen["identify"] = banner.text
 
     try:
         run_kiosk_window(kiosk_config(tmp_path, mosquitto.url, emulator, hq_key[1]), scenario)
@@ -316,6 +321,7 @@ def test_every_screen_reads_in_both_languages_keeps_48dp_touch_targets_and_the_a
         emulator.close()
 
     assert small == []
+    assert seen["identify"] == "Este es el quiosco madrid-centro · kiosk-01"
     # Nothing shows in the other language's words (the header toggle names both languages).
     assert texts["es"] & set(texts_for("en").values()) == set()
     assert texts["en"] & set(texts_for("es").values()) == set()
