@@ -113,11 +113,11 @@ class KioskRuntime:
             UpdateKind.MODEL: UpdateWorker(self._apply_model, self._use_model, self._update_problem),
         }
         # What HQ delivered last survives restarts; the shipped catalog and a content-only
-        # model of it are the fallback.
+        # model of it (built off the screen's thread by ``start``) are the fallback.
         catalog = load_catalog(self.catalog_updater.current_catalog or config.catalog)
         model_file = self.model_updater.current_model
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
-                           recommender=load_model(model_file) if model_file else _content_model(catalog),
+                           recommender=load_model(model_file) if model_file else None,
                            verify_badge=card_verifier(hq_key, Role.STAFF),
                            machine=SessionMachine(idle_timeout_s=config.idle_timeout_s))
         self.staff_pin = StaffPin(pin_file(config.data_dir))
@@ -142,6 +142,8 @@ class KioskRuntime:
 
     def start(self) -> None:
         """Start the link, the reader and the catalog and model updates."""
+        if self.kiosk.recommender is None:
+            threading.Thread(target=self._build_content_model, name="content-model", daemon=True).start()
         for worker in self.updates.values():
             worker.start()
         self.link.start()
@@ -260,6 +262,18 @@ class KioskRuntime:
     def _on_manifest(self, kind: UpdateKind, envelope: bytes) -> None:
         self._manifests[kind] = envelope
         self.updates[kind].offer(envelope)
+
+    def _build_content_model(self) -> None:
+        """Suggestions from the catalog alone, built where they cannot hold up a frame (seconds at 50k products)."""
+        catalog = self.kiosk.catalog
+        model = _content_model(catalog)
+
+        def use() -> None:
+            # Not if HQ's model or a newer catalog's own content model came first.
+            if self.kiosk.recommender is None and self.kiosk.catalog is catalog:
+                self.kiosk.recommender = model
+
+        self._dispatch(use)
 
     def _apply_catalog(self, envelope: bytes) -> tuple[Catalog, Recommender | None]:
         """On the update thread: the new catalog, and a content model of it when HQ sent none."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -142,3 +142,27 @@ def test_force_sync_resends_unconfirmed_events_at_once(
         assert len(runtime.outbox) == 1  # still kept until HQ confirms it
     finally:
         stopped(runtime)
+
+
+def test_a_kiosk_without_hq_s_model_builds_its_content_model_off_the_screen_s_thread(
+    hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path,
+) -> None:
+    import threading
+
+    built_on: list[str] = []
+
+    def dispatch(work: Callable[[], None]) -> None:
+        built_on.append(threading.current_thread().name)
+        work()
+
+    runtime = KioskRuntime(config(tmp_path, "mqtt://127.0.0.1:9", hq_key[1]), on_outcome=lambda outcome: None,
+                           dispatch=dispatch)
+    assert runtime.kiosk.recommender is None  # starting the window does not wait for it
+    runtime.start()
+    try:
+        assert eventually(lambda: runtime.kiosk.recommender is not None, 30)
+        assert "content-model" in built_on
+        sku = runtime.kiosk.catalog.products[0].sku
+        assert runtime.kiosk.handle(TagRead(TagKind.PRODUCT, "01", sku=sku)).suggestions
+    finally:
+        runtime.stop()
