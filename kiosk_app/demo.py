@@ -133,41 +133,41 @@ def _services(workdir: Path, broker: str | None) -> Iterator[DemoSetup]:
         if broker is None:
             port = free_port()
             broker = f"mqtt://127.0.0.1:{port}?protocol=3.1.1"  # the embedded broker has no MQTT 5
-            children.append(_spawn(["broker", "--port", str(port)], ready="broker ready"))
+            children.append(spawn_kiosk_command(["broker", "--port", str(port)], ready="broker ready"))
         setup = prepare(workdir, broker)
-        children.append(_spawn(["hq", "serve", "--broker", broker, "--db", setup.hq_db,
+        children.append(spawn_kiosk_command(["hq", "serve", "--broker", broker, "--db", setup.hq_db,
                                 "--hq-key", str(setup.kiosk.hq_public_key)], ready="HQ ingest ready"))
         # HQ signs the demo catalog as version 1 and announces it: the kiosk fetches it
         # through the same verified update path a store's kiosks use.
         bundles = workdir / "bundles"
         announce(broker, CatalogPublisher(bundles, setup.hq_key).publish(demo_catalog_path()))
-        children.append(_spawn(["hq", "files", "--dir", str(bundles), "--port", str(setup.files_port)],
+        children.append(spawn_kiosk_command(["hq", "files", "--dir", str(bundles), "--port", str(setup.files_port)],
                                ready="HQ files ready"))
         print(f"broker {broker} · HQ database {setup.hq_db} · HQ files {setup.kiosk.files_url} · "
               f"reader {setup.reader}")
         yield setup
     finally:
-        _stop_all(children)
+        stop_all(children)
 
 
-def _spawn(args: list[str], ready: str) -> subprocess.Popen[str]:
+def spawn_kiosk_command(args: list[str], ready: str, timeout_s: float = _STARTUP_TIMEOUT_S) -> subprocess.Popen[str]:
     """Start ``kiosk ARGS`` and wait for it to print its ready line."""
     child = subprocess.Popen(
         [sys.executable, "-m", "kiosk_app", *args], stdout=subprocess.PIPE, text=True, bufsize=1
     )
     assert child.stdout is not None
-    deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         line = child.stdout.readline()
         if ready in line:
             return child
         if not line and child.poll() is not None:
             break
-    _stop_all([child])
+    stop_all([child])
     raise RuntimeError(f"`kiosk {' '.join(args)}` did not start (exit code {child.poll()})")
 
 
-def _stop_all(children: Sequence[subprocess.Popen[Any]]) -> None:
+def stop_all(children: Sequence[subprocess.Popen[Any]]) -> None:
     for child in reversed(children):
         if child.poll() is None:
             child.send_signal(signal.SIGINT)
@@ -229,4 +229,4 @@ def _run_window(setup: DemoSetup) -> None:
     try:
         run_kiosk_window(setup.kiosk, fullscreen=False)
     finally:
-        _stop_all([simulator])
+        stop_all([simulator])

@@ -6,11 +6,16 @@ The same runtime serves the Kivy window and the headless demo; the window passes
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +43,7 @@ from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.session import SessionMachine
 from kiosk_app.staff import StaffPin, pin_file
 from nfc_reader import ReaderState, ReaderStatus, Role, TagRead, TagReader, UidTable, public_key_from_pem
-from recommender import Channel, HistoryEvent, Recommender, RecommenderError, build_model, load_model
+from recommender import Channel, HistoryEvent, Recommender, RecommenderError, build_model, load_model, save_model
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +119,8 @@ class KioskRuntime:
         }
         # What HQ delivered last survives restarts; the shipped catalog and a content-only
         # model of it (built off the screen's thread by ``start``) are the fallback.
-        catalog = load_catalog(self.catalog_updater.current_catalog or config.catalog)
+        self._catalog_file = self.catalog_updater.current_catalog or config.catalog
+        catalog = load_catalog(self._catalog_file)
         model_file = self.model_updater.current_model
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
                            recommender=load_model(model_file) if model_file else None,
@@ -266,7 +272,7 @@ class KioskRuntime:
     def _build_content_model(self) -> None:
         """Suggestions from the catalog alone, built where they cannot hold up a frame (seconds at 50k products)."""
         catalog = self.kiosk.catalog
-        model = _content_model(catalog)
+        model = _content_model(catalog, self._catalog_file)
 
         def use() -> None:
             # Not if HQ's model or a newer catalog's own content model came first.
@@ -277,10 +283,13 @@ class KioskRuntime:
 
     def _apply_catalog(self, envelope: bytes) -> tuple[Catalog, Recommender | None]:
         """On the update thread: the new catalog, and a content model of it when HQ sent none."""
-        self.catalog_updater.apply(envelope)
-        assert self.catalog_updater.current_catalog is not None
-        catalog = load_catalog(self.catalog_updater.current_catalog)
-        return catalog, None if self.model_updater.current_model else _content_model(catalog)
+        with _no_full_collections():
+            self.catalog_updater.apply(envelope)
+            assert self.catalog_updater.current_catalog is not None
+            catalog = load_catalog(self.catalog_updater.current_catalog)
+        if self.model_updater.current_model:
+            return catalog, None
+        return catalog, _content_model(catalog, self.catalog_updater.current_catalog)
 
     def _use_catalog(self, applied: tuple[Catalog, Recommender | None]) -> None:
         catalog, content_model = applied
@@ -309,9 +318,49 @@ class KioskRuntime:
         self._tell_hq()
 
 
-def _content_model(catalog: Catalog) -> Recommender:
-    """Suggestions from the catalog alone, for a kiosk that has no model from HQ."""
+@contextmanager
+def _no_full_collections() -> Iterator[None]:
+    """No garbage collection while a catalog is built, and what it built is kept out of later ones.
+
+    A large catalog is millions of new objects: each collection the update triggered walked
+    them all with every thread stopped, freezing the screen for up to 900 ms at a time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+# From this size on a content model is built by a child process (see _content_model).
+_BUILD_ASIDE_FROM = 2_000
+_BUILD_CONTENT_MODEL = "import sys; from kiosk_app.runtime import _write_content_model as w; w(*sys.argv[1:])"
+
+
+def _content_model(catalog: Catalog, catalog_file: Path) -> Recommender:
+    """Suggestions from the catalog alone, for a kiosk that has no model from HQ.
+
+    A large catalog's model is built by a child process and read back from its model file:
+    built in this process, its long numpy and scikit-learn calls held the GIL from the
+    screen's thread, frames of 100-400 ms for the ~30 s a 50,000-product catalog takes.
+    """
+    if len(catalog.products) < _BUILD_ASIDE_FROM:
+        return build_model(item_features(catalog))  # a fraction of a second, not worth a process
+    with tempfile.TemporaryDirectory(prefix="content-model-") as folder:
+        model_file = Path(folder) / "model.npz"
+        built = subprocess.run([sys.executable, "-c", _BUILD_CONTENT_MODEL, str(catalog_file), str(model_file)],
+                               check=False, capture_output=True, text=True)
+        if built.returncode == 0:
+            return load_model(model_file)
+    log.warning("content model not built by a child process (%s): building it here", built.stderr.strip()[-500:])
     return build_model(item_features(catalog))
+
+
+def _write_content_model(catalog_file: str, model_file: str) -> None:
+    save_model(build_model(item_features(load_catalog(Path(catalog_file)))), model_file)
 
 
 def _lock_reason(path: Path) -> str:

@@ -87,8 +87,9 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
         seen["qr_data"] = screen.ids.qr_code.data
         seen["qr_caption"] = screen.ids.phone_title.text
         seen["qr_drawn"] = dark_modules_drawn(screen.ids.qr_code.texture)
+        pressed = cards[0].sku  # the screen fills its cards again for the product the press shows
         cards[0].dispatch("on_release")
-        await until(lambda: screen.sku == cards[0].sku)
+        await until(lambda: screen.sku == pressed)
         seen["name_after"] = screen.ids.product_name.text
         seen["viewed"] = [event.item_id for event in app.runtime.kiosk.session.viewed]
 

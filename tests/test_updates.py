@@ -205,7 +205,9 @@ def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
         deadline = time.monotonic() + 20
         while runtime.catalog_updater.current_version != 1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.1)  # the swap happens on the (here immediate) dispatch after the switch
+        # The swap follows the switch once the kiosk has built the new catalog's content model.
+        while runtime.kiosk.catalog.product("KNIT-CREW-OAT").price != 39.95 and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.05)
         assert runtime.kiosk.catalog.product("KNIT-CREW-OAT").price == 39.95  # type: ignore[union-attr]
         while not any(s.catalog_version == 1 for s in statuses) and time.monotonic() < deadline:
             time.sleep(0.05)

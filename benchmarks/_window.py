@@ -1,0 +1,96 @@
+"""What the window benchmarks share: a virtual screen, a kiosk set up against a real broker,
+the app run on asyncio beside a driver, frames stamped once they are on screen, and percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from nfc_reader import public_key_to_pem
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    """A virtual X screen of the kiosk's size; returns the process and its DISPLAY."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        return xvfb, f":{pipe.readline().strip()}"
+
+
+@contextmanager
+def virtual_screen(workdir: Path) -> Iterator[None]:
+    """Kivy draws on its own Xvfb, with its settings and logs kept in ``workdir``."""
+    xvfb, display = start_xvfb()
+    # PYTHON: Kivy neither logs to the console nor swallows stderr, so a failure shows its traceback.
+    os.environ.update(DISPLAY=display, KIVY_NO_ARGS="1", KIVY_LOG_MODE="PYTHON", KIVY_HOME=str(workdir / "kivy"))
+    logging.getLogger("kivy").setLevel(logging.ERROR)  # not its notes on missing clipboard tools
+    try:
+        yield
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+def hq_key(workdir: Path) -> tuple[Ed25519PrivateKey, Path]:
+    """HQ's signing key, and the public half as the kiosk is provisioned with it."""
+    key = Ed25519PrivateKey.generate()
+    pem = workdir / "hq_public_key.pem"
+    pem.write_bytes(public_key_to_pem(key.public_key()))
+    return key, pem
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def summary(values_ms: list[float], over_ms: float) -> dict[str, Any]:
+    """Count, p50/p95/p99/max and how many exceed ``over_ms``, rounded for printing."""
+    if not values_ms:
+        return {"count": 0}
+    return {"count": len(values_ms), "p50_ms": round(percentile(values_ms, 0.50), 1),
+            "p95_ms": round(percentile(values_ms, 0.95), 1), "p99_ms": round(percentile(values_ms, 0.99), 1),
+            "max_ms": round(max(values_ms), 1), f"over_{over_ms:g}_ms": sum(v > over_ms for v in values_ms)}
+
+
+def stamp_frames(window: Any, on_frame: Callable[[float], None]) -> None:
+    """Call ``on_frame(perf_counter)`` after each buffer swap, i.e. once the frame is on screen.
+
+    Handlers bound to ``on_flip`` run before the swap, which under software GL is where a
+    frame is rasterised, so they would stamp it early.
+    """
+    swap = window.flip
+
+    def flip_and_stamp() -> None:
+        swap()
+        on_frame(time.perf_counter())
+
+    window.flip = flip_and_stamp
+
+
+def run_app(app: Any, drive: Callable[[], Awaitable[None]]) -> None:
+    """Run the Kivy ``app`` on asyncio with ``drive`` beside it, once the window is built; stop it after."""
+
+    async def drive_then_stop() -> None:
+        try:
+            while app.root is None:
+                await asyncio.sleep(0.05)
+            await drive()
+        finally:
+            app.stop()
+
+    async def both() -> None:
+        await asyncio.gather(app.async_run("asyncio"), drive_then_stop())
+
+    asyncio.run(both())
