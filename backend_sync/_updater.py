@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend_sync._bundle import META, MODEL, PRODUCTS, apply_delta, canonical, compose_catalog, sha256
 from backend_sync._manifest import FileEntry, Manifest, Refusal, UpdateKind, UpdateRefused, verify_manifest
-from backend_sync.catalog import load_catalog
+from backend_sync.catalog import Catalog, load_catalog
 from backend_sync.exceptions import CatalogError
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,9 @@ class CatalogUpdater(_Updater):
     """Keeps ``root`` at the newest catalog HQ has signed."""
 
     kind = UpdateKind.CATALOG
+    # The catalog the last staging validated: after a successful ``apply`` it is the current
+    # one, so the kiosk need not validate the same 50,000 products a second time.
+    staged_catalog: Catalog | None = None
 
     @property
     def current_catalog(self) -> Path | None:
@@ -200,7 +203,7 @@ class CatalogUpdater(_Updater):
             if path not in (META, PRODUCTS):
                 os.link(self._objects / entry.sha256, staging / path)  # hard link: no copy, same checked bytes
         try:
-            load_catalog(staging / "catalog.json")
+            self.staged_catalog = load_catalog(staging / "catalog.json")
         except CatalogError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise UpdateRefused(Refusal.INVALID_CONTENT, str(exc)) from exc

@@ -285,8 +285,8 @@ class KioskRuntime:
         """On the update thread: the new catalog, and a content model of it when HQ sent none."""
         with _no_full_collections():
             self.catalog_updater.apply(envelope)
-            assert self.catalog_updater.current_catalog is not None
-            catalog = load_catalog(self.catalog_updater.current_catalog)
+            catalog = self.catalog_updater.staged_catalog
+            assert catalog is not None and self.catalog_updater.current_catalog is not None
         if self.model_updater.current_model:
             return catalog, None
         return catalog, _content_model(catalog, self.catalog_updater.current_catalog)
