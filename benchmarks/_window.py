@@ -4,6 +4,7 @@ the app run on asyncio beside a driver, frames stamped once they are on screen, 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import subprocess
@@ -94,3 +95,11 @@ def run_app(app: Any, drive: Callable[[], Awaitable[None]]) -> None:
         await asyncio.gather(app.async_run("asyncio"), drive_then_stop())
 
     asyncio.run(both())
+
+
+def write_result(result: dict[str, Any], path: Path) -> None:
+    """Print the figures as JSON and keep them in ``path``."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")

@@ -36,7 +36,7 @@ from typing import Any
 
 from backend_sync import Outbox, load_catalog
 from backend_sync.hq import CatalogPublisher, announce
-from benchmarks._window import hq_key, run_app, summary, virtual_screen
+from benchmarks._window import hq_key, run_app, summary, virtual_screen, write_result
 from kiosk_app.demo import demo_catalog_path, free_port, spawn_kiosk_command, stop_all
 from kiosk_app.kiosk import Kiosk
 from nfc_reader import TagEmulator, TagKind, TagRead, encode_product
@@ -266,9 +266,7 @@ def main() -> None:
     with virtual_screen(workdir):
         result = measure(workdir, args.events, args.products, args.idle_s)
     print_table(result["phases"])
-    print(json.dumps(result, indent=2))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(result, args.json)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import socket
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from backend_sync import Product, load_catalog
-from benchmarks._window import hq_key, run_app, stamp_frames, summary, virtual_screen
+from benchmarks._window import hq_key, run_app, stamp_frames, summary, virtual_screen, write_result
 from kiosk_app.demo import demo_catalog_path, free_port
 from nfc_reader import TagEmulator, encode_product
 from tests.conftest import Mosquitto
@@ -150,9 +149,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tap-to-screen-"))
     with virtual_screen(workdir):
         result = measure(args.taps, args.attract_taps, workdir)
-    print(json.dumps(result, indent=2))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(result, args.json)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,11 @@ from nfc_reader import (
     TagWriteError,
     WriteAlreadyPending,
     WriteRefusal,
-    encode_product,
     encode_product_text,
 )
-from tests.test_reader import SHOP, Reader
+from tests.test_nfc_writer import OLD, PRODUCT, REFUSALS
+from tests.test_reader import Reader
 
-PRODUCT = encode_product(SHOP, "BOOT-CHELSEA-BLK")
-OLD = encode_product(SHOP, "OLD-1")
 NEXT = encode_product_text("NEXT-1")  # small enough for every tag here
 NO_NDEF_UID = bytes.fromhex("0102030405060708")
 
@@ -75,14 +73,7 @@ def test_the_written_tag_is_no_tap_and_the_next_tap_is_read(emulator: TagEmulato
     assert reader.reader.counters.taps == 2
 
 
-# (what, emulator settings, message on the tag, refusal, message fragment)
-REFUSALS = [
-    ("read-only", {"read_only": True}, OLD, WriteRefusal.READ_ONLY, "read-only"),
-    ("too small", {"capacity": 16}, b"", WriteRefusal.TOO_SMALL, f"needs {len(PRODUCT)} bytes, the tag holds 16"),
-    ("not NDEF formatted", {}, None, WriteRefusal.NOT_NDEF, "not NDEF formatted"),
-]
-
-
+# The same refusals the CLI's writer gives (tests/test_nfc_writer.py).
 @pytest.mark.parametrize(("what", "settings", "message", "refusal", "text"), REFUSALS, ids=[r[0] for r in REFUSALS])
 def test_tags_that_cannot_take_the_record_are_refused_untouched(
     emulator: TagEmulator, reader: Reader, what: str, settings: dict[str, object], message: bytes | None,
