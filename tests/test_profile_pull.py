@@ -148,3 +148,17 @@ def test_request_response_also_works_on_the_embedded_mqtt_3_broker(hq_with_histo
 
 def test_commands_name_shoppers_only_by_hash() -> None:
     assert SHOPPER not in shopper_hash(SHOPPER) and len(shopper_hash(SHOPPER)) == 64
+
+
+def test_a_profile_pull_outliving_the_kiosk_finds_an_empty_cache_not_a_closed_database(tmp_path: Path) -> None:
+    from backend_sync import ProfileCache, ProfileResponse
+
+    cache = ProfileCache(tmp_path / "profiles.sqlite")
+    profile = ProfileResponse(request_id=uuid.uuid4(), shopper=SHOPPER, recent_skus=("BAG-TOTE-BRN",))
+    cache.put(profile)
+    assert cache.get(SHOPPER) == profile
+    cache.close()  # the window closed while a pull still waited on HQ
+    cache.put(profile)
+    assert cache.get(SHOPPER) is None
+    assert cache.forget(shopper_hash(SHOPPER)) is False
+    cache.close()
