@@ -26,9 +26,9 @@ from pathlib import Path
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from backend_sync._bundle import META, MODEL, PRODUCTS, apply_delta, canonical, compose_catalog, sha256
+from backend_sync._bundle import META, MODEL, PRODUCTS, apply_delta, read_bundle, sha256, write_catalog_document
 from backend_sync._manifest import FileEntry, Manifest, Refusal, UpdateKind, UpdateRefused, verify_manifest
-from backend_sync.catalog import Catalog, load_catalog
+from backend_sync.catalog import Catalog
 from backend_sync.exceptions import CatalogError
 
 log = logging.getLogger(__name__)
@@ -195,18 +195,18 @@ class CatalogUpdater(_Updater):
         for path, entry in manifest.files.items():
             if not self._have(entry.sha256) and not (path in manifest.deltas and self._patch(manifest, path)):
                 self._download(entry)
+        meta, products = self._read(manifest.files[META]), self._read(manifest.files[PRODUCTS])
+        try:
+            catalog = read_bundle(meta, products)
+        except CatalogError as exc:
+            raise UpdateRefused(Refusal.INVALID_CONTENT, str(exc)) from exc
         staging = self._fresh_staging(manifest.version)
+        write_catalog_document(staging / "catalog.json", meta, products)
         (staging / "images").mkdir()
-        catalog = compose_catalog(self._read(manifest.files[META]), self._read(manifest.files[PRODUCTS]))
-        (staging / "catalog.json").write_bytes(canonical(catalog))
         for path, entry in manifest.files.items():
             if path not in (META, PRODUCTS):
                 os.link(self._objects / entry.sha256, staging / path)  # hard link: no copy, same checked bytes
-        try:
-            self.staged_catalog = load_catalog(staging / "catalog.json")
-        except CatalogError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise UpdateRefused(Refusal.INVALID_CONTENT, str(exc)) from exc
+        self.staged_catalog = catalog
         return staging
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from backend_sync.exceptions import CatalogError
 
@@ -136,10 +137,16 @@ def load_catalog(path: str | Path) -> Catalog:
     except OSError as exc:
         raise CatalogError(f"cannot read catalog {path}: {exc.strerror}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
-        )
-        raise CatalogError(f"catalog {path} is not valid: {problems}") from exc
+        raise CatalogError(f"catalog {path} is not valid: {problems(exc)}") from exc
+
+
+def problems(error: ValidationError) -> str:
+    """The first few things wrong, each with where it is: ``products.3.price: ...``."""
+    def one(problem: ErrorDetails) -> str:
+        where = ".".join(str(part) for part in problem["loc"])
+        return f"{where}: {problem['msg']}" if where else problem["msg"]  # a whole line that is not JSON has no place
+
+    return "; ".join(one(problem) for problem in error.errors(include_url=False)[:5])
 
 
 def dump_catalog(catalog: Catalog) -> str:

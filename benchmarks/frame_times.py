@@ -10,7 +10,10 @@ the update may disturb:
 - sync: the outbox drains a backlog of events (put there through the kiosk while the
   broker was down) to a real Mosquitto and HQ's ingest, taps going on;
 - catalog_update: HQ announces a large signed catalog; the kiosk downloads, checks and
-  validates it, builds suggestions for it and switches to it, taps going on.
+  validates it, builds suggestions for it and switches to it, taps going on;
+- catalog_delta: HQ changes 1% of that catalog's prices; the kiosk rebuilds the new
+  version from a delta and switches from one large catalog to the other, as a fleet
+  kiosk does every day.
 
 HQ's ingest and file server run in their own processes, as on HQ's machines. Full
 garbage collections (which stop every thread) are counted per phase, with the thread
@@ -67,6 +70,16 @@ def big_catalog(directory: Path, products: int, seed: int = 11) -> Path:
     path = directory / "catalog.json"
     path.write_text(json.dumps({**demo, "products": demo["products"] + grown}, ensure_ascii=False))
     return path
+
+
+def reprice(catalog_file: Path, share: float = 0.01, seed: int = 12) -> Path:
+    """The same catalog with a new price on ``share`` of its products (in place)."""
+    data = json.loads(catalog_file.read_text())
+    rng = random.Random(seed)
+    for product in rng.sample(data["products"], max(1, int(len(data["products"]) * share))):
+        product["price"] = round(product["price"] * 0.8, 2)
+    catalog_file.write_text(json.dumps(data, ensure_ascii=False))
+    return catalog_file
 
 
 # A product shown by a tap is built in one frame's events and drawn at its end: the two
@@ -186,7 +199,9 @@ def measure(workdir: Path, events: int, products: int, idle_s: float) -> dict[st
     broker = Mosquitto(workdir / "broker")
     broker.start()
     print(f"publishing a {products:,}-product catalog", flush=True)
-    envelope = CatalogPublisher(workdir / "bundles", key).publish(big_catalog(workdir / "hq-catalog", products))
+    publisher = CatalogPublisher(workdir / "bundles", key)
+    envelope = publisher.publish(big_catalog(workdir / "hq-catalog", products))
+    delta_envelope = publisher.publish(reprice(workdir / "hq-catalog" / "catalog.json"))
     files_port = free_port()
     hq = [spawn_kiosk_command(["hq", "serve", "--broker", broker.url, "--db", f"sqlite:///{workdir / 'hq.sqlite'}",
                                 "--hq-key", str(key_pem)], ready="HQ ingest ready"),
@@ -231,6 +246,13 @@ def measure(workdir: Path, events: int, products: int, idle_s: float) -> dict[st
         facts["catalog_update_s"] = round(await tapper.tap_until(lambda: runtime.kiosk.catalog is not before), 1)
         facts["products_after_update"] = len(runtime.kiosk.catalog.products)
         await tapper.tap_until(lambda: False, timeout_s=AFTER_SWITCH_S)
+
+        print("phase catalog_delta", flush=True)
+        before = runtime.kiosk.catalog
+        log.enter("catalog_delta")
+        await in_thread(lambda: announce(broker.url, delta_envelope))
+        facts["catalog_delta_s"] = round(await tapper.tap_until(lambda: runtime.kiosk.catalog is not before), 1)
+        await tapper.tap_until(lambda: False, timeout_s=AFTER_SWITCH_S)
         log.enter(None)
         log.stop()
 
@@ -240,7 +262,7 @@ def measure(workdir: Path, events: int, products: int, idle_s: float) -> dict[st
         emulator.close()
         stop_all(hq)
         broker.stop()
-    phases = {phase: log.report(phase) for phase in ("idle", "taps", "sync", "catalog_update")}
+    phases = {phase: log.report(phase) for phase in ("idle", "taps", "sync", "catalog_update", "catalog_delta")}
     return {"phases": phases, **facts, "taps": tapper.taps}
 
 

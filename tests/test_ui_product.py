@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from backend_sync import load_catalog
 from kiosk_app import KioskConfig
 from kiosk_app.demo import demo_catalog_path, free_port
-from kiosk_app.ui.present import reason_text, suggestion_views
+from kiosk_app.ui.present import featured_products, reason_text, suggestion_views
 from nfc_reader import TagEmulator, encode_product, product_uri
 from recommender import Channel, Reason, ReasonKind, Suggestion
 from tests.conftest import Mosquitto, run_kiosk_window, until
@@ -59,6 +59,14 @@ def test_suggestion_cards_leave_out_the_product_in_view_unknown_skus_and_repeats
     cards = suggestion_views(suggestions, BOOT.sku, CATALOG, demo_catalog_path(), STORE, "en")
     assert [card.sku for card in cards] == [TOTE.sku, *(p.sku for p in CATALOG.products[2:5])]
     assert cards[0].name == TOTE.name.get("en") and cards[0].reason == "Popular in this store"
+
+
+def test_featured_products_take_one_per_family_first_then_fill_up() -> None:
+    families = {product.category.split("/", 1)[0] for product in CATALOG.products}
+    featured = featured_products(CATALOG, count=len(families) + 2)
+    assert {p.category.split("/", 1)[0] for p in featured[:len(families)]} == families
+    assert len({p.sku for p in featured}) == len(families) + 2  # filled up without repeats
+    assert featured_products(CATALOG, count=2) == list(featured[:2])
 
 
 def dark_modules_drawn(texture: Any) -> list[list[bool]]:

@@ -17,12 +17,14 @@ from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Mount, Route
 
-from backend_sync import CatalogError, ModelUpdater, load_catalog
+from backend_sync import Catalog, CatalogError, ModelUpdater, load_catalog
+from backend_sync._bundle import PRODUCTS, catalog_files
 from backend_sync._manifest import Refusal, UpdateRefused, unverified_manifest
 from backend_sync._updater import CatalogUpdater
 from backend_sync.hq._files import FileServer, file_app
 from backend_sync.hq._publish import CatalogPublisher
 from kiosk_app.demo import demo_catalog_path, free_port
+from kiosk_app.ui.present import image_path
 from nfc_reader import public_key_to_pem
 from tests.conftest import Mosquitto
 
@@ -51,6 +53,18 @@ def change_price(catalog_dir: Path, sku: str, price: float) -> None:
     data = json.loads(path.read_text())
     next(p for p in data["products"] if p["sku"] == sku)["price"] = price
     path.write_text(json.dumps(data, ensure_ascii=False))
+
+
+def give_a_new_photo(catalog_dir: Path, sku: str) -> str:
+    """A photo the catalog the kiosk shipped with does not have."""
+    path = catalog_dir / "demo.json"
+    data = json.loads(path.read_text())
+    product = next(p for p in data["products"] if p["sku"] == sku)
+    new_name = f"images/{sku.lower()}-new-season.png"
+    shutil.copy(catalog_dir / product["image"], catalog_dir / new_name)
+    product["image"] = new_name
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    return new_name
 
 
 def kiosk(tmp_path: Path, server: FileServer, **kwargs: object) -> CatalogUpdater:
@@ -170,6 +184,25 @@ def test_an_interrupted_download_resumes_where_it_stopped(hq: tuple[CatalogPubli
     assert updater.bytes_downloaded == total - len(half)
 
 
+def test_a_signed_bundle_with_a_broken_product_is_refused_by_its_line(
+        hq: tuple[CatalogPublisher, FileServer], catalog_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    publisher, server = hq
+    updater = kiosk(tmp_path, server)
+    updater.apply(publisher.publish(catalog_dir / "demo.json"))
+
+    def with_a_broken_third_line(catalog: Catalog, version: int) -> dict[str, bytes]:
+        files = catalog_files(catalog, version)  # as an HQ with a bug in its exporter would sign them
+        lines = files[PRODUCTS].splitlines()
+        lines[2] = lines[2].replace(b'"price":', b'"price":-', 1)
+        return {**files, PRODUCTS: b"\n".join(lines) + b"\n"}
+
+    monkeypatch.setattr("backend_sync.hq._publish.catalog_files", with_a_broken_third_line)
+    problem = refused(updater, publisher.publish(catalog_dir / "demo.json"), Refusal.INVALID_CONTENT)
+    assert "products.jsonl line 3: price" in problem
+    assert not list((tmp_path / "kiosk" / "versions").glob(".staging-*"))  # nothing half-built left behind
+
+
 def test_hq_refuses_to_publish_a_broken_catalog(tmp_path: Path, catalog_dir: Path) -> None:
     publisher = CatalogPublisher(tmp_path / "bundles", HQ)
     (catalog_dir / "images" / "boot-chelsea-blk.png").unlink()
@@ -194,10 +227,13 @@ def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
     watcher.subscribe("kiosk/+/+/status", qos=1)
     watcher.loop_start()
     change_price(catalog_dir, "KNIT-CREW-OAT", 39.95)
+    new_photo = give_a_new_photo(catalog_dir, "KNIT-CREW-OAT")
     announce(mosquitto.url, publisher.publish(catalog_dir / "demo.json"))  # retained: the kiosk is not even up yet
     config = KioskConfig(store="madrid-centro", kiosk="kiosk-01", catalog=demo_catalog_path(), reader="udp:127.0.0.1:9",
                          broker=mosquitto.url, data_dir=tmp_path / "kiosk", hq_public_key=key_pem, files_url=server.url)
-    runtime = KioskRuntime(config, on_outcome=lambda outcome: None)
+    swaps: list[int] = []
+    runtime = KioskRuntime(config, on_outcome=lambda outcome: None,
+                           on_catalog=lambda: swaps.append(runtime.kiosk.catalog.catalog_version))
     for worker in runtime.updates.values():
         worker.start()
     runtime.link.start()
@@ -209,6 +245,10 @@ def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
         while runtime.kiosk.catalog.product("KNIT-CREW-OAT").price != 39.95 and time.monotonic() < deadline:  # type: ignore[union-attr]
             time.sleep(0.05)
         assert runtime.kiosk.catalog.product("KNIT-CREW-OAT").price == 39.95  # type: ignore[union-attr]
+        assert swaps == [1]  # the screens are told, to feature from the new catalog
+        # Its photos are found next to the delivered catalog, not the one the kiosk shipped with.
+        assert runtime.catalog_file == runtime.catalog_updater.current_catalog
+        assert Path(image_path(runtime.catalog_file, new_photo)).read_bytes() == (catalog_dir / new_photo).read_bytes()
         while not any(s.catalog_version == 1 for s in statuses) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert any(s.catalog_version == 1 and s.update_problem == "" for s in statuses)
@@ -220,10 +260,10 @@ def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
         watcher.disconnect()
     again = KioskRuntime(config, on_outcome=lambda outcome: None)  # a restart keeps the delivered catalog
     assert again.kiosk.catalog.product("KNIT-CREW-OAT").price == 39.95  # type: ignore[union-attr]
+    assert again.catalog_file == runtime.catalog_updater.current_catalog
 
 
 def test_a_failed_update_is_reported_and_retried_until_it_applies(catalog_dir: Path, tmp_path: Path) -> None:
-    from backend_sync import Catalog
     from kiosk_app._updates import UpdateWorker
 
     publisher = CatalogPublisher(tmp_path / "bundles", HQ)

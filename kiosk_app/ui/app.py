@@ -165,6 +165,7 @@ class KioskApp(App):
             on_reader_status=lambda status: on_main_thread(lambda: self._on_reader_status(status)),
             on_profile=self._on_profile,
             on_remote=self._on_remote,
+            on_catalog=self._on_catalog,
         )
         catalog = self._runtime.kiosk.catalog
         self.store_title = store_name(catalog, config.store)
@@ -519,15 +520,20 @@ class KioskApp(App):
             else f"[color={off}]{other}  ·[/color]  [b][color={on}]{current}[/color][/b]"
         )
 
+    def _on_catalog(self) -> None:
+        """HQ's new catalog is in use: the attract screen features from it."""
+        self._featured = featured_products(self.runtime.kiosk.catalog)
+        self._render_featured()
+
     def _render_featured(self) -> None:
-        catalog_file = self.kiosk_config.catalog
+        catalog_file = self.runtime.catalog_file
         screen = self.sm.get_screen("attract")
         screen.show_featured([(image_path(catalog_file, p.image), p.name.get(self.language)) for p in self._featured])
 
     def _render_product(self) -> None:
         if self._product is None:
             return
-        catalog, catalog_file, store = self.runtime.kiosk.catalog, self.kiosk_config.catalog, self.kiosk_config.store
+        catalog, catalog_file, store = self.runtime.kiosk.catalog, self.runtime.catalog_file, self.kiosk_config.store
         view = product_view(self._product, catalog, catalog_file, store, self.language)
         cards = suggestion_views(self._suggestions, self._product.sku, catalog, catalog_file, store, self.language)
         self.sm.get_screen("product").show(view, cards)
@@ -550,7 +556,7 @@ class KioskApp(App):
             screen.show_profile((), ())
             return
         screen.profile_note = self.tx["welcome_from_cache"] if profile.from_cache else ""
-        catalog, catalog_file, store = self.runtime.kiosk.catalog, self.kiosk_config.catalog, self.kiosk_config.store
+        catalog, catalog_file, store = self.runtime.kiosk.catalog, self.runtime.catalog_file, self.kiosk_config.store
         # The wishlist as it stands now: the profile's, with this visit's changes.
         wishlist = tuple(self.runtime.kiosk.session.wishlist)
         ordered = tuple(sku for sku in profile.response.wishlist if sku in wishlist) + tuple(

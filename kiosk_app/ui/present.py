@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import segno
@@ -239,13 +240,15 @@ def featured_products(catalog: Catalog, count: int = 4) -> list[Product]:
     """A varied handful for the attract screen: one per top-level category first."""
     chosen: list[Product] = []
     families: set[str] = set()
-    for product in catalog.products:
+    for product in catalog.products:  # stops at ``count`` families, not at the end of 50,000 products
         family = product.category.split("/", 1)[0]
         if family not in families:
             families.add(family)
             chosen.append(product)
-    chosen += [p for p in catalog.products if p not in chosen]
-    return chosen[:count]
+            if len(chosen) == count:
+                return chosen
+    others = (p for p in catalog.products if all(p is not c for c in chosen))
+    return chosen + list(islice(others, count - len(chosen)))
 
 
 def store_name(catalog: Catalog, store: str) -> str:
