@@ -5,8 +5,9 @@ Xvfb, with a real Mosquitto and nfcpy's udp driver.
 Two kinds of taps, as shoppers make them:
 
 - product to product: the next tap of a visit, the product screen already in view;
-- from the attract screen: the first tap of a visit; the product fades in (``first frame``:
-  the first frame it is on screen at all, ``settled``: the first frame after the fade).
+- from the attract screen: the first tap of a visit (``first frame``: the first frame the
+  product is on screen at all, ``settled``: the first with no screen transition under
+  way; a tap shows its product without a fade, so the two should agree).
 
 A frame counts once the window's buffers have been swapped (under software GL that is
 where it is drawn), and only if the product screen holds this product's name and its
@@ -91,10 +92,8 @@ async def one_tap(emulator: TagEmulator, frames: ProductFrames, product: Product
 
 
 def measure(taps: int, attract_taps: int, workdir: Path) -> dict[str, Any]:
-    from kivy.core.window import Window
-
     from kiosk_app import KioskConfig
-    from kiosk_app.ui import KioskApp
+    from kiosk_app.ui import KioskApp  # before Kivy itself: it sets Kivy's environment
 
     broker = Mosquitto(workdir)
     broker.start()
@@ -111,6 +110,8 @@ def measure(taps: int, attract_taps: int, workdir: Path) -> dict[str, Any]:
         nonlocal missed
         while not app.runtime.link.connected:
             await asyncio.sleep(0.05)
+        from kivy.core.window import Window
+
         frames = ProductFrames(app)
         stamp_frames(Window, frames.on_frame)
         products = catalog.products

@@ -86,10 +86,15 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
     seen: dict[str, Any] = {}
 
     async def scenario(app: Any) -> None:
+        from kivy.config import Config
+
         loop = asyncio.get_running_loop()
         seen["read"] = await loop.run_in_executor(None, emulator.tap, encode_product(CATALOG.shop_url, BOOT.sku))
         screen = app.sm.get_screen("product")
         await until(lambda: app.sm.current == "product" and screen.sku == BOOT.sku)
+        # On screen in the same frame: no fade from the attract screen under way.
+        seen["shown_at_once"] = not app.sm.transition.is_active and screen.parent is app.sm
+        seen["multisamples"] = Config.getint("graphics", "multisamples")
         cards = list(reversed(screen.ids.suggestions.children))  # Kivy keeps children last-added first
         seen["cards"] = [(card.sku, card.name_text, card.reason_text) for card in cards]
         seen["qr_data"] = screen.ids.qr_code.data
@@ -107,6 +112,8 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
         emulator.close()
 
     assert seen["read"] is True
+    assert seen["shown_at_once"]
+    assert seen["multisamples"] == 0  # costly under a software renderer; the shapes smooth their own edges
     cards = seen["cards"]
     assert 1 <= len(cards) <= 4
     assert BOOT.sku not in [sku for sku, _, _ in cards]

@@ -19,7 +19,7 @@ from kivy.properties import (
     OptionProperty,
     StringProperty,
 )
-from kivy.uix.screenmanager import FadeTransition, ScreenManager
+from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
 from backend_sync import CommandKind, Product
@@ -220,13 +220,13 @@ class KioskApp(App):
             self._suggestions = outcome.suggestions
             self.hide_toast()
             self._render_product()
-            self.sm.current = "product"
+            self._show_at_once("product")
         elif outcome.kind is OutcomeKind.SIGNED_IN and outcome.shopper is not None:
             self._forget_shopper()
             self._shopper = outcome.shopper
             self.hide_toast()
             self._render_welcome()
-            self.sm.current = "welcome"
+            self._show_at_once("welcome")
         elif outcome.kind is OutcomeKind.STAFF_SIGNED_IN:
             self._forget_shopper()
             self._checked, self._write_status = None, None
@@ -240,6 +240,15 @@ class KioskApp(App):
             if outcome.kind in (OutcomeKind.SIGNED_OUT, OutcomeKind.STAFF_SIGNED_OUT):
                 self._end_visit_on_screen()
             self.show_toast(_TOAST_KEYS.get(outcome.kind, "toast_not_handled"))
+
+    def _show_at_once(self, screen: str) -> None:
+        """What a tap brought up, in the next frame: a fade draws both screens for each of
+        its frames, and kept the shopper waiting ~0.3 s under a software renderer."""
+        instant = NoTransition()
+        fade, self.sm.transition = self.sm.transition, instant
+        self.sm.current = screen
+        instant.stop()  # finished now, so no later fade can overlap it
+        self.sm.transition = fade
 
     def show_suggestion(self, sku: str) -> None:
         """Show a suggested product as if its tag had been tapped, so the view is recorded too."""
