@@ -80,15 +80,17 @@ class Catalog(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
-        seen: set[str] = set()
+        by_sku: dict[str, Product] = {}
         known = {store.id for store in self.stores}
         for product in self.products:
-            if product.sku in seen:
+            if product.sku in by_sku:
                 raise ValueError(f"SKU {product.sku} appears twice")
-            seen.add(product.sku)
+            by_sku[product.sku] = product
             named = set(product.stock) | set(product.prices) | set(product.stores or ())
             if named - known:
                 raise ValueError(f"{product.sku} names unknown stores: {', '.join(sorted(named - known))}")
+        # Kept as the SKU index: built here, on whichever thread loads the catalog, not in the first tap's frame.
+        object.__setattr__(self, "_index", (self.products, by_sku))
         return self
 
     def product(self, sku: str) -> Product | None:
@@ -117,8 +119,8 @@ class Catalog(BaseModel):
                                        "products": products})
 
     def _by_sku(self) -> dict[str, Product]:
-        # Built on first lookup and kept with the products tuple it indexes: model_copy
-        # carries the instance dict over, and a copy with other products must not reuse it.
+        # Kept with the products tuple it indexes: model_copy carries the instance dict
+        # over, and a copy with other products (built without validation) must not reuse it.
         cached: tuple[tuple[Product, ...], dict[str, Product]] | None = self.__dict__.get("_index")
         if cached is None or cached[0] is not self.products:
             cached = (self.products, {p.sku: p for p in self.products})

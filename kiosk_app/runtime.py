@@ -290,7 +290,6 @@ class KioskRuntime:
             self.catalog_updater.apply(envelope)
             catalog = self.catalog_updater.staged_catalog
             assert catalog is not None and self.catalog_updater.current_catalog is not None
-            catalog.product("")  # builds its SKU index here rather than in the first tap's frame
         if self.model_updater.current_model:
             return catalog, None
         return catalog, _content_model(catalog, self.catalog_updater.current_catalog)
