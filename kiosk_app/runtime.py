@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -355,6 +356,7 @@ def _no_full_collections() -> Iterator[None]:
 
 # From this size on a content model is built by a child process (see _content_model).
 _BUILD_ASIDE_FROM = 2_000
+_BUILD_NICENESS = 10
 _BUILD_CONTENT_MODEL = "import sys; from kiosk_app.runtime import _write_content_model as w; w(*sys.argv[1:])"
 
 
@@ -378,6 +380,9 @@ def _content_model(catalog: Catalog, catalog_file: Path) -> Recommender:
 
 
 def _write_content_model(catalog_file: str, model_file: str) -> None:
+    # Below the screen in priority: on a kiosk's few cores, the frames a shopper is
+    # looking at come before a model that is ready a little later.
+    os.nice(_BUILD_NICENESS)
     save_model(build_model(item_features(load_catalog(Path(catalog_file)))), model_file)
 
 
