@@ -28,7 +28,7 @@ from backend_sync.contract import (
     new_event,
     shopper_hash,
 )
-from backend_sync.exceptions import CardRefused, CatalogError, ContractError, OutboxFull, SyncError
+from backend_sync.exceptions import CardRefused, CatalogError, ContractError, MessageTooLarge, OutboxFull, SyncError
 from backend_sync.hlc import Hlc, HlcClock
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "LinkState",
     "LinkStats",
     "Manifest",
+    "MessageTooLarge",
     "ModelUpdater",
     "Outbox",
     "OutboxFull",

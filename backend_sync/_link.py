@@ -23,6 +23,7 @@ from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
 from backend_sync._outbox import Outbox
 from backend_sync.contract import (
     FLEET_COMMANDS,
+    MAX_MANIFEST_BYTES,
     KioskCommand,
     KioskStatus,
     LinkState,
@@ -33,7 +34,7 @@ from backend_sync.contract import (
     kiosk_topics,
     manifest_topic,
 )
-from backend_sync.exceptions import ContractError
+from backend_sync.exceptions import ContractError, MessageTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +252,10 @@ class KioskLink:
 
     def _manifest_handler(self, kind: UpdateKind) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]:
         def handle(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+            if len(message.payload) > MAX_MANIFEST_BYTES:  # HQ announces none this large
+                self._reject(message, MessageTooLarge(f"manifest of {len(message.payload)} bytes exceeds its limit "
+                                                      f"of {MAX_MANIFEST_BYTES} bytes"))
+                return
             self._on_manifest(kind, bytes(message.payload))  # checked by the updater, not here
 
         return handle

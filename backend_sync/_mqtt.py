@@ -70,13 +70,14 @@ class BrokerUrl:
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}{query}"
 
 
-def new_client(broker: BrokerUrl, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
-    """A paho client that keeps its session at the broker and reconnects with jittered backoff."""
+def new_client(broker: BrokerUrl, client_id: str, *, manual_ack: bool = False, persistent: bool = True) -> mqtt.Client:
+    """A paho client that keeps its session at the broker (unless not ``persistent``) and
+    reconnects with jittered backoff."""
     v5 = broker.protocol is Protocol.V5
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        clean_session=None if v5 else False,
+        clean_session=None if v5 else not persistent,
         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
         manual_ack=manual_ack,
     )
@@ -97,36 +98,58 @@ def _no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def connect_async(client: mqtt.Client, broker: BrokerUrl, keepalive: int = 30) -> None:
-    """Start connecting in the background, resuming the session the broker kept."""
+def connect_async(client: mqtt.Client, broker: BrokerUrl, keepalive: int = 30, *, persistent: bool = True) -> None:
+    """Start connecting in the background, resuming the session the broker kept (a fresh
+    session that ends with the connection when not ``persistent``)."""
     if broker.protocol is Protocol.V5:
         properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
-        client.connect_async(broker.host, broker.port, keepalive=keepalive, clean_start=False, properties=properties)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S if persistent else 0
+        client.connect_async(broker.host, broker.port, keepalive=keepalive, clean_start=not persistent,
+                             properties=properties)
     else:
         client.connect_async(broker.host, broker.port, keepalive=keepalive)
+
+
+def publish_and_wait(client: mqtt.Client, broker: BrokerUrl, topic: str, payload: bytes, *, retain: bool = False,
+                     timeout_s: float = 10.0) -> None:
+    """Publish one QoS 1 message on a connected client and wait for the broker's PUBACK.
+
+    Raises:
+        SyncError: the client is not connected, or the broker did not acknowledge in time.
+    """
+    if not client.is_connected():  # paho would keep it and send it whenever it reconnects
+        raise SyncError(f"the broker at {broker} is out of reach")
+    info = client.publish(topic, payload, qos=1, retain=retain)
+    try:
+        info.wait_for_publish(timeout_s)
+    except (RuntimeError, ValueError) as exc:  # paho: not connected, or the queue is full
+        raise SyncError(f"the broker at {broker} is out of reach: {exc}") from exc
+    if not info.is_published():
+        raise SyncError(f"{broker} did not acknowledge the message on {topic}")
 
 
 def publish_once(broker_url: str, topic: str, payload: bytes, *, retain: bool = False, client_id: str,
                  timeout_s: float = 10.0) -> None:
     """Connect, publish one QoS 1 message, wait for its PUBACK, and disconnect.
 
+    For a command of its own (``kiosk hq erase-profile``, a catalog announce): it leaves no
+    session behind. A process that already holds a connection publishes through it instead
+    (``publish_and_wait``): a second connection with the same credentials would, on a broker
+    that takes usernames as client ids, push the first one off.
+
     Raises:
         SyncError: the broker could not be reached or did not acknowledge in time.
     """
     broker = BrokerUrl.parse(broker_url)
-    client = new_client(broker, broker.username or client_id)
+    client = new_client(broker, broker.username or client_id, persistent=False)
     connected = threading.Event()
     client.on_connect = lambda *_: connected.set()
-    connect_async(client, broker)
+    connect_async(client, broker, persistent=False)
     client.loop_start()
     try:
         if not connected.wait(timeout_s):
             raise SyncError(f"could not reach {broker}")
-        info = client.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(timeout_s)
-        if not info.is_published():
-            raise SyncError(f"{broker} did not acknowledge the message on {topic}")
+        publish_and_wait(client, broker, topic, payload, retain=retain, timeout_s=timeout_s)
     finally:
         client.disconnect()
         client.loop_stop()

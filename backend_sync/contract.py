@@ -12,7 +12,8 @@ Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
     fleet/manifests/<kind>                  retained signed manifest (catalog, model)
 
 Every message carries ``"v"``, the schema version; a payload of an unknown version or
-shape is rejected with ContractError.
+shape is rejected with ContractError, and one larger than its kind's ``max_bytes`` with
+MessageTooLarge, before it is parsed.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from backend_sync.exceptions import ContractError
+from backend_sync.exceptions import ContractError, MessageTooLarge
 
 EVENTS_WILDCARD = "kiosk/+/+/events"
 STATUS_WILDCARD = "kiosk/+/+/status"
@@ -38,7 +39,14 @@ PROFILE_REQUESTS_WILDCARD = "kiosk/+/+/profile/request"
 FLEET_COMMANDS = "fleet/commands"
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _ID_PATTERN = re.compile(_ID)
+# A message kind without a limit of its own (``max_bytes``) may be this large.
 MAX_PAYLOAD_BYTES = 16 * 1024
+# A signed manifest lists every file of a version (about 170 bytes each once signed):
+# room for some 25,000 distinct files. HQ refuses to announce a larger one.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# The largest MQTT packet the broker takes: the largest message (a manifest) with room
+# for its topic and properties. Anything larger is refused at the broker.
+MAX_PACKET_BYTES = MAX_MANIFEST_BYTES + 64 * 1024
 
 Id = Annotated[str, Field(pattern=_ID)]
 _Message = TypeVar("_Message", bound=BaseModel)
@@ -86,6 +94,7 @@ class TapEvent(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 4 * 1024  # the largest valid event is under 1.5 KiB
 
     v: Literal[1] = 1
     event_id: uuid.UUID
@@ -146,6 +155,7 @@ class KioskStatus(BaseModel):
     """A kiosk's retained status: what the fleet view shows for it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 16 * 1024  # its texts (an update problem) are free-form
 
     v: Literal[1] = 1
     state: LinkState
@@ -172,6 +182,7 @@ class ProfileRequest(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
 
     v: Literal[1] = 1
     request_id: uuid.UUID
@@ -183,6 +194,7 @@ class ProfileResponse(BaseModel):
     """HQ's answer: the shopper's recent cross-channel history and wishlist, or why not."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
 
     v: Literal[1] = 1
     request_id: uuid.UUID
@@ -209,6 +221,7 @@ class KioskCommand(BaseModel):
     so a fleet-wide message never spells out whose profile was erased."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 1024
 
     v: Literal[1] = 1
     command: CommandKind
@@ -225,14 +238,22 @@ def shopper_hash(shopper: str) -> str:
     return hashlib.sha256(f"kiosk-cache:{shopper}".encode()).hexdigest()
 
 
+def size_limit(model: type[BaseModel]) -> int:
+    """How many bytes a message of ``model`` may have on the wire (its ``max_bytes``)."""
+    limit = getattr(model, "max_bytes", MAX_PAYLOAD_BYTES)
+    return limit if isinstance(limit, int) else MAX_PAYLOAD_BYTES
+
+
 def decode(model: type[_Message], payload: bytes) -> _Message:
-    """Validate a payload as ``model``.
+    """Validate a payload as ``model``; its size is checked before anything is parsed.
 
     Raises:
+        MessageTooLarge: larger than the kind's limit (``size_limit``).
         ContractError: unknown version or wrong shape.
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    limit = size_limit(model)
+    if len(payload) > limit:
+        raise MessageTooLarge(f"{model.__name__} of {len(payload)} bytes exceeds its limit of {limit} bytes")
     try:
         return model.model_validate_json(payload)
     except ValidationError as exc:
@@ -243,6 +264,7 @@ class Receipt(BaseModel):
     """HQ has stored the events with these outbox sequences; the kiosk may forget them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 256 * 1024  # up to 10,000 sequences of up to 19 digits
 
     v: Literal[1] = 1
     seqs: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1, max_length=10_000)]

@@ -2,6 +2,7 @@
 
 SyncError
  ├── ContractError   a payload that is not a message of the wire contract
+ │    └── MessageTooLarge   larger than its kind's limit: refused before decoding
  ├── CatalogError    a catalog file that cannot be used
  ├── CardRefused     a shopper card HQ will not answer for
  └── OutboxFull      the outbox is at its bound and the event may not be dropped
@@ -14,6 +15,10 @@ class SyncError(Exception):
 
 class ContractError(SyncError):
     """A payload of unknown version or shape."""
+
+
+class MessageTooLarge(ContractError):
+    """A payload larger than its message kind may be, refused before it is decoded."""
 
 
 class CatalogError(SyncError):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from kiosk_app._secret_urls import BROKER_URL_ENV, secret_url_option
 from kiosk_app._signals import wait_for_signal
 from kiosk_app.cli_hq import hq
 from kiosk_app.cli_nfc import nfc
@@ -24,7 +25,8 @@ def main(verbose: int) -> None:
 
 
 @main.command()
-@click.option("--broker", help="Use this broker (mqtt://host:port) instead of the embedded one.")
+@secret_url_option("broker", BROKER_URL_ENV, "Use this broker (mqtt://host:port) instead of the embedded one.",
+                   required=False)
 @click.option("--headless", is_flag=True, help="No window: tap products automatically and report.")
 @click.option("--taps", default=5, show_default=True, help="Products to tap in headless mode.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Keep the demo's data here (default: temporary).")
@@ -57,7 +59,8 @@ def broker(port: int, host: str) -> None:
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="The catalog shipped with the kiosk (HQ's updates replace it).")
 @click.option("--reader", default="auto", show_default=True, help="The NFC reader's path (usb:..., tty:..., udp:...).")
-@click.option("--broker", required=True, help="The store broker, mqtts://user:password@host:8883.")
+@secret_url_option("broker", BROKER_URL_ENV, "The store broker, mqtts://user:password@host:8883 "
+                   "(`kiosk hq provision-kiosk --out` writes its file).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Outbox, profile cache, updates and the staff PIN live here.")
 @click.option("--hq-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,

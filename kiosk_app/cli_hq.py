@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kiosk_app._secret_urls import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, without_password
 from kiosk_app._signals import wait_for_signal
 
 if TYPE_CHECKING:
@@ -21,8 +22,12 @@ def hq() -> None:
 
 
 @hq.command("serve")
-@click.option("--broker", required=True, help="Broker URL, mqtt://host:port.")
-@click.option("--db", default="sqlite:///hq.sqlite", show_default=True, help="Profile database URL.")
+@secret_url_option("broker", BROKER_URL_ENV, "Broker URL, mqtt://host:port, one login for every HQ connection.",
+                   required=False)
+@click.option("--broker-credentials", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="HQ's broker credentials folder (`kiosk hq provision-hq`): a login of its own for each "
+                   "connection, as the generated Mosquitto config requires. Instead of --broker.")
+@secret_url_option("db", DB_URL_ENV, "Profile database URL.", default="sqlite:///hq.sqlite")
 @click.option("--hq-key", type=click.Path(exists=True, path_type=Path), required=True,
               help="HQ's public key (PEM), to check the shopper cards in profile requests.")
 @click.option("--worker-id", default="hq-ingest-1", show_default=True)
@@ -35,16 +40,18 @@ def hq() -> None:
 @click.option("--api-keys", type=click.Path(exists=True, path_type=Path),
               help='JSON file of each channel\'s API key, {"web": KEY, "app": KEY, "hq": KEY}; '
                    "'hq' may use the dashboard.")
-def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: str | None, workers: int,
-             api_port: int | None, api_host: str, api_keys: Path | None) -> None:
+def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
+             share_group: str | None, workers: int, api_port: int | None, api_host: str,
+             api_keys: Path | None) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile requests and,
     with --api-port, serve the profile API and the fleet dashboard."""
     import logging
 
-    from backend_sync import SyncError
+    from backend_sync import BrokerUrl, SyncError
     from backend_sync.hq import (
         ApiServer,
         FleetView,
+        HqBrokerUrls,
         IngestCluster,
         IngestWorker,
         ProfileResponder,
@@ -57,17 +64,27 @@ def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: st
 
     if (api_port is None) != (api_keys is None):
         raise click.UsageError("--api-port and --api-keys go together")
+    if (broker is None) == (broker_credentials is None):
+        raise click.UsageError(f"give the broker (--broker, --broker-url-file or ${BROKER_URL_ENV}) "
+                               "or --broker-credentials")
     try:
         keys = load_api_keys(api_keys) if api_keys else None
+        urls = (HqBrokerUrls.from_folder(broker_credentials, workers) if broker_credentials is not None
+                else HqBrokerUrls.shared(str(broker), workers))
+        shown = BrokerUrl.parse(urls.profiles)  # never the URL itself: it may hold a password
     except SyncError as exc:
         raise click.ClickException(str(exc)) from exc
+    if broker_credentials is None and shown.username:
+        click.echo(f"warning: every HQ connection logs in as {shown.username}; a broker that takes usernames "
+                   "as client ids (the generated Mosquitto config) keeps only one of them connected: use "
+                   "--broker-credentials", err=True)
     if workers > 1 and db.startswith("sqlite"):
         click.echo("warning: several workers on SQLite take turns writing; use PostgreSQL", err=True)
     store = ProfileStore(db)
     stops: list[Callable[[], object]] = [store.close]
     try:
         if workers == 1:
-            worker = IngestWorker(broker, store, worker_id=worker_id, share_group=share_group)
+            worker = IngestWorker(urls.ingest[0], store, worker_id=worker_id, share_group=share_group)
             worker.start()
 
             def stop_worker() -> None:
@@ -76,10 +93,10 @@ def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: st
 
             stops.append(stop_worker)
             if not worker.subscribed.wait(30):
-                raise click.ClickException(f"could not subscribe at {broker}")
+                raise click.ClickException(f"could not subscribe at {shown}")
             pids = ""
         else:
-            cluster = IngestCluster(broker, db, workers, share_group or "hq", worker_id=worker_id,
+            cluster = IngestCluster(urls.ingest, db, workers, share_group or "hq", worker_id=worker_id,
                                     log_level=logging.getLogger().getEffectiveLevel())
             try:
                 cluster.start()
@@ -87,7 +104,7 @@ def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: st
                 raise click.ClickException(str(exc)) from exc
             stops.append(lambda: click.echo(f"HQ ingest stopped: {cluster.stop()}"))
             pids = f", {workers} workers (pids {', '.join(str(pid) for pid in cluster.pids.values())})"
-        responder = ProfileResponder(broker, store, card_verifier(public_key_from_pem(hq_key.read_bytes())),
+        responder = ProfileResponder(urls.profiles, store, card_verifier(public_key_from_pem(hq_key.read_bytes())),
                                      client_id=f"{worker_id}-profiles")
         responder.start()
 
@@ -97,12 +114,14 @@ def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: st
 
         stops.append(stop_responder)
         if not responder.subscribed.wait(30):
-            raise click.ClickException(f"could not subscribe at {broker}")
-        click.echo(f"HQ ingest ready ({broker} -> {db}){pids}")
+            raise click.ClickException(f"could not subscribe at {shown}")
+        click.echo(f"HQ ingest ready ({shown} -> {without_password(db)}){pids}")
         if api_port is not None and keys is not None:
-            fleet = FleetView(broker, client_id=f"{worker_id}-fleet")
+            fleet = FleetView(urls.fleet, client_id=f"{worker_id}-fleet")
             fleet.start()
-            server = ApiServer(create_app(store, keys, broker_url=broker, fleet=fleet), api_host, api_port)
+            # An erase tells the fleet through the responder's connection: one of its own
+            # with the same login would push the responder off the broker.
+            server = ApiServer(create_app(store, keys, responder=responder, fleet=fleet), api_host, api_port)
             stops += [server.stop, fleet.stop]  # the fleet view ends open dashboard streams first
             server.start()
             click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
@@ -115,7 +134,7 @@ def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: st
 
 @hq.command("export-profile")
 @click.argument("shopper")
-@click.option("--db", default="sqlite:///hq.sqlite", show_default=True, help="Profile database URL.")
+@secret_url_option("db", DB_URL_ENV, "Profile database URL.", default="sqlite:///hq.sqlite")
 def export_profile(shopper: str, db: str) -> None:
     """Print everything HQ holds about SHOPPER, as JSON."""
     import json
@@ -131,8 +150,9 @@ def export_profile(shopper: str, db: str) -> None:
 
 @hq.command("erase-profile")
 @click.argument("shopper")
-@click.option("--db", default="sqlite:///hq.sqlite", show_default=True, help="Profile database URL.")
-@click.option("--broker", required=True, help="Broker URL, to tell every kiosk to forget the shopper.")
+@secret_url_option("db", DB_URL_ENV, "Profile database URL.", default="sqlite:///hq.sqlite")
+@secret_url_option("broker", BROKER_URL_ENV, "Broker URL, to tell every kiosk to forget the shopper "
+                   "(the admin.url of HQ's credentials folder).")
 def erase_profile(shopper: str, db: str, broker: str) -> None:
     """Erase everything about SHOPPER at HQ and have every kiosk drop its cached copy."""
     from backend_sync import SyncError
@@ -164,19 +184,25 @@ def init_broker(directory: Path, name: str, hosts: tuple[str, ...], port: int) -
     click.echo(security.mosquitto_conf(port), nl=False)
 
 
+_OUT_HELP = ("Write the URL (it holds the password) to this file, readable by its owner only, "
+             "instead of printing it.")
+
+
 @hq.command("provision-kiosk")
 @click.argument("kiosk")
 @click.option("--store", required=True)
 @click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="The broker's directory.")
 @click.option("--host", required=True, help="Broker host the kiosk connects to.")
 @click.option("--port", default=8883, show_default=True)
-def provision_kiosk(kiosk: str, store: str, directory: Path, host: str, port: int) -> None:
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=_OUT_HELP)
+def provision_kiosk(kiosk: str, store: str, directory: Path, host: str, port: int, out: Path | None) -> None:
     """Give KIOSK its own broker credentials and confine it to its own topics.
 
-    Prints the kiosk's broker URL (it holds the password: store it only on the kiosk).
-    Reload Mosquitto afterwards (SIGHUP) to apply the new password file and ACL.
+    Writes the kiosk's broker URL to --out (or prints it): it holds the password, store it
+    only on the kiosk and give it to `kiosk run --broker-url-file`. Reload Mosquitto
+    afterwards (SIGHUP) to apply the new password file and ACL.
     """
-    _print_credentials(directory, host, port, lambda security: security.provision_kiosk(store, kiosk))
+    _save_credentials(directory, host, port, out, lambda security: security.provision_kiosk(store, kiosk))
 
 
 @hq.command("provision-service")
@@ -184,14 +210,49 @@ def provision_kiosk(kiosk: str, store: str, directory: Path, host: str, port: in
 @click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="The broker's directory.")
 @click.option("--host", required=True, help="Broker host the service connects to.")
 @click.option("--port", default=8883, show_default=True)
-def provision_service(name: str, directory: Path, host: str, port: int) -> None:
-    """Give an HQ service (an ingest worker, the profile API) broker credentials; prints its URL."""
-    _print_credentials(directory, host, port, lambda security: security.provision_service(name))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=_OUT_HELP)
+def provision_service(name: str, directory: Path, host: str, port: int, out: Path | None) -> None:
+    """Give one HQ connection broker credentials of its own; writes (or prints) its URL.
+
+    `kiosk hq serve` holds several connections: give it `provision-hq`'s folder instead.
+    """
+    _save_credentials(directory, host, port, out, lambda security: security.provision_service(name))
 
 
-def _print_credentials(directory: Path, host: str, port: int,
-                       provision: Callable[[BrokerSecurity], Credentials]) -> None:
+@hq.command("provision-hq")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="The broker's directory.")
+@click.option("--host", required=True, help="Broker host HQ connects to.")
+@click.option("--port", default=8883, show_default=True)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Ingest workers `kiosk hq serve --workers` will run.")
+@click.option("--credentials", "credentials_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write HQ's credentials to (one 0600 file per connection).")
+def provision_hq(directory: Path, host: str, port: int, workers: int, credentials_dir: Path) -> None:
+    """Give each of HQ's broker connections credentials of its own, in a folder for
+    `kiosk hq serve --broker-credentials`.
+
+    The generated Mosquitto config takes each username as its client id, so each username
+    holds one connection: each ingest worker, the profile responder and the fleet view get
+    their own, and admin.url serves one-shot commands (erase-profile, catalog publish).
+    Reload Mosquitto afterwards (SIGHUP); restart HQ to use the new passwords.
+    """
     from backend_sync import SyncError
+    from backend_sync.hq import BrokerSecurity, write_credentials_folder
+
+    security = BrokerSecurity(directory)
+    try:
+        credentials = security.provision_hq(workers)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from exc
+    files = write_credentials_folder(credentials_dir, {name: c.broker_url(host, port, security.ca_cert)
+                                                       for name, c in credentials.items()})
+    click.echo(f"HQ broker credentials written to {credentials_dir}: {', '.join(f.name for f in files)}")
+
+
+def _save_credentials(directory: Path, host: str, port: int, out: Path | None,
+                      provision: Callable[[BrokerSecurity], Credentials]) -> None:
+    from backend_sync import SyncError
+    from backend_sync._secret_files import write_secret_file
     from backend_sync.hq import BrokerSecurity
 
     security = BrokerSecurity(directory)
@@ -199,7 +260,12 @@ def _print_credentials(directory: Path, host: str, port: int,
         credentials = provision(security)
     except SyncError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(credentials.broker_url(host, port, security.ca_cert))
+    url = credentials.broker_url(host, port, security.ca_cert)
+    if out is None:
+        click.echo(url)
+        return
+    write_secret_file(out, f"{url}\n".encode())
+    click.echo(f"broker credentials of {credentials.username} written to {out}")
 
 
 @hq.command("keygen")
@@ -249,7 +315,8 @@ def catalog_import(source: Path, master: Path) -> None:
 @click.argument("catalog_file", type=click.Path(exists=True, path_type=Path))
 @click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="Bundle directory HQ serves.")
 @click.option("--key", type=click.Path(exists=True, path_type=Path), required=True, help="HQ's private key (PEM).")
-@click.option("--broker", help="Announce the new version to the fleet through this broker.")
+@secret_url_option("broker", BROKER_URL_ENV, "Announce the new version to the fleet through this broker "
+                   "(the admin.url of HQ's credentials folder).", required=False)
 @click.option("--stores", help="Comma-separated store ids: publish only what they need (a regional bundle).")
 def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str | None, stores: str | None) -> None:
     """Build, sign and (with --broker) announce the next catalog version."""

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import load_catalog
 from backend_sync.hq import CatalogPublisher, ProfileStore, announce
+from kiosk_app._secret_urls import BROKER_URL_ENV, without_password
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from kiosk_app.staff import pin_file, write_pin
@@ -135,25 +136,30 @@ def _services(workdir: Path, broker: str | None) -> Iterator[DemoSetup]:
             broker = f"mqtt://127.0.0.1:{port}?protocol=3.1.1"  # the embedded broker has no MQTT 5
             children.append(spawn_kiosk_command(["broker", "--port", str(port)], ready="broker ready"))
         setup = prepare(workdir, broker)
-        children.append(spawn_kiosk_command(["hq", "serve", "--broker", broker, "--db", setup.hq_db,
-                                "--hq-key", str(setup.kiosk.hq_public_key)], ready="HQ ingest ready"))
+        # In the environment, not on HQ's command line: a broker given to the demo may hold a password.
+        children.append(spawn_kiosk_command(["hq", "serve", "--db", setup.hq_db, "--hq-key",
+                                             str(setup.kiosk.hq_public_key)], ready="HQ ingest ready",
+                                            env={BROKER_URL_ENV: broker}))
         # HQ signs the demo catalog as version 1 and announces it: the kiosk fetches it
         # through the same verified update path a store's kiosks use.
         bundles = workdir / "bundles"
         announce(broker, CatalogPublisher(bundles, setup.hq_key).publish(demo_catalog_path()))
         children.append(spawn_kiosk_command(["hq", "files", "--dir", str(bundles), "--port", str(setup.files_port)],
                                ready="HQ files ready"))
-        print(f"broker {broker} · HQ database {setup.hq_db} · HQ files {setup.kiosk.files_url} · "
+        print(f"broker {without_password(broker)} · HQ database {setup.hq_db} · HQ files {setup.kiosk.files_url} · "
               f"reader {setup.reader}")
         yield setup
     finally:
         stop_all(children)
 
 
-def spawn_kiosk_command(args: list[str], ready: str, timeout_s: float = _STARTUP_TIMEOUT_S) -> subprocess.Popen[str]:
-    """Start ``kiosk ARGS`` and wait for it to print its ready line."""
+def spawn_kiosk_command(args: list[str], ready: str, timeout_s: float = _STARTUP_TIMEOUT_S,
+                        env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``kiosk ARGS`` (with ``env`` added to this process's environment) and wait for
+    it to print its ready line."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "kiosk_app", *args], stdout=subprocess.PIPE, text=True, bufsize=1
+        [sys.executable, "-m", "kiosk_app", *args], stdout=subprocess.PIPE, text=True, bufsize=1,
+        env={**os.environ, **(env or {})},
     )
     assert child.stdout is not None
     deadline = time.monotonic() + timeout_s

@@ -3,12 +3,19 @@
 from backend_sync.hq._api import create_app
 from backend_sync.hq._auth import ApiKeys, load_api_keys
 from backend_sync.hq._cluster import IngestCluster
+from backend_sync.hq._credentials import HqBrokerUrls, write_credentials_folder
 from backend_sync.hq._files import FileServer, file_app
 from backend_sync.hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
 from backend_sync.hq._http import ApiServer
 from backend_sync.hq._import import ImportProblem, ImportRejected, import_catalog
 from backend_sync.hq._ingest import IngestStats, IngestWorker
-from backend_sync.hq._provision import BrokerSecurity, Credentials, mosquitto_password_hash, render_acl
+from backend_sync.hq._provision import (
+    BrokerSecurity,
+    Credentials,
+    hq_connection_names,
+    mosquitto_password_hash,
+    render_acl,
+)
 from backend_sync.hq._publish import CatalogPublisher, announce
 from backend_sync.hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from backend_sync.hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
@@ -24,6 +31,7 @@ __all__ = [
     "FileServer",
     "FleetThresholds",
     "FleetView",
+    "HqBrokerUrls",
     "ImportProblem",
     "ImportRejected",
     "IngestCluster",
@@ -38,6 +46,7 @@ __all__ = [
     "announce",
     "create_app",
     "file_app",
+    "hq_connection_names",
     "import_catalog",
     "load_api_keys",
     "mosquitto_password_hash",
@@ -45,4 +54,5 @@ __all__ = [
     "render_acl",
     "shopper_key",
     "tell_fleet_to_forget",
+    "write_credentials_folder",
 ]

@@ -53,7 +53,7 @@ from backend_sync.hq._api_models import (
 from backend_sync.hq._auth import ApiKeys
 from backend_sync.hq._dashboard import DASHBOARD_DIR, fleet_router
 from backend_sync.hq._fleet import FleetView
-from backend_sync.hq._responder import tell_fleet_to_forget
+from backend_sync.hq._responder import ProfileResponder, tell_fleet_to_forget
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,16 @@ Shopper = Annotated[str, PathParam(pattern=SHOPPER_PATTERN, description="The sho
 
 
 def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = None,
-               fleet: FleetView | None = None, clock: HlcClock | None = None) -> FastAPI:
+               responder: ProfileResponder | None = None, fleet: FleetView | None = None,
+               clock: HlcClock | None = None) -> FastAPI:
     """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
 
     Args:
         store: the profile store every channel shares.
         keys: each channel's API key.
         broker_url: where to tell the fleet to forget an erased shopper.
+        responder: HQ's running profile responder: its connection tells the fleet instead
+            (no connection of the erase's own, which could push another off the broker).
         fleet: the fleet view behind the dashboard; no dashboard without it.
         clock: the API's hybrid logical clock (``HlcClock("hq-api")`` by default).
     """
@@ -213,10 +216,11 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         """
         erased = store.erase(shopper)
         log.info("channel %s erased a profile (%d events)", channel, erased)
-        if broker_url is None:
+        fleet_link = responder or broker_url
+        if fleet_link is None:
             return EraseOut(shopper=shopper, erased_events=erased, fleet_told=False)
         try:
-            tell_fleet_to_forget(broker_url, shopper, client_id=f"hq-api-erase-{uuid.uuid4().hex[:8]}", timeout_s=5)
+            tell_fleet_to_forget(fleet_link, shopper, client_id=f"hq-api-erase-{uuid.uuid4().hex[:8]}", timeout_s=5)
         except SyncError as exc:
             raise ApiRefusal(503, "fleet_unreachable", f"erased at HQ ({erased} events), but {exc}; repeat the "
                              "DELETE to tell the kiosks", {"Retry-After": "5"}) from exc

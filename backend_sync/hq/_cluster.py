@@ -15,6 +15,7 @@ import multiprocessing.synchronize
 import queue
 import signal
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.context import SpawnProcess
 
@@ -62,16 +63,22 @@ class IngestCluster:
     """``count`` ingest worker processes of one share group; a worker that dies is restarted.
 
     A restarted worker keeps its id, so the broker resumes its session and redelivers what
-    it had not acknowledged.
+    it had not acknowledged. ``broker_url`` is one URL for every worker or one per worker
+    (its own credentials, for a broker that takes usernames as client ids). URLs reach
+    the workers through a pipe, never their command lines.
     """
 
-    def __init__(self, broker_url: str, db_url: str, count: int, share_group: str = "hq",
+    def __init__(self, broker_url: str | Sequence[str], db_url: str, count: int, share_group: str = "hq",
                  worker_id: str = "hq-ingest", log_level: int = logging.WARNING) -> None:
         if count < 1:
             raise SyncError("an ingest cluster needs at least one worker")
+        urls = [broker_url] * count if isinstance(broker_url, str) else list(broker_url)
+        if len(urls) != count:
+            raise SyncError(f"{count} ingest workers need {count} broker URLs, not {len(urls)}")
         self.restarts = 0
-        self._args = (broker_url, db_url, share_group, log_level)
+        self._args = (db_url, share_group, log_level)
         self._ids = [f"{worker_id}-{n}" for n in range(1, count + 1)]
+        self._urls = dict(zip(self._ids, urls, strict=True))
         self._members: dict[str, _Member] = {}
         self._results: multiprocessing.Queue[tuple[str, dict[str, int]]] = _CONTEXT.Queue()
         self._stopping = threading.Event()
@@ -90,7 +97,7 @@ class IngestCluster:
         """
         # One process creates the schema first; the others then find it (the store also
         # guards against a race, for workers started on several machines at once).
-        ProfileStore(self._args[1]).close()
+        ProfileStore(self._args[0]).close()
         for worker_id in self._ids:
             self._launch(worker_id)
         for member in self._members.values():
@@ -123,10 +130,11 @@ class IngestCluster:
         return stats
 
     def _launch(self, worker_id: str) -> None:
-        broker_url, db_url, share_group, log_level = self._args
+        db_url, share_group, log_level = self._args
         ready = _CONTEXT.Event()
         process = _CONTEXT.Process(target=run_ingest_worker, name=worker_id, daemon=True,
-                                   args=(broker_url, db_url, worker_id, share_group, log_level, ready, self._results))
+                                   args=(self._urls[worker_id], db_url, worker_id, share_group, log_level, ready,
+                                         self._results))
         process.start()
         self._members[worker_id] = _Member(worker_id, process, ready)
 

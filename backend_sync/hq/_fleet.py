@@ -31,7 +31,7 @@ from backend_sync.contract import (
     decode_status,
     kiosk_topics,
 )
-from backend_sync.exceptions import ContractError, SyncError
+from backend_sync.exceptions import ContractError, MessageTooLarge, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,7 @@ class FleetView:
         self.thresholds = thresholds
         self.subscribed = threading.Event()
         self.rejected = 0
+        self.oversized = 0  # of the rejected: statuses larger than a status may be, refused unread
         self._clock = clock
         self._kiosks: dict[tuple[str, str], KioskView] = {}
         self._listeners: list[Callable[[FleetChange], None]] = []
@@ -245,6 +246,7 @@ class FleetView:
                 raise ContractError(f"status of {status.store}/{status.kiosk} arrived on {message.topic!r}")
         except ContractError as exc:
             self.rejected += 1
+            self.oversized += isinstance(exc, MessageTooLarge)
             log.warning("ignored a status on %s: %s", message.topic, exc)
             return
         now = self._clock()

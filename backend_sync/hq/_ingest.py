@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync.contract import EVENTS_WILDCARD, Receipt, TapEvent, decode_event, kiosk_topics
-from backend_sync.exceptions import ContractError
+from backend_sync.exceptions import ContractError, MessageTooLarge
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class IngestStats:
     duplicates: int = 0
     rejected: int = 0
     receipts_sent: int = 0
+    oversized: int = 0  # of the rejected: larger than an event may be, refused unread
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class IngestWorker:
             event: TapEvent | None = decode_event(bytes(message.payload), topic=message.topic)
         except ContractError as exc:
             self.stats.rejected += 1
+            self.stats.oversized += isinstance(exc, MessageTooLarge)
             log.warning("rejected a message on %s: %s", message.topic, exc)
             event = None  # acknowledged in turn: redelivering it would not make it valid
         with self._arrival:

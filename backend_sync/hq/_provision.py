@@ -8,6 +8,10 @@ Everything lives in one directory HQ keeps (``ca.key`` never leaves it)::
     passwords                              Mosquitto password file (PBKDF2-SHA512)
     acl                                    Mosquitto ACL, regenerated on every change
     accounts.json                          who is provisioned (no secrets)
+
+The broker takes each client's username as its client id, so no client can push
+another off by claiming its id; each username therefore holds one connection at a
+time, and each of HQ's connections gets its own (``provision_hq``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from backend_sync.contract import kiosk_topics
+from backend_sync._secret_files import write_secret_file
+from backend_sync.contract import MAX_PACKET_BYTES, kiosk_topics
 from backend_sync.exceptions import SyncError
 
 # Mosquitto hashes with PBKDF2-SHA512; its own tool uses 101 rounds, far too few today.
@@ -97,8 +102,8 @@ class BrokerSecurity:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
-        self._write_secret(self.directory / "ca.key", _pem_key(ca_key))
-        self._write_secret(self.server_key, _pem_key(server_key))
+        write_secret_file(self.directory / "ca.key", _pem_key(ca_key))
+        write_secret_file(self.server_key, _pem_key(server_key))
         self.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         self.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
         self._save_accounts({"services": [], "kiosks": []})
@@ -122,22 +127,38 @@ class BrokerSecurity:
             accounts["services"].append(name)
         return self._provision(name, accounts)
 
+    def provision_hq(self, workers: int) -> dict[str, Credentials]:
+        """Credentials for each of HQ's connections (``hq_connection_names``), by connection.
+
+        Each is its own username (``hq-<connection>``): the broker lets a username hold one
+        connection, and takes it as the client id, so no kiosk can take over HQ's sessions.
+        """
+        return {name: self.provision_service(f"hq-{name}") for name in hq_connection_names(workers)}
+
     def mosquitto_conf(self, port: int, bind: str = "0.0.0.0") -> str:
-        """The listener section of a Mosquitto config using these files."""
+        """The Mosquitto config of a listener using these files.
+
+        The listener takes each client's username as its client id: with its own
+        credentials and another's id, a client would otherwise push that other off the
+        broker and inherit its session. No packet may exceed the largest legitimate
+        message (a signed manifest): a larger one disconnects its sender unread.
+        """
         return (
             f"listener {port} {bind}\n"
             f"cafile {self.ca_cert}\ncertfile {self.server_cert}\nkeyfile {self.server_key}\n"
             "tls_version tlsv1.2\n"
             "allow_anonymous false\n"
+            "use_username_as_clientid true\n"
             f"password_file {self.password_file}\n"
             f"acl_file {self.acl_file}\n"
+            f"max_packet_size {MAX_PACKET_BYTES}\n"
         )
 
     def _provision(self, username: str, accounts: Accounts) -> Credentials:
         password = secrets.token_urlsafe(24)
         entries = self._password_entries()
         entries[username] = mosquitto_password_hash(password)
-        self._write_secret(self.password_file, "".join(f"{u}:{h}\n" for u, h in sorted(entries.items())).encode())
+        write_secret_file(self.password_file, "".join(f"{u}:{h}\n" for u, h in sorted(entries.items())).encode())
         self._save_accounts(accounts)
         kiosks = [(k["store"], k["kiosk"]) for k in accounts["kiosks"]]
         self.acl_file.write_text(render_acl(accounts["services"], kiosks))
@@ -157,12 +178,6 @@ class BrokerSecurity:
         self._accounts_file.write_text(json.dumps(accounts, indent=2))
 
     @staticmethod
-    def _write_secret(path: Path, data: bytes) -> None:
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_bytes(data)
-
-    @staticmethod
     def _builder(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
         now = dt.datetime.now(dt.UTC)
         return (
@@ -174,6 +189,12 @@ class BrokerSecurity:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=_CERT_DAYS))
         )
+
+
+def hq_connection_names(workers: int) -> list[str]:
+    """HQ's broker connections: each ingest worker, the profile responder, the fleet view,
+    and ``admin`` for one-shot commands (``kiosk hq erase-profile``, a catalog announce)."""
+    return [*(f"ingest-{n}" for n in range(1, workers + 1)), "profiles", "fleet", "admin"]
 
 
 def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:

@@ -26,8 +26,8 @@ from backend_sync._manifest import (
 )
 from backend_sync._mqtt import publish_once
 from backend_sync.catalog import load_catalog
-from backend_sync.contract import manifest_topic
-from backend_sync.exceptions import CatalogError
+from backend_sync.contract import MAX_MANIFEST_BYTES, manifest_topic
+from backend_sync.exceptions import CatalogError, SyncError
 
 MANIFEST_VALID_FOR = timedelta(days=7)
 
@@ -121,7 +121,11 @@ def announce(broker_url: str, envelope: bytes, kind: UpdateKind = UpdateKind.CAT
     """Publish a signed manifest as the retained message every kiosk reads on connect.
 
     Raises:
-        SyncError: the broker could not be reached in time.
+        SyncError: the manifest is larger than a manifest may be (the broker and every
+            kiosk would refuse it), or the broker could not be reached in time.
     """
+    if len(envelope) > MAX_MANIFEST_BYTES:
+        raise SyncError(f"the signed manifest has {len(envelope)} bytes, more than the {MAX_MANIFEST_BYTES} a "
+                        "manifest may have; publish regional bundles (--stores) or share images between products")
     publish_once(broker_url, manifest_topic(kind.value), envelope, retain=True, client_id=client_id,
                  timeout_s=timeout_s)

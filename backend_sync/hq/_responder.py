@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client, publish_once
+from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait, publish_once
 from backend_sync.contract import (
     FLEET_COMMANDS,
     PROFILE_REQUESTS_WILDCARD,
@@ -31,7 +31,7 @@ from backend_sync.contract import (
     kiosk_topics,
     shopper_hash,
 )
-from backend_sync.exceptions import CardRefused, ContractError
+from backend_sync.exceptions import CardRefused, ContractError, MessageTooLarge
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class ResponderStats:
     answered: int = 0
     refused: int = 0
     rejected: int = 0
+    oversized: int = 0  # of the rejected: larger than a request may be, refused unread
 
 
 class ProfileResponder:
@@ -75,6 +76,14 @@ class ProfileResponder:
         self._client.disconnect()
         self._client.loop_stop()
 
+    def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
+        """Publish one QoS 1 message through the responder's own connection and wait for its PUBACK.
+
+        Raises:
+            SyncError: the broker is out of reach or did not acknowledge in time.
+        """
+        publish_and_wait(self._client, self.broker, topic, payload, timeout_s=timeout_s)
+
     def _on_request(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")
         try:
@@ -82,6 +91,7 @@ class ProfileResponder:
             request = decode(ProfileRequest, bytes(message.payload))
         except (ContractError, IndexError) as exc:
             self.stats.rejected += 1
+            self.stats.oversized += isinstance(exc, MessageTooLarge)
             log.warning("rejected a profile request on %s: %s", message.topic, exc)
             return
         response = self._answer(request)
@@ -109,12 +119,18 @@ class ProfileResponder:
                                preferences=profile.preferences)
 
 
-def tell_fleet_to_forget(broker_url: str, shopper: str, client_id: str = "hq-erase", timeout_s: float = 10.0) -> None:
+def tell_fleet_to_forget(broker: str | ProfileResponder, shopper: str, client_id: str = "hq-erase",
+                         timeout_s: float = 10.0) -> None:
     """Tell every kiosk to drop what it caches of ``shopper`` (after an erase at HQ).
+
+    ``broker`` is a broker URL (a connection just for this, as ``client_id``) or, in a
+    process that runs one, HQ's responder, whose own connection then carries it.
 
     Raises:
         SyncError: the broker could not be reached in time.
     """
-    command = KioskCommand(command=CommandKind.FORGET_SHOPPER, shopper_hash=shopper_hash(shopper))
-    publish_once(broker_url, FLEET_COMMANDS, command.model_dump_json().encode(), client_id=client_id,
-                 timeout_s=timeout_s)
+    payload = KioskCommand(command=CommandKind.FORGET_SHOPPER, shopper_hash=shopper_hash(shopper)).model_dump_json()
+    if isinstance(broker, ProfileResponder):
+        broker.publish(FLEET_COMMANDS, payload.encode(), timeout_s=timeout_s)
+    else:
+        publish_once(broker, FLEET_COMMANDS, payload.encode(), client_id=client_id, timeout_s=timeout_s)
