@@ -7,12 +7,15 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import BrokerUrl, EventKind, encode_event, kiosk_topics, new_event
 from backend_sync._mqtt import connect_async, new_client
+from backend_sync.contract import MAX_PACKET_BYTES
 from backend_sync.hq import BrokerSecurity, Credentials, mosquitto_password_hash
 from tests.conftest import Mosquitto, eventually
 
@@ -35,6 +38,7 @@ def secured(tmp_path: Path) -> Iterator[Secured]:
         "hq": security.provision_service("hq-ingest"),
         "a": security.provision_kiosk(STORE, "kiosk-a"),
         "b": security.provision_kiosk(STORE, "kiosk-b"),
+        **{f"hq-{name}": credentials for name, credentials in security.provision_hq(workers=1).items()},
     }
     broker = Mosquitto(tmp_path, listener=lambda port: security.mosquitto_conf(port, "127.0.0.1"))
     broker.start()
@@ -51,9 +55,11 @@ class Client:
         self.received: list[tuple[str, bytes]] = []
         self.subacks: list[list[object]] = []
         self.connected = threading.Event()
+        self.disconnected = threading.Event()
         self.client = new_client(self.broker, client_id)
         self.client.on_connect = lambda c, u, f, reason, p: (self.connack.append(reason),
                                                              reason.is_failure or self.connected.set())
+        self.client.on_disconnect = lambda *_: self.disconnected.set()
         self.client.on_message = lambda c, u, m: self.received.append((m.topic, m.payload))
         self.client.on_subscribe = lambda c, u, mid, reasons, p: self.subacks.append(reasons)
         connect_async(self.client, self.broker)
@@ -175,3 +181,165 @@ def test_provisioning_before_the_ca_exists_is_a_clear_error(tmp_path: Path) -> N
 
     with pytest.raises(SyncError, match="init-broker"):
         BrokerSecurity(tmp_path).provision_kiosk(STORE, "kiosk-a")
+
+
+def _events(kiosk: str, count: int) -> list[bytes]:
+    return [encode_event(new_event(kind=EventKind.PRODUCT_VIEW, store=STORE, kiosk=kiosk, seq=seq,
+                                   session=uuid.uuid4(), shopper=None, sku="BOOT-1")) for seq in range(1, count + 1)]
+
+
+def test_the_generated_config_binds_client_ids_to_usernames() -> None:
+    conf = BrokerSecurity(Path("/broker")).mosquitto_conf(8883)
+    assert "use_username_as_clientid true" in conf.splitlines()
+    assert f"max_packet_size {MAX_PACKET_BYTES}" in conf.splitlines()
+
+
+def test_a_kiosk_claiming_hq_s_client_id_neither_kicks_hq_off_nor_gets_its_events(
+        secured: Secured, sqlite_url: str, tmp_path: Path) -> None:
+    from backend_sync import KioskLink, Outbox
+    from backend_sync.hq import IngestWorker, ProfileStore
+
+    hq = IngestWorker(secured.url("hq-ingest-1"), ProfileStore(sqlite_url), worker_id="hq-ingest-1")
+    hq.start()
+    squatter = Client(secured.url("a"), "hq-ingest-1")  # kiosk A's own login, HQ's client id
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    link = KioskLink(secured.url("b"), STORE, "kiosk-b", outbox)
+    try:
+        assert hq.subscribed.wait(10)
+        assert squatter.connected.wait(10), squatter.connack  # let in, as itself
+        for payload in _events("kiosk-b", 20):
+            outbox.enqueue(kiosk_topics(STORE, "kiosk-b").events, lambda seq, payload=payload: payload)
+        link.start()
+        assert eventually(lambda: hq.store.event_count() == 20 and len(outbox) == 0, 30), hq.stats
+        # The squatter inherited no session: it got none of HQ's events and was never refused.
+        assert squatter.received == [] and squatter.client.is_connected()
+        assert hq.stats.stored == 20
+    finally:
+        link.stop()
+        squatter.close()
+        hq.stop()
+        hq.store.close()
+
+
+def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
+        secured: Secured, sqlite_url: str, tmp_path: Path, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    import json
+    import urllib.request
+
+    from backend_sync import KioskLink, Outbox
+    from backend_sync.contract import FLEET_COMMANDS
+    from backend_sync.hq import ApiKeys, ApiServer, ProfileResponder, ProfileStore, create_app
+    from kiosk_app._cards import card_verifier
+    from kiosk_app.demo import free_port
+    from nfc_reader import Role, issue_token, public_key_from_pem
+
+    store = ProfileStore(sqlite_url)
+    responder = ProfileResponder(secured.url("hq-profiles"), store,
+                                 card_verifier(public_key_from_pem(hq_key[1].read_bytes())))
+    responder.start()
+    kiosk = Client(secured.url("a"), f"{STORE}.kiosk-a")
+    link = KioskLink(secured.url("b"), STORE, "kiosk-b", Outbox(tmp_path / "outbox.sqlite"))
+    api = ApiServer(create_app(store, ApiKeys({"web": "web-key-0123456789"}), responder=responder),
+                    port=free_port())
+    api.start()
+    try:
+        assert responder.subscribed.wait(10) and kiosk.connected.wait(10)
+        kiosk.client.subscribe(FLEET_COMMANDS, qos=1)
+        assert eventually(lambda: kiosk.subacks)
+        for n in range(3):
+            erase = urllib.request.Request(f"{api.url}/v1/shoppers/shopper-{n}", method="DELETE",
+                                           headers={"X-Api-Key": "web-key-0123456789"})
+            with urllib.request.urlopen(erase, timeout=10) as answer:
+                assert json.load(answer)["fleet_told"] is True
+        assert eventually(lambda: len(kiosk.received) == 3)
+        # A request after the erases reaches the responder on the connection it then has: had
+        # an erase pushed it off, it would have connected again to answer.
+        link.start()
+        assert eventually(lambda: link.connected)
+        token = issue_token(hq_key[0], "shopper-9", Role.SHOPPER, 60)
+        assert link.request_profile("shopper-9", token, timeout_s=10) is not None
+        assert responder.stats.connects == 1
+    finally:
+        api.stop()
+        link.stop()
+        kiosk.close()
+        responder.stop()
+        store.close()
+
+
+def test_the_broker_refuses_a_20_mb_event_and_a_20_mb_retained_status(secured: Secured, sqlite_url: str) -> None:
+    from backend_sync.hq import IngestWorker, ProfileStore
+
+    hq = IngestWorker(secured.url("hq-ingest-1"), ProfileStore(sqlite_url), worker_id="hq-ingest-1")
+    hq.start()
+    try:
+        assert hq.subscribed.wait(10)
+        topics = kiosk_topics(STORE, "kiosk-a")
+        for topic, retain in ((topics.events, False), (topics.status, True)):
+            attacker = Client(secured.url("a"), "a")
+            assert attacker.connected.wait(10)
+            info = attacker.client.publish(topic, b"x" * 20_000_000, qos=1, retain=retain)
+            assert attacker.disconnected.wait(30)  # the broker drops the connection, unread
+            attacker.close()
+            assert not info.is_published()
+        # A fresh view of every status gets no retained 20 MB: the broker sends retained
+        # messages on subscribing, before anything published after the SUBACK.
+        viewer = Client(secured.url("hq-fleet"), "hq-fleet")
+        try:
+            assert viewer.connected.wait(10)
+            viewer.client.subscribe("kiosk/+/+/status", qos=1)
+            assert eventually(lambda: viewer.subacks)
+            viewer.client.publish(kiosk_topics(STORE, "probe").status, b"probe", qos=1).wait_for_publish(5)
+            assert eventually(lambda: viewer.received)
+            assert viewer.received == [(kiosk_topics(STORE, "probe").status, b"probe")]
+        finally:
+            viewer.close()
+        # Nor did the event reach HQ: a valid one sent after it is all HQ has seen.
+        kiosk = Client(secured.url("a"), "a")
+        try:
+            assert kiosk.connected.wait(10)
+            kiosk.client.publish(topics.events, _event("kiosk-a"), qos=1).wait_for_publish(5)
+            assert eventually(lambda: hq.stats.stored == 1)
+            assert (hq.stats.rejected, hq.stats.oversized) == (0, 0)
+        finally:
+            kiosk.close()
+    finally:
+        hq.stop()
+        hq.store.close()
+
+
+def test_hq_and_the_fleet_view_refuse_messages_over_their_kind_s_limit_unread(
+        secured: Secured, sqlite_url: str) -> None:
+    from backend_sync import KioskStatus, LinkState, TapEvent, decode_event
+    from backend_sync.contract import size_limit
+    from backend_sync.hq import FleetView, IngestWorker, ProfileStore
+
+    hq = IngestWorker(secured.url("hq-ingest-1"), ProfileStore(sqlite_url), worker_id="hq-ingest-1")
+    hq.start()
+    view = FleetView(secured.url("hq-fleet"))
+    view.start()
+    kiosk = Client(secured.url("a"), "a")
+    topics = kiosk_topics(STORE, "kiosk-a")
+    try:
+        assert hq.subscribed.wait(10) and view.subscribed.wait(10) and kiosk.connected.wait(10)
+        # Valid messages padded with whitespace past their kind's limit (JSON would take them),
+        # well under the broker's limit.
+        event = _event("kiosk-a")
+        padded_event = b" " * size_limit(TapEvent) + event
+        assert decode_event(padded_event.strip()).kiosk == "kiosk-a" and len(padded_event) < MAX_PACKET_BYTES
+        status = KioskStatus(state=LinkState.ONLINE, store=STORE, kiosk="kiosk-a",
+                             at=datetime.now(UTC)).model_dump_json().encode()
+        kiosk.client.publish(topics.events, padded_event, qos=1).wait_for_publish(5)
+        kiosk.client.publish(topics.status, b" " * size_limit(KioskStatus) + status, qos=1).wait_for_publish(5)
+        assert eventually(lambda: hq.stats.oversized == 1 and view.oversized == 1)
+        assert (hq.stats.rejected, hq.stats.stored, view.rejected) == (1, 0, 1)
+        assert view.kiosk(STORE, "kiosk-a") is None
+        # Nothing else is lost: the same messages at their own size go through.
+        kiosk.client.publish(topics.events, event, qos=1).wait_for_publish(5)
+        kiosk.client.publish(topics.status, status, qos=1).wait_for_publish(5)
+        assert eventually(lambda: hq.stats.stored == 1 and view.kiosk(STORE, "kiosk-a") is not None)
+    finally:
+        kiosk.close()
+        view.stop()
+        hq.stop()
+        hq.store.close()

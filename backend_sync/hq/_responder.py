@@ -49,6 +49,7 @@ class ResponderStats:
     refused: int = 0
     rejected: int = 0
     oversized: int = 0  # of the rejected: larger than a request may be, refused unread
+    connects: int = 0  # to the broker: more than one means it lost its connection at some point
 
 
 class ProfileResponder:
@@ -62,7 +63,7 @@ class ProfileResponder:
         self.subscribed = threading.Event()
         self._verify_card = verify_card
         self._client = new_client(self.broker, self.broker.username or client_id)
-        self._client.on_connect = lambda client, *_: client.subscribe(PROFILE_REQUESTS_WILDCARD, qos=1)
+        self._client.on_connect = self._on_connect
         self._client.on_subscribe = lambda *_: self.subscribed.set()
         self._client.on_message = self._on_request
 
@@ -83,6 +84,13 @@ class ProfileResponder:
             SyncError: the broker is out of reach or did not acknowledge in time.
         """
         publish_and_wait(self._client, self.broker, topic, payload, timeout_s=timeout_s)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker %s refused the profile responder: %s", self.broker, reason)
+            return
+        self.stats.connects += 1
+        client.subscribe(PROFILE_REQUESTS_WILDCARD, qos=1)
 
     def _on_request(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")
