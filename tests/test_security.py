@@ -3,6 +3,10 @@ credentials, and an ACL that confines each kiosk to its own topics."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from backend_sync import BrokerUrl, EventKind, encode_event, kiosk_topics, new_event
 from backend_sync._mqtt import connect_async, new_client
 from backend_sync.contract import MAX_PACKET_BYTES
-from backend_sync.hq import BrokerSecurity, Credentials, mosquitto_password_hash
+from backend_sync.hq import BrokerSecurity, Credentials, mosquitto_password_hash, write_credentials_folder
+from kiosk_app.demo import free_port
 from tests.conftest import Mosquitto, eventually
 
 STORE = "madrid-centro"
@@ -230,7 +235,6 @@ def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
     from backend_sync.contract import FLEET_COMMANDS
     from backend_sync.hq import ApiKeys, ApiServer, ProfileResponder, ProfileStore, create_app
     from kiosk_app._cards import card_verifier
-    from kiosk_app.demo import free_port
     from nfc_reader import Role, issue_token, public_key_from_pem
 
     store = ProfileStore(sqlite_url)
@@ -343,3 +347,122 @@ def test_hq_and_the_fleet_view_refuse_messages_over_their_kind_s_limit_unread(
         view.stop()
         hq.stop()
         hq.store.close()
+
+
+KIOSK = [sys.executable, "-m", "kiosk_app"]
+
+
+def _start_hq(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], list[str]]:
+    """``kiosk -v hq serve ARGS`` until its API is up; returns it and what it printed so far."""
+    child = subprocess.Popen([*KIOSK, "-v", "hq", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, env={**os.environ, **(env or {})})
+    assert child.stdout is not None
+    lines: list[str] = []
+    while not lines or "HQ API on" not in lines[-1]:
+        line = child.stdout.readline()
+        if not line:
+            child.wait(10)
+            pytest.fail(f"kiosk hq serve exited ({child.returncode}):\n{''.join(lines)}")
+        lines.append(line)
+    return child, lines
+
+
+def _command_lines(pid: int) -> list[str]:
+    """The command line of ``pid`` and of each of its children (HQ's ingest worker processes)."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):  # a process that ended meanwhile
+            continue
+    return [Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode() for p in pids]
+
+
+def _stop_hq(child: subprocess.Popen[str], lines: list[str]) -> str:
+    child.send_signal(signal.SIGINT)
+    rest, _ = child.communicate(timeout=60)
+    return "".join(lines) + rest
+
+
+def _hq_files(tmp_path: Path, hq_key: tuple[Ed25519PrivateKey, Path], db_url: str) -> list[str]:
+    keys = tmp_path / "api-keys.json"
+    keys.write_text('{"hq": "hq-key-0123456789abcdef"}')
+    db_file = tmp_path / "db.url"
+    db_file.write_text(db_url + "\n")
+    db_file.chmod(0o600)
+    return ["--hq-key", str(hq_key[1]), "--api-port", str(free_port()), "--api-keys", str(keys)]
+
+
+def test_hq_serve_from_a_credentials_folder_shows_no_password_anywhere(
+        secured: Secured, postgres_url: str, tmp_path: Path, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    credentials = secured.security.provision_hq(workers=2)
+    secured.broker.stop()
+    secured.broker.start()  # Mosquitto reads the new password file
+    folder = tmp_path / "hq-credentials"
+    files = write_credentials_folder(folder, {name: c.broker_url("127.0.0.1", secured.broker.port,
+                                                                  secured.security.ca_cert)
+                                              for name, c in credentials.items()})
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in files) and folder.stat().st_mode & 0o777 == 0o700
+    args = [*_hq_files(tmp_path, hq_key, postgres_url), "--broker-credentials", str(folder),
+            "--db-url-file", str(tmp_path / "db.url"), "--workers", "2"]
+    child, lines = _start_hq(args)
+    try:
+        command_lines = _command_lines(child.pid)
+    finally:
+        output = _stop_hq(child, lines)
+    secrets = [c.password for c in credentials.values()] + [":kiosk_test@"]
+    assert len(command_lines) >= 3, command_lines  # HQ and its two ingest workers
+    for text in [output, *command_lines]:
+        assert not [secret for secret in secrets if secret in text], text
+    assert "HQ ingest ready (mqtts://hq-profiles@127.0.0.1" in output and "kiosk_test:***@" in output
+    assert "warning" not in output
+
+
+@pytest.mark.parametrize("how", ["url files", "environment", "command line"])
+def test_hq_serve_keeps_passwords_off_its_command_line_and_out_of_its_output(
+        how: str, mosquitto: Mosquitto, postgres_url: str, tmp_path: Path,
+        hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    password = f"broker-secret-{uuid.uuid4().hex}"
+    broker_url = f"mqtt://hq:{password}@127.0.0.1:{mosquitto.port}"  # this broker lets anyone in
+    args, env = _hq_files(tmp_path, hq_key, postgres_url), {}
+    if how == "url files":
+        (tmp_path / "broker.url").write_text(broker_url)
+        args += ["--broker-url-file", str(tmp_path / "broker.url"), "--db-url-file", str(tmp_path / "db.url")]
+    elif how == "environment":
+        env = {"KIOSK_BROKER_URL": broker_url, "KIOSK_DB_URL": postgres_url}
+    else:
+        args += ["--broker", broker_url, "--db-url-file", str(tmp_path / "db.url")]
+    child, lines = _start_hq(args, env)
+    try:
+        command_line = _command_lines(child.pid)[0]
+    finally:
+        output = _stop_hq(child, lines)
+    assert password not in output and ":kiosk_test@" not in output, output
+    assert "HQ ingest ready (mqtt://hq@127.0.0.1" in output
+    if how == "command line":  # the operator's own choice, but they are told
+        assert password in command_line and "warning: --broker holds a password" in output
+    else:
+        assert password not in command_line and ":kiosk_test@" not in command_line
+        assert "warning: --broker" not in output
+
+
+def test_erase_profile_tells_the_fleet_with_hq_s_admin_login_from_files(
+        secured: Secured, sqlite_url: str, tmp_path: Path) -> None:
+    kiosk = Client(secured.url("a"), "a")
+    admin = tmp_path / "admin.url"
+    admin.write_text(secured.url("hq-admin"))
+    db = tmp_path / "db.url"
+    db.write_text(sqlite_url)
+    try:
+        assert kiosk.connected.wait(10)
+        kiosk.client.subscribe("fleet/commands", qos=1)
+        assert eventually(lambda: kiosk.subacks)
+        result = subprocess.run([*KIOSK, "hq", "erase-profile", "shopper-1", "--broker-url-file", str(admin),
+                                 "--db-url-file", str(db)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "every kiosk told to forget them" in result.stdout
+        assert secured.accounts["hq-admin"].password not in result.stdout + result.stderr
+        assert eventually(lambda: kiosk.received)
+    finally:
+        kiosk.close()
