@@ -394,9 +394,10 @@ def run_once(args: argparse.Namespace, workers: int, workdir: Path, hq_key: Path
     broker.start()
     db_url, drop_db = temporary_postgres()
     hq = subprocess.Popen(
-        [sys.executable, "-m", "kiosk_app", "hq", "serve", "--broker", broker.url, "--db", db_url,
+        [sys.executable, "-m", "kiosk_app", "hq", "serve", "--broker", broker.url,
          "--hq-key", str(hq_key), "--workers", str(workers), "--share-group", "bench",
-         "--worker-id", "hq-bench"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--worker-id", "hq-bench"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "KIOSK_DB_URL": db_url})  # the database's password stays off the command line
     lines: queue.Queue[str] = queue.Queue()
     seen: list[str] = []
     reader = threading.Thread(target=forward_lines, args=(hq.stdout, lines), daemon=True)

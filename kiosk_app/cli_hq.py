@@ -227,7 +227,9 @@ def provision_service(name: str, directory: Path, host: str, port: int, out: Pat
               help="Ingest workers `kiosk hq serve --workers` will run.")
 @click.option("--credentials", "credentials_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write HQ's credentials to (one 0600 file per connection).")
-def provision_hq(directory: Path, host: str, port: int, workers: int, credentials_dir: Path) -> None:
+@click.option("--name", default="hq", show_default=True,
+              help="This HQ machine's logins are <name>-ingest-1, <name>-profiles...: one name per HQ machine.")
+def provision_hq(directory: Path, host: str, port: int, workers: int, credentials_dir: Path, name: str) -> None:
     """Give each of HQ's broker connections credentials of its own, in a folder for
     `kiosk hq serve --broker-credentials`.
 
@@ -241,7 +243,7 @@ def provision_hq(directory: Path, host: str, port: int, workers: int, credential
 
     security = BrokerSecurity(directory)
     try:
-        credentials = security.provision_hq(workers)
+        credentials = security.provision_hq(workers, name)
     except SyncError as exc:
         raise click.ClickException(str(exc)) from exc
     files = write_credentials_folder(credentials_dir, {name: c.broker_url(host, port, security.ca_cert)

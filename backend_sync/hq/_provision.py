@@ -22,6 +22,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from backend_sync.exceptions import SyncError
 # Mosquitto hashes with PBKDF2-SHA512; its own tool uses 101 rounds, far too few today.
 _PBKDF2_ROUNDS = 20_000
 _CERT_DAYS = 825
+_HQ_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 # {"services": [name, ...], "kiosks": [{"store": ..., "kiosk": ...}, ...]}
 Accounts = dict[str, list[Any]]
@@ -127,13 +129,17 @@ class BrokerSecurity:
             accounts["services"].append(name)
         return self._provision(name, accounts)
 
-    def provision_hq(self, workers: int) -> dict[str, Credentials]:
-        """Credentials for each of HQ's connections (``hq_connection_names``), by connection.
+    def provision_hq(self, workers: int, name: str = "hq") -> dict[str, Credentials]:
+        """Credentials for each connection of one HQ machine (``hq_connection_names``), by connection.
 
-        Each is its own username (``hq-<connection>``): the broker lets a username hold one
-        connection, and takes it as the client id, so no kiosk can take over HQ's sessions.
+        Each is its own username (``<name>-<connection>``; another HQ machine takes another
+        ``name``): the broker lets a username hold one connection and takes it as the
+        client id, so no kiosk can take over HQ's sessions and no HQ connection another's.
         """
-        return {name: self.provision_service(f"hq-{name}") for name in hq_connection_names(workers)}
+        if not _HQ_NAME.match(name):  # no '.': an HQ login can never be a kiosk's (<store>.<kiosk>)
+            raise SyncError(f"not an HQ machine name: {name!r} (lowercase letters, digits and '-')")
+        return {connection: self.provision_service(f"{name}-{connection}")
+                for connection in hq_connection_names(workers)}
 
     def mosquitto_conf(self, port: int, bind: str = "0.0.0.0") -> str:
         """The Mosquitto config of a listener using these files.
