@@ -313,19 +313,30 @@ def test_the_broker_refuses_a_20_mb_event_and_a_20_mb_retained_status(secured: S
 
 
 def test_hq_and_the_fleet_view_refuse_messages_over_their_kind_s_limit_unread(
-        secured: Secured, sqlite_url: str) -> None:
+        secured: Secured, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     from backend_sync import KioskStatus, LinkState, TapEvent, decode_event
-    from backend_sync.contract import size_limit
-    from backend_sync.hq import FleetView, IngestWorker, ProfileStore
+    from backend_sync.contract import ProfileRequest, size_limit
+    from backend_sync.hq import FleetView, IngestWorker, ProfileResponder, ProfileStore
+    from kiosk_app._cards import card_verifier
+    from nfc_reader import public_key_from_pem
 
     hq = IngestWorker(secured.url("hq-ingest-1"), ProfileStore(sqlite_url), worker_id="hq-ingest-1")
     hq.start()
+    responder = ProfileResponder(secured.url("hq-profiles"), hq.store,
+                                 card_verifier(public_key_from_pem(hq_key[1].read_bytes())))
+    responder.start()
     view = FleetView(secured.url("hq-fleet"))
     view.start()
     kiosk = Client(secured.url("a"), "a")
     topics = kiosk_topics(STORE, "kiosk-a")
     try:
-        assert hq.subscribed.wait(10) and view.subscribed.wait(10) and kiosk.connected.wait(10)
+        assert hq.subscribed.wait(10) and view.subscribed.wait(10) and responder.subscribed.wait(10)
+        assert kiosk.connected.wait(10)
+        request = ProfileRequest(request_id=uuid.uuid4(), shopper="shopper-1", token="t").model_dump_json().encode()
+        kiosk.client.publish(topics.profile_request, b" " * size_limit(ProfileRequest) + request,
+                             qos=1).wait_for_publish(5)
+        assert eventually(lambda: responder.stats.oversized == 1)
+        assert (responder.stats.rejected, responder.stats.refused) == (1, 0)
         # Valid messages padded with whitespace past their kind's limit (JSON would take them),
         # well under the broker's limit.
         event = _event("kiosk-a")
@@ -345,6 +356,7 @@ def test_hq_and_the_fleet_view_refuse_messages_over_their_kind_s_limit_unread(
     finally:
         kiosk.close()
         view.stop()
+        responder.stop()
         hq.stop()
         hq.store.close()
 
@@ -466,3 +478,27 @@ def test_erase_profile_tells_the_fleet_with_hq_s_admin_login_from_files(
         assert eventually(lambda: kiosk.received)
     finally:
         kiosk.close()
+
+
+def test_provisioning_writes_credentials_to_owner_only_files_and_prints_no_password(tmp_path: Path) -> None:
+    broker_dir, folder, kiosk_file = tmp_path / "broker", tmp_path / "hq-credentials", tmp_path / "kiosk-01.url"
+    runs = [
+        [*KIOSK, "hq", "init-broker", "--dir", str(broker_dir), "--name", "Madrid", "--host", "127.0.0.1"],
+        [*KIOSK, "hq", "provision-hq", "--dir", str(broker_dir), "--host", "127.0.0.1", "--workers", "2",
+         "--credentials", str(folder)],
+        [*KIOSK, "hq", "provision-kiosk", "kiosk-01", "--store", STORE, "--dir", str(broker_dir), "--host",
+         "127.0.0.1", "--out", str(kiosk_file)],
+    ]
+    printed = ""
+    for args in runs:
+        result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        printed += result.stdout + result.stderr
+    assert "use_username_as_clientid true" in printed
+    files = sorted(folder.iterdir())
+    assert [f.name for f in files] == ["admin.url", "fleet.url", "ingest-1.url", "ingest-2.url", "profiles.url"]
+    for path in [*files, kiosk_file]:
+        url = BrokerUrl.parse(path.read_text().strip())
+        assert path.stat().st_mode & 0o777 == 0o600 and url.password and url.password not in printed
+    assert BrokerUrl.parse((folder / "ingest-2.url").read_text().strip()).username == "hq-ingest-2"
+    assert BrokerUrl.parse(kiosk_file.read_text().strip()).username == f"{STORE}.kiosk-01"
