@@ -502,3 +502,14 @@ def test_provisioning_writes_credentials_to_owner_only_files_and_prints_no_passw
         assert path.stat().st_mode & 0o777 == 0o600 and url.password and url.password not in printed
     assert BrokerUrl.parse((folder / "ingest-2.url").read_text().strip()).username == "hq-ingest-2"
     assert BrokerUrl.parse(kiosk_file.read_text().strip()).username == f"{STORE}.kiosk-01"
+
+
+def test_a_url_and_its_url_file_together_or_an_empty_url_file_are_clear_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "db.url"
+    empty.touch(mode=0o600)
+    both = subprocess.run([*KIOSK, "hq", "export-profile", "s", "--db", "sqlite:///x", "--db-url-file", str(empty)],
+                          capture_output=True, text=True, timeout=60)
+    assert both.returncode == 2 and "give --db or --db-url-file, not both" in both.stderr
+    nothing = subprocess.run([*KIOSK, "hq", "export-profile", "s", "--db-url-file", str(empty)],
+                             capture_output=True, text=True, timeout=60)
+    assert nothing.returncode == 2 and "must hold exactly one URL" in nothing.stderr
