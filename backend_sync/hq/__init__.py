@@ -5,7 +5,8 @@ from backend_sync.hq._auth import ApiKeys, load_api_keys
 from backend_sync.hq._cluster import IngestCluster
 from backend_sync.hq._files import FileServer, file_app
 from backend_sync.hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
-from backend_sync.hq._http import ApiServer
+from backend_sync.hq._guard import GuardStats
+from backend_sync.hq._http import ApiServer, ConnectionStats, HttpLimits
 from backend_sync.hq._import import ImportProblem, ImportRejected, import_catalog
 from backend_sync.hq._ingest import IngestStats, IngestWorker
 from backend_sync.hq._provision import BrokerSecurity, Credentials, mosquitto_password_hash, render_acl
@@ -20,10 +21,13 @@ __all__ = [
     "ApiServer",
     "BrokerSecurity",
     "CatalogPublisher",
+    "ConnectionStats",
     "Credentials",
     "FileServer",
     "FleetThresholds",
     "FleetView",
+    "GuardStats",
+    "HttpLimits",
     "ImportProblem",
     "ImportRejected",
     "IngestCluster",

@@ -117,7 +117,9 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
         400: {"model": ApiError, "description": "The body is not JSON"},
         401: {"model": ApiError, "description": "Not signed in"},
         403: {"model": ApiError, "description": "Not a fleet channel"},
+        413: {"model": ApiError, "description": "The body is larger than this route takes"},
         422: {"model": ApiError, "description": "The request does not fit this API"},
+        429: {"model": ApiError, "description": "Too many wrong keys from this address; retry after Retry-After"},
     }
     router = APIRouter(prefix="/fleet", tags=["fleet"])
 
