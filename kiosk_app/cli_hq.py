@@ -145,6 +145,29 @@ def hq_serve(broker: str, db: str, hq_key: Path, worker_id: str, share_group: st
             stop()
 
 
+@hq.command("new-api-keys")
+@click.argument("keys_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("channels", nargs=-1, required=True)
+def new_api_keys(keys_file: Path, channels: tuple[str, ...]) -> None:
+    """Write KEYS_FILE with a fresh 256-bit key for each of CHANNELS (e.g. web app hq), readable
+    by its owner only; for `kiosk hq serve --api-keys`. The keys are never printed."""
+    import json
+
+    from backend_sync import SyncError
+    from backend_sync.hq import ApiKeys
+    from backend_sync.hq._auth import new_api_key
+
+    if keys_file.exists():
+        raise click.ClickException(f"{keys_file} exists; keys are never replaced by accident")
+    try:
+        keys = ApiKeys({channel: new_api_key() for channel in channels})
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from exc
+    keys_file.touch(mode=0o600)
+    keys_file.write_text(json.dumps(dict(keys.keys), indent=2) + "\n")
+    click.echo(f"keys for {', '.join(channels)} written to {keys_file}")
+
+
 @hq.command("export-profile")
 @click.argument("shopper")
 @click.option("--db", default="sqlite:///hq.sqlite", show_default=True, help="Profile database URL.")

@@ -33,6 +33,7 @@ from backend_sync.hq import (
     HttpLimits,
     ProfileStore,
     create_app,
+    load_api_keys,
 )
 from backend_sync.hq._guard import DEFAULT_BODY_LIMIT
 from kiosk_app.demo import free_port
@@ -331,6 +332,21 @@ def test_a_short_or_unfit_key_is_refused_when_loaded(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode != 0 and "128 bits" in result.stderr
         assert unfit not in result.stderr + result.stdout
+
+
+def test_minted_keys_are_256_bits_kept_private_and_loaded(tmp_path: Path) -> None:
+    keys_file = tmp_path / "keys.json"
+    result = subprocess.run([sys.executable, "-m", "kiosk_app", "hq", "new-api-keys", str(keys_file), "web", "hq"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    keys = load_api_keys(keys_file)
+    assert set(keys.keys) == {"web", "hq"} and all(len(key) == 43 for key in keys.keys.values())
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+    assert not any(key in result.stdout + result.stderr for key in keys.keys.values())
+    again = subprocess.run([sys.executable, "-m", "kiosk_app", "hq", "new-api-keys", str(keys_file), "web"],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode != 0 and "never replaced" in again.stderr
+    assert load_api_keys(keys_file).keys == keys.keys
 
 
 @pytest.mark.parametrize("raw", ["..", ".", "%2E%2E", "a%E2%80%AEb", "a%C2%85b", "a%EF%BF%BEb", "%FF", "%FFx",
