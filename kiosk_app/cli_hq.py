@@ -195,6 +195,8 @@ def erase_profile(shopper: str, db: str, broker: str) -> None:
 
     store = ProfileStore(db)
     try:
+        if not store.has_profile(shopper) and not store.is_erased(shopper):  # no tombstone for a stranger
+            raise click.ClickException(f"HQ holds no profile for {shopper!r}; nothing erased")
         events = store.erase(shopper)
     finally:
         store.close()

@@ -399,6 +399,21 @@ def test_erasing_an_unknown_shopper_is_a_404_that_leaves_no_tombstone(sqlite_url
         assert again.status_code == 200 and hq.store.is_erased("never-seen")
 
 
+def test_the_erase_command_refuses_an_unknown_shopper_and_keeps_no_tombstone(sqlite_url: str) -> None:
+    from click.testing import CliRunner
+
+    from kiosk_app.cli import main
+
+    result = CliRunner().invoke(main, ["hq", "erase-profile", "never-seen", "--db", sqlite_url,
+                                       "--broker", "mqtt://127.0.0.1:1"])
+    assert result.exit_code != 0 and "HQ holds no profile for 'never-seen'" in result.output
+    store = ProfileStore(sqlite_url)
+    try:
+        assert not store.is_erased("never-seen")
+    finally:
+        store.close()
+
+
 def test_the_reserved_store_online_cannot_be_provisioned(tmp_path: Path) -> None:
     directory = tmp_path / "broker"
     init = subprocess.run([sys.executable, "-m", "kiosk_app", "hq", "init-broker", "--dir", str(directory),
