@@ -27,6 +27,7 @@ from typing import Any
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -158,7 +159,13 @@ class RequestGuard:
                               f"too many wrong keys or sign-ins from {client}; retry in {wait}s",
                               {"Retry-After": str(wait)}, close=body_pending)
                 return
-            channel = self._authenticate(scope, headers, path, client)
+            try:
+                channel = self._authenticate(scope, headers, path, client)
+            except SQLAlchemyError as exc:  # where sign-outs are kept is out of reach
+                log.error("profile database error checking a sign-in on %s %r: %s", scope["method"], path, exc)
+                await _refuse(scope, send, 503, "store_unavailable", "the profile database is out of reach; retry",
+                              {"Retry-After": "1"}, close=body_pending)
+                return
             if channel is None:
                 await _refuse(scope, send, 401, "unauthorized",
                               f"missing or unknown {API_KEY_HEADER}" + (", or sign in" if path.startswith(
@@ -184,7 +191,7 @@ class RequestGuard:
             channel = self.guard.keys.channel_for(key)
             if channel is None:
                 self.guard.stats.keys_refused += 1
-                log.warning("refused a wrong %s from %s on %s %s", API_KEY_HEADER, client, scope["method"], path)
+                log.warning("refused a wrong %s from %s on %s %r", API_KEY_HEADER, client, scope["method"], path)
                 self.guard.failures.failed(client)
             return channel
         if path.startswith(_SESSION_PREFIX):
@@ -192,7 +199,7 @@ class RequestGuard:
             if channel is not None:
                 return channel
         self.guard.stats.unauthenticated += 1
-        log.info("refused %s %s from %s: not signed in and no %s", scope["method"], path, client, API_KEY_HEADER)
+        log.info("refused %s %r from %s: not signed in and no %s", scope["method"], path, client, API_KEY_HEADER)
         return None
 
     def _counted(self, receive: Receive, scope: Scope, limit: int) -> Receive:
@@ -212,7 +219,7 @@ class RequestGuard:
 
     def _count_too_large(self, scope: Scope, limit: int) -> None:
         self.guard.stats.bodies_too_large += 1
-        log.warning("refused a body over %d bytes from %s on %s %s", limit, client_address(scope), scope["method"],
+        log.warning("refused a body over %d bytes from %s on %s %r", limit, client_address(scope), scope["method"],
                     scope["path"])
 
 
