@@ -313,14 +313,14 @@ def test_a_signed_out_cookie_is_refused_by_every_hq_process(mosquitto: Mosquitto
         assert fleet.subscribed.wait(10)
     with (served(sqlite_url, fleet=fleets[0]) as first, served(sqlite_url, fleet=fleets[1]) as second,
           first.client() as a, second.client() as b):
-            assert a.post("/fleet/session", json={"key": KEYS["hq"]}).status_code == 204
-            cookie = a.cookies["hq_fleet_session"]
-            b.cookies.set("hq_fleet_session", cookie, path="/fleet")
-            assert b.get("/fleet/api/kiosks").status_code == 200  # one sign-in for every HQ process
-            assert a.delete("/fleet/session").status_code == 204
-            assert b.get("/fleet/api/kiosks").status_code == 401
-            a.cookies.set("hq_fleet_session", cookie, path="/fleet")  # the old cookie, replayed
-            assert a.get("/fleet/api/kiosks").status_code == 401
+        assert a.post("/fleet/session", json={"key": KEYS["hq"]}).status_code == 204
+        cookie = a.cookies["hq_fleet_session"]
+        b.cookies.set("hq_fleet_session", cookie, path="/fleet")
+        assert b.get("/fleet/api/kiosks").status_code == 200  # one sign-in for every HQ process
+        assert a.delete("/fleet/session").status_code == 204
+        assert b.get("/fleet/api/kiosks").status_code == 401
+        a.cookies.set("hq_fleet_session", cookie, path="/fleet")  # the old cookie, replayed
+        assert a.get("/fleet/api/kiosks").status_code == 401
 
 
 def test_a_short_or_unfit_key_is_refused_when_loaded(tmp_path: Path) -> None:
