@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,8 +73,49 @@ class ConsentStatus(enum.Enum):
 
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 HlcText = Annotated[str, Field(pattern=r"^\d{15}-\d{6}-[a-z0-9][a-z0-9.-]{0,63}$")]
-# No control characters: PostgreSQL refuses NUL in text, and would refuse the whole batch.
-ShopperId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+def _shopper_id_codes() -> list[int]:
+    """The characters a shopper id may hold (Basic Multilingual Plane only).
+
+    Printable, and already in NFC whatever their neighbours: no control, format, surrogate,
+    private-use, unassigned or separator characters (a space included), no combining mark,
+    none that NFC changes or composes with the character before it, no '/' and no U+FFFD
+    (what an undecodable ``%FF`` in a URL becomes, so raw ids never collide on it).
+    """
+    composes: set[int] = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul vowels, finals
+    for code in range(0x10000):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            composes.add(int(parts[1], 16))
+
+    def allowed(code: int) -> bool:
+        char = chr(code)
+        return (code not in composes and char not in "/\ufffd" and unicodedata.category(char)[0] not in "CZ"
+                and not unicodedata.combining(char) and unicodedata.normalize("NFC", char) == char)
+
+    return list(filter(allowed, range(0x10000)))
+
+
+def _regex_class(codes: list[int]) -> str:
+    ranges: list[tuple[int, int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "[" + "".join(f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}"
+                         for low, high in ranges) + "]"
+
+
+_SHOPPER_CODES = _shopper_id_codes()
+# A shopper id, the same rule wherever one arrives (events, profile requests, the API's
+# paths): 1 to 128 of the characters above, not starting with '.' (so never '.' or '..').
+# One regex, understood alike by pydantic, Python and an OpenAPI client: an id is refused,
+# never normalised, so two different raw ids can never name one profile.
+SHOPPER_PATTERN = (f"^{_regex_class([code for code in _SHOPPER_CODES if code != ord('.')])}"
+                   f"{_regex_class(_SHOPPER_CODES)}{{0,127}}$")
+ShopperId = Annotated[str, Field(min_length=1, max_length=128, pattern=SHOPPER_PATTERN)]
 
 # The fields each kind must carry (and no other kind may).
 _KIND_FIELDS = {

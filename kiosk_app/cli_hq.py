@@ -12,7 +12,31 @@ from kiosk_app._secret_urls import BROKER_URL_ENV, DB_URL_ENV, secret_url_option
 from kiosk_app._signals import wait_for_signal
 
 if TYPE_CHECKING:
-    from backend_sync.hq import BrokerSecurity, Credentials
+    from backend_sync.hq import BrokerSecurity, Credentials, HttpLimits
+
+_AnyCommand = Callable[..., None]
+
+
+def _http_limit_options(command: _AnyCommand) -> _AnyCommand:
+    """What one client connection may hold of the server (see backend_sync.hq.HttpLimits)."""
+    options = [
+        click.option("--max-connections", type=click.IntRange(1), help="Open connections at most, dashboard "
+                     "streams included; past it a connection gets 503 at once. [default: 512]"),
+        click.option("--header-timeout", type=click.FloatRange(0.1), help="Seconds a client has to send a request's "
+                     "head (from connecting or from the previous answer). [default: 10]"),
+        click.option("--body-timeout", type=click.FloatRange(0.1),
+                     help="Seconds a client has to send a request's body after its head. [default: 30]"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _http_limits(max_connections: int | None, header_timeout: float | None, body_timeout: float | None) -> HttpLimits:
+    from backend_sync.hq import HttpLimits
+
+    given = {"max_connections": max_connections, "header_timeout_s": header_timeout, "body_timeout_s": body_timeout}
+    return HttpLimits(**{name: value for name, value in given.items() if value is not None})  # type: ignore[arg-type]
 
 
 @click.group()
@@ -40,9 +64,11 @@ def hq() -> None:
 @click.option("--api-keys", type=click.Path(exists=True, path_type=Path),
               help='JSON file of each channel\'s API key, {"web": KEY, "app": KEY, "hq": KEY}; '
                    "'hq' may use the dashboard.")
+@_http_limit_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
-             api_keys: Path | None) -> None:
+             api_keys: Path | None, max_connections: int | None, header_timeout: float | None,
+             body_timeout: float | None) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile requests and,
     with --api-port, serve the profile API and the fleet dashboard."""
     import logging
@@ -121,8 +147,14 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             fleet.start()
             # An erase tells the fleet through the responder's connection: one of its own
             # with the same login would push the responder off the broker.
-            server = ApiServer(create_app(store, keys, responder=responder, fleet=fleet), api_host, api_port)
-            stops += [server.stop, fleet.stop]  # the fleet view ends open dashboard streams first
+            app = create_app(store, keys, responder=responder, fleet=fleet)
+            server = ApiServer(app, api_host, api_port, _http_limits(max_connections, header_timeout, body_timeout))
+
+            def stop_server() -> None:
+                server.stop()
+                click.echo(f"HQ API: {app.state.guard.stats}, {server.stats}")
+
+            stops += [stop_server, fleet.stop]  # the fleet view ends open dashboard streams first
             server.start()
             click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
                        f"fleet dashboard on {server.url}/fleet/")
@@ -130,6 +162,29 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
     finally:
         for stop in reversed(stops):
             stop()
+
+
+@hq.command("new-api-keys")
+@click.argument("keys_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("channels", nargs=-1, required=True)
+def new_api_keys(keys_file: Path, channels: tuple[str, ...]) -> None:
+    """Write KEYS_FILE with a fresh 256-bit key for each of CHANNELS (e.g. web app hq), readable
+    by its owner only; for `kiosk hq serve --api-keys`. The keys are never printed."""
+    import json
+
+    from backend_sync import SyncError
+    from backend_sync._secret_files import write_secret_file
+    from backend_sync.hq import ApiKeys
+    from backend_sync.hq._auth import new_api_key
+
+    if keys_file.exists():
+        raise click.ClickException(f"{keys_file} exists; keys are never replaced by accident")
+    try:
+        keys = ApiKeys({channel: new_api_key() for channel in channels})
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from exc
+    write_secret_file(keys_file, (json.dumps(dict(keys.keys), indent=2) + "\n").encode())
+    click.echo(f"keys for {', '.join(channels)} written to {keys_file}")
 
 
 @hq.command("export-profile")
@@ -160,6 +215,8 @@ def erase_profile(shopper: str, db: str, broker: str) -> None:
 
     store = ProfileStore(db)
     try:
+        if not store.has_profile(shopper) and not store.is_erased(shopper):  # no tombstone for a stranger
+            raise click.ClickException(f"HQ holds no profile for {shopper!r}; nothing erased")
         events = store.erase(shopper)
     finally:
         store.close()
@@ -346,14 +403,17 @@ def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str 
 @click.option("--dir", "directory", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True)
-def files(directory: Path, host: str, port: int) -> None:
+@_http_limit_options
+def files(directory: Path, host: str, port: int, max_connections: int | None, header_timeout: float | None,
+          body_timeout: float | None) -> None:
     """Serve published bundles to kiosks over HTTP."""
     from backend_sync.hq import FileServer
 
-    server = FileServer(directory, host, port)
+    server = FileServer(directory, host, port, limits=_http_limits(max_connections, header_timeout, body_timeout))
     server.start()
     click.echo(f"HQ files ready on {server.url}")
     try:
         wait_for_signal()
     finally:
         server.stop()
+        click.echo(f"HQ files stopped: {server.stats}")

@@ -83,7 +83,7 @@ def test_dashboard_session_tokens_are_signed_and_expire() -> None:
     forged = token.replace("hq.", "web.", 1)
     assert keys.channel_for_session(forged, now=2_000) is None
     assert keys.channel_for_session(token[:-1] + ("0" if token[-1] != "0" else "1"), now=2_000) is None
-    assert ApiKeys({"hq": "another-key-0123456789"}).channel_for_session(token, now=2_000) is None
+    assert ApiKeys({"hq": "another-key-0123456789ab"}).channel_for_session(token, now=2_000) is None
     assert keys.channel_for_session("garbage", now=2_000) is None
 
 

@@ -6,7 +6,8 @@ from backend_sync.hq._cluster import IngestCluster
 from backend_sync.hq._credentials import HqBrokerUrls, write_credentials_folder
 from backend_sync.hq._files import FileServer, file_app
 from backend_sync.hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
-from backend_sync.hq._http import ApiServer
+from backend_sync.hq._guard import GuardStats
+from backend_sync.hq._http import ApiServer, ConnectionStats, HttpLimits
 from backend_sync.hq._import import ImportProblem, ImportRejected, import_catalog
 from backend_sync.hq._ingest import IngestStats, IngestWorker
 from backend_sync.hq._provision import (
@@ -27,11 +28,14 @@ __all__ = [
     "ApiServer",
     "BrokerSecurity",
     "CatalogPublisher",
+    "ConnectionStats",
     "Credentials",
     "FileServer",
     "FleetThresholds",
     "FleetView",
+    "GuardStats",
     "HqBrokerUrls",
+    "HttpLimits",
     "ImportProblem",
     "ImportRejected",
     "IngestCluster",

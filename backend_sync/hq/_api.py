@@ -9,7 +9,8 @@ events come from store ``online`` with the calling channel as kiosk id (``online
 HLC from this API's clock (node ``hq-api``) that has first observed the shopper's newest
 change, so a change made after reading the profile is ordered after what was read.
 
-A channel calls with its key in ``X-Api-Key``; the key names the channel.
+A channel calls with its key in ``X-Api-Key``; the key names the channel. The key is
+checked, and the body's size bounded, before a route reads the body (``_guard``).
 """
 
 import logging
@@ -24,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -53,15 +55,24 @@ from backend_sync.hq._api_models import (
 from backend_sync.hq._auth import ApiKeys
 from backend_sync.hq._dashboard import DASHBOARD_DIR, fleet_router
 from backend_sync.hq._fleet import FleetView
+from backend_sync.hq._guard import (
+    API_KEY_HEADER,
+    DEFAULT_FAILURE_RATE,
+    AuthFailures,
+    HttpGuard,
+    RequestGuard,
+    authenticated_channel,
+)
 from backend_sync.hq._responder import ProfileResponder, tell_fleet_to_forget
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
 
-API_KEY_HEADER = "X-Api-Key"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ApiError, "description": "The body is not JSON"},
     401: {"model": ApiError, "description": "Missing or unknown API key"},
+    413: {"model": ApiError, "description": "The body is larger than this route takes"},
+    429: {"model": ApiError, "description": "Too many wrong keys from this address; retry after Retry-After"},
     404: {"model": ApiError, "description": "No such shopper or path"},
     422: {"model": ApiError, "description": "The request does not fit this API"},
     503: {"model": ApiError, "description": "The profile database or the broker is out of reach; retry"},
@@ -72,7 +83,8 @@ Shopper = Annotated[str, PathParam(pattern=SHOPPER_PATTERN, description="The sho
 
 def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = None,
                responder: ProfileResponder | None = None, fleet: FleetView | None = None,
-               clock: HlcClock | None = None) -> FastAPI:
+               clock: HlcClock | None = None, body_limits: Mapping[str, int] | None = None,
+               failure_rate: str = DEFAULT_FAILURE_RATE) -> FastAPI:
     """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
 
     Args:
@@ -83,23 +95,28 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
             (no connection of the erase's own, which could push another off the broker).
         fleet: the fleet view behind the dashboard; no dashboard without it.
         clock: the API's hybrid logical clock (``HlcClock("hq-api")`` by default).
+        body_limits: larger body limits (bytes) by path prefix, for routes that take more than
+            ``DEFAULT_BODY_LIMIT``.
+        failure_rate: how many wrong keys and sign-ins an address may send (``limits`` notation).
+
+    The app's ``state.guard`` holds the guard's counters (``GuardStats``).
     """
     hlc_clock = clock or HlcClock("hq-api")
-    app = FastAPI(
+    guard = HttpGuard(keys, store, AuthFailures(failure_rate), dict(body_limits or {}))
+    # Swagger UI's files are served by HQ itself (fastapi-offline), not loaded from a CDN.
+    app = FastAPIOffline(
         title="Kiosk HQ", version="1",
         summary="The central shopper profile for every channel, and the kiosk fleet.",
         description=("Every channel (web shop, app, kiosks) reads and writes one profile. Call with your "
                      f"channel's key in `{API_KEY_HEADER}`. Errors are `{{\"error\": code, \"detail\": ...}}`."),
-        redoc_url=None,
+        redoc_url=None, static_url="/docs/static",
     )
+    app.state.guard = guard
+    app.add_middleware(RequestGuard, guard=guard)
     api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Your channel's API key.")
 
-    def calling_channel(key: Annotated[str | None, Security(api_key)]) -> str:
-        channel = keys.channel_for(key)
-        if channel is None:
-            raise ApiRefusal(401, "unauthorized", f"missing or unknown {API_KEY_HEADER}",
-                             {"WWW-Authenticate": API_KEY_HEADER})
-        return channel
+    def calling_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
+        return authenticated_channel(request)  # checked by RequestGuard before the body was read
 
     Channel = Annotated[str, Depends(calling_channel)]
     _install_error_handlers(app)
@@ -214,6 +231,8 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         Safe to repeat: when the kiosks could not be told, the answer is 503 and a retry
         tells them.
         """
+        if not store.has_profile(shopper) and not store.is_erased(shopper):  # no tombstone for a stranger
+            raise ApiRefusal(404, "unknown_shopper", f"HQ holds no profile for {shopper!r}")
         erased = store.erase(shopper)
         log.info("channel %s erased a profile (%d events)", channel, erased)
         fleet_link = responder or broker_url
@@ -227,7 +246,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         return EraseOut(shopper=shopper, erased_events=erased, fleet_told=True)
 
     if fleet is not None:
-        app.include_router(fleet_router(fleet, keys, api_key))
+        app.include_router(fleet_router(fleet, guard, api_key))
         app.mount("/fleet/static", StaticFiles(directory=DASHBOARD_DIR), name="fleet-static")
     return app
 
@@ -261,7 +280,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "malformed_body", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+                 413: "body_too_large"}
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail, exc.headers)
 
     def store_down(request: Request, exc: Exception) -> JSONResponse:

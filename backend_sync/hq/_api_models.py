@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend_sync.contract import SHOPPER_PATTERN as SHOPPER_PATTERN  # a URL's shopper id: the contract's rule
 from backend_sync.contract import ConsentStatus, EventKind, Sku
 
-# A shopper id in a URL: no control characters (PostgreSQL refuses NUL) and no '/'.
-SHOPPER_PATTERN = r"^[^\x00-\x1f\x7f/]{1,128}$"
 PreferenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 PreferenceValue = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 

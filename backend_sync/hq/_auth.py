@@ -3,6 +3,7 @@
 A key names its channel (``web``, ``app``, ``hq``): events a channel posts are stored as
 from that channel, and only the fleet channels may use the dashboard. Keys live in a
 JSON file, ``{"web": "<key>", "app": "<key>", "hq": "<key>"}``, never on a command line.
+A key is at least 128 bits: 22 or more base64url characters (``new_api_key`` makes 256).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +21,8 @@ from pathlib import Path
 from backend_sync.exceptions import SyncError
 
 _CHANNEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-MIN_KEY_LENGTH = 16
+MIN_KEY_LENGTH = 22  # base64url characters: 132 bits
+_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 SESSION_TTL_S = 12 * 3600
 
 
@@ -34,8 +37,9 @@ class ApiKeys:
         for channel, key in self.keys.items():
             if not _CHANNEL.match(channel):
                 raise SyncError(f"not a channel name: {channel!r} (lowercase letters, digits and '-')")
-            if len(key) < MIN_KEY_LENGTH:
-                raise SyncError(f"the key of channel {channel!r} is shorter than {MIN_KEY_LENGTH} characters")
+            if len(key) < MIN_KEY_LENGTH or not _KEY.match(key):
+                raise SyncError(f"the key of channel {channel!r} is shorter than {MIN_KEY_LENGTH} characters or "
+                                "not base64url (A-Z a-z 0-9 - _): a key needs 128 bits at least")
         if len(set(self.keys.values())) != len(self.keys):
             raise SyncError("two channels share one API key: a key must name one channel")
 
@@ -57,25 +61,37 @@ class ApiKeys:
         """A dashboard sign-in token for ``channel``, valid for 12 hours.
 
         It is signed with the channel's key, so every HQ process that has the key file
-        accepts it, and rotating the key signs everyone out.
+        accepts it, and rotating the key signs everyone out; its random part makes each
+        sign-in's token its own, so signing out ends that one only.
         """
         expires = int((now if now is not None else time.time()) + SESSION_TTL_S)
-        return f"{channel}.{expires}.{self._signature(channel, expires)}"
+        nonce = secrets.token_urlsafe(12)
+        return f"{channel}.{expires}.{nonce}.{self._signature(channel, expires, nonce)}"
 
     def channel_for_session(self, token: str | None, now: float | None = None) -> str | None:
         """The channel a dashboard token was issued to, or None if forged or expired."""
         try:
-            channel, expires_text, signature = (token or "").split(".")
+            channel, expires_text, nonce, signature = (token or "").split(".")
             expires = int(expires_text)
         except ValueError:
             return None
         if channel not in self.keys or expires < (now if now is not None else time.time()):
             return None
-        return channel if hmac.compare_digest(signature, self._signature(channel, expires)) else None
+        return channel if hmac.compare_digest(signature, self._signature(channel, expires, nonce)) else None
 
-    def _signature(self, channel: str, expires: int) -> str:
-        return hmac.new(self.keys[channel].encode(), f"dashboard:{channel}.{expires}".encode(),
+    @staticmethod
+    def session_expiry(token: str) -> int:
+        """When a (valid) dashboard token expires, in seconds since the epoch."""
+        return int(token.split(".")[1])
+
+    def _signature(self, channel: str, expires: int, nonce: str) -> str:
+        return hmac.new(self.keys[channel].encode(), f"dashboard:{channel}.{expires}.{nonce}".encode(),
                         hashlib.sha256).hexdigest()
+
+
+def new_api_key() -> str:
+    """A fresh channel key: 256 random bits, base64url."""
+    return secrets.token_urlsafe(32)
 
 
 def load_api_keys(path: Path, fleet_channels: frozenset[str] = frozenset({"hq"})) -> ApiKeys:

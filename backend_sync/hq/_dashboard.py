@@ -3,7 +3,8 @@
 
 Scripts call with a fleet channel's key in ``X-Api-Key``; a browser signs in once with
 that key and then carries a signed, HttpOnly, SameSite=Strict cookie (an EventSource
-cannot send headers).
+cannot send headers). Signing out revokes that cookie in the profile database, so no HQ
+process takes it again; failed sign-ins count against the caller's address like wrong keys.
 """
 
 import asyncio
@@ -25,13 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend_sync.contract import CommandKind, LinkState
 from backend_sync.exceptions import SyncError
 from backend_sync.hq._api_models import ApiError, ApiRefusal
-from backend_sync.hq._auth import SESSION_TTL_S, ApiKeys
+from backend_sync.hq._auth import SESSION_TTL_S
 from backend_sync.hq._fleet import FleetChange, FleetView, KioskGone, KioskView
+from backend_sync.hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
 
 log = logging.getLogger(__name__)
 
 DASHBOARD_DIR = Path(__file__).with_name("dashboard")
-SESSION_COOKIE = "hq_fleet_session"
 _STREAM_BACKLOG = 2000  # changes a slow browser may fall behind before it is made to start over
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
@@ -101,12 +102,12 @@ class SignIn(BaseModel):
     key: str = Field(max_length=512)
 
 
-def fleet_router(fleet: FleetView, keys: ApiKeys, api_key: APIKeyHeader) -> APIRouter:
+def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> APIRouter:
     """The dashboard's routes under ``/fleet``; its static files are mounted by the app."""
+    keys = guard.keys
+
     def fleet_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        channel = keys.channel_for(key) if key else keys.channel_for_session(request.cookies.get(SESSION_COOKIE))
-        if channel is None:
-            raise ApiRefusal(401, "unauthorized", "sign in, or call with a fleet channel's X-Api-Key")
+        channel = authenticated_channel(request)  # by key or sign-in cookie, checked before the body was read
         if not keys.may_use_fleet(channel):
             raise ApiRefusal(403, "forbidden", f"channel {channel!r} may not see or command the fleet")
         return channel
@@ -116,7 +117,9 @@ def fleet_router(fleet: FleetView, keys: ApiKeys, api_key: APIKeyHeader) -> APIR
         400: {"model": ApiError, "description": "The body is not JSON"},
         401: {"model": ApiError, "description": "Not signed in"},
         403: {"model": ApiError, "description": "Not a fleet channel"},
+        413: {"model": ApiError, "description": "The body is larger than this route takes"},
         422: {"model": ApiError, "description": "The request does not fit this API"},
+        429: {"model": ApiError, "description": "Too many wrong keys from this address; retry after Retry-After"},
     }
     router = APIRouter(prefix="/fleet", tags=["fleet"])
 
@@ -130,16 +133,31 @@ def fleet_router(fleet: FleetView, keys: ApiKeys, api_key: APIKeyHeader) -> APIR
 
     @router.post("/session", include_in_schema=False, status_code=204)
     def sign_in(body: SignIn, request: Request, response: Response) -> None:
+        client = client_address(request.scope)
+        if (wait := guard.failures.retry_after(client)) is not None:
+            guard.stats.rate_limited += 1
+            raise ApiRefusal(429, "too_many_failures", f"too many wrong keys or sign-ins from {client}; "
+                             f"retry in {wait}s", {"Retry-After": str(wait)})
         channel = keys.channel_for(body.key)
         if channel is None or not keys.may_use_fleet(channel):
+            guard.stats.sign_ins_refused += 1
+            log.warning("refused a dashboard sign-in from %s: not a fleet channel's key", client)
+            guard.failures.failed(client)
             raise ApiRefusal(401, "unauthorized", "that is not a fleet channel's key")
         response.set_cookie(SESSION_COOKIE, keys.session_token(channel), max_age=SESSION_TTL_S, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https", path="/fleet")
         log.info("dashboard sign-in for channel %s", channel)
 
     @router.delete("/session", include_in_schema=False, status_code=204)
-    def sign_out(response: Response) -> None:
-        response.delete_cookie(SESSION_COOKIE, path="/fleet")
+    def sign_out(request: Request, response: Response) -> None:
+        token = request.cookies.get(SESSION_COOKIE)
+        channel = keys.channel_for_session(token)
+        if token and channel:  # kept until it would have expired, for every HQ process to refuse
+            guard.store.revoke_session(session_digest(token),
+                                       datetime.fromtimestamp(keys.session_expiry(token), UTC))
+            log.info("dashboard sign-out for channel %s", channel)
+        response.delete_cookie(SESSION_COOKIE, path="/fleet", httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")
 
     @router.get("/api/kiosks", responses=errors)
     def kiosks(channel: FleetChannel) -> FleetOut:

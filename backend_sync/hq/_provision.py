@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from backend_sync._secret_files import write_secret_file
-from backend_sync.contract import MAX_PACKET_BYTES, kiosk_topics
+from backend_sync.contract import MAX_PACKET_BYTES, ONLINE_STORE, kiosk_topics
 from backend_sync.exceptions import SyncError
 
 # Mosquitto hashes with PBKDF2-SHA512; its own tool uses 101 rounds, far too few today.
@@ -116,6 +116,9 @@ class BrokerSecurity:
         Provisioning the same kiosk again replaces its password (a lost or stolen tablet).
         """
         kiosk_topics(store, kiosk)  # checks the ids
+        if store == ONLINE_STORE:  # its events would pass for a web or app channel's
+            raise SyncError(f"store id {ONLINE_STORE!r} is reserved for the API's channels (web, app...); "
+                            "give the kiosk its real store's id")
         accounts = self._load_accounts()
         entry = {"store": store, "kiosk": kiosk}
         if entry not in accounts["kiosks"]:

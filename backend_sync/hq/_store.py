@@ -88,6 +88,12 @@ erased = sa.Table(
     sa.Column("shopper_hash", sa.String(64), primary_key=True),
     sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
 )
+# Dashboard sign-ins ended before they expired, so no HQ process takes their cookie again.
+revoked_sessions = sa.Table(
+    "revoked_sessions", _metadata,
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
 _PROFILE_TABLES = (wishlist, preferences, consents, session_links)
 # Any fixed number: HQ processes starting together take it before creating the tables.
 _SCHEMA_LOCK = 7_310_001
@@ -263,6 +269,19 @@ class ProfileStore:
         with self._engine.connect() as db:
             return db.execute(sa.select(erased.c.shopper_hash)
                               .where(erased.c.shopper_hash == self._hash(shopper))).first() is not None
+
+    def revoke_session(self, token_digest: str, expires_at: datetime) -> None:
+        """Keep a signed-out sign-in until it would have expired (and forget expired ones)."""
+        with self._engine.begin() as db:
+            db.execute(revoked_sessions.delete().where(revoked_sessions.c.expires_at < datetime.now(UTC)))
+            self._upsert(db, revoked_sessions, [{"token_digest": token_digest, "expires_at": expires_at}],
+                         ["token_digest"], set())
+
+    def is_session_revoked(self, token_digest: str) -> bool:
+        """Whether a dashboard sign-in was ended by signing out."""
+        with self._engine.connect() as db:
+            return db.execute(sa.select(revoked_sessions.c.token_digest)
+                              .where(revoked_sessions.c.token_digest == token_digest)).first() is not None
 
     def newest_hlc(self, shopper: str) -> str | None:
         """The newest HLC of any change to a shopper's wishlist, preferences or consent."""

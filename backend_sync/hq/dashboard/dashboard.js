@@ -210,6 +210,8 @@ $("signin-form").addEventListener("submit", async (event) => {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ key: $("signin-key").value }),
   });
+  $("signin-error").textContent = response.status === 429
+    ? "Too many wrong keys from here: wait a minute and try again." : "That key is not a fleet key.";
   $("signin-error").hidden = response.ok;
   if (response.ok) {
     $("signin-key").value = "";

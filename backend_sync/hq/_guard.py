@@ -1,0 +1,247 @@
+"""The gate in front of HQ's app: who calls, how much they may send, how often they may fail.
+
+``RequestGuard`` is ASGI middleware that runs before any route reads a byte of a body:
+
+- every path but a few public ones needs a channel's key in ``X-Api-Key`` (the dashboard's
+  API also takes its sign-in cookie); without one the answer is 401 before the body is read;
+- a body may be at most ``DEFAULT_BODY_LIMIT`` bytes (more only on routes given a larger
+  limit): a larger ``Content-Length`` gets 413 before the body is read, and a streamed
+  (chunked) body gets 413 as soon as the bytes that arrived pass the limit;
+- wrong keys and failed sign-ins are counted per client address (``AuthFailures``): past
+  the rate, every keyed request from that address gets 429 until the window has passed,
+  whatever its key, so guessing learns nothing more. Successful calls are not counted;
+- every answer says ``nosniff`` and may not be framed; the dashboard's pages also carry a
+  Content-Security-Policy that allows only HQ's own scripts and styles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend_sync.hq._api_models import ApiError
+from backend_sync.hq._auth import ApiKeys
+from backend_sync.hq._store import ProfileStore
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-Api-Key"
+SESSION_COOKIE = "hq_fleet_session"
+DEFAULT_BODY_LIMIT = 16 * 1024  # every body HQ's routes take is a few hundred bytes
+DEFAULT_FAILURE_RATE = "20/minute"
+_PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/fleet", "/fleet/",
+                           "/fleet/session"})
+_PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/")
+_SESSION_PREFIX = "/fleet/api/"  # where a browser's sign-in cookie stands for a key
+_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer")]
+_DASHBOARD_CSP = (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self'; "
+                  b"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                  b"form-action 'self'; frame-ancestors 'none'")
+
+
+@dataclass
+class GuardStats:
+    """Requests the guard refused, by why."""
+
+    unauthenticated: int = 0  # no key (or no valid sign-in cookie)
+    keys_refused: int = 0  # a key that is no channel's
+    sign_ins_refused: int = 0
+    rate_limited: int = 0
+    bodies_too_large: int = 0
+
+
+class AuthFailures:
+    """Failed keys and sign-ins per client address, within a moving window (``limits``)."""
+
+    def __init__(self, rate: str = DEFAULT_FAILURE_RATE) -> None:
+        self.rate = parse(rate)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try again, or None if it may now."""
+        if self._limiter.test(self.rate, client):
+            return None
+        reset = self._limiter.get_window_stats(self.rate, client).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def failed(self, client: str) -> None:
+        """Count one failure of ``client``'s; logs when it has used up its rate."""
+        self._limiter.hit(self.rate, client)
+        if (wait := self.retry_after(client)) is not None:
+            log.warning("client %s failed %s; it is refused for %ds", client, self.rate, wait)
+
+
+@dataclass
+class HttpGuard:
+    """What ``RequestGuard`` checks against, shared with the routes that check keys themselves."""
+
+    keys: ApiKeys
+    store: ProfileStore
+    failures: AuthFailures = field(default_factory=AuthFailures)
+    body_limits: Mapping[str, int] = field(default_factory=dict)  # path prefix -> bytes, for larger bodies
+    default_body_limit: int = DEFAULT_BODY_LIMIT
+    stats: GuardStats = field(default_factory=GuardStats)
+
+    def body_limit(self, path: str) -> int:
+        """The largest body a request to ``path`` may send (the longest matching prefix wins)."""
+        matches = [prefix for prefix in self.body_limits if path.startswith(prefix)]
+        return self.body_limits[max(matches, key=len)] if matches else self.default_body_limit
+
+    def session_channel(self, token: str | None) -> str | None:
+        """The channel a sign-in cookie stands for: None if forged, expired or signed out."""
+        channel = self.keys.channel_for_session(token)
+        if channel is None or token is None or self.store.is_session_revoked(session_digest(token)):
+            return None
+        return channel
+
+
+def session_digest(token: str) -> str:
+    """How a sign-in token is named where revocations are kept (the token itself never is)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def client_address(scope: Scope) -> str:
+    """The caller's address (a trusted proxy's X-Forwarded-For already applied by uvicorn)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def authenticated_channel(request: Request) -> str:
+    """The channel ``RequestGuard`` has authenticated this request as."""
+    channel = request.scope.get("state", {}).get("channel")
+    if not isinstance(channel, str):  # a route the guard was not told needs a key
+        raise HTTPException(401, f"missing or unknown {API_KEY_HEADER}", {"WWW-Authenticate": API_KEY_HEADER})
+    return channel
+
+
+class BodyTooLarge(HTTPException):
+    """A body passed its route's limit while it arrived."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body may be at most {limit} bytes", {"Connection": "close"})
+
+
+class RequestGuard:
+    """ASGI middleware: authenticate from the headers, then let the body through counted."""
+
+    def __init__(self, app: ASGIApp, guard: HttpGuard) -> None:
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        send = _with_security_headers(send, path)
+        headers = Headers(scope=scope)
+        body_pending = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
+        if not (path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES)):
+            client = client_address(scope)
+            if (wait := self.guard.failures.retry_after(client)) is not None:
+                self.guard.stats.rate_limited += 1
+                await _refuse(scope, send, 429, "too_many_failures",
+                              f"too many wrong keys or sign-ins from {client}; retry in {wait}s",
+                              {"Retry-After": str(wait)}, close=body_pending)
+                return
+            try:
+                channel = self._authenticate(scope, headers, path, client)
+            except SQLAlchemyError as exc:  # where sign-outs are kept is out of reach
+                log.error("profile database error checking a sign-in on %s %r: %s", scope["method"], path, exc)
+                await _refuse(scope, send, 503, "store_unavailable", "the profile database is out of reach; retry",
+                              {"Retry-After": "1"}, close=body_pending)
+                return
+            if channel is None:
+                await _refuse(scope, send, 401, "unauthorized",
+                              f"missing or unknown {API_KEY_HEADER}" + (", or sign in" if path.startswith(
+                                  _SESSION_PREFIX) else ""), {"WWW-Authenticate": API_KEY_HEADER},
+                              close=body_pending)
+                return
+            scope.setdefault("state", {})["channel"] = channel
+        limit = self.guard.body_limit(path)
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            length = 0  # uvicorn has already refused such a request; a test client may not
+        if length > limit:
+            self._count_too_large(scope, limit)
+            await _refuse(scope, send, 413, "body_too_large", f"the body may be at most {limit} bytes",
+                          close=True)
+            return
+        await self.app(scope, self._counted(receive, scope, limit), send)
+
+    def _authenticate(self, scope: Scope, headers: Headers, path: str, client: str) -> str | None:
+        key = headers.get(API_KEY_HEADER)
+        if key:
+            channel = self.guard.keys.channel_for(key)
+            if channel is None:
+                self.guard.stats.keys_refused += 1
+                log.warning("refused a wrong %s from %s on %s %r", API_KEY_HEADER, client, scope["method"], path)
+                self.guard.failures.failed(client)
+            return channel
+        if path.startswith(_SESSION_PREFIX):
+            channel = self.guard.session_channel(Request(scope).cookies.get(SESSION_COOKIE))
+            if channel is not None:
+                return channel
+        self.guard.stats.unauthenticated += 1
+        log.info("refused %s %r from %s: not signed in and no %s", scope["method"], path, client, API_KEY_HEADER)
+        return None
+
+    def _counted(self, receive: Receive, scope: Scope, limit: int) -> Receive:
+        received = 0
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    self._count_too_large(scope, limit)
+                    raise BodyTooLarge(limit)
+            return message
+
+        return counted_receive
+
+    def _count_too_large(self, scope: Scope, limit: int) -> None:
+        self.guard.stats.bodies_too_large += 1
+        log.warning("refused a body over %d bytes from %s on %s %r", limit, client_address(scope), scope["method"],
+                    scope["path"])
+
+
+def _with_security_headers(send: Send, path: str) -> Send:
+    extra = [*_HEADERS, _DASHBOARD_CSP] if path == "/fleet" or path.startswith("/fleet/") else _HEADERS
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return send_with_headers
+
+
+async def _refuse(scope: Scope, send: Send, status: int, error: str, detail: Any,
+                  headers: dict[str, str] | None = None, *, close: bool = False) -> None:
+    """Answer with an ``ApiError`` without reading the body; ``close`` ends the connection after,
+    so a body the client is still sending is never read."""
+    response = JSONResponse(ApiError(error=error, detail=detail).model_dump(mode="json"), status_code=status,
+                            headers={**(headers or {}), **({"Connection": "close"} if close else {})})
+
+    async def no_body() -> Message:
+        return {"type": "http.disconnect"}
+
+    await response(scope, no_body, send)
