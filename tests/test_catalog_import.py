@@ -51,8 +51,11 @@ def test_a_clean_csv_becomes_the_master_catalog(tmp_path: Path, master: Path) ->
     for row in rows:
         if row["sku"] == "BOOT-CHELSEA-BLK":
             row["price"] = "84.95"
-    imported = import_catalog(write_csv(tmp_path / "in.csv", rows), master, load_catalog(master))
+    report = import_catalog(write_csv(tmp_path / "in.csv", rows), master, load_catalog(master))
+    imported = report.catalog
     assert load_catalog(master) == imported
+    assert (len(report.added), report.changed, len(report.unchanged), report.removed) == (0, ("BOOT-CHELSEA-BLK",),
+                                                                                          11, ())
     assert imported.product("BOOT-CHELSEA-BLK").price == 84.95  # type: ignore[union-attr]
     assert imported.products == tuple(p.model_copy(update={"price": 84.95}) if p.sku == "BOOT-CHELSEA-BLK" else p
                                       for p in load_catalog(demo_catalog_path()).products)
@@ -122,7 +125,7 @@ def test_per_store_prices_and_assortment(tmp_path: Path, master: Path) -> None:
         row["price:barcelona-diagonal"] = "79.95" if row["sku"] == "BOOT-CHELSEA-BLK" else ""
         row["sold_in"] = "madrid-centro" if row["sku"] == "ACC-BEANIE-MUS" else ""
     source = write_csv(tmp_path / "in.csv", rows, [*COLUMNS, "price:barcelona-diagonal", "sold_in"])
-    catalog = import_catalog(source, master, load_catalog(master))
+    catalog = import_catalog(source, master, load_catalog(master)).catalog
     boot, beanie = catalog.product("BOOT-CHELSEA-BLK"), catalog.product("ACC-BEANIE-MUS")
     assert boot is not None and beanie is not None
     assert (boot.price_in("madrid-centro"), boot.price_in("barcelona-diagonal")) == (89.95, 79.95)

@@ -6,7 +6,7 @@ from backend_sync.hq._cluster import IngestCluster
 from backend_sync.hq._files import FileServer, file_app
 from backend_sync.hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
 from backend_sync.hq._http import ApiServer
-from backend_sync.hq._import import ImportProblem, ImportRejected, import_catalog
+from backend_sync.hq._import import ImportProblem, ImportRejected, ImportReport, import_catalog
 from backend_sync.hq._ingest import IngestStats, IngestWorker
 from backend_sync.hq._provision import BrokerSecurity, Credentials, mosquitto_password_hash, render_acl
 from backend_sync.hq._publish import CatalogPublisher, announce
@@ -26,6 +26,7 @@ __all__ = [
     "FleetView",
     "ImportProblem",
     "ImportRejected",
+    "ImportReport",
     "IngestCluster",
     "IngestStats",
     "IngestWorker",
