@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from backend_sync.catalog import Catalog, Product, dump_catalog
+from backend_sync.catalog import Catalog, Product, dump_catalog, image_file
 from backend_sync.exceptions import CatalogError
 
 log = logging.getLogger(__name__)
@@ -106,14 +106,13 @@ def import_catalog(source: Path, master: Path, current: Catalog | None = None,
         if source.suffix.lower() == ".csv":
             if current is None:
                 raise CatalogError("a CSV import needs the current master catalog for currency, shop and stores")
-            header, incoming = current, _from_csv(source, current)
+            header, incoming = current, _from_csv(source, current, master)
         else:
-            header = _from_json(source)
+            header = _from_json(source, master)
             incoming = list(header.products)
         report = merge_products(source, header, current.products if current else (), incoming, replace)
     except ImportRejected as exc:
-        log.warning("catalog import of %s refused: %d problem(s), the first %s", source, len(exc.problems),
-                    exc.problems[0])
+        log.warning("catalog import of %s refused: %d problem(s), nothing imported", source, len(exc.problems))
         raise
     if report.catalog != current:
         staged = master.with_suffix(".importing")
@@ -167,13 +166,20 @@ def _open(source: Path) -> IO[bytes]:
     return stream
 
 
-def _from_json(source: Path) -> Catalog:
+def _outside(master: Path, product: Product) -> ImportProblem | None:
+    """A problem for an image that a symlink leads out of the master catalog's folder."""
+    if image_file(master, product.image) is None:
+        return ImportProblem("image", f"{product.sku}: {product.image} leads out of the catalog's folder")
+    return None
+
+
+def _from_json(source: Path, master: Path) -> Catalog:
     with _open(source) as stream:
         data = stream.read(MAX_FILE_BYTES + 1)  # the size was checked, but a pipe or a growing file has none
     if len(data) > MAX_FILE_BYTES:
         raise ImportRejected(source, [ImportProblem("file", f"larger than {MAX_FILE_BYTES:,} bytes")])
     try:
-        return Catalog.model_validate(json.loads(data.decode("utf-8-sig")))
+        catalog = Catalog.model_validate(json.loads(data.decode("utf-8-sig")))
     except UnicodeDecodeError as exc:
         raise ImportRejected(source, [ImportProblem(f"byte {exc.start}", "not UTF-8 text")]) from exc
     except json.JSONDecodeError as exc:
@@ -183,6 +189,11 @@ def _from_json(source: Path) -> Catalog:
     except ValidationError as exc:
         raise ImportRejected(source, [ImportProblem(_place(e["loc"]) or "catalog", e["msg"])
                                       for e in exc.errors(include_url=False)]) from exc
+    outside = [ImportProblem(f"products.{n}.{problem.where}", problem.message)
+               for n, product in enumerate(catalog.products) if (problem := _outside(master, product))]
+    if outside:
+        raise ImportRejected(source, outside)
+    return catalog
 
 
 def _lines(source: Path, stream: IO[bytes]) -> Iterator[str]:
@@ -224,7 +235,7 @@ class _Parsed:
         return self.first_line[sku]
 
 
-def _from_csv(source: Path, current: Catalog) -> list[Product]:
+def _from_csv(source: Path, current: Catalog, master: Path) -> list[Product]:
     parsed = _Parsed()
     with _open(source) as stream:
         reader = csv.DictReader(_lines(source, stream))
@@ -241,6 +252,10 @@ def _from_csv(source: Path, current: Catalog) -> list[Product]:
                                               f"{sku}: {e['msg']}") for e in exc.errors(include_url=False)]
     known = {store.id for store in current.stores}
     for product in products:
+        outside = _outside(master, product)
+        if outside:
+            parsed.problems.append(ImportProblem(f"line {parsed.first_line[product.sku]}, {outside.where}",
+                                                 outside.message))
         unknown = (set(product.stock) | set(product.prices) | set(product.stores or ())) - known
         if unknown:
             parsed.problems.append(ImportProblem(f"line {parsed.first_line[product.sku]}", f"{product.sku}: names "

@@ -82,8 +82,8 @@ class CatalogPublisher:
             if stores:
                 catalog = catalog.for_stores(stores)
             files = {**catalog_files(catalog, self.latest_version + 1), **_images(catalog_file, catalog)}
-        except CatalogError as exc:
-            log.warning("catalog %s not published: %s", catalog_file, exc)
+        except CatalogError:
+            log.warning("catalog %s refused, nothing published (the error tells why)", catalog_file)
             raise
         deltas = {}
         previous = self._previous_products()
