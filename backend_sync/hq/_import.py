@@ -110,7 +110,7 @@ def import_catalog(source: Path, master: Path, current: Catalog | None = None,
         else:
             header = _from_json(source, master)
             incoming = list(header.products)
-        report = merge_products(source, header, current.products if current else (), incoming, replace)
+        report = _merge(source, header, current.products if current else (), incoming, replace)
     except ImportRejected as exc:
         log.warning("catalog import of %s refused: %d problem(s), nothing imported", source, len(exc.problems))
         raise
@@ -122,7 +122,7 @@ def import_catalog(source: Path, master: Path, current: Catalog | None = None,
     return report
 
 
-def merge_products(source: Path, header: Catalog, current: Sequence[Product], incoming: Sequence[Product],
+def _merge(source: Path, header: Catalog, current: Sequence[Product], incoming: Sequence[Product],
                    replace: bool) -> ImportReport:
     """The catalog ``header`` describes, holding ``incoming`` merged into ``current`` by SKU
     (new SKUs after the rest), or ``incoming`` alone with ``replace``.
