@@ -29,8 +29,8 @@ MAX_CLOCK_SKEW_S = 600  # a kiosk clock up to 10 minutes off is tolerated
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 # Segments start with a letter or digit and dots sit only between name characters: no
 # "..", no absolute paths, so a file can never land outside the kiosk's version folder.
-_SEGMENT = r"[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*"
-LogicalPath = Annotated[str, Field(pattern=rf"^{_SEGMENT}(/{_SEGMENT}){{0,8}}$", max_length=200)]
+PATH_SEGMENT = r"[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*"
+LogicalPath = Annotated[str, Field(pattern=rf"^{PATH_SEGMENT}(/{PATH_SEGMENT}){{0,8}}$", max_length=200)]
 
 
 class UpdateKind(enum.Enum):

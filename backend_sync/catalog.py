@@ -3,25 +3,63 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from backend_sync._manifest import PATH_SEGMENT
 from backend_sync.exceptions import CatalogError
 
 LANGUAGES = ("es", "en")
+MAX_TEXT_CHARS = 4_000  # one text field: several times the longest product description
+IMAGES = "images"  # the one folder of a catalog (and of its bundle) that holds product images
+# C0/C1 controls (NUL, tabs, line ends), line/paragraph separators, the byte-order mark, and
+# the bidirectional controls that make a text display other than it reads (Trojan Source).
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+# What a spreadsheet takes for a formula when HQ's files are opened in one (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def _plain(text: str) -> str:
+    if text.isprintable() and not text.startswith(_FORMULA_STARTS):
+        return text  # the common case, in C: every product text of a 50,000-product update passes here
+    hidden = _HIDDEN.search(text)  # isprintable also refuses harmless ones: no-break space, joiners
+    if hidden:
+        raise ValueError(f"contains the control character U+{ord(hidden.group()):04X}")
+    if text.startswith(_FORMULA_STARTS):
+        raise ValueError(f"starts with {text[0]!r}, which a spreadsheet takes for a formula")
+    return text
+
+
+# Every text a kiosk shows: printable, of a sane length, never a formula.
+PlainText = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_plain)]
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+_IMAGE = re.compile(rf"{IMAGES}/{PATH_SEGMENT}")
+
+
+def _image(path: str) -> str:
+    if not _IMAGE.fullmatch(path):
+        raise ValueError(f"{path[:80]!r} is not {IMAGES}/<name> (a-z, 0-9, '-' and '_', dots only inside the name): "
+                         f"images come only from the catalog's {IMAGES} folder")
+    return path
+
+
+# A file in the catalog's images folder: one name of the bundle's path alphabet, so no
+# "..", no absolute path, no other folder, and never a name of the bundle's own files.
+ImagePath = Annotated[str, Field(max_length=200), AfterValidator(_image)]
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Texts(BaseModel):
     """One text in every language the kiosk speaks."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    es: Annotated[str, Field(min_length=1)]
-    en: Annotated[str, Field(min_length=1)]
+    es: Annotated[PlainText, Field(min_length=1)]
+    en: Annotated[PlainText, Field(min_length=1)]
 
     def get(self, language: str) -> str:
         """The text in ``language``, falling back to Spanish."""
@@ -33,7 +71,7 @@ class Store(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
-    name: str
+    name: PlainText
 
 
 class Product(BaseModel):
@@ -43,15 +81,15 @@ class Product(BaseModel):
     sku: Sku
     name: Texts
     description: Texts
-    category: str
-    brand: str
-    price: Annotated[float, Field(ge=0)]
-    sizes: tuple[str, ...]
+    category: PlainText
+    brand: PlainText
+    price: Price
+    sizes: tuple[PlainText, ...]
     colour: Texts
-    image: str
+    image: ImagePath
     stock: dict[str, dict[str, Annotated[int, Field(ge=0)]]]
     # Per-store price where it differs from ``price``; the stores that sell it (None: all).
-    prices: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    prices: dict[str, Price] = Field(default_factory=dict)
     stores: tuple[str, ...] | None = None
 
     def stock_in(self, store: str) -> dict[str, int]:
@@ -74,7 +112,7 @@ class Catalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     catalog_version: Annotated[int, Field(ge=1)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    shop_url: str
+    shop_url: PlainText
     stores: tuple[Store, ...]
     products: tuple[Product, ...]
 
@@ -126,6 +164,17 @@ class Catalog(BaseModel):
             cached = (self.products, {p.sku: p for p in self.products})
             object.__setattr__(self, "_index", cached)
         return cached[1]
+
+
+def image_file(catalog_file: Path, image: str) -> Path | None:
+    """The file of a product's ``image``, resolved, if it lies inside the catalog's folder.
+
+    None for a path that leaves the folder, itself or through a symlink: only the
+    catalog's own files are ever shown or published.
+    """
+    folder = catalog_file.resolve().parent
+    candidate = (folder / image).resolve()
+    return candidate if candidate.is_relative_to(folder) else None
 
 
 def load_catalog(path: str | Path) -> Catalog:

@@ -356,18 +356,21 @@ def catalog() -> None:
 @catalog.command("import")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--master", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="HQ's master catalog file (created or replaced only if SOURCE is clean).")
-def catalog_import(source: Path, master: Path) -> None:
+              help="HQ's master catalog file (created or updated only if SOURCE is clean).")
+@click.option("--replace", is_flag=True,
+              help="SOURCE is the whole catalog: products it does not list are removed. "
+                   "Without it, SOURCE's products are merged in by SKU and the rest are kept.")
+def catalog_import(source: Path, master: Path, replace: bool) -> None:
     """Import a CSV or JSON catalog; a file with any problem changes nothing and is reported."""
     from backend_sync import CatalogError, load_catalog
     from backend_sync.hq import import_catalog
 
     try:
-        template = load_catalog(master) if master.exists() else None
-        imported = import_catalog(source, master, template)
+        current = load_catalog(master) if master.exists() else None
+        report = import_catalog(source, master, current, replace=replace)
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"imported {len(imported.products)} products into {master}")
+    click.echo(f"imported {report.imported} products into {master}: {report.summary()}")
 
 
 @catalog.command("publish")

@@ -243,7 +243,7 @@ def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
     responder.start()
     kiosk = Client(secured.url("a"), f"{STORE}.kiosk-a")
     link = KioskLink(secured.url("b"), STORE, "kiosk-b", Outbox(tmp_path / "outbox.sqlite"))
-    api = ApiServer(create_app(store, ApiKeys({"web": "web-key-0123456789"}), responder=responder),
+    api = ApiServer(create_app(store, ApiKeys({"web": "web-key-0123456789abcdef"}), responder=responder),
                     port=free_port())
     api.start()
     try:
@@ -252,7 +252,7 @@ def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
         assert eventually(lambda: kiosk.subacks)
         for n in range(3):
             erase = urllib.request.Request(f"{api.url}/v1/shoppers/shopper-{n}", method="DELETE",
-                                           headers={"X-Api-Key": "web-key-0123456789"})
+                                           headers={"X-Api-Key": "web-key-0123456789abcdef"})
             with urllib.request.urlopen(erase, timeout=10) as answer:
                 assert json.load(answer)["fleet_told"] is True
         assert eventually(lambda: len(kiosk.received) == 3)

@@ -8,7 +8,7 @@ from backend_sync.hq._files import FileServer, file_app
 from backend_sync.hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
 from backend_sync.hq._guard import GuardStats
 from backend_sync.hq._http import ApiServer, ConnectionStats, HttpLimits
-from backend_sync.hq._import import ImportProblem, ImportRejected, import_catalog
+from backend_sync.hq._import import ImportProblem, ImportRejected, ImportReport, import_catalog
 from backend_sync.hq._ingest import IngestStats, IngestWorker
 from backend_sync.hq._provision import (
     BrokerSecurity,
@@ -38,6 +38,7 @@ __all__ = [
     "HttpLimits",
     "ImportProblem",
     "ImportRejected",
+    "ImportReport",
     "IngestCluster",
     "IngestStats",
     "IngestWorker",

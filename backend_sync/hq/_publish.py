@@ -9,11 +9,13 @@ message.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
 
 from backend_sync._bundle import MODEL, PRODUCTS, catalog_files, make_delta, sha256
 from backend_sync._manifest import (
@@ -25,11 +27,15 @@ from backend_sync._manifest import (
     unverified_manifest,
 )
 from backend_sync._mqtt import publish_once
-from backend_sync.catalog import load_catalog
+from backend_sync.catalog import Catalog, image_file, load_catalog, problems
 from backend_sync.contract import MAX_MANIFEST_BYTES, manifest_topic
 from backend_sync.exceptions import CatalogError, SyncError
 
+log = logging.getLogger(__name__)
+
 MANIFEST_VALID_FOR = timedelta(days=7)
+MAX_IMAGE_BYTES = 16 * 1024 * 1024  # a product photo is a few hundred KB: this is a mistake, not a photo
+_MAX_REPORTED = 20
 
 
 class CatalogPublisher:
@@ -55,9 +61,7 @@ class CatalogPublisher:
 
     def publish_model(self, model_file: Path, valid_for: timedelta = MANIFEST_VALID_FOR) -> bytes:
         """Sign the next model version (a file ``kiosk recommender build`` wrote)."""
-        data = model_file.read_bytes()
-        return self._sign(UpdateKind.MODEL, {MODEL: FileEntry(sha256=self._store(data), size=len(data))}, {},
-                          valid_for)
+        return self._release(UpdateKind.MODEL, {MODEL: model_file.read_bytes()}, {}, valid_for)
 
     def publish(self, catalog_file: Path, valid_for: timedelta = MANIFEST_VALID_FOR,
                 stores: Sequence[str] | None = None) -> bytes:
@@ -66,45 +70,47 @@ class CatalogPublisher:
         With ``stores``, the version holds only what those stores need (their products,
         stock and prices): a regional bundle. Use one bundle directory per region.
 
+        Images are read only from the catalog's own folder; the whole version is checked
+        before anything is written, so a refused catalog leaves the bundle directory as it was.
+
         Raises:
-            CatalogError: the catalog is invalid, names an unknown store, or an image is missing.
+            CatalogError: the catalog is invalid, names an unknown store, or an image is
+                missing, too large, or outside the catalog's folder.
         """
-        catalog = load_catalog(catalog_file)
-        if stores:
-            catalog = catalog.for_stores(stores)
-        version = self.latest_version + 1
-        files = catalog_files(catalog, version)
-        for product in catalog.products:
-            image = catalog_file.parent / product.image
-            if not image.is_file():
-                raise CatalogError(f"{product.sku}: image {product.image} not found next to the catalog")
-            files[product.image] = image.read_bytes()
-        entries = {path: FileEntry(sha256=self._store(data), size=len(data)) for path, data in files.items()}
+        try:
+            catalog = load_catalog(catalog_file)
+            if stores:
+                catalog = catalog.for_stores(stores)
+            files = {**catalog_files(catalog, self.latest_version + 1), **_images(catalog_file, catalog)}
+        except CatalogError:
+            log.warning("catalog %s refused, nothing published (the error tells why)", catalog_file)
+            raise
         deltas = {}
         previous = self._previous_products()
         if previous is not None and previous != files[PRODUCTS]:
-            delta = make_delta(previous, files[PRODUCTS])
-            deltas[PRODUCTS] = DeltaEntry(sha256=self._store(delta), size=len(delta), from_sha256=sha256(previous))
-        return self._sign(UpdateKind.CATALOG, entries, deltas, valid_for)
+            deltas[PRODUCTS] = (make_delta(previous, files[PRODUCTS]), sha256(previous))
+        return self._release(UpdateKind.CATALOG, files, deltas, valid_for)
 
-    def _sign(self, kind: UpdateKind, files: dict[str, FileEntry], deltas: dict[str, DeltaEntry],
-              valid_for: timedelta) -> bytes:
+    def _release(self, kind: UpdateKind, files: dict[str, bytes], deltas: dict[str, tuple[bytes, str]],
+                 valid_for: timedelta) -> bytes:
+        """Sign the next version of ``kind`` from its files and deltas (each with the hash
+        of the file it patches), then write it: objects first, the manifest last."""
         version = self.latest(kind) + 1
         now = datetime.now(UTC)
-        manifest = Manifest(kind=kind, version=version, created_at=now, expires_at=now + valid_for, files=files,
-                            deltas=deltas)
+        objects = {sha256(data): data for data in [*files.values(), *(delta for delta, _ in deltas.values())]}
+        try:
+            manifest = Manifest(
+                kind=kind, version=version, created_at=now, expires_at=now + valid_for,
+                files={path: FileEntry(sha256=sha256(data), size=len(data)) for path, data in files.items()},
+                deltas={path: DeltaEntry(sha256=sha256(delta), size=len(delta), from_sha256=base)
+                        for path, (delta, base) in deltas.items()})
+        except ValidationError as exc:
+            raise CatalogError(f"{kind.value} version {version} cannot be signed: {problems(exc)}") from exc
         envelope = sign_manifest(self._key, manifest)
-        (self._manifests / f"{kind.value}-{version}").write_bytes(envelope)
+        for digest, data in objects.items():
+            _write_once(self._objects / digest, data)
+        _write_once(self._manifests / f"{kind.value}-{version}", envelope)
         return envelope
-
-    def _store(self, data: bytes) -> str:
-        digest = sha256(data)
-        target = self._objects / digest
-        if not target.exists():
-            partial = target.with_suffix(".tmp")
-            partial.write_bytes(data)
-            partial.replace(target)  # never serve a half-written object
-        return digest
 
     def _previous_products(self) -> bytes | None:
         latest = self._manifests / f"catalog-{self.latest_version}"
@@ -114,6 +120,44 @@ class CatalogPublisher:
         entry = manifest.files.get(PRODUCTS)
         path = self._objects / entry.sha256 if entry else None
         return path.read_bytes() if path and path.exists() else None
+
+
+def _images(catalog_file: Path, catalog: Catalog) -> dict[str, bytes]:
+    """Every product image, by its path in the bundle, read from inside the catalog's folder.
+
+    Raises:
+        CatalogError: every image that is missing, too large, unreadable, or that leads
+            out of the catalog's folder (through ``..`` in an older file, or a symlink).
+    """
+    images: dict[str, bytes] = {}
+    refused: list[str] = []
+    for product in catalog.products:
+        if product.image in images:
+            continue
+        path = image_file(catalog_file, product.image)
+        try:
+            if path is None:
+                refused.append(f"{product.sku}: image {product.image} leads out of the catalog's folder")
+            elif not path.is_file():
+                refused.append(f"{product.sku}: image {product.image} not found next to the catalog")
+            elif path.stat().st_size > MAX_IMAGE_BYTES:
+                refused.append(f"{product.sku}: image {product.image} is larger than {MAX_IMAGE_BYTES:,} bytes")
+            else:
+                images[product.image] = path.read_bytes()
+        except OSError as exc:
+            refused.append(f"{product.sku}: cannot read image {product.image}: {exc.strerror}")
+    if refused:
+        shown = "; ".join(refused[:_MAX_REPORTED]) + (f"; and {len(refused) - _MAX_REPORTED} more"
+                                                      if len(refused) > _MAX_REPORTED else "")
+        raise CatalogError(f"{len(refused)} image problem(s), nothing published: {shown}")
+    return images
+
+
+def _write_once(target: Path, data: bytes) -> None:
+    if not target.exists():
+        partial = target.with_name(f".{target.name}.tmp")  # not a name ``latest`` or a kiosk looks for
+        partial.write_bytes(data)
+        partial.replace(target)  # never serve a half-written file
 
 
 def announce(broker_url: str, envelope: bytes, kind: UpdateKind = UpdateKind.CATALOG,

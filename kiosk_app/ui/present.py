@@ -14,6 +14,7 @@ from pathlib import Path
 import segno
 
 from backend_sync import Catalog, Product
+from backend_sync.catalog import image_file
 from kiosk_app.runtime import KioskHealth
 from kiosk_app.ui.texts import texts_for
 from nfc_reader import ReaderState, TagKind, TagRead, product_uri
@@ -90,12 +91,11 @@ def image_path(catalog_file: Path, image: str) -> str:
 
     ``image`` is relative to the catalog file's folder and may not leave it.
     """
-    folder = catalog_file.resolve().parent
-    candidate = (folder / image).resolve()
-    if candidate.is_relative_to(folder) and candidate.is_file():
+    candidate = image_file(catalog_file, image)
+    if candidate is not None and candidate.is_file():
         return str(candidate)
     log.warning("image %r of catalog %s not found; showing the placeholder", image, catalog_file)
-    return str(folder / PLACEHOLDER_IMAGE)
+    return str(catalog_file.resolve().parent / PLACEHOLDER_IMAGE)
 
 
 def size_views(product: Product, store: str, language: str) -> tuple[SizeView, ...]:
