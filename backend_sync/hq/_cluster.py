@@ -20,6 +20,7 @@ from multiprocessing.context import SpawnProcess
 
 from backend_sync.exceptions import SyncError
 from backend_sync.hq._ingest import IngestStats, IngestWorker
+from backend_sync.hq._responder import CardVerifier
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,12 @@ _CONTEXT = multiprocessing.get_context("spawn")
 
 def run_ingest_worker(broker_url: str, db_url: str, worker_id: str, share_group: str, log_level: int,
                       ready: multiprocessing.synchronize.Event,
-                      results: multiprocessing.Queue[tuple[str, dict[str, int]]]) -> None:
-    """One worker process: ingest until SIGTERM, then report its stats on ``results``."""
+                      results: multiprocessing.Queue[tuple[str, dict[str, int]]],
+                      verify_card: CardVerifier | None = None) -> None:
+    """One worker process: ingest until SIGTERM, then report its stats on ``results``.
+
+    ``verify_card`` must pickle (``kiosk_app._cards.CardCheck`` does).
+    """
     logging.basicConfig(level=log_level, format=f"%(asctime)s {worker_id} %(levelname)s %(name)s: %(message)s")
     # Stopped by a signal of its own, not a shared Event: a sibling killed while waiting
     # on a shared Event would leave it unable to ever be set.
@@ -39,7 +44,7 @@ def run_ingest_worker(broker_url: str, db_url: str, worker_id: str, share_group:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     store = ProfileStore(db_url)
-    worker = IngestWorker(broker_url, store, worker_id=worker_id, share_group=share_group)
+    worker = IngestWorker(broker_url, store, worker_id=worker_id, share_group=share_group, verify_card=verify_card)
     worker.start()
     try:
         if worker.subscribed.wait(30):
@@ -66,11 +71,13 @@ class IngestCluster:
     """
 
     def __init__(self, broker_url: str, db_url: str, count: int, share_group: str = "hq",
-                 worker_id: str = "hq-ingest", log_level: int = logging.WARNING) -> None:
+                 worker_id: str = "hq-ingest", log_level: int = logging.WARNING,
+                 verify_card: CardVerifier | None = None) -> None:
         if count < 1:
             raise SyncError("an ingest cluster needs at least one worker")
         self.restarts = 0
         self._args = (broker_url, db_url, share_group, log_level)
+        self._verify_card = verify_card
         self._ids = [f"{worker_id}-{n}" for n in range(1, count + 1)]
         self._members: dict[str, _Member] = {}
         self._results: multiprocessing.Queue[tuple[str, dict[str, int]]] = _CONTEXT.Queue()
@@ -126,7 +133,8 @@ class IngestCluster:
         broker_url, db_url, share_group, log_level = self._args
         ready = _CONTEXT.Event()
         process = _CONTEXT.Process(target=run_ingest_worker, name=worker_id, daemon=True,
-                                   args=(broker_url, db_url, worker_id, share_group, log_level, ready, self._results))
+                                   args=(broker_url, db_url, worker_id, share_group, log_level, ready, self._results,
+                                         self._verify_card))
         process.start()
         self._members[worker_id] = _Member(worker_id, process, ready)
 
