@@ -4,7 +4,9 @@ the HTTP API over the same database afterwards (issue 13, findings 1 and 6)."""
 
 from __future__ import annotations
 
+import pickle
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from backend_sync import (
+    BrokerUrl,
+    CardRefused,
     ConsentStatus,
     EventKind,
     Hlc,
@@ -28,9 +32,10 @@ from backend_sync import (
     load_catalog,
     new_event,
 )
+from backend_sync._mqtt import connect_async, new_client
 from backend_sync.contract import decode_receipt
 from backend_sync.hlc import MAX_AHEAD_MS, wall_clock_ms
-from backend_sync.hq import ApiKeys, IngestWorker, ProfileStore, create_app
+from backend_sync.hq import ApiKeys, BrokerSecurity, IngestWorker, ProfileStore, create_app
 from kiosk_app import Kiosk
 from kiosk_app._cards import card_verifier
 from kiosk_app.demo import demo_catalog_path
@@ -48,19 +53,20 @@ YEAR_2100_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)
 class KioskClient:
     """A kiosk's own MQTT client: publishes whatever it likes on its events topic, collects its receipts."""
 
-    def __init__(self, broker: Mosquitto, kiosk: str = KIOSK) -> None:
+    def __init__(self, broker_url: str, kiosk: str = KIOSK) -> None:
         self.topics = kiosk_topics(STORE, kiosk)
         self.receipted: set[int] = set()
         self._awaited: set[int] = set()
         self._all_receipted = threading.Event()
         self._lock = threading.Lock()
         subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{STORE}.{kiosk}")
+        broker = BrokerUrl.parse(broker_url)
+        self.client = new_client(broker, f"{STORE}.{kiosk}")
         self.client.on_message = self._on_receipt
+        self.client.on_connect = lambda client, *_: client.subscribe(self.topics.receipts, qos=1)
         self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.connect("127.0.0.1", broker.port)
+        connect_async(self.client, broker)
         self.client.loop_start()
-        self.client.subscribe(self.topics.receipts, qos=1)
         assert subscribed.wait(10)
 
     def publish(self, *events: TapEvent) -> None:
@@ -88,7 +94,7 @@ class KioskClient:
 
 @pytest.fixture
 def kiosk_client(mosquitto: Mosquitto) -> Iterator[KioskClient]:
-    client = KioskClient(mosquitto)
+    client = KioskClient(mosquitto.url)
     yield client
     client.close()
 
@@ -145,7 +151,7 @@ def test_a_kiosk_cannot_change_the_profile_of_a_shopper_whose_card_it_did_not_re
         hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     others_card = issue_token(hq_key[0], OTHER, Role.SHOPPER, 600)
     elsewhere = uuid.uuid4()  # a visit of OTHER's at kiosk-02, proven by their card there
-    kiosk_02 = KioskClient(mosquitto, "kiosk-02")
+    kiosk_02 = KioskClient(mosquitto.url, "kiosk-02")
     try:
         kiosk_02.publish(_event(EventKind.CONSENT, 1, OTHER, kiosk="kiosk-02", session=elsewhere, card=others_card,
                                 consent=ConsentStatus.GRANTED, hlc=_now(kiosk="kiosk-02")))
@@ -160,13 +166,15 @@ def test_a_kiosk_cannot_change_the_profile_of_a_shopper_whose_card_it_did_not_re
         _event(EventKind.CONSENT, 4, VICTIM, consent=ConsentStatus.GRANTED, hlc=_now(), v=1),  # version 1
         _event(EventKind.PREFERENCE, 5, OTHER, session=elsewhere, key="shoe_size", value="46", hlc=_now(),
                card=others_card),  # OTHER's visit at another kiosk, with the card this kiosk once read
+        _event(EventKind.CONSENT, 6, VICTIM, consent=ConsentStatus.GRANTED, hlc=_now(),
+               card=issue_token(hq_key[0], VICTIM, Role.SHOPPER, -60)),  # a card expired before it was read
     ]
-    anonymous = _event(EventKind.PRODUCT_VIEW, 6, None, sku=SKU, v=1)  # a kiosk not upgraded yet
+    anonymous = _event(EventKind.PRODUCT_VIEW, 7, None, sku=SKU, v=1)  # a kiosk not upgraded yet
     kiosk_client.publish(*attempts, anonymous)
 
-    assert kiosk_client.wait_for_receipts({1, 2, 3, 4, 5, 6})
+    assert kiosk_client.wait_for_receipts({1, 2, 3, 4, 5, 6, 7})
     stats = hq_ingest.stats
-    assert (stats.refused_no_card_proof, stats.stored, stats.rejected) == (5, 2, 0)
+    assert (stats.refused_no_card_proof, stats.stored, stats.rejected) == (6, 2, 0)
     store = hq_ingest.store
     assert not any(store.has_event(str(e.event_id)) for e in attempts)
     assert store.has_event(str(anonymous.event_id))
@@ -212,3 +220,54 @@ def test_a_visit_proven_by_its_card_is_stored_and_its_later_events_need_only_the
         for worker in running:
             worker.stop()
         store.close()
+
+
+def test_a_visit_that_waited_in_an_offline_kiosk_past_its_card_s_expiry_is_still_taken(
+        hq_ingest: IngestWorker, kiosk_client: KioskClient, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    card = issue_token(hq_key[0], VICTIM, Role.SHOPPER, -60)  # valid when read, expired a minute ago
+    read_at = datetime.fromtimestamp(time.time() - 120, UTC)
+    consent = _event(EventKind.CONSENT, 1, VICTIM, card=card, consent=ConsentStatus.GRANTED,
+                     hlc=_now()).model_copy(update={"at": read_at})
+    kiosk_client.publish(consent)
+    assert kiosk_client.wait_for_receipts({1})
+    assert (hq_ingest.stats.stored, hq_ingest.stats.refused_no_card_proof) == (1, 0)
+    assert hq_ingest.store.profile(VICTIM).consent is ConsentStatus.GRANTED
+
+
+def test_hq_s_card_check_travels_to_ingest_worker_processes(hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    check = pickle.loads(pickle.dumps(card_verifier(hq_key[0].public_key())))  # as IngestCluster hands it over
+    assert check(issue_token(hq_key[0], VICTIM, Role.SHOPPER, 60)) == VICTIM
+    with pytest.raises(CardRefused, match="signature"):
+        check(issue_token(Ed25519PrivateKey.generate(), VICTIM, Role.SHOPPER, 60))
+
+
+def test_a_provisioned_kiosk_can_publish_on_its_own_topic_but_hq_refuses_its_poison_and_its_claims(
+        tmp_path: Path, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    # The broker's ACL lets a kiosk's credential publish anything on its own topic: HQ is
+    # the one that must refuse (TLS, per-client passwords and ACL as `kiosk hq provision-*` make them).
+    security = BrokerSecurity(tmp_path / "broker-security")
+    security.init("Madrid Centro", ["127.0.0.1", "localhost"])
+    hq_account, kiosk_account = security.provision_service("hq-ingest"), security.provision_kiosk(STORE, KIOSK)
+    broker = Mosquitto(tmp_path, listener=lambda port: security.mosquitto_conf(port, "127.0.0.1"))
+    broker.start()
+    hq = IngestWorker(hq_account.broker_url("127.0.0.1", broker.port, security.ca_cert), ProfileStore(sqlite_url),
+                      worker_id="hq-ingest", verify_card=card_verifier(hq_key[0].public_key()))
+    kiosk: KioskClient | None = None
+    try:
+        hq.start()
+        assert hq.subscribed.wait(10)
+        kiosk = KioskClient(kiosk_account.broker_url("127.0.0.1", broker.port, security.ca_cert))
+        kiosk.publish(
+            _event(EventKind.WISHLIST_ADD, 1, VICTIM, sku=SKU, hlc=f"999999999999999-999999-{KIOSK}",
+                   card=issue_token(hq_key[0], VICTIM, Role.SHOPPER, 600)),
+            _event(EventKind.CONSENT, 2, VICTIM, consent=ConsentStatus.GRANTED, hlc=_now()),
+        )
+        assert kiosk.wait_for_receipts({1, 2})
+        assert (hq.stats.refused_clock_ahead, hq.stats.refused_no_card_proof, hq.stats.stored) == (1, 1, 0)
+        assert not hq.store.has_profile(VICTIM)
+    finally:
+        if kiosk is not None:
+            kiosk.close()
+        hq.stop()
+        hq.store.close()
+        broker.stop()

@@ -24,8 +24,11 @@ from dataclasses import dataclass, field
 from backend_sync.contract import TapEvent
 from backend_sync.exceptions import CardRefused
 from backend_sync.hlc import MAX_AHEAD_MS, Hlc
-from backend_sync.hq._responder import CardVerifier
 from backend_sync.hq._store import CardVisit
+
+# Turns a card token into the shopper it names, or raises CardRefused; the card must be
+# unexpired at the given time (unix seconds), when it was read.
+CardVerifier = Callable[[str, float], str]
 
 
 class RefusalKind(enum.Enum):
@@ -64,24 +67,27 @@ def admit(events: Iterable[TapEvent], known_visits: Mapping[str, CardVisit], ver
 
     Args:
         known_visits: the card visits already stored for the events' sessions.
-        verify_card: turns a card token into the shopper it names, or raises CardRefused;
-            None when HQ has no key to check cards with (then no event may name a shopper).
+        verify_card: checks a card token as of when it was read (see ``CardVerifier``); None
+            when HQ has no key to check cards with (then no event may name a shopper).
         now_ms: HQ's wall clock.
     """
     admission = Admission()
     visits = dict(known_visits)
-    checked: dict[str, str | CardRefused] = {}  # one signature check per card per batch
+    checked: dict[tuple[str, float], str | CardRefused] = {}  # a card sent again in a batch is checked once
 
-    def card_subject(token: str) -> str | CardRefused:
-        if token not in checked:
+    def card_subject(token: str, read_at: float) -> str | CardRefused:
+        if (token, read_at) not in checked:
             try:
-                checked[token] = verify_card(token) if verify_card else CardRefused("HQ has no key to check cards")
+                if verify_card is None:
+                    raise CardRefused("HQ has no key to check cards")
+                checked[token, read_at] = verify_card(token, read_at)
             except CardRefused as exc:
-                checked[token] = exc
-        return checked[token]
+                checked[token, read_at] = exc
+        return checked[token, read_at]
 
     for event in events:
-        refusal = _clock_refusal(event, now_ms, max_ahead_ms) or _identity_refusal(event, visits, card_subject)
+        refusal = _clock_refusal(event, now_ms, max_ahead_ms) or _identity_refusal(event, visits, card_subject,
+                                                                                   now_ms)
         if isinstance(refusal, Refused):
             admission.refused.append(refusal)
             continue
@@ -103,7 +109,8 @@ def _clock_refusal(event: TapEvent, now_ms: int, max_ahead_ms: int) -> Refused |
 
 
 def _identity_refusal(event: TapEvent, visits: Mapping[str, CardVisit],
-                      card_subject: Callable[[str], str | CardRefused]) -> Refused | CardVisit | None:
+                      card_subject: Callable[[str, float], str | CardRefused],
+                      now_ms: int) -> Refused | CardVisit | None:
     """None when the event needs no proof or its visit is proven; a new CardVisit when its card proves it now."""
     if event.shopper is None:
         return None
@@ -120,7 +127,9 @@ def _identity_refusal(event: TapEvent, visits: Mapping[str, CardVisit],
         return None if known == claimed else refused("its visit was proven by another shopper's card or kiosk")
     if event.card is None:
         return refused("no card of this shopper was read in its visit")
-    subject = card_subject(event.card)
+    # A card that expired while the visit waited in an offline kiosk's outbox still proves it;
+    # a kiosk cannot claim to have read a card later than now.
+    subject = card_subject(event.card, min(event.at.timestamp(), now_ms / 1000))
     if isinstance(subject, CardRefused):
         return refused(f"the card is refused: {subject}")
     if subject != event.shopper:

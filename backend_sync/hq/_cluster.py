@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from multiprocessing.context import SpawnProcess
 
 from backend_sync.exceptions import SyncError
+from backend_sync.hq._admission import CardVerifier
 from backend_sync.hq._ingest import IngestStats, IngestWorker
-from backend_sync.hq._responder import CardVerifier
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)

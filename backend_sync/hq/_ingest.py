@@ -25,8 +25,7 @@ from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync.contract import EVENTS_WILDCARD, Receipt, TapEvent, decode_event, kiosk_topics
 from backend_sync.exceptions import ContractError
 from backend_sync.hlc import wall_clock_ms
-from backend_sync.hq._admission import Admission, RefusalKind, admit, sessions_to_check
-from backend_sync.hq._responder import CardVerifier
+from backend_sync.hq._admission import Admission, CardVerifier, RefusalKind, admit, sessions_to_check
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
