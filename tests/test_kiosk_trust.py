@@ -271,3 +271,16 @@ def test_a_provisioned_kiosk_can_publish_on_its_own_topic_but_hq_refuses_its_poi
         hq.stop()
         hq.store.close()
         broker.stop()
+
+
+def test_a_profile_poisoned_before_hq_refused_such_stamps_still_takes_changes(sqlite_url: str) -> None:
+    store = ProfileStore(sqlite_url)
+    try:
+        store.record(_event(EventKind.WISHLIST_ADD, 1, VICTIM, sku=SKU, hlc=f"999999999999999-999999-{KIOSK}"))
+        api = TestClient(create_app(store, ApiKeys(KEYS)))
+        for shopper in (VICTIM, OTHER):
+            changed = api.put(f"/v1/shoppers/{shopper}/preferences/shoe_size", headers=WEB, json={"value": "42"})
+            assert changed.status_code == 200, changed.json()
+            assert Hlc.parse(changed.json()["hlc"]).wall_ms <= wall_clock_ms() + MAX_AHEAD_MS  # not dragged along
+    finally:
+        store.close()
