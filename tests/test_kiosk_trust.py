@@ -15,6 +15,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
@@ -35,10 +36,10 @@ from backend_sync import (
 from backend_sync._mqtt import connect_async, new_client
 from backend_sync.contract import decode_receipt
 from backend_sync.hlc import MAX_AHEAD_MS, wall_clock_ms
-from backend_sync.hq import ApiKeys, BrokerSecurity, IngestWorker, ProfileStore, create_app
+from backend_sync.hq import ApiKeys, ApiServer, BrokerSecurity, IngestWorker, ProfileStore, create_app
 from kiosk_app import Kiosk
 from kiosk_app._cards import card_verifier
-from kiosk_app.demo import demo_catalog_path
+from kiosk_app.demo import demo_catalog_path, free_port
 from nfc_reader import Role, TagKind, TagRead, issue_token
 from tests.conftest import Mosquitto, eventually
 
@@ -130,20 +131,27 @@ def test_a_poisoned_hlc_is_refused_receipted_and_every_shopper_s_changes_still_w
     assert hq_ingest.store.newest_hlc(VICTIM) == fast.hlc
 
     for store in (hq_ingest.store, ProfileStore(sqlite_url)):  # and after HQ restarts over the same database
-        api = TestClient(create_app(store, ApiKeys(KEYS)))
-        for shopper in (VICTIM, OTHER):
-            added = api.put(f"/v1/shoppers/{shopper}/wishlist/{SKU}", headers=WEB)
-            assert added.status_code == 200, added.json()
-            assert added.json()["wishlist"] == [SKU]
-            removed = api.delete(f"/v1/shoppers/{shopper}/wishlist/{SKU}", headers=WEB)
-            assert removed.status_code == 200, removed.json()
-            assert removed.json()["wishlist"] == []
-            stamp = Hlc.parse(removed.json()["hlc"])
-            if shopper == OTHER:  # the victim's fast kiosk did not drag another shopper's stamps
-                assert stamp.wall_ms < wall_clock_ms() + 60_000
-            else:  # the victim's own change is ordered after their newest one
-                assert stamp > Hlc.parse(fast.hlc or "")
-                assert stamp.wall_ms <= wall_clock_ms() + MAX_AHEAD_MS
+        server = ApiServer(create_app(store, ApiKeys(KEYS)), port=free_port())
+        server.start()
+        try:
+            for shopper in (VICTIM, OTHER):
+                wishlist_url = f"{server.url}/v1/shoppers/{shopper}/wishlist/{SKU}"
+                added = requests.put(wishlist_url, headers=WEB, timeout=10)
+                assert added.status_code == 200, added.json()
+                assert added.json()["wishlist"] == [SKU]
+                removed = requests.delete(wishlist_url, headers=WEB, timeout=10)
+                assert removed.status_code == 200, removed.json()
+                assert removed.json()["wishlist"] == []
+                stamp = Hlc.parse(removed.json()["hlc"])
+                if shopper == OTHER:  # the victim's fast kiosk did not drag another shopper's stamps
+                    assert stamp.wall_ms < wall_clock_ms() + 60_000
+                else:  # the victim's own change is ordered after their newest one
+                    assert stamp > Hlc.parse(fast.hlc or "")
+                    assert stamp.wall_ms <= wall_clock_ms() + MAX_AHEAD_MS
+        finally:
+            server.stop()
+            if store is not hq_ingest.store:
+                store.close()
 
 
 def test_a_kiosk_cannot_change_the_profile_of_a_shopper_whose_card_it_did_not_read(
