@@ -223,6 +223,10 @@ def test_a_visit_proven_by_its_card_is_stored_and_its_later_events_need_only_the
         assert eventually(lambda: len(outbox) == 0)
         assert (second.stats.stored, second.stats.refused_no_card_proof) == (1, 0)
         assert store.profile(VICTIM).wishlist == [SKU]
+        [visit] = store.export(VICTIM)["card_visits"]  # the proof is the shopper's data too: exported, erased
+        assert (visit["session"], visit["kiosk"]) == (str(kiosk.session.id), KIOSK)
+        store.erase(VICTIM)
+        assert store.card_visits({str(kiosk.session.id)}) == {}
     finally:
         link.stop()
         for worker in running:

@@ -269,11 +269,15 @@ class ProfileStore:
                 .where(consents.c.profile_key == key).order_by(consents.c.hlc))]
             sessions = list(db.execute(sa.select(session_links.c.session)
                                        .where(session_links.c.profile_key == key)).scalars())
+            visits = [dict(row._mapping) for row in db.execute(
+                sa.select(card_visits.c.session, card_visits.c.store, card_visits.c.kiosk, card_visits.c.verified_at)
+                .where(card_visits.c.profile_key == key).order_by(card_visits.c.verified_at))]
         return {
             "shopper": shopper,
             "consent": profile.consent.value if profile.consent else None,
             "consent_log": [{**c, "at": c["at"].isoformat()} for c in consent_log],
             "linked_sessions": sessions,
+            "card_visits": [{**v, "verified_at": v["verified_at"].isoformat()} for v in visits],
             "wishlist": profile.wishlist,
             "preferences": profile.preferences,
             "history": [{**asdict(e), "at": e.at.isoformat()} for e in profile.history],
