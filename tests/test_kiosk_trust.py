@@ -296,3 +296,36 @@ def test_a_profile_poisoned_before_hq_refused_such_stamps_still_takes_changes(sq
             assert Hlc.parse(changed.json()["hlc"]).wall_ms <= wall_clock_ms() + MAX_AHEAD_MS  # not dragged along
     finally:
         store.close()
+
+
+def test_a_visit_split_across_workers_of_a_share_group_is_taken_whole(
+        mosquitto: Mosquitto, hq_key: tuple[Ed25519PrivateKey, Path], postgres_url: str, tmp_path: Path) -> None:
+    # Each worker may get any of the visit's events first: each event carries the card,
+    # so whichever worker sees the visit first proves it, and the others find the proof.
+    verify = card_verifier(hq_key[0].public_key())
+    store = ProfileStore(postgres_url)
+    workers = [IngestWorker(mosquitto.url, store, worker_id=f"hq-ingest-{n}", share_group="hq", verify_card=verify)
+               for n in (1, 2)]
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    kiosk = Kiosk(load_catalog(demo_catalog_path()), outbox, STORE, KIOSK, verify_card=verify)
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    try:
+        for worker in workers:
+            worker.start()
+            assert worker.subscribed.wait(10)
+        kiosk.handle(TagRead(TagKind.SHOPPER_CARD, "02", token=issue_token(hq_key[0], VICTIM, Role.SHOPPER, 600)))
+        kiosk.consent(True)
+        skus = [product.sku for product in list(kiosk.catalog.products)[:10]]
+        for sku in skus:
+            kiosk.handle(TagRead(TagKind.PRODUCT, "01", sku=sku))
+            assert kiosk.set_wishlist(sku, True)
+        link.start()
+        assert eventually(lambda: len(outbox) == 0)
+        assert sum(w.stats.refused_no_card_proof for w in workers) == 0
+        assert sum(w.stats.stored for w in workers) == 21
+        assert sorted(store.profile(VICTIM).wishlist) == sorted(skus)
+    finally:
+        link.stop()
+        for worker in workers:
+            worker.stop()
+        store.close()
