@@ -86,14 +86,14 @@ def admit(events: Iterable[TapEvent], known_visits: Mapping[str, CardVisit], ver
         return checked[token, read_at]
 
     for event in events:
-        refusal = _clock_refusal(event, now_ms, max_ahead_ms) or _identity_refusal(event, visits, card_subject,
+        verdict = _clock_refusal(event, now_ms, max_ahead_ms) or _identity_verdict(event, visits, card_subject,
                                                                                    now_ms)
-        if isinstance(refusal, Refused):
-            admission.refused.append(refusal)
+        if isinstance(verdict, Refused):
+            admission.refused.append(verdict)
             continue
-        if isinstance(refusal, CardVisit):
-            visits[refusal.session] = refusal
-            admission.new_visits.append(refusal)
+        if isinstance(verdict, CardVisit):  # proven by its card just now: later events need only the lookup
+            visits[verdict.session] = verdict
+            admission.new_visits.append(verdict)
         admission.accepted.append(event)
     return admission
 
@@ -108,7 +108,7 @@ def _clock_refusal(event: TapEvent, now_ms: int, max_ahead_ms: int) -> Refused |
                    f"its HLC is {ahead / 1000:.0f} s ahead of HQ's clock (at most {max_ahead_ms / 1000:.0f} s)")
 
 
-def _identity_refusal(event: TapEvent, visits: Mapping[str, CardVisit],
+def _identity_verdict(event: TapEvent, visits: Mapping[str, CardVisit],
                       card_subject: Callable[[str, float], str | CardRefused],
                       now_ms: int) -> Refused | CardVisit | None:
     """None when the event needs no proof or its visit is proven; a new CardVisit when its card proves it now."""
