@@ -14,6 +14,10 @@ Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
 Every message carries ``"v"``, the schema version; a payload of an unknown version or
 shape is rejected with ContractError, and one larger than its kind's ``max_bytes`` with
 MessageTooLarge, before it is parsed.
+
+Tap events are at version 2: an event that names a shopper carries the token of the
+shopper's card read in that visit (``card``), HQ's proof that the shopper was there.
+HQ still takes version 1 for anonymous events (a fleet is not upgraded at one instant).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal, TypeVar
+from typing import Annotated, ClassVar, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -116,6 +120,8 @@ _SHOPPER_CODES = _shopper_id_codes()
 SHOPPER_PATTERN = (f"^{_regex_class([code for code in _SHOPPER_CODES if code != ord('.')])}"
                    f"{_regex_class(_SHOPPER_CODES)}{{0,127}}$")
 ShopperId = Annotated[str, Field(min_length=1, max_length=128, pattern=SHOPPER_PATTERN)]
+CardToken = Annotated[str, Field(min_length=1, max_length=1024)]
+EVENT_VERSION: Final = 2
 
 # The fields each kind must carry (and no other kind may).
 _KIND_FIELDS = {
@@ -133,12 +139,14 @@ class TapEvent(BaseModel):
 
     Changes to a profile (wishlist, consent, preferences) carry the shopper's id and a
     hybrid logical timestamp (``hlc``) by which HQ merges them with other channels'.
+    From version 2 on, an event that names a shopper carries the token of the card the
+    shopper tapped in this visit (``card``); HQ checks it once per visit.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 4 * 1024  # the largest valid event is under 1.5 KiB
 
-    v: Literal[1] = 1
+    v: Literal[1, 2] = EVENT_VERSION
     event_id: uuid.UUID
     kind: EventKind
     store: Id
@@ -152,9 +160,12 @@ class TapEvent(BaseModel):
     consent: ConsentStatus | None = None
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
     value: Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+    card: CardToken | None = None
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> TapEvent:
+        if self.card is not None and (self.v < 2 or self.shopper is None):
+            raise ValueError("only a version 2 event that names a shopper carries a card token")
         needed = _KIND_FIELDS[self.kind]
         missing = sorted(f for f in needed if getattr(self, f) is None)
         extra = sorted(f for f in _OPTIONAL_FIELDS - needed if getattr(self, f) is not None)
@@ -229,7 +240,7 @@ class ProfileRequest(BaseModel):
     v: Literal[1] = 1
     request_id: uuid.UUID
     shopper: ShopperId
-    token: Annotated[str, Field(min_length=1, max_length=1024)]
+    token: CardToken
 
 
 class ProfileResponse(BaseModel):

@@ -47,12 +47,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import ConsentStatus, EventKind, HlcClock, decode_event, encode_event, new_event
 from backend_sync.contract import kiosk_topics
 from benchmarks.sync_throughput import percentile, temporary_postgres
-from nfc_reader import public_key_to_pem
+from nfc_reader import Role, issue_token, public_key_to_pem
 from tests.conftest import Mosquitto
 
 SKUS = [f"SKU-{n:04d}" for n in range(400)]
@@ -76,21 +77,24 @@ class SimKiosk:
     session: uuid.UUID = field(default_factory=uuid.uuid4)
     session_left: int = 0
     shopper: str | None = None
+    card: str | None = None  # the signed-in shopper's card token, sent with the events that name them
     pending: dict[int, tuple[float, bool]] = field(default_factory=dict)  # seq -> (tap time, in window)
 
 
 def event_payload(event_id: str, kind: EventKind, sim: SimKiosk, details: dict[str, Any]) -> bytes:
     """A TapEvent's wire bytes, built without pydantic: a real kiosk's encoding cost is its own
     tablet's, not this machine's. ``check_payloads`` proves HQ's decoder takes them."""
-    return json.dumps({"v": 1, "event_id": event_id, "kind": kind.value, "store": sim.store, "kiosk": sim.kiosk,
+    card = {"card": sim.card} if sim.shopper else {}
+    return json.dumps({"v": 2, "event_id": event_id, "kind": kind.value, "store": sim.store, "kiosk": sim.kiosk,
                        "seq": sim.seq, "session": str(sim.session), "shopper": sim.shopper,
-                       "at": datetime.now(UTC).isoformat(), **details}).encode()
+                       "at": datetime.now(UTC).isoformat(), **details, **card}).encode()
 
 
 def check_payloads() -> None:
     """Every kind the simulator sends is a valid TapEvent, the same as ``encode_event`` would make."""
     sim = SimKiosk("store-000", "kiosk-00", mqtt.Client(mqtt.CallbackAPIVersion.VERSION2), HlcClock("kiosk-00"),
-                   seq=1, shopper="shopper-00001")
+                   seq=1, shopper="shopper-00001",
+                   card=issue_token(Ed25519PrivateKey.generate(), "shopper-00001", Role.SHOPPER, 3600))
     for kind, details in [(EventKind.PRODUCT_VIEW, {"sku": SKUS[0]}),
                           (EventKind.WISHLIST_ADD, {"sku": SKUS[1], "hlc": str(sim.clock.now())}),
                           (EventKind.CONSENT, {"consent": "granted", "hlc": str(sim.clock.now())})]:
@@ -99,14 +103,16 @@ def check_payloads() -> None:
         event = decode_event(event_payload(event_id, kind, sim, details), topic=topic)
         assert encode_event(event) == encode_event(new_event(
             kind=kind, store=sim.store, kiosk=sim.kiosk, seq=1, session=sim.session, shopper=sim.shopper,
-            event_id=uuid.UUID(event_id), **details).model_copy(update={"at": event.at}))
+            event_id=uuid.UUID(event_id), card=sim.card, **details).model_copy(update={"at": event.at}))
 
 
 class Simulator:
     """Hundreds of kiosks on one asyncio loop (paho driven through the loop's readers and writers)."""
 
-    def __init__(self, port: int, kiosks: list[tuple[str, str]], control: Any, results: Any, seed: int) -> None:
+    def __init__(self, port: int, kiosks: list[tuple[str, str]], control: Any, results: Any, seed: int,
+                 card_key: bytes) -> None:
         self.port, self.control, self.results = port, control, results
+        self.card_key = Ed25519PrivateKey.from_private_bytes(card_key)
         self.random = random.Random(seed)
         self.kiosks = [SimKiosk(store, kiosk, self._client(store, kiosk), HlcClock(kiosk)) for store, kiosk in kiosks]
         self.connected = 0
@@ -175,6 +181,8 @@ class Simulator:
             sim.session, sim.session_left = uuid.uuid4(), self.random.randint(5, 15)
             sim.shopper = (f"shopper-{self.random.randrange(SHOPPERS):05d}"
                            if self.random.random() < SIGNED_IN_SESSIONS else None)
+            # The card read at sign-in: HQ checks it once per visit (the consent that opens it).
+            sim.card = issue_token(self.card_key, sim.shopper, Role.SHOPPER, 3600) if sim.shopper else None
             first = EventKind.CONSENT if sim.shopper else EventKind.PRODUCT_VIEW
         else:
             first = EventKind.WISHLIST_ADD if sim.shopper and self.random.random() < 0.1 else EventKind.PRODUCT_VIEW
@@ -261,10 +269,11 @@ class Simulator:
             sim.client.disconnect()
 
 
-def simulator_process(port: int, kiosks: list[tuple[str, str]], control: Any, results: Any, seed: int) -> None:
+def simulator_process(port: int, kiosks: list[tuple[str, str]], control: Any, results: Any, seed: int,
+                      card_key: bytes) -> None:
     """A child process running its share of the kiosks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    asyncio.run(Simulator(port, kiosks, control, results, seed).run())
+    asyncio.run(Simulator(port, kiosks, control, results, seed, card_key).run())
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -387,7 +396,7 @@ def broker_listener(nodelay: bool) -> Any:
                          + ("set_tcp_nodelay true\n" if nodelay else ""))
 
 
-def run_once(args: argparse.Namespace, workers: int, workdir: Path, hq_key: Path) -> dict[str, Any]:
+def run_once(args: argparse.Namespace, workers: int, workdir: Path, hq_key: Path, card_key: bytes) -> dict[str, Any]:
     """One worker count, on a fresh broker and database."""
     (workdir / f"broker-{workers}").mkdir()
     broker = Mosquitto(workdir / f"broker-{workers}", listener=broker_listener(args.nodelay))
@@ -414,7 +423,7 @@ def run_once(args: argparse.Namespace, workers: int, workdir: Path, hq_key: Path
         for n in range(args.sim_processes):
             control = context.Queue()
             sim = context.Process(target=simulator_process, daemon=True,
-                                  args=(broker.port, all_kiosks[n::args.sim_processes], control, results, n))
+                                  args=(broker.port, all_kiosks[n::args.sim_processes], control, results, n, card_key))
             sim.start()
             controls.append(control)
             sims.append(sim)
@@ -509,11 +518,14 @@ def main() -> None:
     check_payloads()
     workdir = Path(tempfile.mkdtemp(prefix="fleet-load-"))
     hq_key = workdir / "hq_public_key.pem"
-    hq_key.write_bytes(public_key_to_pem(Ed25519PrivateKey.generate().public_key()))
+    card_signer = Ed25519PrivateKey.generate()  # HQ's key: signs the simulated shoppers' cards
+    hq_key.write_bytes(public_key_to_pem(card_signer.public_key()))
+    card_key = card_signer.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                         serialization.NoEncryption())
     print(f"fleet load: {args.kiosks} kiosks, 1 tap/s each, {args.seconds:.0f} s measured per run", flush=True)
     runs = []
     for workers in (int(n) for n in args.workers.split(",")):
-        run = run_once(args, workers, workdir, hq_key)
+        run = run_once(args, workers, workdir, hq_key, card_key)
         runs.append(run)
         latency = run["tap_to_profile_ms"]
         print(f"  {workers} worker(s): {run['stored_events_per_s']} events/s stored of "

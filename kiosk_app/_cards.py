@@ -1,21 +1,41 @@
 """Loyalty cards and staff badges as the kiosk and HQ check them: signed by HQ, unexpired,
 and of the right role."""
 
-from collections.abc import Callable
+from __future__ import annotations
+
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend_sync import CardRefused
-from nfc_reader import Role, TokenError, verify_token
+from nfc_reader import Role, TokenError, public_key_from_pem, public_key_to_pem, verify_token
 
 
-def card_verifier(hq_key: Ed25519PublicKey, role: Role = Role.SHOPPER) -> Callable[[str], str]:
-    """A function from a card (or badge) token to the person it names; it raises CardRefused."""
+class CardCheck:
+    """A function from a card (or badge) token to the person it names; it raises CardRefused.
 
-    def verify(token: str) -> str:
+    It pickles (as HQ's public key in PEM), so ingest worker processes can be handed one.
+    """
+
+    def __init__(self, hq_key: Ed25519PublicKey, role: Role = Role.SHOPPER) -> None:
+        self._key = hq_key
+        self._role = role
+
+    def __call__(self, token: str, read_at: float | None = None) -> str:
+        """The person the token names; unexpired at ``read_at`` (unix seconds; now by default)."""
         try:
-            return verify_token(hq_key, token, role).subject
+            return verify_token(self._key, token, self._role, now=read_at).subject
         except TokenError as exc:
             raise CardRefused(str(exc)) from exc
 
-    return verify
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _card_check_from_pem, (public_key_to_pem(self._key), self._role)
+
+
+def card_verifier(hq_key: Ed25519PublicKey, role: Role = Role.SHOPPER) -> CardCheck:
+    """A function from a card (or badge) token to the person it names; it raises CardRefused."""
+    return CardCheck(hq_key, role)
+
+
+def _card_check_from_pem(pem: bytes, role: Role) -> CardCheck:
+    return CardCheck(public_key_from_pem(pem), role)

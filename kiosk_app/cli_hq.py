@@ -53,7 +53,7 @@ def hq() -> None:
                    "connection, as the generated Mosquitto config requires. Instead of --broker.")
 @secret_url_option("db", DB_URL_ENV, "Profile database URL.", default="sqlite:///hq.sqlite")
 @click.option("--hq-key", type=click.Path(exists=True, path_type=Path), required=True,
-              help="HQ's public key (PEM), to check the shopper cards in profile requests.")
+              help="HQ's public key (PEM), to check the shopper cards in profile requests and kiosk events.")
 @click.option("--worker-id", default="hq-ingest-1", show_default=True)
 @click.option("--share-group", help="Share the subscription with other workers of this group.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
@@ -106,11 +106,13 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                    "--broker-credentials", err=True)
     if workers > 1 and db.startswith("sqlite"):
         click.echo("warning: several workers on SQLite take turns writing; use PostgreSQL", err=True)
+    verify_card = card_verifier(public_key_from_pem(hq_key.read_bytes()))
     store = ProfileStore(db)
     stops: list[Callable[[], object]] = [store.close]
     try:
         if workers == 1:
-            worker = IngestWorker(urls.ingest[0], store, worker_id=worker_id, share_group=share_group)
+            worker = IngestWorker(urls.ingest[0], store, worker_id=worker_id, share_group=share_group,
+                                  verify_card=verify_card)
             worker.start()
 
             def stop_worker() -> None:
@@ -123,15 +125,14 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             pids = ""
         else:
             cluster = IngestCluster(urls.ingest, db, workers, share_group or "hq", worker_id=worker_id,
-                                    log_level=logging.getLogger().getEffectiveLevel())
+                                    log_level=logging.getLogger().getEffectiveLevel(), verify_card=verify_card)
             try:
                 cluster.start()
             except SyncError as exc:
                 raise click.ClickException(str(exc)) from exc
             stops.append(lambda: click.echo(f"HQ ingest stopped: {cluster.stop()}"))
             pids = f", {workers} workers (pids {', '.join(str(pid) for pid in cluster.pids.values())})"
-        responder = ProfileResponder(urls.profiles, store, card_verifier(public_key_from_pem(hq_key.read_bytes())),
-                                     client_id=f"{worker_id}-profiles")
+        responder = ProfileResponder(urls.profiles, store, verify_card, client_id=f"{worker_id}-profiles")
         responder.start()
 
         def stop_responder() -> None:

@@ -4,7 +4,9 @@ A product tap looks the SKU up in the local catalog and records a ``product_view
 event in the outbox in one transaction; a loyalty-card tap signs the shopper in (or
 out, when the same card is tapped again). Events leave under the shopper's identity
 only after the shopper has consented on this kiosk; until then they are anonymous, and
-HQ joins them to the profile only when the consent event arrives.
+HQ joins them to the profile only when the consent event arrives. Every event that
+names the shopper carries the token of the card read in the visit: HQ takes changes to
+a profile only on that proof, and whichever of them reaches HQ first proves the visit.
 """
 
 from __future__ import annotations
@@ -183,6 +185,8 @@ class Kiosk:
     def _record(self, kind: EventKind, shopper: str | None, **details: object) -> uuid.UUID | None:
         """Commit one event to the outbox; anonymous ones may be dropped when it is full."""
         event_id, session = uuid.uuid4(), self.session.id
+        if shopper is not None:
+            details["card"] = self.session.card_token
 
         def payload(seq: int) -> bytes:
             return encode_event(new_event(kind=kind, store=self.store, kiosk=self.kiosk, seq=seq, session=session,
@@ -202,7 +206,7 @@ class Kiosk:
         except CardRefused as exc:
             self.counters.rejected_cards += 1
             return TapOutcome(OutcomeKind.CARD_REJECTED, reason=str(exc))
-        if not self.machine.card(shopper):
+        if not self.machine.card(shopper, token):
             return TapOutcome(OutcomeKind.SIGNED_OUT, shopper=shopper)
         return TapOutcome(OutcomeKind.SIGNED_IN, shopper=shopper)
 

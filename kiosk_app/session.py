@@ -42,6 +42,8 @@ class Visit:
 
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     shopper: str | None = None
+    # The token of the shopper's card read in this visit: HQ's proof that they were here.
+    card_token: str | None = None
     consented: bool = False
     viewed: list[HistoryEvent] = field(default_factory=list)
     synced: list[HistoryEvent] = field(default_factory=list)  # from the shopper's profile at HQ
@@ -89,8 +91,8 @@ class SessionMachine:
             self.mode = Mode.BROWSING
         self.touch()
 
-    def card(self, shopper: str) -> bool:
-        """A verified loyalty card was tapped; returns False when it signed its shopper out.
+    def card(self, shopper: str, token: str | None = None) -> bool:
+        """A verified loyalty card (of ``token``) was tapped; returns False when it signed its shopper out.
 
         Another shopper's card starts a fresh visit: nothing of the first one carries over.
         """
@@ -99,7 +101,7 @@ class SessionMachine:
         if self.mode is Mode.SIGNED_IN and self.visit.shopper == shopper:
             self._wipe(Mode.IDLE)
             return False
-        self.visit = Visit(shopper=shopper)
+        self.visit = Visit(shopper=shopper, card_token=token)
         self.mode = Mode.SIGNED_IN
         self.touch()
         return True

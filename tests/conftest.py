@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync.hq import IngestWorker, ProfileStore
 from kiosk_app import KioskConfig
+from kiosk_app._cards import card_verifier
 from kiosk_app.demo import free_port
 from nfc_reader import TagEmulator, public_key_to_pem
 
@@ -165,9 +166,9 @@ def hq_key(tmp_path: Path) -> tuple[Ed25519PrivateKey, Path]:
 
 
 @pytest.fixture
-def hq_ingest(mosquitto: Mosquitto, sqlite_url: str) -> Iterator[IngestWorker]:
-    """HQ's ingest worker on the test broker, subscribed, storing into a fresh SQLite."""
-    worker = IngestWorker(mosquitto.url, ProfileStore(sqlite_url))
+def hq_ingest(mosquitto: Mosquitto, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, Path]) -> Iterator[IngestWorker]:
+    """HQ's ingest worker on the test broker, subscribed, storing into a fresh SQLite, checking cards by ``hq_key``."""
+    worker = IngestWorker(mosquitto.url, ProfileStore(sqlite_url), verify_card=card_verifier(hq_key[0].public_key()))
     worker.start()
     assert worker.subscribed.wait(10)
     yield worker

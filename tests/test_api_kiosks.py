@@ -17,7 +17,7 @@ from backend_sync.hq import ApiKeys, IngestWorker, ProfileResponder, ProfileStor
 from kiosk_app import KioskConfig, KioskRuntime
 from kiosk_app._cards import card_verifier
 from kiosk_app.demo import demo_catalog_path
-from nfc_reader import Role, issue_token
+from nfc_reader import Role, TagKind, TagRead, issue_token
 from tests.conftest import Mosquitto
 
 KEYS = {"web": "web-key-0123456789abcdef", "app": "app-key-0123456789abcdef"}
@@ -36,8 +36,9 @@ class Hq:
 def hq(mosquitto: Mosquitto, postgres_url: str, hq_key: tuple[Ed25519PrivateKey, Path],
        tmp_path: Path) -> Iterator[Hq]:
     store = ProfileStore(postgres_url)
-    worker = IngestWorker(mosquitto.url, store, share_group="hq")
-    responder = ProfileResponder(mosquitto.url, store, card_verifier(hq_key[0].public_key()))
+    verify_card = card_verifier(hq_key[0].public_key())
+    worker = IngestWorker(mosquitto.url, store, share_group="hq", verify_card=verify_card)
+    responder = ProfileResponder(mosquitto.url, store, verify_card)
     config = KioskConfig(store="madrid-centro", kiosk="kiosk-01", catalog=demo_catalog_path(),
                          reader="udp:127.0.0.1:9", broker=mosquitto.url, data_dir=tmp_path / "kiosk",
                          hq_public_key=hq_key[1])
@@ -55,10 +56,11 @@ def hq(mosquitto: Mosquitto, postgres_url: str, hq_key: tuple[Ed25519PrivateKey,
     store.close()
 
 
-def test_a_wishlist_item_added_at_a_kiosk_is_readable_through_the_api(hq: Hq) -> None:
+def test_a_wishlist_item_added_at_a_kiosk_is_readable_through_the_api(hq: Hq,
+                                                                     hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     # How fast is measured by benchmarks/fleet_load.py (tap-to-profile p50/p99), not here.
     sku = next(iter(hq.kiosk.kiosk.catalog.products)).sku
-    hq.kiosk.kiosk.session.shopper = SHOPPER  # signed in with their card
+    hq.kiosk.kiosk.handle(TagRead(TagKind.SHOPPER_CARD, "02", token=issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 60)))
     hq.kiosk.kiosk.consent(True)
     deadline = time.monotonic() + 15
     assert hq.kiosk.kiosk.set_wishlist(sku, True)

@@ -27,7 +27,9 @@ def test_round_trip() -> None:
 @pytest.mark.parametrize(
     ("payload", "fragment"),
     [
-        (_with(v=2), "not a TapEvent"),
+        (_with(v=3), "not a TapEvent"),
+        (_with(v=1, card="a.b"), "card token"),  # version 1 carries no card
+        (_with(card="a.b"), "card token"),  # an anonymous event has no card to carry
         (_with(sku="bad sku"), "not a TapEvent"),
         (_with(seq=0), "not a TapEvent"),
         (_with(extra="field"), "not a TapEvent"),

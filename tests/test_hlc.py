@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend_sync.hlc import Hlc, HlcClock
+from backend_sync.hlc import MAX_AHEAD_MS, MAX_COUNTER, MAX_WALL_MS, Hlc, HlcClock
 
 
 def test_clock_never_goes_back_even_when_the_wall_clock_does() -> None:
@@ -36,3 +36,28 @@ def test_text_sorts_like_the_timestamp(wall_a: int, count_a: int, wall_b: int, c
 def test_bad_text_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="HLC"):
         Hlc.parse(text)
+
+
+def test_a_full_counter_rolls_into_the_wall_instead_of_overflowing() -> None:
+    clock = HlcClock("hq-api", wall_ms=lambda: 1_000)
+    assert clock.observe(Hlc(1_000, MAX_COUNTER, "kiosk-01"))
+    stamp = clock.now()
+    assert stamp == Hlc(1_001, 0, "hq-api") and Hlc.parse(str(stamp)) == stamp
+    with pytest.raises(ValueError, match="no HLC timestamp follows"):
+        Hlc(MAX_WALL_MS, MAX_COUNTER, "kiosk-01").successor("hq-api")
+
+
+def test_a_stamp_too_far_ahead_is_not_followed() -> None:
+    clock = HlcClock("hq-api", wall_ms=lambda: 1_000)
+    assert not clock.observe(Hlc(1_000 + MAX_AHEAD_MS + 1, 0, "kiosk-01"))  # a forged stamp, or a clock in 2100
+    assert clock.observe(Hlc(1_000 + MAX_AHEAD_MS, 0, "kiosk-02"))  # within the skew HQ tolerates
+    assert clock.now() == Hlc(1_000 + MAX_AHEAD_MS, 1, "hq-api")
+    assert clock.after(Hlc(MAX_WALL_MS, MAX_COUNTER, "kiosk-01")).wall_ms == 1_000 + MAX_AHEAD_MS
+
+
+def test_a_stamp_after_one_profile_s_newest_does_not_move_the_clock_for_others() -> None:
+    clock = HlcClock("hq-api", wall_ms=lambda: 1_000)
+    ahead = Hlc(301_000, 5, "kiosk-01")  # one shopper's kiosk runs five minutes fast
+    assert clock.after(ahead) == Hlc(301_000, 6, "hq-api")
+    assert clock.after(None).wall_ms == 1_000  # the next shopper's change is stamped by HQ's own clock
+    assert clock.after(Hlc(500, 0, "web")) > Hlc(1_000, 0, "hq-api")

@@ -62,6 +62,17 @@ def test_card_signs_in_and_events_carry_the_shopper_only_after_consent(kiosk: Ki
     assert events[1].consent is ConsentStatus.GRANTED and len({e.session for e in events}) == 1
 
 
+def test_events_naming_the_shopper_carry_the_card_read_in_the_visit(kiosk: Kiosk) -> None:
+    tap = card("shopper-1")
+    kiosk.handle(tap)
+    kiosk.handle(product(SKU))
+    kiosk.consent(True)
+    kiosk.handle(product(SKU))
+    assert kiosk.set_wishlist(SKU, True)
+    assert [(e.v, e.shopper, e.card) for e in recorded(kiosk)] == [
+        (2, None, None), *[(2, "shopper-1", tap.token)] * 3]  # HQ's proof that the shopper was here
+
+
 def test_a_no_is_recorded_and_keeps_the_visit_anonymous(kiosk: Kiosk) -> None:
     kiosk.handle(card("shopper-1"))
     kiosk.consent(False)

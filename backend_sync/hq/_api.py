@@ -6,8 +6,9 @@ exactly like a kiosk's, so idempotency (by event id) and the merge rules (wishli
 preferences and consent by hybrid logical clock) are the same for every channel. Such
 events come from store ``online`` with the calling channel as kiosk id (``online/web``,
 ``online/app``); their sequence is taken from their HLC, and profile changes carry an
-HLC from this API's clock (node ``hq-api``) that has first observed the shopper's newest
-change, so a change made after reading the profile is ordered after what was read.
+HLC from this API's clock (node ``hq-api``) stamped after the shopper's newest change,
+so a change made after reading the profile is ordered after what was read. One
+shopper's stamps never move the clock for another.
 
 A channel calls with its key in ``X-Api-Key``; the key names the channel. The key is
 checked, and the body's size bounded, before a route reads the body (``_guard``).
@@ -123,12 +124,18 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
 
     def record_change(channel: str, shopper: str, kind: EventKind, session: uuid.UUID | None = None,
                       **details: object) -> Hlc:
-        """Store one profile change from ``channel``, stamped after the shopper's newest change."""
+        """Store one profile change from ``channel``, stamped after the shopper's newest change.
+
+        The stamp follows this shopper's own newest change and HQ's clock, never other
+        shoppers' (the clock is not moved by it), and not a stamp beyond the skew HQ allows.
+        """
         refuse_if_erased(shopper)
-        newest = store.newest_hlc(shopper)
-        if newest:
-            hlc_clock.observe(Hlc.parse(newest))
-        hlc = hlc_clock.now()
+        text = store.newest_hlc(shopper)
+        newest = Hlc.parse(text) if text else None
+        if newest is not None and hlc_clock.too_far_ahead(newest):
+            log.warning("a change to a profile is stamped by HQ's clock: its newest stamp %s is more than %d s "
+                        "ahead", newest, hlc_clock.max_ahead_ms // 1000)
+        hlc = hlc_clock.after(newest)
         store.record_many([_event(kind, channel, shopper, session, hlc, None, {"hlc": str(hlc), **details})])
         return hlc
 

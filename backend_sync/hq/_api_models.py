@@ -112,6 +112,15 @@ class ConsentLogEntry(BaseModel):
     at: datetime
 
 
+class CardVisitEntry(BaseModel):
+    """A kiosk visit in which HQ checked the shopper's card."""
+
+    session: str
+    store: str
+    kiosk: str
+    verified_at: datetime
+
+
 class ExportedEvent(BaseModel):
     """One stored event, as exported."""
 
@@ -131,6 +140,7 @@ class ExportOut(BaseModel):
     consent: ConsentStatus | None
     consent_log: list[ConsentLogEntry]
     linked_sessions: list[str]
+    card_visits: list[CardVisitEntry]
     wishlist: list[str]
     preferences: dict[str, str]
     history: list[ExportedEvent]

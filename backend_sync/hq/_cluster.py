@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing.context import SpawnProcess
 
 from backend_sync.exceptions import SyncError
+from backend_sync.hq._admission import CardVerifier
 from backend_sync.hq._ingest import IngestStats, IngestWorker
 from backend_sync.hq._store import ProfileStore
 
@@ -31,8 +32,12 @@ _CONTEXT = multiprocessing.get_context("spawn")
 
 def run_ingest_worker(broker_url: str, db_url: str, worker_id: str, share_group: str, log_level: int,
                       ready: multiprocessing.synchronize.Event,
-                      results: multiprocessing.Queue[tuple[str, dict[str, int]]]) -> None:
-    """One worker process: ingest until SIGTERM, then report its stats on ``results``."""
+                      results: multiprocessing.Queue[tuple[str, dict[str, int]]],
+                      verify_card: CardVerifier | None = None) -> None:
+    """One worker process: ingest until SIGTERM, then report its stats on ``results``.
+
+    ``verify_card`` must pickle (``kiosk_app._cards.CardCheck`` does).
+    """
     logging.basicConfig(level=log_level, format=f"%(asctime)s {worker_id} %(levelname)s %(name)s: %(message)s")
     # Stopped by a signal of its own, not a shared Event: a sibling killed while waiting
     # on a shared Event would leave it unable to ever be set.
@@ -40,7 +45,7 @@ def run_ingest_worker(broker_url: str, db_url: str, worker_id: str, share_group:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     store = ProfileStore(db_url)
-    worker = IngestWorker(broker_url, store, worker_id=worker_id, share_group=share_group)
+    worker = IngestWorker(broker_url, store, worker_id=worker_id, share_group=share_group, verify_card=verify_card)
     worker.start()
     try:
         if worker.subscribed.wait(30):
@@ -69,7 +74,8 @@ class IngestCluster:
     """
 
     def __init__(self, broker_url: str | Sequence[str], db_url: str, count: int, share_group: str = "hq",
-                 worker_id: str = "hq-ingest", log_level: int = logging.WARNING) -> None:
+                 worker_id: str = "hq-ingest", log_level: int = logging.WARNING,
+                 verify_card: CardVerifier | None = None) -> None:
         if count < 1:
             raise SyncError("an ingest cluster needs at least one worker")
         urls = [broker_url] * count if isinstance(broker_url, str) else list(broker_url)
@@ -77,6 +83,7 @@ class IngestCluster:
             raise SyncError(f"{count} ingest workers need {count} broker URLs, not {len(urls)}")
         self.restarts = 0
         self._args = (db_url, share_group, log_level)
+        self._verify_card = verify_card
         self._ids = [f"{worker_id}-{n}" for n in range(1, count + 1)]
         self._urls = dict(zip(self._ids, urls, strict=True))
         self._members: dict[str, _Member] = {}
@@ -134,7 +141,7 @@ class IngestCluster:
         ready = _CONTEXT.Event()
         process = _CONTEXT.Process(target=run_ingest_worker, name=worker_id, daemon=True,
                                    args=(self._urls[worker_id], db_url, worker_id, share_group, log_level, ready,
-                                         self._results))
+                                         self._results, self._verify_card))
         process.start()
         self._members[worker_id] = _Member(worker_id, process, ready)
 

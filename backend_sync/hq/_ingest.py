@@ -4,6 +4,10 @@ A message is acknowledged to the broker only after it is stored (or rejected as 
 ours), so a worker that dies mid-way loses nothing: the broker redelivers. Once stored,
 the event's sequence goes back to its kiosk in a receipt, and only then does the kiosk
 forget it.
+
+Before storing, a batch goes through HQ's admission rules (``_admission``): an event
+stamped too far ahead of HQ's clock, or naming a shopper whose card was not read in its
+visit, is refused, logged, counted, and receipted all the same.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from backend_sync.contract import EVENTS_WILDCARD, Receipt, TapEvent, decode_event, kiosk_topics
 from backend_sync.exceptions import ContractError, MessageTooLarge
+from backend_sync.hlc import wall_clock_ms
+from backend_sync.hq._admission import Admission, CardVerifier, RefusalKind, admit, sessions_to_check
 from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +42,8 @@ class IngestStats:
     rejected: int = 0
     receipts_sent: int = 0
     oversized: int = 0  # of the rejected: larger than an event may be, refused unread
+    refused_clock_ahead: int = 0  # HLC too far ahead of HQ's clock
+    refused_no_card_proof: int = 0  # names a shopper whose card was not read in the visit
 
 
 @dataclass(frozen=True)
@@ -54,12 +62,15 @@ class IngestWorker:
     in one transaction (group commit), then acknowledges those messages in arrival order
     (as MQTT requires) and sends each kiosk one receipt for its stored sequences. With
     ``share_group`` set, workers of that group share one MQTT shared subscription.
+    ``verify_card`` checks the shopper cards kiosks send (see ``_admission``); without it
+    no kiosk event may name a shopper.
     """
 
     def __init__(self, broker_url: str, store: ProfileStore, worker_id: str = "hq-ingest-1",
-                 share_group: str | None = None) -> None:
+                 share_group: str | None = None, verify_card: CardVerifier | None = None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.store = store
+        self._verify_card = verify_card
         self.stats = IngestStats()
         self.subscribed = threading.Event()
         self._topic = f"$share/{share_group}/{EVENTS_WILDCARD}" if share_group else EVENTS_WILDCARD
@@ -130,25 +141,43 @@ class IngestWorker:
         while not self._stop.is_set():
             rejected_before = self.stats.rejected
             try:
+                admission = self._admit(events)
                 try:
-                    new = self.store.record_many(events)
+                    new = self.store.record_many(admission.accepted, admission.new_visits)
                 except (IntegrityError, DataError):
-                    new = self._store_one_by_one(events)
+                    new = self._store_one_by_one(admission)
             except SQLAlchemyError as exc:
                 log.error("cannot store %d events, retrying in %.1f s: %s", len(events), delay, exc)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            self._count_refusals(admission)
             self.stats.stored += len(new)
-            self.stats.duplicates += len(events) - len(new) - (self.stats.rejected - rejected_before)
+            self.stats.duplicates += len(admission.accepted) - len(new) - (self.stats.rejected - rejected_before)
             return True
         return False  # left unacknowledged: the broker redelivers after reconnect
 
-    def _store_one_by_one(self, events: list[TapEvent]) -> set[str]:
+    def _admit(self, events: list[TapEvent]) -> Admission:
+        """The batch through HQ's admission rules: one lookup of card visits for the whole batch."""
+        known = self.store.card_visits(sessions_to_check(events))
+        return admit(events, known, self._verify_card, wall_clock_ms())
+
+    def _count_refusals(self, admission: Admission) -> None:
+        for refused in admission.refused:
+            if refused.kind is RefusalKind.CLOCK_AHEAD:
+                self.stats.refused_clock_ahead += 1
+            else:
+                self.stats.refused_no_card_proof += 1
+            event = refused.event
+            log.warning("refused %s event %s from %s/%s: %s", event.kind.value, event.event_id, event.store,
+                        event.kiosk, refused.reason)
+
+    def _store_one_by_one(self, admission: Admission) -> set[str]:
         new: set[str] = set()
-        for event in events:
+        for event in admission.accepted:
             try:
-                new |= self.store.record_many([event])
+                new |= self.store.record_many([event], [v for v in admission.new_visits
+                                                        if v.session == str(event.session)])
             except (IntegrityError, DataError) as exc:
                 self.stats.rejected += 1
                 log.error("HQ's database refuses event %s from %s/%s; rejected: %s", event.event_id, event.store,

@@ -14,6 +14,10 @@ anonymous views of the session follow. Erasing a profile deletes all of it and l
 only a salted hash of the shopper id, so that events still on their way from kiosks
 cannot bring it back.
 
+A kiosk's change to a profile is taken only from a visit in which that shopper's card
+was read: HQ checks the card once per visit and keeps the proof as a card visit (the
+session, the kiosk, the shopper), so later events of the visit cost one lookup.
+
 The database is named by URL: ``sqlite:///path.db`` (the default) or
 ``postgresql+psycopg://...`` when it grows.
 """
@@ -21,7 +25,7 @@ The database is named by URL: ``sqlite:///path.db`` (the default) or
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +87,15 @@ session_links = sa.Table(
     sa.Column("session", sa.String(36), primary_key=True),
     sa.Column("profile_key", _KEY, nullable=False, index=True),
 )
+# Visits in which HQ has checked the shopper's card: session -> the kiosk and the shopper.
+card_visits = sa.Table(
+    "card_visits", _metadata,
+    sa.Column("session", sa.String(36), primary_key=True),
+    sa.Column("store", sa.String(64), nullable=False),
+    sa.Column("kiosk", sa.String(64), nullable=False),
+    sa.Column("profile_key", _KEY, nullable=False, index=True),
+    sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
+)
 erased = sa.Table(
     "erased", _metadata,
     sa.Column("shopper_hash", sa.String(64), primary_key=True),
@@ -94,7 +107,7 @@ revoked_sessions = sa.Table(
     sa.Column("token_digest", sa.String(64), primary_key=True),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
-_PROFILE_TABLES = (wishlist, preferences, consents, session_links)
+_PROFILE_TABLES = (wishlist, preferences, consents, session_links, card_visits)
 # Any fixed number: HQ processes starting together take it before creating the tables.
 _SCHEMA_LOCK = 7_310_001
 
@@ -133,6 +146,16 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
+class CardVisit:
+    """A visit in which HQ has checked the card of ``shopper``, read at ``store``/``kiosk``."""
+
+    session: str
+    store: str
+    kiosk: str
+    shopper: str
+
+
+@dataclass(frozen=True)
 class Profile:
     """What every channel reads of a shopper."""
 
@@ -164,17 +187,23 @@ class ProfileStore:
         """Store an event once; returns False if its id was already stored."""
         return bool(self.record_many([event]))
 
-    def record_many(self, batch: Sequence[TapEvent]) -> set[str]:
+    def record_many(self, batch: Sequence[TapEvent], new_visits: Sequence[CardVisit] = ()) -> set[str]:
         """Store a batch of events in one transaction; returns the ids that were new.
 
         Events whose id is already stored are skipped, so redelivered or resent events
         are never counted twice; events of an erased shopper are dropped and counted.
+        ``new_visits`` (card visits just checked for these events) are kept with them.
         """
         if not batch:
             return set()
         now = datetime.now(UTC)
         with self._engine.begin() as db:
             batch = self._without_erased(db, batch)
+            shoppers = {e.shopper for e in batch}
+            self._upsert(db, card_visits, [{"session": v.session, "store": v.store, "kiosk": v.kiosk,
+                                            "profile_key": shopper_key(v.shopper), "verified_at": now}
+                                           for v in sorted(new_visits, key=lambda v: v.session)
+                                           if v.shopper in shoppers], ["session"], set())
             granted = {str(e.session): shopper_key(e.shopper) for e in batch
                        if e.kind is EventKind.CONSENT and e.consent is ConsentStatus.GRANTED and e.shopper}
             self._upsert(db, session_links, [{"session": s, "profile_key": k} for s, k in sorted(granted.items())],
@@ -194,6 +223,16 @@ class ProfileStore:
                            .values(profile_key=key))
             self._apply_changes(db, sorted(new, key=_change_order), now)  # one lock order, as above
         return inserted
+
+    def card_visits(self, sessions: Collection[str]) -> dict[str, CardVisit]:
+        """The card visits among ``sessions``, by session (one query)."""
+        if not sessions:
+            return {}
+        query = sa.select(card_visits.c.session, card_visits.c.store, card_visits.c.kiosk,
+                          card_visits.c.profile_key).where(card_visits.c.session.in_(sorted(sessions)))
+        with self._engine.connect() as db:
+            return {session: CardVisit(session, store, kiosk, key.removeprefix("shopper:"))
+                    for session, store, kiosk, key in db.execute(query)}
 
     def has_event(self, event_id: str) -> bool:
         """Whether an event with this id is stored."""
@@ -236,11 +275,15 @@ class ProfileStore:
                 .where(consents.c.profile_key == key).order_by(consents.c.hlc))]
             sessions = list(db.execute(sa.select(session_links.c.session)
                                        .where(session_links.c.profile_key == key)).scalars())
+            visits = [dict(row._mapping) for row in db.execute(
+                sa.select(card_visits.c.session, card_visits.c.store, card_visits.c.kiosk, card_visits.c.verified_at)
+                .where(card_visits.c.profile_key == key).order_by(card_visits.c.verified_at))]
         return {
             "shopper": shopper,
             "consent": profile.consent.value if profile.consent else None,
             "consent_log": [{**c, "at": c["at"].isoformat()} for c in consent_log],
             "linked_sessions": sessions,
+            "card_visits": [{**v, "verified_at": v["verified_at"].isoformat()} for v in visits],
             "wishlist": profile.wishlist,
             "preferences": profile.preferences,
             "history": [{**asdict(e), "at": e.at.isoformat()} for e in profile.history],
