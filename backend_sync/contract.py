@@ -157,6 +157,11 @@ class KioskStatus(BaseModel):
     reader: str = "unknown"
     update_problem: str = ""  # why the last catalog update was refused, if it was
     locked: str = ""  # who took the kiosk out of service ("hq", "staff"), if it is
+    # Storage faults the kiosk survived: the catalog it fell back to and why, a damaged
+    # outbox it set aside, a disk too full to record events.
+    catalog_fallback: str = ""
+    outbox_reset: str = ""
+    disk_full: bool = False
     at: datetime
 
 
@@ -240,12 +245,17 @@ def decode(model: type[_Message], payload: bytes) -> _Message:
 
 
 class Receipt(BaseModel):
-    """HQ has stored the events with these outbox sequences; the kiosk may forget them."""
+    """HQ has stored the events with these outbox sequences; the kiosk may forget them.
+
+    ``highest_seq`` is the highest sequence HQ holds for the kiosk: a kiosk whose outbox
+    was lost continues above it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     v: Literal[1] = 1
     seqs: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1, max_length=10_000)]
+    highest_seq: Annotated[int, Field(ge=1)] | None = None
 
 
 def decode_receipt(payload: bytes) -> Receipt:
