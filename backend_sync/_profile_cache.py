@@ -38,6 +38,7 @@ class ProfileCache:
     def __init__(self, path: str | Path, ttl_s: float = CACHE_TTL_S) -> None:
         path = Path(path)
         self._ttl_s = ttl_s
+        self.write_failures = 0
         self._lock = threading.Lock()
         self._secret = _secret(path.with_name(path.name + ".key"))
         self._db: sqlite3.Connection | None = sqlite3.connect(str(private_file(path)), check_same_thread=False,
@@ -57,8 +58,12 @@ class ProfileCache:
         with self._lock:
             if self._db is None:
                 return
-            self._db.execute("INSERT OR REPLACE INTO cached_profiles VALUES (?, ?, ?)",
-                             (self._entry(shopper_hash(profile.shopper)), body, time.time()))
+            try:
+                self._db.execute("INSERT OR REPLACE INTO cached_profiles VALUES (?, ?, ?)",
+                                 (self._entry(shopper_hash(profile.shopper)), body, time.time()))
+            except sqlite3.Error as exc:  # a full disk: the shopper still gets HQ's answer, only uncached
+                self.write_failures += 1
+                log.warning("profile not cached: %s", exc)
 
     def get(self, shopper: str, now: float | None = None) -> ProfileResponse | None:
         """The remembered profile, unless it has expired."""

@@ -75,9 +75,12 @@ class _Updater(abc.ABC):
             UpdateRefused: why not; the current version stays in use.
         """
         try:
-            manifest = verify_manifest(self._key, envelope, self.kind, self.current_version, self._clock())
-            staged = self._stage(manifest)
-            self._switch(staged, manifest.version)
+            try:
+                manifest = verify_manifest(self._key, envelope, self.kind, self.current_version, self._clock())
+                staged = self._stage(manifest)
+                self._switch(staged, manifest.version)
+            except OSError as exc:  # a full disk must not end the update thread: refused, and retried
+                raise UpdateRefused(Refusal.STORAGE_FAILED, f"cannot write the update: {exc}") from exc
         except UpdateRefused as refusal:
             self.last_refusal = refusal
             log.warning("%s update refused: %s", self.kind.value, refusal)

@@ -37,6 +37,7 @@ from backend_sync import (
     UpdateKind,
     load_catalog,
     shopper_hash,
+    write_atomically,
 )
 from kiosk_app._cards import card_verifier
 from kiosk_app._catalog_features import item_features
@@ -206,8 +207,11 @@ class KioskRuntime:
         self.link.sync_now()
 
     def lock(self, reason: str) -> None:
-        """Take the kiosk out of service (kept across restarts)."""
-        self._lock_file.write_text(json.dumps({"reason": reason}))
+        """Take the kiosk out of service (kept across restarts, when the disk takes the lock file)."""
+        try:
+            write_atomically(self._lock_file, json.dumps({"reason": reason}).encode(), 0o644)
+        except OSError as exc:
+            log.error("the lock will not hold across a restart: %s", exc)
         self.kiosk.machine.lock(reason)
         self._tell_hq()
 

@@ -8,6 +8,7 @@ import json
 import shutil
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,11 +17,11 @@ import requests
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import Catalog, KioskStatus, load_catalog
+from backend_sync import Catalog, KioskStatus, ProfileResponse, load_catalog
 from backend_sync.hq import AlertKind, ApiKeys, ApiServer, FleetView, IngestWorker, create_app
 from backend_sync.hq._files import FileServer
 from backend_sync.hq._publish import CatalogPublisher
-from kiosk_app import KioskConfig, KioskRuntime
+from kiosk_app import KioskConfig, KioskRuntime, Mode
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.staff import PinVerdict, pin_file, write_pin
@@ -325,6 +326,11 @@ def test_a_full_disk_still_shows_the_product_counts_the_lost_event_and_says_so(
         assert emulator.tap(encode_badge(issue_token(hq_key[0], "staff-7", Role.STAFF, 600)))
         assert arrived.wait(10) and outcomes[-1].kind is OutcomeKind.STAFF_SIGNED_IN
         runtime.kiosk.machine.leave_staff()
+        runtime.lock("staff")  # its lock file cannot be written: locked all the same, for now
+        assert runtime.kiosk.machine.mode is Mode.LOCKED
+        runtime.unlock()
+        runtime.profiles.put(ProfileResponse(request_id=uuid.uuid4(), shopper="shopper-0042"))  # not cached, no crash
+        assert runtime.profiles.write_failures == 1
 
         filler.unlink()  # room again: the next tap is recorded and the status clears
         arrived.clear()
@@ -336,3 +342,24 @@ def test_a_full_disk_still_shows_the_product_counts_the_lost_event_and_says_so(
         runtime.reader.stop()
         stopped(runtime)
         emulator.close()
+
+
+def test_a_catalog_update_on_a_full_disk_is_refused_and_applies_once_there_is_room(
+        small_disk: Path, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
+    from backend_sync import CatalogUpdater, Refusal, UpdateRefused
+
+    publisher = CatalogPublisher(tmp_path / "bundles", hq_key[0])
+    envelope = publisher.publish(demo_catalog_path())
+    server = FileServer(publisher.directory, port=free_port())
+    server.start()
+    try:
+        updater = CatalogUpdater(small_disk / "catalog", hq_key[0].public_key(), server.url)
+        filler = fill_disk(small_disk)
+        with pytest.raises(UpdateRefused) as refused:  # not an OSError that would end the update thread
+            updater.apply(envelope)
+        assert refused.value.reason is Refusal.STORAGE_FAILED and updater.current_version == 0
+        filler.unlink()
+        updater.apply(envelope)
+        assert updater.current_version == 1
+    finally:
+        server.stop()
