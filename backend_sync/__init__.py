@@ -6,7 +6,7 @@ from backend_sync._broker import EmbeddedBroker
 from backend_sync._link import KioskFacts, KioskLink, LinkStats
 from backend_sync._manifest import Manifest, Refusal, UpdateKind, UpdateRefused
 from backend_sync._mqtt import BrokerUrl
-from backend_sync._outbox import Outbox, OutboxReset, PendingMessage, SequenceFloor
+from backend_sync._outbox import Outbox, OutboxReset, PendingMessage, SequenceFloor, damaged_outboxes
 from backend_sync._private_files import write_atomically
 from backend_sync._profile_cache import ProfileCache
 from backend_sync._updater import CatalogUpdater, ModelUpdater
@@ -68,6 +68,7 @@ __all__ = [
     "TapEvent",
     "UpdateKind",
     "UpdateRefused",
+    "damaged_outboxes",
     "decode_event",
     "decode_status",
     "encode_event",

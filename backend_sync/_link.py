@@ -23,6 +23,7 @@ from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
 from backend_sync._outbox import Outbox, SequenceFloor
 from backend_sync.contract import (
     FLEET_COMMANDS,
+    RECEIPT_HIGHEST_SEQ,
     KioskCommand,
     KioskStatus,
     LinkState,
@@ -200,9 +201,9 @@ class KioskLink:
             if isinstance(news, _Puback) and (seq := in_flight.pop(news.mid, None)) is not None:
                 sent.append(seq)
             elif isinstance(news, _Receipt):
+                self._heard_of(news.highest_seq)  # first: the rows go only once HQ's highest is kept
                 self.stats.receipted += self.outbox.acknowledge(news.seqs)
                 ever_sent.difference_update(news.seqs)
-                self._heard_of(news.highest_seq)
             elif isinstance(news, _Reconnected):
                 in_flight.clear()  # paho resends its own copies; ours go again once due
         self.outbox.mark_sent(sent)
@@ -248,7 +249,7 @@ class KioskLink:
         except ContractError as exc:
             self._reject(message, exc)
             return
-        self._news.put(_Receipt(receipt.seqs, max(receipt.highest_seq or 0, *receipt.seqs)))
+        self._news.put(_Receipt(receipt.seqs, max(_highest_seq(message), *receipt.seqs)))
         self.outbox.wake()
 
     def _heard_of(self, highest_seq: int) -> None:
@@ -294,3 +295,14 @@ class KioskLink:
                            update_problem=facts.update_problem, locked=facts.locked,
                            catalog_fallback=facts.catalog_fallback, outbox_reset=facts.outbox_reset,
                            disk_full=facts.disk_full, at=datetime.now(UTC)).model_dump_json().encode()
+
+
+def _highest_seq(message: mqtt.MQTTMessage) -> int:
+    """The highest sequence HQ holds for this kiosk, from a receipt's user property (0 if absent or not a number)."""
+    for name, value in getattr(message.properties, "UserProperty", None) or ():
+        if name == RECEIPT_HIGHEST_SEQ and value.isdigit():
+            return min(int(value), _MAX_SEQ)
+    return 0
+
+
+_MAX_SEQ = 2**62  # SQLite's row ids are 64-bit: a number past this would end the outbox's sequence

@@ -305,6 +305,11 @@ def _open(path: Path) -> sqlite3.Connection:
     return db
 
 
+def damaged_outboxes(path: Path) -> list[Path]:
+    """Damaged outboxes set aside beside ``path``, oldest first (their -wal/-shm not listed)."""
+    return sorted(p for p in path.parent.glob(f"{path.name}.damaged-*") if not p.name.endswith(_COMPANIONS))
+
+
 def _set_aside(path: Path) -> Path:
     """Rename a damaged outbox (and its -wal/-shm) to ``<name>.damaged-<UTC time>``: kept, never deleted."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

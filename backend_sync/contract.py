@@ -247,15 +247,18 @@ def decode(model: type[_Message], payload: bytes) -> _Message:
 class Receipt(BaseModel):
     """HQ has stored the events with these outbox sequences; the kiosk may forget them.
 
-    ``highest_seq`` is the highest sequence HQ holds for the kiosk: a kiosk whose outbox
-    was lost continues above it.
+    Over MQTT 5 it carries the highest sequence HQ holds for the kiosk in the user property
+    ``RECEIPT_HIGHEST_SEQ`` (outside the body, which kiosks of before it refuse to see
+    grow): a kiosk whose outbox was lost continues above it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     v: Literal[1] = 1
     seqs: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1, max_length=10_000)]
-    highest_seq: Annotated[int, Field(ge=1)] | None = None
+
+
+RECEIPT_HIGHEST_SEQ = "highest-seq"
 
 
 def decode_receipt(payload: bytes) -> Receipt:

@@ -35,6 +35,7 @@ from backend_sync import (
     ProfileResponse,
     SequenceFloor,
     UpdateKind,
+    damaged_outboxes,
     load_catalog,
     shopper_hash,
     write_atomically,
@@ -121,7 +122,11 @@ class KioskRuntime:
         # The highest sequence HQ may hold, kept apart: a damaged outbox is replaced by one that goes on above it.
         self.sequence_floor = SequenceFloor(config.data_dir / "outbox-floor.json")
         self.outbox = Outbox(config.data_dir / "outbox.sqlite", sequence_floor=self.sequence_floor.value)
-        self.outbox_reset = str(self.outbox.reset or "")
+        # Said until someone takes the set-aside file away (it may hold events HQ never had).
+        set_aside = damaged_outboxes(config.data_dir / "outbox.sqlite")
+        self.outbox_set_aside = set_aside[-1].name if set_aside else ""
+        self.outbox_reset = str(self.outbox.reset) if self.outbox.reset else (
+            f"a damaged outbox is kept as {self.outbox_set_aside}" if set_aside else "")
         self.profiles = ProfileCache(config.data_dir / "profiles.sqlite")
         files_url = config.files_url or ""
         self.catalog_updater = CatalogUpdater(config.data_dir / "catalog", hq_key, files_url)
@@ -199,7 +204,7 @@ class KioskRuntime:
                            catalog_version=self.kiosk.catalog.catalog_version, update_problem=self.update_problem,
                            app_version=_APP_VERSION, taps=self.kiosk.counters.taps,
                            unreadable=self.kiosk.counters.unreadable, catalog_fallback=self.catalog_fallback,
-                           outbox_reset=self.outbox.reset.set_aside.name if self.outbox.reset else "",
+                           outbox_reset=self.outbox_set_aside,
                            disk_full=self.kiosk.disk_full, events_not_recorded=self.kiosk.counters.events_not_recorded)
 
     def sync_now(self) -> None:

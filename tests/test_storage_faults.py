@@ -241,6 +241,13 @@ def test_a_damaged_outbox_is_set_aside_and_the_new_one_continues_above_what_hq_h
         assert not storage.ok and aside.name in storage.value
     finally:
         stopped(again)
+    third = KioskRuntime(kiosk_config, on_outcome=lambda outcome: None)  # said until someone takes the file away
+    try:
+        assert third.outbox.reset is None and third.health().outbox_reset == aside.name
+        assert aside.name in third.outbox_reset
+    finally:
+        third.outbox.close()
+        third.profiles.close()
 
 
 def test_the_dashboard_reports_a_replaced_outbox(mosquitto: Mosquitto, hq_ingest: IngestWorker, fleet: FleetView,

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from backend_sync._mqtt import BrokerUrl, connect_async, new_client
-from backend_sync.contract import EVENTS_WILDCARD, Receipt, TapEvent, decode_event, kiosk_topics
+from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
+from backend_sync.contract import EVENTS_WILDCARD, RECEIPT_HIGHEST_SEQ, Receipt, TapEvent, decode_event, kiosk_topics
 from backend_sync.exceptions import ContractError
 from backend_sync.hq._store import ProfileStore
 
@@ -164,8 +166,12 @@ class IngestWorker:
         for (store, kiosk), seqs in receipts.items():
             # A receipt lost here is harmless: the kiosk sends the event again and gets a
             # receipt for the duplicate.
-            receipt = Receipt(seqs=tuple(seqs), highest_seq=max(highest.get((store, kiosk), 0), *seqs))
-            self._client.publish(kiosk_topics(store, kiosk).receipts, receipt.model_dump_json().encode(), qos=1)
+            properties = None
+            if self.broker.protocol is Protocol.V5:
+                properties = Properties(PacketTypes.PUBLISH)
+                properties.UserProperty = [(RECEIPT_HIGHEST_SEQ, str(max(highest.get((store, kiosk), 0), *seqs)))]
+            self._client.publish(kiosk_topics(store, kiosk).receipts,
+                                 Receipt(seqs=tuple(seqs)).model_dump_json().encode(), qos=1, properties=properties)
             self.stats.receipts_sent += 1
 
     def _highest_seqs(self, kiosks: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
