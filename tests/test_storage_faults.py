@@ -370,3 +370,30 @@ def test_a_catalog_update_on_a_full_disk_is_refused_and_applies_once_there_is_ro
         assert updater.current_version == 1
     finally:
         server.stop()
+
+
+def test_the_link_keeps_draining_through_a_full_disk_and_forgets_the_events_once_there_is_room(
+        small_disk: Path, mosquitto: Mosquitto, hq_ingest: IngestWorker) -> None:
+    from backend_sync import KioskLink, Outbox, SequenceFloor, encode_event, events_topic, new_event
+    from backend_sync.contract import EventKind
+
+    outbox = Outbox(small_disk / "outbox.sqlite")
+    session = uuid.uuid4()
+    for _ in range(5):
+        outbox.enqueue(events_topic(STORE, KIOSK), lambda seq: encode_event(new_event(
+            kind=EventKind.PRODUCT_VIEW, store=STORE, kiosk=KIOSK, seq=seq, session=session, shopper=None, sku=SKU)))
+    filler = fill_disk(small_disk)
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox, resend_after_s=1.0,
+                     sequence_floor=SequenceFloor(small_disk / "outbox-floor.json"))
+    link.start()
+    try:
+        # HQ stores them, but the kiosk cannot even note a PUBACK or delete a receipted row.
+        assert eventually(lambda: hq_ingest.store.event_count() == 5)
+        assert eventually(lambda: link.stats.storage_errors > 0)
+        assert len(outbox) == 5  # nothing lost meanwhile
+        filler.unlink()
+        assert eventually(lambda: len(outbox) == 0)  # sent again, receipted again, forgotten
+        assert hq_ingest.store.event_count() == 5  # and never stored twice
+    finally:
+        link.stop()
+        outbox.close()
