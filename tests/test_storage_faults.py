@@ -152,6 +152,43 @@ def test_a_damaged_current_catalog_gives_way_to_the_previous_version_and_the_sta
         stopped(runtime)
 
 
+def test_after_a_fallback_hq_s_announced_version_is_taken_again_and_the_fallback_clears(
+        mosquitto: Mosquitto, fleet: FleetView, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
+    from backend_sync import CatalogUpdater
+    from backend_sync.hq import announce
+
+    catalog_dir = tmp_path / "hq-catalog"
+    shutil.copytree(demo_catalog_path().parent, catalog_dir)
+    publisher = CatalogPublisher(tmp_path / "bundles", hq_key[0])
+    server = FileServer(publisher.directory, port=free_port())
+    server.start()
+    data_dir = tmp_path / "kiosk"
+    updater = CatalogUpdater(data_dir / "catalog", hq_key[0].public_key(), server.url)
+    updater.apply(publisher.publish(_price_change(catalog_dir, 101.0)))
+    newest = publisher.publish(_price_change(catalog_dir, 102.0))
+    updater.apply(newest)
+    _truncate(data_dir / "catalog" / "current" / "catalog.json")
+    announce(mosquitto.url, newest)  # retained, as HQ leaves it
+    kiosk_config = KioskConfig(store=STORE, kiosk=KIOSK, catalog=demo_catalog_path(), reader="udp:127.0.0.1:9",
+                               broker=mosquitto.url, data_dir=data_dir, hq_public_key=hq_key[1], files_url=server.url)
+    healed = threading.Event()
+    runtime = KioskRuntime(kiosk_config, on_outcome=lambda outcome: None, on_catalog=healed.set)
+    assert price_of(runtime.kiosk.catalog) == 101.0 and runtime.catalog_fallback
+    for worker in runtime.updates.values():
+        worker.start()
+    runtime.link.start()
+    try:
+        assert healed.wait(30)
+        assert price_of(runtime.kiosk.catalog) == 102.0 and runtime.catalog_updater.current_version == 2
+        assert runtime.health().catalog_fallback == ""
+        assert status_of(fleet, lambda s: s.catalog_version == 2).catalog_fallback == ""
+    finally:
+        for worker in runtime.updates.values():
+            worker.stop()
+        stopped(runtime)
+        server.stop()
+
+
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_with_no_good_version_left_the_kiosk_starts_on_the_catalog_it_shipped_with(
         damage: str, delivered: Callable[[int], Path], mosquitto: Mosquitto, fleet: FleetView,
