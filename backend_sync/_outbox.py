@@ -91,7 +91,10 @@ class Outbox:
             self._db = _open(path)
             self.reset = OutboxReset(aside, str(damage), max(sequence_floor, 0))
             log.error("%s", self.reset)
-        self.continue_after(sequence_floor)
+        try:
+            self.continue_after(sequence_floor)
+        except OutboxUnavailable as exc:  # a full disk at start: HQ's next receipt moves it on (see KioskLink)
+            log.error("outbox sequence not moved past %d: %s", sequence_floor, exc)
 
     def enqueue(self, topic: str, make_payload: Callable[[int], bytes], droppable: bool = False) -> int:
         """Commit one message; ``make_payload`` gets the message's sequence number.

@@ -143,7 +143,7 @@ class KioskRuntime:
         self.catalog_file, self.catalog_fallback, catalog = choice.path, choice.fallback, choice.catalog
         model_file = self.model_updater.current_model
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
-                           recommender=load_model(model_file) if model_file else None,
+                           recommender=_usable_model(model_file),
                            verify_badge=card_verifier(hq_key, Role.STAFF),
                            machine=SessionMachine(idle_timeout_s=config.idle_timeout_s))
         self.staff_pin = StaffPin(pin_file(config.data_dir))
@@ -418,6 +418,17 @@ def _lock_reason(path: Path) -> str:
         return str(json.loads(path.read_text())["reason"])
     except (OSError, ValueError, KeyError, TypeError):
         return "locked"  # a damaged lock file still locks: out of service is the safe side
+
+
+def _usable_model(path: Path | None) -> Recommender | None:
+    """HQ's model in use, or None when there is none or it cannot be read (a content-only one is built then)."""
+    if path is None:
+        return None
+    try:
+        return load_model(path)
+    except RecommenderError as exc:
+        log.error("HQ's model %s cannot be used, suggesting from the catalog alone: %s", path, exc)
+        return None
 
 
 def _model_problem(path: Path) -> str | None:

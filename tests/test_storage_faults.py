@@ -208,6 +208,22 @@ def test_with_no_good_version_left_the_kiosk_starts_on_the_catalog_it_shipped_wi
         stopped(runtime)
 
 
+def test_a_damaged_model_file_leaves_the_kiosk_suggesting_from_its_catalog(
+        hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
+    models = tmp_path / "kiosk" / "model"
+    (models / "versions" / "1").mkdir(parents=True)
+    (models / "versions" / "1" / "model.bin").write_bytes(b"truncated")
+    (models / "current").symlink_to("versions/1")
+    runtime = KioskRuntime(config(tmp_path / "kiosk", "mqtt://127.0.0.1:9", hq_key[1]), on_outcome=lambda o: None)
+    try:
+        assert runtime.kiosk.recommender is None  # started all the same
+        runtime.start()  # which builds the catalog's content model aside
+        assert eventually(lambda: runtime.kiosk.recommender is not None)
+        assert runtime.kiosk.handle(tap()).suggestions
+    finally:
+        runtime.stop()
+
+
 def test_a_sound_catalog_is_used_without_a_word(delivered: Callable[[int], Path],
                                                 hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     runtime = KioskRuntime(config(delivered(2), "mqtt://127.0.0.1:9", hq_key[1]), on_outcome=lambda outcome: None)
