@@ -6,7 +6,8 @@ from backend_sync._broker import EmbeddedBroker
 from backend_sync._link import KioskFacts, KioskLink, LinkStats
 from backend_sync._manifest import Manifest, Refusal, UpdateKind, UpdateRefused
 from backend_sync._mqtt import BrokerUrl
-from backend_sync._outbox import Outbox, PendingMessage
+from backend_sync._outbox import Outbox, OutboxReset, PendingMessage, SequenceFloor, damaged_outboxes
+from backend_sync._private_files import write_atomically
 from backend_sync._profile_cache import ProfileCache
 from backend_sync._updater import CatalogUpdater, ModelUpdater
 from backend_sync.catalog import Catalog, Product, load_catalog
@@ -28,7 +29,15 @@ from backend_sync.contract import (
     new_event,
     shopper_hash,
 )
-from backend_sync.exceptions import CardRefused, CatalogError, ContractError, MessageTooLarge, OutboxFull, SyncError
+from backend_sync.exceptions import (
+    CardRefused,
+    CatalogError,
+    ContractError,
+    MessageTooLarge,
+    OutboxFull,
+    OutboxUnavailable,
+    SyncError,
+)
 from backend_sync.hlc import Hlc, HlcClock
 
 __all__ = [
@@ -56,15 +65,19 @@ __all__ = [
     "ModelUpdater",
     "Outbox",
     "OutboxFull",
+    "OutboxReset",
+    "OutboxUnavailable",
     "PendingMessage",
     "Product",
     "ProfileCache",
     "ProfileResponse",
     "Refusal",
+    "SequenceFloor",
     "SyncError",
     "TapEvent",
     "UpdateKind",
     "UpdateRefused",
+    "damaged_outboxes",
     "decode_event",
     "decode_status",
     "encode_event",
@@ -73,4 +86,5 @@ __all__ = [
     "load_catalog",
     "new_event",
     "shopper_hash",
+    "write_atomically",
 ]

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from backend_sync._private_files import PUBLIC, atomic_writer
 from backend_sync.catalog import Catalog, Product, problems
 from backend_sync.exceptions import CatalogError
 
@@ -114,7 +115,7 @@ def write_catalog_document(path: Path, meta: bytes, products: bytes) -> None:
     50,000 products was one 0.8 s call.
     """
     lines = [line for line in _lines(products) if line]
-    with path.open("wb") as out:
+    with atomic_writer(path, PUBLIC) as out:  # on disk whole before the kiosk can switch to it
         out.write(b'{"products":[')
         for start in range(0, len(lines), _LINES_PER_WRITE):
             out.write((b"," if start else b"") + b",".join(lines[start:start + _LINES_PER_WRITE]))

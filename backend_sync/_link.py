@@ -20,10 +20,11 @@ from paho.mqtt.properties import Properties
 
 from backend_sync._manifest import UpdateKind
 from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
-from backend_sync._outbox import Outbox
+from backend_sync._outbox import Outbox, SequenceFloor
 from backend_sync.contract import (
     FLEET_COMMANDS,
     MAX_MANIFEST_BYTES,
+    RECEIPT_HIGHEST_SEQ,
     KioskCommand,
     KioskStatus,
     LinkState,
@@ -34,7 +35,7 @@ from backend_sync.contract import (
     kiosk_topics,
     manifest_topic,
 )
-from backend_sync.exceptions import ContractError, MessageTooLarge
+from backend_sync.exceptions import ContractError, MessageTooLarge, OutboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class KioskFacts:
     reader: str = "unknown"
     update_problem: str = ""
     locked: str = ""
+    catalog_fallback: str = ""
+    outbox_reset: str = ""
+    disk_full: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class _Puback:
 @dataclass(frozen=True)
 class _Receipt:
     seqs: tuple[int, ...]
+    highest_seq: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class LinkStats:
     resent: int = 0
     receipted: int = 0
     rejected_messages: int = 0
+    storage_errors: int = 0  # outbox writes the disk refused (retried on the next round)
 
 
 class KioskLink:
@@ -87,9 +93,11 @@ class KioskLink:
     def __init__(self, broker_url: str, store: str, kiosk: str, outbox: Outbox,
                  resend_after_s: float = RESEND_AFTER_S, facts: Callable[[], KioskFacts] = KioskFacts,
                  on_command: Callable[[KioskCommand], None] = lambda command: None,
-                 on_manifest: Callable[[UpdateKind, bytes], None] = lambda kind, envelope: None) -> None:
+                 on_manifest: Callable[[UpdateKind, bytes], None] = lambda kind, envelope: None,
+                 sequence_floor: SequenceFloor | None = None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
+        self.sequence_floor = sequence_floor
         self.stats = LinkStats()
         self._store, self._kiosk, self._facts = store, kiosk, facts
         self._topics = kiosk_topics(store, kiosk)
@@ -113,6 +121,10 @@ class KioskLink:
         self._resend_now = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drain, name="kiosk-link", daemon=True)
+        # Touched by the drain thread only.
+        self._in_flight: dict[int, int] = {}  # paho mid -> outbox seq
+        self._ever_sent: set[int] = set()
+        self._status_due = 0.0
 
     @property
     def connected(self) -> bool:
@@ -166,41 +178,51 @@ class KioskLink:
         self._client.publish(self._topics.status, self._status(LinkState.ONLINE), qos=1, retain=True)
 
     def _drain(self) -> None:
-        in_flight: dict[int, int] = {}  # paho mid -> outbox seq; touched by this thread only
-        ever_sent: set[int] = set()
-        status_due = 0.0
         while not self._stop.is_set():
-            resend_after_s = self._resend_after_s
-            if self.connected and self._resend_now.is_set():
-                self._resend_now.clear()
-                resend_after_s, status_due = 0.0, 0.0
-            if self.connected and time.monotonic() >= status_due:
-                self.publish_status()
-                status_due = time.monotonic() + STATUS_EVERY_S
-            sent: list[int] = []
-            while not self._news.empty():
-                news = self._news.get()
-                if isinstance(news, _Puback) and (seq := in_flight.pop(news.mid, None)) is not None:
-                    sent.append(seq)
-                elif isinstance(news, _Receipt):
-                    self.stats.receipted += self.outbox.acknowledge(news.seqs)
-                    ever_sent.difference_update(news.seqs)
-                elif isinstance(news, _Reconnected):
-                    in_flight.clear()  # paho resends its own copies; ours go again once due
-            self.outbox.mark_sent(sent)
-            if self.connected and len(in_flight) < _MAX_IN_FLIGHT:
-                due = self.outbox.due(resend_after_s, exclude=in_flight.values(),
-                                      limit=_MAX_IN_FLIGHT - len(in_flight))
-                for message in due:
-                    info = self._client.publish(message.topic, message.payload, qos=1)
-                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                        break  # connection dropped; sent again after reconnect
-                    in_flight[info.mid] = message.seq
-                    self.stats.published += 1
-                    if message.seq in ever_sent:
-                        self.stats.resent += 1
-                    ever_sent.add(message.seq)
-            self.outbox.wait_for_change(min(0.2, self._resend_after_s))
+            try:
+                self._drain_once()
+            except OutboxUnavailable as exc:  # a full disk: sending on is what frees it
+                self.stats.storage_errors += 1
+                log.warning("outbox write failed, retrying: %s", exc)
+                self._stop.wait(min(1.0, self._resend_after_s))
+
+    def _drain_once(self) -> None:
+        """One round: news from paho into the outbox, then what is due out to the broker."""
+        in_flight, ever_sent = self._in_flight, self._ever_sent
+        resend_after_s = self._resend_after_s
+        if self.connected and self._resend_now.is_set():
+            self._resend_now.clear()
+            resend_after_s, self._status_due = 0.0, 0.0
+        if self.connected and time.monotonic() >= self._status_due:
+            self.publish_status()
+            self._status_due = time.monotonic() + STATUS_EVERY_S
+        sent: list[int] = []
+        while not self._news.empty():
+            news = self._news.get()
+            if isinstance(news, _Puback) and (seq := in_flight.pop(news.mid, None)) is not None:
+                sent.append(seq)
+            elif isinstance(news, _Receipt):
+                self._heard_of(news.highest_seq)  # first: the rows go only once HQ's highest is kept
+                self.stats.receipted += self.outbox.acknowledge(news.seqs)
+                ever_sent.difference_update(news.seqs)
+            elif isinstance(news, _Reconnected):
+                in_flight.clear()  # paho resends its own copies; ours go again once due
+        self.outbox.mark_sent(sent)
+        if self.connected and len(in_flight) < _MAX_IN_FLIGHT:
+            due = self.outbox.due(resend_after_s, exclude=in_flight.values(),
+                                  limit=_MAX_IN_FLIGHT - len(in_flight))
+            if due and self.sequence_floor is not None:  # kept before HQ can have them
+                self.sequence_floor.raise_to(max(message.seq for message in due))
+            for message in due:
+                info = self._client.publish(message.topic, message.payload, qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break  # connection dropped; sent again after reconnect
+                in_flight[info.mid] = message.seq
+                self.stats.published += 1
+                if message.seq in ever_sent:
+                    self.stats.resent += 1
+                ever_sent.add(message.seq)
+        self.outbox.wait_for_change(min(0.2, self._resend_after_s))
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
@@ -228,8 +250,15 @@ class KioskLink:
         except ContractError as exc:
             self._reject(message, exc)
             return
-        self._news.put(_Receipt(receipt.seqs))
+        self._news.put(_Receipt(receipt.seqs, max(_highest_seq(message), *receipt.seqs)))
         self.outbox.wake()
+
+    def _heard_of(self, highest_seq: int) -> None:
+        """HQ holds sequences up to ``highest_seq``: keep that apart, and never give them out again."""
+        if self.sequence_floor is not None:
+            self.sequence_floor.raise_to(highest_seq)
+        if highest_seq > self.outbox.last_sequence():  # a kiosk whose outbox HQ has seen further than it
+            self.outbox.continue_after(highest_seq)
 
     def _on_profile(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
@@ -269,4 +298,16 @@ class KioskLink:
         return KioskStatus(state=state, store=self._store, kiosk=self._kiosk, app_version=facts.app_version,
                            catalog_version=facts.catalog_version, backlog=len(self.outbox), reader=facts.reader,
                            update_problem=facts.update_problem, locked=facts.locked,
-                           at=datetime.now(UTC)).model_dump_json().encode()
+                           catalog_fallback=facts.catalog_fallback, outbox_reset=facts.outbox_reset,
+                           disk_full=facts.disk_full, at=datetime.now(UTC)).model_dump_json().encode()
+
+
+def _highest_seq(message: mqtt.MQTTMessage) -> int:
+    """The highest sequence HQ holds for this kiosk, from a receipt's user property (0 if absent or not a number)."""
+    for name, value in getattr(message.properties, "UserProperty", None) or ():
+        if name == RECEIPT_HIGHEST_SEQ and value.isdigit():
+            return min(int(value), _MAX_SEQ)
+    return 0
+
+
+_MAX_SEQ = 2**62  # SQLite's row ids are 64-bit: a number past this would end the outbox's sequence

@@ -53,6 +53,7 @@ class Refusal(enum.Enum):
     DOWNLOAD_FAILED = "download_failed"
     TOO_LARGE = "too_large"
     INVALID_CONTENT = "invalid_content"
+    STORAGE_FAILED = "storage_failed"  # the kiosk's own disk refused (full): retried later
 
 
 class UpdateRefused(SyncError):

@@ -4,19 +4,29 @@ sent, and a row is deleted only once HQ's receipt says the event is stored.
 The broker's PUBACK only marks a row *sent*: a broker killed before it saved the
 message would otherwise lose it. A sent row with no receipt after a while is sent
 again; HQ stores by event id, so a resend is never counted twice.
+
+A damaged database file (truncated, emptied, not SQLite) is set aside under a name that
+says so, never deleted, and a new outbox is started. Its sequence continues above
+``sequence_floor``, the highest sequence HQ may hold for this kiosk (kept apart from the
+outbox, see ``SequenceFloor``), so HQ never sees a sequence twice and a late receipt
+cannot delete an event it does not speak of.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from backend_sync.exceptions import OutboxFull
+from backend_sync._private_files import private_file, write_atomically
+from backend_sync.exceptions import OutboxFull, OutboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +39,22 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at REAL
 )
 """
+
+
+_COMPANIONS = ("-wal", "-shm")
+
+
+@dataclass(frozen=True)
+class OutboxReset:
+    """A damaged outbox file found at start: where it was set aside, why, and where the sequence went on."""
+
+    set_aside: Path
+    reason: str
+    continued_after: int
+
+    def __str__(self) -> str:
+        return (f"outbox damaged ({self.reason}); set aside as {self.set_aside.name}, "
+                f"new outbox continues after sequence {self.continued_after}")
 
 
 @dataclass(frozen=True)
@@ -50,15 +76,25 @@ class Outbox:
     bound protects the disk from anonymous noise, never from a shopper's own history.
     """
 
-    def __init__(self, path: str | Path, max_rows: int = 100_000) -> None:
+    def __init__(self, path: str | Path, max_rows: int = 100_000, sequence_floor: int = 0) -> None:
         self.max_rows = max_rows
         self.dropped = 0
+        # Set when a damaged file was found at start and put aside (None: the outbox was sound).
+        self.reset: OutboxReset | None = None
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a committed event survives power loss
-        self._db.execute(_SCHEMA)
         self._changed = threading.Condition(self._lock)
+        path = Path(path)
+        try:
+            self._db = _open(path)
+        except _Damaged as damage:
+            aside = _set_aside(path)
+            self._db = _open(path)
+            self.reset = OutboxReset(aside, str(damage), max(sequence_floor, 0))
+            log.error("%s", self.reset)
+        try:
+            self.continue_after(sequence_floor)
+        except OutboxUnavailable as exc:  # a full disk at start: HQ's next receipt moves it on (see KioskLink)
+            log.error("outbox sequence not moved past %d: %s", sequence_floor, exc)
 
     def enqueue(self, topic: str, make_payload: Callable[[int], bytes], droppable: bool = False) -> int:
         """Commit one message; ``make_payload`` gets the message's sequence number.
@@ -67,8 +103,9 @@ class Outbox:
 
         Raises:
             OutboxFull: the outbox is full of undroppable messages and this one is droppable.
+            OutboxUnavailable: the disk is full or refused the write; nothing was kept.
         """
-        with self._lock:
+        with self._lock, self._writing():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if self._count() >= self.max_rows and not self._drop_oldest_droppable():
@@ -82,7 +119,7 @@ class Outbox:
                 self._db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (make_payload(seq), seq))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             self._changed.notify_all()
             return seq
@@ -122,6 +159,20 @@ class Outbox:
             row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         return int(row[0]) if row else 0
 
+    def continue_after(self, seq: int) -> None:
+        """Give out only sequences above ``seq`` from now on (HQ may hold ``seq``); never moves back."""
+        if seq <= 0:
+            return
+        with self._lock, self._writing():
+            current = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+            if current is not None and int(current[0]) >= seq:
+                return
+            if current is None:  # a new outbox: its table has given out nothing yet
+                self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)", (seq,))
+            else:
+                self._db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'", (seq,))
+        log.info("outbox sequence continues after %d", seq)
+
     def wait_for_change(self, timeout_s: float) -> None:
         """Block until a message is added or acknowledged, or the timeout passes."""
         with self._lock:
@@ -145,15 +196,30 @@ class Outbox:
         """Run ``statement`` for every row in one transaction (one fsync, not one per row)."""
         if not rows:
             return 0
-        with self._lock:
+        with self._lock, self._writing():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 changed = self._db.executemany(statement, rows).rowcount
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
         return changed
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself on some errors (SQLITE_FULL among them): a ROLLBACK
+        # then fails with "no transaction is active" and would hide the real error.
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite's write errors as OutboxUnavailable, saying whether the disk is full."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            raise OutboxUnavailable(f"the outbox cannot write: {exc}", disk_full=full) from exc
 
     def _select(self, query: str, parameters: tuple[float | int, ...]) -> list[PendingMessage]:
         with self._lock:
@@ -169,3 +235,91 @@ class Outbox:
 
     def _count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+
+class SequenceFloor:
+    """The highest outbox sequence HQ may hold for this kiosk, in a small file of its own.
+
+    Raised before a message is first published and whenever a receipt names a higher
+    one (receipts carry the highest sequence HQ has stored for the kiosk), so a new
+    outbox started after damage or loss continues above anything HQ has seen. A file
+    that cannot be read counts as 0: HQ's next receipt raises it again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.value = _read_floor(path)
+        self.write_failures = 0
+
+    def raise_to(self, seq: int) -> None:
+        """Remember ``seq`` if it is higher than what is kept; a failed write is logged and retried next time."""
+        if seq <= self.value:
+            return
+        try:
+            write_atomically(self.path, json.dumps({"seq": seq}).encode())
+        except OSError as exc:
+            self.write_failures += 1
+            if self.write_failures == 1:  # once per streak: a full disk would repeat it every send
+                log.warning("cannot keep the sequence floor in %s: %s", self.path, exc)
+            return
+        self.write_failures = 0
+        self.value = seq
+
+
+def _read_floor(path: Path) -> int:
+    try:
+        seq = json.loads(path.read_bytes())["seq"]
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("the sequence floor %s cannot be read (%s): HQ's next receipt restores it", path, exc)
+        return 0
+    return seq if isinstance(seq, int) and seq > 0 else 0
+
+
+class _Damaged(Exception):
+    """The outbox file is not a sound SQLite database."""
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """The outbox database at ``path``, private to its owner and checked.
+
+    Raises:
+        _Damaged: the file is empty (with no write-ahead log to recover from) or unreadable.
+    """
+    wal = path.with_name(path.name + "-wal")
+    if path.exists() and path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0):
+        raise _Damaged("empty file")
+    db = sqlite3.connect(str(private_file(path)), check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a committed event survives power loss
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise _Damaged("; ".join(problems))
+        db.execute(_SCHEMA)
+        db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise _Damaged(str(exc)) from exc
+    except _Damaged:
+        db.close()
+        raise
+    return db
+
+
+def damaged_outboxes(path: Path) -> list[Path]:
+    """Damaged outboxes set aside beside ``path``, oldest first (their -wal/-shm not listed)."""
+    return sorted(p for p in path.parent.glob(f"{path.name}.damaged-*") if not p.name.endswith(_COMPANIONS))
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a damaged outbox (and its -wal/-shm) to ``<name>.damaged-<UTC time>``: kept, never deleted."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    path.rename(aside)
+    for companion in _COMPANIONS:
+        side = path.with_name(path.name + companion)
+        if side.exists():
+            side.rename(aside.with_name(aside.name + companion))
+    return aside

@@ -15,11 +15,13 @@ dead nor an endless server can hold the kiosk.
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend_sync._bundle import META, MODEL, PRODUCTS, apply_delta, read_bundle, sha256, write_catalog_document
 from backend_sync._manifest import FileEntry, Manifest, Refusal, UpdateKind, UpdateRefused, verify_manifest
-from backend_sync.catalog import Catalog
+from backend_sync._private_files import PUBLIC, fsync_dir, write_atomically
+from backend_sync.catalog import Catalog, load_catalog
 from backend_sync.exceptions import CatalogError
 
 log = logging.getLogger(__name__)
@@ -72,9 +75,12 @@ class _Updater(abc.ABC):
             UpdateRefused: why not; the current version stays in use.
         """
         try:
-            manifest = verify_manifest(self._key, envelope, self.kind, self.current_version, self._clock())
-            staged = self._stage(manifest)
-            self._switch(staged, manifest.version)
+            try:
+                manifest = verify_manifest(self._key, envelope, self.kind, self.current_version, self._clock())
+                staged = self._stage(manifest)
+                self._switch(staged, manifest.version)
+            except OSError as exc:  # a full disk must not end the update thread: refused, and retried
+                raise UpdateRefused(Refusal.STORAGE_FAILED, f"cannot write the update: {exc}") from exc
         except UpdateRefused as refusal:
             self.last_refusal = refusal
             log.warning("%s update refused: %s", self.kind.value, refusal)
@@ -96,15 +102,34 @@ class _Updater(abc.ABC):
     def _switch(self, staged: Path, version: int) -> None:
         final = self._versions / str(version)
         shutil.rmtree(final, ignore_errors=True)
+        fsync_dir(staged)
         staged.rename(final)
-        pointer = self.root / "current.new"
-        pointer.unlink(missing_ok=True)
-        pointer.symlink_to(f"versions/{version}")
-        os.replace(pointer, self._current)  # atomic: readers see the old or the new, never a mix
-        _fsync_dir(self.root)
+        fsync_dir(self._versions)
+        self._point_current(version)
         for old in sorted((p for p in self._versions.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))[
                 :-_KEEP_VERSIONS]:
             shutil.rmtree(old, ignore_errors=True)
+
+    def _point_current(self, version: int | None) -> None:
+        """Make ``version`` the one in use (None: none, the kiosk's shipped files)."""
+        if version is None:
+            self._current.unlink(missing_ok=True)
+        else:
+            pointer = self.root / "current.new"
+            pointer.unlink(missing_ok=True)
+            pointer.symlink_to(f"versions/{version}")
+            os.replace(pointer, self._current)  # atomic: readers see the old or the new, never a mix
+        fsync_dir(self.root)
+
+    def _versions_newest_first(self) -> list[int]:
+        return sorted((int(p.name) for p in self._versions.iterdir() if p.name.isdigit()), reverse=True)
+
+    def _set_aside(self, version: int) -> None:
+        """Move a damaged version out of the way (kept to look at; the next one replaces it)."""
+        aside = self._versions / f".damaged-{version}"
+        shutil.rmtree(aside, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            (self._versions / str(version)).rename(aside)
 
     def _patch(self, manifest: Manifest, path: str) -> bool:
         """Rebuild ``path`` from the previous version and a delta; False to download it whole."""
@@ -165,17 +190,22 @@ class _Updater(abc.ABC):
         return (self._objects / entry.sha256).read_bytes()
 
     def _keep(self, data: bytes, digest: str) -> None:
-        temporary = self._objects / f"{digest}.tmp"
-        temporary.write_bytes(data)
-        temporary.replace(self._objects / digest)
+        write_atomically(self._objects / digest, data, PUBLIC)
 
 
-def _fsync_dir(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+@dataclass(frozen=True)
+class CatalogChoice:
+    """The catalog a kiosk starts with, its file, and why it is not the newest one on disk ("" if it is)."""
+
+    catalog: Catalog
+    path: Path
+    fallback: str
+
+
+def _fallback_note(damaged: list[str], used: str) -> str:
+    note = f"damaged catalog ({'; '.join(damaged)}); {used}"
+    log.error("%s", note)
+    return note
 
 
 class CatalogUpdater(_Updater):
@@ -190,6 +220,41 @@ class CatalogUpdater(_Updater):
     def current_catalog(self) -> Path | None:
         """The catalog file in use, if any."""
         return self._current / "catalog.json" if self._current.is_symlink() else None
+
+    def load_usable(self, shipped: Path) -> CatalogChoice:
+        """The newest catalog on disk that loads: the current one, else an older version, else ``shipped``.
+
+        A version that does not load (truncated, empty, not JSON, missing) is set aside
+        and ``current`` points at the one used, so HQ's announced version is applied
+        again on the next manifest.
+
+        Raises:
+            CatalogError: not even the shipped catalog loads.
+        """
+        in_use = self.current_version if self._current.is_symlink() else None
+        damaged: list[str] = [] if in_use is not None or not self._versions_newest_first() else [
+            "no current catalog"]
+        candidates = [in_use] if in_use is not None else []
+        candidates += [v for v in self._versions_newest_first() if v != in_use]
+        for version in candidates:
+            path = self._versions / str(version) / "catalog.json"
+            try:
+                catalog = load_catalog(path)
+            except CatalogError as exc:
+                damaged.append(f"version {version}: {exc}")
+                self._set_aside(version)
+                continue
+            if damaged:
+                self._point_current(version)
+                return CatalogChoice(catalog, self._current / "catalog.json",
+                                     _fallback_note(damaged, f"using version {version}"))
+            return CatalogChoice(catalog, self._current / "catalog.json", "")
+        catalog = load_catalog(shipped)
+        if not damaged:
+            return CatalogChoice(catalog, shipped, "")
+        self._point_current(None)
+        return CatalogChoice(catalog, shipped, _fallback_note(
+            damaged, f"using the catalog the kiosk shipped with (version {catalog.catalog_version})"))
 
     def _stage(self, manifest: Manifest) -> Path:
         for path, entry in manifest.files.items():
@@ -206,6 +271,7 @@ class CatalogUpdater(_Updater):
         for path, entry in manifest.files.items():
             if path not in (META, PRODUCTS):
                 os.link(self._objects / entry.sha256, staging / path)  # hard link: no copy, same checked bytes
+        fsync_dir(staging / "images")
         self.staged_catalog = catalog
         return staging
 

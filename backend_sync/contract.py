@@ -220,6 +220,11 @@ class KioskStatus(BaseModel):
     reader: str = "unknown"
     update_problem: str = ""  # why the last catalog update was refused, if it was
     locked: str = ""  # who took the kiosk out of service ("hq", "staff"), if it is
+    # Storage faults the kiosk survived: the catalog it fell back to and why, a damaged
+    # outbox it set aside, a disk too full to record events.
+    catalog_fallback: str = ""
+    outbox_reset: str = ""
+    disk_full: bool = False
     at: datetime
 
 
@@ -314,13 +319,21 @@ def decode(model: type[_Message], payload: bytes) -> _Message:
 
 
 class Receipt(BaseModel):
-    """HQ has stored the events with these outbox sequences; the kiosk may forget them."""
+    """HQ has stored the events with these outbox sequences; the kiosk may forget them.
+
+    Over MQTT 5 it carries the highest sequence HQ holds for the kiosk in the user property
+    ``RECEIPT_HIGHEST_SEQ`` (outside the body, which kiosks of before it refuse to see
+    grow): a kiosk whose outbox was lost continues above it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 256 * 1024  # up to 10,000 sequences of up to 19 digits
 
     v: Literal[1] = 1
     seqs: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1, max_length=10_000)]
+
+
+RECEIPT_HIGHEST_SEQ = "highest-seq"
 
 
 def decode_receipt(payload: bytes) -> Receipt:

@@ -5,7 +5,8 @@ SyncError
  │    └── MessageTooLarge   larger than its kind's limit: refused before decoding
  ├── CatalogError    a catalog file that cannot be used
  ├── CardRefused     a shopper card HQ will not answer for
- └── OutboxFull      the outbox is at its bound and the event may not be dropped
+ ├── OutboxFull      the outbox is at its bound and the event may not be dropped
+ └── OutboxUnavailable  the outbox's storage refused a write (a full disk, an I/O error)
 """
 
 
@@ -31,3 +32,11 @@ class CardRefused(SyncError):
 
 class OutboxFull(SyncError):
     """The outbox holds as many events as it may."""
+
+
+class OutboxUnavailable(SyncError):
+    """The outbox could not write: ``disk_full`` when there is no space left on its disk."""
+
+    def __init__(self, message: str, disk_full: bool) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full

@@ -26,6 +26,7 @@ from backend_sync import (
     HlcClock,
     Outbox,
     OutboxFull,
+    OutboxUnavailable,
     Product,
     encode_event,
     events_topic,
@@ -97,6 +98,8 @@ class Kiosk:
         self.kiosk = kiosk
         self.machine = machine or SessionMachine()
         self.counters = KioskCounters()
+        # The last event the outbox could not write for want of disk space (until one is written again).
+        self.disk_full = False
         self._verify_card = verify_card
         self._verify_badge = verify_badge
         self._topic = events_topic(store, kiosk)
@@ -183,7 +186,11 @@ class Kiosk:
                                         in_stock=in_stock_here).items
 
     def _record(self, kind: EventKind, shopper: str | None, **details: object) -> uuid.UUID | None:
-        """Commit one event to the outbox; anonymous ones may be dropped when it is full."""
+        """Commit one event to the outbox; anonymous ones may be dropped when it is full.
+
+        A storage fault (a full disk) loses this event, counted, and never the tap: the
+        shopper still sees the product.
+        """
         event_id, session = uuid.uuid4(), self.session.id
         if shopper is not None:
             details["card"] = self.session.card_token
@@ -198,6 +205,14 @@ class Kiosk:
             self.counters.events_not_recorded += 1
             log.warning("%s not recorded: %s", kind.value, exc)
             return None
+        except OutboxUnavailable as exc:
+            self.counters.events_not_recorded += 1
+            if exc.disk_full and not self.disk_full:
+                log.error("the kiosk's disk is full: events are not recorded until there is space")
+            self.disk_full = exc.disk_full
+            log.warning("%s not recorded: %s", kind.value, exc)
+            return None
+        self.disk_full = False
         return event_id
 
     def _card(self, token: str) -> TapOutcome:

@@ -33,9 +33,12 @@ from backend_sync import (
     Outbox,
     ProfileCache,
     ProfileResponse,
+    SequenceFloor,
     UpdateKind,
+    damaged_outboxes,
     load_catalog,
     shopper_hash,
+    write_atomically,
 )
 from kiosk_app._cards import card_verifier
 from kiosk_app._catalog_features import item_features
@@ -93,6 +96,12 @@ class KioskHealth:
     app_version: str
     taps: int
     unreadable: int
+    # Storage faults the kiosk lives with: why it runs on an older catalog, the file a
+    # damaged outbox was set aside as, a disk too full to record events.
+    catalog_fallback: str = ""
+    outbox_reset: str = ""
+    disk_full: bool = False
+    events_not_recorded: int = 0
 
 
 class KioskRuntime:
@@ -110,7 +119,14 @@ class KioskRuntime:
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
-        self.outbox = Outbox(config.data_dir / "outbox.sqlite")
+        # The highest sequence HQ may hold, kept apart: a damaged outbox is replaced by one that goes on above it.
+        self.sequence_floor = SequenceFloor(config.data_dir / "outbox-floor.json")
+        self.outbox = Outbox(config.data_dir / "outbox.sqlite", sequence_floor=self.sequence_floor.value)
+        # Said until someone takes the set-aside file away (it may hold events HQ never had).
+        set_aside = damaged_outboxes(config.data_dir / "outbox.sqlite")
+        self.outbox_set_aside = set_aside[-1].name if set_aside else ""
+        self.outbox_reset = str(self.outbox.reset) if self.outbox.reset else (
+            f"a damaged outbox is kept as {self.outbox_set_aside}" if set_aside else "")
         self.profiles = ProfileCache(config.data_dir / "profiles.sqlite")
         files_url = config.files_url or ""
         self.catalog_updater = CatalogUpdater(config.data_dir / "catalog", hq_key, files_url)
@@ -119,14 +135,15 @@ class KioskRuntime:
             UpdateKind.CATALOG: UpdateWorker(self._apply_catalog, self._use_catalog, self._update_problem),
             UpdateKind.MODEL: UpdateWorker(self._apply_model, self._use_model, self._update_problem),
         }
-        # What HQ delivered last survives restarts; the shipped catalog and a content-only
-        # model of it (built off the screen's thread by ``start``) are the fallback.
+        # What HQ delivered last survives restarts; a damaged one gives way to the version
+        # before it, then to the shipped catalog (said in the status), with a content-only
+        # model of it (built off the screen's thread by ``start``) as the fallback model.
         # The file of the catalog in use: its images are found next to it.
-        self.catalog_file = self.catalog_updater.current_catalog or config.catalog
-        catalog = load_catalog(self.catalog_file)
+        choice = self.catalog_updater.load_usable(config.catalog)
+        self.catalog_file, self.catalog_fallback, catalog = choice.path, choice.fallback, choice.catalog
         model_file = self.model_updater.current_model
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
-                           recommender=load_model(model_file) if model_file else None,
+                           recommender=_usable_model(model_file),
                            verify_badge=card_verifier(hq_key, Role.STAFF),
                            machine=SessionMachine(idle_timeout_s=config.idle_timeout_s))
         self.staff_pin = StaffPin(pin_file(config.data_dir))
@@ -138,7 +155,7 @@ class KioskRuntime:
         self.update_problem = ""
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
-                              on_command=self._on_command,
+                              on_command=self._on_command, sequence_floor=self.sequence_floor,
                               on_manifest=self._on_manifest if config.files_url else lambda kind, envelope: None)
         # Tags without NDEF (old labels) are known by UID through a table staff maintain.
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status,
@@ -186,15 +203,20 @@ class KioskRuntime:
                            broker_connected=self.link.connected, backlog=len(self.outbox),
                            catalog_version=self.kiosk.catalog.catalog_version, update_problem=self.update_problem,
                            app_version=_APP_VERSION, taps=self.kiosk.counters.taps,
-                           unreadable=self.kiosk.counters.unreadable)
+                           unreadable=self.kiosk.counters.unreadable, catalog_fallback=self.catalog_fallback,
+                           outbox_reset=self.outbox_set_aside,
+                           disk_full=self.kiosk.disk_full, events_not_recorded=self.kiosk.counters.events_not_recorded)
 
     def sync_now(self) -> None:
         """Send every event HQ has not confirmed yet, and the status, without waiting."""
         self.link.sync_now()
 
     def lock(self, reason: str) -> None:
-        """Take the kiosk out of service (kept across restarts)."""
-        self._lock_file.write_text(json.dumps({"reason": reason}))
+        """Take the kiosk out of service (kept across restarts, when the disk takes the lock file)."""
+        try:
+            write_atomically(self._lock_file, json.dumps({"reason": reason}).encode(), 0o644)
+        except OSError as exc:
+            log.error("the lock will not hold across a restart: %s", exc)
         self.kiosk.machine.lock(reason)
         self._tell_hq()
 
@@ -216,7 +238,10 @@ class KioskRuntime:
 
     def _on_read(self, read: TagRead) -> None:
         def handle() -> None:
+            disk_was_full = self.kiosk.disk_full
             outcome = self.kiosk.handle(read)
+            if self.kiosk.disk_full != disk_was_full:
+                self._tell_hq()  # the fleet view hears of a full disk at once
             self._on_outcome(outcome)
             if outcome.kind is OutcomeKind.SIGNED_IN and outcome.shopper and read.token:
                 # The network round trip stays off the screen's thread.
@@ -267,7 +292,8 @@ class KioskRuntime:
     def _facts(self) -> KioskFacts:
         return KioskFacts(app_version=_APP_VERSION, catalog_version=self.kiosk.catalog.catalog_version,
                           reader=self.reader_status.state.value, update_problem=self.update_problem,
-                          locked=self.kiosk.machine.lock_reason or "")
+                          locked=self.kiosk.machine.lock_reason or "", catalog_fallback=self.catalog_fallback,
+                          outbox_reset=self.outbox_reset, disk_full=self.kiosk.disk_full)
 
     def _on_manifest(self, kind: UpdateKind, envelope: bytes) -> None:
         self._manifests[kind] = envelope
@@ -306,6 +332,7 @@ class KioskRuntime:
         def swap() -> None:
             self.kiosk.catalog = catalog  # between taps, on the screen's thread: never half a catalog
             self.catalog_file = catalog_file or self.catalog_file
+            self.catalog_fallback = ""  # HQ's newest is in use again
             if content_model is not None:
                 self.kiosk.recommender = content_model
             self.link.publish_status()
@@ -391,6 +418,17 @@ def _lock_reason(path: Path) -> str:
         return str(json.loads(path.read_text())["reason"])
     except (OSError, ValueError, KeyError, TypeError):
         return "locked"  # a damaged lock file still locks: out of service is the safe side
+
+
+def _usable_model(path: Path | None) -> Recommender | None:
+    """HQ's model in use, or None when there is none or it cannot be read (a content-only one is built then)."""
+    if path is None:
+        return None
+    try:
+        return load_model(path)
+    except RecommenderError as exc:
+        log.error("HQ's model %s cannot be used, suggesting from the catalog alone: %s", path, exc)
+        return None
 
 
 def _model_problem(path: Path) -> str | None:

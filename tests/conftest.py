@@ -5,11 +5,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import getpass
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -174,6 +177,69 @@ def hq_ingest(mosquitto: Mosquitto, sqlite_url: str, hq_key: tuple[Ed25519Privat
     yield worker
     worker.stop()
     worker.store.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 512 KiB filesystem (tmpfs; needs root), so a full disk is SQLite's SQLITE_FULL, not a pretence."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def fill_disk(directory: Path) -> Path:
+    """Fill the filesystem holding ``directory`` to its last byte; returns the filler (delete it to make room)."""
+    filler = directory / "filler.bin"
+    with filler.open("wb", buffering=0) as out:
+        for size in (64 * 1024, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    out.write(b"\0" * size)
+    try:
+        with (directory / "probe").open("wb", buffering=0) as probe:
+            probe.write(b"x" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    else:
+        raise AssertionError(f"{directory} is not full")
+    return filler
+
+
+class ChmodRecorder:
+    """Every chmod/fchmod the process makes while recording, from Python's audit hooks (a real record, no stub).
+
+    A file found 0600 under umask 0 with no chmod on the way was created 0600: at no
+    moment could anyone else read it.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, int]] = []
+        self.recording = False
+
+    def hook(self, event: str, args: tuple[object, ...]) -> None:
+        if self.recording and event == "os.chmod":
+            self.calls.append((args[0], int(args[1])))  # type: ignore[call-overload]
+
+
+_CHMODS = ChmodRecorder()
+sys.addaudithook(_CHMODS.hook)  # hooks cannot be removed: it records only inside ``chmods_under_umask_0``
+
+
+@pytest.fixture
+def chmods_under_umask_0() -> Iterator[ChmodRecorder]:
+    """umask 0 (a file made wide stays wide) and a record of every chmod meanwhile."""
+    previous = os.umask(0)
+    _CHMODS.calls.clear()
+    _CHMODS.recording = True
+    try:
+        yield _CHMODS
+    finally:
+        _CHMODS.recording = False
+        os.umask(previous)
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:

@@ -71,3 +71,12 @@ def test_failing_payload_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         outbox.enqueue("t", broken)
     assert len(outbox) == 0
+
+
+def test_a_sequence_floor_is_continued_above_and_never_moves_the_sequence_back(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", sequence_floor=100)  # HQ may hold up to 100
+    assert outbox.enqueue("t", lambda s: b"m") == 101
+    outbox.continue_after(50)
+    assert outbox.enqueue("t", lambda s: b"m") == 102
+    outbox.close()
+    assert Outbox(tmp_path / "o.sqlite", sequence_floor=10).enqueue("t", lambda s: b"m") == 103

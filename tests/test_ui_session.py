@@ -207,7 +207,7 @@ def test_staff_mode_needs_a_valid_badge_or_pin_and_staff_check_write_and_lock(
         await until(lambda: app.sm.current == "attract")
         await tap(emulator, badge)
         await until(lambda: app.sm.current == "staff")
-        await until(lambda: len(staff.ids.health.children) == 5)
+        await until(lambda: len(staff.ids.health.children) == 6)
         seen["health"] = [(line.label_text, line.verdict_text) for line in reversed(staff.ids.health.children)]
         await tap(emulator, encode_product(CATALOG.shop_url, TOTE))  # checking a tag records nothing
         await until(lambda: TOTE in staff.checked_text)
@@ -247,7 +247,7 @@ def test_staff_mode_needs_a_valid_badge_or_pin_and_staff_check_write_and_lock(
     assert seen["wrong_pin"] == ("pin", "PIN incorrecto. Intentos restantes: 4.")
     assert seen["pin_mode"] == (Mode.STAFF, "staff")
     assert [label for label, _ in seen["health"]] == ["Lector NFC", "Conexión", "Eventos por enviar", "Catálogo",
-                                                      "Lecturas"]
+                                                      "Almacenamiento", "Lecturas"]
     assert all(verdict == "Bien" for _, verdict in seen["health"])
     assert seen["checked"].endswith(f"{TOTE}, {CATALOG.product(TOTE).name.get('es')}")  # type: ignore[union-attr]
     assert seen["backlog"] == 0

@@ -82,6 +82,9 @@ class KioskOut(BaseModel):
     backlog: int
     reader: str
     update_problem: str
+    catalog_fallback: str = Field("", description="Why the kiosk runs on an older catalog than it was given")
+    outbox_reset: str = Field("", description="A damaged event store the kiosk set aside and replaced")
+    disk_full: bool = Field(False, description="Taps are shown but their events are not recorded")
     alerts: list[AlertOut]
 
 

@@ -52,6 +52,9 @@ class AlertKind(enum.Enum):
     BACKLOG_HIGH = "backlog_high"
     UPDATE_REFUSED = "update_refused"
     LOCKED = "locked"
+    DISK_FULL = "disk_full"
+    OUTBOX_RESET = "outbox_reset"
+    CATALOG_FALLBACK = "catalog_fallback"
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ class KioskView:
             "store": status.store, "kiosk": status.kiosk, "state": status.state.value,
             "last_seen": self.last_seen.isoformat(), "app_version": status.app_version,
             "catalog_version": status.catalog_version, "backlog": status.backlog, "reader": status.reader,
-            "update_problem": status.update_problem,
+            "update_problem": status.update_problem, "catalog_fallback": status.catalog_fallback,
+            "outbox_reset": status.outbox_reset, "disk_full": status.disk_full,
             "alerts": [{"kind": alert.kind.value, "message": alert.message} for alert in self.alerts],
         }
 
@@ -116,10 +120,16 @@ def kiosk_alerts(status: KioskStatus, last_seen: datetime, now: datetime,
         alerts.append(Alert(AlertKind.SILENT, f"No heartbeat for {int((now - last_seen).total_seconds())} s"))
     if status.state is LinkState.ONLINE and status.reader == "offline":
         alerts.append(Alert(AlertKind.READER_OFFLINE, "NFC reader is offline"))
+    if status.disk_full:
+        alerts.append(Alert(AlertKind.DISK_FULL, "Disk full: taps are shown but their events are not recorded"))
+    if status.outbox_reset:
+        alerts.append(Alert(AlertKind.OUTBOX_RESET, f"Event store was damaged and replaced: {status.outbox_reset}"))
     if status.backlog >= thresholds.backlog_high:
         alerts.append(Alert(AlertKind.BACKLOG_HIGH, f"{status.backlog} events waiting to reach HQ"))
     if status.update_problem:
         alerts.append(Alert(AlertKind.UPDATE_REFUSED, f"Catalog update refused: {status.update_problem}"))
+    if status.catalog_fallback:
+        alerts.append(Alert(AlertKind.CATALOG_FALLBACK, f"Running on an older catalog: {status.catalog_fallback}"))
     if status.locked:
         alerts.append(Alert(AlertKind.LOCKED, f"Out of service: locked by {status.locked}"))
     return tuple(alerts)

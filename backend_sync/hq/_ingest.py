@@ -15,14 +15,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict, deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from backend_sync._mqtt import BrokerUrl, connect_async, new_client
-from backend_sync.contract import EVENTS_WILDCARD, Receipt, TapEvent, decode_event, kiosk_topics
+from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
+from backend_sync.contract import EVENTS_WILDCARD, RECEIPT_HIGHEST_SEQ, Receipt, TapEvent, decode_event, kiosk_topics
 from backend_sync.exceptions import ContractError, MessageTooLarge
 from backend_sync.hlc import wall_clock_ms
 from backend_sync.hq._admission import Admission, CardVerifier, RefusalKind, admit, sessions_to_check
@@ -185,13 +188,27 @@ class IngestWorker:
         return new
 
     def _acknowledge(self, batch: list[_Arrival]) -> None:
-        receipts: defaultdict[str, list[int]] = defaultdict(list)
+        receipts: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
         for arrival in batch:
             self._client.ack(arrival.mid, arrival.qos)
             if arrival.event is not None:
-                receipts[kiosk_topics(arrival.event.store, arrival.event.kiosk).receipts].append(arrival.event.seq)
-        for topic, seqs in receipts.items():
+                receipts[arrival.event.store, arrival.event.kiosk].append(arrival.event.seq)
+        highest = self._highest_seqs(receipts.keys())
+        for (store, kiosk), seqs in receipts.items():
             # A receipt lost here is harmless: the kiosk sends the event again and gets a
             # receipt for the duplicate.
-            self._client.publish(topic, Receipt(seqs=tuple(seqs)).model_dump_json().encode(), qos=1)
+            properties = None
+            if self.broker.protocol is Protocol.V5:
+                properties = Properties(PacketTypes.PUBLISH)
+                properties.UserProperty = [(RECEIPT_HIGHEST_SEQ, str(max(highest.get((store, kiosk), 0), *seqs)))]
+            self._client.publish(kiosk_topics(store, kiosk).receipts,
+                                 Receipt(seqs=tuple(seqs)).model_dump_json().encode(), qos=1, properties=properties)
             self.stats.receipts_sent += 1
+
+    def _highest_seqs(self, kiosks: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """What HQ holds of each kiosk's sequence, for its receipt; the receipt's own seqs when the database is away."""
+        try:
+            return self.store.highest_seqs(kiosks)
+        except SQLAlchemyError as exc:
+            log.warning("receipts go without HQ's highest sequences: %s", exc)
+            return {}

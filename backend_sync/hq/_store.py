@@ -59,6 +59,8 @@ events = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )
+# The highest sequence of each kiosk, for its receipts, without reading all its events.
+_kiosk_seq = sa.Index("events_kiosk_seq", events.c.store, events.c.kiosk, events.c.seq)
 wishlist = sa.Table(
     "wishlist", _metadata,
     sa.Column("profile_key", _KEY, primary_key=True),
@@ -176,11 +178,11 @@ class ProfileStore:
         self._engine = sa.create_engine(url, pool_pre_ping=True)
         if self._engine.dialect.name == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_wal)
-            _metadata.create_all(self._engine)
-        else:
-            with self._engine.begin() as db:  # several workers starting at once would race to CREATE TABLE
+        with self._engine.begin() as db:
+            if self._engine.dialect.name != "sqlite":  # several workers starting at once would race to CREATE TABLE
                 db.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
-                _metadata.create_all(db)
+            _metadata.create_all(db)
+            _kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     def record(self, event: TapEvent) -> bool:
@@ -337,6 +339,16 @@ class ProfileStore:
         ).subquery()
         with self._engine.connect() as db:
             return db.execute(sa.select(sa.func.max(stamps.c.hlc))).scalar()
+
+    def highest_seqs(self, kiosks: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The highest event sequence stored for each (store, kiosk) that has any."""
+        if not kiosks:
+            return {}
+        query = (sa.select(events.c.store, events.c.kiosk, sa.func.max(events.c.seq))
+                 .where(sa.tuple_(events.c.store, events.c.kiosk).in_(sorted(kiosks)))
+                 .group_by(events.c.store, events.c.kiosk))
+        with self._engine.connect() as db:
+            return {(store, kiosk): int(seq) for store, kiosk, seq in db.execute(query)}
 
     def ping(self) -> None:
         """Check that the database answers (raises SQLAlchemyError when it does not)."""

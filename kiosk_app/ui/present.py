@@ -208,12 +208,19 @@ def health_rows(health: KioskHealth, language: str) -> tuple[HealthRow, ...]:
     catalog_value = (texts["staff_catalog_problem"].format(version=health.catalog_version,
                                                            problem=health.update_problem)
                      if health.update_problem else texts["staff_catalog_value"].format(version=health.catalog_version))
+    if health.catalog_fallback:
+        catalog_value = texts["staff_catalog_fallback"].format(version=health.catalog_version,
+                                                               problem=health.catalog_fallback)
+    storage = [texts["staff_storage_full"].format(count=health.events_not_recorded)] if health.disk_full else []
+    if health.outbox_reset:
+        storage.append(texts["staff_storage_reset"].format(file=health.outbox_reset))
     return (
         row("staff_reader", reader_value, reader_ok),
         row("staff_broker", texts[broker_key].format(broker=health.broker), health.broker_connected),
         # A backlog is normal for a moment; a large one means HQ has not had the events for a while.
         row("staff_backlog", texts["staff_backlog_value"].format(count=health.backlog), health.backlog < BACKLOG_HIGH),
-        row("staff_catalog", catalog_value, not health.update_problem),
+        row("staff_catalog", catalog_value, not (health.update_problem or health.catalog_fallback)),
+        row("staff_storage", " · ".join(storage) or texts["staff_storage_ok"], not storage),
         row("staff_taps", texts["staff_taps_value"].format(taps=health.taps, unreadable=health.unreadable), True),
     )
 
