@@ -226,6 +226,22 @@ def test_a_kiosk_claiming_hq_s_client_id_neither_kicks_hq_off_nor_gets_its_event
         hq.store.close()
 
 
+def _a_profile(db_url: str, shopper: str) -> None:
+    """Give ``shopper`` a profile at HQ (a consent through the API), so there is one to erase."""
+    from fastapi.testclient import TestClient
+
+    from backend_sync.hq import ApiKeys, ProfileStore, create_app
+
+    store = ProfileStore(db_url)
+    try:
+        with TestClient(create_app(store, ApiKeys({"web": "web-key-0123456789abcdef"}))) as client:
+            answer = client.put(f"/v1/shoppers/{shopper}/consent", json={"status": "granted"},
+                                headers={"X-Api-Key": "web-key-0123456789abcdef"})
+            assert answer.status_code == 200, answer.text
+    finally:
+        store.close()
+
+
 def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
         secured: Secured, sqlite_url: str, tmp_path: Path, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     import json
@@ -251,6 +267,7 @@ def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
         kiosk.client.subscribe(FLEET_COMMANDS, qos=1)
         assert eventually(lambda: kiosk.subacks)
         for n in range(3):
+            _a_profile(sqlite_url, f"shopper-{n}")
             erase = urllib.request.Request(f"{api.url}/v1/shoppers/shopper-{n}", method="DELETE",
                                            headers={"X-Api-Key": "web-key-0123456789abcdef"})
             with urllib.request.urlopen(erase, timeout=10) as answer:
@@ -470,6 +487,7 @@ def test_erase_profile_tells_the_fleet_with_hq_s_admin_login_from_files(
         assert kiosk.connected.wait(10)
         kiosk.client.subscribe("fleet/commands", qos=1)
         assert eventually(lambda: kiosk.subacks)
+        _a_profile(sqlite_url, "shopper-1")
         result = subprocess.run([*KIOSK, "hq", "erase-profile", "shopper-1", "--broker-url-file", str(admin),
                                  "--db-url-file", str(db)], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
