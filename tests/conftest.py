@@ -251,6 +251,17 @@ async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def frames_drawn(count: int = 2) -> None:
+    """Wait until Kivy has drawn ``count`` more frames: what changed before is laid out and on screen.
+
+    Each frame runs the pending layouts first, then draws (needs the running kiosk window).
+    """
+    from kivy.clock import Clock
+
+    target = Clock.frames_displayed + count
+    await until(lambda: Clock.frames_displayed >= target)
+
+
 def run_kiosk_window(config: KioskConfig, scenario: Callable[[Any], Awaitable[None]]) -> None:
     """Run the real kiosk window and ``scenario(app)`` beside it; the window closes after.
 

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import ImageGrab
+from PIL import Image, ImageGrab
 
 from backend_sync.hq import ProfileStore
 from kiosk_app.demo import free_port
+from kiosk_app.ui import theme
 from nfc_reader import TagKind, TagRead, TagReader
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, eventually
 
 KIOSK = [sys.executable, "-m", "kiosk_app"]
 # Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/demo.png from this run.
@@ -78,7 +79,7 @@ def wide_screen() -> Iterator[str]:
     xvfb.wait(10)
 
 
-def _window_id(display: str, title: str, timeout_s: float = 40.0) -> str:
+def _window_id(display: str, title: str, timeout_s: float = 120.0) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True,
@@ -90,34 +91,50 @@ def _window_id(display: str, title: str, timeout_s: float = 40.0) -> str:
     raise TimeoutError(f"no window titled {title!r}")
 
 
+def _colours(image: Image.Image) -> int:
+    return len(image.getcolors(1 << 16) or range(1 << 16))
+
+
+def _button_under_the_card(display: str, window: str, x: int, y: int) -> bool:
+    """Whether the simulator's settled panel is drawn: a plain button at (x, y) with the
+    loyalty card above it (while the panel lays out, other things pass under the point)."""
+    geometry = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True,
+                              env={**os.environ, "DISPLAY": display}).stdout
+    origin = dict(line.split("=", 1) for line in geometry.split() if "=" in line)
+    if "X" not in origin:
+        return False
+    screen = ImageGrab.grab(xdisplay=display).convert("RGB")
+    column = [screen.getpixel((int(origin["X"]) + x, int(origin["Y"]) + row)) for row in range(y + 1)]
+    surface, card = (tuple(round(c * 255) for c in theme.STANDARD[name][:3]) for name in ("SURFACE", "ACCENT"))
+    return column[y] == surface and any(column[row:row + 8] == [card] * 8 for row in range(y - 8))
+
+
 def test_window_demo_a_click_on_the_simulator_reaches_hq_and_ctrl_c_stops_everything(
     wide_screen: str, tmp_path: Path,
 ) -> None:
     env = {**os.environ, "DISPLAY": wide_screen}
-    demo = subprocess.Popen([*KIOSK, "demo", "--data-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = tmp_path / "demo.log"  # a file, not a pipe nobody reads until the end: it cannot fill up
+    with log.open("w") as output:
+        demo = subprocess.Popen([*KIOSK, "demo", "--data-dir", str(tmp_path)], env=env, stdout=output,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         _window_id(wide_screen, "Kiosk")
         simulator = _window_id(wide_screen, "Tag simulator")
-        time.sleep(2)  # let both windows draw their first frames
-        # The first product button of the simulator panel, as a person would click it.
+        # The first product button of the simulator panel, as a person would click it once they see it.
+        assert eventually(lambda: _button_under_the_card(wide_screen, simulator, 200, 300), 60, poll_s=0.2)
         subprocess.run(["xdotool", "mousemove", "--window", simulator, "200", "300", "click", "1"], env=env,
                        check=True)
         store = ProfileStore(f"sqlite:///{tmp_path / 'hq.sqlite'}")
-        deadline = time.monotonic() + 30
-        while store.event_count() < 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        eventually(lambda: store.event_count() >= 1, 30, poll_s=0.1)
         stored = store.event_count()
         store.close()
-        time.sleep(0.5)
-        screenshot = ImageGrab.grab(xdisplay=wide_screen)
+        assert eventually(lambda: _colours(ImageGrab.grab(xdisplay=wide_screen)) > 50)  # both windows drew frames
         if os.environ.get("KIOSK_UPDATE_SCREENSHOTS"):
-            screenshot.save(SCREENSHOTS / "demo.png")
+            ImageGrab.grab(xdisplay=wide_screen).save(SCREENSHOTS / "demo.png")
         assert stored == 1
-        assert len(screenshot.getcolors(1 << 16) or range(1 << 16)) > 50  # both windows drew real frames
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole tree
-        output, _ = demo.communicate(timeout=30)
-    assert demo.returncode in (0, 130), output
+        demo.wait(30)
+    assert demo.returncode in (0, 130), log.read_text()
     leftovers = subprocess.run(["pgrep", "-s", str(demo.pid)], capture_output=True, text=True)
     assert leftovers.stdout == "", f"processes left behind: {leftovers.stdout}"

@@ -27,6 +27,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
 # Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/dashboard*.png from this run.
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
+# Each expect waits for the very change it names; 5 s is too short on a busy machine.
+expect.set_options(timeout=20_000)
 
 # (store, kiosk, state, app version, catalog version, backlog, reader, update problem)
 FLEET = [

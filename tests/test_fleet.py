@@ -142,7 +142,7 @@ def test_only_a_fleet_channel_sees_and_commands_the_fleet(mosquitto: Mosquitto, 
     api = TestClient(create_app(ProfileStore(sqlite_url), ApiKeys(KEYS), fleet=fleet))
     publisher = _publisher(mosquitto)
     heard: list[tuple[str, KioskCommand, int | None]] = []
-    arrived = threading.Event()
+    arrived, subscribed = threading.Event(), threading.Event()
 
     def on_command(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         expiry = getattr(message.properties, "MessageExpiryInterval", None)
@@ -151,10 +151,12 @@ def test_only_a_fleet_channel_sees_and_commands_the_fleet(mosquitto: Mosquitto, 
 
     listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-kiosk", protocol=mqtt.MQTTv5)
     listener.on_message = on_command
+    listener.on_subscribe = lambda *_: subscribed.set()
     listener.connect("127.0.0.1", mosquitto.port)
     listener.subscribe("kiosk/+/+/commands", qos=1)
     listener.loop_start()
     try:
+        assert subscribed.wait(10)  # or the command could pass before the kiosk listens
         publisher.publish("kiosk/madrid-centro/kiosk-01/status", _status(at=datetime.now(UTC)).model_dump_json(),
                           qos=1, retain=True)
         assert eventually(lambda: fleet.kiosk("madrid-centro", "kiosk-01") is not None)

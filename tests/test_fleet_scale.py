@@ -62,7 +62,8 @@ class Lines:
     def __init__(self, stream: Iterable[str]) -> None:
         self.seen: list[str] = []
         self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
 
     def _read(self, stream: Iterable[str]) -> None:
         for line in stream:
@@ -80,7 +81,9 @@ class Lines:
                 return line
         raise AssertionError(f"no {text!r} in {''.join(self.seen)}")
 
-    def rest(self) -> str:
+    def rest(self, timeout_s: float = 30.0) -> str:
+        """Everything, once the process has closed its output (call it after the process ended)."""
+        self._reader.join(timeout_s)  # the last lines may still be in the pipe when it exits
         while not self._lines.empty():
             self.seen.append(self._lines.get())
         return "".join(self.seen)
@@ -147,7 +150,7 @@ def test_a_view_racing_a_consent_on_another_worker_stays_in_the_profile(postgres
                             {"key": f"session:{session}"})
             racing = threading.Thread(target=second.record, args=(view(3, "BAG-2"),))
             racing.start()
-            time.sleep(0.5)
+            assert eventually(lambda: _waiting_on_a_lock(engine) == 1, 10)  # there, and held
             assert racing.is_alive()
             first.record(new_event(kind=EventKind.CONSENT, store=STORE, kiosk=KIOSK, seq=2, session=session,
                                    shopper=shopper, consent=ConsentStatus.GRANTED, hlc=str(Hlc(1, 0, KIOSK))))
@@ -160,6 +163,13 @@ def test_a_view_racing_a_consent_on_another_worker_stays_in_the_profile(postgres
         engine.dispose()
         first.close()
         second.close()
+
+
+def _waiting_on_a_lock(engine: sa.Engine) -> int:
+    """How many of the test database's sessions wait for a lock another one holds."""
+    with engine.connect() as db:
+        return int(db.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                      "AND wait_event_type = 'Lock'")).scalar_one())
 
 
 @pytest.mark.parametrize("attempt", range(3))

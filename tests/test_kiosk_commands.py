@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import CommandKind
+from backend_sync import CommandKind, LinkState
 from backend_sync.hq import AlertKind, FleetView, announce
 from backend_sync.hq._files import FileServer
 from backend_sync.hq._publish import CatalogPublisher
@@ -44,6 +43,13 @@ def stopped(runtime: KioskRuntime) -> None:
     runtime.profiles.close()
 
 
+def online_at_hq(fleet: FleetView) -> None:
+    """Wait until HQ sees the kiosk online: its status goes out after its subscriptions on
+    the same connection, so from then on the broker delivers it HQ's commands."""
+    assert eventually(lambda: (k := fleet.kiosk("madrid-centro", "kiosk-01")) is not None
+                      and k.status.state is LinkState.ONLINE, 10)
+
+
 def _alerts(fleet: FleetView) -> list[AlertKind]:
     """The kiosk's alerts on the fleet view (its reader is not started here, so that one is there too)."""
     view = fleet.kiosk("madrid-centro", "kiosk-01")
@@ -66,11 +72,12 @@ def test_hq_locks_the_kiosk_through_a_restart_and_unlocks_it(
     kiosk_config = config(tmp_path, mosquitto.url, hq_key[1])
     runtime = started(kiosk_config, remote)
     try:
+        online_at_hq(fleet)
         runtime.kiosk.machine.card("shopper-1")
         fleet.send_command("madrid-centro", "kiosk-01", CommandKind.LOCK)
-        assert eventually(lambda: runtime.kiosk.machine.mode is Mode.LOCKED, 10)
+        # The screens are told after the lock: wait for both.
+        assert eventually(lambda: runtime.kiosk.machine.mode is Mode.LOCKED and remote == [CommandKind.LOCK], 10)
         assert runtime.kiosk.session.shopper is None  # the shopper's visit went with the lock
-        assert remote == [CommandKind.LOCK]
         assert eventually(lambda: AlertKind.LOCKED in _alerts(fleet), 10)  # the dashboard sees it
         product = TagRead(TagKind.PRODUCT, "01", sku=runtime.kiosk.catalog.products[0].sku)
         assert runtime.kiosk.handle(product).kind.value == "locked"
@@ -79,6 +86,7 @@ def test_hq_locks_the_kiosk_through_a_restart_and_unlocks_it(
     runtime = started(kiosk_config, remote)  # a restart does not bring it back into service
     try:
         assert runtime.kiosk.machine.mode is Mode.LOCKED
+        online_at_hq(fleet)
         fleet.send_command("madrid-centro", "kiosk-01", CommandKind.UNLOCK)
         assert eventually(lambda: runtime.kiosk.machine.mode is Mode.IDLE, 10)
         assert eventually(lambda: AlertKind.LOCKED not in _alerts(fleet), 10)
@@ -134,10 +142,10 @@ def test_force_sync_resends_unconfirmed_events_at_once(
     try:
         sku = runtime.kiosk.catalog.products[0].sku
         runtime.kiosk.handle(TagRead(TagKind.PRODUCT, "01", sku=sku))
-        # No HQ is listening, so no receipt comes: the event waits 30 s for its resend...
-        assert eventually(lambda: runtime.link.stats.published == 1, 10)
-        time.sleep(0.5)
-        assert runtime.link.stats.resent == 0
+        # No HQ is listening, so no receipt comes: once the broker has it, the event waits
+        # 30 s for its resend...
+        assert eventually(lambda: not runtime.outbox.due(resend_after_s=3600), 10)
+        assert (runtime.link.stats.published, runtime.link.stats.resent) == (1, 0)
         runtime.sync_now()  # ...unless staff force a sync
         assert eventually(lambda: runtime.link.stats.resent == 1, 10)
         assert len(runtime.outbox) == 1  # still kept until HQ confirms it

@@ -3,7 +3,6 @@ falls back to the kiosk's cache when HQ is out of reach, and an erase at HQ reac
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from kiosk_app import KioskConfig, KioskRuntime, OutcomeKind, TapOutcome
 from kiosk_app._cards import card_verifier
 from kiosk_app.demo import demo_catalog_path, free_port
 from nfc_reader import Role, issue_token
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, eventually
 
 SHOPPER = "shopper-0042"
 
@@ -45,9 +44,7 @@ def _runtime(tmp_path: Path, broker: str, hq_key: tuple[Ed25519PrivateKey, Path]
                          hq_public_key=hq_key[1])
     runtime = KioskRuntime(config, on_outcome=(outcomes if outcomes is not None else []).append)
     runtime.link.start()  # no reader needed here
-    deadline = time.monotonic() + 10
-    while not runtime.link.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert eventually(lambda: runtime.link.connected, 10)
     return runtime
 
 
@@ -118,13 +115,10 @@ def test_an_erase_at_hq_empties_kiosk_caches_and_signs_the_shopper_out(
         runtime.kiosk.session.shopper = SHOPPER  # signed in right now
         hq_with_history.erase(SHOPPER)
         tell_fleet_to_forget(mosquitto.url, SHOPPER)
-        deadline = time.monotonic() + 10
-        while (runtime.profiles.get(SHOPPER) is not None or runtime.kiosk.session.shopper is not None) \
-                and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # The screen is told last, after the cache and the visit are wiped: wait for it.
+        assert eventually(lambda: [o.kind for o in outcomes] == [OutcomeKind.SIGNED_OUT], 10)
         assert runtime.profiles.get(SHOPPER) is None
         assert runtime.kiosk.session.shopper is None
-        assert [o.kind for o in outcomes] == [OutcomeKind.SIGNED_OUT]
     finally:
         runtime.link.stop()
         responder.stop()

@@ -31,6 +31,7 @@ from nfc_reader import (
     encode_product_smart_poster,
     encode_product_text,
 )
+from tests.conftest import eventually
 
 SHOP = "https://shop.example.com"
 NO_NDEF_UID = bytes.fromhex("0102030405060708")
@@ -138,8 +139,9 @@ def test_a_tag_that_misses_presence_checks_while_held_is_not_read_twice(emulator
 
 def test_a_tag_pulled_away_halfway_counts_once_when_tapped_again(emulator: TagEmulator, reader: Reader) -> None:
     message = encode_product_text("B")  # one data block: a read from a pulled tag times out in ~1 s
-    # Gone while its data block is read, and away long enough for the reader to notice.
-    assert not emulator.tap(message, leave_after_reads=2, lift_s=1.5)
+    # Gone while its data block is read, and away until the reader has given it up.
+    assert not emulator.tap(message, leave_after_reads=2, lift_s=0.0)
+    assert eventually(lambda: reader.reader.counters.incomplete == 1, 10)
     assert emulator.tap(message, hold_s=0.1, lift_s=0.0)
     assert reader.next_read().sku == "B"
     assert reader.no_more_reads()
@@ -180,6 +182,8 @@ def test_a_failing_tap_handler_does_not_stop_the_reader(emulator: TagEmulator) -
     try:
         assert emulator.tap(encode_product_text("A"), hold_s=0.1, lift_s=0.0)
         assert emulator.tap(encode_product_text("B"), hold_s=0.1, lift_s=0.0)
+        # The tap ends on the tag's side; the reader's thread may hand it over a moment later.
+        assert eventually(lambda: len(reads) == 2, 10)
         assert [r.sku for r in reads] == ["A", "B"]
         assert reader.counters.callback_errors == 1
     finally:

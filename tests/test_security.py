@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -120,11 +119,12 @@ def test_kiosk_a_cannot_publish_as_kiosk_b(secured: Secured) -> None:
     try:
         assert hq.connected.wait(10) and kiosk_a.connected.wait(10)
         hq.client.subscribe("kiosk/+/+/events", qos=1)
-        eventually(lambda: hq.subacks)
+        assert eventually(lambda: hq.subacks)
         kiosk_a.client.publish(kiosk_topics(STORE, "kiosk-b").events, _event("kiosk-b"), qos=1).wait_for_publish(5)
         kiosk_a.client.publish(kiosk_topics(STORE, "kiosk-a").events, _event("kiosk-a"), qos=1).wait_for_publish(5)
-        eventually(lambda: hq.received)
-        time.sleep(0.5)  # anything forged would have arrived by now
+        # The broker delivers one client's messages in order: had the forged one passed, it
+        # would be here before kiosk-a's own.
+        assert eventually(lambda: bool(hq.received))
         assert [topic for topic, _ in hq.received] == [kiosk_topics(STORE, "kiosk-a").events]
     finally:
         hq.close()
@@ -137,11 +137,10 @@ def test_kiosk_a_cannot_read_kiosk_b_s_profile_responses(secured: Secured) -> No
         assert hq.connected.wait(10) and kiosk_a.connected.wait(10)
         kiosk_a.client.subscribe(kiosk_topics(STORE, "kiosk-b").profile_response, qos=1)
         kiosk_a.client.subscribe(kiosk_topics(STORE, "kiosk-a").profile_response, qos=1)
-        eventually(lambda: len(kiosk_a.subacks) == 2)  # Mosquitto grants it, then filters each delivery
+        assert eventually(lambda: len(kiosk_a.subacks) == 2)  # Mosquitto grants it, then filters each delivery
         hq.client.publish(kiosk_topics(STORE, "kiosk-b").profile_response, b"b's profile", qos=1).wait_for_publish(5)
         hq.client.publish(kiosk_topics(STORE, "kiosk-a").profile_response, b"a's profile", qos=1).wait_for_publish(5)
-        eventually(lambda: kiosk_a.received)
-        time.sleep(0.5)
+        assert eventually(lambda: bool(kiosk_a.received))  # b's, had it passed, would come first
         assert [payload for _, payload in kiosk_a.received] == [b"a's profile"]
     finally:
         hq.close()

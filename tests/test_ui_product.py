@@ -89,6 +89,8 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
         from kivy.config import Config
 
         loop = asyncio.get_running_loop()
+        # Suggestions come from the content model the kiosk builds aside at start: wait for it.
+        await until(lambda: app.runtime.kiosk.recommender is not None)
         seen["read"] = await loop.run_in_executor(None, emulator.tap, encode_product(CATALOG.shop_url, BOOT.sku))
         screen = app.sm.get_screen("product")
         await until(lambda: app.sm.current == "product" and screen.sku == BOOT.sku)

@@ -28,7 +28,7 @@ from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.staff import pin_file, write_pin
 from kiosk_app.ui.texts import texts_for
 from nfc_reader import Role, TagEmulator, encode_badge, encode_card, encode_product, issue_token
-from tests.conftest import Mosquitto, run_kiosk_window, until
+from tests.conftest import Mosquitto, frames_drawn, run_kiosk_window, until
 
 CATALOG = load_catalog(demo_catalog_path())
 SHOPPER = "shopper-0042"
@@ -37,11 +37,16 @@ KEEP_SCREENSHOTS = os.environ.get("KIOSK_UPDATE_SCREENSHOTS") == "1"
 TOTE, COAT, TAN_BOOT, BOOT = "BAG-TOTE-BRN", "COAT-WOOL-GRY", "BOOT-CHELSEA-TAN", "BOOT-CHELSEA-BLK"
 
 
+async def settled(app: Any) -> None:
+    """Wait until the screen change is over and what changed is laid out and drawn."""
+    await until(lambda: not app.sm.transition.is_active)
+    await frames_drawn()
+
+
 async def screenshot(app: Any, name: str, tmp_path: Path) -> Path:
     """Save what the window shows once the screen change and layout are done; kept in
     docs/screenshots when asked to."""
-    await until(lambda: not app.sm.transition.is_active)
-    await asyncio.sleep(0.2)  # the layout pass after the last change
+    await settled(app)
     path = (SCREENSHOTS if KEEP_SCREENSHOTS else tmp_path) / f"{name}.png"
     app.root.export_to_png(str(path))
     return path
@@ -112,7 +117,7 @@ def test_a_loyalty_tap_shows_the_synced_profile_and_the_wishlist_button_follows_
         seen["after_press"] = product.ids.wishlist_button.text
         seen["visit_wishlist"] = set(app.runtime.kiosk.session.wishlist)
         app.hide_toast()
-        await asyncio.sleep(0.4)
+        await until(lambda: app.root.ids.toast.opacity == 0)  # faded out
         await screenshot(app, "product-signed-in", tmp_path)
         app.sm.current = "welcome"
         await until(lambda: len(welcome.ids.wishlist.children) == 2)
@@ -147,6 +152,9 @@ def test_the_idle_timeout_wipes_the_visit_from_memory_and_screen(
 
     async def scenario(app: Any) -> None:
         product = app.sm.get_screen("product")
+        machine = app.runtime.kiosk.machine
+        # No timeout while the visit is set up, however long a loaded machine takes over the taps.
+        seen["timeout"], machine.idle_timeout_s = machine.idle_timeout_s, 3600.0
         await tap(emulator, card)
         await until(lambda: app.sm.current == "welcome")
         app.answer_consent(True)
@@ -155,6 +163,7 @@ def test_the_idle_timeout_wipes_the_visit_from_memory_and_screen(
         await tap(emulator, encode_product(CATALOG.shop_url, BOOT))
         await until(lambda: product.sku == BOOT)
         seen["before"] = (app.runtime.kiosk.machine.mode, product.ids.product_name.text, app.language, app.text_scale)
+        machine.idle_timeout_s = seen["timeout"]
         await until(lambda: app.sm.current == "attract", timeout_s=10)  # nobody touched it for 1.5 s
         visit = app.runtime.kiosk.session
         seen["visit"] = (visit.shopper, visit.consented, visit.viewed, visit.wishlist)
@@ -167,6 +176,7 @@ def test_the_idle_timeout_wipes_the_visit_from_memory_and_screen(
     finally:
         emulator.close()
 
+    assert seen["timeout"] == 1.5
     assert seen["before"] == (Mode.SIGNED_IN, CATALOG.product(BOOT).name.get("en"), "en", 1.25)  # type: ignore[union-attr]
     assert seen["visit"] == (None, False, [], set())
     assert seen["after"] == (Mode.IDLE, "", "es", 1.0)
@@ -299,13 +309,12 @@ def test_every_screen_reads_in_both_languages_keeps_48dp_touch_targets_and_the_a
                 app.language = language
                 for screen in ("attract", "product", "welcome", "locked", "pin", "staff"):
                     app.sm.current = screen
-                    await asyncio.sleep(0.3)  # the fade between screens
+                    await settled(app)  # the fade between screens, then the layout in this language
                     check_screen(app, screen)
         seen["scale"], seen["ink"], seen["background"] = app.text_scale, app.pal["INK"], app.pal["BACKGROUND"]
         seen["text_font"] = app.sm.get_screen("product").ids.product_description.font_size
         app.language = "en"
         app.sm.current = "product"
-        await asyncio.sleep(0.3)
         await screenshot(app, "product-accessible", tmp_path)
         app.toggle_accessible()
         seen["plain_text_font"] = app.sm.get_screen("product").ids.product_description.font_size

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ from backend_sync.hq._publish import CatalogPublisher
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import image_path
 from nfc_reader import public_key_to_pem
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, eventually
 
 HQ = Ed25519PrivateKey.generate()
 
@@ -232,26 +232,26 @@ def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
     config = KioskConfig(store="madrid-centro", kiosk="kiosk-01", catalog=demo_catalog_path(), reader="udp:127.0.0.1:9",
                          broker=mosquitto.url, data_dir=tmp_path / "kiosk", hq_public_key=key_pem, files_url=server.url)
     swaps: list[int] = []
-    runtime = KioskRuntime(config, on_outcome=lambda outcome: None,
-                           on_catalog=lambda: swaps.append(runtime.kiosk.catalog.catalog_version))
+    swapped = threading.Event()
+
+    def on_catalog() -> None:
+        swaps.append(runtime.kiosk.catalog.catalog_version)
+        swapped.set()
+
+    runtime = KioskRuntime(config, on_outcome=lambda outcome: None, on_catalog=on_catalog)
     for worker in runtime.updates.values():
         worker.start()
     runtime.link.start()
     try:
-        deadline = time.monotonic() + 20
-        while runtime.catalog_updater.current_version != 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        # The swap follows the switch once the kiosk has built the new catalog's content model.
-        while runtime.kiosk.catalog.product("KNIT-CREW-OAT").price != 39.95 and time.monotonic() < deadline:  # type: ignore[union-attr]
-            time.sleep(0.05)
+        # The screens hear of the catalog last, in the step that swaps it in on their thread;
+        # from this thread the catalog shows a moment earlier. So: wait on their callback.
+        assert swapped.wait(20)
         assert runtime.kiosk.catalog.product("KNIT-CREW-OAT").price == 39.95  # type: ignore[union-attr]
         assert swaps == [1]  # the screens are told, to feature from the new catalog
         # Its photos are found next to the delivered catalog, not the one the kiosk shipped with.
         assert runtime.catalog_file == runtime.catalog_updater.current_catalog
         assert Path(image_path(runtime.catalog_file, new_photo)).read_bytes() == (catalog_dir / new_photo).read_bytes()
-        while not any(s.catalog_version == 1 for s in statuses) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert any(s.catalog_version == 1 and s.update_problem == "" for s in statuses)
+        assert eventually(lambda: any(s.catalog_version == 1 and s.update_problem == "" for s in statuses), 20)
     finally:
         runtime.link.stop()
         for worker in runtime.updates.values():
@@ -281,16 +281,14 @@ def test_a_failed_update_is_reported_and_retried_until_it_applies(catalog_dir: P
     worker.start()
     try:
         worker.offer(envelope)  # HQ's file server is down
-        deadline = time.monotonic() + 20
-        while not problems and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert problems and problems[0].startswith("download_failed")
+        assert eventually(lambda: bool(problems), 20)
+        assert problems[0].startswith("download_failed")
         server = FileServer(publisher.directory, port=port)
         server.start()  # HQ is back: the retry succeeds
         try:
-            while not applied and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert applied and applied[0].catalog_version == 1 and problems[-1] == ""
+            # The problem is cleared just after the update is handed over: wait for both.
+            assert eventually(lambda: bool(applied) and problems[-1] == "", 20)
+            assert applied[0].catalog_version == 1
         finally:
             server.stop()
     finally:
