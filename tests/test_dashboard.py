@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from backend_sync import KioskCommand, KioskFacts, KioskLink, KioskStatus, LinkState, Outbox
 from backend_sync.contract import CommandKind, decode
 from backend_sync.hq import ApiKeys, ApiServer, FleetThresholds, FleetView, ProfileStore, create_app
+from backend_sync.hq._guard import SESSION_COOKIE
 from kiosk_app.demo import free_port
 from tests.conftest import Mosquitto
 
@@ -159,6 +160,17 @@ def test_the_dashboard_shows_the_fleet_live_and_sends_commands_over_mqtt(
         assert page.evaluate("window.sameDocument") is True
         shot = _screenshot(page, "dashboard.png", tmp_path)
         assert shot.stat().st_size > 20_000
+
+        # Signing out ends the session at HQ: the cookie it had is refused even if replayed.
+        (cookie,) = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+        replayed = page.request.get(f"{hq_url}/fleet/api/kiosks",
+                                    headers={"Cookie": f"{SESSION_COOKIE}={cookie['value']}"})
+        assert replayed.status == 401
+        page.reload()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     finally:
         link.stop()
         kiosks.close()

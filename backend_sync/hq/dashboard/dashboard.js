@@ -167,6 +167,7 @@ function connect() {
     setLive("live", "Live");
     $("fleet").hidden = false;
     $("summary").hidden = false;
+    $("signout").hidden = false;
     scheduleRender();
   });
   stream.addEventListener("kiosk", (event) => {
@@ -193,6 +194,7 @@ function showSignIn() {
   setLive("down", "Signed out");
   $("fleet").hidden = true;
   $("summary").hidden = true;
+  $("signout").hidden = true;
   $("signin").hidden = false;
   $("signin-key").focus();
 }
@@ -217,6 +219,11 @@ $("signin-form").addEventListener("submit", async (event) => {
     $("signin-key").value = "";
     start();
   }
+});
+// HQ revokes the session for every HQ process, so the cookie is no key to the fleet any more.
+$("signout").addEventListener("click", async () => {
+  await fetch("/fleet/session", { method: "DELETE" }).catch(() => null);
+  showSignIn();
 });
 $("filter").addEventListener("input", scheduleRender);
 $("only-problems").addEventListener("change", scheduleRender);
