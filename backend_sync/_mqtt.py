@@ -111,7 +111,7 @@ def connect_async(client: mqtt.Client, broker: BrokerUrl, keepalive: int = 30, *
 
 
 def publish_and_wait(client: mqtt.Client, broker: BrokerUrl, topic: str, payload: bytes, *, retain: bool = False,
-                     timeout_s: float = 10.0) -> None:
+                     properties: Properties | None = None, timeout_s: float = 10.0) -> None:
     """Publish one QoS 1 message on a connected client and wait for the broker's PUBACK.
 
     Raises:
@@ -119,7 +119,7 @@ def publish_and_wait(client: mqtt.Client, broker: BrokerUrl, topic: str, payload
     """
     if not client.is_connected():  # paho would keep it and send it whenever it reconnects
         raise SyncError(f"the broker at {broker} is out of reach")
-    info = client.publish(topic, payload, qos=1, retain=retain)
+    info = client.publish(topic, payload, qos=1, retain=retain, properties=properties)
     try:
         info.wait_for_publish(timeout_s)
     except (RuntimeError, ValueError) as exc:  # paho: not connected, or the queue is full

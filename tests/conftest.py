@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync.hq import IngestWorker, ProfileStore
+from backend_sync.hq import FleetView, IngestWorker, ProfileStore
 from kiosk_app import KioskConfig
 from kiosk_app._cards import card_verifier
 from kiosk_app.demo import free_port
@@ -166,6 +166,16 @@ def hq_key(tmp_path: Path) -> tuple[Ed25519PrivateKey, Path]:
     pem = tmp_path / "hq_public_key.pem"
     pem.write_bytes(public_key_to_pem(key.public_key()))
     return key, pem
+
+
+@pytest.fixture
+def fleet(mosquitto: Mosquitto) -> Iterator[FleetView]:
+    """HQ's fleet view of the test's broker, subscribed."""
+    view = FleetView(mosquitto.url)
+    view.start()
+    assert view.subscribed.wait(10)
+    yield view
+    view.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,15 +54,6 @@ def _alerts(fleet: FleetView) -> list[AlertKind]:
     """The kiosk's alerts on the fleet view (its reader is not started here, so that one is there too)."""
     view = fleet.kiosk("madrid-centro", "kiosk-01")
     return [] if view is None else [alert.kind for alert in view.alerts]
-
-
-@pytest.fixture
-def fleet(mosquitto: Mosquitto) -> Iterator[FleetView]:
-    view = FleetView(mosquitto.url)
-    view.start()
-    assert view.subscribed.wait(10)
-    yield view
-    view.stop()
 
 
 def test_hq_locks_the_kiosk_through_a_restart_and_unlocks_it(

@@ -9,7 +9,7 @@ import shutil
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,15 +42,6 @@ def config(data_dir: Path, broker: str, hq_pem: Path, reader: str = "udp:127.0.0
 
 def tap(sku: str = SKU) -> TagRead:
     return TagRead(TagKind.PRODUCT, "01", sku=sku)
-
-
-@pytest.fixture
-def fleet(mosquitto: Mosquitto) -> Iterator[FleetView]:
-    view = FleetView(mosquitto.url)
-    view.start()
-    assert view.subscribed.wait(10)
-    yield view
-    view.stop()
 
 
 def status_of(fleet: FleetView, holds: Callable[[KioskStatus], bool]) -> KioskStatus:

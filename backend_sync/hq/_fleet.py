@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
+from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait
 from backend_sync.contract import (
     STATUS_WILDCARD,
     CommandKind,
@@ -31,7 +31,7 @@ from backend_sync.contract import (
     decode_status,
     kiosk_topics,
 )
-from backend_sync.exceptions import ContractError, MessageTooLarge, SyncError
+from backend_sync.exceptions import ContractError, MessageTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -220,20 +220,12 @@ class FleetView:
             SyncError: the broker did not take the command in time.
         """
         topic = kiosk_topics(store, kiosk).commands
-        if not self._client.is_connected():  # paho would keep it and send it whenever it reconnects
-            raise SyncError(f"the broker at {self.broker} is out of reach")
         properties = None
         if self.broker.protocol is Protocol.V5 and command in _COMMAND_EXPIRY_S:
             properties = Properties(PacketTypes.PUBLISH)
             properties.MessageExpiryInterval = _COMMAND_EXPIRY_S[command]
-        info = self._client.publish(topic, KioskCommand(command=command).model_dump_json().encode(), qos=1,
-                                    properties=properties)
-        try:
-            info.wait_for_publish(timeout_s)
-        except (RuntimeError, ValueError) as exc:  # paho: not connected, or the queue is full
-            raise SyncError(f"the broker at {self.broker} is out of reach: {exc}") from exc
-        if not info.is_published():
-            raise SyncError(f"the broker at {self.broker} did not take the command in {timeout_s:.0f} s")
+        publish_and_wait(self._client, self.broker, topic, KioskCommand(command=command).model_dump_json().encode(),
+                         properties=properties, timeout_s=timeout_s)
         log.info("sent %s to %s/%s", command.value, store, kiosk)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
