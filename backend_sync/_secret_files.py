@@ -11,13 +11,6 @@ from pathlib import Path
 from backend_sync.exceptions import SyncError
 
 
-def write_secret_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, readable and writable by its owner only (0600)."""
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)  # touch does not change the mode of a file that already exists
-    path.write_bytes(data)
-
-
 def read_url_file(path: Path) -> str:
     """The one URL a secret file holds (surrounding whitespace and newlines dropped).
 

@@ -174,7 +174,7 @@ def new_api_keys(keys_file: Path, channels: tuple[str, ...]) -> None:
     import json
 
     from backend_sync import SyncError
-    from backend_sync._secret_files import write_secret_file
+    from backend_sync._private_files import write_atomically
     from backend_sync.hq import ApiKeys
     from backend_sync.hq._auth import new_api_key
 
@@ -184,7 +184,7 @@ def new_api_keys(keys_file: Path, channels: tuple[str, ...]) -> None:
         keys = ApiKeys({channel: new_api_key() for channel in channels})
     except SyncError as exc:
         raise click.ClickException(str(exc)) from exc
-    write_secret_file(keys_file, (json.dumps(dict(keys.keys), indent=2) + "\n").encode())
+    write_atomically(keys_file, (json.dumps(dict(keys.keys), indent=2) + "\n").encode())
     click.echo(f"keys for {', '.join(channels)} written to {keys_file}")
 
 
@@ -312,7 +312,7 @@ def provision_hq(directory: Path, host: str, port: int, workers: int, credential
 def _save_credentials(directory: Path, host: str, port: int, out: Path | None,
                       provision: Callable[[BrokerSecurity], Credentials]) -> None:
     from backend_sync import SyncError
-    from backend_sync._secret_files import write_secret_file
+    from backend_sync._private_files import write_atomically
     from backend_sync.hq import BrokerSecurity
 
     security = BrokerSecurity(directory)
@@ -324,7 +324,7 @@ def _save_credentials(directory: Path, host: str, port: int, out: Path | None,
     if out is None:
         click.echo(url)
         return
-    write_secret_file(out, f"{url}\n".encode())
+    write_atomically(out, f"{url}\n".encode())
     click.echo(f"broker credentials of {credentials.username} written to {out}")
 
 

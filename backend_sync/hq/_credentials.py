@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend_sync._secret_files import read_url_file, write_secret_file
+from backend_sync._private_files import write_atomically
+from backend_sync._secret_files import read_url_file
 from backend_sync.exceptions import SyncError
 
 
@@ -29,7 +30,7 @@ def write_credentials_folder(directory: Path, urls: Mapping[str, str]) -> list[P
     files = []
     for name, url in urls.items():
         path = directory / f"{name}.url"
-        write_secret_file(path, f"{url}\n".encode())
+        write_atomically(path, f"{url}\n".encode())
         files.append(path)
     return files
 

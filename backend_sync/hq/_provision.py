@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from backend_sync._secret_files import write_secret_file
+from backend_sync._private_files import write_atomically
 from backend_sync.contract import MAX_PACKET_BYTES, ONLINE_STORE, kiosk_topics
 from backend_sync.exceptions import SyncError
 
@@ -104,8 +104,8 @@ class BrokerSecurity:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
-        write_secret_file(self.directory / "ca.key", _pem_key(ca_key))
-        write_secret_file(self.server_key, _pem_key(server_key))
+        write_atomically(self.directory / "ca.key", _pem_key(ca_key))
+        write_atomically(self.server_key, _pem_key(server_key))
         self.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         self.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
         self._save_accounts({"services": [], "kiosks": []})
@@ -167,7 +167,7 @@ class BrokerSecurity:
         password = secrets.token_urlsafe(24)
         entries = self._password_entries()
         entries[username] = mosquitto_password_hash(password)
-        write_secret_file(self.password_file, "".join(f"{u}:{h}\n" for u, h in sorted(entries.items())).encode())
+        write_atomically(self.password_file, "".join(f"{u}:{h}\n" for u, h in sorted(entries.items())).encode())
         self._save_accounts(accounts)
         kiosks = [(k["store"], k["kiosk"]) for k in accounts["kiosks"]]
         self.acl_file.write_text(render_acl(accounts["services"], kiosks))
