@@ -18,24 +18,26 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend_sync._manifest import UpdateKind
 from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
 from backend_sync._outbox import Outbox, SequenceFloor
-from backend_sync.contract import (
+from backend_sync.exceptions import OutboxUnavailable
+from kiosk_protocol import (
     FLEET_COMMANDS,
     MAX_MANIFEST_BYTES,
     RECEIPT_HIGHEST_SEQ,
+    ContractError,
     KioskCommand,
     KioskStatus,
     LinkState,
+    MessageTooLarge,
     ProfileRequest,
     ProfileResponse,
+    UpdateKind,
     decode,
     decode_receipt,
     kiosk_topics,
     manifest_topic,
 )
-from backend_sync.exceptions import ContractError, MessageTooLarge, OutboxUnavailable
 
 log = logging.getLogger(__name__)
 

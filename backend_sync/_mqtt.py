@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend_sync.exceptions import SyncError
+from kiosk_protocol import SyncError
 
 # How long the broker keeps a disconnected client's session and queued messages.
 SESSION_EXPIRY_S = 7 * 24 * 3600

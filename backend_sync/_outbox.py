@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backend_sync._private_files import private_file, write_atomically
 from backend_sync.exceptions import OutboxFull, OutboxUnavailable
+from kiosk_protocol import private_file, write_atomically
 
 log = logging.getLogger(__name__)
 

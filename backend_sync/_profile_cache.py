@@ -19,8 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from backend_sync._private_files import private_file, write_atomically
-from backend_sync.contract import ProfileResponse, shopper_hash
+from kiosk_protocol import ProfileResponse, private_file, shopper_hash, write_atomically
 
 log = logging.getLogger(__name__)
 

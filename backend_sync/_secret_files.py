@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend_sync.exceptions import SyncError
+from kiosk_protocol import SyncError
 
 
 def read_url_file(path: Path) -> str:

@@ -28,11 +28,27 @@ from pathlib import Path
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from backend_sync._bundle import META, MODEL, PRODUCTS, apply_delta, read_bundle, sha256, write_catalog_document
-from backend_sync._manifest import FileEntry, Manifest, Refusal, UpdateKind, UpdateRefused, verify_manifest
-from backend_sync._private_files import PUBLIC, fsync_dir, write_atomically
-from backend_sync.catalog import Catalog, load_catalog
-from backend_sync.exceptions import CatalogError
+from kiosk_protocol import (
+    META,
+    MODEL,
+    PRODUCTS,
+    PUBLIC,
+    Catalog,
+    CatalogError,
+    FileEntry,
+    Manifest,
+    Refusal,
+    UpdateKind,
+    UpdateRefused,
+    apply_delta,
+    fsync_dir,
+    load_catalog,
+    read_bundle,
+    sha256,
+    verify_manifest,
+    write_atomically,
+    write_catalog_document,
+)
 
 log = logging.getLogger(__name__)
 

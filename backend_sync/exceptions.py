@@ -1,33 +1,11 @@
-"""Errors raised by backend_sync.
+"""Errors raised by the kiosk's side of the sync; each a ``kiosk_protocol.SyncError``.
 
 SyncError
- ├── ContractError   a payload that is not a message of the wire contract
- │    └── MessageTooLarge   larger than its kind's limit: refused before decoding
- ├── CatalogError    a catalog file that cannot be used
- ├── CardRefused     a shopper card HQ will not answer for
  ├── OutboxFull      the outbox is at its bound and the event may not be dropped
  └── OutboxUnavailable  the outbox's storage refused a write (a full disk, an I/O error)
 """
 
-
-class SyncError(Exception):
-    """Base of every error backend_sync raises."""
-
-
-class ContractError(SyncError):
-    """A payload of unknown version or shape."""
-
-
-class MessageTooLarge(ContractError):
-    """A payload larger than its message kind may be, refused before it is decoded."""
-
-
-class CatalogError(SyncError):
-    """A catalog file that is missing, malformed or inconsistent."""
-
-
-class CardRefused(SyncError):
-    """A card token that is forged, expired, or not a shopper's."""
+from kiosk_protocol import SyncError
 
 
 class OutboxFull(SyncError):

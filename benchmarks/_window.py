@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from nfc_reader import public_key_to_pem
+from kiosk_protocol import public_key_to_pem
 
 
 def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:

@@ -50,10 +50,19 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import ConsentStatus, EventKind, HlcClock, decode_event, encode_event, new_event
-from backend_sync.contract import kiosk_topics
 from benchmarks.sync_throughput import percentile, temporary_postgres
-from nfc_reader import Role, issue_token, public_key_to_pem
+from kiosk_protocol import (
+    ConsentStatus,
+    EventKind,
+    HlcClock,
+    Role,
+    decode_event,
+    encode_event,
+    issue_token,
+    new_event,
+    public_key_to_pem,
+)
+from kiosk_protocol.contract import kiosk_topics
 from tests.conftest import Mosquitto
 
 SKUS = [f"SKU-{n:04d}" for n in range(400)]

@@ -24,10 +24,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import CatalogUpdater, KioskStatus, LinkState, UpdateRefused, decode_status, kiosk_topics
-from backend_sync.contract import manifest_topic
-from backend_sync.hq import CatalogPublisher, FileServer, announce
+from backend_sync import CatalogUpdater
+from hq import CatalogPublisher, FileServer, announce
 from kiosk_app.demo import demo_catalog_path, free_port
+from kiosk_protocol import KioskStatus, LinkState, UpdateRefused, decode_status, kiosk_topics
+from kiosk_protocol.contract import manifest_topic
 from tests.conftest import Mosquitto
 
 STORES = ("madrid-centro", "barcelona-diagonal")

@@ -37,11 +37,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backend_sync import Outbox, load_catalog
-from backend_sync.hq import CatalogPublisher, announce
+from backend_sync import Outbox
 from benchmarks._window import hq_key, run_app, summary, virtual_screen, write_result
+from hq import CatalogPublisher, announce
 from kiosk_app.demo import demo_catalog_path, free_port, spawn_kiosk_command, stop_all
 from kiosk_app.kiosk import Kiosk
+from kiosk_protocol import load_catalog
 from nfc_reader import TagEmulator, TagKind, TagRead, encode_product
 from tests.conftest import Mosquitto
 

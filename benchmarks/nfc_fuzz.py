@@ -33,15 +33,14 @@ from pathlib import Path
 import ndef
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kiosk_protocol import Role, TokenError, issue_token, verify_token
 from nfc_reader import (
     BADGE_MIME,
     CARD_MIME,
     PRODUCT_MIME,
-    Role,
     TagDecodeError,
     TagKind,
     TagRead,
-    TokenError,
     UidTable,
     UidTableError,
     check_identity,
@@ -52,8 +51,6 @@ from nfc_reader import (
     encode_product_mime,
     encode_product_smart_poster,
     encode_product_text,
-    issue_token,
-    verify_token,
 )
 from nfc_reader._ndef import SKU_PATTERN, decode_records, parse_message
 

@@ -24,10 +24,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import sqlalchemy as sa
 
-from backend_sync import EventKind, KioskLink, Outbox, encode_event, events_topic, new_event
+from backend_sync import KioskLink, Outbox
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
-from backend_sync.contract import EVENTS_WILDCARD
-from backend_sync.hq import IngestWorker, ProfileStore
+from hq import IngestWorker, ProfileStore
+from kiosk_protocol import EventKind, encode_event, events_topic, new_event
+from kiosk_protocol.contract import EVENTS_WILDCARD
 from tests.conftest import PG_ADMIN_URL, Mosquitto
 
 STORE, KIOSK = "bench-store", "kiosk-01"

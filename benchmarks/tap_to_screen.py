@@ -26,9 +26,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from backend_sync import Product, load_catalog
 from benchmarks._window import hq_key, run_app, stamp_frames, summary, virtual_screen, write_result
 from kiosk_app.demo import demo_catalog_path, free_port
+from kiosk_protocol import Product, load_catalog
 from nfc_reader import TagEmulator, encode_product
 from tests.conftest import Mosquitto
 

@@ -1,10 +1,10 @@
 """The one adapter between the catalog and the recommender: the kiosk's
-``backend_sync.Catalog`` as the recommender's ``ItemFeatures`` (the recommender knows
-nothing of backend_sync)."""
+``kiosk_protocol.Catalog`` as the recommender's ``ItemFeatures`` (the recommender knows
+nothing of kiosk_protocol)."""
 
 from __future__ import annotations
 
-from backend_sync import Catalog
+from kiosk_protocol import Catalog
 from recommender import ItemFeatures
 
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from backend_sync import Refusal, UpdateRefused
+from kiosk_protocol import Refusal, UpdateRefused
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from kiosk_app._secret_urls import BROKER_URL_ENV, secret_url_option
-from kiosk_app._signals import wait_for_signal
-from kiosk_app.cli_hq import hq
+from backend_sync import BROKER_URL_ENV, secret_url_option, wait_for_signal
+from hq.cli import hq
 from kiosk_app.cli_nfc import nfc
 from kiosk_app.cli_recommender import recommender
 
@@ -42,7 +41,7 @@ def demo(broker: str | None, headless: bool, taps: int, data_dir: Path | None) -
 @click.option("--host", default="127.0.0.1", show_default=True)
 def broker(port: int, host: str) -> None:
     """Run the embedded MQTT broker (for demos; stores run Mosquitto)."""
-    from backend_sync import EmbeddedBroker
+    from kiosk_app._broker import EmbeddedBroker
 
     embedded = EmbeddedBroker(host, port)
     embedded.start()

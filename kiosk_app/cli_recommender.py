@@ -25,8 +25,8 @@ def recommender() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Model file.")
 def build(catalog: Path | None, events: tuple[Path, ...], output: Path) -> None:
     """Build a versioned model file from a catalog, click logs, or both."""
-    from backend_sync import CatalogError, load_catalog
     from kiosk_app._catalog_features import item_features
+    from kiosk_protocol import CatalogError, load_catalog
     from recommender import RecommenderError, build_model, read_event_log, save_model
 
     if catalog is None and not events:

@@ -26,13 +26,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import load_catalog
-from backend_sync.hq import CatalogPublisher, ProfileStore, announce
-from kiosk_app._secret_urls import BROKER_URL_ENV, without_password
+from backend_sync import BROKER_URL_ENV, without_password
+from hq import CatalogPublisher, ProfileStore, announce
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from kiosk_app.staff import pin_file, write_pin
-from nfc_reader import Role, TagEmulator, encode_product, issue_token, public_key_to_pem
+from kiosk_protocol import Role, issue_token, load_catalog, public_key_to_pem
+from nfc_reader import TagEmulator, encode_product
 
 log = logging.getLogger(__name__)
 

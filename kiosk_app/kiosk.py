@@ -15,31 +15,26 @@ import enum
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend_sync import (
+from backend_sync import Outbox, OutboxFull, OutboxUnavailable
+from kiosk_app.session import Mode, SessionMachine, Visit
+from kiosk_protocol import (
     CardRefused,
+    CardVerifier,
     Catalog,
     ConsentStatus,
     EventKind,
     HlcClock,
-    Outbox,
-    OutboxFull,
-    OutboxUnavailable,
     Product,
     encode_event,
     events_topic,
     new_event,
 )
-from kiosk_app.session import Mode, SessionMachine, Visit
 from nfc_reader import TagKind, TagRead
 from recommender import Channel, HistoryEvent, Recommender, Suggestion
 
 log = logging.getLogger(__name__)
-
-# Turns a card token into a shopper id, or raises backend_sync.CardRefused.
-CardVerifier = Callable[[str], str]
 
 
 class OutcomeKind(enum.Enum):

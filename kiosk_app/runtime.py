@@ -23,30 +23,34 @@ from pathlib import Path
 from typing import Any
 
 from backend_sync import (
-    Catalog,
     CatalogUpdater,
-    CommandKind,
-    KioskCommand,
     KioskFacts,
     KioskLink,
     ModelUpdater,
     Outbox,
     ProfileCache,
-    ProfileResponse,
     SequenceFloor,
-    UpdateKind,
     damaged_outboxes,
-    load_catalog,
-    shopper_hash,
-    write_atomically,
 )
-from kiosk_app._cards import card_verifier
 from kiosk_app._catalog_features import item_features
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.session import SessionMachine
 from kiosk_app.staff import StaffPin, pin_file
-from nfc_reader import ReaderState, ReaderStatus, Role, TagRead, TagReader, UidTable, public_key_from_pem
+from kiosk_protocol import (
+    Catalog,
+    CommandKind,
+    KioskCommand,
+    ProfileResponse,
+    Role,
+    UpdateKind,
+    card_verifier,
+    load_catalog,
+    public_key_from_pem,
+    shopper_hash,
+    write_atomically,
+)
+from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, UidTable
 from recommender import Channel, HistoryEvent, Recommender, RecommenderError, build_model, load_model, save_model
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend_sync import write_atomically
+from kiosk_protocol import write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,18 @@
-"""NFC reading for the kiosk: readers by path, tag content to TagRead, signed card
-tokens, the UID table for tags without NDEF, staff tag tools (read, write) and a
-simulated tag over nfcpy's udp driver.
+"""NFC reading for the kiosk: readers by path, tag content to TagRead, what a card or
+badge tap proves (the signed tokens themselves are ``kiosk_protocol``'s), the UID table
+for tags without NDEF, staff tag tools (read, write) and a simulated tag over nfcpy's
+udp driver.
 
 Readers: ``TagReader(path, on_read, on_status)`` calls ``on_read(TagRead)`` once per tap;
 ``write_next`` writes the next tag presented instead (staff mode).
 Tags: ``decode_tag`` and the ``encode_*`` functions; cards and badges carry tokens that
-``check_identity`` / ``verify_token`` verify. Staff: ``inspect_tag``, ``write_tag``,
-``UidTable``. Simulator: ``TagEmulator``. Errors: ``nfc_reader.exceptions``.
+``check_identity`` verifies. Staff: ``inspect_tag``, ``write_tag``, ``UidTable``.
+Simulator: ``TagEmulator``. Errors: ``nfc_reader.exceptions``.
 """
 
 from nfc_reader._device import AUTO, AUTO_PATHS
 from nfc_reader._emulator import TagEmulator, TapTiming
+from nfc_reader._identity import IdentityCheck, check_identity
 from nfc_reader._ndef import (
     BADGE_MIME,
     CARD_MIME,
@@ -28,16 +30,6 @@ from nfc_reader._ndef import (
 from nfc_reader._reader import ReaderCounters, ReaderState, ReaderStatus, TagReader, TapPolicy
 from nfc_reader._tagread import TagKind, TagRead, TagSource
 from nfc_reader._tagtools import TagReport, WriteResult, describe_records, inspect_tag, write_tag
-from nfc_reader._tokens import (
-    IdentityCheck,
-    Role,
-    Token,
-    check_identity,
-    issue_token,
-    public_key_from_pem,
-    public_key_to_pem,
-    verify_token,
-)
 from nfc_reader._uidtable import UidTable, normalize_uid
 from nfc_reader.exceptions import (
     EmulatorError,
@@ -47,7 +39,6 @@ from nfc_reader.exceptions import (
     ReaderUnavailable,
     TagDecodeError,
     TagWriteError,
-    TokenError,
     UidTableError,
     WriteAlreadyPending,
     WriteRefusal,
@@ -68,7 +59,6 @@ __all__ = [
     "ReaderState",
     "ReaderStatus",
     "ReaderUnavailable",
-    "Role",
     "TagDecodeError",
     "TagEmulator",
     "TagKind",
@@ -79,8 +69,6 @@ __all__ = [
     "TagWriteError",
     "TapPolicy",
     "TapTiming",
-    "Token",
-    "TokenError",
     "UidTable",
     "UidTableError",
     "WriteAlreadyPending",
@@ -96,12 +84,8 @@ __all__ = [
     "encode_product_smart_poster",
     "encode_product_text",
     "inspect_tag",
-    "issue_token",
     "normalize_uid",
     "product_uri",
-    "public_key_from_pem",
-    "public_key_to_pem",
     "validate_sku",
-    "verify_token",
     "write_tag",
 ]

@@ -1,4 +1,5 @@
-"""Errors raised by nfc_reader, and the codes they carry.
+"""Errors raised by nfc_reader, and the codes they carry (a bad card token is
+``kiosk_protocol.TokenError``).
 
 NfcReaderError
  ├── ReaderUnavailable   no reader at the path, or it cannot be opened (``.problem``, ``.hint``)
@@ -6,7 +7,6 @@ NfcReaderError
  ├── TagDecodeError      a tag's content is not something a store tag carries
  ├── TagWriteError       a tag refused or lost a write (``.refusal``)
  ├── WriteAlreadyPending a reader was asked to write a tag while an earlier write was unfinished
- ├── TokenError          a card or badge token is forged, expired or malformed
  ├── UidTableError       the UID -> SKU table file cannot be read or is invalid
  └── EmulatorError       the tag simulator cannot serve (its udp port is taken)
 """
@@ -71,10 +71,6 @@ class TagWriteError(NfcReaderError):
 
 class WriteAlreadyPending(NfcReaderError):
     """``TagReader.write_next`` while an earlier write has not finished (cancel it first)."""
-
-
-class TokenError(NfcReaderError):
-    """A signed card or badge token that must not be trusted."""
 
 
 class UidTableError(NfcReaderError):

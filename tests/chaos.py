@@ -25,8 +25,9 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from backend_sync import EventKind, KioskLink, Outbox, encode_event, events_topic, new_event
-from backend_sync.hq import IngestWorker, ProfileStore
+from backend_sync import KioskLink, Outbox
+from hq import IngestWorker, ProfileStore
+from kiosk_protocol import EventKind, encode_event, events_topic, new_event
 
 STORE = "chaos-store"
 log = logging.getLogger(__name__)

@@ -23,11 +23,12 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync.hq import FleetView, IngestWorker, ProfileStore
+from hq import FleetView, IngestWorker, ProfileStore
 from kiosk_app import KioskConfig
-from kiosk_app._cards import card_verifier
 from kiosk_app.demo import free_port
-from nfc_reader import TagEmulator, public_key_to_pem
+from kiosk_protocol import public_key_to_pem
+from kiosk_protocol._cards import card_verifier
+from nfc_reader import TagEmulator
 
 # Kivy reads these at import: no argv parsing, no files in the home directory.
 os.environ.setdefault("KIVY_NO_ARGS", "1")

@@ -11,9 +11,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
 
-from backend_sync import CommandKind, ConsentStatus, EventKind, Hlc, KioskCommand, new_event, shopper_hash
-from backend_sync.contract import FLEET_COMMANDS, decode
-from backend_sync.hq import ApiKeys, ProfileStore, create_app
+from hq import ApiKeys, ProfileStore, create_app
+from kiosk_protocol import CommandKind, ConsentStatus, EventKind, Hlc, KioskCommand, new_event, shopper_hash
+from kiosk_protocol.contract import FLEET_COMMANDS, decode
 from tests.conftest import Mosquitto
 
 KEYS = {"web": "web-key-0123456789abcdef", "app": "app-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
@@ -231,7 +231,7 @@ def test_the_openapi_document_describes_the_api_and_its_key() -> None:
     ({"web": "same-key-0123456789abc", "app": "same-key-0123456789abc"}, "share one API key"),
 ])
 def test_unfit_key_configurations_are_refused(channels: dict[str, str], problem: str) -> None:
-    from backend_sync import SyncError
+    from kiosk_protocol import SyncError
 
     with pytest.raises(SyncError, match=problem):
         ApiKeys(channels)

@@ -13,8 +13,8 @@ from schemathesis import GenerationMode
 from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, PositiveDataAcceptanceConfig
 from schemathesis.core.result import Ok
 
-from backend_sync.hq import ApiKeys, FleetView, ProfileStore, create_app
-from backend_sync.hq._fleet import FleetThresholds
+from hq import ApiKeys, FleetView, ProfileStore, create_app
+from hq._fleet import FleetThresholds
 from tests.conftest import Mosquitto
 
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}

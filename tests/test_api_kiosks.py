@@ -13,11 +13,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from backend_sync.hq import ApiKeys, IngestWorker, ProfileResponder, ProfileStore, create_app
+from hq import ApiKeys, IngestWorker, ProfileResponder, ProfileStore, create_app
 from kiosk_app import KioskConfig, KioskRuntime
-from kiosk_app._cards import card_verifier
 from kiosk_app.demo import demo_catalog_path
-from nfc_reader import Role, TagKind, TagRead, issue_token
+from kiosk_protocol import Role, issue_token
+from kiosk_protocol._cards import card_verifier
+from nfc_reader import TagKind, TagRead
 from tests.conftest import Mosquitto
 
 KEYS = {"web": "web-key-0123456789abcdef", "app": "app-key-0123456789abcdef"}

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from backend_sync import CatalogError, load_catalog
-from backend_sync._bundle import (
+from kiosk_app.demo import demo_catalog_path
+from kiosk_protocol import CatalogError, load_catalog
+from kiosk_protocol._bundle import (
     META,
     PRODUCTS,
     apply_delta,
@@ -18,7 +19,6 @@ from backend_sync._bundle import (
     read_bundle,
     write_catalog_document,
 )
-from kiosk_app.demo import demo_catalog_path
 
 DEMO = load_catalog(demo_catalog_path())
 

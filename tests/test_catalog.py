@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backend_sync import CatalogError, load_catalog
 from kiosk_app.demo import demo_catalog_path
+from kiosk_protocol import CatalogError, load_catalog
 
 
 def test_demo_catalog_is_bilingual_and_complete() -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from backend_sync import load_catalog
-from backend_sync.hq import ImportRejected, import_catalog
-from backend_sync.hq._import import MAX_FILE_BYTES, MAX_LINE_BYTES
+from hq import ImportRejected, import_catalog
+from hq._import import MAX_FILE_BYTES, MAX_LINE_BYTES
 from kiosk_app.demo import demo_catalog_path
+from kiosk_protocol import load_catalog
 
 COLUMNS = ["sku", "name_es", "name_en", "description_es", "description_en", "category", "brand", "colour_es",
            "colour_en", "price", "image", "size", "stock:madrid-centro", "stock:barcelona-diagonal"]

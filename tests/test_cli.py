@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageGrab
 
-from backend_sync.hq import ProfileStore
+from hq import ProfileStore
 from kiosk_app.demo import free_port
 from kiosk_app.ui import theme
 from nfc_reader import TagKind, TagRead, TagReader

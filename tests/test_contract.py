@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from backend_sync import ContractError, EventKind, decode_event, encode_event, events_topic, new_event
+from kiosk_protocol import ContractError, EventKind, decode_event, encode_event, events_topic, new_event
 
 EVENT = new_event(kind=EventKind.PRODUCT_VIEW, store="madrid-centro", kiosk="kiosk-01", seq=7,
                   session=uuid.uuid4(), shopper=None, sku="BOOT-1")

@@ -15,11 +15,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from backend_sync import KioskCommand, KioskFacts, KioskLink, KioskStatus, LinkState, Outbox
-from backend_sync.contract import CommandKind, decode
-from backend_sync.hq import ApiKeys, ApiServer, FleetThresholds, FleetView, ProfileStore, create_app
-from backend_sync.hq._guard import SESSION_COOKIE
+from backend_sync import KioskFacts, KioskLink, Outbox
+from hq import ApiKeys, ApiServer, FleetThresholds, FleetView, ProfileStore, create_app
+from hq._guard import SESSION_COOKIE
 from kiosk_app.demo import free_port
+from kiosk_protocol import KioskCommand, KioskStatus, LinkState
+from kiosk_protocol.contract import CommandKind, decode
 from tests.conftest import Mosquitto
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import ConsentStatus, load_catalog
-from backend_sync.hq import IngestWorker
+from hq import IngestWorker
 from kiosk_app import KioskConfig
 from kiosk_app.demo import demo_catalog_path, free_port
-from nfc_reader import Role, TagEmulator, encode_card, encode_product, issue_token
+from kiosk_protocol import ConsentStatus, Role, issue_token, load_catalog
+from nfc_reader import TagEmulator, encode_card, encode_product
 from tests.conftest import Mosquitto, run_kiosk_window, until
 
 CATALOG = load_catalog(demo_catalog_path())

@@ -12,10 +12,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
 
-from backend_sync import CommandKind, KioskCommand, KioskFacts, KioskLink, KioskStatus, LinkState, Outbox
-from backend_sync.contract import decode
-from backend_sync.hq import AlertKind, ApiKeys, FleetThresholds, FleetView, ProfileStore, create_app
-from backend_sync.hq._fleet import kiosk_alerts, last_seen_after
+from backend_sync import KioskFacts, KioskLink, Outbox
+from hq import AlertKind, ApiKeys, FleetThresholds, FleetView, ProfileStore, create_app
+from hq._fleet import kiosk_alerts, last_seen_after
+from kiosk_protocol import CommandKind, KioskCommand, KioskStatus, LinkState
+from kiosk_protocol.contract import decode
 from tests.conftest import Mosquitto, eventually
 
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}

@@ -21,19 +21,10 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import (
-    ConsentStatus,
-    EventKind,
-    Hlc,
-    KioskLink,
-    Outbox,
-    TapEvent,
-    encode_event,
-    events_topic,
-    new_event,
-)
-from backend_sync.hq import ProfileStore
+from backend_sync import KioskLink, Outbox
+from hq import ProfileStore
 from kiosk_app.demo import free_port
+from kiosk_protocol import ConsentStatus, EventKind, Hlc, TapEvent, encode_event, events_topic, new_event
 from tests.conftest import Mosquitto, eventually
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"

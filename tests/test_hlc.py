@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend_sync.hlc import MAX_AHEAD_MS, MAX_COUNTER, MAX_WALL_MS, Hlc, HlcClock
+from kiosk_protocol.hlc import MAX_AHEAD_MS, MAX_COUNTER, MAX_WALL_MS, Hlc, HlcClock
 
 
 def test_clock_never_goes_back_even_when_the_wall_clock_does() -> None:

@@ -23,8 +23,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from backend_sync import KioskStatus, LinkState
-from backend_sync.hq import (
+from hq import (
     ApiKeys,
     ApiServer,
     FleetThresholds,
@@ -35,8 +34,9 @@ from backend_sync.hq import (
     create_app,
     load_api_keys,
 )
-from backend_sync.hq._guard import DEFAULT_BODY_LIMIT
+from hq._guard import DEFAULT_BODY_LIMIT
 from kiosk_app.demo import free_port
+from kiosk_protocol import KioskStatus, LinkState
 from tests.conftest import Mosquitto, eventually
 
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
@@ -282,7 +282,7 @@ def test_wrong_keys_and_sign_ins_from_one_address_are_logged_then_refused_with_4
     fleet = FleetView(mosquitto.url, thresholds=FleetThresholds())
     fleet.start()
     assert fleet.subscribed.wait(10)
-    caplog.set_level(logging.INFO, logger="backend_sync.hq")
+    caplog.set_level(logging.INFO, logger="hq")
     with served(sqlite_url, fleet=fleet, failure_rate="5/minute") as hq:
         with hq.client("127.0.0.2") as guesser, hq.client("127.0.0.1") as shop:
             for attempt in range(5):

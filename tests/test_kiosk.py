@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import ConsentStatus, EventKind, Outbox, decode_event, load_catalog
+from backend_sync import Outbox
 from kiosk_app import Kiosk, OutcomeKind
-from kiosk_app._cards import card_verifier
 from kiosk_app.demo import demo_catalog_path
-from nfc_reader import Role, TagKind, TagRead, issue_token
+from kiosk_protocol import ConsentStatus, EventKind, Role, decode_event, issue_token, load_catalog
+from kiosk_protocol._cards import card_verifier
+from nfc_reader import TagKind, TagRead
 
 HQ = Ed25519PrivateKey.generate()
 SKU = load_catalog(demo_catalog_path()).products[0].sku

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import CommandKind, LinkState
-from backend_sync.hq import AlertKind, FleetView, announce
-from backend_sync.hq._files import FileServer
-from backend_sync.hq._publish import CatalogPublisher
+from hq import AlertKind, FleetView, announce
+from hq._files import FileServer
+from hq._publish import CatalogPublisher
 from kiosk_app import KioskConfig, KioskRuntime, Mode
 from kiosk_app.demo import demo_catalog_path, free_port
+from kiosk_protocol import CommandKind, LinkState
 from nfc_reader import TagKind, TagRead
 from tests.conftest import Mosquitto, eventually
 
@@ -171,9 +171,9 @@ def test_a_kiosk_without_hq_s_model_builds_its_content_model_off_the_screen_s_th
 def test_a_large_catalog_s_content_model_comes_from_a_child_process_and_suggests_the_same(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path,
 ) -> None:
-    from backend_sync import load_catalog
     from kiosk_app import runtime
     from kiosk_app._catalog_features import item_features
+    from kiosk_protocol import load_catalog
     from recommender import build_model
 
     catalog = load_catalog(demo_catalog_path())

@@ -19,28 +19,28 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from backend_sync import (
-    BrokerUrl,
+from backend_sync import BrokerUrl, KioskLink, Outbox
+from backend_sync._mqtt import connect_async, new_client
+from hq import ApiKeys, ApiServer, BrokerSecurity, IngestWorker, ProfileStore, create_app
+from kiosk_app import Kiosk
+from kiosk_app.demo import demo_catalog_path, free_port
+from kiosk_protocol import (
     CardRefused,
     ConsentStatus,
     EventKind,
     Hlc,
-    KioskLink,
-    Outbox,
+    Role,
     TapEvent,
     encode_event,
+    issue_token,
     kiosk_topics,
     load_catalog,
     new_event,
 )
-from backend_sync._mqtt import connect_async, new_client
-from backend_sync.contract import decode_receipt
-from backend_sync.hlc import MAX_AHEAD_MS, wall_clock_ms
-from backend_sync.hq import ApiKeys, ApiServer, BrokerSecurity, IngestWorker, ProfileStore, create_app
-from kiosk_app import Kiosk
-from kiosk_app._cards import card_verifier
-from kiosk_app.demo import demo_catalog_path, free_port
-from nfc_reader import Role, TagKind, TagRead, issue_token
+from kiosk_protocol._cards import card_verifier
+from kiosk_protocol.contract import decode_receipt
+from kiosk_protocol.hlc import MAX_AHEAD_MS, wall_clock_ms
+from nfc_reader import TagKind, TagRead
 from tests.conftest import Mosquitto, eventually
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"

@@ -9,8 +9,9 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from backend_sync import Outbox, ProfileCache, ProfileResponse, shopper_hash
+from backend_sync import Outbox, ProfileCache
 from kiosk_app.staff import PinVerdict, StaffPin, lockout_file, pin_file, write_pin
+from kiosk_protocol import ProfileResponse, shopper_hash
 from tests.conftest import ChmodRecorder
 
 SHOPPER = "shopper-0042"

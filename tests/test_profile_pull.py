@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import EmbeddedBroker, EventKind, Hlc, new_event, shopper_hash
-from backend_sync.hq import ProfileResponder, ProfileStore, tell_fleet_to_forget
+from hq import ProfileResponder, ProfileStore, tell_fleet_to_forget
 from kiosk_app import KioskConfig, KioskRuntime, OutcomeKind, TapOutcome
-from kiosk_app._cards import card_verifier
+from kiosk_app._broker import EmbeddedBroker
 from kiosk_app.demo import demo_catalog_path, free_port
-from nfc_reader import Role, issue_token
+from kiosk_protocol import EventKind, Hlc, Role, issue_token, new_event, shopper_hash
+from kiosk_protocol._cards import card_verifier
 from tests.conftest import Mosquitto, eventually
 
 SHOPPER = "shopper-0042"
@@ -145,7 +145,8 @@ def test_commands_name_shoppers_only_by_hash() -> None:
 
 
 def test_a_profile_pull_outliving_the_kiosk_finds_an_empty_cache_not_a_closed_database(tmp_path: Path) -> None:
-    from backend_sync import ProfileCache, ProfileResponse
+    from backend_sync import ProfileCache
+    from kiosk_protocol import ProfileResponse
 
     cache = ProfileCache(tmp_path / "profiles.sqlite")
     profile = ProfileResponse(request_id=uuid.uuid4(), shopper=SHOPPER, recent_skus=("BAG-TOTE-BRN",))

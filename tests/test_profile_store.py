@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend_sync import ConsentStatus, EventKind, Hlc, new_event
-from backend_sync.hq import ProfileStore, profile_key
+from hq import ProfileStore, profile_key
+from kiosk_protocol import ConsentStatus, EventKind, Hlc, new_event
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

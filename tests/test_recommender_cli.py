@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from backend_sync import load_catalog
 from kiosk_app._catalog_features import item_features
 from kiosk_app.cli_recommender import recommender
+from kiosk_protocol import load_catalog
 from recommender import HistoryEvent, ReasonKind, load_model, read_catalog
 
 DEMO_CATALOG = Path(__file__).resolve().parents[1] / "assets" / "catalog" / "demo.json"

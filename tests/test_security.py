@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import BrokerUrl, EventKind, encode_event, kiosk_topics, new_event
+from backend_sync import BrokerUrl
 from backend_sync._mqtt import connect_async, new_client
-from backend_sync.contract import MAX_PACKET_BYTES
-from backend_sync.hq import BrokerSecurity, Credentials, mosquitto_password_hash, write_credentials_folder
+from hq import BrokerSecurity, Credentials, mosquitto_password_hash, write_credentials_folder
 from kiosk_app.demo import free_port
+from kiosk_protocol import EventKind, encode_event, kiosk_topics, new_event
+from kiosk_protocol.contract import MAX_PACKET_BYTES
 from tests.conftest import Mosquitto, eventually
 
 STORE = "madrid-centro"
@@ -162,7 +163,7 @@ def test_reprovisioning_a_lost_kiosk_revokes_its_old_password(secured: Secured) 
 
 def test_provisioned_kiosk_and_hq_sync_over_tls(secured: Secured, sqlite_url: str, tmp_path: Path) -> None:
     from backend_sync import KioskLink, Outbox
-    from backend_sync.hq import IngestWorker, ProfileStore
+    from hq import IngestWorker, ProfileStore
 
     hq = IngestWorker(secured.url("hq"), ProfileStore(sqlite_url), worker_id="hq-ingest")
     hq.start()
@@ -181,7 +182,7 @@ def test_provisioned_kiosk_and_hq_sync_over_tls(secured: Secured, sqlite_url: st
 
 
 def test_provisioning_before_the_ca_exists_is_a_clear_error(tmp_path: Path) -> None:
-    from backend_sync import SyncError
+    from kiosk_protocol import SyncError
 
     with pytest.raises(SyncError, match="init-broker"):
         BrokerSecurity(tmp_path).provision_kiosk(STORE, "kiosk-a")
@@ -201,7 +202,7 @@ def test_the_generated_config_binds_client_ids_to_usernames() -> None:
 def test_a_kiosk_claiming_hq_s_client_id_neither_kicks_hq_off_nor_gets_its_events(
         secured: Secured, sqlite_url: str, tmp_path: Path) -> None:
     from backend_sync import KioskLink, Outbox
-    from backend_sync.hq import IngestWorker, ProfileStore
+    from hq import IngestWorker, ProfileStore
 
     hq = IngestWorker(secured.url("hq-ingest-1"), ProfileStore(sqlite_url), worker_id="hq-ingest-1")
     hq.start()
@@ -229,7 +230,7 @@ def _a_profile(db_url: str, shopper: str) -> None:
     """Give ``shopper`` a profile at HQ (a consent through the API), so there is one to erase."""
     from fastapi.testclient import TestClient
 
-    from backend_sync.hq import ApiKeys, ProfileStore, create_app
+    from hq import ApiKeys, ProfileStore, create_app
 
     store = ProfileStore(db_url)
     try:
@@ -247,10 +248,10 @@ def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
     import urllib.request
 
     from backend_sync import KioskLink, Outbox
-    from backend_sync.contract import FLEET_COMMANDS
-    from backend_sync.hq import ApiKeys, ApiServer, ProfileResponder, ProfileStore, create_app
-    from kiosk_app._cards import card_verifier
-    from nfc_reader import Role, issue_token, public_key_from_pem
+    from hq import ApiKeys, ApiServer, ProfileResponder, ProfileStore, create_app
+    from kiosk_protocol import Role, issue_token, public_key_from_pem
+    from kiosk_protocol._cards import card_verifier
+    from kiosk_protocol.contract import FLEET_COMMANDS
 
     store = ProfileStore(sqlite_url)
     responder = ProfileResponder(secured.url("hq-profiles"), store,
@@ -288,7 +289,7 @@ def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
 
 
 def test_the_broker_refuses_a_20_mb_event_and_a_20_mb_retained_status(secured: Secured, sqlite_url: str) -> None:
-    from backend_sync.hq import IngestWorker, ProfileStore
+    from hq import IngestWorker, ProfileStore
 
     hq = IngestWorker(secured.url("hq-ingest-1"), ProfileStore(sqlite_url), worker_id="hq-ingest-1")
     hq.start()
@@ -330,11 +331,10 @@ def test_the_broker_refuses_a_20_mb_event_and_a_20_mb_retained_status(secured: S
 
 def test_hq_and_the_fleet_view_refuse_messages_over_their_kind_s_limit_unread(
         secured: Secured, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
-    from backend_sync import KioskStatus, LinkState, TapEvent, decode_event
-    from backend_sync.contract import ProfileRequest, size_limit
-    from backend_sync.hq import FleetView, IngestWorker, ProfileResponder, ProfileStore
-    from kiosk_app._cards import card_verifier
-    from nfc_reader import public_key_from_pem
+    from hq import FleetView, IngestWorker, ProfileResponder, ProfileStore
+    from kiosk_protocol import KioskStatus, LinkState, TapEvent, decode_event, public_key_from_pem
+    from kiosk_protocol._cards import card_verifier
+    from kiosk_protocol.contract import ProfileRequest, size_limit
 
     hq = IngestWorker(secured.url("hq-ingest-1"), ProfileStore(sqlite_url), worker_id="hq-ingest-1")
     hq.start()

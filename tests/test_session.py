@@ -9,13 +9,14 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import Outbox, load_catalog
+from backend_sync import Outbox
 from kiosk_app import Kiosk, Mode, OutcomeKind, SessionMachine
-from kiosk_app._cards import card_verifier
 from kiosk_app.cli import main
 from kiosk_app.demo import demo_catalog_path
 from kiosk_app.staff import PinError, PinVerdict, StaffPin, pin_file, write_pin
-from nfc_reader import Role, TagKind, TagRead, issue_token
+from kiosk_protocol import Role, issue_token, load_catalog
+from kiosk_protocol._cards import card_verifier
+from nfc_reader import TagKind, TagRead
 from recommender import Channel, HistoryEvent
 
 HQ = Ed25519PrivateKey.generate()

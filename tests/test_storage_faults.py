@@ -17,16 +17,16 @@ import requests
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import Catalog, KioskStatus, ProfileResponse, load_catalog
-from backend_sync.hq import AlertKind, ApiKeys, ApiServer, FleetView, IngestWorker, create_app
-from backend_sync.hq._files import FileServer
-from backend_sync.hq._publish import CatalogPublisher
+from hq import AlertKind, ApiKeys, ApiServer, FleetView, IngestWorker, create_app
+from hq._files import FileServer
+from hq._publish import CatalogPublisher
 from kiosk_app import KioskConfig, KioskRuntime, Mode
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.staff import PinVerdict, pin_file, write_pin
 from kiosk_app.ui.present import health_rows
-from nfc_reader import Role, TagEmulator, TagKind, TagRead, encode_badge, encode_product, issue_token
+from kiosk_protocol import Catalog, KioskStatus, ProfileResponse, Role, issue_token, load_catalog
+from nfc_reader import TagEmulator, TagKind, TagRead, encode_badge, encode_product
 from tests.conftest import Mosquitto, eventually, fill_disk
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"
@@ -146,7 +146,7 @@ def test_a_damaged_current_catalog_gives_way_to_the_previous_version_and_the_sta
 def test_after_a_fallback_hq_s_announced_version_is_taken_again_and_the_fallback_clears(
         mosquitto: Mosquitto, fleet: FleetView, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
     from backend_sync import CatalogUpdater
-    from backend_sync.hq import announce
+    from hq import announce
 
     catalog_dir = tmp_path / "hq-catalog"
     shutil.copytree(demo_catalog_path().parent, catalog_dir)
@@ -397,7 +397,8 @@ def test_a_full_disk_still_shows_the_product_counts_the_lost_event_and_says_so(
 
 def test_a_catalog_update_on_a_full_disk_is_refused_and_applies_once_there_is_room(
         small_disk: Path, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
-    from backend_sync import CatalogUpdater, Refusal, UpdateRefused
+    from backend_sync import CatalogUpdater
+    from kiosk_protocol import Refusal, UpdateRefused
 
     publisher = CatalogPublisher(tmp_path / "bundles", hq_key[0])
     envelope = publisher.publish(demo_catalog_path())
@@ -418,8 +419,9 @@ def test_a_catalog_update_on_a_full_disk_is_refused_and_applies_once_there_is_ro
 
 def test_the_link_keeps_draining_through_a_full_disk_and_forgets_the_events_once_there_is_room(
         small_disk: Path, mosquitto: Mosquitto, hq_ingest: IngestWorker) -> None:
-    from backend_sync import KioskLink, Outbox, SequenceFloor, encode_event, events_topic, new_event
-    from backend_sync.contract import EventKind
+    from backend_sync import KioskLink, Outbox, SequenceFloor
+    from kiosk_protocol import encode_event, events_topic, new_event
+    from kiosk_protocol.contract import EventKind
 
     outbox = Outbox(small_disk / "outbox.sqlite")
     session = uuid.uuid4()

@@ -10,21 +10,18 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from backend_sync import (
-    BrokerUrl,
+from backend_sync import BrokerUrl, KioskFacts, KioskLink, Outbox
+from hq import IngestWorker, ProfileStore
+from kiosk_protocol import (
     EventKind,
-    KioskFacts,
-    KioskLink,
     KioskStatus,
     LinkState,
-    Outbox,
     SyncError,
     decode_status,
     encode_event,
     events_topic,
     new_event,
 )
-from backend_sync.hq import IngestWorker, ProfileStore
 from tests.conftest import Mosquitto, eventually
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"

@@ -10,17 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nfc_reader import (
-    Role,
-    TagKind,
-    TagRead,
-    TokenError,
-    check_identity,
-    issue_token,
-    public_key_from_pem,
-    public_key_to_pem,
-    verify_token,
-)
+from kiosk_protocol import Role, TokenError, issue_token, public_key_from_pem, public_key_to_pem, verify_token
+from nfc_reader import TagKind, TagRead, check_identity
 
 HQ = Ed25519PrivateKey.generate()
 

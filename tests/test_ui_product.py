@@ -14,10 +14,10 @@ import pytest
 import segno
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import load_catalog
 from kiosk_app import KioskConfig
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import featured_products, reason_text, suggestion_views
+from kiosk_protocol import load_catalog
 from nfc_reader import TagEmulator, encode_product, product_uri
 from recommender import Channel, Reason, ReasonKind, Suggestion
 from tests.conftest import Mosquitto, run_kiosk_window, until

@@ -20,14 +20,24 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import CommandKind, EventKind, Hlc, KioskCommand, decode_event, load_catalog, new_event
-from backend_sync.hq import ProfileResponder, ProfileStore
+from hq import ProfileResponder, ProfileStore
 from kiosk_app import KioskConfig, Mode
-from kiosk_app._cards import card_verifier
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.staff import pin_file, write_pin
 from kiosk_app.ui.texts import texts_for
-from nfc_reader import Role, TagEmulator, encode_badge, encode_card, encode_product, issue_token
+from kiosk_protocol import (
+    CommandKind,
+    EventKind,
+    Hlc,
+    KioskCommand,
+    Role,
+    decode_event,
+    issue_token,
+    load_catalog,
+    new_event,
+)
+from kiosk_protocol._cards import card_verifier
+from nfc_reader import TagEmulator, encode_badge, encode_card, encode_product
 from tests.conftest import Mosquitto, frames_drawn, run_kiosk_window, until
 
 CATALOG = load_catalog(demo_catalog_path())

@@ -17,15 +17,15 @@ from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Mount, Route
 
-from backend_sync import Catalog, CatalogError, ModelUpdater, load_catalog
-from backend_sync._bundle import PRODUCTS, catalog_files
-from backend_sync._manifest import Refusal, UpdateRefused, unverified_manifest
+from backend_sync import ModelUpdater
 from backend_sync._updater import CatalogUpdater
-from backend_sync.hq._files import FileServer, file_app
-from backend_sync.hq._publish import CatalogPublisher
+from hq._files import FileServer, file_app
+from hq._publish import CatalogPublisher
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import image_path
-from nfc_reader import public_key_to_pem
+from kiosk_protocol import Catalog, CatalogError, load_catalog, public_key_to_pem
+from kiosk_protocol._bundle import PRODUCTS, catalog_files
+from kiosk_protocol._manifest import Refusal, UpdateRefused, unverified_manifest
 from tests.conftest import Mosquitto, eventually
 
 HQ = Ed25519PrivateKey.generate()
@@ -197,7 +197,7 @@ def test_a_signed_bundle_with_a_broken_product_is_refused_by_its_line(
         lines[2] = lines[2].replace(b'"price":', b'"price":-', 1)
         return {**files, PRODUCTS: b"\n".join(lines) + b"\n"}
 
-    monkeypatch.setattr("backend_sync.hq._publish.catalog_files", with_a_broken_third_line)
+    monkeypatch.setattr("hq._publish.catalog_files", with_a_broken_third_line)
     problem = refused(updater, publisher.publish(catalog_dir / "demo.json"), Refusal.INVALID_CONTENT)
     assert "products.jsonl line 3: price" in problem
     assert not list((tmp_path / "kiosk" / "versions").glob(".staging-*"))  # nothing half-built left behind
@@ -213,9 +213,9 @@ def test_hq_refuses_to_publish_a_broken_catalog(tmp_path: Path, catalog_dir: Pat
 
 def test_fleet_update_over_a_real_broker_reaches_the_kiosk_and_its_status(
         mosquitto: Mosquitto, hq: tuple[CatalogPublisher, FileServer], catalog_dir: Path, tmp_path: Path) -> None:
-    from backend_sync import KioskStatus, decode_status
-    from backend_sync.hq import announce
+    from hq import announce
     from kiosk_app import KioskConfig, KioskRuntime
+    from kiosk_protocol import KioskStatus, decode_status
 
     publisher, server = hq
     key_pem = tmp_path / "hq_public_key.pem"

@@ -22,7 +22,6 @@ from kivy.properties import (
 from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
-from backend_sync import CommandKind, Product
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime, ShopperProfile
 from kiosk_app.session import Mode
@@ -49,6 +48,7 @@ from kiosk_app.ui.screens import (
     WelcomeScreen,
 )
 from kiosk_app.ui.texts import LANGUAGES, other_language, texts_for
+from kiosk_protocol import CommandKind, Product
 from nfc_reader import NfcReaderError, ReaderState, ReaderStatus, TagKind, TagRead, WriteResult, encode_product
 from recommender import Suggestion
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import segno
 
-from backend_sync import Catalog, Product
-from backend_sync.catalog import image_file
 from kiosk_app.runtime import KioskHealth
 from kiosk_app.ui.texts import texts_for
+from kiosk_protocol import Catalog, Product, image_file
 from nfc_reader import ReaderState, TagKind, TagRead, product_uri
 from recommender import Reason, ReasonKind, Suggestion
 

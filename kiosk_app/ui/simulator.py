@@ -16,10 +16,10 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
-from backend_sync import load_catalog
 from kiosk_app.ui import theme
 from kiosk_app.ui.app import on_main_thread
 from kiosk_app.ui.kv import load_kv
+from kiosk_protocol import load_catalog
 from nfc_reader import TagEmulator, encode_badge, encode_card, encode_product
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from backend_sync._manifest import PATH_SEGMENT
-from backend_sync.exceptions import CatalogError
+from kiosk_protocol._manifest import PATH_SEGMENT
+from kiosk_protocol.exceptions import CatalogError
 
 LANGUAGES = ("es", "en")
 MAX_TEXT_CHARS = 4_000  # one text field: several times the longest product description

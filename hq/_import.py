@@ -34,8 +34,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from backend_sync.catalog import Catalog, Product, dump_catalog, image_file
-from backend_sync.exceptions import CatalogError
+from kiosk_protocol import Catalog, CatalogError, Product, dump_catalog, image_file
 
 log = logging.getLogger(__name__)
 

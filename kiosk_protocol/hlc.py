@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend_sync._manifest import MAX_CLOCK_SKEW_S
+from kiosk_protocol._manifest import MAX_CLOCK_SKEW_S
 
 _TEXT = re.compile(r"^(\d{15})-(\d{6})-([a-z0-9][a-z0-9.-]{0,63})$")
 MAX_COUNTER = 999_999  # the counter's six digits

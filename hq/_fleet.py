@@ -21,17 +21,18 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait
-from backend_sync.contract import (
+from backend_sync import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait
+from kiosk_protocol import (
     STATUS_WILDCARD,
     CommandKind,
+    ContractError,
     KioskCommand,
     KioskStatus,
     LinkState,
+    MessageTooLarge,
     decode_status,
     kiosk_topics,
 )
-from backend_sync.exceptions import ContractError, MessageTooLarge
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 from click.core import ParameterSource
 
+from backend_sync._secret_files import read_url_file
+from kiosk_protocol import SyncError
+
 BROKER_URL_ENV = "KIOSK_BROKER_URL"
 DB_URL_ENV = "KIOSK_DB_URL"
 
@@ -64,9 +67,6 @@ def secret_url_option(name: str, envvar: str, help: str, *, required: bool = Tru
 
 def _resolve(name: str, value: str | None, file: Path | None, envvar: str, required: bool,
              default: str | None) -> str | None:
-    from backend_sync import SyncError
-    from backend_sync._secret_files import read_url_file
-
     source = click.get_current_context().get_parameter_source(name)
     if file is not None:
         if value is not None and source is ParameterSource.COMMANDLINE:

@@ -17,19 +17,28 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
-from backend_sync._bundle import MODEL, PRODUCTS, catalog_files, make_delta, sha256
-from backend_sync._manifest import (
+from backend_sync import publish_once
+from kiosk_protocol import (
+    MAX_MANIFEST_BYTES,
+    MODEL,
+    PRODUCTS,
+    Catalog,
+    CatalogError,
     DeltaEntry,
     FileEntry,
     Manifest,
+    SyncError,
     UpdateKind,
+    catalog_files,
+    image_file,
+    load_catalog,
+    make_delta,
+    manifest_topic,
+    problems,
+    sha256,
     sign_manifest,
     unverified_manifest,
 )
-from backend_sync._mqtt import publish_once
-from backend_sync.catalog import Catalog, image_file, load_catalog, problems
-from backend_sync.contract import MAX_MANIFEST_BYTES, manifest_topic
-from backend_sync.exceptions import CatalogError, SyncError
 
 log = logging.getLogger(__name__)
 

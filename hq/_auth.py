@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend_sync.exceptions import SyncError
+from kiosk_protocol import SyncError
 
 _CHANNEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MIN_KEY_LENGTH = 22  # base64url characters: 132 bits

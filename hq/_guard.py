@@ -34,9 +34,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend_sync.hq._api_models import ApiError
-from backend_sync.hq._auth import ApiKeys
-from backend_sync.hq._store import ProfileStore
+from hq._api_models import ApiError
+from hq._auth import ApiKeys
+from hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend_sync.contract import SHOPPER_PATTERN as SHOPPER_PATTERN  # a URL's shopper id: the contract's rule
-from backend_sync.contract import ConsentStatus, EventKind, Sku
+from kiosk_protocol import SHOPPER_PATTERN as SHOPPER_PATTERN  # a URL's shopper id: the contract's rule
+from kiosk_protocol import ConsentStatus, EventKind, Sku
 
 PreferenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 PreferenceValue = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]

@@ -31,10 +31,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend_sync.contract import ONLINE_STORE, ConsentStatus, EventKind, Sku, TapEvent, channel_of, new_event
-from backend_sync.exceptions import SyncError
-from backend_sync.hlc import Hlc, HlcClock
-from backend_sync.hq._api_models import (
+from hq._api_models import (
     SHOPPER_PATTERN,
     AnonymousViewIn,
     ApiError,
@@ -53,10 +50,10 @@ from backend_sync.hq._api_models import (
     ViewIn,
     WishlistOut,
 )
-from backend_sync.hq._auth import ApiKeys
-from backend_sync.hq._dashboard import DASHBOARD_DIR, fleet_router
-from backend_sync.hq._fleet import FleetView
-from backend_sync.hq._guard import (
+from hq._auth import ApiKeys
+from hq._dashboard import DASHBOARD_DIR, fleet_router
+from hq._fleet import FleetView
+from hq._guard import (
     API_KEY_HEADER,
     DEFAULT_FAILURE_RATE,
     AuthFailures,
@@ -64,8 +61,20 @@ from backend_sync.hq._guard import (
     RequestGuard,
     authenticated_channel,
 )
-from backend_sync.hq._responder import ProfileResponder, tell_fleet_to_forget
-from backend_sync.hq._store import ProfileStore
+from hq._responder import ProfileResponder, tell_fleet_to_forget
+from hq._store import ProfileStore
+from kiosk_protocol import (
+    ONLINE_STORE,
+    ConsentStatus,
+    EventKind,
+    Hlc,
+    HlcClock,
+    Sku,
+    SyncError,
+    TapEvent,
+    channel_of,
+    new_event,
+)
 
 log = logging.getLogger(__name__)
 

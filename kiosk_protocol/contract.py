@@ -33,7 +33,7 @@ from typing import Annotated, ClassVar, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from backend_sync.exceptions import ContractError, MessageTooLarge
+from kiosk_protocol.exceptions import ContractError, MessageTooLarge
 
 EVENTS_WILDCARD = "kiosk/+/+/events"
 STATUS_WILDCARD = "kiosk/+/+/status"

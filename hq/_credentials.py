@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend_sync._private_files import write_atomically
-from backend_sync._secret_files import read_url_file
-from backend_sync.exceptions import SyncError
+from backend_sync import read_url_file
+from kiosk_protocol import SyncError, write_atomically
 
 
 def write_credentials_folder(directory: Path, urls: Mapping[str, str]) -> list[Path]:

@@ -23,9 +23,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backend_sync._private_files import PUBLIC, atomic_writer
-from backend_sync.catalog import Catalog, Product, problems
-from backend_sync.exceptions import CatalogError
+from kiosk_protocol._private_files import PUBLIC, atomic_writer
+from kiosk_protocol.catalog import Catalog, Product, problems
+from kiosk_protocol.exceptions import CatalogError
 
 META = "meta.json"
 PRODUCTS = "products.jsonl"

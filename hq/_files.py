@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from backend_sync.hq._http import HttpLimits, ThreadedServer
+from hq._http import HttpLimits, ThreadedServer
 
 
 def file_app(directory: Path) -> Starlette:

@@ -33,9 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from backend_sync._private_files import write_atomically
-from backend_sync.contract import MAX_PACKET_BYTES, ONLINE_STORE, kiosk_topics
-from backend_sync.exceptions import SyncError
+from kiosk_protocol import MAX_PACKET_BYTES, ONLINE_STORE, SyncError, kiosk_topics, write_atomically
 
 # Mosquitto hashes with PBKDF2-SHA512; its own tool uses 101 rounds, far too few today.
 _PBKDF2_ROUNDS = 20_000

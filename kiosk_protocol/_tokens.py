@@ -18,8 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from nfc_reader._tagread import TagKind, TagRead
-from nfc_reader.exceptions import TokenError
+from kiosk_protocol.exceptions import TokenError
 
 
 class Role(enum.Enum):
@@ -75,41 +74,6 @@ def verify_token(key: Ed25519PublicKey, token: str, role: Role, now: float | Non
     if expires < (time.time() if now is None else now):
         raise TokenError("token has expired")
     return Token(subject, token_role, expires)
-
-
-@dataclass(frozen=True)
-class IdentityCheck:
-    """What a card or badge tap proves: a verified token, or the reason it proves nothing."""
-
-    kind: TagKind
-    uid: str
-    token: Token | None = None
-    reason: str = ""
-
-    @property
-    def verified(self) -> bool:
-        """True when the tap carried a valid token of the role its tag kind calls for."""
-        return self.token is not None
-
-
-_ROLE_OF_KIND = {TagKind.SHOPPER_CARD: Role.SHOPPER, TagKind.STAFF_BADGE: Role.STAFF}
-
-
-def check_identity(read: TagRead, key: Ed25519PublicKey, now: float | None = None) -> IdentityCheck:
-    """Verify the token a card or badge tap carries; never raises.
-
-    A loyalty card must carry a shopper token and a staff badge a staff token, signed by
-    HQ and unexpired; anything else comes back unverified with the reason.
-    """
-    role = _ROLE_OF_KIND.get(read.kind)
-    if role is None:
-        return IdentityCheck(read.kind, read.uid, reason=f"a {read.kind.value} tap is not a card or badge")
-    if read.token is None:
-        return IdentityCheck(read.kind, read.uid, reason="the tag carries no token")
-    try:
-        return IdentityCheck(read.kind, read.uid, token=verify_token(key, read.token, role, now))
-    except TokenError as exc:
-        return IdentityCheck(read.kind, read.uid, reason=str(exc))
 
 
 def public_key_to_pem(key: Ed25519PublicKey) -> bytes:

@@ -8,17 +8,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kiosk_app._secret_urls import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, without_password
-from kiosk_app._signals import wait_for_signal
+from backend_sync import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, wait_for_signal, without_password
 
 if TYPE_CHECKING:
-    from backend_sync.hq import BrokerSecurity, Credentials, HttpLimits
+    from hq import BrokerSecurity, Credentials, HttpLimits
 
 _AnyCommand = Callable[..., None]
 
 
 def _http_limit_options(command: _AnyCommand) -> _AnyCommand:
-    """What one client connection may hold of the server (see backend_sync.hq.HttpLimits)."""
+    """What one client connection may hold of the server (see hq.HttpLimits)."""
     options = [
         click.option("--max-connections", type=click.IntRange(1), help="Open connections at most, dashboard "
                      "streams included; past it a connection gets 503 at once. [default: 512]"),
@@ -33,7 +32,7 @@ def _http_limit_options(command: _AnyCommand) -> _AnyCommand:
 
 
 def _http_limits(max_connections: int | None, header_timeout: float | None, body_timeout: float | None) -> HttpLimits:
-    from backend_sync.hq import HttpLimits
+    from hq import HttpLimits
 
     given = {"max_connections": max_connections, "header_timeout_s": header_timeout, "body_timeout_s": body_timeout}
     return HttpLimits(**{name: value for name, value in given.items() if value is not None})  # type: ignore[arg-type]
@@ -73,8 +72,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
     with --api-port, serve the profile API and the fleet dashboard."""
     import logging
 
-    from backend_sync import BrokerUrl, SyncError
-    from backend_sync.hq import (
+    from backend_sync import BrokerUrl
+    from hq import (
         ApiServer,
         FleetView,
         HqBrokerUrls,
@@ -85,8 +84,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         create_app,
         load_api_keys,
     )
-    from kiosk_app._cards import card_verifier
-    from nfc_reader import public_key_from_pem
+    from kiosk_protocol import SyncError, card_verifier, public_key_from_pem
 
     if (api_port is None) != (api_keys is None):
         raise click.UsageError("--api-port and --api-keys go together")
@@ -173,10 +171,9 @@ def new_api_keys(keys_file: Path, channels: tuple[str, ...]) -> None:
     by its owner only; for `kiosk hq serve --api-keys`. The keys are never printed."""
     import json
 
-    from backend_sync import SyncError
-    from backend_sync._private_files import write_atomically
-    from backend_sync.hq import ApiKeys
-    from backend_sync.hq._auth import new_api_key
+    from hq import ApiKeys
+    from hq._auth import new_api_key
+    from kiosk_protocol import SyncError, write_atomically
 
     if keys_file.exists():
         raise click.ClickException(f"{keys_file} exists; keys are never replaced by accident")
@@ -195,7 +192,7 @@ def export_profile(shopper: str, db: str) -> None:
     """Print everything HQ holds about SHOPPER, as JSON."""
     import json
 
-    from backend_sync.hq import ProfileStore
+    from hq import ProfileStore
 
     store = ProfileStore(db)
     try:
@@ -211,8 +208,8 @@ def export_profile(shopper: str, db: str) -> None:
                    "(the admin.url of HQ's credentials folder).")
 def erase_profile(shopper: str, db: str, broker: str) -> None:
     """Erase everything about SHOPPER at HQ and have every kiosk drop its cached copy."""
-    from backend_sync import SyncError
-    from backend_sync.hq import ProfileStore, tell_fleet_to_forget
+    from hq import ProfileStore, tell_fleet_to_forget
+    from kiosk_protocol import SyncError
 
     store = ProfileStore(db)
     try:
@@ -235,7 +232,7 @@ def erase_profile(shopper: str, db: str, broker: str) -> None:
 @click.option("--port", default=8883, show_default=True)
 def init_broker(directory: Path, name: str, hosts: tuple[str, ...], port: int) -> None:
     """Create a broker's CA and TLS certificate and print its Mosquitto listener config."""
-    from backend_sync.hq import BrokerSecurity
+    from hq import BrokerSecurity
 
     security = BrokerSecurity(directory)
     security.init(name, list(hosts))
@@ -296,8 +293,8 @@ def provision_hq(directory: Path, host: str, port: int, workers: int, credential
     their own, and admin.url serves one-shot commands (erase-profile, catalog publish).
     Reload Mosquitto afterwards (SIGHUP); restart HQ to use the new passwords.
     """
-    from backend_sync import SyncError
-    from backend_sync.hq import BrokerSecurity, write_credentials_folder
+    from hq import BrokerSecurity, write_credentials_folder
+    from kiosk_protocol import SyncError
 
     security = BrokerSecurity(directory)
     try:
@@ -311,9 +308,8 @@ def provision_hq(directory: Path, host: str, port: int, workers: int, credential
 
 def _save_credentials(directory: Path, host: str, port: int, out: Path | None,
                       provision: Callable[[BrokerSecurity], Credentials]) -> None:
-    from backend_sync import SyncError
-    from backend_sync._private_files import write_atomically
-    from backend_sync.hq import BrokerSecurity
+    from hq import BrokerSecurity
+    from kiosk_protocol import SyncError, write_atomically
 
     security = BrokerSecurity(directory)
     try:
@@ -335,7 +331,7 @@ def keygen(directory: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from nfc_reader import public_key_to_pem
+    from kiosk_protocol import public_key_to_pem
 
     directory.mkdir(parents=True, exist_ok=True)
     private = directory / "hq_key.pem"
@@ -363,8 +359,8 @@ def catalog() -> None:
                    "Without it, SOURCE's products are merged in by SKU and the rest are kept.")
 def catalog_import(source: Path, master: Path, replace: bool) -> None:
     """Import a CSV or JSON catalog; a file with any problem changes nothing and is reported."""
-    from backend_sync import CatalogError, load_catalog
-    from backend_sync.hq import import_catalog
+    from hq import import_catalog
+    from kiosk_protocol import CatalogError, load_catalog
 
     try:
         current = load_catalog(master) if master.exists() else None
@@ -386,8 +382,8 @@ def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from backend_sync import CatalogError, SyncError
-    from backend_sync.hq import CatalogPublisher, announce
+    from hq import CatalogPublisher, announce
+    from kiosk_protocol import CatalogError, SyncError
 
     signing_key = serialization.load_pem_private_key(key.read_bytes(), password=None)
     if not isinstance(signing_key, Ed25519PrivateKey):
@@ -411,7 +407,7 @@ def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str 
 def files(directory: Path, host: str, port: int, max_connections: int | None, header_timeout: float | None,
           body_timeout: float | None) -> None:
     """Serve published bundles to kiosks over HTTP."""
-    from backend_sync.hq import FileServer
+    from hq import FileServer
 
     server = FileServer(directory, host, port, limits=_http_limits(max_connections, header_timeout, body_timeout))
     server.start()

@@ -24,12 +24,21 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
-from backend_sync.contract import EVENTS_WILDCARD, RECEIPT_HIGHEST_SEQ, Receipt, TapEvent, decode_event, kiosk_topics
-from backend_sync.exceptions import ContractError, MessageTooLarge
-from backend_sync.hlc import wall_clock_ms
-from backend_sync.hq._admission import Admission, CardVerifier, RefusalKind, admit, sessions_to_check
-from backend_sync.hq._store import ProfileStore
+from backend_sync import BrokerUrl, Protocol, connect_async, new_client
+from hq._admission import Admission, RefusalKind, admit, sessions_to_check
+from hq._store import ProfileStore
+from kiosk_protocol import (
+    EVENTS_WILDCARD,
+    RECEIPT_HIGHEST_SEQ,
+    CardVerifier,
+    ContractError,
+    MessageTooLarge,
+    Receipt,
+    TapEvent,
+    decode_event,
+    kiosk_topics,
+    wall_clock_ms,
+)
 
 log = logging.getLogger(__name__)
 

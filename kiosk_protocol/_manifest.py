@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from backend_sync.exceptions import SyncError
+from kiosk_protocol.exceptions import SyncError
 
 MAX_CLOCK_SKEW_S = 600  # a kiosk clock up to 10 minutes off is tolerated
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

@@ -21,14 +21,8 @@ import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from backend_sync.contract import TapEvent
-from backend_sync.exceptions import CardRefused
-from backend_sync.hlc import MAX_AHEAD_MS, Hlc
-from backend_sync.hq._store import CardVisit
-
-# Turns a card token into the shopper it names, or raises CardRefused; the card must be
-# unexpired at the given time (unix seconds), when it was read.
-CardVerifier = Callable[[str, float], str]
+from hq._store import CardVisit
+from kiosk_protocol import MAX_AHEAD_MS, CardRefused, CardVerifier, Hlc, TapEvent
 
 
 class RefusalKind(enum.Enum):

@@ -23,12 +23,11 @@ from fastapi.security import APIKeyHeader
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend_sync.contract import CommandKind, LinkState
-from backend_sync.exceptions import SyncError
-from backend_sync.hq._api_models import ApiError, ApiRefusal
-from backend_sync.hq._auth import SESSION_TTL_S
-from backend_sync.hq._fleet import FleetChange, FleetView, KioskGone, KioskView
-from backend_sync.hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
+from hq._api_models import ApiError, ApiRefusal
+from hq._auth import SESSION_TTL_S
+from hq._fleet import FleetChange, FleetView, KioskGone, KioskView
+from hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
+from kiosk_protocol import CommandKind, LinkState, SyncError
 
 log = logging.getLogger(__name__)
 

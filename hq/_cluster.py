@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.context import SpawnProcess
 
-from backend_sync.exceptions import SyncError
-from backend_sync.hq._admission import CardVerifier
-from backend_sync.hq._ingest import IngestStats, IngestWorker
-from backend_sync.hq._store import ProfileStore
+from hq._ingest import IngestStats, IngestWorker
+from hq._store import ProfileStore
+from kiosk_protocol import CardVerifier, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def run_ingest_worker(broker_url: str, db_url: str, worker_id: str, share_group:
                       verify_card: CardVerifier | None = None) -> None:
     """One worker process: ingest until SIGTERM, then report its stats on ``results``.
 
-    ``verify_card`` must pickle (``kiosk_app._cards.CardCheck`` does).
+    ``verify_card`` must pickle (``kiosk_protocol.CardCheck`` does).
     """
     logging.basicConfig(level=log_level, format=f"%(asctime)s {worker_id} %(levelname)s %(name)s: %(message)s")
     # Stopped by a signal of its own, not a shared Event: a sibling killed while waiting

@@ -3,12 +3,20 @@ and of the right role."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from backend_sync import CardRefused
-from nfc_reader import Role, TokenError, public_key_from_pem, public_key_to_pem, verify_token
+from kiosk_protocol._tokens import Role, public_key_from_pem, public_key_to_pem, verify_token
+from kiosk_protocol.exceptions import CardRefused, TokenError
+
+
+class CardVerifier(Protocol):
+    """What the kiosk and HQ are handed to check a card: token (and when it was read) to the
+    person it names, or CardRefused."""
+
+    def __call__(self, token: str, read_at: float | None = None, /) -> str:
+        """The person the token names, unexpired at ``read_at`` (unix seconds; now if None)."""
 
 
 class CardCheck:

@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend_sync.contract import ConsentStatus, EventKind, TapEvent, channel_of
+from kiosk_protocol import ConsentStatus, EventKind, TapEvent, channel_of
 
 _metadata = sa.MetaData()
 _KEY = sa.String(160)

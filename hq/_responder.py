@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,25 +18,26 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait, publish_once
-from backend_sync.contract import (
+from backend_sync import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait, publish_once
+from hq._store import ProfileStore
+from kiosk_protocol import (
     FLEET_COMMANDS,
     PROFILE_REQUESTS_WILDCARD,
+    CardRefused,
+    CardVerifier,
     CommandKind,
+    ContractError,
     KioskCommand,
+    MessageTooLarge,
     ProfileRequest,
     ProfileResponse,
     decode,
     kiosk_topics,
     shopper_hash,
 )
-from backend_sync.exceptions import CardRefused, ContractError, MessageTooLarge
-from backend_sync.hq._store import ProfileStore
 
 log = logging.getLogger(__name__)
 
-# Turns a card token into the shopper it names, or raises CardRefused.
-CardVerifier = Callable[[str], str]
 RECENT_VIEWS = 20
 
 

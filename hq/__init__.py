@@ -1,0 +1,60 @@
+"""HQ: ingest of kiosk events into the central profile store, the profile API, the fleet
+view and its dashboard, catalog import and publishing, and broker provisioning. It speaks
+``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq`` command group.
+"""
+
+from hq._api import create_app
+from hq._auth import ApiKeys, load_api_keys
+from hq._cluster import IngestCluster
+from hq._credentials import HqBrokerUrls, write_credentials_folder
+from hq._files import FileServer, file_app
+from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
+from hq._guard import GuardStats
+from hq._http import ApiServer, ConnectionStats, HttpLimits
+from hq._import import ImportProblem, ImportRejected, ImportReport, import_catalog
+from hq._ingest import IngestStats, IngestWorker
+from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
+from hq._publish import CatalogPublisher, announce
+from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
+from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
+
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "ApiKeys",
+    "ApiServer",
+    "BrokerSecurity",
+    "CatalogPublisher",
+    "ConnectionStats",
+    "Credentials",
+    "FileServer",
+    "FleetThresholds",
+    "FleetView",
+    "GuardStats",
+    "HqBrokerUrls",
+    "HttpLimits",
+    "ImportProblem",
+    "ImportRejected",
+    "ImportReport",
+    "IngestCluster",
+    "IngestStats",
+    "IngestWorker",
+    "KioskView",
+    "Profile",
+    "ProfileResponder",
+    "ProfileStore",
+    "ResponderStats",
+    "StoredEvent",
+    "announce",
+    "create_app",
+    "file_app",
+    "hq_connection_names",
+    "import_catalog",
+    "load_api_keys",
+    "mosquitto_password_hash",
+    "profile_key",
+    "render_acl",
+    "shopper_key",
+    "tell_fleet_to_forget",
+    "write_credentials_folder",
+]
