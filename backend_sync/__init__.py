@@ -9,7 +9,7 @@ from backend_sync._outbox import Outbox, OutboxReset, PendingMessage, SequenceFl
 from backend_sync._profile_cache import ProfileCache
 from backend_sync._secret_files import read_url_file
 from backend_sync._secret_urls import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, without_password
-from backend_sync._signals import wait_for_signal
+from backend_sync._signals import calling_on_signal, wait_for_signal
 from backend_sync._updater import CatalogUpdater, ModelUpdater
 from backend_sync.exceptions import OutboxFull, OutboxUnavailable
 
@@ -30,6 +30,7 @@ __all__ = [
     "ProfileCache",
     "Protocol",
     "SequenceFloor",
+    "calling_on_signal",
     "connect_async",
     "damaged_outboxes",
     "new_client",

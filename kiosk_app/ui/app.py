@@ -22,6 +22,7 @@ from kivy.properties import (
 from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
+from backend_sync import calling_on_signal
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime, ShopperProfile
 from kiosk_app.session import Mode
@@ -598,5 +599,12 @@ class KioskApp(App):
 
 
 def run_kiosk_window(config: KioskConfig, fullscreen: bool, language: str = "es") -> None:
-    """Run the kiosk window until it is closed."""
-    KioskApp(config, fullscreen=fullscreen, language=language).run()
+    """Run the kiosk window until it is closed, or stopped by SIGINT or SIGTERM."""
+    run_until_stopped(KioskApp(config, fullscreen=fullscreen, language=language))
+
+
+def run_until_stopped(app: App) -> None:
+    """Run ``app`` until its window closes or the operator stops it (Ctrl-C, SIGTERM): a
+    signal stops it on Kivy's clock, through ``on_stop``, like closing the window does."""
+    with calling_on_signal(lambda: Clock.schedule_once(lambda _dt: app.stop())):
+        app.run()

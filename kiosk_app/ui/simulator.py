@@ -17,7 +17,7 @@ from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
 from kiosk_app.ui import theme
-from kiosk_app.ui.app import on_main_thread
+from kiosk_app.ui.app import on_main_thread, run_until_stopped
 from kiosk_app.ui.kv import load_kv
 from kiosk_protocol import load_catalog
 from nfc_reader import TagEmulator, encode_badge, encode_card, encode_product
@@ -124,5 +124,5 @@ class SimulatorApp(App):
 
 
 def run_simulator_window(device: str, catalog_path: Path, card_token: str, badge_token: str | None = None) -> None:
-    """Run the tag simulator window until it is closed."""
-    SimulatorApp(device, catalog_path, card_token, badge_token).run()
+    """Run the tag simulator window until it is closed, or stopped by SIGINT or SIGTERM."""
+    run_until_stopped(SimulatorApp(device, catalog_path, card_token, badge_token))
