@@ -83,10 +83,6 @@ class HlcClock:
         self._last = Hlc(0, 0, node)
         self._lock = threading.Lock()
 
-    def wall_ms(self) -> int:
-        """The wall clock this HLC runs on."""
-        return self._wall_ms()
-
     def now(self) -> Hlc:
         """A timestamp after every one this clock has given or observed."""
         with self._lock:
