@@ -49,6 +49,7 @@ from hq._api_models import (
     ProfileOut,
     ViewIn,
     WishlistOut,
+    error_responses,
 )
 from hq._auth import ApiKeys
 from hq._dashboard import DASHBOARD_DIR, fleet_router
@@ -78,15 +79,8 @@ from kiosk_protocol import (
 
 log = logging.getLogger(__name__)
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ApiError, "description": "The body is not JSON"},
-    401: {"model": ApiError, "description": "Missing or unknown API key"},
-    413: {"model": ApiError, "description": "The body is larger than this route takes"},
-    429: {"model": ApiError, "description": "Too many wrong keys from this address; retry after Retry-After"},
-    404: {"model": ApiError, "description": "No such shopper or path"},
-    422: {"model": ApiError, "description": "The request does not fit this API"},
-    503: {"model": ApiError, "description": "The profile database or the broker is out of reach; retry"},
-}
+_ERRORS = error_responses(e401="Missing or unknown API key", e404="No such shopper or path",
+                          e503="The profile database or the broker is out of reach; retry")
 
 Shopper = Annotated[str, PathParam(pattern=SHOPPER_PATTERN, description="The shopper's id (as on their card).")]
 

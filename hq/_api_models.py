@@ -161,6 +161,15 @@ class ApiError(BaseModel):
     detail: Any = Field(description="What went wrong, for a person.")
 
 
+def error_responses(**descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI's error answers: those every HQ route may give, plus ``descriptions`` (``e401="..."``)."""
+    common = {400: "The body is not JSON", 413: "The body is larger than this route takes",
+              422: "The request does not fit this API",
+              429: "Too many wrong keys from this address; retry after Retry-After"}
+    common.update({int(code.removeprefix("e")): text for code, text in descriptions.items()})
+    return {code: {"model": ApiError, "description": text} for code, text in sorted(common.items())}
+
+
 class HealthOut(BaseModel):
     """Whether this HQ process can serve."""
 

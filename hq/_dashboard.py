@@ -23,7 +23,7 @@ from fastapi.security import APIKeyHeader
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
-from hq._api_models import ApiError, ApiRefusal
+from hq._api_models import ApiError, ApiRefusal, error_responses
 from hq._auth import SESSION_TTL_S
 from hq._fleet import FleetChange, FleetView, KioskGone, KioskView
 from hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
@@ -115,14 +115,7 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
         return channel
 
     FleetChannel = Annotated[str, Depends(fleet_channel)]
-    errors: dict[int | str, dict[str, object]] = {
-        400: {"model": ApiError, "description": "The body is not JSON"},
-        401: {"model": ApiError, "description": "Not signed in"},
-        403: {"model": ApiError, "description": "Not a fleet channel"},
-        413: {"model": ApiError, "description": "The body is larger than this route takes"},
-        422: {"model": ApiError, "description": "The request does not fit this API"},
-        429: {"model": ApiError, "description": "Too many wrong keys from this address; retry after Retry-After"},
-    }
+    errors = error_responses(e401="Not signed in", e403="Not a fleet channel")
     router = APIRouter(prefix="/fleet", tags=["fleet"])
 
     @router.get("", include_in_schema=False)
