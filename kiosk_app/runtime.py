@@ -6,17 +6,10 @@ The same runtime serves the Kivy window and the headless demo; the window passes
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
-import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,7 +25,10 @@ from backend_sync import (
     SequenceFloor,
     damaged_outboxes,
 )
-from kiosk_app._catalog_features import item_features
+from kiosk_app._gc_pauses import no_full_collections, swap_then_release
+from kiosk_app._lock_file import LockFile
+from kiosk_app._models import content_model, model_problem, usable_model
+from kiosk_app._profiles import ShopperProfile, fetch_profile, synced_history
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.session import SessionMachine
@@ -41,17 +37,14 @@ from kiosk_protocol import (
     Catalog,
     CommandKind,
     KioskCommand,
-    ProfileResponse,
     Role,
     UpdateKind,
     card_verifier,
-    load_catalog,
     public_key_from_pem,
     shopper_hash,
-    write_atomically,
 )
 from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, UidTable
-from recommender import Channel, HistoryEvent, Recommender, RecommenderError, build_model, load_model, save_model
+from recommender import Recommender, load_model
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +54,6 @@ try:
     _APP_VERSION = metadata.version("nfc-kiosk")
 except metadata.PackageNotFoundError:  # running from a source tree that is not installed
     _APP_VERSION = "unknown"
-
-
-@dataclass(frozen=True)
-class ShopperProfile:
-    """A signed-in shopper's profile, and whether it came from this kiosk's cache."""
-
-    response: ProfileResponse
-    from_cache: bool
 
 
 @dataclass(frozen=True)
@@ -134,7 +119,7 @@ class KioskRuntime:
         self.profiles = ProfileCache(config.data_dir / "profiles.sqlite")
         files_url = config.files_url or ""
         self.catalog_updater = CatalogUpdater(config.data_dir / "catalog", hq_key, files_url)
-        self.model_updater = ModelUpdater(config.data_dir / "model", hq_key, files_url, check=_model_problem)
+        self.model_updater = ModelUpdater(config.data_dir / "model", hq_key, files_url, check=model_problem)
         self.updates: dict[UpdateKind, UpdateWorker[Any]] = {
             UpdateKind.CATALOG: UpdateWorker(self._apply_catalog, self._use_catalog, self._update_problem),
             UpdateKind.MODEL: UpdateWorker(self._apply_model, self._use_model, self._update_problem),
@@ -147,14 +132,14 @@ class KioskRuntime:
         self.catalog_file, self.catalog_fallback, catalog = choice.path, choice.fallback, choice.catalog
         model_file = self.model_updater.current_model
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
-                           recommender=_usable_model(model_file),
+                           recommender=usable_model(model_file),
                            verify_badge=card_verifier(hq_key, Role.STAFF),
                            machine=SessionMachine(idle_timeout_s=config.idle_timeout_s))
         self.staff_pin = StaffPin(pin_file(config.data_dir))
         # A lock from HQ or staff holds across restarts until someone unlocks.
-        self._lock_file = config.data_dir / "locked.json"
-        if self._lock_file.exists():
-            self.kiosk.machine.lock(_lock_reason(self._lock_file))
+        self._lock_file = LockFile(config.data_dir / "locked.json")
+        if (lock_reason := self._lock_file.reason()) is not None:
+            self.kiosk.machine.lock(lock_reason)
         self._manifests: dict[UpdateKind, bytes] = {}
         self.update_problem = ""
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
@@ -191,15 +176,7 @@ class KioskRuntime:
 
     def fetch_profile(self, shopper: str, card_token: str) -> ShopperProfile | None:
         """The shopper's profile from HQ, or what this kiosk last knew of it when HQ is out of reach."""
-        response = self.link.request_profile(shopper, card_token)
-        if response is not None and response.error is None:
-            self.profiles.put(response)
-            return ShopperProfile(response, from_cache=False)
-        if response is not None:
-            log.warning("HQ refused the profile of the signed-in shopper: %s", response.error)
-            return None
-        cached = self.profiles.get(shopper)
-        return ShopperProfile(cached, from_cache=True) if cached else None
+        return fetch_profile(self.link.request_profile, self.profiles, shopper, card_token)
 
     def health(self) -> KioskHealth:
         """A snapshot of every part's state, for staff mode."""
@@ -217,16 +194,13 @@ class KioskRuntime:
 
     def lock(self, reason: str) -> None:
         """Take the kiosk out of service (kept across restarts, when the disk takes the lock file)."""
-        try:
-            write_atomically(self._lock_file, json.dumps({"reason": reason}).encode(), 0o644)
-        except OSError as exc:
-            log.error("the lock will not hold across a restart: %s", exc)
+        self._lock_file.hold(reason)
         self.kiosk.machine.lock(reason)
         self._tell_hq()
 
     def unlock(self) -> None:
         """Put the kiosk back in service."""
-        self._lock_file.unlink(missing_ok=True)
+        self._lock_file.release()
         self.kiosk.machine.unlock()
         self._tell_hq()
 
@@ -260,10 +234,7 @@ class KioskRuntime:
 
     def _use_profile(self, profile: ShopperProfile) -> None:
         if self.kiosk.session.shopper == profile.response.shopper:  # still the same visit
-            # Newest first from HQ; the recommender wants them oldest first.
-            now = time.time()
-            self.kiosk.session.synced = [HistoryEvent(sku, now - n, Channel.STORE)
-                                         for n, sku in reversed(list(enumerate(profile.response.recent_skus, 1)))]
+            self.kiosk.session.synced = synced_history(profile.response, time.time())
             self.kiosk.session.wishlist = set(profile.response.wishlist)
         self._on_profile(profile)
 
@@ -306,7 +277,7 @@ class KioskRuntime:
     def _build_content_model(self) -> None:
         """Suggestions from the catalog alone, built where they cannot hold up a frame (seconds at 50k products)."""
         catalog = self.kiosk.catalog
-        model = _content_model(catalog, self.catalog_file)
+        model = content_model(catalog, self.catalog_file)
 
         def use() -> None:
             # Not if HQ's model or a newer catalog's own content model came first.
@@ -317,36 +288,29 @@ class KioskRuntime:
 
     def _apply_catalog(self, envelope: bytes) -> tuple[Catalog, Recommender | None]:
         """On the update thread: the new catalog, and a content model of it when HQ sent none."""
-        with _no_full_collections():
+        with no_full_collections():
             self.catalog_updater.apply(envelope)
             catalog = self.catalog_updater.staged_catalog
             assert catalog is not None and self.catalog_updater.current_catalog is not None
         if self.model_updater.current_model:
             return catalog, None
-        return catalog, _content_model(catalog, self.catalog_updater.current_catalog)
+        return catalog, content_model(catalog, self.catalog_updater.current_catalog)
 
     def _use_catalog(self, applied: tuple[Catalog, Recommender | None]) -> None:
-        catalog, content_model = applied
+        catalog, catalog_model = applied
         catalog_file = self.catalog_updater.current_catalog
-        # Hold the old products here, so the screen's thread drops only the catalog around
-        # them: freeing 50,000 products there was one ~100 ms frame.
-        retired = list(self.kiosk.catalog.products)
-        swapped = threading.Event()
 
         def swap() -> None:
             self.kiosk.catalog = catalog  # between taps, on the screen's thread: never half a catalog
             self.catalog_file = catalog_file or self.catalog_file
             self.catalog_fallback = ""  # HQ's newest is in use again
-            if content_model is not None:
-                self.kiosk.recommender = content_model
+            if catalog_model is not None:
+                self.kiosk.recommender = catalog_model
             self.link.publish_status()
             self._on_catalog()
-            swapped.set()
 
-        self._dispatch(swap)
-        swapped.wait(_SWAP_WAIT_S)
-        while retired:  # a few at a time, so the screen's thread gets the GIL in between
-            del retired[-_RELEASE_BATCH:]
+        # The old products are freed on this thread, not the screen's.
+        swap_then_release(self._dispatch, swap, retired=list(self.kiosk.catalog.products))
 
     def _apply_model(self, envelope: bytes) -> Recommender:
         self.model_updater.apply(envelope)
@@ -362,83 +326,3 @@ class KioskRuntime:
     def _update_problem(self, problem: str) -> None:
         self.update_problem = problem
         self._tell_hq()
-
-
-_SWAP_WAIT_S = 5.0
-_RELEASE_BATCH = 500  # products freed per step: well under a millisecond
-
-
-@contextmanager
-def _no_full_collections() -> Iterator[None]:
-    """No garbage collection while a catalog is built, and what it built is kept out of later ones.
-
-    A large catalog is millions of new objects: each collection the update triggered walked
-    them all with every thread stopped, freezing the screen for up to 900 ms at a time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
-# From this size on a content model is built by a child process (see _content_model).
-_BUILD_ASIDE_FROM = 2_000
-_BUILD_NICENESS = 10
-_BUILD_CONTENT_MODEL = "import sys; from kiosk_app.runtime import _write_content_model as w; w(*sys.argv[1:])"
-
-
-def _content_model(catalog: Catalog, catalog_file: Path) -> Recommender:
-    """Suggestions from the catalog alone, for a kiosk that has no model from HQ.
-
-    A large catalog's model is built by a child process and read back from its model file:
-    built in this process, its long numpy and scikit-learn calls held the GIL from the
-    screen's thread, frames of 100-400 ms for the ~30 s a 50,000-product catalog takes.
-    """
-    if len(catalog.products) < _BUILD_ASIDE_FROM:
-        return build_model(item_features(catalog))  # a fraction of a second, not worth a process
-    with tempfile.TemporaryDirectory(prefix="content-model-") as folder:
-        model_file = Path(folder) / "model.npz"
-        built = subprocess.run([sys.executable, "-c", _BUILD_CONTENT_MODEL, str(catalog_file), str(model_file)],
-                               check=False, capture_output=True, text=True)
-        if built.returncode == 0:
-            return load_model(model_file)
-    log.warning("content model not built by a child process (%s): building it here", built.stderr.strip()[-500:])
-    return build_model(item_features(catalog))
-
-
-def _write_content_model(catalog_file: str, model_file: str) -> None:
-    # Below the screen in priority: on a kiosk's few cores, the frames a shopper is
-    # looking at come before a model that is ready a little later.
-    os.nice(_BUILD_NICENESS)
-    save_model(build_model(item_features(load_catalog(Path(catalog_file)))), model_file)
-
-
-def _lock_reason(path: Path) -> str:
-    try:
-        return str(json.loads(path.read_text())["reason"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "locked"  # a damaged lock file still locks: out of service is the safe side
-
-
-def _usable_model(path: Path | None) -> Recommender | None:
-    """HQ's model in use, or None when there is none or it cannot be read (a content-only one is built then)."""
-    if path is None:
-        return None
-    try:
-        return load_model(path)
-    except RecommenderError as exc:
-        log.error("HQ's model %s cannot be used, suggesting from the catalog alone: %s", path, exc)
-        return None
-
-
-def _model_problem(path: Path) -> str | None:
-    """What the recommender finds wrong with a model file, or None."""
-    try:
-        load_model(path)
-    except RecommenderError as exc:
-        return str(exc)
-    return None

@@ -171,21 +171,22 @@ def test_a_kiosk_without_hq_s_model_builds_its_content_model_off_the_screen_s_th
 def test_a_large_catalog_s_content_model_comes_from_a_child_process_and_suggests_the_same(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path,
 ) -> None:
-    from kiosk_app import runtime
+    from kiosk_app import _models
     from kiosk_app._catalog_features import item_features
     from kiosk_protocol import load_catalog
     from recommender import build_model
 
     catalog = load_catalog(demo_catalog_path())
     in_process = build_model(item_features(catalog))
-    monkeypatch.setattr(runtime, "_BUILD_ASIDE_FROM", 1)  # the demo catalog counts as large here
+    monkeypatch.setattr(_models, "BUILD_ASIDE_FROM", 1)  # the demo catalog counts as large here
 
     def suggested(model: object) -> list[str]:
         return [s.item_id for s in model.suggest([], "madrid-centro", in_view=(catalog.products[0].sku,), k=4).items]  # type: ignore[attr-defined]
 
-    aside = runtime._content_model(catalog, demo_catalog_path())
+    aside = _models.content_model(catalog, demo_catalog_path())
     assert suggested(aside) == suggested(in_process)
     assert "not built by a child process" not in caplog.text
-    fallback = runtime._content_model(catalog, tmp_path / "gone.json")  # the child fails: built here instead
+    fallback = _models.content_model(catalog, tmp_path / "gone.json")  # the child fails: built here instead
     assert suggested(fallback) == suggested(in_process)
     assert "not built by a child process" in caplog.text
+    assert "cannot read catalog" in caplog.text  # the child's own reason, not a traceback

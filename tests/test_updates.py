@@ -297,13 +297,13 @@ def test_a_failed_update_is_reported_and_retried_until_it_applies(catalog_dir: P
 
 def test_model_updates_travel_the_same_signed_path(hq: tuple[CatalogPublisher, FileServer], tmp_path: Path) -> None:
     from kiosk_app._catalog_features import item_features
-    from kiosk_app.runtime import _model_problem
+    from kiosk_app._models import model_problem
     from recommender import build_model, load_model, save_model
 
     publisher, server = hq
     model_file = tmp_path / "model.bin"
     save_model(build_model(item_features(load_catalog(demo_catalog_path()))), model_file)
-    updater = ModelUpdater(tmp_path / "kiosk-model", HQ.public_key(), server.url, check=_model_problem)
+    updater = ModelUpdater(tmp_path / "kiosk-model", HQ.public_key(), server.url, check=model_problem)
     manifest = updater.apply(publisher.publish_model(model_file))
     assert manifest.version == 1 and updater.current_model is not None
     assert load_model(updater.current_model).knows("BOOT-CHELSEA-BLK")

@@ -1,0 +1,52 @@
+"""A signed-in shopper's profile: HQ's answer when HQ is in reach, what this kiosk last
+knew of it when not, and the history it gives the recommender."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from backend_sync import ProfileCache
+from kiosk_protocol import ProfileResponse
+from recommender import Channel, HistoryEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ShopperProfile:
+    """A signed-in shopper's profile, and whether it came from this kiosk's cache."""
+
+    response: ProfileResponse
+    from_cache: bool
+
+
+def fetch_profile(request_profile: Callable[[str, str], ProfileResponse | None], cache: ProfileCache,
+                  shopper: str, card_token: str) -> ShopperProfile | None:
+    """HQ's profile of ``shopper`` (kept in ``cache``), or the cached one when HQ does not answer.
+
+    Args:
+        request_profile: asks HQ, with the card's token as proof; None when HQ is out of reach.
+        cache: this kiosk's profile cache.
+        shopper: the shopper the card names.
+        card_token: the signed token read from the card.
+
+    Returns:
+        The profile, or None when HQ refused it (the cache is not asked then: HQ said no)
+        or neither HQ nor the cache has one.
+    """
+    response = request_profile(shopper, card_token)
+    if response is not None and response.error is None:
+        cache.put(response)
+        return ShopperProfile(response, from_cache=False)
+    if response is not None:
+        log.warning("HQ refused the profile of the signed-in shopper: %s", response.error)
+        return None
+    cached = cache.get(shopper)
+    return ShopperProfile(cached, from_cache=True) if cached else None
+
+
+def synced_history(response: ProfileResponse, now: float) -> list[HistoryEvent]:
+    """The shopper's recent views on every channel, oldest first for the recommender (HQ sends newest first)."""
+    return [HistoryEvent(sku, now - n, Channel.STORE) for n, sku in reversed(list(enumerate(response.recent_skus, 1)))]
