@@ -103,16 +103,10 @@ class ReaderCounters:
     writes: int = 0  # tags written and read back for write_next (not taps)
 
 
-def read_tag(tag: nfc.tag.Tag, uid_table: UidTable | None = None, attempts: int = 3) -> TagRead | None:
-    """Decode an activated nfcpy tag into a TagRead; None if the tag left before it was read.
-
-    A tag whose content names no product is looked up in ``uid_table`` by UID.
-    """
-    return _read_tag(tag, uid_table, attempts)[0]
-
-
 def _read_tag(tag: nfc.tag.Tag, uid_table: UidTable | None, attempts: int) -> tuple[TagRead | None, int]:
-    """The read, and how many times the NDEF was read to get it."""
+    """An activated nfcpy tag as a TagRead (None if it left before it was read), and how many
+    times the NDEF was read to get it. A tag whose content names no product is looked up in
+    ``uid_table`` by UID."""
     uid = bytes(tag.identifier).hex().upper()
     for attempt in range(1, attempts + 1):
         ndef = tag.ndef  # nfcpy keeps only a successful read, so this reads again

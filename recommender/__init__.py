@@ -3,19 +3,21 @@ neighbours, session-aware scoring and business rules. No Kivy, MQTT or NFC insid
 
 Build at HQ (or on the kiosk, content-only, from its catalog)::
 
-    items = read_catalog("catalog.json")
+    items = [ItemFeatures(sku, texts, category, brand, price, stock=...), ...]
     events = read_event_log(["kiosk.tsv", "web.tsv"])
     model = build_model(items, events)
     save_model(model, "model.rec")
 
 Use on the kiosk::
 
-    holder = ModelHolder(build_model(items))      # content-only until a file arrives
-    holder.replace_from("model.rec")              # a bad file is refused, the old model stays
-    answer = holder.current.suggest(history, store="madrid-centro", in_view={"BOOT-CHELSEA-BLK"})
+    model = load_model("model.rec")               # a bad file raises an ArtifactError
+    answer = model.suggest(history, store="madrid-centro", in_view={"BOOT-CHELSEA-BLK"})
+
+The recommender knows nothing of the kiosk's catalog: ``kiosk_app`` turns it into
+``ItemFeatures``.
 """
 
-from recommender._artifact import FORMAT_VERSION, ModelHolder, load_model, model_from_bytes, save_model
+from recommender._artifact import FORMAT_VERSION, load_model, model_from_bytes, save_model
 from recommender._baselines import (
     ImplicitCosineModel,
     OursModel,
@@ -26,7 +28,6 @@ from recommender._baselines import (
     default_models,
 )
 from recommender._build import BuildConfig, build_model
-from recommender._catalog import items_from_catalog_document, read_catalog
 from recommender._content import ContentConfig
 from recommender._covisit import CovisitConfig
 from recommender._evaluate import (
@@ -92,7 +93,6 @@ __all__ = [
     "InputError",
     "ItemFeatures",
     "Metrics",
-    "ModelHolder",
     "ModelInfo",
     "OursModel",
     "PopularityModel",
@@ -116,12 +116,10 @@ __all__ = [
     "evaluate_files",
     "evaluate_models",
     "format_report",
-    "items_from_catalog_document",
     "load_model",
     "model_from_bytes",
     "plot_report",
     "prepare_test",
-    "read_catalog",
     "read_event_log",
     "save_model",
     "write_report",

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 import os
 import struct
 import tempfile
@@ -43,8 +42,6 @@ from recommender.exceptions import (
     ForeignArtifactError,
     UnsupportedArtifactVersionError,
 )
-
-log = logging.getLogger(__name__)
 
 MAGIC = b"\x89KIOSKRM"
 FORMAT_VERSION = 1
@@ -243,30 +240,3 @@ def _table(arrays: dict[str, npt.NDArray[Any]], prefix: str, n: int) -> Neighbou
     if not np.all(np.isfinite(weights)) or (weights < 0).any():
         raise ValueError(f"{prefix} weights are negative or not finite")
     return NeighbourTable(indptr, indices, weights)
-
-
-class ModelHolder:
-    """The model in use; a new file replaces it only when it loads cleanly.
-
-    A kiosk keeps one of these: :meth:`replace_from` is called for every model update,
-    and a corrupt or foreign file is logged and counted while the previous model stays.
-    """
-
-    def __init__(self, model: Recommender | None = None) -> None:
-        self.current = model
-        self.refused = 0
-        self.last_error: ArtifactError | None = None
-
-    def replace_from(self, path: str | Path) -> bool:
-        """Load ``path`` and use it; on an :class:`ArtifactError` keep the current model and return False."""
-        try:
-            model = load_model(path)
-        except ArtifactError as exc:
-            self.refused += 1
-            self.last_error = exc
-            log.warning("model file refused, keeping the current model: %s", exc)
-            return False
-        self.current = model
-        self.last_error = None
-        log.info("model loaded from %s: %d items", path, model.info.n_items)
-        return True

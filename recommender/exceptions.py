@@ -4,8 +4,8 @@
 
     RecommenderError
     ├── InputError                       bad data handed to a build or an evaluation
-    │   ├── CatalogInputError            unreadable or malformed catalog
-    │   │   └── EmptyCatalogError        a catalog with no products
+    │   ├── CatalogInputError            item features that do not make a catalog (an id twice)
+    │   │   └── EmptyCatalogError        no items at all
     │   └── EventLogError                unreadable or malformed event log
     │       └── EmptyEventLogError       an event log with no clicks
     ├── UnknownStoreError                stock asked for a store the model does not know
@@ -30,11 +30,11 @@ class InputError(RecommenderError):
 
 
 class CatalogInputError(InputError):
-    """A catalog file is unreadable or malformed."""
+    """Item features that cannot be a catalog: two items share an id."""
 
 
 class EmptyCatalogError(CatalogInputError):
-    """A catalog has no products."""
+    """A build given a catalog with no items."""
 
 
 class EventLogError(InputError):

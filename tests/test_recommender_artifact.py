@@ -21,7 +21,6 @@ from recommender import (
     ForeignArtifactError,
     HistoryEvent,
     ItemFeatures,
-    ModelHolder,
     Recommender,
     UnsupportedArtifactVersionError,
     build_model,
@@ -164,15 +163,18 @@ def test_any_single_damaged_byte_is_refused(model_bytes: bytes, data: st.DataObj
         model_from_bytes(damaged)
 
 
-def test_holder_keeps_the_previous_model_when_a_file_is_refused(tmp_path: Path, model_bytes: bytes) -> None:
-    content_only = build_model(ITEMS)
-    holder = ModelHolder(content_only)
-    (tmp_path / "bad.rec").write_bytes(model_bytes[:-10])
-    assert holder.replace_from(tmp_path / "bad.rec") is False
-    assert holder.current is content_only and holder.refused == 1
-    assert isinstance(holder.last_error, CorruptArtifactError)
-    assert holder.replace_from(tmp_path / "missing.rec") is False and holder.refused == 2
+def test_the_kiosk_checks_a_model_file_with_the_recommender_s_own_reasons(tmp_path: Path, model_bytes: bytes) -> None:
+    from kiosk_app._models import model_problem, usable_model
+
+    bad = tmp_path / "bad.rec"
+    bad.write_bytes(model_bytes[:-10])
+    with pytest.raises(CorruptArtifactError) as refused:
+        load_model(bad)
+    assert model_problem(bad) == str(refused.value)  # what a model update is refused with
+    assert usable_model(bad) is None  # at start: the kiosk suggests from its catalog instead
+    assert model_problem(tmp_path / "missing.rec") and usable_model(tmp_path / "missing.rec") is None
+    assert usable_model(None) is None  # HQ has sent no model yet
     (tmp_path / "good.rec").write_bytes(model_bytes)
-    assert holder.replace_from(tmp_path / "good.rec") is True
-    assert holder.current is not content_only and holder.current.knows("WEB-ONLY")
-    assert holder.last_error is None
+    assert model_problem(tmp_path / "good.rec") is None
+    good = usable_model(tmp_path / "good.rec")
+    assert good is not None and good.knows("WEB-ONLY")

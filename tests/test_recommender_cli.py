@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from kiosk_app._catalog_features import item_features
 from kiosk_app.cli_recommender import recommender
 from kiosk_protocol import load_catalog
-from recommender import HistoryEvent, ReasonKind, load_model, read_catalog
+from recommender import HistoryEvent, ReasonKind, load_model
 
 DEMO_CATALOG = Path(__file__).resolve().parents[1] / "assets" / "catalog" / "demo.json"
 TRAIN = """SessionId\tItemId\tTime
@@ -35,8 +35,15 @@ TEST = """SessionId\tItemId\tTime
 """
 
 
-def test_adapter_sees_the_catalog_as_the_recommenders_own_reader_does() -> None:
-    assert item_features(load_catalog(DEMO_CATALOG)) == read_catalog(DEMO_CATALOG)
+def test_adapter_gives_the_recommender_both_languages_stock_per_store_and_groups() -> None:
+    items = item_features(load_catalog(DEMO_CATALOG))
+    assert len(items) == 12
+    boot = items[0]
+    assert boot.item_id == "BOOT-CHELSEA-BLK"
+    assert "Botín Chelsea negro" in boot.texts and "Black Chelsea boot" in boot.texts
+    assert boot.stock == {"madrid-centro": 11, "barcelona-diagonal": 7}  # units of every size
+    assert boot.diversity_group == items[1].diversity_group == "Norte|footwear/boots"
+    assert boot.attributes == ("colour:negro",)
 
 
 def test_build_from_catalog_and_events_gives_a_loadable_model(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
-"""Recommender inputs: catalog JSON and click logs, good and bad."""
+"""Recommender inputs: click logs and item features, good and bad (the catalog file itself is
+checked by ``kiosk_protocol.load_catalog``, see test_catalog.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -17,52 +17,8 @@ from recommender import (
     InputError,
     ItemFeatures,
     build_model,
-    items_from_catalog_document,
-    read_catalog,
     read_event_log,
 )
-
-DEMO_CATALOG = Path(__file__).resolve().parents[1] / "assets" / "catalog" / "demo.json"
-PRODUCT = {"sku": "A-1", "name": {"es": "Bolso", "en": "Bag"}, "category": "bags/totes", "brand": "Alba",
-           "price": 10.0, "stock": {"madrid": {"S": 1, "M": 2}, "bilbao": 0}}
-
-
-def test_demo_catalog_reads_both_languages_stock_and_groups() -> None:
-    items = read_catalog(DEMO_CATALOG)
-    assert len(items) == 12
-    boot = items[0]
-    assert boot.item_id == "BOOT-CHELSEA-BLK"
-    assert "Botín Chelsea negro" in boot.texts and "Black Chelsea boot" in boot.texts
-    assert boot.stock == {"madrid-centro": 11, "barcelona-diagonal": 7}
-    assert boot.diversity_group == items[1].diversity_group == "Norte|footwear/boots"
-    assert boot.attributes == ("colour:negro",)
-
-
-BAD_CATALOGS = [
-    ({"products": []}, EmptyCatalogError, "no products"),
-    ([], CatalogInputError, "'products' list"),
-    ({"products": [{"name": "x"}]}, CatalogInputError, "#0 has no 'sku'"),
-    ({"products": [PRODUCT, PRODUCT]}, CatalogInputError, "appears twice"),
-    ({"products": [{**PRODUCT, "price": -1}]}, CatalogInputError, "price"),
-    ({"products": [{**PRODUCT, "name": {"es": 3}}]}, CatalogInputError, "name"),
-    ({"products": [{**PRODUCT, "stock": {"madrid": {"S": -2}}}]}, CatalogInputError, "stock"),
-]
-
-
-@pytest.mark.parametrize(("document", "error", "message"), BAD_CATALOGS)
-def test_bad_catalogs_get_a_clear_error(document: object, error: type[Exception], message: str) -> None:
-    with pytest.raises(error, match=message):
-        items_from_catalog_document(document)
-
-
-def test_unreadable_catalog_files(tmp_path: Path) -> None:
-    with pytest.raises(CatalogInputError, match="cannot read"):
-        read_catalog(tmp_path / "missing.json")
-    (tmp_path / "bad.json").write_text("{nope")
-    with pytest.raises(CatalogInputError, match="not JSON"):
-        read_catalog(tmp_path / "bad.json")
-    (tmp_path / "ok.json").write_text(json.dumps({"products": [PRODUCT]}))
-    assert read_catalog(tmp_path / "ok.json")[0].stock == {"madrid": 3, "bilbao": 0}
 
 
 def test_event_log_reads_channels_and_stores_and_skips_bad_rows(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kiosk_app._catalog_features import item_features
+from kiosk_protocol import load_catalog
 from recommender import (
     BuildConfig,
     Channel,
@@ -21,7 +23,6 @@ from recommender import (
     ScoringConfig,
     UnknownStoreError,
     build_model,
-    read_catalog,
 )
 from recommender._rules import pick_diverse
 
@@ -97,7 +98,7 @@ def test_reasons_name_the_tap_the_online_view_and_popularity(model: Recommender)
 
 
 def test_content_reason_and_chain_popularity_when_the_store_has_no_figures() -> None:
-    catalog = read_catalog(DEMO_CATALOG)
+    catalog = item_features(load_catalog(DEMO_CATALOG))
     model = build_model(catalog)  # content only: what a kiosk builds with no model file
     answer = model.suggest([HistoryEvent("BOOT-CHELSEA-BLK", 0.0)], "madrid-centro", in_view={"BOOT-CHELSEA-BLK"})
     assert answer.items and all(s.reason.kind is ReasonKind.SIMILAR for s in answer.items)
