@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from backend_sync.exceptions import OutboxFull, OutboxUnavailable
-from kiosk_protocol import private_file, write_atomically
+from kiosk_protocol import SyncError, private_file, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +277,9 @@ def _read_floor(path: Path) -> int:
     return seq if isinstance(seq, int) and seq > 0 else 0
 
 
-class _Damaged(Exception):
-    """The outbox file is not a sound SQLite database."""
+class _Damaged(SyncError):
+    """The outbox file is not a sound SQLite database (the outbox sets it aside; this leaves
+    ``Outbox`` only when the fresh file cannot be opened either)."""
 
 
 def _open(path: Path) -> sqlite3.Connection:

@@ -1,6 +1,7 @@
 """HQ: ingest of kiosk events into the central profile store, the profile API, the fleet
 view and its dashboard, catalog import and publishing, and broker provisioning. It speaks
 ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq`` command group.
+Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
 from hq._api import create_app
@@ -11,27 +12,40 @@ from hq._files import FileServer, file_app
 from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
 from hq._guard import GuardStats
 from hq._http import ApiServer, ConnectionStats, HttpLimits
-from hq._import import ImportProblem, ImportRejected, ImportReport, import_catalog
+from hq._import import ImportReport, import_catalog
 from hq._ingest import IngestStats, IngestWorker
 from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
 from hq._publish import CatalogPublisher, announce
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
+from hq.exceptions import (
+    ApiRefusal,
+    ClusterError,
+    CredentialsError,
+    HqError,
+    ImportProblem,
+    ImportRejected,
+    PublishRefused,
+)
 
 __all__ = [
     "Alert",
     "AlertKind",
     "ApiKeys",
+    "ApiRefusal",
     "ApiServer",
     "BrokerSecurity",
     "CatalogPublisher",
+    "ClusterError",
     "ConnectionStats",
     "Credentials",
+    "CredentialsError",
     "FileServer",
     "FleetThresholds",
     "FleetView",
     "GuardStats",
     "HqBrokerUrls",
+    "HqError",
     "HttpLimits",
     "ImportProblem",
     "ImportRejected",
@@ -43,6 +57,7 @@ __all__ = [
     "Profile",
     "ProfileResponder",
     "ProfileStore",
+    "PublishRefused",
     "ResponderStats",
     "StoredEvent",
     "announce",

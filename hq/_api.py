@@ -35,7 +35,6 @@ from hq._api_models import (
     SHOPPER_PATTERN,
     AnonymousViewIn,
     ApiError,
-    ApiRefusal,
     ConsentIn,
     ConsentOut,
     EraseOut,
@@ -64,6 +63,7 @@ from hq._guard import (
 )
 from hq._responder import ProfileResponder, tell_fleet_to_forget
 from hq._store import ProfileStore
+from hq.exceptions import ApiRefusal
 from kiosk_protocol import (
     ONLINE_STORE,
     ConsentStatus,

@@ -175,11 +175,3 @@ class HealthOut(BaseModel):
 
     status: str
     database: str
-
-
-class ApiRefusal(Exception):
-    """A request HQ answers with an error; becomes an ``ApiError`` body."""
-
-    def __init__(self, status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail, self.headers = status, error, detail, headers

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk_protocol import SyncError
+from hq.exceptions import CredentialsError
 
 _CHANNEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MIN_KEY_LENGTH = 22  # base64url characters: 132 bits
@@ -36,12 +36,12 @@ class ApiKeys:
     def __post_init__(self) -> None:
         for channel, key in self.keys.items():
             if not _CHANNEL.match(channel):
-                raise SyncError(f"not a channel name: {channel!r} (lowercase letters, digits and '-')")
+                raise CredentialsError(f"not a channel name: {channel!r} (lowercase letters, digits and '-')")
             if len(key) < MIN_KEY_LENGTH or not _KEY.match(key):
-                raise SyncError(f"the key of channel {channel!r} is shorter than {MIN_KEY_LENGTH} characters or "
-                                "not base64url (A-Z a-z 0-9 - _): a key needs 128 bits at least")
+                raise CredentialsError(f"the key of channel {channel!r} is shorter than {MIN_KEY_LENGTH} characters or "
+                                       "not base64url (A-Z a-z 0-9 - _): a key needs 128 bits at least")
         if len(set(self.keys.values())) != len(self.keys):
-            raise SyncError("two channels share one API key: a key must name one channel")
+            raise CredentialsError("two channels share one API key: a key must name one channel")
 
     def channel_for(self, key: str | None) -> str | None:
         """The channel a key belongs to, or None for a missing or unknown key."""
@@ -98,12 +98,12 @@ def load_api_keys(path: Path, fleet_channels: frozenset[str] = frozenset({"hq"})
     """Read the channels' keys from a JSON file.
 
     Raises:
-        SyncError: the file is missing, not a JSON object of strings, or a key is unfit.
+        CredentialsError: the file is missing, not a JSON object of strings, or a key is unfit.
     """
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise SyncError(f"cannot read API keys from {path}: {exc}") from exc
+        raise CredentialsError(f"cannot read API keys from {path}: {exc}") from exc
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise SyncError(f"{path} must hold a JSON object of channel -> key")
+        raise CredentialsError(f"{path} must hold a JSON object of channel -> key")
     return ApiKeys(data, fleet_channels)

@@ -21,7 +21,8 @@ from multiprocessing.context import SpawnProcess
 
 from hq._ingest import IngestStats, IngestWorker
 from hq._store import ProfileStore
-from kiosk_protocol import CardVerifier, SyncError
+from hq.exceptions import ClusterError
+from kiosk_protocol import CardVerifier
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,10 @@ class IngestCluster:
                  worker_id: str = "hq-ingest", log_level: int = logging.WARNING,
                  verify_card: CardVerifier | None = None) -> None:
         if count < 1:
-            raise SyncError("an ingest cluster needs at least one worker")
+            raise ClusterError("an ingest cluster needs at least one worker")
         urls = [broker_url] * count if isinstance(broker_url, str) else list(broker_url)
         if len(urls) != count:
-            raise SyncError(f"{count} ingest workers need {count} broker URLs, not {len(urls)}")
+            raise ClusterError(f"{count} ingest workers need {count} broker URLs, not {len(urls)}")
         self.restarts = 0
         self._args = (db_url, share_group, log_level)
         self._verify_card = verify_card
@@ -99,7 +100,7 @@ class IngestCluster:
         """Start every worker and wait until each has subscribed.
 
         Raises:
-            SyncError: a worker did not subscribe in time.
+            ClusterError: a worker did not subscribe in time.
         """
         # One process creates the schema first; the others then find it (the store also
         # guards against a race, for workers started on several machines at once).
@@ -109,7 +110,7 @@ class IngestCluster:
         for member in self._members.values():
             if not member.ready.wait(timeout_s):
                 self.stop()
-                raise SyncError(f"ingest worker {member.worker_id} did not subscribe within {timeout_s:.0f} s")
+                raise ClusterError(f"ingest worker {member.worker_id} did not subscribe within {timeout_s:.0f} s")
         self._supervisor.start()
 
     def stop(self, timeout_s: float = 15.0) -> dict[str, IngestStats]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend_sync import read_url_file
+from hq.exceptions import CredentialsError
 from kiosk_protocol import SyncError, write_atomically
 
 
@@ -53,13 +54,16 @@ class HqBrokerUrls:
         """Read a credentials folder (``kiosk hq provision-hq``) for ``workers`` ingest workers.
 
         Raises:
-            SyncError: a connection's file is missing or holds no URL.
+            CredentialsError: a connection's file is missing, unreadable or holds no URL.
         """
         def url(name: str) -> str:
             path = directory / f"{name}.url"
             if not path.is_file():
-                raise SyncError(f"no credentials for HQ's {name} connection in {directory} (no {path.name}): "
-                                f"run `kiosk hq provision-hq --workers {workers}`")
-            return read_url_file(path)
+                raise CredentialsError(f"no credentials for HQ's {name} connection in {directory} (no {path.name}): "
+                                       f"run `kiosk hq provision-hq --workers {workers}`")
+            try:
+                return read_url_file(path)
+            except SyncError as exc:
+                raise CredentialsError(str(exc)) from exc
 
         return cls(tuple(url(f"ingest-{n}") for n in range(1, workers + 1)), url("profiles"), url("fleet"))

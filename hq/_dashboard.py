@@ -23,10 +23,11 @@ from fastapi.security import APIKeyHeader
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
-from hq._api_models import ApiError, ApiRefusal, error_responses
+from hq._api_models import ApiError, error_responses
 from hq._auth import SESSION_TTL_S
 from hq._fleet import FleetChange, FleetView, KioskGone, KioskView
 from hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
+from hq.exceptions import ApiRefusal
 from kiosk_protocol import CommandKind, LinkState, SyncError
 
 log = logging.getLogger(__name__)

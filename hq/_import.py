@@ -34,7 +34,8 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from kiosk_protocol import Catalog, CatalogError, Product, dump_catalog, image_file
+from hq.exceptions import ImportProblem, ImportRejected
+from kiosk_protocol import Catalog, Product, dump_catalog, image_file
 
 log = logging.getLogger(__name__)
 
@@ -44,28 +45,6 @@ MAX_UNITS = 999_999_999  # stock of one size in one store
 _PRODUCT_COLUMNS = ("sku", "name_es", "name_en", "description_es", "description_en", "category", "brand",
                     "colour_es", "colour_en", "price", "image")
 _UNITS = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "²" and "٣" are digits to str.isdigit, not to int()
-_MAX_REPORTED = 50
-
-
-@dataclass(frozen=True)
-class ImportProblem:
-    """One thing wrong with an import file."""
-
-    where: str  # "line 12, price" or "products.3.sku"
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
-
-
-class ImportRejected(CatalogError):
-    """An import file with problems; nothing was changed."""
-
-    def __init__(self, path: Path, problems: list[ImportProblem]) -> None:
-        shown = "\n".join(f"  {p}" for p in problems[:_MAX_REPORTED])
-        more = f"\n  ... and {len(problems) - _MAX_REPORTED} more" if len(problems) > _MAX_REPORTED else ""
-        super().__init__(f"{path}: {len(problems)} problem(s), nothing imported\n{shown}{more}")
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -104,7 +83,8 @@ def import_catalog(source: Path, master: Path, current: Catalog | None = None,
     try:
         if source.suffix.lower() == ".csv":
             if current is None:
-                raise CatalogError("a CSV import needs the current master catalog for currency, shop and stores")
+                raise ImportRejected(source, [ImportProblem("file", "a CSV import needs the current master catalog "
+                                                                    "for currency, shop and stores")])
             header, incoming = current, _from_csv(source, current, master)
         else:
             header = _from_json(source, master)
@@ -158,7 +138,7 @@ def _open(source: Path) -> IO[bytes]:
         stream = source.open("rb")
         size = os.fstat(stream.fileno()).st_size
     except OSError as exc:
-        raise CatalogError(f"cannot read {source}: {exc.strerror}") from exc
+        raise ImportRejected(source, [ImportProblem("file", f"cannot be read: {exc.strerror}")]) from exc
     if size > MAX_FILE_BYTES:
         stream.close()
         raise ImportRejected(source, [ImportProblem("file", f"larger than {MAX_FILE_BYTES:,} bytes")])

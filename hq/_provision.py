@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kiosk_protocol import MAX_PACKET_BYTES, ONLINE_STORE, SyncError, kiosk_topics, write_atomically
+from hq.exceptions import CredentialsError
+from kiosk_protocol import MAX_PACKET_BYTES, ONLINE_STORE, kiosk_topics, write_atomically
 
 # Mosquitto hashes with PBKDF2-SHA512; its own tool uses 101 rounds, far too few today.
 _PBKDF2_ROUNDS = 20_000
@@ -115,8 +116,8 @@ class BrokerSecurity:
         """
         kiosk_topics(store, kiosk)  # checks the ids
         if store == ONLINE_STORE:  # its events would pass for a web or app channel's
-            raise SyncError(f"store id {ONLINE_STORE!r} is reserved for the API's channels (web, app...); "
-                            "give the kiosk its real store's id")
+            raise CredentialsError(f"store id {ONLINE_STORE!r} is reserved for the API's channels (web, app...); "
+                                   "give the kiosk its real store's id")
         accounts = self._load_accounts()
         entry = {"store": store, "kiosk": kiosk}
         if entry not in accounts["kiosks"]:
@@ -138,7 +139,7 @@ class BrokerSecurity:
         client id, so no kiosk can take over HQ's sessions and no HQ connection another's.
         """
         if not _HQ_NAME.match(name):  # no '.': an HQ login can never be a kiosk's (<store>.<kiosk>)
-            raise SyncError(f"not an HQ machine name: {name!r} (lowercase letters, digits and '-')")
+            raise CredentialsError(f"not an HQ machine name: {name!r} (lowercase letters, digits and '-')")
         return {connection: self.provision_service(f"{name}-{connection}")
                 for connection in hq_connection_names(workers)}
 
@@ -178,7 +179,7 @@ class BrokerSecurity:
 
     def _load_accounts(self) -> Accounts:
         if not self.ca_cert.exists():
-            raise SyncError(f"no broker CA in {self.directory}: run `kiosk hq init-broker` first")
+            raise CredentialsError(f"no broker CA in {self.directory}: run `kiosk hq init-broker` first")
         return dict(json.loads(self._accounts_file.read_text()))
 
     def _save_accounts(self, accounts: Accounts) -> None:

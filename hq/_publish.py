@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from backend_sync import publish_once
+from hq.exceptions import PublishRefused
 from kiosk_protocol import (
     MAX_MANIFEST_BYTES,
     MODEL,
@@ -27,7 +28,6 @@ from kiosk_protocol import (
     DeltaEntry,
     FileEntry,
     Manifest,
-    SyncError,
     UpdateKind,
     catalog_files,
     image_file,
@@ -83,7 +83,7 @@ class CatalogPublisher:
         before anything is written, so a refused catalog leaves the bundle directory as it was.
 
         Raises:
-            CatalogError: the catalog is invalid, names an unknown store, or an image is
+            PublishRefused: the catalog is invalid, names an unknown store, or an image is
                 missing, too large, or outside the catalog's folder.
         """
         try:
@@ -91,9 +91,9 @@ class CatalogPublisher:
             if stores:
                 catalog = catalog.for_stores(stores)
             files = {**catalog_files(catalog, self.latest_version + 1), **_images(catalog_file, catalog)}
-        except CatalogError:
+        except CatalogError as exc:
             log.warning("catalog %s refused, nothing published (the error tells why)", catalog_file)
-            raise
+            raise PublishRefused(str(exc)) from exc
         deltas = {}
         previous = self._previous_products()
         if previous is not None and previous != files[PRODUCTS]:
@@ -114,7 +114,7 @@ class CatalogPublisher:
                 deltas={path: DeltaEntry(sha256=sha256(delta), size=len(delta), from_sha256=base)
                         for path, (delta, base) in deltas.items()})
         except ValidationError as exc:
-            raise CatalogError(f"{kind.value} version {version} cannot be signed: {problems(exc)}") from exc
+            raise PublishRefused(f"{kind.value} version {version} cannot be signed: {problems(exc)}") from exc
         envelope = sign_manifest(self._key, manifest)
         for digest, data in objects.items():
             _write_once(self._objects / digest, data)
@@ -174,11 +174,12 @@ def announce(broker_url: str, envelope: bytes, kind: UpdateKind = UpdateKind.CAT
     """Publish a signed manifest as the retained message every kiosk reads on connect.
 
     Raises:
-        SyncError: the manifest is larger than a manifest may be (the broker and every
-            kiosk would refuse it), or the broker could not be reached in time.
+        PublishRefused: the manifest is larger than a manifest may be (the broker and
+            every kiosk would refuse it).
+        SyncError: the broker could not be reached in time.
     """
     if len(envelope) > MAX_MANIFEST_BYTES:
-        raise SyncError(f"the signed manifest has {len(envelope)} bytes, more than the {MAX_MANIFEST_BYTES} a "
-                        "manifest may have; publish regional bundles (--stores) or share images between products")
+        raise PublishRefused(f"the signed manifest has {len(envelope)} bytes, more than the {MAX_MANIFEST_BYTES} a "
+                             "manifest may have; publish regional bundles (--stores) or share images between products")
     publish_once(broker_url, manifest_topic(kind.value), envelope, retain=True, client_id=client_id,
                  timeout_s=timeout_s)

@@ -77,6 +77,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         ApiServer,
         FleetView,
         HqBrokerUrls,
+        HqError,
         IngestCluster,
         IngestWorker,
         ProfileResponder,
@@ -96,7 +97,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         urls = (HqBrokerUrls.from_folder(broker_credentials, workers) if broker_credentials is not None
                 else HqBrokerUrls.shared(str(broker), workers))
         shown = BrokerUrl.parse(urls.profiles)  # never the URL itself: it may hold a password
-    except SyncError as exc:
+    except (HqError, SyncError) as exc:
         raise click.ClickException(str(exc)) from exc
     if broker_credentials is None and shown.username:
         click.echo(f"warning: every HQ connection logs in as {shown.username}; a broker that takes usernames "
@@ -126,7 +127,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                                     log_level=logging.getLogger().getEffectiveLevel(), verify_card=verify_card)
             try:
                 cluster.start()
-            except SyncError as exc:
+            except HqError as exc:
                 raise click.ClickException(str(exc)) from exc
             stops.append(lambda: click.echo(f"HQ ingest stopped: {cluster.stop()}"))
             pids = f", {workers} workers (pids {', '.join(str(pid) for pid in cluster.pids.values())})"
@@ -171,15 +172,15 @@ def new_api_keys(keys_file: Path, channels: tuple[str, ...]) -> None:
     by its owner only; for `kiosk hq serve --api-keys`. The keys are never printed."""
     import json
 
-    from hq import ApiKeys
+    from hq import ApiKeys, HqError
     from hq._auth import new_api_key
-    from kiosk_protocol import SyncError, write_atomically
+    from kiosk_protocol import write_atomically
 
     if keys_file.exists():
         raise click.ClickException(f"{keys_file} exists; keys are never replaced by accident")
     try:
         keys = ApiKeys({channel: new_api_key() for channel in channels})
-    except SyncError as exc:
+    except HqError as exc:
         raise click.ClickException(str(exc)) from exc
     write_atomically(keys_file, (json.dumps(dict(keys.keys), indent=2) + "\n").encode())
     click.echo(f"keys for {', '.join(channels)} written to {keys_file}")
@@ -293,13 +294,12 @@ def provision_hq(directory: Path, host: str, port: int, workers: int, credential
     their own, and admin.url serves one-shot commands (erase-profile, catalog publish).
     Reload Mosquitto afterwards (SIGHUP); restart HQ to use the new passwords.
     """
-    from hq import BrokerSecurity, write_credentials_folder
-    from kiosk_protocol import SyncError
+    from hq import BrokerSecurity, HqError, write_credentials_folder
 
     security = BrokerSecurity(directory)
     try:
         credentials = security.provision_hq(workers, name)
-    except SyncError as exc:
+    except HqError as exc:
         raise click.ClickException(str(exc)) from exc
     files = write_credentials_folder(credentials_dir, {name: c.broker_url(host, port, security.ca_cert)
                                                        for name, c in credentials.items()})
@@ -308,13 +308,13 @@ def provision_hq(directory: Path, host: str, port: int, workers: int, credential
 
 def _save_credentials(directory: Path, host: str, port: int, out: Path | None,
                       provision: Callable[[BrokerSecurity], Credentials]) -> None:
-    from hq import BrokerSecurity
+    from hq import BrokerSecurity, HqError
     from kiosk_protocol import SyncError, write_atomically
 
     security = BrokerSecurity(directory)
     try:
         credentials = provision(security)
-    except SyncError as exc:
+    except (HqError, SyncError) as exc:  # SyncError: a store or kiosk id the wire contract refuses
         raise click.ClickException(str(exc)) from exc
     url = credentials.broker_url(host, port, security.ca_cert)
     if out is None:
@@ -359,13 +359,13 @@ def catalog() -> None:
                    "Without it, SOURCE's products are merged in by SKU and the rest are kept.")
 def catalog_import(source: Path, master: Path, replace: bool) -> None:
     """Import a CSV or JSON catalog; a file with any problem changes nothing and is reported."""
-    from hq import import_catalog
+    from hq import HqError, import_catalog
     from kiosk_protocol import CatalogError, load_catalog
 
     try:
         current = load_catalog(master) if master.exists() else None
         report = import_catalog(source, master, current, replace=replace)
-    except CatalogError as exc:
+    except (CatalogError, HqError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"imported {report.imported} products into {master}: {report.summary()}")
 
@@ -382,8 +382,8 @@ def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from hq import CatalogPublisher, announce
-    from kiosk_protocol import CatalogError, SyncError
+    from hq import CatalogPublisher, HqError, announce
+    from kiosk_protocol import SyncError
 
     signing_key = serialization.load_pem_private_key(key.read_bytes(), password=None)
     if not isinstance(signing_key, Ed25519PrivateKey):
@@ -393,7 +393,7 @@ def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str 
         envelope = publisher.publish(catalog_file, stores=stores.split(",") if stores else None)
         if broker:
             announce(broker, envelope)
-    except (CatalogError, SyncError) as exc:
+    except (HqError, SyncError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"catalog version {publisher.latest_version} published in {directory}"
                + (" and announced" if broker else ""))

@@ -86,7 +86,8 @@ def run(store: str, kiosk_id: str, catalog: Path, reader: str, broker: str, data
 @click.password_option("--pin", prompt="New staff PIN (4 to 8 digits)", help="The PIN; asked for when left out.")
 def staff_pin(data_dir: Path, pin: str) -> None:
     """Set the PIN that opens staff mode on this kiosk (badges work without one)."""
-    from kiosk_app.staff import PinError, pin_file, write_pin
+    from kiosk_app.exceptions import PinError
+    from kiosk_app.staff import pin_file, write_pin
 
     path = pin_file(data_dir)
     try:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk_app.exceptions import PinError
 from kiosk_protocol import write_atomically
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,6 @@ LOCKOUT_S = 300.0
 _PIN = re.compile(r"\d{4,8}")
 # scrypt's interactive-login cost: about 50 ms and 16 MiB per check.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-class PinError(ValueError):
-    """A PIN that cannot be set (not 4 to 8 digits) or a PIN file that cannot be read."""
 
 
 class PinVerdict(enum.Enum):

@@ -231,7 +231,7 @@ def test_the_openapi_document_describes_the_api_and_its_key() -> None:
     ({"web": "same-key-0123456789abc", "app": "same-key-0123456789abc"}, "share one API key"),
 ])
 def test_unfit_key_configurations_are_refused(channels: dict[str, str], problem: str) -> None:
-    from kiosk_protocol import SyncError
+    from hq import CredentialsError
 
-    with pytest.raises(SyncError, match=problem):
+    with pytest.raises(CredentialsError, match=problem):
         ApiKeys(channels)

@@ -182,9 +182,9 @@ def test_provisioned_kiosk_and_hq_sync_over_tls(secured: Secured, sqlite_url: st
 
 
 def test_provisioning_before_the_ca_exists_is_a_clear_error(tmp_path: Path) -> None:
-    from kiosk_protocol import SyncError
+    from hq import CredentialsError
 
-    with pytest.raises(SyncError, match="init-broker"):
+    with pytest.raises(CredentialsError, match="init-broker"):
         BrokerSecurity(tmp_path).provision_kiosk(STORE, "kiosk-a")
 
 

@@ -13,7 +13,8 @@ from backend_sync import Outbox
 from kiosk_app import Kiosk, Mode, OutcomeKind, SessionMachine
 from kiosk_app.cli import main
 from kiosk_app.demo import demo_catalog_path
-from kiosk_app.staff import PinError, PinVerdict, StaffPin, pin_file, write_pin
+from kiosk_app.exceptions import PinError
+from kiosk_app.staff import PinVerdict, StaffPin, pin_file, write_pin
 from kiosk_protocol import Role, issue_token, load_catalog
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagKind, TagRead

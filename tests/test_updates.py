@@ -19,11 +19,12 @@ from starlette.routing import Mount, Route
 
 from backend_sync import ModelUpdater
 from backend_sync._updater import CatalogUpdater
+from hq import PublishRefused
 from hq._files import FileServer, file_app
 from hq._publish import CatalogPublisher
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import image_path
-from kiosk_protocol import Catalog, CatalogError, load_catalog, public_key_to_pem
+from kiosk_protocol import Catalog, load_catalog, public_key_to_pem
 from kiosk_protocol._bundle import PRODUCTS, catalog_files
 from kiosk_protocol._manifest import Refusal, UpdateRefused, unverified_manifest
 from tests.conftest import Mosquitto, eventually
@@ -206,7 +207,7 @@ def test_a_signed_bundle_with_a_broken_product_is_refused_by_its_line(
 def test_hq_refuses_to_publish_a_broken_catalog(tmp_path: Path, catalog_dir: Path) -> None:
     publisher = CatalogPublisher(tmp_path / "bundles", HQ)
     (catalog_dir / "images" / "boot-chelsea-blk.png").unlink()
-    with pytest.raises(CatalogError, match="not found"):
+    with pytest.raises(PublishRefused, match="not found"):
         publisher.publish(catalog_dir / "demo.json")
     assert publisher.latest_version == 0
 
@@ -322,5 +323,5 @@ def test_a_regional_bundle_carries_only_its_stores(hq: tuple[CatalogPublisher, F
     regional = load_catalog(updater.current_catalog)  # type: ignore[arg-type]
     assert [store.id for store in regional.stores] == ["barcelona-diagonal"]
     assert all(set(product.stock) == {"barcelona-diagonal"} for product in regional.products)
-    with pytest.raises(CatalogError, match="unknown stores"):
+    with pytest.raises(PublishRefused, match="unknown stores"):
         publisher.publish(catalog_dir / "demo.json", stores=["valencia-colon"])
