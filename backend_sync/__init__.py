@@ -1,10 +1,11 @@
 """The kiosk's side of the sync with HQ: its durable outbox, its MQTT link, the catalog and
-model updaters, the profile cache, and the MQTT and secret-URL helpers HQ's services use
-too. The protocol both sides speak is ``kiosk_protocol``; HQ itself is ``hq``.
+model updaters, the profile cache, and what HQ's services use too: the one MQTT client
+(``MqttClient``, ``publish_once``) and the secret-URL helpers. The protocol both sides
+speak is ``kiosk_protocol``; HQ itself is ``hq``.
 """
 
 from backend_sync._link import KioskFacts, KioskLink, LinkStats
-from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait, publish_once
+from backend_sync._mqtt import BrokerUrl, LastWill, MessageHandler, MqttClient, Protocol, publish_once
 from backend_sync._outbox import Outbox, OutboxReset, PendingMessage, SequenceFloor, damaged_outboxes
 from backend_sync._profile_cache import ProfileCache
 from backend_sync._secret_files import read_url_file
@@ -20,8 +21,11 @@ __all__ = [
     "CatalogUpdater",
     "KioskFacts",
     "KioskLink",
+    "LastWill",
     "LinkStats",
+    "MessageHandler",
     "ModelUpdater",
+    "MqttClient",
     "Outbox",
     "OutboxFull",
     "OutboxReset",
@@ -31,10 +35,7 @@ __all__ = [
     "Protocol",
     "SequenceFloor",
     "calling_on_signal",
-    "connect_async",
     "damaged_outboxes",
-    "new_client",
-    "publish_and_wait",
     "publish_once",
     "read_url_file",
     "secret_url_option",

@@ -12,13 +12,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
-from backend_sync._mqtt import BrokerUrl, Protocol, connect_async, new_client
+from backend_sync._mqtt import BrokerUrl, LastWill, MessageHandler, MqttClient
 from backend_sync._outbox import Outbox, SequenceFloor
 from backend_sync.exceptions import OutboxUnavailable
 from kiosk_protocol import (
@@ -101,25 +98,28 @@ class KioskLink:
         self.outbox = outbox
         self.sequence_floor = sequence_floor
         self.stats = LinkStats()
+        # Set only once the drain thread has been told of the new connection (its
+        # _Reconnected news), so it never publishes before forgetting the old one's mids.
+        self._connected = threading.Event()
         self._store, self._kiosk, self._facts = store, kiosk, facts
         self._topics = kiosk_topics(store, kiosk)
         self._resend_after_s = resend_after_s
-        self._client = new_client(self.broker, self.broker.username or f"{store}.{kiosk}")
-        self._client.will_set(self._topics.status, self._status(LinkState.OFFLINE), qos=1, retain=True)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
-        self._client.message_callback_add(self._topics.receipts, self._on_receipt)
-        self._client.message_callback_add(self._topics.profile_response, self._on_profile)
-        self._client.message_callback_add(self._topics.commands, self._on_command_message)
-        self._client.message_callback_add(FLEET_COMMANDS, self._on_command_message)
         self._on_manifest = on_manifest
-        for kind in UpdateKind:
-            self._client.message_callback_add(manifest_topic(kind.value), self._manifest_handler(kind))
         self._on_command = on_command
+        handlers: dict[str, MessageHandler] = {
+            self._topics.receipts: self._on_receipt,
+            self._topics.profile_response: self._on_profile,
+            self._topics.commands: self._on_command_message,
+            FLEET_COMMANDS: self._on_command_message,
+            **{manifest_topic(kind.value): self._manifest_handler(kind) for kind in UpdateKind},
+        }
+        self._client = MqttClient(self.broker, self.broker.username or f"{store}.{kiosk}", role="the kiosk",
+                                  subscriptions=tuple(handlers), handlers=handlers,
+                                  on_connect=self._on_connect, on_disconnect=self._connected.clear,
+                                  on_publish=self._on_publish,
+                                  will=LastWill(self._topics.status, self._status(LinkState.OFFLINE)))
         self._answers: dict[uuid.UUID, tuple[threading.Event, list[ProfileResponse]]] = {}
         self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
-        self._connected = threading.Event()
         self._resend_now = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drain, name="kiosk-link", daemon=True)
@@ -135,8 +135,7 @@ class KioskLink:
 
     def start(self) -> None:
         """Connect (retrying in the background) and start draining the outbox."""
-        connect_async(self._client, self.broker)
-        self._client.loop_start()
+        self._client.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -145,10 +144,8 @@ class KioskLink:
         self.outbox.wake()
         self._thread.join(3)
         if self.connected:
-            self._client.publish(self._topics.status, self._status(LinkState.OFFLINE), qos=1,
-                                 retain=True).wait_for_publish(2)
-        self._client.disconnect()
-        self._client.loop_stop()
+            self._client.publish(self._topics.status, self._status(LinkState.OFFLINE), retain=True).wait_for_publish(2)
+        self._client.stop()
 
     def request_profile(self, shopper: str, card_token: str, timeout_s: float = 2.0) -> ProfileResponse | None:
         """Ask HQ for a shopper's profile (MQTT 5 request/response); None if no answer in time."""
@@ -157,14 +154,10 @@ class KioskLink:
         request = ProfileRequest(request_id=uuid.uuid4(), shopper=shopper, token=card_token)
         answered, answer = threading.Event(), list[ProfileResponse]()
         self._answers[request.request_id] = (answered, answer)
-        properties = None
-        if self.broker.protocol is Protocol.V5:
-            properties = Properties(PacketTypes.PUBLISH)
-            properties.ResponseTopic = self._topics.profile_response
-            properties.CorrelationData = request.request_id.bytes
         try:
-            self._client.publish(self._topics.profile_request, request.model_dump_json().encode(), qos=1,
-                                 properties=properties)
+            self._client.publish(self._topics.profile_request, request.model_dump_json().encode(),
+                                 properties={"ResponseTopic": self._topics.profile_response,
+                                             "CorrelationData": request.request_id.bytes})
             answered.wait(timeout_s)
         finally:
             del self._answers[request.request_id]
@@ -177,7 +170,7 @@ class KioskLink:
 
     def publish_status(self) -> None:
         """Publish the retained status now (it also goes out on connect and every 30 s)."""
-        self._client.publish(self._topics.status, self._status(LinkState.ONLINE), qos=1, retain=True)
+        self._client.publish(self._topics.status, self._status(LinkState.ONLINE), retain=True)
 
     def _drain(self) -> None:
         while not self._stop.is_set():
@@ -216,7 +209,7 @@ class KioskLink:
             if due and self.sequence_floor is not None:  # kept before HQ can have them
                 self.sequence_floor.raise_to(max(message.seq for message in due))
             for message in due:
-                info = self._client.publish(message.topic, message.payload, qos=1)
+                info = self._client.publish(message.topic, message.payload)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     break  # connection dropped; sent again after reconnect
                 in_flight[info.mid] = message.seq
@@ -226,27 +219,16 @@ class KioskLink:
                 ever_sent.add(message.seq)
         self.outbox.wait_for_change(min(0.2, self._resend_after_s))
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if reason.is_failure:
-            log.warning("broker %s refused the kiosk: %s", self.broker, reason)
-            return
-        log.info("connected to %s", self.broker)
+    def _on_connect(self) -> None:
         self._news.put(_Reconnected())
-        client.subscribe([(topic, 1) for topic in (self._topics.receipts, self._topics.profile_response,
-                                                   self._topics.commands, FLEET_COMMANDS,
-                                                   *(manifest_topic(kind.value) for kind in UpdateKind))])
         self._connected.set()  # the drain loop publishes the online status at once
         self.outbox.wake()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        self._connected.clear()
-        log.info("disconnected from %s: %s", self.broker, reason)
-
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+    def _on_publish(self, mid: int) -> None:
         self._news.put(_Puback(mid))
         self.outbox.wake()
 
-    def _on_receipt(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_receipt(self, message: mqtt.MQTTMessage) -> None:
         try:
             receipt = decode_receipt(bytes(message.payload))
         except ContractError as exc:
@@ -262,7 +244,7 @@ class KioskLink:
         if highest_seq > self.outbox.last_sequence():  # a kiosk whose outbox HQ has seen further than it
             self.outbox.continue_after(highest_seq)
 
-    def _on_profile(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_profile(self, message: mqtt.MQTTMessage) -> None:
         try:
             response = decode(ProfileResponse, bytes(message.payload))
         except ContractError as exc:
@@ -273,7 +255,7 @@ class KioskLink:
             waiting[1].append(response)
             waiting[0].set()
 
-    def _on_command_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_command_message(self, message: mqtt.MQTTMessage) -> None:
         try:
             command = decode(KioskCommand, bytes(message.payload))
         except ContractError as exc:
@@ -281,8 +263,8 @@ class KioskLink:
             return
         self._on_command(command)
 
-    def _manifest_handler(self, kind: UpdateKind) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]:
-        def handle(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _manifest_handler(self, kind: UpdateKind) -> MessageHandler:
+        def handle(message: mqtt.MQTTMessage) -> None:
             if len(message.payload) > MAX_MANIFEST_BYTES:  # HQ announces none this large
                 self._reject(message, MessageTooLarge(f"manifest of {len(message.payload)} bytes exceeds its limit "
                                                       f"of {MAX_MANIFEST_BYTES} bytes"))

@@ -1,12 +1,21 @@
-"""Broker URLs and paho clients configured the same way for every part."""
+"""Broker URLs and the one paho connection every part of the product uses.
+
+``MqttClient`` is how the kiosk's link and HQ's services (ingest, fleet view, profile
+responder, one-shot publishes) talk to a broker: created, connected, subscribed,
+reconnected and stopped the same way, so a fix to that sequence is made once.
+"""
 
 from __future__ import annotations
 
 import enum
+import logging
 import random
 import socket
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -14,6 +23,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from kiosk_protocol import SyncError
+
+log = logging.getLogger(__name__)
 
 # How long the broker keeps a disconnected client's session and queued messages.
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -110,22 +121,162 @@ def connect_async(client: mqtt.Client, broker: BrokerUrl, keepalive: int = 30, *
         client.connect_async(broker.host, broker.port, keepalive=keepalive)
 
 
-def publish_and_wait(client: mqtt.Client, broker: BrokerUrl, topic: str, payload: bytes, *, retain: bool = False,
-                     properties: Properties | None = None, timeout_s: float = 10.0) -> None:
-    """Publish one QoS 1 message on a connected client and wait for the broker's PUBACK.
+MessageHandler = Callable[[mqtt.MQTTMessage], None]
 
-    Raises:
-        SyncError: the client is not connected, or the broker did not acknowledge in time.
+
+@dataclass(frozen=True)
+class LastWill:
+    """What the broker publishes (QoS 1) for a client that dies without disconnecting."""
+
+    topic: str
+    payload: bytes
+    retain: bool = True  # a retained status: whoever subscribes later learns the client is gone
+
+
+class MqttClient:
+    """One connection to a broker, kept up in the background on paho's own thread.
+
+    Logs in and checks TLS as the broker URL says, sets its last will before it connects,
+    keeps its session at the broker for 7 days (a fresh one that ends with the connection
+    when not ``persistent``), reconnects with jittered backoff, and subscribes to
+    ``subscriptions`` (QoS 1) again on every connect, in case the broker lost the session.
+    Every message goes out with QoS 1. Callbacks run on paho's thread:
+
+    - ``on_connect()`` once each connection is up and its subscriptions are asked for;
+    - ``on_disconnect()`` when a connection ends;
+    - ``on_publish(mid)`` on each broker PUBACK;
+    - ``handlers[filter](message)`` for messages matching a filter, ``on_message`` for the rest.
+
+    With ``manual_ack`` a message stays unacknowledged until ``ack``: the broker
+    redelivers whatever a client that stops had not acknowledged.
     """
-    if not client.is_connected():  # paho would keep it and send it whenever it reconnects
-        raise SyncError(f"the broker at {broker} is out of reach")
-    info = client.publish(topic, payload, qos=1, retain=retain, properties=properties)
-    try:
-        info.wait_for_publish(timeout_s)
-    except (RuntimeError, ValueError) as exc:  # paho: not connected, or the queue is full
-        raise SyncError(f"the broker at {broker} is out of reach: {exc}") from exc
-    if not info.is_published():
-        raise SyncError(f"{broker} did not acknowledge the message on {topic}")
+
+    def __init__(self, broker: BrokerUrl, client_id: str, *, role: str, subscriptions: Sequence[str] = (),
+                 handlers: Mapping[str, MessageHandler] | None = None, on_message: MessageHandler | None = None,
+                 on_connect: Callable[[], None] | None = None, on_disconnect: Callable[[], None] | None = None,
+                 on_publish: Callable[[int], None] | None = None, will: LastWill | None = None,
+                 manual_ack: bool = False, persistent: bool = True, keepalive: int = 30) -> None:
+        self.broker = broker
+        self.subscribed = threading.Event()  # the broker has answered a subscription (first SUBACK)
+        self._role, self._subscriptions = role, tuple(subscriptions)
+        self._persistent, self._keepalive = persistent, keepalive
+        self._connected = threading.Event()
+        self._answered = threading.Event()  # by a CONNACK, accepting or refusing
+        self.refusal: str | None = None  # why the broker refused the last attempt, if it did
+        self._when_connected = on_connect or (lambda: None)
+        self._when_disconnected = on_disconnect or (lambda: None)
+        self._paho = new_client(broker, client_id, manual_ack=manual_ack, persistent=persistent)
+        if will is not None:
+            self._paho.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+        self._paho.on_connect = self._on_connect
+        self._paho.on_disconnect = self._on_disconnect
+        self._paho.on_subscribe = self._on_subscribe
+        if on_publish is not None:
+            self._paho.on_publish = lambda client, userdata, mid, reason, properties: on_publish(mid)
+        for topic_filter, handler in (handlers or {}).items():
+            self._paho.message_callback_add(topic_filter, _paho_handler(handler))
+        if on_message is not None:
+            self._paho.on_message = _paho_handler(on_message)
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is up (its ``on_connect`` has run)."""
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Connect in the background, retrying until ``stop``."""
+        connect_async(self._paho, self.broker, self._keepalive, persistent=self._persistent)
+        self._paho.loop_start()
+
+    def wait_until_connected(self, timeout_s: float) -> bool:
+        """Block until the broker answers; False if it refused (see ``refusal``) or was silent for ``timeout_s``."""
+        self._answered.wait(timeout_s)
+        return self.connected
+
+    def stop(self) -> None:
+        """Disconnect cleanly (the broker drops the last will) and end paho's thread."""
+        self._paho.disconnect()
+        self._paho.loop_stop()
+
+    def __enter__(self) -> MqttClient:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False,
+                properties: Mapping[str, Any] | None = None) -> mqtt.MQTTMessageInfo:
+        """Queue one QoS 1 message; paho sends it now, or when it reconnects.
+
+        Args:
+            properties: MQTT 5 publish properties by paho's names (``ResponseTopic``,
+                ``CorrelationData``, ``UserProperty``, ``MessageExpiryInterval``);
+                dropped on an MQTT 3.1.1 broker, which has none.
+        """
+        return self._paho.publish(topic, payload, qos=1, retain=retain, properties=self._properties(properties))
+
+    def publish_and_wait(self, topic: str, payload: bytes, *, retain: bool = False,
+                         properties: Mapping[str, Any] | None = None, timeout_s: float = 10.0) -> None:
+        """Publish one QoS 1 message now and wait for the broker's PUBACK.
+
+        Raises:
+            SyncError: not connected, or the broker did not acknowledge in time.
+        """
+        if not self._paho.is_connected():  # paho would keep it and send it whenever it reconnects
+            raise SyncError(f"the broker at {self.broker} is out of reach")
+        info = self.publish(topic, payload, retain=retain, properties=properties)
+        try:
+            info.wait_for_publish(timeout_s)
+        except (RuntimeError, ValueError) as exc:  # paho: not connected, or the queue is full
+            raise SyncError(f"the broker at {self.broker} is out of reach: {exc}") from exc
+        if not info.is_published():
+            raise SyncError(f"{self.broker} did not acknowledge the message on {topic}")
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a message taken with ``manual_ack``: the broker forgets it."""
+        self._paho.ack(mid, qos)
+
+    def _properties(self, values: Mapping[str, Any] | None) -> Properties | None:
+        if not values or self.broker.protocol is not Protocol.V5:
+            return None
+        properties = Properties(PacketTypes.PUBLISH)
+        for name, value in values.items():
+            setattr(properties, name, value)
+        return properties
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker %s refused %s: %s", self.broker, self._role, reason)
+            self.refusal = str(reason)
+            self._answered.set()
+            return
+        log.info("%s connected to %s", self._role, self.broker)
+        if self._subscriptions:
+            client.subscribe([(topic_filter, 1) for topic_filter in self._subscriptions])
+        self._when_connected()
+        self.refusal = None
+        self._connected.set()
+        self._answered.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self._connected.clear()
+        log.info("%s disconnected from %s: %s", self._role, self.broker, reason)
+        self._when_disconnected()
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        answers = zip(self._subscriptions, reasons, strict=False)  # one SUBACK answers all, in order
+        refused = [f"{topic_filter} ({reason})" for topic_filter, reason in answers if reason.is_failure]
+        if refused:  # the ACL's answer: the connection stays up for what it may do
+            log.warning("broker %s refused %s the subscription to %s", self.broker, self._role, ", ".join(refused))
+        else:
+            log.info("%s subscribed to %s on %s", self._role, ", ".join(self._subscriptions), self.broker)
+        self.subscribed.set()
+
+
+def _paho_handler(handler: MessageHandler) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]:
+    return lambda client, userdata, message: handler(message)
 
 
 def publish_once(broker_url: str, topic: str, payload: bytes, *, retain: bool = False, client_id: str,
@@ -134,22 +285,15 @@ def publish_once(broker_url: str, topic: str, payload: bytes, *, retain: bool = 
 
     For a command of its own (``kiosk hq erase-profile``, a catalog announce): it leaves no
     session behind. A process that already holds a connection publishes through it instead
-    (``publish_and_wait``): a second connection with the same credentials would, on a broker
-    that takes usernames as client ids, push the first one off.
+    (``MqttClient.publish_and_wait``): a second connection with the same credentials would,
+    on a broker that takes usernames as client ids, push the first one off.
 
     Raises:
         SyncError: the broker could not be reached or did not acknowledge in time.
     """
     broker = BrokerUrl.parse(broker_url)
-    client = new_client(broker, broker.username or client_id, persistent=False)
-    connected = threading.Event()
-    client.on_connect = lambda *_: connected.set()
-    connect_async(client, broker, persistent=False)
-    client.loop_start()
-    try:
-        if not connected.wait(timeout_s):
-            raise SyncError(f"could not reach {broker}")
-        publish_and_wait(client, broker, topic, payload, retain=retain, timeout_s=timeout_s)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    with MqttClient(broker, broker.username or client_id, role="a one-shot publisher", persistent=False) as client:
+        if not client.wait_until_connected(timeout_s):
+            raise SyncError(f"{broker} refused the login: {client.refusal}" if client.refusal
+                            else f"could not reach {broker}")
+        client.publish_and_wait(topic, payload, retain=retain, timeout_s=timeout_s)

@@ -18,10 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
-from backend_sync import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait
+from backend_sync import BrokerUrl, MqttClient
 from kiosk_protocol import (
     STATUS_WILDCARD,
     CommandKind,
@@ -160,7 +158,6 @@ class FleetView:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.thresholds = thresholds
-        self.subscribed = threading.Event()
         self.rejected = 0
         self.oversized = 0  # of the rejected: statuses larger than a status may be, refused unread
         self._clock = clock
@@ -170,23 +167,20 @@ class FleetView:
         self._stop = threading.Event()
         # Its own client id whatever the credentials: another HQ process or service with
         # the same id would take this session over.
-        self._client = new_client(self.broker, client_id or f"hq-fleet-{uuid.uuid4().hex[:8]}")
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = lambda *_: self.subscribed.set()
-        self._client.on_message = self._on_message
+        self._client = MqttClient(self.broker, client_id or f"hq-fleet-{uuid.uuid4().hex[:8]}", role="the fleet view",
+                                  subscriptions=[STATUS_WILDCARD], on_message=self._on_message)
+        self.subscribed = self._client.subscribed
         self._rechecker = threading.Thread(target=self._recheck_alerts, name="hq-fleet-alerts", daemon=True)
 
     def start(self) -> None:
         """Connect (retrying in the background) and follow the fleet."""
-        connect_async(self._client, self.broker)
-        self._client.loop_start()
+        self._client.start()
         self._rechecker.start()
 
     def stop(self) -> None:
         """Disconnect, and tell every listener the view is closing."""
         self._stop.set()
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._client.stop()
         self._notify(None)
 
     def kiosks(self) -> list[KioskView]:
@@ -221,21 +215,12 @@ class FleetView:
             SyncError: the broker did not take the command in time.
         """
         topic = kiosk_topics(store, kiosk).commands
-        properties = None
-        if self.broker.protocol is Protocol.V5 and command in _COMMAND_EXPIRY_S:
-            properties = Properties(PacketTypes.PUBLISH)
-            properties.MessageExpiryInterval = _COMMAND_EXPIRY_S[command]
-        publish_and_wait(self._client, self.broker, topic, KioskCommand(command=command).model_dump_json().encode(),
-                         properties=properties, timeout_s=timeout_s)
+        expiry = {"MessageExpiryInterval": _COMMAND_EXPIRY_S[command]} if command in _COMMAND_EXPIRY_S else None
+        self._client.publish_and_wait(topic, KioskCommand(command=command).model_dump_json().encode(),
+                                      properties=expiry, timeout_s=timeout_s)
         log.info("sent %s to %s/%s", command.value, store, kiosk)
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if reason.is_failure:
-            log.warning("broker %s refused the fleet view: %s", self.broker, reason)
-            return
-        client.subscribe(STATUS_WILDCARD, qos=1)
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")
         if not message.payload:  # an empty retained payload deletes: the kiosk left the fleet
             with self._lock:

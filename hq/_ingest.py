@@ -17,14 +17,11 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from backend_sync import BrokerUrl, Protocol, connect_async, new_client
+from backend_sync import BrokerUrl, MqttClient
 from hq._admission import Admission, RefusalKind, admit, sessions_to_check
 from hq._store import ProfileStore
 from kiosk_protocol import (
@@ -84,12 +81,10 @@ class IngestWorker:
         self.store = store
         self._verify_card = verify_card
         self.stats = IngestStats()
-        self.subscribed = threading.Event()
-        self._topic = f"$share/{share_group}/{EVENTS_WILDCARD}" if share_group else EVENTS_WILDCARD
-        self._client = new_client(self.broker, worker_id, manual_ack=True)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_message
+        topic = f"$share/{share_group}/{EVENTS_WILDCARD}" if share_group else EVENTS_WILDCARD
+        self._client = MqttClient(self.broker, worker_id, role=f"ingest worker {worker_id}", subscriptions=[topic],
+                                  on_message=self._on_message, manual_ack=True)
+        self.subscribed = self._client.subscribed
         self._arrived: deque[_Arrival] = deque()
         self._arrival = threading.Condition()
         self._stop = threading.Event()
@@ -97,8 +92,7 @@ class IngestWorker:
 
     def start(self) -> None:
         """Connect (retrying in the background) and consume."""
-        connect_async(self._client, self.broker)
-        self._client.loop_start()
+        self._client.start()
         self._writer.start()
 
     def stop(self) -> None:
@@ -107,20 +101,9 @@ class IngestWorker:
         with self._arrival:
             self._arrival.notify()
         self._writer.join(5)
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._client.stop()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if reason.is_failure:
-            log.warning("broker %s refused the ingest worker: %s", self.broker, reason)
-            return
-        client.subscribe(self._topic, qos=1)
-
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
-        log.info("ingesting %s from %s", self._topic, self.broker)
-        self.subscribed.set()
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
         try:
             event: TapEvent | None = decode_event(bytes(message.payload), topic=message.topic)
         except ContractError as exc:
@@ -206,12 +189,10 @@ class IngestWorker:
         for (store, kiosk), seqs in receipts.items():
             # A receipt lost here is harmless: the kiosk sends the event again and gets a
             # receipt for the duplicate.
-            properties = None
-            if self.broker.protocol is Protocol.V5:
-                properties = Properties(PacketTypes.PUBLISH)
-                properties.UserProperty = [(RECEIPT_HIGHEST_SEQ, str(max(highest.get((store, kiosk), 0), *seqs)))]
-            self._client.publish(kiosk_topics(store, kiosk).receipts,
-                                 Receipt(seqs=tuple(seqs)).model_dump_json().encode(), qos=1, properties=properties)
+            highest_seq = max(highest.get((store, kiosk), 0), *seqs)
+            receipt = Receipt(seqs=tuple(seqs)).model_dump_json().encode()
+            self._client.publish(kiosk_topics(store, kiosk).receipts, receipt,
+                                 properties={"UserProperty": [(RECEIPT_HIGHEST_SEQ, str(highest_seq))]})
             self.stats.receipts_sent += 1
 
     def _highest_seqs(self, kiosks: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -10,15 +10,11 @@ request names, so no kiosk can route another's answers to itself.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
-from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
-from backend_sync import BrokerUrl, Protocol, connect_async, new_client, publish_and_wait, publish_once
+from backend_sync import BrokerUrl, MqttClient, publish_once
 from hq._store import ProfileStore
 from kiosk_protocol import (
     FLEET_COMMANDS,
@@ -60,22 +56,19 @@ class ProfileResponder:
         self.broker = BrokerUrl.parse(broker_url)
         self.store = store
         self.stats = ResponderStats()
-        self.subscribed = threading.Event()
         self._verify_card = verify_card
-        self._client = new_client(self.broker, self.broker.username or client_id)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = lambda *_: self.subscribed.set()
-        self._client.on_message = self._on_request
+        self._client = MqttClient(self.broker, self.broker.username or client_id, role="the profile responder",
+                                  subscriptions=[PROFILE_REQUESTS_WILDCARD], on_message=self._on_request,
+                                  on_connect=self._count_connect)
+        self.subscribed = self._client.subscribed
 
     def start(self) -> None:
         """Connect (retrying in the background) and answer on paho's thread."""
-        connect_async(self._client, self.broker)
-        self._client.loop_start()
+        self._client.start()
 
     def stop(self) -> None:
         """Disconnect."""
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._client.stop()
 
     def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
         """Publish one QoS 1 message through the responder's own connection and wait for its PUBACK.
@@ -83,16 +76,12 @@ class ProfileResponder:
         Raises:
             SyncError: the broker is out of reach or did not acknowledge in time.
         """
-        publish_and_wait(self._client, self.broker, topic, payload, timeout_s=timeout_s)
+        self._client.publish_and_wait(topic, payload, timeout_s=timeout_s)
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if reason.is_failure:
-            log.warning("broker %s refused the profile responder: %s", self.broker, reason)
-            return
+    def _count_connect(self) -> None:
         self.stats.connects += 1
-        client.subscribe(PROFILE_REQUESTS_WILDCARD, qos=1)
 
-    def _on_request(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_request(self, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")
         try:
             reply_to = kiosk_topics(parts[1], parts[2]).profile_response
@@ -103,11 +92,8 @@ class ProfileResponder:
             log.warning("rejected a profile request on %s: %s", message.topic, exc)
             return
         response = self._answer(request)
-        properties = None
-        if self.broker.protocol is Protocol.V5:
-            properties = Properties(PacketTypes.PUBLISH)
-            properties.CorrelationData = getattr(message.properties, "CorrelationData", request.request_id.bytes)
-        client.publish(reply_to, response.model_dump_json().encode(), qos=1, properties=properties)
+        correlation = getattr(message.properties, "CorrelationData", request.request_id.bytes)
+        self._client.publish(reply_to, response.model_dump_json().encode(), properties={"CorrelationData": correlation})
 
     def _answer(self, request: ProfileRequest) -> ProfileResponse:
         try:

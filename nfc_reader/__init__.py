@@ -27,9 +27,10 @@ from nfc_reader._ndef import (
     product_uri,
     validate_sku,
 )
-from nfc_reader._reader import ReaderCounters, ReaderState, ReaderStatus, TagReader, TapPolicy
+from nfc_reader._reader import ReaderCounters, ReaderState, ReaderStatus, TagReader
 from nfc_reader._tagread import TagKind, TagRead, TagSource
 from nfc_reader._tagtools import TagReport, WriteResult, describe_records, inspect_tag, write_tag
+from nfc_reader._taps import TapPolicy
 from nfc_reader._uidtable import UidTable, normalize_uid
 from nfc_reader.exceptions import (
     EmulatorError,

@@ -16,11 +16,8 @@ side by side on different ports.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import platform
-import socket
 import struct
 import threading
 import time
@@ -30,20 +27,19 @@ from dataclasses import dataclass
 
 import nfc
 import nfc.clf
-import nfc.clf.udp
 import nfc.tag
 
+from nfc_reader._type3_memory import BLOCK, default_idm, ndef_in_memory, type3_memory
+from nfc_reader._udp_tag_side import TagSideUdp
 from nfc_reader.exceptions import EmulatorError
 
 log = logging.getLogger(__name__)
 
-BLOCK = 16
 _NDEF_SERVICE_RW = 0x0009
 _NDEF_SERVICE_RO = 0x000B
 # PMm with all-FF timing bytes tells the reader to allow the longest response times.
 _PMM = bytes.fromhex("FFFFFFFFFFFFFFFF")
 _NDEF_SYSTEM_CODE = bytes.fromhex("12FC")
-_BLOCKS_PER_READ = 4
 # A lifted tag stays out of the field this long: longer than a reader's same-tap holdoff
 # (TapPolicy.repeat_holdoff_s), so that the next tap counts as a new one even for the
 # same tag.
@@ -52,124 +48,6 @@ DEFAULT_LIFT_S = 0.4
 # hang on a reader that has gone quiet.
 _POLL_S = 0.05
 _POLLING_COMMAND = 0x00
-
-
-class _TagSideUdp(nfc.clf.udp.Device):
-    """nfcpy's udp driver on the tag's side, keeping its port bound until closed.
-
-    nfcpy's listen() first mutes the device, which for udp closes the socket and drops
-    whatever a reader sent meanwhile: a reader that switches its field off and polls
-    again (after a failed read, or a presence check that failed under load) would lose
-    that poll and wait a full second. A tag cannot switch a field off, so here muting
-    does nothing and the socket is bound once. While the tag is away, what readers send
-    waits in the socket; when it enters the field it answers only the latest poll (the
-    one a reader is waiting on) and drops the rest, so how chatty a reader was meanwhile
-    costs nothing. And where nfcpy's listen waits at least half a second for a reader,
-    this one stops at its deadline, so a tag leaves on time.
-    """
-
-    socket: socket.socket | None
-    addr: tuple[str, int]
-    _listen_until: float | None = None
-    entering_field = False
-
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(host, port)
-        self._path = f"udp:{host}:{port}"
-        self._vendor_name, self._device_name, self._chipset_name = platform.uname()[0], "Tag simulator", "UDP"
-        if not super()._bind_socket(time.time() + 1.0):
-            self.close()
-            raise EmulatorError(f"udp port {port} is in use (another tag simulator on {host}:{port}?)")
-
-    def mute(self) -> None:
-        """A tag has no field to switch off; leaving the field is not answering."""
-
-    def close(self) -> None:
-        if self.socket is not None:
-            self.socket.close()
-            self.socket = None
-
-    def listen_ttf(self, target: nfc.clf.LocalTarget, timeout: float) -> nfc.clf.LocalTarget | None:
-        self._listen_until = time.time() + timeout
-        try:
-            latest_poll = self._drain_keeping_latest_poll() if self.entering_field else None
-            self.entering_field = False
-            if latest_poll is None:
-                return super().listen_ttf(target, timeout)
-            return self._listen_ttf(target, self._listen_until, latest_poll)
-        finally:
-            self._listen_until = None
-
-    def _drain_keeping_latest_poll(self) -> tuple[str, bytearray, tuple[str, int]] | None:
-        latest = None
-        if self.socket is None:
-            return None
-        self.socket.setblocking(False)
-        try:
-            while True:
-                try:
-                    data, addr = self.socket.recvfrom(1024)
-                except BlockingIOError:
-                    return latest
-                brty, _, payload = data.partition(b" ")
-                try:
-                    frame = bytearray(bytes.fromhex(payload.decode("ascii")))
-                except ValueError:
-                    continue
-                if brty in (b"212F", b"424F") and len(frame) > 1 and frame[0] == len(frame) and frame[1] == 0x00:
-                    latest = (brty.decode(), frame, addr)
-        finally:
-            self.socket.setblocking(True)
-
-    def _recv_data(self, timeout: float | None, *brty_list: str) -> tuple[str, bytearray, tuple[str, int]]:
-        if self._listen_until is not None and timeout is not None:
-            timeout = min(timeout, max(0.0, self._listen_until - time.time()))
-        return super()._recv_data(timeout, *brty_list)
-
-    def _bind_socket(self, time_to_return: float) -> bool:
-        if self.socket is not None and self.socket.getsockname()[1] == self.addr[1]:
-            return True  # bound since creation
-        return bool(super()._bind_socket(time_to_return))
-
-
-def type3_memory(message: bytes | None, capacity: int = 1024, read_only: bool = False) -> bytearray:
-    """Tag memory: the Type 3 attribute block followed by an NDEF data area of ``capacity`` bytes.
-
-    ``message`` None gives an unformatted tag (all zero: no NDEF).
-
-    Raises:
-        ValueError: the message does not fit.
-    """
-    blocks = max(1, math.ceil(capacity / BLOCK))
-    if message is None:
-        return bytearray(BLOCK + blocks * BLOCK)
-    if len(message) > blocks * BLOCK:
-        raise ValueError(f"message of {len(message)} bytes exceeds capacity {blocks * BLOCK}")
-    attribute = bytearray(BLOCK)
-    attribute[0] = 0x10  # mapping version 1.0
-    attribute[1] = _BLOCKS_PER_READ
-    attribute[2] = 1  # blocks per write
-    attribute[3:5] = struct.pack(">H", blocks)
-    attribute[10] = 0x00 if read_only else 0x01
-    attribute[11:14] = struct.pack(">I", len(message))[1:]
-    attribute[14:16] = struct.pack(">H", sum(attribute[:14]))
-    return attribute + bytearray(message) + bytearray(blocks * BLOCK - len(message))
-
-
-def ndef_in_memory(memory: bytes | bytearray) -> bytes | None:
-    """The NDEF message Type 3 ``memory`` holds, or None if it is not NDEF formatted."""
-    attribute = bytes(memory[:BLOCK])
-    if len(attribute) < BLOCK or sum(attribute[:14]) != struct.unpack(">H", attribute[14:16])[0]:
-        return None
-    if attribute[0] >> 4 != 1:
-        return None
-    length = struct.unpack(">I", b"\x00" + attribute[11:14])[0]
-    return bytes(memory[BLOCK : BLOCK + length])
-
-
-def default_idm(message: bytes | None) -> bytes:
-    """A tag UID derived from its content, so that different tags have different UIDs."""
-    return bytes.fromhex("02FE") + hashlib.sha256(b"no-ndef" if message is None else message).digest()[:6]
 
 
 @dataclass(frozen=True)
@@ -249,7 +127,7 @@ class TagEmulator:
         self.flaky_reads = flaky_reads
         self.missed_polls = missed_polls
         try:
-            self._device = _TagSideUdp(host, port)
+            self._device = TagSideUdp(host, port)
         except OSError as exc:
             raise EmulatorError(f"cannot serve a tag on udp {host}:{port}: {exc}") from exc
         self._clf = nfc.ContactlessFrontend()

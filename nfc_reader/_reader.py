@@ -1,13 +1,13 @@
 """The reader loop: opens an nfcpy device by path, turns each tap into one TagRead,
 and keeps trying, with backoff, when the reader is missing, not allowed or unplugged.
-For staff it can also write the next tag presented instead of reading it.
+For staff it can also write the next tag presented instead of reading it. How a tap is
+counted and read (policy, tracker, presence checks) is ``_taps``.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,12 +17,11 @@ from dataclasses import dataclass, replace
 import nfc
 import nfc.clf
 import nfc.tag
-import nfc.tag.tt3
 
 from nfc_reader._device import AUTO, classify_lost_error, is_auto, is_udp, open_frontend, targets_for
-from nfc_reader._ndef import decode_tag
 from nfc_reader._tagread import TagKind, TagRead
 from nfc_reader._tagtools import WriteResult, identify_by_uid, no_tag_within, uid_of_target, write_to_tag
+from nfc_reader._taps import Presence, TapPolicy, TapTracker, check_presence, read_counting_attempts
 from nfc_reader._uidtable import UidTable
 from nfc_reader.exceptions import ReaderProblem, ReaderUnavailable, TagWriteError, WriteAlreadyPending
 
@@ -53,41 +52,6 @@ class ReaderStatus:
     device: str = ""
 
 
-@dataclass(frozen=True)
-class TapPolicy:
-    """How taps are counted: one tap = one read.
-
-    A tag held on the reader counts once; lifted and tapped again it counts again. A
-    read that fails halfway is retried while the tag stays, and counts once when it
-    succeeds. Defaults suit people tapping products; every field can be tuned.
-    """
-
-    # The same tag seen again within this long after it was last seen on the reader is
-    # still the same tap: a presence check that failed once under load, a hand wobbling
-    # at the edge of the field. People need longer than this to lift and tap again.
-    repeat_holdoff_s: float = 0.25
-    # Consecutive failed presence checks before a tag counts as lifted.
-    absent_checks: int = 2
-    presence_interval_s: float = 0.05
-    # NDEF re-reads within one activation before a tag counts as holding no NDEF: a busy
-    # machine can wake past nfcpy's receive deadline with the answer already waiting.
-    read_attempts: int = 3
-    # Activations of one tap that failed halfway before it is reported unreadable.
-    retry_reads: int = 3
-    # Count a tag held this long again (None: a held tag counts once, however long).
-    held_repeat_s: float | None = None
-    # Pause between polls on hardware readers (on udp an empty poll already costs 1 s).
-    poll_interval_s: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.absent_checks < 1 or self.read_attempts < 1 or self.retry_reads < 1:
-            raise ValueError("absent_checks, read_attempts and retry_reads must be at least 1")
-        if min(self.repeat_holdoff_s, self.presence_interval_s, self.poll_interval_s) < 0:
-            raise ValueError("durations must not be negative")
-        if self.held_repeat_s is not None and self.held_repeat_s <= 0:
-            raise ValueError("held_repeat_s must be positive (or None)")
-
-
 @dataclass
 class ReaderCounters:
     """What the reader has seen, for staff mode and the kiosk's status."""
@@ -101,22 +65,6 @@ class ReaderCounters:
     callback_errors: int = 0  # on_read raised
     reader_failures: int = 0  # the reader failed while open (unplugged, ...)
     writes: int = 0  # tags written and read back for write_next (not taps)
-
-
-def _read_tag(tag: nfc.tag.Tag, uid_table: UidTable | None, attempts: int) -> tuple[TagRead | None, int]:
-    """An activated nfcpy tag as a TagRead (None if it left before it was read), and how many
-    times the NDEF was read to get it. A tag whose content names no product is looked up in
-    ``uid_table`` by UID."""
-    uid = bytes(tag.identifier).hex().upper()
-    for attempt in range(1, attempts + 1):
-        ndef = tag.ndef  # nfcpy keeps only a successful read, so this reads again
-        if ndef is not None:
-            return identify_by_uid(uid, decode_tag(uid, bytes(ndef.octets)), uid_table), attempt
-        # nfcpy says "no NDEF" both for a tag without it and for a read that timed out
-        # (on a busy machine, or a tag pulled away): only a tag still there is asked again.
-        if not tag.is_present:
-            return None, attempt
-    return identify_by_uid(uid, None, uid_table), attempts
 
 
 class _Backoff:
@@ -133,37 +81,6 @@ class _Backoff:
 
     def reset(self) -> None:
         self._next = self._first
-
-
-class _TapTracker:
-    """Remembers the last tap so that the same tag, still there, is not counted twice."""
-
-    def __init__(self, policy: TapPolicy) -> None:
-        self._policy = policy
-        self.uid: str | None = None
-        self.delivered = False
-        self.last_seen = -math.inf
-        self._failures = 0
-
-    def is_repeat(self, uid: str, now: float) -> bool:
-        return self.delivered and uid == self.uid and now - self.last_seen < self._policy.repeat_holdoff_s
-
-    def seen(self, uid: str, now: float) -> None:
-        if uid == self.uid:
-            self.last_seen = now
-
-    def failed(self, uid: str) -> int:
-        """Count one more failed read of ``uid``; returns how many in a row."""
-        if uid != self.uid or self.delivered:
-            self.uid, self.delivered, self._failures = uid, False, 0
-        self._failures += 1
-        return self._failures
-
-    def delivered_now(self, uid: str, now: float) -> None:
-        self.uid, self.delivered, self.last_seen, self._failures = uid, True, now, 0
-
-    def forget(self) -> None:
-        self.uid, self.delivered, self._failures = None, False, 0
 
 
 @dataclass
@@ -211,7 +128,7 @@ class TagReader:
         self._thread = threading.Thread(target=self._run, name=f"nfc-reader {self.path}", daemon=True)
         self._counters = ReaderCounters()
         self._counters_lock = threading.Lock()
-        self._tracker = _TapTracker(self.policy)
+        self._tracker = TapTracker(self.policy)
         self._clf: nfc.ContactlessFrontend | None = None
         self.status: ReaderStatus | None = None
         # The UI thread asks for writes, the reader's thread does them, a timer ends them.
@@ -387,7 +304,7 @@ class TagReader:
             if tag is None:  # a tag nfcpy cannot talk to (MIFARE Classic, ...): its UID is all we have
                 read: TagRead | None = identify_by_uid(uid, None, self.uid_table)
             else:
-                read, reads = _read_tag(tag, self.uid_table, self.policy.read_attempts)
+                read, reads = read_counting_attempts(tag, self.uid_table, self.policy.read_attempts)
                 self._count("retried_reads", reads - 1)
         except OSError:
             raise  # the reader, not the tag: reconnect
@@ -450,35 +367,15 @@ class TagReader:
             if repeat is not None and time.monotonic() - held_since >= repeat:
                 self._tracker.forget()  # held long enough: the next sighting is a new tap
                 return
-            presence = _presence(tag)
-            if presence is _Presence.THERE:
+            presence = check_presence(tag)
+            if presence is Presence.THERE:
                 misses = 0
                 self._tracker.seen(uid, time.monotonic())
                 self._stop.wait(self.policy.presence_interval_s)
                 continue
-            if presence is _Presence.REPLACED:
+            if presence is Presence.REPLACED:
                 return  # another tag answered: this one is certainly gone
             misses += 1
             if misses >= self.policy.absent_checks:
                 return
             # Check again at once: under load a late answer to the last check is often already waiting.
-
-
-class _Presence(enum.Enum):
-    THERE = "there"
-    SILENT = "silent"  # no answer: gone, or a check that failed under load
-    REPLACED = "replaced"  # another tag answered in its place
-
-
-def _presence(tag: nfc.tag.Tag) -> _Presence:
-    """Whether ``tag`` is still on the reader, telling silence from another tag's answer."""
-    try:
-        if isinstance(tag, nfc.tag.tt3.Type3Tag):
-            idm = tag.polling(tag.sys)[0]
-            return _Presence.THERE if bytes(idm) == bytes(tag.identifier) else _Presence.REPLACED
-        return _Presence.THERE if tag.is_present else _Presence.SILENT
-    except OSError:
-        raise  # the reader, not the tag
-    except Exception as exc:  # a garbled answer is no answer
-        log.debug("presence check of %s: %s", tag, exc)
-        return _Presence.SILENT
