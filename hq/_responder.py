@@ -106,7 +106,7 @@ class ProfileResponder:
             return ProfileResponse(request_id=request.request_id, shopper=request.shopper,
                                    error="the card does not belong to this shopper")
         profile = self.store.profile(request.shopper, history_limit=200)
-        recent = list(dict.fromkeys(e.sku for e in reversed(profile.history) if e.kind == "product_view" and e.sku))
+        recent = list(dict.fromkeys(e.sku for e in reversed(profile.views) if e.sku))
         self.stats.answered += 1
         return ProfileResponse(request_id=request.request_id, shopper=request.shopper, consent=profile.consent,
                                recent_skus=tuple(recent[:RECENT_VIEWS]), wishlist=tuple(profile.wishlist),

@@ -2,7 +2,9 @@
 
 What a profile holds and how changes from different channels merge:
 
-- history: every event, stored once by event id;
+- history: every event, stored once by event id; a product viewed is a product tag
+  tapped or a suggestion touched on a kiosk's screen (``views``), each kept under its
+  own kind so that analytics can count them apart;
 - wishlist: per SKU the latest add and the latest removal by hybrid logical clock; an
   item is on the list when its add is newer than its removal (set union with removals);
 - preferences: per key, the value with the newest HLC (last writer wins, not wall time);
@@ -33,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kiosk_protocol import ConsentStatus, EventKind, TapEvent, channel_of
+from kiosk_protocol import VIEW_KINDS, ConsentStatus, EventKind, TapEvent, channel_of
 
 _metadata = sa.MetaData()
 _KEY = sa.String(160)
@@ -55,6 +57,7 @@ events = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("session", sa.String(36), nullable=False, index=True),
     sa.Column("sku", sa.String(32), nullable=True),
+    # The consent given, the preference set (key=value), or the SKU a touched suggestion was beside.
     sa.Column("detail", sa.String(300), nullable=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
@@ -109,6 +112,7 @@ revoked_sessions = sa.Table(
     sa.Column("token_digest", sa.String(64), primary_key=True),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
+_VIEW_KINDS = frozenset(kind.value for kind in VIEW_KINDS)
 _PROFILE_TABLES = (wishlist, preferences, consents, session_links, card_visits)
 # Any fixed number: HQ processes starting together take it before creating the tables.
 _SCHEMA_LOCK = 7_310_001
@@ -145,6 +149,12 @@ class StoredEvent:
     kiosk: str
     sku: str | None
     at: datetime
+    detail: str | None = None  # as in the events table
+
+    @property
+    def is_view(self) -> bool:
+        """Whether the shopper looked at ``sku`` (a tag tapped or a suggestion touched)."""
+        return self.kind in _VIEW_KINDS
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,11 @@ class Profile:
     history: list[StoredEvent] = field(default_factory=list)
     wishlist: list[str] = field(default_factory=list)
     preferences: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def views(self) -> list[StoredEvent]:
+        """The products the shopper looked at, oldest first, whichever way they came to them."""
+        return [event for event in self.history if event.is_view]
 
 
 class ProfileStore:
@@ -244,7 +259,7 @@ class ProfileStore:
     def history(self, key: str, limit: int | None = None) -> list[StoredEvent]:
         """A profile's events, oldest first (the newest ``limit`` when given)."""
         query = (sa.select(events.c.event_id, events.c.profile_key, events.c.kind, events.c.store,
-                           events.c.kiosk, events.c.sku, events.c.at)
+                           events.c.kiosk, events.c.sku, events.c.at, events.c.detail)
                  .where(_owned_by(key)).order_by(events.c.at.desc(), events.c.seq.desc()).limit(limit))
         with self._engine.connect() as db:
             return [StoredEvent(*row) for row in reversed(db.execute(query).all())]
@@ -437,7 +452,7 @@ def _change_order(change: tuple[TapEvent, str]) -> tuple[str, str, str]:
 
 def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:
     detail = (event.consent.value if event.consent else None) or (
-        f"{event.key}={event.value}" if event.key else None)
+        f"{event.key}={event.value}" if event.key else None) or event.beside
     return {"event_id": str(event.event_id), "profile_key": key, "kind": event.kind.value, "store": event.store,
             "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session), "sku": event.sku,
             "detail": detail, "at": event.at, "received_at": now}

@@ -1,12 +1,16 @@
 """What a tap does at a kiosk: plain Python, no Kivy, nfcpy or paho.
 
 A product tap looks the SKU up in the local catalog and records a ``product_view``
-event in the outbox in one transaction; a loyalty-card tap signs the shopper in (or
-out, when the same card is tapped again). Events leave under the shopper's identity
-only after the shopper has consented on this kiosk; until then they are anonymous, and
-HQ joins them to the profile only when the consent event arrives. Every event that
-names the shopper carries the token of the card read in the visit: HQ takes changes to
-a profile only on that proof, and whichever of them reaches HQ first proves the visit.
+event in the outbox in one transaction; a suggestion touched on the screen shows its
+product the same way and records a ``suggestion_tap`` (it is no tag tap); a loyalty-card
+tap signs the shopper in (or out, when the same card is tapped again). Staff come in by
+badge or by the PIN the screen checked, and leave by badge, by the screen or by idling.
+
+Events leave under the shopper's identity only after the shopper has consented on this
+kiosk; until then they are anonymous, and HQ joins them to the profile only when the
+consent event arrives. Every event that names the shopper carries the token of the
+card read in the visit: HQ takes changes to a profile only on that proof, and whichever
+of them reaches HQ first proves the visit.
 """
 
 from __future__ import annotations
@@ -56,15 +60,16 @@ class OutcomeKind(enum.Enum):
 
 @dataclass(frozen=True)
 class TapOutcome:
-    """The result of one tap, for the screen."""
+    """The result of one tap, touch or PIN entry, for the screen."""
 
     kind: OutcomeKind
     product: Product | None = None
     event_id: uuid.UUID | None = None
-    shopper: str | None = None
+    shopper: str | None = None  # the shopper signed in or out, or browsing signed in
     reason: str = ""
     suggestions: tuple[Suggestion, ...] = ()
     read: TagRead | None = None
+    staff: str | None = None  # the member a staff badge names; None when the PIN opened staff mode
 
 
 @dataclass
@@ -124,6 +129,27 @@ class Kiosk:
             return TapOutcome(OutcomeKind.UNREADABLE, reason=read.reason or "")
         return TapOutcome(OutcomeKind.NOT_HANDLED, reason=f"{read.kind.value} taps are not handled here")
 
+    def touch_suggestion(self, sku: str, beside: str) -> TapOutcome:
+        """A suggestion shown beside the product ``beside`` was touched: show it, and record a
+        ``suggestion_tap`` (anonymous unless the shopper consented, like a view)."""
+        if not self.machine.takes_shopper_taps:
+            return TapOutcome(OutcomeKind.NOT_HANDLED,
+                              reason=f"no suggestion is taken while the kiosk is {self.machine.mode.value}")
+        return self._show_product(sku, EventKind.SUGGESTION_TAP, beside=beside)
+
+    def staff_pin_accepted(self) -> TapOutcome:
+        """The screen checked the staff PIN and it was right: staff mode, with no one named."""
+        self.machine.enter_staff(None)
+        return TapOutcome(OutcomeKind.STAFF_SIGNED_IN)
+
+    def leave_staff(self) -> TapOutcome:
+        """Staff closed staff mode on the screen (back to shoppers, or out of service while locked)."""
+        if self.machine.mode is not Mode.STAFF:
+            return TapOutcome(OutcomeKind.NOT_HANDLED, reason="the kiosk is not in staff mode")
+        member = self.machine.staff_member
+        self.machine.leave_staff()
+        return TapOutcome(OutcomeKind.STAFF_SIGNED_OUT, staff=member)
+
     def consent(self, granted: bool) -> None:
         """Record the signed-in shopper's answer to linking this visit to their profile.
 
@@ -156,7 +182,7 @@ class Kiosk:
         """Forget the current visit (idle timeout or sign-out)."""
         self.machine.end_visit()
 
-    def _show_product(self, sku: str) -> TapOutcome:
+    def _show_product(self, sku: str, kind: EventKind = EventKind.PRODUCT_VIEW, **details: object) -> TapOutcome:
         product = self.catalog.product(sku)
         if product is None or not product.sold_in(self.store):
             self.counters.unknown_products += 1
@@ -164,7 +190,7 @@ class Kiosk:
         self.machine.browse()
         self.session.viewed.append(HistoryEvent(sku, time.time(), Channel.KIOSK))
         return TapOutcome(OutcomeKind.PRODUCT, product=product,
-                          event_id=self._record(EventKind.PRODUCT_VIEW, self.session.identity, sku=sku),
+                          event_id=self._record(kind, self.session.identity, sku=sku, **details),
                           shopper=self.session.shopper, suggestions=self._suggest(product))
 
     def _suggest(self, product: Product) -> tuple[Suggestion, ...]:
@@ -231,9 +257,9 @@ class Kiosk:
             return TapOutcome(OutcomeKind.BADGE_REJECTED, reason=str(exc))
         if self.machine.mode is Mode.STAFF and self.machine.staff_member == member:
             self.machine.leave_staff()
-            return TapOutcome(OutcomeKind.STAFF_SIGNED_OUT, shopper=member)
+            return TapOutcome(OutcomeKind.STAFF_SIGNED_OUT, staff=member)
         self.machine.enter_staff(member)
-        return TapOutcome(OutcomeKind.STAFF_SIGNED_IN, shopper=member)
+        return TapOutcome(OutcomeKind.STAFF_SIGNED_IN, staff=member)
 
     def _product_of(self, read: TagRead) -> Product | None:
         return self.catalog.product(read.sku) if read.sku else None

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,7 +33,7 @@ from kiosk_app._profiles import ShopperProfile, fetch_profile, synced_history
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.session import SessionMachine
-from kiosk_app.staff import StaffPin, pin_file
+from kiosk_app.staff import PinCheck, PinVerdict, StaffPin, pin_file
 from kiosk_protocol import (
     Catalog,
     CommandKind,
@@ -43,7 +44,7 @@ from kiosk_protocol import (
     public_key_from_pem,
     shopper_hash,
 )
-from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, UidTable
+from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, UidTable, WriteResult, encode_product
 from recommender import Recommender, load_model
 
 log = logging.getLogger(__name__)
@@ -214,13 +215,87 @@ class KioskRuntime:
         for kind, envelope in self._manifests.items():
             self.updates[kind].offer(envelope)
 
+    # What the screens use (KioskControls, kiosk_app/controls.py), on the screen's thread.
+    # Their inputs go to the Kiosk like taps do, and the outcome comes back through on_outcome.
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog in use (HQ's newest once applied)."""
+        return self.kiosk.catalog
+
+    @property
+    def state(self) -> SessionMachine:
+        """The kiosk's mode and visit, for the screens to read; they change it only through these methods."""
+        return self.kiosk.machine
+
+    @property
+    def backlog(self) -> int:
+        """How many events HQ has not confirmed yet."""
+        return len(self.outbox)
+
+    @property
+    def broker_connected(self) -> bool:
+        """Whether the link to the broker is up."""
+        return self.link.connected
+
+    def note_activity(self) -> None:
+        """Someone touched the screen: the idle countdown starts again."""
+        self.kiosk.machine.touch()
+
+    def expire_idle(self) -> bool:
+        """End the visit or staff mode once idle too long (a tag write waiting is cancelled); True if it did."""
+        if not self.kiosk.machine.expire():
+            return False
+        log.info("idle for %.0f s: visit or staff mode ended", self.kiosk.machine.idle_timeout_s)
+        self.reader.cancel_write()
+        return True
+
+    def consent(self, granted: bool) -> None:
+        """The signed-in shopper's answer to linking this visit to their profile."""
+        self.kiosk.consent(granted)
+
+    def set_wishlist(self, sku: str, wanted: bool) -> bool:
+        """Put ``sku`` on the consenting shopper's wishlist or take it off; False when nobody may."""
+        return self.kiosk.set_wishlist(sku, wanted)
+
+    def touch_suggestion(self, sku: str, beside: str) -> None:
+        """The shopper touched the suggestion ``sku`` shown beside the product ``beside``."""
+        self._take(lambda: self.kiosk.touch_suggestion(sku, beside))
+
+    def enter_staff_pin(self, attempt: str) -> PinCheck:
+        """Check a PIN typed on the pad; the right one opens staff mode."""
+        check = self.staff_pin.check(attempt)
+        if check.verdict is PinVerdict.ACCEPTED:
+            self._take(self.kiosk.staff_pin_accepted)
+        return check
+
+    def leave_staff(self) -> None:
+        """Staff leave from the screen; a tag write still waiting for its tag is cancelled."""
+        self.reader.cancel_write()
+        self._take(self.kiosk.leave_staff)
+
+    def write_product_tag(self, sku: str, timeout_s: float) -> Future[WriteResult]:
+        """Write the product tag of ``sku`` on the next tag held to the reader, and read it back.
+
+        Raises:
+            NfcReaderError: the reader cannot write now (see ``TagReader.write_next``).
+        """
+        return self.reader.write_next(encode_product(self.kiosk.catalog.shop_url, sku), timeout_s)
+
+    def _take(self, act: Callable[[], TapOutcome]) -> TapOutcome:
+        """Give the Kiosk one input and the screen its outcome."""
+        disk_was_full = self.kiosk.disk_full
+        outcome = act()
+        if self.kiosk.disk_full != disk_was_full:
+            self._tell_hq()  # the fleet view hears of a full disk at once
+        self._on_outcome(outcome)
+        return outcome
+
+    # End of what the screens use.
+
     def _on_read(self, read: TagRead) -> None:
         def handle() -> None:
-            disk_was_full = self.kiosk.disk_full
-            outcome = self.kiosk.handle(read)
-            if self.kiosk.disk_full != disk_was_full:
-                self._tell_hq()  # the fleet view hears of a full disk at once
-            self._on_outcome(outcome)
+            outcome = self._take(lambda: self.kiosk.handle(read))
             if outcome.kind is OutcomeKind.SIGNED_IN and outcome.shopper and read.token:
                 # The network round trip stays off the screen's thread.
                 threading.Thread(target=self._pull_profile, args=(outcome.shopper, read.token), daemon=True).start()

@@ -111,8 +111,8 @@ class SessionMachine:
         if self.takes_shopper_taps:
             self._wipe(Mode.IDLE)
 
-    def enter_staff(self, member: str) -> None:
-        """A valid staff badge or PIN: staff mode, with no shopper's data in it."""
+    def enter_staff(self, member: str | None) -> None:
+        """A valid staff badge (of ``member``) or the PIN (no one named): staff mode, with no shopper's data in it."""
         self.staff_member = member
         self._wipe(Mode.STAFF)
 

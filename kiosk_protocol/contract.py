@@ -17,7 +17,9 @@ MessageTooLarge, before it is parsed.
 
 Tap events are at version 2: an event that names a shopper carries the token of the
 shopper's card read in that visit (``card``), HQ's proof that the shopper was there.
-HQ still takes version 1 for anonymous events (a fleet is not upgraded at one instant).
+HQ still takes version 1 for anonymous events (a fleet is not upgraded at one instant),
+of the kinds version 1 had: ``suggestion_tap`` (a suggestion touched on the screen) is
+version 2 only.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ _Message = TypeVar("_Message", bound=BaseModel)
 class EventKind(enum.Enum):
     """What a shopper did."""
 
-    PRODUCT_VIEW = "product_view"
+    PRODUCT_VIEW = "product_view"  # a product tag tapped
+    SUGGESTION_TAP = "suggestion_tap"  # a suggestion touched on the screen, beside the product in view
     WISHLIST_ADD = "wishlist_add"
     WISHLIST_REMOVE = "wishlist_remove"
     CONSENT = "consent"
@@ -123,15 +126,19 @@ ShopperId = Annotated[str, Field(min_length=1, max_length=128, pattern=SHOPPER_P
 CardToken = Annotated[str, Field(min_length=1, max_length=1024)]
 EVENT_VERSION: Final = 2
 
-# The fields each kind must carry (and no other kind may).
+# The fields each kind must carry (and no other kind may), and the kinds newer than version 1.
 _KIND_FIELDS = {
     EventKind.PRODUCT_VIEW: {"sku"},
+    EventKind.SUGGESTION_TAP: {"sku", "beside"},
     EventKind.WISHLIST_ADD: {"sku", "hlc", "shopper"},
     EventKind.WISHLIST_REMOVE: {"sku", "hlc", "shopper"},
     EventKind.CONSENT: {"consent", "hlc", "shopper"},
     EventKind.PREFERENCE: {"key", "value", "hlc", "shopper"},
 }
-_OPTIONAL_FIELDS = {"sku", "hlc", "consent", "key", "value"}
+_OPTIONAL_FIELDS = {"sku", "beside", "hlc", "consent", "key", "value"}
+_KIND_SINCE_VERSION = {EventKind.SUGGESTION_TAP: 2}
+# The kinds that say the shopper looked at ``sku``: each is a view in their profile.
+VIEW_KINDS: Final = frozenset({EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP})
 
 
 class TapEvent(BaseModel):
@@ -140,7 +147,8 @@ class TapEvent(BaseModel):
     Changes to a profile (wishlist, consent, preferences) carry the shopper's id and a
     hybrid logical timestamp (``hlc``) by which HQ merges them with other channels'.
     From version 2 on, an event that names a shopper carries the token of the card the
-    shopper tapped in this visit (``card``); HQ checks it once per visit.
+    shopper tapped in this visit (``card``); HQ checks it once per visit. A touched
+    suggestion (``suggestion_tap``) names the product it was suggested ``beside``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -156,6 +164,7 @@ class TapEvent(BaseModel):
     shopper: ShopperId | None = None
     at: datetime
     sku: Sku | None = None
+    beside: Sku | None = None
     hlc: HlcText | None = None
     consent: ConsentStatus | None = None
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
@@ -166,6 +175,8 @@ class TapEvent(BaseModel):
     def _fields_match_kind(self) -> TapEvent:
         if self.card is not None and (self.v < 2 or self.shopper is None):
             raise ValueError("only a version 2 event that names a shopper carries a card token")
+        if self.v < _KIND_SINCE_VERSION.get(self.kind, 1):
+            raise ValueError(f"a {self.kind.value} event is version {_KIND_SINCE_VERSION[self.kind]} or later")
         needed = _KIND_FIELDS[self.kind]
         missing = sorted(f for f in needed if getattr(self, f) is None)
         extra = sorted(f for f in _OPTIONAL_FIELDS - needed if getattr(self, f) is not None)
@@ -364,8 +375,8 @@ def new_event(
 ) -> TapEvent:
     """An event stamped now (UTC), with ``event_id`` or a fresh unique one.
 
-    ``details`` are the kind's own fields (``sku``; ``hlc`` and ``consent``, ``key`` or
-    ``value`` for profile changes).
+    ``details`` are the kind's own fields (``sku``, and ``beside`` for a touched
+    suggestion; ``hlc`` and ``consent``, ``key`` or ``value`` for profile changes).
     """
     return TapEvent.model_validate({
         "event_id": event_id or uuid.uuid4(), "kind": kind, "store": store, "kiosk": kiosk, "seq": seq,

@@ -74,7 +74,7 @@ def test_a_consenting_shopper_s_taps_join_their_profile(
         await loop.run_in_executor(None, emulator.tap, card)
         await until(lambda: app.sm.current == "welcome")
         screens.append(app.sm.current)
-        app.answer_consent(True)
+        app.shopper.answer_consent(True)
         await loop.run_in_executor(None, emulator.tap, encode_product(CATALOG.shop_url, TOTE.sku))
         await until(lambda: app.sm.current == "product")
         screens.append(app.sm.get_screen("product").ids.product_name.text)

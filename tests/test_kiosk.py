@@ -156,3 +156,35 @@ def test_a_product_this_store_does_not_carry_is_not_shown(tmp_path: Path) -> Non
                   verify_card=card_verifier(HQ.public_key()))
     assert kiosk.handle(product(beanie.sku)).kind is OutcomeKind.UNKNOWN_PRODUCT
     assert kiosk.handle(product(SKU)).kind is OutcomeKind.PRODUCT
+
+
+def test_a_touched_suggestion_shows_its_product_and_records_a_suggestion_tap_beside_the_one_in_view(
+    kiosk: Kiosk,
+) -> None:
+    beside, touched = SKU, load_catalog(demo_catalog_path()).products[1].sku
+    kiosk.handle(product(beside))
+    outcome = kiosk.touch_suggestion(touched, beside=beside)
+    assert outcome.kind is OutcomeKind.PRODUCT and outcome.product is not None and outcome.product.sku == touched
+    view, touch = recorded(kiosk)
+    assert (view.kind, touch.kind) == (EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP)
+    assert (touch.event_id, touch.sku, touch.beside, touch.v) == (outcome.event_id, touched, beside, 2)
+    assert (touch.shopper, touch.card, touch.session) == (None, None, view.session)  # anonymous without consent
+    assert [e.item_id for e in kiosk.session.viewed] == [beside, touched]  # the next suggestions know of it
+    assert kiosk.counters.taps == 1  # a touch on the screen is no tag tap
+
+
+def test_a_touched_suggestion_names_the_shopper_only_after_consent(kiosk: Kiosk) -> None:
+    beside, touched = SKU, load_catalog(demo_catalog_path()).products[1].sku
+    tap = card("shopper-1")
+    kiosk.handle(tap)
+    kiosk.touch_suggestion(touched, beside=beside)
+    kiosk.consent(True)
+    kiosk.touch_suggestion(touched, beside=beside)
+    assert [(e.kind, e.shopper, e.card) for e in recorded(kiosk)] == [
+        (EventKind.SUGGESTION_TAP, None, None), (EventKind.CONSENT, "shopper-1", tap.token),
+        (EventKind.SUGGESTION_TAP, "shopper-1", tap.token)]
+
+
+def test_a_touch_on_a_product_gone_from_the_catalog_records_nothing(kiosk: Kiosk) -> None:
+    assert kiosk.touch_suggestion("NOT-IN-CATALOG", beside=SKU).kind is OutcomeKind.UNKNOWN_PRODUCT
+    assert recorded(kiosk) == []

@@ -67,3 +67,25 @@ def test_hq_uses_only_the_public_faces_of_the_shared_packages() -> None:
                if module.split(".")[0] != "hq" and module.split(".")[0] in MAY_IMPORT
                and any(part.startswith("_") for part in module.split(".")[1:])]
     assert private == []
+
+
+# The runtime's parts the screens must not reach into: they use its face, KioskControls.
+RUNTIME_PARTS = {"kiosk", "reader", "link", "outbox"}
+
+
+def _is_the_runtime(node: ast.expr) -> bool:
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    return "runtime" in name.lower() or "controls" in name.lower()
+
+
+def test_the_screens_use_the_runtime_s_face_and_never_its_parts() -> None:
+    reaching_in = [f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}"
+                   for path in sorted((ROOT / "kiosk_app" / "ui").glob("*.py"))
+                   for node in ast.walk(ast.parse(path.read_text(), str(path)))
+                   if isinstance(node, ast.Attribute) and node.attr in RUNTIME_PARTS and _is_the_runtime(node.value)]
+    assert reaching_in == []
+    # The check itself sees such an access, written any of the ways the screens name the runtime.
+    for code in ("self.runtime.kiosk.machine", "self._runtime.outbox", "self._controls.reader.cancel_write()",
+                 "runtime.link.connected"):
+        assert any(isinstance(node, ast.Attribute) and node.attr in RUNTIME_PARTS and _is_the_runtime(node.value)
+                   for node in ast.walk(ast.parse(code)))

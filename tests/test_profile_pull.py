@@ -70,6 +70,28 @@ def test_sign_in_brings_the_cross_channel_profile(mosquitto: Mosquitto, hq_with_
         responder.stop()
 
 
+def test_a_suggestion_touched_at_a_kiosk_is_among_the_recent_views(mosquitto: Mosquitto, sqlite_url: str,
+                                                                    hq_key: tuple[Ed25519PrivateKey, Path],
+                                                                    tmp_path: Path) -> None:
+    store = ProfileStore(sqlite_url)
+    store.record_many([
+        new_event(kind=EventKind.PRODUCT_VIEW, store="web", kiosk="web-shop", seq=1, session=uuid.uuid4(),
+                  shopper=SHOPPER, sku="COAT-WOOL-GRY"),
+        new_event(kind=EventKind.SUGGESTION_TAP, store="barcelona-diagonal", kiosk="kiosk-07", seq=1,
+                  session=uuid.uuid4(), shopper=SHOPPER, sku="BAG-TOTE-BRN", beside="COAT-WOOL-GRY"),
+    ])
+    responder = _responder(mosquitto.url, store, hq_key)
+    runtime = _runtime(tmp_path, mosquitto.url, hq_key)
+    try:
+        profile = runtime.fetch_profile(SHOPPER, issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 60))
+        assert profile is not None
+        assert profile.response.recent_skus == ("BAG-TOTE-BRN", "COAT-WOOL-GRY")  # newest first
+    finally:
+        runtime.link.stop()
+        responder.stop()
+        store.close()
+
+
 def test_hq_answers_only_for_the_shopper_on_the_card(mosquitto: Mosquitto, hq_with_history: ProfileStore,
                                                      hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
     responder = _responder(mosquitto.url, hq_with_history, hq_key)

@@ -102,6 +102,18 @@ def test_anonymous_views_join_the_profile_only_after_consent_is_granted(store: P
     assert store.profile("shopper-2").consent is ConsentStatus.DENIED
 
 
+def test_a_touched_suggestion_is_stored_as_its_own_kind_and_counts_as_a_view(store: ProfileStore) -> None:
+    view = _event("shopper-1", "BOOT-1", seq=1)
+    touch = new_event(kind=EventKind.SUGGESTION_TAP, store="madrid-centro", kiosk="kiosk-01", seq=2,
+                      session=view.session, shopper="shopper-1", sku="BAG-2", beside="BOOT-1")
+    store.record_many([view, touch])
+    profile = store.profile("shopper-1")
+    assert [(e.kind, e.sku, e.detail) for e in profile.history] == [
+        ("product_view", "BOOT-1", None), ("suggestion_tap", "BAG-2", "BOOT-1")]  # beside which product
+    assert [e.sku for e in profile.views] == ["BOOT-1", "BAG-2"]  # the shopper looked at both
+    assert [e["kind"] for e in store.export("shopper-1")["history"]] == ["product_view", "suggestion_tap"]
+
+
 def test_newest_consent_is_in_force_and_every_change_is_kept(store: ProfileStore) -> None:
     store.record(_change(EventKind.CONSENT, _hlc(100), consent=ConsentStatus.GRANTED))
     store.record(_change(EventKind.CONSENT, _hlc(300, "web"), consent=ConsentStatus.REVOKED))

@@ -199,3 +199,24 @@ def test_staff_pin_command_sets_the_pin_and_refuses_a_short_one(tmp_path: Path) 
     assert StaffPin(pin_file(tmp_path)).check("97531").verdict is PinVerdict.ACCEPTED
     short = runner.invoke(main, ["staff-pin", "--data-dir", str(tmp_path), "--pin", "12"])
     assert short.exit_code != 0 and "4 to 8 digits" in short.output
+
+
+def test_the_pin_opens_staff_mode_naming_no_one_and_the_screen_closes_it(kiosk: Kiosk) -> None:
+    kiosk.handle(TagRead(TagKind.SHOPPER_CARD, "02", token=issue_token(HQ, "shopper-1", Role.SHOPPER, 60)))
+    opened = kiosk.staff_pin_accepted()
+    assert (opened.kind, opened.staff, opened.shopper) == (OutcomeKind.STAFF_SIGNED_IN, None, None)
+    assert kiosk.machine.mode is Mode.STAFF and kiosk.machine.staff_member is None
+    assert kiosk.session.shopper is None  # staff never see the shopper's visit
+    assert kiosk.handle(product(SKU)).kind is OutcomeKind.TAG_CHECKED
+    assert kiosk.touch_suggestion(SKU, beside=SKU).kind is OutcomeKind.NOT_HANDLED  # no shopper's touch in staff mode
+    closed = kiosk.leave_staff()
+    assert (closed.kind, closed.staff) == (OutcomeKind.STAFF_SIGNED_OUT, None)
+    assert kiosk.machine.mode is Mode.IDLE and len(kiosk.outbox) == 0
+    assert kiosk.leave_staff().kind is OutcomeKind.NOT_HANDLED  # not in staff mode any more
+
+
+def test_a_badge_s_outcomes_name_the_staff_member_not_a_shopper(kiosk: Kiosk) -> None:
+    opened = kiosk.handle(badge("staff-7"))
+    assert (opened.staff, opened.shopper) == ("staff-7", None)
+    closed = kiosk.leave_staff()
+    assert (closed.kind, closed.staff, closed.shopper) == (OutcomeKind.STAFF_SIGNED_OUT, "staff-7", None)

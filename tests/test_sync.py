@@ -9,22 +9,31 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import BrokerUrl, KioskFacts, KioskLink, Outbox
 from hq import IngestWorker, ProfileStore
+from kiosk_app import Kiosk
+from kiosk_app.demo import demo_catalog_path
 from kiosk_protocol import (
     EventKind,
     KioskStatus,
     LinkState,
+    Role,
     SyncError,
+    card_verifier,
     decode_status,
     encode_event,
     events_topic,
+    issue_token,
+    load_catalog,
     new_event,
 )
+from nfc_reader import TagKind, TagRead
 from tests.conftest import Mosquitto, eventually
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"
+SHOPPER, BOOT, TOTE = "shopper-0042", "BOOT-CHELSEA-BLK", "BAG-TOTE-BRN"
 
 
 
@@ -105,6 +114,34 @@ def test_foreign_payloads_are_rejected_counted_and_do_not_stop_ingest(mosquitto:
         assert all(hq_ingest.store.has_event(i) for i in ids)
     finally:
         link.stop()
+
+
+def test_a_touched_suggestion_reaches_hq_as_its_own_kind_and_joins_the_profile_as_a_view(
+        mosquitto: Mosquitto, hq_ingest: IngestWorker, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    kiosk = Kiosk(load_catalog(demo_catalog_path()), outbox, STORE, KIOSK, verify_card=card_verifier(
+        hq_key[0].public_key()))
+    kiosk.handle(TagRead(TagKind.PRODUCT, "01", sku=BOOT))
+    kiosk.touch_suggestion(TOTE, beside=BOOT)  # before sign-in: anonymous
+    browsing = kiosk.session.id
+    kiosk.handle(TagRead(TagKind.SHOPPER_CARD, "02", token=issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 600)))
+    kiosk.consent(True)
+    kiosk.touch_suggestion(BOOT, beside=TOTE)  # signed in and consenting: under the shopper's name
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
+    link.start()
+    try:
+        assert eventually(lambda: len(outbox) == 0)  # every one receipted
+    finally:
+        link.stop()
+    stats = hq_ingest.stats
+    assert (stats.stored, stats.rejected, stats.refused_no_card_proof) == (4, 0, 0)
+    # Each touch is kept as its own kind, with the product it was beside.
+    assert [(e.kind, e.sku, e.detail) for e in hq_ingest.store.history(f"session:{browsing}")] == [
+        ("product_view", BOOT, None), ("suggestion_tap", TOTE, BOOT)]
+    profile = hq_ingest.store.profile(SHOPPER)
+    assert [(e.kind, e.sku, e.detail) for e in profile.history] == [
+        ("consent", None, "granted"), ("suggestion_tap", BOOT, TOTE)]
+    assert [e.sku for e in profile.views] == [BOOT]  # the shopper looked at it
 
 
 def test_kiosk_status_is_retained_online_then_offline(mosquitto: Mosquitto, tmp_path: Path) -> None:

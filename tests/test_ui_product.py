@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk_app import KioskConfig
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import featured_products, reason_text, suggestion_views
-from kiosk_protocol import load_catalog
+from kiosk_protocol import EventKind, decode_event, load_catalog
 from nfc_reader import TagEmulator, encode_product, product_uri
 from recommender import Channel, Reason, ReasonKind, Suggestion
 from tests.conftest import Mosquitto, run_kiosk_window, until
@@ -107,6 +107,9 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
         await until(lambda: screen.sku == pressed)
         seen["name_after"] = screen.ids.product_name.text
         seen["viewed"] = [event.item_id for event in app.runtime.kiosk.session.viewed]
+        events = [decode_event(m.payload, topic=m.topic) for m in app.runtime.outbox.pending()]
+        seen["events"] = [(e.kind, e.sku, e.beside, e.shopper) for e in events]
+        seen["taps"] = app.runtime.kiosk.counters.taps
 
     try:
         run_kiosk_window(config, scenario)
@@ -130,4 +133,8 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
     chosen = CATALOG.product(cards[0][0])
     assert chosen is not None
     assert seen["name_after"] == chosen.name.get("es")
-    assert seen["viewed"] == [BOOT.sku, chosen.sku]  # the press was recorded as a view
+    assert seen["viewed"] == [BOOT.sku, chosen.sku]  # the visit's history has both, for the next suggestions
+    # The press is recorded as a touch beside the tapped product, anonymous, and counted as no tag tap.
+    assert seen["events"] == [(EventKind.PRODUCT_VIEW, BOOT.sku, None, None),
+                              (EventKind.SUGGESTION_TAP, chosen.sku, BOOT.sku, None)]
+    assert seen["taps"] == 1

@@ -115,7 +115,7 @@ def test_a_loyalty_tap_shows_the_synced_profile_and_the_wishlist_button_follows_
         seen["title"] = welcome.ids.welcome_title.text
         seen["note"] = welcome.profile_note
         await screenshot(app, "welcome", tmp_path)
-        app.answer_consent(True)
+        app.shopper.answer_consent(True)
         seen["answer"] = welcome.ids.welcome_question.text
         await tap(emulator, encode_product(CATALOG.shop_url, TAN_BOOT))
         await until(lambda: product.sku == TAN_BOOT)
@@ -167,7 +167,7 @@ def test_the_idle_timeout_wipes_the_visit_from_memory_and_screen(
         seen["timeout"], machine.idle_timeout_s = machine.idle_timeout_s, 3600.0
         await tap(emulator, card)
         await until(lambda: app.sm.current == "welcome")
-        app.answer_consent(True)
+        app.shopper.answer_consent(True)
         app.toggle_language()
         app.toggle_accessible()
         await tap(emulator, encode_product(CATALOG.shop_url, BOOT))
@@ -214,16 +214,17 @@ def test_staff_mode_needs_a_valid_badge_or_pin_and_staff_check_write_and_lock(
             app.hide_toast()
         app.root.ids.kiosk_label.dispatch("on_hold")  # staff held the kiosk label
         for digit in "1357":
-            app.pin_key(digit)
+            app.pin.key(digit)
         seen["dots"] = pad.ids.pin_dots.text
         await screenshot(app, "pin", tmp_path)
-        app.pin_submit()
+        app.pin.submit()
         seen["wrong_pin"] = (app.sm.current, pad.message)
         for digit in "2468":
-            app.pin_key(digit)
-        app.pin_submit()
+            app.pin.key(digit)
+        app.pin.submit()
         seen["pin_mode"] = (app.runtime.kiosk.machine.mode, app.sm.current)
-        app.leave_staff()
+        seen["pin_member"] = (app.runtime.kiosk.machine.staff_member, staff.member_text)
+        app.staff.leave()
         await until(lambda: app.sm.current == "attract")
         await tap(emulator, badge)
         await until(lambda: app.sm.current == "staff")
@@ -266,6 +267,7 @@ def test_staff_mode_needs_a_valid_badge_or_pin_and_staff_check_write_and_lock(
     assert seen["dots"] == "••••"
     assert seen["wrong_pin"] == ("pin", "PIN incorrecto. Intentos restantes: 4.")
     assert seen["pin_mode"] == (Mode.STAFF, "staff")
+    assert seen["pin_member"] == (None, texts_for("es")["staff_member_pin"])  # the PIN names no one
     assert [label for label, _ in seen["health"]] == ["Lector NFC", "Conexión", "Eventos por enviar", "Catálogo",
                                                       "Almacenamiento", "Lecturas"]
     assert all(verdict == "Bien" for _, verdict in seen["health"])

@@ -17,7 +17,8 @@ from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
 from kiosk_app.ui import theme
-from kiosk_app.ui.app import on_main_thread, run_until_stopped
+from kiosk_app.ui.app import run_until_stopped
+from kiosk_app.ui.host import on_main_thread
 from kiosk_app.ui.kv import load_kv
 from kiosk_protocol import load_catalog
 from nfc_reader import TagEmulator, encode_badge, encode_card, encode_product
