@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 
 from backend_sync import BrokerUrl, MqttClient
 from kiosk_protocol import (
+    BACKLOG_HIGH,
     STATUS_WILDCARD,
     CommandKind,
     ContractError,
@@ -68,7 +69,7 @@ class Alert:
 class FleetThresholds:
     """When a kiosk's state becomes an alert."""
 
-    backlog_high: int = 500  # events waiting in the outbox: HQ has not had them for a while
+    backlog_high: int = BACKLOG_HIGH
     silent_after_s: float = 90.0  # three missed 30-second heartbeats
 
 

@@ -34,6 +34,7 @@ from kiosk_protocol._private_files import PRIVATE, PUBLIC, atomic_writer, fsync_
 from kiosk_protocol._tokens import Role, Token, issue_token, public_key_from_pem, public_key_to_pem, verify_token
 from kiosk_protocol.catalog import Catalog, Product, dump_catalog, image_file, load_catalog, problems
 from kiosk_protocol.contract import (
+    BACKLOG_HIGH,
     EVENTS_WILDCARD,
     FLEET_COMMANDS,
     MAX_MANIFEST_BYTES,
@@ -72,6 +73,7 @@ from kiosk_protocol.exceptions import CardRefused, CatalogError, ContractError, 
 from kiosk_protocol.hlc import MAX_AHEAD_MS, Hlc, HlcClock, wall_clock_ms
 
 __all__ = [
+    "BACKLOG_HIGH",
     "EVENTS_WILDCARD",
     "FLEET_COMMANDS",
     "MAX_AHEAD_MS",

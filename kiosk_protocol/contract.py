@@ -215,6 +215,11 @@ class LinkState(enum.Enum):
     OFFLINE = "offline"
 
 
+# Events waiting in a kiosk's outbox from which HQ has not had them for a while: the fleet
+# view alerts on it and the kiosk's staff screen shows it as a fault.
+BACKLOG_HIGH: Final = 500
+
+
 class KioskStatus(BaseModel):
     """A kiosk's retained status: what the fleet view shows for it."""
 

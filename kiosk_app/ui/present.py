@@ -15,7 +15,7 @@ import segno
 
 from kiosk_app.runtime import KioskHealth
 from kiosk_app.ui.texts import texts_for
-from kiosk_protocol import Catalog, Product, image_file
+from kiosk_protocol import BACKLOG_HIGH, Catalog, Product, image_file
 from nfc_reader import ReaderState, TagKind, TagRead, product_uri
 from recommender import Reason, ReasonKind, Suggestion
 
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 PLACEHOLDER_IMAGE = "images/placeholder.png"
 ONE_SIZE = "U"
 MAX_SUGGESTIONS = 4
-BACKLOG_HIGH = 500  # as HQ's fleet view alerts on it
 # Text keys per reason: with another product as the anchor, and about the item itself.
 _REASON_KEYS: dict[ReasonKind, tuple[str, str]] = {
     ReasonKind.TAPPED_HERE: ("reason_tapped", "reason_tapped_this"),
