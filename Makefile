@@ -22,7 +22,7 @@ $(INSTALLED): setup.cfg pyproject.toml
 	scripts/system-deps run
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,postgres]'
+	$(BIN)/python -m pip install -q -e '.[kiosk,hq,eval,dev]'
 	touch $@
 
 clean:

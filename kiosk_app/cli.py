@@ -1,102 +1,93 @@
-"""``kiosk``: the one command line of the product (demo, kiosk, broker, HQ, NFC tools)."""
+"""``kiosk``: the one command line of the product (demo, kiosk, broker, HQ, NFC tools).
+
+A store tablet installs ``nfc-kiosk[kiosk]`` and HQ's server ``nfc-kiosk[hq]``, so each
+subcommand is imported only when it runs, after a check that this install has the extras
+it needs; ``kiosk --help`` lists every subcommand on either install.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
-import sys
-from pathlib import Path
+from dataclasses import dataclass
 
 import click
 
-from backend_sync import BROKER_URL_ENV, secret_url_option, wait_for_signal
-from hq.cli import hq
-from kiosk_app.cli_nfc import nfc
-from kiosk_app.cli_recommender import recommender
+from kiosk_app import _extras
 
 
-@click.group()
+@dataclass(frozen=True)
+class Subcommand:
+    """Where a subcommand lives, which extras it needs, and its line in ``kiosk --help``."""
+
+    target: str  # "module:attribute"
+    extras: tuple[str, ...]
+    summary: str
+
+    def load(self) -> click.Command:
+        """Import the command."""
+        module, _, attribute = self.target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+SUBCOMMANDS = {
+    "demo": Subcommand("kiosk_app.cli_kiosk:demo", ("kiosk", "hq"),
+                       "Run broker, HQ, kiosk and tag simulator on this machine."),
+    "run": Subcommand("kiosk_app.cli_kiosk:run", ("kiosk",),
+                      "Run this kiosk's screen, reader and link to the store broker."),
+    "staff-pin": Subcommand("kiosk_app.cli_kiosk:staff_pin", ("kiosk",),
+                            "Set the PIN that opens staff mode on this kiosk (badges work without one)."),
+    "broker": Subcommand("kiosk_app.cli_kiosk:broker", ("kiosk",),
+                         "Run the embedded MQTT broker (for demos; stores run Mosquitto)."),
+    "nfc": Subcommand("kiosk_app.cli_nfc:nfc", ("kiosk",), "NFC tag tools."),
+    "hq": Subcommand("hq.cli:hq", ("hq",), "HQ services."),
+    "recommender": Subcommand("kiosk_app.cli_recommender:recommender", (), "Build and evaluate the suggestion model."),
+}
+
+
+def _refusing(name: str, command_path: str, extras: tuple[str, ...], lacking: list[str]) -> click.Command:
+    """A stand-in for a command this install cannot run: whatever it is given, it says what to install."""
+    message = _extras.refusal(command_path, extras, lacking)
+
+    def refuse() -> None:
+        raise click.ClickException(message)
+
+    return click.Command(name, callback=refuse, help=message, add_help_option=False,
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
+class LazyGroup(click.Group):
+    """The ``kiosk`` group: imports a subcommand only when it is run, if its extras are installed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        subcommand = SUBCOMMANDS.get(cmd_name)
+        if subcommand is None:
+            return None
+        lacking = _extras.missing(subcommand.extras)
+        if lacking:
+            return _refusing(cmd_name, f"{ctx.command_path} {cmd_name}", subcommand.extras, lacking)
+        return subcommand.load()
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List every subcommand from the table, without importing any, and what a missing one needs."""
+        rows = []
+        for name, subcommand in SUBCOMMANDS.items():
+            absent = [extra for extra in subcommand.extras if _extras.missing([extra])]
+            plural = "s" if len(absent) > 1 else ""
+            note = f" (this install lacks the {' and '.join(absent)} extra{plural})" if absent else ""
+            rows.append((name, subcommand.summary + note))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(verbose: int) -> None:
     """In-store NFC kiosks, their broker link and HQ."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nfc").setLevel(level)  # nfcpy pins its own logger to INFO
-
-
-@main.command()
-@secret_url_option("broker", BROKER_URL_ENV, "Use this broker (mqtt://host:port) instead of the embedded one.",
-                   required=False)
-@click.option("--headless", is_flag=True, help="No window: tap products automatically and report.")
-@click.option("--taps", default=5, show_default=True, help="Products to tap in headless mode.")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Keep the demo's data here (default: temporary).")
-def demo(broker: str | None, headless: bool, taps: int, data_dir: Path | None) -> None:
-    """Run broker, HQ, kiosk and tag simulator on this machine."""
-    from kiosk_app.demo import run_demo
-
-    sys.exit(run_demo(broker, headless, taps, data_dir))
-
-
-@main.command()
-@click.option("--port", default=1883, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
-def broker(port: int, host: str) -> None:
-    """Run the embedded MQTT broker (for demos; stores run Mosquitto)."""
-    from kiosk_app._broker import EmbeddedBroker
-
-    embedded = EmbeddedBroker(host, port)
-    embedded.start()
-    click.echo(f"broker ready on {embedded.url}")
-    try:
-        wait_for_signal()
-    finally:
-        embedded.stop()
-
-
-@main.command()
-@click.option("--store", required=True, help="The store this kiosk stands in.")
-@click.option("--kiosk", "kiosk_id", required=True, help="This kiosk's id within the store.")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="The catalog shipped with the kiosk (HQ's updates replace it).")
-@click.option("--reader", default="auto", show_default=True, help="The NFC reader's path (usb:..., tty:..., udp:...).")
-@secret_url_option("broker", BROKER_URL_ENV, "The store broker, mqtts://user:password@host:8883 "
-                   "(`kiosk hq provision-kiosk --out` writes its file).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Outbox, profile cache, updates and the staff PIN live here.")
-@click.option("--hq-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="HQ's public key (PEM): checks cards, badges and updates.")
-@click.option("--files-url", help="HQ's file server for catalog and model updates.")
-@click.option("--language", type=click.Choice(["es", "en"]), default="es", show_default=True)
-@click.option("--idle-timeout", type=float, default=60.0, show_default=True,
-              help="Seconds without a touch or tap before a shopper's visit is wiped.")
-@click.option("--window", is_flag=True, help="A window instead of full screen (for setting up).")
-def run(store: str, kiosk_id: str, catalog: Path, reader: str, broker: str, data_dir: Path, hq_key: Path,
-        files_url: str | None, language: str, idle_timeout: float, window: bool) -> None:
-    """Run this kiosk's screen, reader and link to the store broker."""
-    from kiosk_app.runtime import KioskConfig
-    from kiosk_app.ui import run_kiosk_window
-
-    config = KioskConfig(store=store, kiosk=kiosk_id, catalog=catalog, reader=reader, broker=broker,
-                         data_dir=data_dir, hq_public_key=hq_key, files_url=files_url, idle_timeout_s=idle_timeout)
-    run_kiosk_window(config, fullscreen=not window, language=language)
-
-
-@main.command("staff-pin")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="The kiosk's data directory (as given to `kiosk run`).")
-@click.password_option("--pin", prompt="New staff PIN (4 to 8 digits)", help="The PIN; asked for when left out.")
-def staff_pin(data_dir: Path, pin: str) -> None:
-    """Set the PIN that opens staff mode on this kiosk (badges work without one)."""
-    from kiosk_app.exceptions import PinError
-    from kiosk_app.staff import pin_file, write_pin
-
-    path = pin_file(data_dir)
-    try:
-        write_pin(path, pin)
-    except PinError as exc:
-        raise click.BadParameter(str(exc), param_hint="--pin") from exc
-    click.echo(f"staff PIN set ({path}); restart the kiosk to use it")
-
-
-main.add_command(hq)
-main.add_command(nfc)
-main.add_command(recommender)

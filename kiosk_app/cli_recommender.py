@@ -1,7 +1,8 @@
 """``kiosk recommender``: build the suggestion model and evaluate it offline.
 
 The recommender (scikit-learn, SciPy) is imported only inside the commands, so that
-every other ``kiosk`` command starts quickly.
+every other ``kiosk`` command starts quickly. ``build`` runs at HQ and on any kiosk;
+``evaluate`` needs the ``eval`` extra (the peer library, progress bars, the plot).
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ def build(catalog: Path | None, events: tuple[Path, ...], output: Path) -> None:
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def evaluate(train: Path, test: Path, json_path: Path, plot: Path | None, models: str, progress: bool) -> None:
     """Evaluate the models on session files with session-rec's protocol."""
+    from kiosk_app import _extras
+
+    lacking = _extras.missing(["eval"])
+    if lacking:
+        raise click.ClickException(_extras.refusal("kiosk recommender evaluate", ["eval"], lacking))
     from recommender import MODEL_NAMES, RecommenderError, evaluate_files, format_report, plot_report, write_report
 
     names = [name.strip() for name in models.split(",") if name.strip()]

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from tqdm import tqdm
 
 from recommender._baselines import SessionModel, default_models
 from recommender._events import ClickLog, read_event_log
@@ -161,6 +160,8 @@ def evaluate_models(
     Raises:
         EvaluationError: the filtered test set leaves nothing to predict.
     """
+    from tqdm import tqdm  # the ``eval`` extra's, like the peer library: kiosks never evaluate
+
     cases = prepare_test(train, test)
     if not cases.n_predictions:
         raise EvaluationError("no test session has two clicks on training items: nothing to predict")

@@ -4,7 +4,9 @@ import one another only one way (HQ and the kiosk on the shared parts, never the
 from __future__ import annotations
 
 import ast
+import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +91,55 @@ def test_the_screens_use_the_runtime_s_face_and_never_its_parts() -> None:
                  "runtime.link.connected"):
         assert any(isinstance(node, ast.Attribute) and node.attr in RUNTIME_PARTS and _is_the_runtime(node.value)
                    for node in ast.walk(ast.parse(code)))
+
+
+# What each deployable's install leaves out (setup.cfg's extras): HQ's server has no kiosk
+# libraries, a store tablet none of HQ's.
+KIOSK_ONLY = ("kivy", "nfc", "ndef", "amqtt", "babel", "segno", "requests")
+HQ_ONLY = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "limits", "fastapi_offline", "hq")
+
+
+def _loaded_after(code: str, names: tuple[str, ...], tmp_path: Path) -> list[str]:
+    script = f"import json, sys\n{code}\nprint(json.dumps([name for name in {names!r} if name in sys.modules]))"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+    assert loaded.returncode == 0, loaded.stderr
+    return list(json.loads(loaded.stdout.splitlines()[-1]))
+
+
+def test_the_hq_side_loads_no_kiosk_library(tmp_path: Path) -> None:
+    code = f"""
+import secrets
+import click
+import hq, hq.cli
+from hq import ApiKeys, FleetView, ProfileStore, create_app
+from kiosk_app.cli import main
+keys = ApiKeys({{"web": secrets.token_urlsafe(32), "hq": secrets.token_urlsafe(32)}})
+create_app(ProfileStore("sqlite:///{tmp_path / 'hq.sqlite'}"), keys, fleet=FleetView("mqtt://127.0.0.1:9"))
+context = click.Context(main, info_name="kiosk")
+for name in ("hq", "recommender"):
+    main.get_command(context, name)
+"""
+    assert _loaded_after(code, KIOSK_ONLY, tmp_path) == []
+
+
+def test_the_kiosk_side_loads_no_hq_library(tmp_path: Path) -> None:
+    code = """
+import click
+import backend_sync
+import kiosk_app.runtime, kiosk_app.ui, kiosk_app._broker
+from kiosk_app import KioskConfig, KioskRuntime
+from backend_sync import CatalogUpdater, KioskLink, Outbox, ProfileCache
+from kiosk_app.cli import main
+context = click.Context(main, info_name="kiosk")
+for name in ("run", "staff-pin", "broker", "nfc", "recommender"):
+    main.get_command(context, name)
+"""
+    assert _loaded_after(code, HQ_ONLY, tmp_path) == []
+
+
+@pytest.mark.parametrize("package", ["backend_sync", "kiosk_app"])
+def test_a_lazy_package_face_gives_every_name_it_lists(package: str) -> None:
+    face = importlib.import_module(package)
+    assert set(face._HOME) == set(face.__all__)
+    assert all(getattr(face, name) is not None for name in face.__all__)
