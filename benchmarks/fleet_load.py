@@ -63,7 +63,7 @@ from kiosk_protocol import (
     public_key_to_pem,
 )
 from kiosk_protocol.contract import kiosk_topics
-from tests.conftest import Mosquitto
+from testkit.mosquitto import Mosquitto
 
 SKUS = [f"SKU-{n:04d}" for n in range(400)]
 SHOPPERS = 5000

@@ -44,7 +44,7 @@ from kiosk_app.demo import demo_catalog_path, free_port, spawn_kiosk_command, st
 from kiosk_app.kiosk import Kiosk
 from kiosk_protocol import load_catalog
 from nfc_reader import TagEmulator, TagKind, TagRead, encode_product
-from tests.conftest import Mosquitto
+from testkit.mosquitto import Mosquitto
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"
 LONG_FRAME_MS = 50.0

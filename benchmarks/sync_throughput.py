@@ -29,7 +29,8 @@ from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from hq import IngestWorker, ProfileStore
 from kiosk_protocol import EventKind, encode_event, events_topic, new_event
 from kiosk_protocol.contract import EVENTS_WILDCARD
-from tests.conftest import PG_ADMIN_URL, Mosquitto
+from testkit.mosquitto import Mosquitto
+from testkit.postgres import PG_ADMIN_URL
 
 STORE, KIOSK = "bench-store", "kiosk-01"
 TOPIC = events_topic(STORE, KIOSK)

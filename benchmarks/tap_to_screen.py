@@ -30,7 +30,7 @@ from benchmarks._window import hq_key, run_app, stamp_frames, summary, virtual_s
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import Product, load_catalog
 from nfc_reader import TagEmulator, encode_product
-from tests.conftest import Mosquitto
+from testkit.mosquitto import Mosquitto
 
 WARM_UP_TAPS = 5
 TAP_HOLD_S = 0.05
