@@ -7,48 +7,23 @@ import asyncio
 import json
 import logging
 import os
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from kiosk_protocol import public_key_to_pem
-
-
-def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
-    """A virtual X screen of the kiosk's size; returns the process and its DISPLAY."""
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        return xvfb, f":{pipe.readline().strip()}"
+from testkit.xvfb import virtual_display
 
 
 @contextmanager
 def virtual_screen(workdir: Path) -> Iterator[None]:
     """Kivy draws on its own Xvfb, with its settings and logs kept in ``workdir``."""
-    xvfb, display = start_xvfb()
     # PYTHON: Kivy neither logs to the console nor swallows stderr, so a failure shows its traceback.
-    os.environ.update(DISPLAY=display, KIVY_NO_ARGS="1", KIVY_LOG_MODE="PYTHON", KIVY_HOME=str(workdir / "kivy"))
+    os.environ.update(KIVY_NO_ARGS="1", KIVY_LOG_MODE="PYTHON", KIVY_HOME=str(workdir / "kivy"))
     logging.getLogger("kivy").setLevel(logging.ERROR)  # not its notes on missing clipboard tools
-    try:
+    with virtual_display():
         yield
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
-
-
-def hq_key(workdir: Path) -> tuple[Ed25519PrivateKey, Path]:
-    """HQ's signing key, and the public half as the kiosk is provisioned with it."""
-    key = Ed25519PrivateKey.generate()
-    pem = workdir / "hq_public_key.pem"
-    pem.write_bytes(public_key_to_pem(key.public_key()))
-    return key, pem
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -29,7 +29,7 @@ from hq import CatalogPublisher, FileServer, announce
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import KioskStatus, LinkState, UpdateRefused, decode_status, kiosk_topics
 from kiosk_protocol.contract import manifest_topic
-from tests.conftest import Mosquitto
+from testkit.mosquitto import Mosquitto
 
 STORES = ("madrid-centro", "barcelona-diagonal")
 

@@ -38,13 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from backend_sync import Outbox
-from benchmarks._window import hq_key, run_app, summary, virtual_screen, write_result
+from benchmarks._window import run_app, summary, virtual_screen, write_result
 from hq import CatalogPublisher, announce
 from kiosk_app.demo import demo_catalog_path, free_port, spawn_kiosk_command, stop_all
 from kiosk_app.kiosk import Kiosk
 from kiosk_protocol import load_catalog
 from nfc_reader import TagEmulator, TagKind, TagRead, encode_product
-from tests.conftest import Mosquitto
+from testkit.keys import hq_signing_key
+from testkit.mosquitto import Mosquitto
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"
 LONG_FRAME_MS = 50.0
@@ -195,7 +196,7 @@ def measure(workdir: Path, events: int, products: int, idle_s: float) -> dict[st
     from kiosk_app import KioskConfig
     from kiosk_app.ui import KioskApp
 
-    key, key_pem = hq_key(workdir)
+    key, key_pem = hq_signing_key(workdir)
     (workdir / "broker").mkdir()
     broker = Mosquitto(workdir / "broker")
     broker.start()

@@ -9,7 +9,7 @@ token verifier and the UID table loader. Nothing may escape but the documented o
   never raises;
 - loading a UID table file raises only ``UidTableError``.
 
-Run: ``.venv/bin/python benchmarks/nfc_fuzz.py [--cases 100000] [--seed 3]``. Prints how
+Run: ``.venv/bin/python -m benchmarks.nfc_fuzz [--cases 100000] [--seed 3]``. Prints how
 many cases ran and how many escaped, writes ``benchmarks/results/nfc_fuzz.json`` and
 exits 1 if anything escaped.
 """

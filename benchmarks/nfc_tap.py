@@ -24,7 +24,7 @@ How it measures, and why that is fair to both sides:
 - The two sides alternate in rounds (ten by default), so load from other work on a shared
   machine hits both alike; tails (p95, p99) still move with such load, the median hardly.
 
-Run: ``.venv/bin/python benchmarks/nfc_tap.py [--taps 200] [--rounds 10] [--burst 200]``.
+Run: ``.venv/bin/python -m benchmarks.nfc_tap [--taps 200] [--rounds 10] [--burst 200]``.
 Prints the figures and the ratio (TagReader / bare), writes ``benchmarks/results/nfc_tap.json``.
 """
 

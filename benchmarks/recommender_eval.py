@@ -4,7 +4,7 @@ Runs exactly what ``kiosk recommender evaluate`` runs (``recommender.evaluate_fi
 ``ours``, ``pop``, ``vsknn`` and ``implicit_cosine``, prints the table, and writes
 ``benchmarks/results/recommender_eval.json`` and ``docs/recommender_eval.png``.
 
-    .venv/bin/python benchmarks/recommender_eval.py [--data DIR] [--json OUT] [--plot PNG]
+    .venv/bin/python -m benchmarks.recommender_eval [--data DIR] [--json OUT] [--plot PNG]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ keeps), and single-threaded suggestion latency p50/p99 for a 50-item history.
 Everything runs on one thread (BLAS included) so figures do not depend on the machine's
 other work more than they must.
 
-    .venv/bin/python benchmarks/recommender_scale.py [--products 50000] [--pairs 500000]
+    .venv/bin/python -m benchmarks.recommender_scale [--products 50000] [--pairs 500000]
 """
 
 from __future__ import annotations

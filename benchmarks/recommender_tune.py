@@ -7,7 +7,7 @@ allows, tuning and reporting use the same day (train_valid): no model gets a hel
 advantage over another. ``ours`` is tuned by coordinate search (one setting at a time,
 two passes), ``vsknn`` and ``implicit_cosine`` by full grids.
 
-    .venv/bin/python benchmarks/recommender_tune.py [--data DIR] [--json OUT]
+    .venv/bin/python -m benchmarks.recommender_tune [--data DIR] [--json OUT]
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from tests.chaos import run_chaos
-from tests.conftest import Mosquitto
+from testkit.chaos import run_chaos
+from testkit.mosquitto import Mosquitto
 
 
 def main() -> None:

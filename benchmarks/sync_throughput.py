@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import sqlalchemy as sa
 
 from backend_sync import KioskLink, Outbox
 from backend_sync._mqtt import BrokerUrl, connect_async, new_client
 from hq import IngestWorker, ProfileStore
 from kiosk_protocol import EventKind, encode_event, events_topic, new_event
 from kiosk_protocol.contract import EVENTS_WILDCARD
-from tests.conftest import PG_ADMIN_URL, Mosquitto
+from testkit.mosquitto import Mosquitto
+from testkit.postgres import ThrowawayDatabase
 
 STORE, KIOSK = "bench-store", "kiosk-01"
 TOPIC = events_topic(STORE, KIOSK)
@@ -159,19 +159,6 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def temporary_postgres() -> tuple[str, Any]:
-    name = f"kiosk_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as db:
-        db.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as db:
-            db.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
@@ -182,19 +169,19 @@ def main() -> None:
     broker_process = Mosquitto(workdir)
     broker_process.start()
     broker = BrokerUrl.parse(broker_process.url)
-    postgres_url, drop_postgres = temporary_postgres()
+    postgres = ThrowawayDatabase("kiosk_bench")
     try:
         messages = payloads(args.events)
         bare_sub = bare_subscriber_rate(broker, messages)
         ingest_sqlite = ingest_rate(broker, f"sqlite:///{workdir / 'hq.sqlite'}", messages)
-        ingest_postgres = ingest_rate(broker, postgres_url, messages)
+        ingest_postgres = ingest_rate(broker, postgres.url, messages)
         bare_pub = publish_all(broker, messages)
         drain = kiosk_drain_rate(broker, workdir, messages)
         latencies = tap_to_profile_ms(broker, workdir, f"sqlite:///{workdir / 'latency.sqlite'}",
                                       args.latency_samples)
     finally:
         broker_process.stop()
-        drop_postgres()
+        postgres.drop()
     result = {
         "events": args.events,
         "hq_ingest_per_s": {"sqlite": round(ingest_sqlite), "postgresql": round(ingest_postgres),

@@ -26,11 +26,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks._window import hq_key, run_app, stamp_frames, summary, virtual_screen, write_result
+from benchmarks._window import run_app, stamp_frames, summary, virtual_screen, write_result
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import Product, load_catalog
 from nfc_reader import TagEmulator, encode_product
-from tests.conftest import Mosquitto
+from testkit.keys import hq_signing_key
+from testkit.mosquitto import Mosquitto
 
 WARM_UP_TAPS = 5
 TAP_HOLD_S = 0.05
@@ -100,7 +101,7 @@ def measure(taps: int, attract_taps: int, workdir: Path) -> dict[str, Any]:
     emulator = TagEmulator(free_port(socket.SOCK_DGRAM))
     catalog = load_catalog(demo_catalog_path())
     config = KioskConfig(store="madrid-centro", kiosk="kiosk-01", catalog=demo_catalog_path(), reader=emulator.path,
-                         broker=broker.url, data_dir=workdir / "kiosk", hq_public_key=hq_key(workdir)[1])
+                         broker=broker.url, data_dir=workdir / "kiosk", hq_public_key=hq_signing_key(workdir)[1])
     app = KioskApp(config)
     next_to_next: list[float] = []
     from_attract: dict[str, list[float]] = {"first_frame": [], "settled": []}
