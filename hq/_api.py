@@ -1,5 +1,6 @@
 """HQ's HTTP API: the shopper profile for the web shop, the app and every other channel,
-and, given a FleetView, the fleet dashboard.
+the feed of every change to any profile (``_feed_api``), and, given a FleetView, the fleet
+dashboard.
 
 Every change posted here becomes a TapEvent stored through ``ProfileStore.record_many``,
 exactly like a kiosk's, so idempotency (by event id) and the merge rules (wishlist,

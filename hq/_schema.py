@@ -1,4 +1,5 @@
-"""The tables of HQ's profile store (``_store``): profiles, their events, and what merges into them."""
+"""The tables of HQ's profile store (``_store``): profiles, their events, and what merges into them
+(``_changes`` adds the change log's to the same metadata)."""
 
 from __future__ import annotations
 
