@@ -1,13 +1,15 @@
-"""HQ: ingest of kiosk events into the central profile store, the profile API, the fleet
-view and its dashboard, catalog import and publishing, and broker provisioning. It speaks
-``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq`` command group.
-Errors: ``hq.exceptions``, one tree under ``HqError``.
+"""HQ: ingest of kiosk events into the central profile store, the profile API and its feed
+of profile changes, the fleet view and its dashboard, catalog import and publishing, and
+broker provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the
+``kiosk hq`` command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
 from hq._api import create_app
 from hq._auth import ApiKeys, load_api_keys
+from hq._changes import Change, ChangeLog
 from hq._cluster import IngestCluster
 from hq._credentials import HqBrokerUrls, write_credentials_folder
+from hq._feed_api import ChangeFeed
 from hq._files import FileServer, file_app
 from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
 from hq._guard import GuardStats
@@ -36,6 +38,9 @@ __all__ = [
     "ApiServer",
     "BrokerSecurity",
     "CatalogPublisher",
+    "Change",
+    "ChangeFeed",
+    "ChangeLog",
     "ClusterError",
     "ConnectionStats",
     "Credentials",

@@ -1,5 +1,6 @@
 """HQ's HTTP API: the shopper profile for the web shop, the app and every other channel,
-and, given a FleetView, the fleet dashboard.
+the feed of every change to any profile (``_feed_api``), and, given a FleetView, the fleet
+dashboard.
 
 Every change posted here becomes a TapEvent stored through ``ProfileStore.record_many``,
 exactly like a kiosk's, so idempotency (by event id) and the merge rules (wishlist,
@@ -37,6 +38,8 @@ from hq._api_models import (
     ApiError,
     ConsentIn,
     ConsentOut,
+    DisplayNameIn,
+    DisplayNameOut,
     EraseOut,
     EventOut,
     ExportOut,
@@ -52,6 +55,7 @@ from hq._api_models import (
 )
 from hq._auth import ApiKeys
 from hq._dashboard import DASHBOARD_DIR, fleet_router
+from hq._feed_api import ChangeFeed, feed_router
 from hq._fleet import FleetView
 from hq._guard import (
     API_KEY_HEADER,
@@ -88,7 +92,7 @@ Shopper = Annotated[str, PathParam(pattern=SHOPPER_PATTERN, description="The sho
 def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = None,
                responder: ProfileResponder | None = None, fleet: FleetView | None = None,
                clock: HlcClock | None = None, body_limits: Mapping[str, int] | None = None,
-               failure_rate: str = DEFAULT_FAILURE_RATE) -> FastAPI:
+               failure_rate: str = DEFAULT_FAILURE_RATE, changes: ChangeFeed | None = None) -> FastAPI:
     """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
 
     Args:
@@ -102,8 +106,10 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         body_limits: larger body limits (bytes) by path prefix, for routes that take more than
             ``DEFAULT_BODY_LIMIT``.
         failure_rate: how many wrong keys and sign-ins an address may send (``limits`` notation).
+        changes: what wakes the change streams (``ChangeFeed(store.changes)`` by default).
 
-    The app's ``state.guard`` holds the guard's counters (``GuardStats``).
+    The app's ``state.guard`` holds the guard's counters (``GuardStats``); ``state.changes``
+    the change feed, whose ``close`` ends the open change streams (before the server stops).
     """
     hlc_clock = clock or HlcClock("hq-api")
     guard = HttpGuard(keys, store, AuthFailures(failure_rate), dict(body_limits or {}))
@@ -116,6 +122,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         redoc_url=None, static_url="/docs/static",
     )
     app.state.guard = guard
+    app.state.changes = changes or ChangeFeed(store.changes)
     app.add_middleware(RequestGuard, guard=guard)
     api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Your channel's API key.")
 
@@ -171,6 +178,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         profile = store.profile(shopper, history_limit=history_limit)
         return ProfileOut(
             shopper=shopper, consent=profile.consent, wishlist=profile.wishlist, preferences=profile.preferences,
+            display_name=profile.display_name,
             history=[HistoryEntry(event_id=uuid.UUID(e.event_id), kind=EventKind(e.kind),
                                   channel=channel_of(e.store, e.kiosk), store=e.store, kiosk=e.kiosk, sku=e.sku,
                                   at=_utc(e.at)) for e in profile.history],
@@ -220,6 +228,14 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         return PreferencesOut(shopper=shopper, preferences=store.profile(shopper, history_limit=0).preferences,
                               hlc=str(hlc))
 
+    @app.put("/v1/shoppers/{shopper}/display-name", tags=["profiles"],
+             responses={**_ERRORS, 410: {"model": ApiError, "description": "The shopper's profile was erased"}})
+    def set_display_name(shopper: Shopper, body: DisplayNameIn, channel: Channel) -> DisplayNameOut:
+        """Set what channels may call the shopper by (the newest change wins, by HLC)."""
+        hlc = record_change(channel, shopper, EventKind.DISPLAY_NAME, display_name=body.display_name)
+        return DisplayNameOut(shopper=shopper, display_name=store.profile(shopper, history_limit=0).display_name,
+                              hlc=str(hlc))
+
     @app.put("/v1/shoppers/{shopper}/consent", tags=["profiles"],
              responses={**_ERRORS, 410: {"model": ApiError, "description": "The shopper's profile was erased"}})
     def change_consent(shopper: Shopper, body: ConsentIn, channel: Channel) -> ConsentOut:
@@ -243,7 +259,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         """
         if not store.has_profile(shopper) and not store.is_erased(shopper):  # no tombstone for a stranger
             raise ApiRefusal(404, "unknown_shopper", f"HQ holds no profile for {shopper!r}")
-        erased = store.erase(shopper)
+        erased = store.erase(shopper, by=channel)
         log.info("channel %s erased a profile (%d events)", channel, erased)
         fleet_link = responder or broker_url
         if fleet_link is None:
@@ -255,6 +271,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
                              "DELETE to tell the kiosks", {"Retry-After": "5"}) from exc
         return EraseOut(shopper=shopper, erased_events=erased, fleet_told=True)
 
+    app.include_router(feed_router(app.state.changes, api_key))
     if fleet is not None:
         app.include_router(fleet_router(fleet, guard, api_key))
         app.mount("/fleet/static", StaticFiles(directory=DASHBOARD_DIR), name="fleet-static")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kiosk_protocol import SHOPPER_PATTERN as SHOPPER_PATTERN  # a URL's shopper id: the contract's rule
-from kiosk_protocol import ConsentStatus, EventKind, Sku
+from kiosk_protocol import ConsentStatus, DisplayName, EventKind, Sku
 
 PreferenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 PreferenceValue = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -50,6 +50,12 @@ class PreferenceIn(_In):
     value: PreferenceValue
 
 
+class DisplayNameIn(_In):
+    """What channels may call the shopper by."""
+
+    display_name: DisplayName = Field(description="1 to 64 characters; no control or format characters, no padding.")
+
+
 class EventOut(BaseModel):
     """What HQ did with a posted event."""
 
@@ -76,6 +82,7 @@ class ProfileOut(BaseModel):
     consent: ConsentStatus | None
     wishlist: list[str]
     preferences: dict[str, str]
+    display_name: str | None = Field(description="What channels may call the shopper by; null when none is set.")
     history: list[HistoryEntry] = Field(description="Oldest first; the newest `history_limit` events.")
 
 
@@ -100,6 +107,14 @@ class PreferencesOut(BaseModel):
 
     shopper: str
     preferences: dict[str, str]
+    hlc: str
+
+
+class DisplayNameOut(BaseModel):
+    """The display name after a change."""
+
+    shopper: str
+    display_name: str | None
     hlc: str
 
 
@@ -143,6 +158,7 @@ class ExportOut(BaseModel):
     card_visits: list[CardVisitEntry]
     wishlist: list[str]
     preferences: dict[str, str]
+    display_name: str | None
     history: list[ExportedEvent]
 
 

@@ -187,5 +187,6 @@ class ApiServer(ThreadedServer):
 
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 8000,
                  limits: HttpLimits | None = None) -> None:
-        # Open dashboard streams end when the FleetView stops; the grace period bounds the rest.
+        # Open dashboard and change streams end when the FleetView and the change feed stop (the
+        # app's state.changes.close); the grace period bounds the rest.
         super().__init__(app, host, port, "hq-api", limits, timeout_graceful_shutdown=3, proxy_headers=True)

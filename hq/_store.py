@@ -8,7 +8,11 @@ What a profile holds and how changes from different channels merge:
 - wishlist: per SKU the latest add and the latest removal by hybrid logical clock; an
   item is on the list when its add is newer than its removal (set union with removals);
 - preferences: per key, the value with the newest HLC (last writer wins, not wall time);
-- consent: every change kept; the newest by HLC is in force.
+- consent: every change kept; the newest by HLC is in force;
+- display name: the one with the newest HLC, as preferences.
+
+Every change that changes a profile is also appended to the change log (``_changes``) in
+the same transaction, for every channel to follow.
 
 An anonymous session joins a shopper's profile only when that shopper grants consent
 at the kiosk in that session: then its earlier views move to the profile, and later
@@ -35,85 +39,27 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kiosk_protocol import VIEW_KINDS, ConsentStatus, EventKind, TapEvent, channel_of
+from hq._changes import ChangeLog, erase_change, event_changes, forget, joined_changes, start_counter
+from hq._changes import append as append_changes
+from hq._schema import (
+    PROFILE_TABLES,
+    card_visits,
+    consents,
+    display_names,
+    erased,
+    events,
+    kiosk_seq,
+    metadata,
+    preferences,
+    profiles,
+    revoked_sessions,
+    session_links,
+    wishlist,
+)
+from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent, channel_of
 
-_metadata = sa.MetaData()
-_KEY = sa.String(160)
-
-profiles = sa.Table(
-    "profiles", _metadata,
-    sa.Column("profile_key", _KEY, primary_key=True),
-    sa.Column("shopper", sa.String(128), nullable=True, index=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
-)
-events = sa.Table(
-    "events", _metadata,
-    sa.Column("event_id", sa.String(36), primary_key=True),
-    sa.Column("profile_key", _KEY, nullable=False, index=True),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("store", sa.String(64), nullable=False),
-    sa.Column("kiosk", sa.String(64), nullable=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("session", sa.String(36), nullable=False, index=True),
-    sa.Column("sku", sa.String(32), nullable=True),
-    # The consent given, the preference set (key=value), or the SKU a touched suggestion was beside.
-    sa.Column("detail", sa.String(300), nullable=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-)
-# The highest sequence of each kiosk, for its receipts, without reading all its events.
-_kiosk_seq = sa.Index("events_kiosk_seq", events.c.store, events.c.kiosk, events.c.seq)
-wishlist = sa.Table(
-    "wishlist", _metadata,
-    sa.Column("profile_key", _KEY, primary_key=True),
-    sa.Column("sku", sa.String(32), primary_key=True),
-    sa.Column("added", sa.String(90), nullable=True),
-    sa.Column("removed", sa.String(90), nullable=True),
-)
-preferences = sa.Table(
-    "preferences", _metadata,
-    sa.Column("profile_key", _KEY, primary_key=True),
-    sa.Column("key", sa.String(32), primary_key=True),
-    sa.Column("value", sa.String(256), nullable=False),
-    sa.Column("hlc", sa.String(90), nullable=False),
-)
-consents = sa.Table(
-    "consents", _metadata,
-    sa.Column("profile_key", _KEY, nullable=False, index=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("hlc", sa.String(90), nullable=False),
-    sa.Column("session", sa.String(36), nullable=True),
-    sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-)
-session_links = sa.Table(
-    "session_links", _metadata,
-    sa.Column("session", sa.String(36), primary_key=True),
-    sa.Column("profile_key", _KEY, nullable=False, index=True),
-)
-# Visits in which HQ has checked the shopper's card: session -> the kiosk and the shopper.
-card_visits = sa.Table(
-    "card_visits", _metadata,
-    sa.Column("session", sa.String(36), primary_key=True),
-    sa.Column("store", sa.String(64), nullable=False),
-    sa.Column("kiosk", sa.String(64), nullable=False),
-    sa.Column("profile_key", _KEY, nullable=False, index=True),
-    sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
-)
-erased = sa.Table(
-    "erased", _metadata,
-    sa.Column("shopper_hash", sa.String(64), primary_key=True),
-    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
-)
-# Dashboard sign-ins ended before they expired, so no HQ process takes their cookie again.
-revoked_sessions = sa.Table(
-    "revoked_sessions", _metadata,
-    sa.Column("token_digest", sa.String(64), primary_key=True),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
-)
 _VIEW_KINDS = frozenset(kind.value for kind in VIEW_KINDS)
-_PROFILE_TABLES = (wishlist, preferences, consents, session_links, card_visits)
+
 # Any fixed number: HQ processes starting together take it before creating the tables.
 _SCHEMA_LOCK = 7_310_001
 
@@ -176,6 +122,7 @@ class Profile:
     history: list[StoredEvent] = field(default_factory=list)
     wishlist: list[str] = field(default_factory=list)
     preferences: dict[str, str] = field(default_factory=dict)
+    display_name: str | None = None
 
     @property
     def views(self) -> list[StoredEvent]:
@@ -196,8 +143,10 @@ class ProfileStore:
         with self._engine.begin() as db:
             if self._engine.dialect.name != "sqlite":  # several workers starting at once would race to CREATE TABLE
                 db.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
-            _metadata.create_all(db)
-            _kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
+            metadata.create_all(db)
+            kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
+            start_counter(db)
+        self.changes = ChangeLog(self._engine)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     def record(self, event: TapEvent) -> bool:
@@ -215,7 +164,7 @@ class ProfileStore:
             return set()
         now = datetime.now(UTC)
         with self._engine.begin() as db:
-            batch = self._without_erased(db, batch)
+            batch = _first_of_each(self._without_erased(db, batch))  # each id once: the first is stored
             shoppers = {e.shopper for e in batch}
             self._upsert(db, card_visits, [{"session": v.session, "store": v.store, "kiosk": v.kiosk,
                                             "profile_key": shopper_key(v.shopper), "verified_at": now}
@@ -235,10 +184,15 @@ class ProfileStore:
                 [_event_row(event, key, now) for event, key in zip(batch, keys, strict=True)],
             ).scalars()) if batch else set()
             new = [(e, k) for e, k in zip(batch, keys, strict=True) if str(e.event_id) in inserted]
+            joined: list[dict[str, Any]] = []
             for session, key in granted.items():  # the session's earlier anonymous views join the profile
-                db.execute(events.update().where(events.c.profile_key == f"session:{session}")
-                           .values(profile_key=key))
-            self._apply_changes(db, sorted(new, key=_change_order), now)  # one lock order, as above
+                joined += joined_changes(key.removeprefix("shopper:"), db.execute(
+                    events.update().where(events.c.profile_key == f"session:{session}").values(profile_key=key)
+                    .returning(events.c.kind, events.c.store, events.c.kiosk, events.c.sku, events.c.detail,
+                               events.c.at)))
+            won = self._apply_changes(db, sorted(new, key=_change_order), now)  # one lock order, as above
+            append_changes(db, joined + event_changes([(e, k.removeprefix("shopper:")) for e, k in new
+                                                       if k.startswith("shopper:")], won))  # last: see append
         return inserted
 
     def card_visits(self, sessions: Collection[str]) -> dict[str, CardVisit]:
@@ -274,12 +228,15 @@ class ProfileStore:
                                .where(preferences.c.profile_key == key)).all()
             consent = db.execute(sa.select(consents.c.status).where(consents.c.profile_key == key)
                                  .order_by(consents.c.hlc.desc()).limit(1)).scalar()
+            name = db.execute(sa.select(display_names.c.display_name)
+                              .where(display_names.c.profile_key == key)).scalar()
         return Profile(
             shopper=shopper,
             consent=ConsentStatus(consent) if consent else None,
             history=self.history(key, history_limit),
             wishlist=[sku for sku, added, removed in items if added and (removed is None or added > removed)],
             preferences=dict(prefs),
+            display_name=name,
         )
 
     def export(self, shopper: str) -> dict[str, Any]:
@@ -303,19 +260,28 @@ class ProfileStore:
             "card_visits": [{**v, "verified_at": v["verified_at"].isoformat()} for v in visits],
             "wishlist": profile.wishlist,
             "preferences": profile.preferences,
+            "display_name": profile.display_name,
             "history": [{**asdict(e), "at": e.at.isoformat()} for e in profile.history],
         }
 
-    def erase(self, shopper: str) -> int:
-        """Delete everything about a shopper; returns how many events went."""
-        key = shopper_key(shopper)
+    def erase(self, shopper: str, by: str = "hq") -> int:
+        """Delete everything about a shopper; returns how many events went.
+
+        The erase is a change in the log (once, made by channel ``by``), and the shopper's
+        earlier changes leave the log with the rest.
+        """
+        key, now = shopper_key(shopper), datetime.now(UTC)
         with self._engine.begin() as db:
             deleted = db.execute(events.delete().where(_owned_by(key))).rowcount
-            for table in _PROFILE_TABLES:
+            for table in PROFILE_TABLES:
                 db.execute(table.delete().where(table.c.profile_key == key))
             db.execute(profiles.delete().where(profiles.c.profile_key == key))
-            self._upsert(db, erased, [{"shopper_hash": self._hash(shopper), "erased_at": datetime.now(UTC)}],
-                         ["shopper_hash"], set())
+            first = db.execute(self._insert(erased).values(shopper_hash=self._hash(shopper), erased_at=now)
+                               .on_conflict_do_nothing(index_elements=["shopper_hash"])
+                               .returning(erased.c.shopper_hash)).first()
+            forget(db, shopper)
+            if first is not None or deleted:
+                append_changes(db, [erase_change(shopper, ONLINE_STORE, by, now)])
         return int(deleted)
 
     def has_profile(self, shopper: str) -> bool:
@@ -344,12 +310,13 @@ class ProfileStore:
                               .where(revoked_sessions.c.token_digest == token_digest)).first() is not None
 
     def newest_hlc(self, shopper: str) -> str | None:
-        """The newest HLC of any change to a shopper's wishlist, preferences or consent."""
+        """The newest HLC of any change to a shopper's wishlist, preferences, display name or consent."""
         key = shopper_key(shopper)
         stamps = sa.union_all(
             sa.select(sa.func.max(wishlist.c.added).label("hlc")).where(wishlist.c.profile_key == key),
             sa.select(sa.func.max(wishlist.c.removed)).where(wishlist.c.profile_key == key),
             sa.select(sa.func.max(preferences.c.hlc)).where(preferences.c.profile_key == key),
+            sa.select(sa.func.max(display_names.c.hlc)).where(display_names.c.profile_key == key),
             sa.select(sa.func.max(consents.c.hlc)).where(consents.c.profile_key == key),
         ).subquery()
         with self._engine.connect() as db:
@@ -394,28 +361,44 @@ class ProfileStore:
                                  .where(session_links.c.session.in_(anonymous))).all()) if anonymous else {}
         return [linked.get(str(e.session), profile_key(e)) if not e.shopper else profile_key(e) for e in batch]
 
-    def _apply_changes(self, db: sa.Connection, new: list[tuple[TapEvent, str]], now: datetime) -> None:
+    def _apply_changes(self, db: sa.Connection, new: list[tuple[TapEvent, str]], now: datetime) -> set[str]:
+        """Merge each change into its profile; returns the ids of those that won their merge."""
+        won: set[str] = set()
         for event, key in new:
             if event.kind in (EventKind.WISHLIST_ADD, EventKind.WISHLIST_REMOVE):
-                column = "added" if event.kind is EventKind.WISHLIST_ADD else "removed"
-                self._newest(db, wishlist, {"profile_key": key, "sku": event.sku, column: event.hlc},
-                             ["profile_key", "sku"], column)
+                column, rival = ("added", "removed") if event.kind is EventKind.WISHLIST_ADD else ("removed", "added")
+                row = self._newest(db, wishlist, {"profile_key": key, "sku": event.sku, column: event.hlc},
+                                   ["profile_key", "sku"], column)
+                wins = row is not None and (row[rival] is None or row[rival] < event.hlc)  # decides the item
             elif event.kind is EventKind.PREFERENCE:
-                self._newest(db, preferences, {"profile_key": key, "key": event.key, "value": event.value,
-                                               "hlc": event.hlc}, ["profile_key", "key"], "hlc", also=("value",))
+                wins = self._newest(db, preferences, {"profile_key": key, "key": event.key, "value": event.value,
+                                                      "hlc": event.hlc}, ["profile_key", "key"], "hlc",
+                                    also=("value",)) is not None
+            elif event.kind is EventKind.DISPLAY_NAME:
+                wins = self._newest(db, display_names, {"profile_key": key, "display_name": event.display_name,
+                                                        "hlc": event.hlc}, ["profile_key"], "hlc",
+                                    also=("display_name",)) is not None
             elif event.kind is EventKind.CONSENT and event.consent is not None:
+                in_force = db.execute(sa.select(sa.func.max(consents.c.hlc)).where(consents.c.profile_key == key))
+                wins = (event.hlc or "") > (in_force.scalar() or "")
                 db.execute(consents.insert().values(profile_key=key, status=event.consent.value, hlc=event.hlc,
                                                     session=str(event.session),
                                                     channel=channel_of(event.store, event.kiosk), at=now))
+            else:
+                continue
+            if wins:
+                won.add(str(event.event_id))
+        return won
 
     def _newest(self, db: sa.Connection, table: sa.Table, row: dict[str, Any], keys: list[str], stamp: str,
-                also: tuple[str, ...] = ()) -> None:
-        """Upsert ``row`` keeping, per column, the value with the newest ``stamp`` (HLC text sorts)."""
+                also: tuple[str, ...] = ()) -> sa.RowMapping | None:
+        """Upsert ``row`` where its ``stamp`` is the newest (HLC text sorts); returns the row if it was written."""
         statement = self._insert(table).values(**row)
         newer = sa.or_(table.c[stamp].is_(None), statement.excluded[stamp] > table.c[stamp])
-        updates = {column: sa.case((newer, statement.excluded[column]), else_=table.c[column])
-                   for column in (stamp, *also)}
-        db.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+        written = db.execute(statement.on_conflict_do_update(
+            index_elements=keys, set_={column: statement.excluded[column] for column in (stamp, *also)}, where=newer,
+        ).returning(*table.c)).first()
+        return written._mapping if written is not None else None
 
     def _upsert(self, db: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str],
                 update: set[str]) -> None:
@@ -444,6 +427,13 @@ def _owned_by(key: str) -> sa.ColumnElement[bool]:
     return sa.or_(events.c.profile_key == key, events.c.profile_key.in_(linked))
 
 
+def _first_of_each(batch: Sequence[TapEvent]) -> list[TapEvent]:
+    first: dict[str, TapEvent] = {}
+    for event in batch:
+        first.setdefault(str(event.event_id), event)
+    return list(first.values())
+
+
 def _change_order(change: tuple[TapEvent, str]) -> tuple[str, str, str]:
     event, key = change
     table = "wishlist" if event.kind in (EventKind.WISHLIST_ADD, EventKind.WISHLIST_REMOVE) else event.kind.value
@@ -452,7 +442,7 @@ def _change_order(change: tuple[TapEvent, str]) -> tuple[str, str, str]:
 
 def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:
     detail = (event.consent.value if event.consent else None) or (
-        f"{event.key}={event.value}" if event.key else None) or event.beside
+        f"{event.key}={event.value}" if event.key else None) or event.beside or event.display_name
     return {"event_id": str(event.event_id), "profile_key": key, "kind": event.kind.value, "store": event.store,
             "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session), "sku": event.sku,
             "detail": detail, "at": event.at, "received_at": now}

@@ -154,7 +154,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                 server.stop()
                 click.echo(f"HQ API: {app.state.guard.stats}, {server.stats}")
 
-            stops += [stop_server, fleet.stop]  # the fleet view ends open dashboard streams first
+            # The fleet view and the change feed end their open streams first.
+            stops += [stop_server, fleet.stop, app.state.changes.close]
             server.start()
             click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
                        f"fleet dashboard on {server.url}/fleet/")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kiosk_protocol.exceptions import ContractError, MessageTooLarge
 
@@ -68,6 +68,7 @@ class EventKind(enum.Enum):
     WISHLIST_REMOVE = "wishlist_remove"
     CONSENT = "consent"
     PREFERENCE = "preference"
+    DISPLAY_NAME = "display_name"  # what channels may call the shopper by
 
 
 class ConsentStatus(enum.Enum):
@@ -124,6 +125,37 @@ SHOPPER_PATTERN = (f"^{_regex_class([code for code in _SHOPPER_CODES if code != 
                    f"{_regex_class(_SHOPPER_CODES)}{{0,127}}$")
 ShopperId = Annotated[str, Field(min_length=1, max_length=128, pattern=SHOPPER_PATTERN)]
 CardToken = Annotated[str, Field(min_length=1, max_length=1024)]
+
+# A display name is shown on screens: printable characters of the Basic Multilingual Plane
+# (as a shopper id), nothing that moves or hides text (controls, bidi overrides and other
+# format characters, line breaks), and no space at either end. The pattern says so to an
+# OpenAPI client; the validator says which characters are wrong. Both test one predicate.
+_UNFIT_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+DISPLAY_NAME_MAX = 64
+
+
+def _fits_in_name(char: str) -> bool:
+    return ord(char) <= 0xFFFF and unicodedata.category(char) not in _UNFIT_IN_NAMES
+
+
+_NAME_CODES = [code for code in range(0x10000) if _fits_in_name(chr(code))]
+_NAME_ENDS = [code for code in _NAME_CODES if unicodedata.category(chr(code)) != "Zs"]
+DISPLAY_NAME_PATTERN = f"^{_regex_class(_NAME_ENDS)}(?:{_regex_class(_NAME_CODES)}*{_regex_class(_NAME_ENDS)})?$"
+
+
+def _fit_display_name(name: str) -> str:
+    unfit = sorted({f"U+{ord(c):04X}" for c in name if not _fits_in_name(c)})
+    if unfit:
+        raise ValueError("a display name holds printable characters of the Basic Multilingual Plane, no control, "
+                         f"format or line separator characters: not {', '.join(unfit)}")
+    if unicodedata.category(name[0]) == "Zs" or unicodedata.category(name[-1]) == "Zs":
+        raise ValueError("a display name may not start or end with a space")
+    return name
+
+
+DisplayName = Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX,
+                                   json_schema_extra={"pattern": DISPLAY_NAME_PATTERN}),
+                        AfterValidator(_fit_display_name)]
 EVENT_VERSION: Final = 2
 
 # The fields each kind must carry (and no other kind may), and the kinds newer than version 1.
@@ -134,9 +166,10 @@ _KIND_FIELDS = {
     EventKind.WISHLIST_REMOVE: {"sku", "hlc", "shopper"},
     EventKind.CONSENT: {"consent", "hlc", "shopper"},
     EventKind.PREFERENCE: {"key", "value", "hlc", "shopper"},
+    EventKind.DISPLAY_NAME: {"display_name", "hlc", "shopper"},
 }
-_OPTIONAL_FIELDS = {"sku", "beside", "hlc", "consent", "key", "value"}
-_KIND_SINCE_VERSION = {EventKind.SUGGESTION_TAP: 2}
+_OPTIONAL_FIELDS = {"sku", "beside", "hlc", "consent", "key", "value", "display_name"}
+_KIND_SINCE_VERSION = {EventKind.SUGGESTION_TAP: 2, EventKind.DISPLAY_NAME: 2}
 # The kinds that say the shopper looked at ``sku``: each is a view in their profile.
 VIEW_KINDS: Final = frozenset({EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP})
 
@@ -144,7 +177,7 @@ VIEW_KINDS: Final = frozenset({EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP}
 class TapEvent(BaseModel):
     """One thing a shopper did at a kiosk, as HQ stores it.
 
-    Changes to a profile (wishlist, consent, preferences) carry the shopper's id and a
+    Changes to a profile (wishlist, consent, preferences, display name) carry the shopper's id and a
     hybrid logical timestamp (``hlc``) by which HQ merges them with other channels'.
     From version 2 on, an event that names a shopper carries the token of the card the
     shopper tapped in this visit (``card``); HQ checks it once per visit. A touched
@@ -169,6 +202,7 @@ class TapEvent(BaseModel):
     consent: ConsentStatus | None = None
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
     value: Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+    display_name: DisplayName | None = None
     card: CardToken | None = None
 
     @model_validator(mode="after")
@@ -381,7 +415,8 @@ def new_event(
     """An event stamped now (UTC), with ``event_id`` or a fresh unique one.
 
     ``details`` are the kind's own fields (``sku``, and ``beside`` for a touched
-    suggestion; ``hlc`` and ``consent``, ``key`` or ``value`` for profile changes).
+    suggestion; ``hlc`` and ``consent``, ``key`` and ``value`` or ``display_name`` for
+    profile changes).
     """
     return TapEvent.model_validate({
         "event_id": event_id or uuid.uuid4(), "kind": kind, "store": store, "kiosk": kiosk, "seq": seq,

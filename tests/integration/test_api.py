@@ -30,6 +30,7 @@ ROUTES = [
     ("DELETE", f"/v1/shoppers/{SHOPPER}/wishlist/BOOT-1", None),
     ("PUT", f"/v1/shoppers/{SHOPPER}/preferences/size", {"value": "42"}),
     ("PUT", f"/v1/shoppers/{SHOPPER}/consent", {"status": "granted"}),
+    ("PUT", f"/v1/shoppers/{SHOPPER}/display-name", {"display_name": "Ana"}),
     ("GET", f"/v1/shoppers/{SHOPPER}/export", None),
     ("DELETE", f"/v1/shoppers/{SHOPPER}", None),
 ]
@@ -43,6 +44,11 @@ INVALID = [
     ("PUT", f"/v1/shoppers/{SHOPPER}/wishlist/not-a-sku", None, "path.sku"),
     ("PUT", f"/v1/shoppers/{SHOPPER}/preferences/Size", {"value": "42"}, "path.key"),
     ("PUT", f"/v1/shoppers/{SHOPPER}/preferences/size", {"value": "a\u0000b"}, "body.value"),
+    ("PUT", f"/v1/shoppers/{SHOPPER}/display-name", {"display_name": "Ana\u202e"}, "body.display_name"),
+    ("PUT", f"/v1/shoppers/{SHOPPER}/display-name", {"display_name": "A\nna"}, "body.display_name"),
+    ("PUT", f"/v1/shoppers/{SHOPPER}/display-name", {"display_name": " Ana"}, "body.display_name"),
+    ("PUT", f"/v1/shoppers/{SHOPPER}/display-name", {"display_name": "x" * 65}, "body.display_name"),
+    ("PUT", f"/v1/shoppers/{SHOPPER}/display-name", {"display_name": ""}, "body.display_name"),
     ("GET", f"/v1/shoppers/{SHOPPER}?history_limit=-1", None, "query.history_limit"),
     ("GET", "/v1/shoppers/tab%09inside", None, "path.shopper"),
 ]
@@ -219,7 +225,8 @@ def test_the_openapi_document_describes_the_api_and_its_key() -> None:
     assert set(schema["paths"]) == {
         "/v1/health", "/v1/shoppers/{shopper}", "/v1/shoppers/{shopper}/views", "/v1/sessions/{session}/views",
         "/v1/shoppers/{shopper}/wishlist/{sku}", "/v1/shoppers/{shopper}/preferences/{key}",
-        "/v1/shoppers/{shopper}/consent", "/v1/shoppers/{shopper}/export"}
+        "/v1/shoppers/{shopper}/consent", "/v1/shoppers/{shopper}/display-name", "/v1/shoppers/{shopper}/export",
+        "/v1/changes", "/v1/changes/stream"}
     consent = schema["paths"]["/v1/shoppers/{shopper}/consent"]["put"]
     assert consent["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ConsentIn")
     assert set(consent["responses"]) >= {"200", "401", "422", "503"}

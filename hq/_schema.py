@@ -1,0 +1,89 @@
+"""The tables of HQ's profile store (``_store``): profiles, their events, and what merges into them
+(``_changes`` adds the change log's to the same metadata)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+_KEY = sa.String(160)
+
+profiles = sa.Table(
+    "profiles", metadata,
+    sa.Column("profile_key", _KEY, primary_key=True),
+    sa.Column("shopper", sa.String(128), nullable=True, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+)
+events = sa.Table(
+    "events", metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("profile_key", _KEY, nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("store", sa.String(64), nullable=False),
+    sa.Column("kiosk", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("session", sa.String(36), nullable=False, index=True),
+    sa.Column("sku", sa.String(32), nullable=True),
+    sa.Column("detail", sa.String(300), nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+# The highest sequence of each kiosk, for its receipts, without reading all its events.
+kiosk_seq = sa.Index("eventskiosk_seq", events.c.store, events.c.kiosk, events.c.seq)
+wishlist = sa.Table(
+    "wishlist", metadata,
+    sa.Column("profile_key", _KEY, primary_key=True),
+    sa.Column("sku", sa.String(32), primary_key=True),
+    sa.Column("added", sa.String(90), nullable=True),
+    sa.Column("removed", sa.String(90), nullable=True),
+)
+preferences = sa.Table(
+    "preferences", metadata,
+    sa.Column("profile_key", _KEY, primary_key=True),
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+    sa.Column("hlc", sa.String(90), nullable=False),
+)
+display_names = sa.Table(
+    "display_names", metadata,
+    sa.Column("profile_key", _KEY, primary_key=True),
+    sa.Column("display_name", sa.String(64), nullable=False),
+    sa.Column("hlc", sa.String(90), nullable=False),
+)
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("profile_key", _KEY, nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("hlc", sa.String(90), nullable=False),
+    sa.Column("session", sa.String(36), nullable=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+session_links = sa.Table(
+    "session_links", metadata,
+    sa.Column("session", sa.String(36), primary_key=True),
+    sa.Column("profile_key", _KEY, nullable=False, index=True),
+)
+# Visits in which HQ has checked the shopper's card: session -> the kiosk and the shopper.
+card_visits = sa.Table(
+    "card_visits", metadata,
+    sa.Column("session", sa.String(36), primary_key=True),
+    sa.Column("store", sa.String(64), nullable=False),
+    sa.Column("kiosk", sa.String(64), nullable=False),
+    sa.Column("profile_key", _KEY, nullable=False, index=True),
+    sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
+)
+erased = sa.Table(
+    "erased", metadata,
+    sa.Column("shopper_hash", sa.String(64), primary_key=True),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+)
+# Dashboard sign-ins ended before they expired, so no HQ process takes their cookie again.
+revoked_sessions = sa.Table(
+    "revoked_sessions", metadata,
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+# What an erase deletes by profile key, besides its events and the profile itself.
+PROFILE_TABLES = (wishlist, preferences, display_names, consents, session_links, card_visits)
