@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 
 from benchmarks._window import summary
-from benchmarks.sync_throughput import temporary_postgres
 from hq import ApiKeys, ApiServer, ProfileStore, create_app
 from kiosk_app.demo import free_port
 from kiosk_protocol import EventKind, new_event
+from testkit.postgres import ThrowawayDatabase
 
 KEY = "bench-key-0123456789abcdef"
 
@@ -85,13 +85,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/feed_latency.json"))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="feed-bench-"))
-    postgres_url, drop_postgres = temporary_postgres()
     result: dict[str, Any] = {"changes": args.changes, "streams": args.streams}
-    try:
-        for name, url in (("sqlite", f"sqlite:///{workdir / 'hq.sqlite'}"), ("postgresql", postgres_url)):
+    with ThrowawayDatabase("kiosk_bench") as postgres:
+        for name, url in (("sqlite", f"sqlite:///{workdir / 'hq.sqlite'}"), ("postgresql", postgres.url)):
             result[f"commit_to_stream_ms_{name}"] = summary(latencies_ms(url, args.changes, args.streams), 250)
-    finally:
-        drop_postgres()
     print(json.dumps(result, indent=2))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
