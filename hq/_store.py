@@ -282,6 +282,13 @@ class ProfileStore:
             preferences=dict(prefs),
         )
 
+    def display_name_of(self, shopper: str) -> str | None:
+        """The name ``shopper`` asked to be greeted by, or None when they gave none.
+
+        HQ holds no display names yet, so there is none to give.
+        """
+        return None
+
     def export(self, shopper: str) -> dict[str, Any]:
         """Everything HQ holds about a shopper, as JSON-ready data."""
         key = shopper_key(shopper)
