@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
+from pydantic import TypeAdapter, ValidationError
 
 from backend_sync import BrokerUrl, MqttClient, publish_once
 from hq._store import ProfileStore
@@ -23,6 +24,7 @@ from kiosk_protocol import (
     CardVerifier,
     CommandKind,
     ContractError,
+    DisplayName,
     KioskCommand,
     MessageTooLarge,
     ProfileRequest,
@@ -35,6 +37,7 @@ from kiosk_protocol import (
 log = logging.getLogger(__name__)
 
 RECENT_VIEWS = 20
+_DISPLAY_NAME: TypeAdapter[str] = TypeAdapter(DisplayName)
 
 
 @dataclass
@@ -46,6 +49,7 @@ class ResponderStats:
     rejected: int = 0
     oversized: int = 0  # of the rejected: larger than a request may be, refused unread
     connects: int = 0  # to the broker: more than one means it lost its connection at some point
+    names_left_out: int = 0  # display names a kiosk could not show as written, answered without
 
 
 class ProfileResponder:
@@ -96,21 +100,36 @@ class ProfileResponder:
         self._client.publish(reply_to, response.model_dump_json().encode(), properties={"CorrelationData": correlation})
 
     def _answer(self, request: ProfileRequest) -> ProfileResponse:
+        """The answer, in the version the kiosk asked in (one from before display names reads only version 1)."""
         try:
             card_holder = self._verify_card(request.token)
         except CardRefused as exc:
             self.stats.refused += 1
-            return ProfileResponse(request_id=request.request_id, shopper=request.shopper, error=f"card refused: {exc}")
+            return ProfileResponse(v=request.v, request_id=request.request_id, shopper=request.shopper,
+                                   error=f"card refused: {exc}")
         if card_holder != request.shopper:
             self.stats.refused += 1
-            return ProfileResponse(request_id=request.request_id, shopper=request.shopper,
+            return ProfileResponse(v=request.v, request_id=request.request_id, shopper=request.shopper,
                                    error="the card does not belong to this shopper")
         profile = self.store.profile(request.shopper, history_limit=200)
         recent = list(dict.fromkeys(e.sku for e in reversed(profile.views) if e.sku))
         self.stats.answered += 1
-        return ProfileResponse(request_id=request.request_id, shopper=request.shopper, consent=profile.consent,
-                               recent_skus=tuple(recent[:RECENT_VIEWS]), wishlist=tuple(profile.wishlist),
-                               preferences=profile.preferences)
+        return ProfileResponse(v=request.v, request_id=request.request_id, shopper=request.shopper,
+                               consent=profile.consent, recent_skus=tuple(recent[:RECENT_VIEWS]),
+                               wishlist=tuple(profile.wishlist), preferences=profile.preferences,
+                               display_name=self._display_name(request.shopper) if request.v >= 2 else None)
+
+    def _display_name(self, shopper: str) -> str | None:
+        """The name to greet ``shopper`` by, when HQ holds one a kiosk can show as written."""
+        name = self.store.display_name_of(shopper)
+        if name is None:
+            return None
+        try:
+            return _DISPLAY_NAME.validate_python(name)
+        except ValidationError:
+            self.stats.names_left_out += 1
+            log.warning("a shopper's display name does not fit the profile contract: answered without it")
+            return None
 
 
 def tell_fleet_to_forget(broker: str | ProfileResponder, shopper: str, client_id: str = "hq-erase",

@@ -228,16 +228,20 @@ class ProfileStore:
                                .where(preferences.c.profile_key == key)).all()
             consent = db.execute(sa.select(consents.c.status).where(consents.c.profile_key == key)
                                  .order_by(consents.c.hlc.desc()).limit(1)).scalar()
-            name = db.execute(sa.select(display_names.c.display_name)
-                              .where(display_names.c.profile_key == key)).scalar()
         return Profile(
             shopper=shopper,
             consent=ConsentStatus(consent) if consent else None,
             history=self.history(key, history_limit),
             wishlist=[sku for sku, added, removed in items if added and (removed is None or added > removed)],
             preferences=dict(prefs),
-            display_name=name,
+            display_name=self.display_name_of(shopper),
         )
+
+    def display_name_of(self, shopper: str) -> str | None:
+        """The name ``shopper`` asked to be greeted by, or None when they gave none."""
+        with self._engine.connect() as db:
+            return db.execute(sa.select(display_names.c.display_name)
+                              .where(display_names.c.profile_key == shopper_key(shopper))).scalar()
 
     def export(self, shopper: str) -> dict[str, Any]:
         """Everything HQ holds about a shopper, as JSON-ready data."""

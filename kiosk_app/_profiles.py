@@ -21,6 +21,11 @@ class ShopperProfile:
     response: ProfileResponse
     from_cache: bool
 
+    @property
+    def display_name(self) -> str | None:
+        """The name the shopper gave to be greeted by, if any (HQ sends it from version 2 on)."""
+        return self.response.display_name
+
 
 def fetch_profile(request_profile: Callable[[str, str], ProfileResponse | None], cache: ProfileCache,
                   shopper: str, card_token: str) -> ShopperProfile | None:

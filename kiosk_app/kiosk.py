@@ -154,7 +154,8 @@ class Kiosk:
         """Record the signed-in shopper's answer to linking this visit to their profile.
 
         Either answer is sent to HQ (it is the shopper's own record); only a yes lets
-        this visit's views join their profile.
+        this visit's views join their profile, those from before the card tap too: the
+        consent names the visit, and HQ moves its anonymous views when it stores it.
         """
         if self.session.shopper is None:
             return

@@ -1,15 +1,18 @@
 """The kiosk's visit state machine: plain Python, no Kivy, no clock of its own.
 
-    idle ──product tap──▶ browsing ──card tap──▶ signed in
+    idle ──product tap──▶ browsing ──card tap──▶ signed in   (the same visit goes on)
       ▲                                             │
       └──── idle timeout, or the same card again ───┘   (the visit is wiped)
 
     any mode ──staff badge or PIN──▶ staff ──badge again, leave, timeout──▶ idle
     any mode ──lock (staff or HQ)──▶ locked ──unlock──▶ idle
 
+A card tapped while browsing signs its shopper into the visit under way: what they looked
+at before stays with it, anonymous until they agree to link the visit to their profile.
 Every way back to idle replaces the visit with an empty one, so nothing of one shopper
-is left in memory for the next. Staff mode also starts from an empty visit: staff never
-see a shopper's data, and a shopper never inherits staff's screen.
+is left in memory for the next; so does another shopper's card while one is signed in.
+Staff mode also starts from an empty visit: staff never see a shopper's data, and a
+shopper never inherits staff's screen.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ class Visit:
         """The shopper id events may carry: only after consent."""
         return self.shopper if self.consented else None
 
+    @property
+    def viewed_skus(self) -> tuple[str, ...]:
+        """The products looked at in this visit, newest first, each once."""
+        return tuple(dict.fromkeys(event.item_id for event in reversed(self.viewed)))
+
 
 class SessionMachine:
     """Moves the kiosk between modes and owns the current visit.
@@ -94,14 +102,18 @@ class SessionMachine:
     def card(self, shopper: str, token: str | None = None) -> bool:
         """A verified loyalty card (of ``token``) was tapped; returns False when it signed its shopper out.
 
-        Another shopper's card starts a fresh visit: nothing of the first one carries over.
+        A card tapped while browsing continues that visit (its views join the profile only
+        if the shopper agrees); another shopper's card starts a fresh visit: nothing of the
+        first one carries over.
         """
         if not self.takes_shopper_taps:
             raise ValueError(f"no shopper signs in while the kiosk is {self.mode.value}")
-        if self.mode is Mode.SIGNED_IN and self.visit.shopper == shopper:
-            self._wipe(Mode.IDLE)
-            return False
-        self.visit = Visit(shopper=shopper, card_token=token)
+        if self.mode is Mode.SIGNED_IN:
+            if self.visit.shopper == shopper:
+                self._wipe(Mode.IDLE)
+                return False
+            self.visit = Visit()
+        self.visit.shopper, self.visit.card_token = shopper, token
         self.mode = Mode.SIGNED_IN
         self.touch()
         return True

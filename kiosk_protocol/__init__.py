@@ -35,12 +35,14 @@ from kiosk_protocol._tokens import Role, Token, issue_token, public_key_from_pem
 from kiosk_protocol.catalog import Catalog, Product, dump_catalog, image_file, load_catalog, problems
 from kiosk_protocol.contract import (
     BACKLOG_HIGH,
+    DISPLAY_NAME_MAX,
     EVENTS_WILDCARD,
     FLEET_COMMANDS,
     MAX_MANIFEST_BYTES,
     MAX_PACKET_BYTES,
     ONLINE_STORE,
     PROFILE_REQUESTS_WILDCARD,
+    PROFILE_VERSION,
     RECEIPT_HIGHEST_SEQ,
     SHOPPER_PATTERN,
     STATUS_WILDCARD,
@@ -75,6 +77,7 @@ from kiosk_protocol.hlc import MAX_AHEAD_MS, Hlc, HlcClock, wall_clock_ms
 
 __all__ = [
     "BACKLOG_HIGH",
+    "DISPLAY_NAME_MAX",
     "EVENTS_WILDCARD",
     "FLEET_COMMANDS",
     "MAX_AHEAD_MS",
@@ -86,6 +89,7 @@ __all__ = [
     "PRIVATE",
     "PRODUCTS",
     "PROFILE_REQUESTS_WILDCARD",
+    "PROFILE_VERSION",
     "PUBLIC",
     "RECEIPT_HIGHEST_SEQ",
     "SHOPPER_PATTERN",

@@ -20,6 +20,12 @@ shopper's card read in that visit (``card``), HQ's proof that the shopper was th
 HQ still takes version 1 for anonymous events (a fleet is not upgraded at one instant),
 of the kinds version 1 had: ``suggestion_tap`` (a suggestion touched on the screen) is
 version 2 only.
+
+Profile requests and responses are at version 2: a response may carry the name the
+shopper gave to be greeted by (``display_name``). A kiosk reads only the versions it
+knows and refuses unknown fields, so HQ answers each request in the request's own
+version: a kiosk from before display names asks in version 1 and gets version 1, with no
+name. As with events, HQ is upgraded before its kiosks.
 """
 
 from __future__ import annotations
@@ -31,9 +37,18 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Final, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from kiosk_protocol.exceptions import ContractError, MessageTooLarge
 
@@ -283,28 +298,33 @@ def decode_status(payload: bytes) -> KioskStatus:
     return decode(KioskStatus, payload)
 
 
+PROFILE_VERSION: Final = 2
+
+
 class ProfileRequest(BaseModel):
     """A kiosk asks for the profile of the shopper whose card was just tapped there.
 
-    The card's signed token goes along: HQ answers only for the shopper it names.
+    The card's signed token goes along: HQ answers only for the shopper it names. ``v``
+    is also the version of the response the kiosk reads.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
 
-    v: Literal[1] = 1
+    v: Literal[1, 2] = PROFILE_VERSION
     request_id: uuid.UUID
     shopper: ShopperId
     token: CardToken
 
 
 class ProfileResponse(BaseModel):
-    """HQ's answer: the shopper's recent cross-channel history and wishlist, or why not."""
+    """HQ's answer: the shopper's recent cross-channel history, wishlist and (from version 2)
+    the name to greet them by, or why not."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
 
-    v: Literal[1] = 1
+    v: Literal[1, 2] = PROFILE_VERSION
     request_id: uuid.UUID
     shopper: ShopperId
     error: str | None = None
@@ -312,6 +332,20 @@ class ProfileResponse(BaseModel):
     recent_skus: tuple[Sku, ...] = ()
     wishlist: tuple[Sku, ...] = ()
     preferences: dict[str, str] = Field(default_factory=dict)
+    display_name: DisplayName | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_version(self) -> ProfileResponse:
+        if self.v < 2 and self.display_name is not None:
+            raise ValueError("only a version 2 profile response carries a display name")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
+            data.pop("display_name", None)
+        return data
 
 
 class CommandKind(enum.Enum):

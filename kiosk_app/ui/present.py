@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 PLACEHOLDER_IMAGE = "images/placeholder.png"
 ONE_SIZE = "U"
 MAX_SUGGESTIONS = 4
+# A greeting's name is cut here (and the one-line title shortens it further to its width).
+GREETING_NAME_CHARS = 32
 # Text keys per reason: with another product as the anchor, and about the item itself.
 _REASON_KEYS: dict[ReasonKind, tuple[str, str]] = {
     ReasonKind.TAPPED_HERE: ("reason_tapped", "reason_tapped_this"),
@@ -161,6 +163,23 @@ def suggestion_views(suggestions: tuple[Suggestion, ...], in_view: str, catalog:
         if len(views) == MAX_SUGGESTIONS:
             break
     return tuple(views)
+
+
+def greeting(display_name: str | None, language: str) -> str:
+    """The welcome's title: "Hola, <name>" by the name the shopper gave, clipped with an
+    ellipsis when long, or a greeting with no name; never the shopper's id."""
+    texts = texts_for(language)
+    name = " ".join((display_name or "").split())  # no runs of spaces, none at either end
+    if not name:
+        return texts["welcome_title_unnamed"]
+    if len(name) > GREETING_NAME_CHARS:
+        name = name[:GREETING_NAME_CHARS - 1].rstrip() + "…"
+    return texts["welcome_title"].format(name=name)
+
+
+def recent_skus(seen_in_visit: tuple[str, ...], profile_recent: tuple[str, ...]) -> tuple[str, ...]:
+    """What the welcome lists as looked at: this visit's products, then the profile's, newest first, each once."""
+    return tuple(dict.fromkeys((*seen_in_visit, *profile_recent)))
 
 
 def profile_cards(skus: tuple[str, ...], reason_key: str, catalog: Catalog, catalog_file: Path, store: str,

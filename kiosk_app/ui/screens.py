@@ -95,8 +95,7 @@ class WelcomeScreen(Screen):
     """A signed-in shopper: greeting, the question whether to link this visit, and what they
     looked at in other channels and their wishlist once their profile arrives."""
 
-    shopper = StringProperty("")
-    title_text = StringProperty("")
+    title_text = StringProperty("")  # the greeting: by the name the shopper gave, never by their id
     profile_note = StringProperty("")  # loading, or "offline: what we last knew"
     answered = BooleanProperty(False)
     answer_text = StringProperty("")

@@ -7,7 +7,15 @@ from __future__ import annotations
 from kiosk_app.controls import KioskControls
 from kiosk_app.runtime import ShopperProfile
 from kiosk_app.ui.host import Host
-from kiosk_app.ui.present import featured_products, image_path, product_view, profile_cards, suggestion_views
+from kiosk_app.ui.present import (
+    featured_products,
+    greeting,
+    image_path,
+    product_view,
+    profile_cards,
+    recent_skus,
+    suggestion_views,
+)
 from kiosk_protocol import Product
 from recommender import Suggestion
 
@@ -106,23 +114,25 @@ class ShopperScreens:
             "" if visit.identity is None or product is None else "remove" if product.sku in visit.wishlist else "add")
 
     def _render_welcome(self) -> None:
-        screen, tx = self._host.sm.get_screen("welcome"), self._host.tx
-        screen.shopper = self._shopper
-        screen.title_text = tx["welcome_title"].format(shopper=self._shopper)
+        screen, tx, language = self._host.sm.get_screen("welcome"), self._host.tx, self._host.language
+        profile, visit = self._profile, self._controls.state.visit
+        screen.title_text = greeting(profile.display_name if profile else None, language)
         screen.answered = self._consent_answer is not None
         screen.answer_text = tx["welcome_linked" if self._consent_answer else "welcome_not_linked"]
-        profile = self._profile
+        # This visit's products join what they looked at once they agreed to link it, and
+        # only then: after a no, the visit stays out of their profile and out of this list.
+        recent = visit.viewed_skus if self._shopper and visit.identity is not None else ()
+        wishlist: tuple[str, ...] = ()
         if profile is None:
             screen.profile_note = tx["welcome_loading"] if self._shopper else ""
-            screen.show_profile((), ())
-            return
-        screen.profile_note = tx["welcome_from_cache"] if profile.from_cache else ""
-        catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
-        # The wishlist as it stands now: the profile's, with this visit's changes.
-        wishlist = tuple(self._controls.state.visit.wishlist)
-        ordered = tuple(sku for sku in profile.response.wishlist if sku in wishlist) + tuple(
-            sku for sku in wishlist if sku not in profile.response.wishlist)
+        else:
+            screen.profile_note = tx["welcome_from_cache"] if profile.from_cache else ""
+            held = profile.response
+            recent = recent_skus(recent, held.recent_skus)
+            # The wishlist as it stands now: the profile's, with this visit's changes.
+            wishlist = tuple(sku for sku in held.wishlist if sku in visit.wishlist) + tuple(
+                sku for sku in visit.wishlist if sku not in held.wishlist)
+        catalog, catalog_file = self._controls.catalog, self._controls.catalog_file
         screen.show_profile(
-            profile_cards(profile.response.recent_skus, "reason_viewed_before", catalog, catalog_file, self._store,
-                          language),
-            profile_cards(ordered, "reason_in_wishlist", catalog, catalog_file, self._store, language))
+            profile_cards(recent, "reason_viewed_before", catalog, catalog_file, self._store, language),
+            profile_cards(wishlist, "reason_in_wishlist", catalog, catalog_file, self._store, language))

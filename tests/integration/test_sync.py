@@ -124,7 +124,6 @@ def test_a_touched_suggestion_reaches_hq_as_its_own_kind_and_joins_the_profile_a
         hq_key[0].public_key()))
     kiosk.handle(TagRead(TagKind.PRODUCT, "01", sku=BOOT))
     kiosk.touch_suggestion(TOTE, beside=BOOT)  # before sign-in: anonymous
-    browsing = kiosk.session.id
     kiosk.handle(TagRead(TagKind.SHOPPER_CARD, "02", token=issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 600)))
     kiosk.consent(True)
     kiosk.touch_suggestion(BOOT, beside=TOTE)  # signed in and consenting: under the shopper's name
@@ -136,13 +135,13 @@ def test_a_touched_suggestion_reaches_hq_as_its_own_kind_and_joins_the_profile_a
         link.stop()
     stats = hq_ingest.stats
     assert (stats.stored, stats.rejected, stats.refused_no_card_proof) == (4, 0, 0)
-    # Each touch is kept as its own kind, with the product it was beside.
-    assert [(e.kind, e.sku, e.detail) for e in hq_ingest.store.history(f"session:{browsing}")] == [
-        ("product_view", BOOT, None), ("suggestion_tap", TOTE, BOOT)]
+    # Each touch is kept as its own kind, with the product it was beside; the visit's
+    # anonymous ones joined the profile with the consent.
     profile = hq_ingest.store.profile(SHOPPER)
     assert [(e.kind, e.sku, e.detail) for e in profile.history] == [
-        ("consent", None, "granted"), ("suggestion_tap", BOOT, TOTE)]
-    assert [e.sku for e in profile.views] == [BOOT]  # the shopper looked at it
+        ("product_view", BOOT, None), ("suggestion_tap", TOTE, BOOT), ("consent", None, "granted"),
+        ("suggestion_tap", BOOT, TOTE)]
+    assert [e.sku for e in profile.views] == [BOOT, TOTE, BOOT]  # the shopper looked at each
 
 
 def test_kiosk_status_is_retained_online_then_offline(mosquitto: Mosquitto, tmp_path: Path) -> None:

@@ -1,0 +1,52 @@
+"""Steps the tests of the real kiosk window share: taps on the emulated reader, waiting
+for a screen to settle, screenshots, and the cards a row shows.
+
+Set KIOSK_UPDATE_SCREENSHOTS=1 to keep the screenshots in docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from kiosk_app import KioskConfig
+from kiosk_app.demo import demo_catalog_path
+from nfc_reader import TagEmulator
+from testkit.kivy_window import frames_drawn
+from testkit.waiting import until
+
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+KEEP_SCREENSHOTS = os.environ.get("KIOSK_UPDATE_SCREENSHOTS") == "1"
+
+
+async def settled(app: Any) -> None:
+    """Wait until the screen change is over and what changed is laid out and drawn."""
+    await until(lambda: not app.sm.transition.is_active)
+    await frames_drawn()
+
+
+async def screenshot(app: Any, name: str, tmp_path: Path) -> Path:
+    """Save what the window shows once the screen change and layout are done; kept in
+    docs/screenshots when asked to."""
+    await settled(app)
+    path = (SCREENSHOTS if KEEP_SCREENSHOTS else tmp_path) / f"{name}.png"
+    app.root.export_to_png(str(path))
+    return path
+
+
+async def tap(emulator: TagEmulator, message: bytes) -> None:
+    """Present ``message`` on the emulated tag until the kiosk's reader has read it."""
+    assert await asyncio.get_running_loop().run_in_executor(None, emulator.tap, message)
+
+
+def kiosk_config(tmp_path: Path, broker: str, emulator: TagEmulator, hq_pem: Path, **extra: Any) -> KioskConfig:
+    """The demo store's kiosk-01, reading ``emulator`` and syncing through ``broker``."""
+    return KioskConfig(store="madrid-centro", kiosk="kiosk-01", catalog=demo_catalog_path(), reader=emulator.path,
+                       broker=broker, data_dir=tmp_path / "kiosk", hq_public_key=hq_pem, **extra)
+
+
+def card_skus(row: Any) -> list[str]:
+    """The products of a row of cards, left to right."""
+    return [card.sku for card in reversed(row.children)]  # Kivy keeps children last-added first

@@ -1,0 +1,88 @@
+"""Profile responses across versions: a version 1 answer still decodes, a display name
+comes only in version 2, and a kiosk from before display names refuses version 2, which
+is why HQ answers each request in the version it was asked in."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from kiosk_protocol import (
+    DISPLAY_NAME_MAX,
+    PROFILE_VERSION,
+    ConsentStatus,
+    ContractError,
+    ProfileRequest,
+    ProfileResponse,
+    Sku,
+    decode,
+)
+
+REQUEST_ID = uuid.uuid4()
+# What HQ sent before display names, byte for byte in shape.
+VERSION_1 = json.dumps({"v": 1, "request_id": str(REQUEST_ID), "shopper": "shopper-0042", "error": None,
+                        "consent": "granted", "recent_skus": ["BOOT-1"], "wishlist": [], "preferences": {}}).encode()
+
+
+class KioskOfVersion1Response(BaseModel):
+    """The profile response as a kiosk from before display names reads it (its schema then)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    request_id: uuid.UUID
+    shopper: str
+    error: str | None = None
+    consent: ConsentStatus | None = None
+    recent_skus: tuple[Sku, ...] = ()
+    wishlist: tuple[Sku, ...] = ()
+    preferences: dict[str, str] = Field(default_factory=dict)
+
+
+def test_a_version_1_answer_still_decodes_without_a_name() -> None:
+    response = decode(ProfileResponse, VERSION_1)
+    assert (response.v, response.recent_skus, response.display_name) == (1, ("BOOT-1",), None)
+
+
+def test_a_version_2_answer_carries_the_display_name() -> None:
+    sent = ProfileResponse(request_id=REQUEST_ID, shopper="shopper-0042", display_name="Lucía")
+    assert PROFILE_VERSION == 2 and sent.v == 2
+    assert decode(ProfileResponse, sent.model_dump_json().encode()).display_name == "Lucía"
+
+
+def test_a_kiosk_from_before_display_names_refuses_version_2_and_takes_version_1() -> None:
+    newer = ProfileResponse(request_id=REQUEST_ID, shopper="shopper-0042", display_name="Lucía")
+    with pytest.raises(ContractError):
+        decode(KioskOfVersion1Response, newer.model_dump_json().encode())
+    as_asked = ProfileResponse(v=1, request_id=REQUEST_ID, shopper="shopper-0042", recent_skus=("BOOT-1",))
+    assert "display_name" not in json.loads(as_asked.model_dump_json())  # not even as null
+    assert decode(KioskOfVersion1Response, as_asked.model_dump_json().encode()).recent_skus == ("BOOT-1",)
+
+
+def test_requests_name_the_version_they_read_and_older_ones_still_decode() -> None:
+    assert ProfileRequest(request_id=REQUEST_ID, shopper="s-1", token="t").v == 2
+    old = json.dumps({"v": 1, "request_id": str(REQUEST_ID), "shopper": "s-1", "token": "t"}).encode()
+    assert decode(ProfileRequest, old).v == 1
+    with pytest.raises(ContractError):
+        decode(ProfileRequest, json.dumps({"v": 3, "request_id": str(REQUEST_ID), "shopper": "s-1",
+                                           "token": "t"}).encode())
+
+
+@pytest.mark.parametrize("name", [
+    "", "x" * (DISPLAY_NAME_MAX + 1), "Ana\nMaría", "Ana\tMaría", "\u202eanA", "Ana\u2066", "\x85Ana",
+    "\ufeffAna",
+])
+def test_a_name_that_would_not_show_as_written_is_refused(name: str) -> None:
+    payload = ProfileResponse(request_id=REQUEST_ID, shopper="s-1").model_dump() | {"display_name": name}
+    with pytest.raises(ContractError):
+        decode(ProfileResponse, json.dumps(payload, default=str).encode())
+
+
+def test_a_version_1_answer_may_not_carry_a_name() -> None:
+    payload = json.loads(VERSION_1) | {"display_name": "Lucía"}
+    with pytest.raises(ContractError, match="version 2"):
+        decode(ProfileResponse, json.dumps(payload).encode())
