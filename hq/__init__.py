@@ -1,5 +1,6 @@
 """HQ: ingest of kiosk events into the central profile store, the profile API, the fleet
-view and its dashboard, catalog import and publishing, and broker provisioning. It speaks
+view and its dashboard, the pages for shoppers' phones (products, visits handed off from
+a kiosk), catalog import and publishing, and broker provisioning. It speaks
 ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq`` command group.
 Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
@@ -11,9 +12,13 @@ from hq._credentials import HqBrokerUrls, write_credentials_folder
 from hq._files import FileServer, file_app
 from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
 from hq._guard import GuardStats
+from hq._handoff import HandoffClaims, HandoffKey, HandoffSigner
 from hq._http import ApiServer, ConnectionStats, HttpLimits
 from hq._import import ImportReport, import_catalog
 from hq._ingest import IngestStats, IngestWorker
+from hq._phone_pages import PhonePages, PhoneStats
+from hq._phone_sessions import PhoneSessions, PhoneVisit
+from hq._phone_views import CatalogFile
 from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
 from hq._publish import CatalogPublisher, announce
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
@@ -22,9 +27,11 @@ from hq.exceptions import (
     ApiRefusal,
     ClusterError,
     CredentialsError,
+    HandoffRefused,
     HqError,
     ImportProblem,
     ImportRejected,
+    LinkRefusal,
     PublishRefused,
 )
 
@@ -35,6 +42,7 @@ __all__ = [
     "ApiRefusal",
     "ApiServer",
     "BrokerSecurity",
+    "CatalogFile",
     "CatalogPublisher",
     "ClusterError",
     "ConnectionStats",
@@ -44,6 +52,10 @@ __all__ = [
     "FleetThresholds",
     "FleetView",
     "GuardStats",
+    "HandoffClaims",
+    "HandoffKey",
+    "HandoffRefused",
+    "HandoffSigner",
     "HqBrokerUrls",
     "HqError",
     "HttpLimits",
@@ -54,6 +66,11 @@ __all__ = [
     "IngestStats",
     "IngestWorker",
     "KioskView",
+    "LinkRefusal",
+    "PhonePages",
+    "PhoneSessions",
+    "PhoneStats",
+    "PhoneVisit",
     "Profile",
     "ProfileResponder",
     "ProfileStore",

@@ -61,9 +61,10 @@ from hq._guard import (
     RequestGuard,
     authenticated_channel,
 )
+from hq._phone_pages import PHONE_CHANNEL, PhonePages
 from hq._responder import ProfileResponder, tell_fleet_to_forget
 from hq._store import ProfileStore
-from hq.exceptions import ApiRefusal
+from hq.exceptions import ApiRefusal, CredentialsError
 from kiosk_protocol import (
     ONLINE_STORE,
     ConsentStatus,
@@ -88,7 +89,7 @@ Shopper = Annotated[str, PathParam(pattern=SHOPPER_PATTERN, description="The sho
 def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = None,
                responder: ProfileResponder | None = None, fleet: FleetView | None = None,
                clock: HlcClock | None = None, body_limits: Mapping[str, int] | None = None,
-               failure_rate: str = DEFAULT_FAILURE_RATE) -> FastAPI:
+               failure_rate: str = DEFAULT_FAILURE_RATE, phone: PhonePages | None = None) -> FastAPI:
     """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
 
     Args:
@@ -102,8 +103,13 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         body_limits: larger body limits (bytes) by path prefix, for routes that take more than
             ``DEFAULT_BODY_LIMIT``.
         failure_rate: how many wrong keys and sign-ins an address may send (``limits`` notation).
+        phone: the pages for shoppers' phones (products, hand-off links); none without them.
 
-    The app's ``state.guard`` holds the guard's counters (``GuardStats``).
+    The app's ``state.guard`` holds the guard's counters (``GuardStats``), ``state.phone``
+    the phone pages' (``PhoneStats``) when they are served.
+
+    Raises:
+        CredentialsError: a channel of ``keys`` is named like the phone pages' own channel.
     """
     hlc_clock = clock or HlcClock("hq-api")
     guard = HttpGuard(keys, store, AuthFailures(failure_rate), dict(body_limits or {}))
@@ -116,6 +122,8 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         redoc_url=None, static_url="/docs/static",
     )
     app.state.guard = guard
+    if phone is not None and PHONE_CHANNEL in keys.keys:  # its changes would pass for the phone pages'
+        raise CredentialsError(f"channel {PHONE_CHANNEL!r} is the phone pages' own: give that key another name")
     app.add_middleware(RequestGuard, guard=guard)
     api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Your channel's API key.")
 
@@ -255,6 +263,9 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
                              "DELETE to tell the kiosks", {"Retry-After": "5"}) from exc
         return EraseOut(shopper=shopper, erased_events=erased, fleet_told=True)
 
+    if phone is not None:
+        app.state.phone = phone.stats
+        app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's
     if fleet is not None:
         app.include_router(fleet_router(fleet, guard, api_key))
         app.mount("/fleet/static", StaticFiles(directory=DASHBOARD_DIR), name="fleet-static")

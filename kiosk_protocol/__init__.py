@@ -32,11 +32,12 @@ from kiosk_protocol._manifest import (
 )
 from kiosk_protocol._private_files import PRIVATE, PUBLIC, atomic_writer, fsync_dir, private_file, write_atomically
 from kiosk_protocol._tokens import Role, Token, issue_token, public_key_from_pem, public_key_to_pem, verify_token
-from kiosk_protocol.catalog import Catalog, Product, dump_catalog, image_file, load_catalog, problems
+from kiosk_protocol.catalog import Catalog, Product, dump_catalog, format_price, image_file, load_catalog, problems
 from kiosk_protocol.contract import (
     BACKLOG_HIGH,
     EVENTS_WILDCARD,
     FLEET_COMMANDS,
+    HANDOFF_REQUESTS_WILDCARD,
     MAX_MANIFEST_BYTES,
     MAX_PACKET_BYTES,
     ONLINE_STORE,
@@ -48,6 +49,8 @@ from kiosk_protocol.contract import (
     CommandKind,
     ConsentStatus,
     EventKind,
+    HandoffRequest,
+    HandoffResponse,
     KioskCommand,
     KioskStatus,
     KioskTopics,
@@ -76,6 +79,7 @@ __all__ = [
     "BACKLOG_HIGH",
     "EVENTS_WILDCARD",
     "FLEET_COMMANDS",
+    "HANDOFF_REQUESTS_WILDCARD",
     "MAX_AHEAD_MS",
     "MAX_MANIFEST_BYTES",
     "MAX_PACKET_BYTES",
@@ -101,6 +105,8 @@ __all__ = [
     "DeltaEntry",
     "EventKind",
     "FileEntry",
+    "HandoffRequest",
+    "HandoffResponse",
     "Hlc",
     "HlcClock",
     "KioskCommand",
@@ -134,6 +140,7 @@ __all__ = [
     "dump_catalog",
     "encode_event",
     "events_topic",
+    "format_price",
     "fsync_dir",
     "image_file",
     "issue_token",
