@@ -23,6 +23,8 @@ from kiosk_protocol import (
     MAX_MANIFEST_BYTES,
     RECEIPT_HIGHEST_SEQ,
     ContractError,
+    HandoffRequest,
+    HandoffResponse,
     KioskCommand,
     KioskStatus,
     LinkState,
@@ -108,7 +110,8 @@ class KioskLink:
         self._on_command = on_command
         handlers: dict[str, MessageHandler] = {
             self._topics.receipts: self._on_receipt,
-            self._topics.profile_response: self._on_profile,
+            self._topics.profile_response: self._answer_handler(ProfileResponse),
+            self._topics.handoff_response: self._answer_handler(HandoffResponse),
             self._topics.commands: self._on_command_message,
             FLEET_COMMANDS: self._on_command_message,
             **{manifest_topic(kind.value): self._manifest_handler(kind) for kind in UpdateKind},
@@ -118,7 +121,7 @@ class KioskLink:
                                   on_connect=self._on_connect, on_disconnect=self._connected.clear,
                                   on_publish=self._on_publish,
                                   will=LastWill(self._topics.status, self._status(LinkState.OFFLINE)))
-        self._answers: dict[uuid.UUID, tuple[threading.Event, list[ProfileResponse]]] = {}
+        self._answers: dict[uuid.UUID, tuple[threading.Event, list[ProfileResponse | HandoffResponse]]] = {}
         self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
         self._resend_now = threading.Event()
         self._stop = threading.Event()
@@ -149,14 +152,30 @@ class KioskLink:
 
     def request_profile(self, shopper: str, card_token: str, timeout_s: float = 2.0) -> ProfileResponse | None:
         """Ask HQ for a shopper's profile (MQTT 5 request/response); None if no answer in time."""
+        request = ProfileRequest(request_id=uuid.uuid4(), shopper=shopper, token=card_token)
+        answer = self._ask(self._topics.profile_request, self._topics.profile_response, request, timeout_s)
+        return answer if isinstance(answer, ProfileResponse) else None
+
+    def request_handoff(self, session: uuid.UUID, shopper: str | None = None, card_token: str | None = None,
+                        timeout_s: float = 2.0) -> HandoffResponse | None:
+        """Ask HQ for the link that continues visit ``session`` on a phone; None if no answer in time.
+
+        ``shopper`` (with their card's ``card_token``) only for a signed-in shopper who consented.
+        """
+        request = HandoffRequest(request_id=uuid.uuid4(), session=session, shopper=shopper, token=card_token)
+        answer = self._ask(self._topics.handoff_request, self._topics.handoff_response, request, timeout_s)
+        return answer if isinstance(answer, HandoffResponse) else None
+
+    def _ask(self, topic: str, response_topic: str, request: ProfileRequest | HandoffRequest,
+             timeout_s: float) -> ProfileResponse | HandoffResponse | None:
+        """Publish ``request`` and wait for the answer that names its id (None when offline or none came)."""
         if not self.connected:
             return None
-        request = ProfileRequest(request_id=uuid.uuid4(), shopper=shopper, token=card_token)
-        answered, answer = threading.Event(), list[ProfileResponse]()
+        answered, answer = threading.Event(), list[ProfileResponse | HandoffResponse]()
         self._answers[request.request_id] = (answered, answer)
         try:
-            self._client.publish(self._topics.profile_request, request.model_dump_json().encode(),
-                                 properties={"ResponseTopic": self._topics.profile_response,
+            self._client.publish(topic, request.model_dump_json().encode(),
+                                 properties={"ResponseTopic": response_topic,
                                              "CorrelationData": request.request_id.bytes})
             answered.wait(timeout_s)
         finally:
@@ -244,16 +263,19 @@ class KioskLink:
         if highest_seq > self.outbox.last_sequence():  # a kiosk whose outbox HQ has seen further than it
             self.outbox.continue_after(highest_seq)
 
-    def _on_profile(self, message: mqtt.MQTTMessage) -> None:
-        try:
-            response = decode(ProfileResponse, bytes(message.payload))
-        except ContractError as exc:
-            self._reject(message, exc)
-            return
-        waiting = self._answers.get(response.request_id)
-        if waiting is not None:  # otherwise it came too late: the kiosk already fell back
-            waiting[1].append(response)
-            waiting[0].set()
+    def _answer_handler(self, kind: type[ProfileResponse] | type[HandoffResponse]) -> MessageHandler:
+        def handle(message: mqtt.MQTTMessage) -> None:
+            try:
+                response = decode(kind, bytes(message.payload))
+            except ContractError as exc:
+                self._reject(message, exc)
+                return
+            waiting = self._answers.get(response.request_id)
+            if waiting is not None:  # otherwise it came too late: the kiosk already fell back
+                waiting[1].append(response)
+                waiting[0].set()
+
+        return handle
 
     def _on_command_message(self, message: mqtt.MQTTMessage) -> None:
         try:

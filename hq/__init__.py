@@ -1,7 +1,8 @@
 """HQ: ingest of kiosk events into the central profile store, the profile API and its feed
-of profile changes, the fleet view and its dashboard, catalog import and publishing, and
-broker provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the
-``kiosk hq`` command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
+of profile changes, the fleet view and its dashboard, the pages for shoppers' phones
+(products, visits handed off from a kiosk), catalog import and publishing, and broker
+provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq``
+command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
 from hq._api import create_app
@@ -13,9 +14,13 @@ from hq._feed_api import ChangeFeed
 from hq._files import FileServer, file_app
 from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
 from hq._guard import GuardStats
+from hq._handoff import HandoffClaims, HandoffKey, HandoffSigner
 from hq._http import ApiServer, ConnectionStats, HttpLimits
 from hq._import import ImportReport, import_catalog
 from hq._ingest import IngestStats, IngestWorker
+from hq._phone_pages import PhonePages, PhoneStats
+from hq._phone_sessions import PhoneSessions, PhoneVisit
+from hq._phone_views import CatalogFile
 from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
 from hq._publish import CatalogPublisher, announce
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
@@ -24,9 +29,11 @@ from hq.exceptions import (
     ApiRefusal,
     ClusterError,
     CredentialsError,
+    HandoffRefused,
     HqError,
     ImportProblem,
     ImportRejected,
+    LinkRefusal,
     PublishRefused,
 )
 
@@ -37,6 +44,7 @@ __all__ = [
     "ApiRefusal",
     "ApiServer",
     "BrokerSecurity",
+    "CatalogFile",
     "CatalogPublisher",
     "Change",
     "ChangeFeed",
@@ -49,6 +57,10 @@ __all__ = [
     "FleetThresholds",
     "FleetView",
     "GuardStats",
+    "HandoffClaims",
+    "HandoffKey",
+    "HandoffRefused",
+    "HandoffSigner",
     "HqBrokerUrls",
     "HqError",
     "HttpLimits",
@@ -59,6 +71,11 @@ __all__ = [
     "IngestStats",
     "IngestWorker",
     "KioskView",
+    "LinkRefusal",
+    "PhonePages",
+    "PhoneSessions",
+    "PhoneStats",
+    "PhoneVisit",
     "Profile",
     "ProfileResponder",
     "ProfileStore",

@@ -65,9 +65,10 @@ from hq._guard import (
     RequestGuard,
     authenticated_channel,
 )
+from hq._phone_pages import PHONE_CHANNEL, PhonePages
 from hq._responder import ProfileResponder, tell_fleet_to_forget
 from hq._store import ProfileStore
-from hq.exceptions import ApiRefusal
+from hq.exceptions import ApiRefusal, CredentialsError
 from kiosk_protocol import (
     ONLINE_STORE,
     ConsentStatus,
@@ -92,7 +93,8 @@ Shopper = Annotated[str, PathParam(pattern=SHOPPER_PATTERN, description="The sho
 def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = None,
                responder: ProfileResponder | None = None, fleet: FleetView | None = None,
                clock: HlcClock | None = None, body_limits: Mapping[str, int] | None = None,
-               failure_rate: str = DEFAULT_FAILURE_RATE, changes: ChangeFeed | None = None) -> FastAPI:
+               failure_rate: str = DEFAULT_FAILURE_RATE, changes: ChangeFeed | None = None,
+               phone: PhonePages | None = None) -> FastAPI:
     """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
 
     Args:
@@ -107,9 +109,14 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
             ``DEFAULT_BODY_LIMIT``.
         failure_rate: how many wrong keys and sign-ins an address may send (``limits`` notation).
         changes: what wakes the change streams (``ChangeFeed(store.changes)`` by default).
+        phone: the pages for shoppers' phones (products, hand-off links); none without them.
 
     The app's ``state.guard`` holds the guard's counters (``GuardStats``); ``state.changes``
-    the change feed, whose ``close`` ends the open change streams (before the server stops).
+    the change feed, whose ``close`` ends the open change streams (before the server stops);
+    ``state.phone`` the phone pages' counters (``PhoneStats``) when they are served.
+
+    Raises:
+        CredentialsError: a channel of ``keys`` is named like the phone pages' own channel.
     """
     hlc_clock = clock or HlcClock("hq-api")
     guard = HttpGuard(keys, store, AuthFailures(failure_rate), dict(body_limits or {}))
@@ -123,6 +130,8 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     )
     app.state.guard = guard
     app.state.changes = changes or ChangeFeed(store.changes)
+    if phone is not None and PHONE_CHANNEL in keys.keys:  # its changes would pass for the phone pages'
+        raise CredentialsError(f"channel {PHONE_CHANNEL!r} is the phone pages' own: give that key another name")
     app.add_middleware(RequestGuard, guard=guard)
     api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Your channel's API key.")
 
@@ -272,6 +281,9 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         return EraseOut(shopper=shopper, erased_events=erased, fleet_told=True)
 
     app.include_router(feed_router(app.state.changes, api_key))
+    if phone is not None:
+        app.state.phone = phone.stats
+        app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's
     if fleet is not None:
         app.include_router(fleet_router(fleet, guard, api_key))
         app.mount("/fleet/static", StaticFiles(directory=DASHBOARD_DIR), name="fleet-static")

@@ -11,7 +11,8 @@
   the rate, every keyed request from that address gets 429 until the window has passed,
   whatever its key, so guessing learns nothing more. Successful calls are not counted;
 - every answer says ``nosniff`` and may not be framed; the dashboard's pages also carry a
-  Content-Security-Policy that allows only HQ's own scripts and styles.
+  Content-Security-Policy that allows only HQ's own scripts and styles, and the phone
+  pages (public: a shopper has no key) one that allows nothing but HQ's own files.
 """
 
 from __future__ import annotations
@@ -46,13 +47,22 @@ DEFAULT_BODY_LIMIT = 16 * 1024  # every body HQ's routes take is a few hundred b
 DEFAULT_FAILURE_RATE = "20/minute"
 _PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/fleet", "/fleet/",
                            "/fleet/session"})
-_PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/")
+# The phone pages (hq/_phone_pages.py): a product, a hand-off link, the visit on a phone.
+_PHONE_PREFIXES = ("/p/", "/h/", "/phone/")
+_PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/", *_PHONE_PREFIXES)
 _SESSION_PREFIX = "/fleet/api/"  # where a browser's sign-in cookie stands for a key
 _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"no-referrer")]
 _DASHBOARD_CSP = (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self'; "
                   b"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
                   b"form-action 'self'; frame-ancestors 'none'")
+# The phone pages send their referrer to HQ itself only: a same-origin form then carries its
+# true Origin (under no-referrer every Origin is "null"), which the wishlist form is checked by.
+_PHONE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                                 b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+]
 
 
 @dataclass
@@ -224,7 +234,10 @@ class RequestGuard:
 
 
 def _with_security_headers(send: Send, path: str) -> Send:
-    extra = [*_HEADERS, _DASHBOARD_CSP] if path == "/fleet" or path.startswith("/fleet/") else _HEADERS
+    if path == "/fleet" or path.startswith("/fleet/"):
+        extra = [*_HEADERS, _DASHBOARD_CSP]
+    else:
+        extra = _PHONE_HEADERS if path.startswith(_PHONE_PREFIXES) else _HEADERS
 
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":

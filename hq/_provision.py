@@ -222,11 +222,13 @@ def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
             f"topic write {topics.events}",
             f"topic write {topics.status}",
             f"topic write {topics.profile_request}",
+            f"topic write {topics.handoff_request}",
             f"topic read {topics.receipts}",
             f"topic read {topics.commands}",
             "topic read fleet/commands",
             "topic read fleet/manifests/#",
             f"topic read {topics.profile_response}",
+            f"topic read {topics.handoff_response}",
             "",
         ]
     return "\n".join(lines)

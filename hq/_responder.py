@@ -1,30 +1,36 @@
-"""HQ answers kiosks' profile requests (MQTT 5 request/response) and tells the fleet
-when a profile has been erased.
+"""HQ answers kiosks' profile and hand-off requests (MQTT 5 request/response) and tells
+the fleet when a profile has been erased.
 
 A kiosk may ask only for the shopper whose signed card was tapped on it: the request
 carries the card token, and HQ checks its signature and that it names that shopper.
-The answer goes to the asking kiosk's own response topic, whatever response topic the
-request names, so no kiosk can route another's answers to itself.
+A hand-off request gets a signed link to continue the visit on a phone (``_handoff``),
+for the store and kiosk of the topic it came on. Every answer goes to the asking kiosk's
+own response topic, whatever response topic the request names, so no kiosk can route
+another's answers to itself.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from backend_sync import BrokerUrl, MqttClient, publish_once
+from backend_sync import BrokerUrl, MessageHandler, MqttClient, publish_once
+from hq._handoff import HandoffSigner
 from hq._store import ProfileStore
 from kiosk_protocol import (
     FLEET_COMMANDS,
+    HANDOFF_REQUESTS_WILDCARD,
     PROFILE_REQUESTS_WILDCARD,
     CardRefused,
     CardVerifier,
     CommandKind,
     ContractError,
     DisplayName,
+    HandoffRequest,
     KioskCommand,
     MessageTooLarge,
     ProfileRequest,
@@ -38,6 +44,7 @@ log = logging.getLogger(__name__)
 
 RECENT_VIEWS = 20
 _DISPLAY_NAME: TypeAdapter[str] = TypeAdapter(DisplayName)
+_Request = TypeVar("_Request", bound=BaseModel)
 
 
 @dataclass
@@ -48,22 +55,27 @@ class ResponderStats:
     refused: int = 0
     rejected: int = 0
     oversized: int = 0  # of the rejected: larger than a request may be, refused unread
+    links_signed: int = 0  # hand-off links
+    links_refused: int = 0  # hand-off requests naming a shopper whose card did not check out
     connects: int = 0  # to the broker: more than one means it lost its connection at some point
     names_left_out: int = 0  # display names a kiosk could not show as written, answered without
 
 
 class ProfileResponder:
-    """Serves profile requests from every kiosk out of ``store``."""
+    """Serves profile requests from every kiosk out of ``store``, and hand-off requests when given ``handoff``."""
 
     def __init__(self, broker_url: str, store: ProfileStore, verify_card: CardVerifier,
-                 client_id: str = "hq-profiles") -> None:
+                 client_id: str = "hq-profiles", handoff: HandoffSigner | None = None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.store = store
         self.stats = ResponderStats()
         self._verify_card = verify_card
+        self._handoff = handoff
+        handlers: dict[str, MessageHandler] = {PROFILE_REQUESTS_WILDCARD: self._on_request}
+        if handoff is not None:
+            handlers[HANDOFF_REQUESTS_WILDCARD] = self._on_handoff
         self._client = MqttClient(self.broker, self.broker.username or client_id, role="the profile responder",
-                                  subscriptions=[PROFILE_REQUESTS_WILDCARD], on_message=self._on_request,
-                                  on_connect=self._count_connect)
+                                  subscriptions=list(handlers), handlers=handlers, on_connect=self._count_connect)
         self.subscribed = self._client.subscribed
 
     def start(self) -> None:
@@ -86,16 +98,38 @@ class ProfileResponder:
         self.stats.connects += 1
 
     def _on_request(self, message: mqtt.MQTTMessage) -> None:
+        taken = self._take(message, ProfileRequest)
+        if taken is not None:
+            store, kiosk, request = taken
+            self._reply(message, kiosk_topics(store, kiosk).profile_response, self._answer(request), request)
+
+    def _on_handoff(self, message: mqtt.MQTTMessage) -> None:
+        taken = self._take(message, HandoffRequest)
+        if taken is None or self._handoff is None:
+            return
+        store, kiosk, request = taken
+        response = self._handoff.answer(store, kiosk, request)
+        if response.error:
+            self.stats.links_refused += 1
+            log.warning("refused a hand-off link to %s/%s: %s", store, kiosk, response.error)
+        else:
+            self.stats.links_signed += 1
+        self._reply(message, kiosk_topics(store, kiosk).handoff_response, response, request)
+
+    def _take(self, message: mqtt.MQTTMessage, kind: type[_Request]) -> tuple[str, str, _Request] | None:
+        """The store and kiosk of the request's topic, and the request; None (counted, logged) when unfit."""
         parts = message.topic.split("/")
         try:
-            reply_to = kiosk_topics(parts[1], parts[2]).profile_response
-            request = decode(ProfileRequest, bytes(message.payload))
+            kiosk_topics(parts[1], parts[2])
+            return parts[1], parts[2], decode(kind, bytes(message.payload))
         except (ContractError, IndexError) as exc:
             self.stats.rejected += 1
             self.stats.oversized += isinstance(exc, MessageTooLarge)
-            log.warning("rejected a profile request on %s: %s", message.topic, exc)
-            return
-        response = self._answer(request)
+            log.warning("rejected a %s on %s: %s", kind.__name__, message.topic, exc)
+            return None
+
+    def _reply(self, message: mqtt.MQTTMessage, reply_to: str, response: BaseModel,
+               request: ProfileRequest | HandoffRequest) -> None:
         correlation = getattr(message.properties, "CorrelationData", request.request_id.bytes)
         self._client.publish(reply_to, response.model_dump_json().encode(), properties={"CorrelationData": correlation})
 

@@ -149,6 +149,11 @@ class ProfileStore:
         self.changes = ChangeLog(self._engine)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The database, for HQ's tables kept beside the profiles (phone sessions)."""
+        return self._engine
+
     def record(self, event: TapEvent) -> bool:
         """Store an event once; returns False if its id was already stored."""
         return bool(self.record_many([event]))

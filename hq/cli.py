@@ -63,41 +63,64 @@ def hq() -> None:
 @click.option("--api-keys", type=click.Path(exists=True, path_type=Path),
               help='JSON file of each channel\'s API key, {"web": KEY, "app": KEY, "hq": KEY}; '
                    "'hq' may use the dashboard.")
+@click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="HQ's master catalog (`kiosk hq catalog import --master`): with --api-port, serve shoppers' "
+                   "phones its product pages at /p/<sku>, read again whenever an import changes it.")
+@click.option("--handoff-key", type=click.Path(dir_okay=False, path_type=Path),
+              help="File of HQ's secret for hand-off links (made, readable by its owner only, if missing): "
+                   "answer kiosks' hand-off requests, and with --api-port and --catalog open the links.")
+@click.option("--public-url", help="Where phones reach the pages (https://shop.example.com), to build hand-off "
+                                   "links on; a retailer's web shop may serve them. [default: the API's address]")
 @_http_limit_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
-             api_keys: Path | None, max_connections: int | None, header_timeout: float | None,
-             body_timeout: float | None) -> None:
-    """Ingest kiosk events into the profile database, answer kiosks' profile requests and,
-    with --api-port, serve the profile API and the fleet dashboard."""
+             api_keys: Path | None, catalog_file: Path | None, handoff_key: Path | None, public_url: str | None,
+             max_connections: int | None, header_timeout: float | None, body_timeout: float | None) -> None:
+    """Ingest kiosk events into the profile database, answer kiosks' profile (and hand-off)
+    requests and, with --api-port, serve the profile API, the fleet dashboard and (with
+    --catalog) the pages for shoppers' phones."""
     import logging
 
     from backend_sync import BrokerUrl
     from hq import (
         ApiServer,
+        CatalogFile,
         FleetView,
+        HandoffKey,
+        HandoffSigner,
         HqBrokerUrls,
         HqError,
         IngestCluster,
         IngestWorker,
+        PhonePages,
         ProfileResponder,
         ProfileStore,
         create_app,
         load_api_keys,
     )
-    from kiosk_protocol import SyncError, card_verifier, public_key_from_pem
+    from kiosk_protocol import CatalogError, SyncError, card_verifier, public_key_from_pem
 
     if (api_port is None) != (api_keys is None):
         raise click.UsageError("--api-port and --api-keys go together")
+    if catalog_file is not None and api_port is None:
+        raise click.UsageError("--catalog serves phone pages: give --api-port and --api-keys too")
+    if handoff_key is not None and public_url is None and catalog_file is None:
+        raise click.UsageError("--handoff-key needs --public-url (where phones open the links), or --catalog "
+                               "to open them here")
     if (broker is None) == (broker_credentials is None):
         raise click.UsageError(f"give the broker (--broker, --broker-url-file or ${BROKER_URL_ENV}) "
                                "or --broker-credentials")
+    verify_card = card_verifier(public_key_from_pem(hq_key.read_bytes()))
+    pages_url = public_url or f"http://{api_host}:{api_port}"
     try:
         keys = load_api_keys(api_keys) if api_keys else None
+        links = HandoffKey.from_file(handoff_key) if handoff_key else None
+        signer = HandoffSigner(links, pages_url, verify_card) if links is not None else None
+        catalog = CatalogFile(catalog_file) if catalog_file else None
         urls = (HqBrokerUrls.from_folder(broker_credentials, workers) if broker_credentials is not None
                 else HqBrokerUrls.shared(str(broker), workers))
         shown = BrokerUrl.parse(urls.profiles)  # never the URL itself: it may hold a password
-    except (HqError, SyncError) as exc:
+    except (HqError, SyncError, CatalogError) as exc:
         raise click.ClickException(str(exc)) from exc
     if broker_credentials is None and shown.username:
         click.echo(f"warning: every HQ connection logs in as {shown.username}; a broker that takes usernames "
@@ -105,7 +128,6 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                    "--broker-credentials", err=True)
     if workers > 1 and db.startswith("sqlite"):
         click.echo("warning: several workers on SQLite take turns writing; use PostgreSQL", err=True)
-    verify_card = card_verifier(public_key_from_pem(hq_key.read_bytes()))
     store = ProfileStore(db)
     stops: list[Callable[[], object]] = [store.close]
     try:
@@ -131,7 +153,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                 raise click.ClickException(str(exc)) from exc
             stops.append(lambda: click.echo(f"HQ ingest stopped: {cluster.stop()}"))
             pids = f", {workers} workers (pids {', '.join(str(pid) for pid in cluster.pids.values())})"
-        responder = ProfileResponder(urls.profiles, store, verify_card, client_id=f"{worker_id}-profiles")
+        responder = ProfileResponder(urls.profiles, store, verify_card, client_id=f"{worker_id}-profiles",
+                                     handoff=signer)
         responder.start()
 
         def stop_responder() -> None:
@@ -147,18 +170,24 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             fleet.start()
             # An erase tells the fleet through the responder's connection: one of its own
             # with the same login would push the responder off the broker.
-            app = create_app(store, keys, responder=responder, fleet=fleet)
+            phone = PhonePages(store, catalog, links, public_url=pages_url) if catalog is not None else None
+            try:
+                app = create_app(store, keys, responder=responder, fleet=fleet, phone=phone)
+            except HqError as exc:
+                raise click.ClickException(str(exc)) from exc
             server = ApiServer(app, api_host, api_port, _http_limits(max_connections, header_timeout, body_timeout))
 
             def stop_server() -> None:
                 server.stop()
-                click.echo(f"HQ API: {app.state.guard.stats}, {server.stats}")
+                click.echo(f"HQ API: {app.state.guard.stats}, {server.stats}"
+                           + (f", phone pages: {phone.stats}" if phone is not None else ""))
 
             # The fleet view and the change feed end their open streams first.
             stops += [stop_server, fleet.stop, app.state.changes.close]
             server.start()
             click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
-                       f"fleet dashboard on {server.url}/fleet/")
+                       f"fleet dashboard on {server.url}/fleet/"
+                       + (f", phone pages on {server.url}/p/<sku>" if phone is not None else ""))
         wait_for_signal()
     finally:
         for stop in reversed(stops):

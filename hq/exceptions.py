@@ -4,6 +4,7 @@
 
     HqError
      ├── ApiRefusal        a request the API answers with an error (HTTP status, stable code, detail)
+     ├── HandoffRefused    a phone's hand-off link HQ will not take (``.reason``: malformed, forged, expired, used)
      ├── CredentialsError  API keys, broker credentials or the broker's CA missing or unfit
      ├── ClusterError      ingest workers that cannot run as asked, or did not subscribe in time
      ├── ImportRejected    a catalog import file with problems (``.problems``); nothing imported
@@ -16,6 +17,7 @@ wire contract refuses is ``kiosk_protocol.ContractError``.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,23 @@ class ApiRefusal(HqError):
     def __init__(self, status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
+
+
+class LinkRefusal(enum.Enum):
+    """Why a hand-off link is not taken."""
+
+    MALFORMED = "malformed"  # not a token at all
+    FORGED = "forged"  # not sealed by HQ's key, or changed since
+    EXPIRED = "expired"
+    USED = "used"  # another phone opened it first
+
+
+class HandoffRefused(HqError):
+    """A hand-off link HQ will not take, and why; nothing was changed."""
+
+    def __init__(self, reason: LinkRefusal, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class CredentialsError(HqError):

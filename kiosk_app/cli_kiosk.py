@@ -20,11 +20,18 @@ from backend_sync import BROKER_URL_ENV, secret_url_option, wait_for_signal
 @click.option("--headless", is_flag=True, help="No window: tap products automatically and report.")
 @click.option("--taps", default=5, show_default=True, help="Products to tap in headless mode.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Keep the demo's data here (default: temporary).")
-def demo(broker: str | None, headless: bool, taps: int, data_dir: Path | None) -> None:
+@click.option("--shop-url", help="The shop the demo catalog's product tags and QR codes name (its shop_url), "
+                                 "such as HQ's phone pages (http://HOST:PORT). [default: the catalog's own]")
+def demo(broker: str | None, headless: bool, taps: int, data_dir: Path | None, shop_url: str | None) -> None:
     """Run broker, HQ, kiosk and tag simulator on this machine."""
     from kiosk_app.demo import run_demo
+    from kiosk_protocol import CatalogError
 
-    sys.exit(run_demo(broker, headless, taps, data_dir))
+    try:
+        code = run_demo(broker, headless, taps, data_dir, shop_url)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
 
 
 @click.command()

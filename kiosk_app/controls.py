@@ -10,6 +10,7 @@ window gave the runtime, as do ``on_profile``, ``on_remote``, ``on_catalog`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol
@@ -81,6 +82,16 @@ class KioskControls(Protocol):
 
         Returns:
             False when nobody who agreed to it is signed in (or the change was not recorded).
+        """
+
+    def handoff_link(self, on_link: Callable[[str], None]) -> str | None:
+        """The link that continues this visit on the shopper's phone, signed by HQ, single-use and short-lived.
+
+        Returns:
+            The link when one for this visit (and its shopper, if they consented) is held
+            and fresh; else None: HQ is asked, off the screen's thread, and ``on_link`` gets
+            the link on the screen's thread if it answers while the visit lasts. Offline,
+            no answer comes: the screen keeps the plain product address.
         """
 
     def touch_suggestion(self, sku: str, beside: str) -> None:

@@ -2,7 +2,9 @@
 
 One process tree: an MQTT broker (embedded amqtt unless ``--broker`` is given), the HQ
 ingest service on SQLite, the kiosk, and a tag simulator whose taps go through
-nfcpy's udp driver to the kiosk's nfcpy reader.
+nfcpy's udp driver to the kiosk's nfcpy reader. ``--shop-url`` gives the demo catalog
+another shop address (the one its product tags and the kiosk's QR codes name), such as
+HQ's phone pages.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from hq import CatalogPublisher, ProfileStore, announce
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from kiosk_app.staff import pin_file, write_pin
-from kiosk_protocol import Role, issue_token, load_catalog, public_key_to_pem
+from kiosk_protocol import Catalog, CatalogError, Role, dump_catalog, issue_token, load_catalog, public_key_to_pem
 from nfc_reader import TagEmulator, encode_product
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,27 @@ _HQ_STORE_TIMEOUT_S = 15.0
 def demo_catalog_path() -> Path:
     """The demo catalog shipped in ``assets``."""
     return Path(str(resources.files("assets") / "catalog" / "demo.json"))
+
+
+def demo_catalog(workdir: Path, shop_url: str | None) -> Path:
+    """The demo catalog; with ``shop_url``, a copy of it (images too) in ``workdir`` naming that shop.
+
+    Raises:
+        CatalogError: ``shop_url`` is no http(s) address a catalog may hold.
+    """
+    source = demo_catalog_path()
+    if shop_url is None:
+        return source
+    if not shop_url.startswith(("http://", "https://")):
+        raise CatalogError(f"not a shop address: {shop_url!r} (http(s)://host[:port])")
+    try:
+        catalog = Catalog.model_validate({**load_catalog(source).model_dump(), "shop_url": shop_url.rstrip("/")})
+    except ValueError as exc:
+        raise CatalogError(f"not a shop address: {shop_url!r}: {exc}") from exc
+    folder = workdir / "catalog"
+    shutil.copytree(source.parent / "images", folder / "images", dirs_exist_ok=True)
+    (folder / source.name).write_text(dump_catalog(catalog), encoding="utf-8")
+    return folder / source.name
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -73,8 +96,9 @@ class DemoSetup:
     files_port: int
 
 
-def prepare(workdir: Path, broker: str) -> DemoSetup:
-    """Make HQ's signing key, a loyalty card for the demo shopper, and the kiosk's config."""
+def prepare(workdir: Path, broker: str, catalog: Path | None = None) -> DemoSetup:
+    """Make HQ's signing key, a loyalty card for the demo shopper, and the kiosk's config (on ``catalog``,
+    the shipped demo catalog by default)."""
     key = Ed25519PrivateKey.generate()
     public_pem = workdir / "hq_public_key.pem"
     public_pem.write_bytes(public_key_to_pem(key.public_key()))
@@ -83,7 +107,7 @@ def prepare(workdir: Path, broker: str) -> DemoSetup:
     config = KioskConfig(
         store=DEMO_STORE,
         kiosk=DEMO_KIOSK,
-        catalog=demo_catalog_path(),
+        catalog=catalog or demo_catalog_path(),
         reader=reader,
         broker=broker,
         data_dir=workdir / "kiosk",
@@ -103,9 +127,11 @@ def prepare(workdir: Path, broker: str) -> DemoSetup:
     )
 
 
-def run_demo(broker: str | None, headless: bool, taps: int, keep_data: Path | None = None) -> int:
+def run_demo(broker: str | None, headless: bool, taps: int, keep_data: Path | None = None,
+             shop_url: str | None = None) -> int:
     """Run the demo until the window closes, Ctrl-C, or (headless) ``taps`` taps are done.
 
+    ``shop_url`` is the shop the demo catalog's tags and QR codes name (``demo_catalog``).
     Returns the process exit code: headless, 0 only if HQ stored every tap's event.
     """
     if not headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -114,7 +140,7 @@ def run_demo(broker: str | None, headless: bool, taps: int, keep_data: Path | No
     workdir = keep_data or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        with _services(workdir, broker) as setup:
+        with _services(workdir, broker, demo_catalog(workdir, shop_url)) as setup:
             if headless:
                 return _run_headless(setup, taps)
             _run_window(setup)
@@ -128,14 +154,14 @@ def run_demo(broker: str | None, headless: bool, taps: int, keep_data: Path | No
 
 
 @contextlib.contextmanager
-def _services(workdir: Path, broker: str | None) -> Iterator[DemoSetup]:
+def _services(workdir: Path, broker: str | None, catalog: Path) -> Iterator[DemoSetup]:
     children: list[subprocess.Popen[str]] = []
     try:
         if broker is None:
             port = free_port()
             broker = f"mqtt://127.0.0.1:{port}?protocol=3.1.1"  # the embedded broker has no MQTT 5
             children.append(spawn_kiosk_command(["broker", "--port", str(port)], ready="broker ready"))
-        setup = prepare(workdir, broker)
+        setup = prepare(workdir, broker, catalog)
         # In the environment, not on HQ's command line: a broker given to the demo may hold a password.
         children.append(spawn_kiosk_command(["hq", "serve", "--db", setup.hq_db, "--hq-key",
                                              str(setup.kiosk.hq_public_key)], ready="HQ ingest ready",
@@ -143,7 +169,7 @@ def _services(workdir: Path, broker: str | None) -> Iterator[DemoSetup]:
         # HQ signs the demo catalog as version 1 and announces it: the kiosk fetches it
         # through the same verified update path a store's kiosks use.
         bundles = workdir / "bundles"
-        announce(broker, CatalogPublisher(bundles, setup.hq_key).publish(demo_catalog_path()))
+        announce(broker, CatalogPublisher(bundles, setup.hq_key).publish(catalog))
         children.append(spawn_kiosk_command(["hq", "files", "--dir", str(bundles), "--port", str(setup.files_port)],
                                ready="HQ files ready"))
         print(f"broker {without_password(broker)} · HQ database {setup.hq_db} · HQ files {setup.kiosk.files_url} · "

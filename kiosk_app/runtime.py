@@ -27,6 +27,7 @@ from backend_sync import (
     damaged_outboxes,
 )
 from kiosk_app._gc_pauses import no_full_collections, swap_then_release
+from kiosk_app._handoff import HandoffLinks
 from kiosk_app._lock_file import LockFile
 from kiosk_app._models import content_model, model_problem, usable_model
 from kiosk_app._profiles import ShopperProfile, fetch_profile, synced_history
@@ -156,6 +157,7 @@ class KioskRuntime:
         self._on_profile = on_profile or (lambda profile: None)
         self._on_remote = on_remote or (lambda command: None)
         self._on_catalog = on_catalog or (lambda: None)
+        self.handoffs = HandoffLinks(self.link.request_handoff, lambda: self.kiosk.session, dispatch)
 
     def start(self) -> None:
         """Start the link, the reader and the catalog and model updates."""
@@ -257,6 +259,10 @@ class KioskRuntime:
     def set_wishlist(self, sku: str, wanted: bool) -> bool:
         """Put ``sku`` on the consenting shopper's wishlist or take it off; False when nobody may."""
         return self.kiosk.set_wishlist(sku, wanted)
+
+    def handoff_link(self, on_link: Callable[[str], None]) -> str | None:
+        """The visit's "continue on your phone" link from HQ if held; else None, and ``on_link`` gets it later."""
+        return self.handoffs.link(on_link)
 
     def touch_suggestion(self, sku: str, beside: str) -> None:
         """The shopper touched the suggestion ``sku`` shown beside the product ``beside``."""

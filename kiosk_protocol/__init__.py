@@ -32,12 +32,13 @@ from kiosk_protocol._manifest import (
 )
 from kiosk_protocol._private_files import PRIVATE, PUBLIC, atomic_writer, fsync_dir, private_file, write_atomically
 from kiosk_protocol._tokens import Role, Token, issue_token, public_key_from_pem, public_key_to_pem, verify_token
-from kiosk_protocol.catalog import Catalog, Product, dump_catalog, image_file, load_catalog, problems
+from kiosk_protocol.catalog import Catalog, Product, dump_catalog, format_price, image_file, load_catalog, problems
 from kiosk_protocol.contract import (
     BACKLOG_HIGH,
     DISPLAY_NAME_MAX,
     EVENTS_WILDCARD,
     FLEET_COMMANDS,
+    HANDOFF_REQUESTS_WILDCARD,
     MAX_MANIFEST_BYTES,
     MAX_PACKET_BYTES,
     ONLINE_STORE,
@@ -51,6 +52,8 @@ from kiosk_protocol.contract import (
     ConsentStatus,
     DisplayName,
     EventKind,
+    HandoffRequest,
+    HandoffResponse,
     KioskCommand,
     KioskStatus,
     KioskTopics,
@@ -80,6 +83,7 @@ __all__ = [
     "DISPLAY_NAME_MAX",
     "EVENTS_WILDCARD",
     "FLEET_COMMANDS",
+    "HANDOFF_REQUESTS_WILDCARD",
     "MAX_AHEAD_MS",
     "MAX_MANIFEST_BYTES",
     "MAX_PACKET_BYTES",
@@ -107,6 +111,8 @@ __all__ = [
     "DisplayName",
     "EventKind",
     "FileEntry",
+    "HandoffRequest",
+    "HandoffResponse",
     "Hlc",
     "HlcClock",
     "KioskCommand",
@@ -140,6 +146,7 @@ __all__ = [
     "dump_catalog",
     "encode_event",
     "events_topic",
+    "format_price",
     "fsync_dir",
     "image_file",
     "issue_token",

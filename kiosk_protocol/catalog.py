@@ -166,6 +166,20 @@ class Catalog(BaseModel):
         return cached[1]
 
 
+_CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
+
+
+def format_price(amount: float, currency: str, language: str) -> str:
+    """A price as shoppers write it: ``89,95 €`` in Spanish, ``€89.95`` in English."""
+    symbol = _CURRENCY_SYMBOLS.get(currency, currency)
+    whole, cents = f"{amount:.2f}".split(".")
+    if language == "en":
+        return f"{symbol}{int(whole):,}.{cents}"
+    # Spanish groups thousands with a dot only from five digits on (RAE, CLDR).
+    grouped = f"{int(whole):,}".replace(",", ".") if len(whole) >= 5 else whole
+    return f"{grouped},{cents}\u00a0{symbol}"
+
+
 def image_file(catalog_file: Path, image: str) -> Path | None:
     """The file of a product's ``image``, resolved, if it lies inside the catalog's folder.
 

@@ -8,6 +8,8 @@ Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
     kiosk/<store>/<kiosk>/commands          HQ -> kiosk
     kiosk/<store>/<kiosk>/profile/request   kiosk -> HQ
     kiosk/<store>/<kiosk>/profile/response  HQ -> kiosk
+    kiosk/<store>/<kiosk>/handoff/request   kiosk -> HQ: a link to continue the visit on a phone
+    kiosk/<store>/<kiosk>/handoff/response  HQ -> kiosk: the link, signed by HQ
     fleet/commands                          HQ -> every kiosk
     fleet/manifests/<kind>                  retained signed manifest (catalog, model)
 
@@ -58,6 +60,7 @@ STATUS_WILDCARD = "kiosk/+/+/status"
 # channel as kiosk id; no real store may take this id.
 ONLINE_STORE = "online"
 PROFILE_REQUESTS_WILDCARD = "kiosk/+/+/profile/request"
+HANDOFF_REQUESTS_WILDCARD = "kiosk/+/+/handoff/request"
 FLEET_COMMANDS = "fleet/commands"
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _ID_PATTERN = re.compile(_ID)
@@ -244,6 +247,8 @@ class KioskTopics:
     commands: str
     profile_request: str
     profile_response: str
+    handoff_request: str
+    handoff_response: str
 
 
 def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
@@ -254,7 +259,8 @@ def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
     """
     base = f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}"
     return KioskTopics(f"{base}/events", f"{base}/receipts", f"{base}/status", f"{base}/commands",
-                       f"{base}/profile/request", f"{base}/profile/response")
+                       f"{base}/profile/request", f"{base}/profile/response",
+                       f"{base}/handoff/request", f"{base}/handoff/response")
 
 
 class LinkState(enum.Enum):
@@ -346,6 +352,42 @@ class ProfileResponse(BaseModel):
         if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
             data.pop("display_name", None)
         return data
+
+
+class HandoffRequest(BaseModel):
+    """A kiosk asks HQ for a short-lived, single-use link that continues visit ``session`` on a phone.
+
+    It names the shopper only when they are signed in and have consented, with their
+    card's token as proof (as a profile request does). The kiosk holds no signing key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
+
+    v: Literal[1] = 1
+    request_id: uuid.UUID
+    session: uuid.UUID
+    shopper: ShopperId | None = None
+    token: CardToken | None = None
+
+    @model_validator(mode="after")
+    def _shopper_with_card(self) -> HandoffRequest:
+        if (self.shopper is None) != (self.token is None):
+            raise ValueError("a shopper is named with their card's token, and a token only with its shopper")
+        return self
+
+
+class HandoffResponse(BaseModel):
+    """HQ's answer: the link and until when it opens, or why not."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 4 * 1024
+
+    v: Literal[1] = 1
+    request_id: uuid.UUID
+    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://")] | None = None
+    expires_at: datetime | None = None
+    error: str | None = None
 
 
 class CommandKind(enum.Enum):

@@ -15,7 +15,7 @@ import segno
 
 from kiosk_app.runtime import KioskHealth
 from kiosk_app.ui.texts import texts_for
-from kiosk_protocol import BACKLOG_HIGH, Catalog, Product, image_file
+from kiosk_protocol import BACKLOG_HIGH, Catalog, Product, format_price, image_file
 from nfc_reader import ReaderState, TagKind, TagRead, product_uri
 from recommender import Reason, ReasonKind, Suggestion
 
@@ -35,7 +35,6 @@ _REASON_KEYS: dict[ReasonKind, tuple[str, str]] = {
     ReasonKind.POPULAR_IN_STORE: ("reason_popular_in_store", "reason_popular_in_store"),
     ReasonKind.POPULAR: ("reason_popular", "reason_popular"),
 }
-_CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 
 
 @dataclass(frozen=True)
@@ -73,17 +72,6 @@ class SuggestionView:
     price: str
     image: str
     reason: str
-
-
-def format_price(amount: float, currency: str, language: str) -> str:
-    """A price as shoppers write it: ``89,95 €`` in Spanish, ``€89.95`` in English."""
-    symbol = _CURRENCY_SYMBOLS.get(currency, currency)
-    whole, cents = f"{amount:.2f}".split(".")
-    if language == "en":
-        return f"{symbol}{int(whole):,}.{cents}"
-    # Spanish groups thousands with a dot only from five digits on (RAE, CLDR).
-    grouped = f"{int(whole):,}".replace(",", ".") if len(whole) >= 5 else whole
-    return f"{grouped},{cents}\u00a0{symbol}"
 
 
 def image_path(catalog_file: Path, image: str) -> str:

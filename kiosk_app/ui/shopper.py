@@ -4,6 +4,8 @@ profile HQ sent."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from kiosk_app.controls import KioskControls
 from kiosk_app.runtime import ShopperProfile
 from kiosk_app.ui.host import Host
@@ -104,9 +106,21 @@ class ShopperScreens:
             return
         catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
         view = product_view(self._product, catalog, catalog_file, self._store, language)
+        # HQ's link of this visit for the QR code once it has one; the product's address until then.
+        link = self._controls.handoff_link(self._take_handoff_link)
+        if link is not None:
+            view = dataclasses.replace(view, web_address=self._in_language(link))
         cards = suggestion_views(self._suggestions, self._product.sku, catalog, catalog_file, self._store, language)
         self._host.sm.get_screen("product").show(view, cards)
         self._render_wishlist_button()
+
+    def _take_handoff_link(self, link: str) -> None:
+        if self._product is not None:
+            self._host.sm.get_screen("product").web_address = self._in_language(link)
+
+    def _in_language(self, link: str) -> str:
+        """The link opens the phone's page in the kiosk's language."""
+        return f"{link}?lang={self._host.language}"
 
     def _render_wishlist_button(self) -> None:
         visit, product = self._controls.state.visit, self._product
