@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from backend_sync import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, wait_for_signal, without_password
+from hq._webhooks_cli import delivery_options, webhooks
 
 if TYPE_CHECKING:
-    from hq import BrokerSecurity, Credentials, HttpLimits
+    from hq import BrokerSecurity, Credentials, DeliveryPolicy, HttpLimits
 
 _AnyCommand = Callable[..., None]
 
@@ -43,6 +44,8 @@ def hq() -> None:
     """HQ services."""
 
 
+hq.add_command(webhooks)
+
 
 @hq.command("serve")
 @secret_url_option("broker", BROKER_URL_ENV, "Broker URL, mqtt://host:port, one login for every HQ connection.",
@@ -64,12 +67,14 @@ def hq() -> None:
               help='JSON file of each channel\'s API key, {"web": KEY, "app": KEY, "hq": KEY}; '
                    "'hq' may use the dashboard.")
 @_http_limit_options
+@delivery_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
              api_keys: Path | None, max_connections: int | None, header_timeout: float | None,
-             body_timeout: float | None) -> None:
-    """Ingest kiosk events into the profile database, answer kiosks' profile requests and,
-    with --api-port, serve the profile API and the fleet dashboard."""
+             body_timeout: float | None, webhook_policy: DeliveryPolicy) -> None:
+    """Ingest kiosk events into the profile database, answer kiosks' profile requests, deliver
+    the webhooks (`kiosk hq webhooks`) and, with --api-port, serve the profile API and the
+    fleet dashboard."""
     import logging
 
     from backend_sync import BrokerUrl
@@ -82,6 +87,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         IngestWorker,
         ProfileResponder,
         ProfileStore,
+        WebhookDelivery,
         create_app,
         load_api_keys,
     )
@@ -142,6 +148,14 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         if not responder.subscribed.wait(30):
             raise click.ClickException(f"could not subscribe at {shown}")
         click.echo(f"HQ ingest ready ({shown} -> {without_password(db)}){pids}")
+        delivery = WebhookDelivery(store.webhooks, webhook_policy)
+        delivery.start()
+
+        def stop_delivery() -> None:
+            delivery.stop()
+            click.echo(f"webhooks: {delivery.stats}")
+
+        stops.append(stop_delivery)
         if api_port is not None and keys is not None:
             fleet = FleetView(urls.fleet, client_id=f"{worker_id}-fleet")
             fleet.start()
