@@ -1,8 +1,9 @@
 """HQ: ingest of kiosk events into the central profile store, the profile API and its feed
-of profile changes, the fleet view and its dashboard, the pages for shoppers' phones
-(products, visits handed off from a kiosk), catalog import and publishing, and broker
-provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq``
-command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
+of profile changes (followed, or delivered to webhooks), the fleet view and its dashboard,
+the pages for shoppers' phones (products, visits handed off from a kiosk), catalog import
+and publishing, and broker provisioning. It speaks ``kiosk_protocol`` with the kiosks;
+``hq.cli`` is the ``kiosk hq`` command group. Errors: ``hq.exceptions``, one tree under
+``HqError``.
 """
 
 from hq._api import create_app
@@ -10,6 +11,7 @@ from hq._auth import ApiKeys, load_api_keys
 from hq._changes import Change, ChangeLog
 from hq._cluster import IngestCluster
 from hq._credentials import HqBrokerUrls, write_credentials_folder
+from hq._delivery import DeliveryPolicy, WebhookDelivery
 from hq._feed_api import ChangeFeed
 from hq._files import FileServer, file_app
 from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
@@ -25,6 +27,7 @@ from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosq
 from hq._publish import CatalogPublisher, announce
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
+from hq._webhooks import ParkedChange, Webhook, Webhooks, WebhookStatus
 from hq.exceptions import (
     ApiRefusal,
     ClusterError,
@@ -35,6 +38,7 @@ from hq.exceptions import (
     ImportRejected,
     LinkRefusal,
     PublishRefused,
+    WebhookRefused,
 )
 
 __all__ = [
@@ -53,6 +57,7 @@ __all__ = [
     "ConnectionStats",
     "Credentials",
     "CredentialsError",
+    "DeliveryPolicy",
     "FileServer",
     "FleetThresholds",
     "FleetView",
@@ -72,6 +77,7 @@ __all__ = [
     "IngestWorker",
     "KioskView",
     "LinkRefusal",
+    "ParkedChange",
     "PhonePages",
     "PhoneSessions",
     "PhoneStats",
@@ -82,6 +88,11 @@ __all__ = [
     "PublishRefused",
     "ResponderStats",
     "StoredEvent",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookRefused",
+    "WebhookStatus",
+    "Webhooks",
     "announce",
     "create_app",
     "file_app",

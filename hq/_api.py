@@ -68,6 +68,7 @@ from hq._guard import (
 from hq._phone_pages import PHONE_CHANNEL, PhonePages
 from hq._responder import ProfileResponder, tell_fleet_to_forget
 from hq._store import ProfileStore
+from hq._webhooks_api import webhooks_router
 from hq.exceptions import ApiRefusal, CredentialsError
 from kiosk_protocol import (
     ONLINE_STORE,
@@ -103,7 +104,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         broker_url: where to tell the fleet to forget an erased shopper.
         responder: HQ's running profile responder: its connection tells the fleet instead
             (no connection of the erase's own, which could push another off the broker).
-        fleet: the fleet view behind the dashboard; no dashboard without it.
+        fleet: the fleet view behind the dashboard (and its webhooks view); no dashboard without it.
         clock: the API's hybrid logical clock (``HlcClock("hq-api")`` by default).
         body_limits: larger body limits (bytes) by path prefix, for routes that take more than
             ``DEFAULT_BODY_LIMIT``.
@@ -286,6 +287,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's
     if fleet is not None:
         app.include_router(fleet_router(fleet, guard, api_key))
+        app.include_router(webhooks_router(store.webhooks, keys, api_key))
         app.mount("/fleet/static", StaticFiles(directory=DASHBOARD_DIR), name="fleet-static")
     return app
 

@@ -35,7 +35,7 @@ class ApiKeys:
 
     def __post_init__(self) -> None:
         for channel, key in self.keys.items():
-            if not _CHANNEL.match(channel):
+            if not is_channel(channel):
                 raise CredentialsError(f"not a channel name: {channel!r} (lowercase letters, digits and '-')")
             if len(key) < MIN_KEY_LENGTH or not _KEY.match(key):
                 raise CredentialsError(f"the key of channel {channel!r} is shorter than {MIN_KEY_LENGTH} characters or "
@@ -87,6 +87,11 @@ class ApiKeys:
     def _signature(self, channel: str, expires: int, nonce: str) -> str:
         return hmac.new(self.keys[channel].encode(), f"dashboard:{channel}.{expires}.{nonce}".encode(),
                         hashlib.sha256).hexdigest()
+
+
+def is_channel(name: str) -> bool:
+    """Whether ``name`` may name a channel: lowercase letters, digits and '-', as the key file's."""
+    return bool(_CHANNEL.match(name))
 
 
 def new_api_key() -> str:

@@ -147,13 +147,17 @@ class ChangeLog:
         """Up to ``limit`` changes with a cursor above ``after``, oldest first."""
         query = sa.select(changes).where(changes.c.cursor > after).order_by(changes.c.cursor).limit(limit)
         with self._engine.connect() as db:
-            return [Change(row.cursor, row.shopper, row.kind, row.store, row.kiosk, _utc(row.at), row.fields)
-                    for row in db.execute(query)]
+            return [change_from_row(row) for row in db.execute(query)]
 
     def latest(self) -> int:
         """The highest cursor in the log (0 when it is empty)."""
         with self._engine.connect() as db:
             return int(db.execute(sa.select(sa.func.coalesce(sa.func.max(changes.c.cursor), 0))).scalar_one())
+
+
+def change_from_row(row: sa.Row[Any]) -> Change:
+    """A row of the ``changes`` table as a ``Change``."""
+    return Change(row.cursor, row.shopper, row.kind, row.store, row.kiosk, _utc(row.at), row.fields)
 
 
 def _row(shopper: str, kind: str, store: str, kiosk: str, at: datetime, fields: dict[str, str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ What a profile holds and how changes from different channels merge:
 - display name: the one with the newest HLC, as preferences.
 
 Every change that changes a profile is also appended to the change log (``_changes``) in
-the same transaction, for every channel to follow.
+the same transaction, for every channel to follow (or to have delivered: ``_webhooks``).
 
 An anonymous session joins a shopper's profile only when that shopper grants consent
 at the kiosk in that session: then its earlier views move to the profile, and later
@@ -56,6 +56,7 @@ from hq._schema import (
     session_links,
     wishlist,
 )
+from hq._webhooks import Webhooks
 from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent, channel_of
 
 _VIEW_KINDS = frozenset(kind.value for kind in VIEW_KINDS)
@@ -147,6 +148,7 @@ class ProfileStore:
             kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
             start_counter(db)
         self.changes = ChangeLog(self._engine)
+        self.webhooks = Webhooks(self._engine)  # their tables are created with the rest
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property

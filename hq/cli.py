@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from backend_sync import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, wait_for_signal, without_password
+from hq._webhooks_cli import delivery_options, webhooks
 
 if TYPE_CHECKING:
-    from hq import BrokerSecurity, Credentials, HttpLimits
+    from hq import BrokerSecurity, Credentials, DeliveryPolicy, HttpLimits
 
 _AnyCommand = Callable[..., None]
 
@@ -43,6 +44,8 @@ def hq() -> None:
     """HQ services."""
 
 
+hq.add_command(webhooks)
+
 
 @hq.command("serve")
 @secret_url_option("broker", BROKER_URL_ENV, "Broker URL, mqtt://host:port, one login for every HQ connection.",
@@ -72,13 +75,15 @@ def hq() -> None:
 @click.option("--public-url", help="Where phones reach the pages (https://shop.example.com), to build hand-off "
                                    "links on; a retailer's web shop may serve them. [default: the API's address]")
 @_http_limit_options
+@delivery_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
              api_keys: Path | None, catalog_file: Path | None, handoff_key: Path | None, public_url: str | None,
-             max_connections: int | None, header_timeout: float | None, body_timeout: float | None) -> None:
+             max_connections: int | None, header_timeout: float | None, body_timeout: float | None,
+             webhook_policy: DeliveryPolicy) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile (and hand-off)
-    requests and, with --api-port, serve the profile API, the fleet dashboard and (with
-    --catalog) the pages for shoppers' phones."""
+    requests, deliver the webhooks (`kiosk hq webhooks`) and, with --api-port, serve the
+    profile API, the fleet dashboard and (with --catalog) the pages for shoppers' phones."""
     import logging
 
     from backend_sync import BrokerUrl
@@ -95,6 +100,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         PhonePages,
         ProfileResponder,
         ProfileStore,
+        WebhookDelivery,
         create_app,
         load_api_keys,
     )
@@ -165,6 +171,14 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         if not responder.subscribed.wait(30):
             raise click.ClickException(f"could not subscribe at {shown}")
         click.echo(f"HQ ingest ready ({shown} -> {without_password(db)}){pids}")
+        delivery = WebhookDelivery(store.webhooks, webhook_policy)
+        delivery.start()
+
+        def stop_delivery() -> None:
+            delivery.stop()
+            click.echo(f"webhooks: {delivery.stats}")
+
+        stops.append(stop_delivery)
         if api_port is not None and keys is not None:
             fleet = FleetView(urls.fleet, client_id=f"{worker_id}-fleet")
             fleet.start()

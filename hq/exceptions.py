@@ -86,3 +86,8 @@ class ImportRejected(HqError):
 class PublishRefused(HqError):
     """A catalog or model version HQ will not publish: an invalid catalog, an unknown store,
     an image that is missing or too large, a manifest too large to announce."""
+
+
+class WebhookRefused(HqError):
+    """A webhook HQ will not register or change: a channel name or URL it refuses (non-http(s),
+    credentials in it, plain http off this host...), or a channel that already has one."""

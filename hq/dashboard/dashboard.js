@@ -168,6 +168,7 @@ function connect() {
     $("fleet").hidden = false;
     $("summary").hidden = false;
     $("signout").hidden = false;
+    document.dispatchEvent(new Event("fleet-shown"));  // webhooks.js follows the sign-in
     scheduleRender();
   });
   stream.addEventListener("kiosk", (event) => {
@@ -196,6 +197,7 @@ function showSignIn() {
   $("summary").hidden = true;
   $("signout").hidden = true;
   $("signin").hidden = false;
+  document.dispatchEvent(new Event("fleet-hidden"));
   $("signin-key").focus();
 }
 

@@ -96,7 +96,8 @@ def test_the_screens_use_the_runtime_s_face_and_never_its_parts() -> None:
 # What each deployable's install leaves out (setup.cfg's extras): HQ's server has no kiosk
 # libraries, a store tablet none of HQ's.
 KIOSK_ONLY = ("kivy", "nfc", "ndef", "amqtt", "babel", "segno", "requests")
-HQ_ONLY = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "limits", "fastapi_offline", "jinja2", "hq")
+HQ_ONLY = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "limits", "fastapi_offline", "jinja2",
+           "standardwebhooks", "hq")
 
 
 def _loaded_after(code: str, names: tuple[str, ...], tmp_path: Path) -> list[str]:
