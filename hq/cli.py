@@ -116,10 +116,10 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
     if (broker is None) == (broker_credentials is None):
         raise click.UsageError(f"give the broker (--broker, --broker-url-file or ${BROKER_URL_ENV}) "
                                "or --broker-credentials")
-    verify_card = card_verifier(public_key_from_pem(hq_key.read_bytes()))
     pages_url = public_url or f"http://{api_host}:{api_port}"
     try:
         keys = load_api_keys(api_keys) if api_keys else None
+        verify_card = card_verifier(public_key_from_pem(hq_key.read_bytes()))
         links = HandoffKey.from_file(handoff_key) if handoff_key else None
         signer = HandoffSigner(links, pages_url, verify_card) if links is not None else None
         catalog = CatalogFile(catalog_file) if catalog_file else None

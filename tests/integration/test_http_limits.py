@@ -335,6 +335,15 @@ def test_a_short_or_unfit_key_is_refused_when_loaded(tmp_path: Path) -> None:
         assert unfit not in result.stderr + result.stdout
 
 
+def test_a_file_that_is_no_hq_key_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    not_a_key = tmp_path / "hq-public.pem"
+    not_a_key.write_text("this is not a PEM public key")
+    result = subprocess.run([sys.executable, "-m", "kiosk_app", "hq", "serve", "--broker", "mqtt://127.0.0.1:1",
+                             "--hq-key", str(not_a_key)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "not a PEM public key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_minted_keys_are_256_bits_kept_private_and_loaded(tmp_path: Path) -> None:
     keys_file = tmp_path / "keys.json"
     result = subprocess.run([sys.executable, "-m", "kiosk_app", "hq", "new-api-keys", str(keys_file), "web", "hq"],
