@@ -1,5 +1,10 @@
 """The kiosk's MQTT link: drains the outbox with QoS 1, forgets an event only when HQ's
 receipt says it is stored, and keeps a retained online/offline status with a last will.
+
+It also carries the signed-in shopper's profile: the pull at sign-in (``request_profile``),
+the changes HQ pushes while they stand here (decoded within their size cap and handed to
+``on_profile_change``; which visit they are for is the runtime's to check), and the word
+that the visit ended (``end_visit``).
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from kiosk_protocol import (
     KioskStatus,
     LinkState,
     MessageTooLarge,
+    ProfileChange,
     ProfileRequest,
     ProfileResponse,
     UpdateKind,
+    VisitEnded,
     decode,
     decode_receipt,
     kiosk_topics,
@@ -83,6 +90,8 @@ class LinkStats:
     resent: int = 0
     receipted: int = 0
     rejected_messages: int = 0
+    changes_received: int = 0  # profile changes HQ pushed, well-formed
+    changes_refused: int = 0  # pushed messages that were not (too large, malformed): also rejected_messages
     storage_errors: int = 0  # outbox writes the disk refused (retried on the next round)
 
 
@@ -93,6 +102,7 @@ class KioskLink:
                  resend_after_s: float = RESEND_AFTER_S, facts: Callable[[], KioskFacts] = KioskFacts,
                  on_command: Callable[[KioskCommand], None] = lambda command: None,
                  on_manifest: Callable[[UpdateKind, bytes], None] = lambda kind, envelope: None,
+                 on_profile_change: Callable[[ProfileChange], None] = lambda change: None,
                  sequence_floor: SequenceFloor | None = None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
@@ -106,9 +116,11 @@ class KioskLink:
         self._resend_after_s = resend_after_s
         self._on_manifest = on_manifest
         self._on_command = on_command
+        self._on_profile_change = on_profile_change
         handlers: dict[str, MessageHandler] = {
             self._topics.receipts: self._on_receipt,
             self._topics.profile_response: self._on_profile,
+            self._topics.profile_changes: self._on_profile_change_message,
             self._topics.commands: self._on_command_message,
             FLEET_COMMANDS: self._on_command_message,
             **{manifest_topic(kind.value): self._manifest_handler(kind) for kind in UpdateKind},
@@ -147,11 +159,16 @@ class KioskLink:
             self._client.publish(self._topics.status, self._status(LinkState.OFFLINE), retain=True).wait_for_publish(2)
         self._client.stop()
 
-    def request_profile(self, shopper: str, card_token: str, timeout_s: float = 2.0) -> ProfileResponse | None:
-        """Ask HQ for a shopper's profile (MQTT 5 request/response); None if no answer in time."""
+    def request_profile(self, shopper: str, card_token: str, timeout_s: float = 2.0,
+                        session: uuid.UUID | None = None) -> ProfileResponse | None:
+        """Ask HQ for a shopper's profile (MQTT 5 request/response); None if no answer in time.
+
+        With ``session`` (the visit the card's tap started), HQ also pushes that visit the
+        shopper's later changes made elsewhere, until ``end_visit``.
+        """
         if not self.connected:
             return None
-        request = ProfileRequest(request_id=uuid.uuid4(), shopper=shopper, token=card_token)
+        request = ProfileRequest(request_id=uuid.uuid4(), shopper=shopper, token=card_token, session=session)
         answered, answer = threading.Event(), list[ProfileResponse]()
         self._answers[request.request_id] = (answered, answer)
         try:
@@ -162,6 +179,10 @@ class KioskLink:
         finally:
             del self._answers[request.request_id]
         return answer[0] if answer else None
+
+    def end_visit(self, session: uuid.UUID) -> None:
+        """Tell HQ the visit ``session`` is over: it pushes it no more (sent once connected, if not now)."""
+        self._client.publish(self._topics.profile_ended, VisitEnded(session=session).model_dump_json().encode())
 
     def sync_now(self) -> None:
         """Send again, at once, every event HQ has not confirmed, and the status (staff's "force sync")."""
@@ -254,6 +275,16 @@ class KioskLink:
         if waiting is not None:  # otherwise it came too late: the kiosk already fell back
             waiting[1].append(response)
             waiting[0].set()
+
+    def _on_profile_change_message(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            change = decode(ProfileChange, bytes(message.payload))
+        except ContractError as exc:
+            self.stats.changes_refused += 1
+            self._reject(message, exc)
+            return
+        self.stats.changes_received += 1
+        self._on_profile_change(change)
 
     def _on_command_message(self, message: mqtt.MQTTMessage) -> None:
         try:

@@ -53,7 +53,7 @@ class ProfileCache:
 
     def put(self, profile: ProfileResponse) -> None:
         """Remember a profile HQ sent."""
-        body = profile.model_dump_json(exclude={"shopper"})
+        body = profile.model_dump_json(exclude={"shopper", "display_name"})  # nothing that names them
         with self._lock:
             if self._db is None:
                 return

@@ -1,7 +1,8 @@
 """HQ: ingest of kiosk events into the central profile store, the profile API and its feed
-of profile changes, the fleet view and its dashboard, catalog import and publishing, and
-broker provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the
-``kiosk hq`` command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
+of profile changes, the live push of those changes to the kiosk where their shopper
+stands, the fleet view and its dashboard, catalog import and publishing, and broker
+provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq``
+command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
 from hq._api import create_app
@@ -16,8 +17,10 @@ from hq._guard import GuardStats
 from hq._http import ApiServer, ConnectionStats, HttpLimits
 from hq._import import ImportReport, import_catalog
 from hq._ingest import IngestStats, IngestWorker
+from hq._presence import PRESENCE_BOUND_S, Presence, Stay
 from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
 from hq._publish import CatalogPublisher, announce
+from hq._pusher import ProfilePusher, PushStats
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
 from hq.exceptions import (
@@ -31,6 +34,7 @@ from hq.exceptions import (
 )
 
 __all__ = [
+    "PRESENCE_BOUND_S",
     "Alert",
     "AlertKind",
     "ApiKeys",
@@ -59,11 +63,15 @@ __all__ = [
     "IngestStats",
     "IngestWorker",
     "KioskView",
+    "Presence",
     "Profile",
+    "ProfilePusher",
     "ProfileResponder",
     "ProfileStore",
     "PublishRefused",
+    "PushStats",
     "ResponderStats",
+    "Stay",
     "StoredEvent",
     "announce",
     "create_app",

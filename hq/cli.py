@@ -68,8 +68,9 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
              api_keys: Path | None, max_connections: int | None, header_timeout: float | None,
              body_timeout: float | None) -> None:
-    """Ingest kiosk events into the profile database, answer kiosks' profile requests and,
-    with --api-port, serve the profile API and the fleet dashboard."""
+    """Ingest kiosk events into the profile database, answer kiosks' profile requests, push
+    each signed-in shopper's profile changes to their kiosk and, with --api-port, serve the
+    profile API and the fleet dashboard."""
     import logging
 
     from backend_sync import BrokerUrl
@@ -80,6 +81,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         HqError,
         IngestCluster,
         IngestWorker,
+        ProfilePusher,
         ProfileResponder,
         ProfileStore,
         create_app,
@@ -141,6 +143,15 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         stops.append(stop_responder)
         if not responder.subscribed.wait(30):
             raise click.ClickException(f"could not subscribe at {shown}")
+        # Each change to a signed-in shopper's profile, to their kiosk, through the responder's connection.
+        pusher = ProfilePusher(store, responder, name=worker_id)
+        pusher.start()
+
+        def stop_pusher() -> None:
+            pusher.stop()
+            click.echo(f"profile push: {pusher.stats}")
+
+        stops.append(stop_pusher)
         click.echo(f"HQ ingest ready ({shown} -> {without_password(db)}){pids}")
         if api_port is not None and keys is not None:
             fleet = FleetView(urls.fleet, client_id=f"{worker_id}-fleet")

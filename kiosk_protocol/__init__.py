@@ -31,6 +31,14 @@ from kiosk_protocol._manifest import (
     verify_manifest,
 )
 from kiosk_protocol._private_files import PRIVATE, PUBLIC, atomic_writer, fsync_dir, private_file, write_atomically
+from kiosk_protocol._profile_messages import (
+    PROFILE_VERSION,
+    ChangeKind,
+    ProfileChange,
+    ProfileRequest,
+    ProfileResponse,
+    VisitEnded,
+)
 from kiosk_protocol._tokens import Role, Token, issue_token, public_key_from_pem, public_key_to_pem, verify_token
 from kiosk_protocol.catalog import Catalog, Product, dump_catalog, image_file, load_catalog, problems
 from kiosk_protocol.contract import (
@@ -40,6 +48,7 @@ from kiosk_protocol.contract import (
     MAX_MANIFEST_BYTES,
     MAX_PACKET_BYTES,
     ONLINE_STORE,
+    PROFILE_ENDED_WILDCARD,
     PROFILE_REQUESTS_WILDCARD,
     RECEIPT_HIGHEST_SEQ,
     SHOPPER_PATTERN,
@@ -53,8 +62,6 @@ from kiosk_protocol.contract import (
     KioskStatus,
     KioskTopics,
     LinkState,
-    ProfileRequest,
-    ProfileResponse,
     Receipt,
     Sku,
     TapEvent,
@@ -85,7 +92,9 @@ __all__ = [
     "ONLINE_STORE",
     "PRIVATE",
     "PRODUCTS",
+    "PROFILE_ENDED_WILDCARD",
     "PROFILE_REQUESTS_WILDCARD",
+    "PROFILE_VERSION",
     "PUBLIC",
     "RECEIPT_HIGHEST_SEQ",
     "SHOPPER_PATTERN",
@@ -96,6 +105,7 @@ __all__ = [
     "CardVerifier",
     "Catalog",
     "CatalogError",
+    "ChangeKind",
     "CommandKind",
     "ConsentStatus",
     "ContractError",
@@ -112,6 +122,7 @@ __all__ = [
     "Manifest",
     "MessageTooLarge",
     "Product",
+    "ProfileChange",
     "ProfileRequest",
     "ProfileResponse",
     "Receipt",
@@ -124,6 +135,7 @@ __all__ = [
     "TokenError",
     "UpdateKind",
     "UpdateRefused",
+    "VisitEnded",
     "apply_delta",
     "atomic_writer",
     "card_verifier",

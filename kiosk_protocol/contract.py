@@ -8,12 +8,15 @@ Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
     kiosk/<store>/<kiosk>/commands          HQ -> kiosk
     kiosk/<store>/<kiosk>/profile/request   kiosk -> HQ
     kiosk/<store>/<kiosk>/profile/response  HQ -> kiosk
+    kiosk/<store>/<kiosk>/profile/changes   the signed-in shopper's changes made elsewhere, HQ -> kiosk
+    kiosk/<store>/<kiosk>/profile/ended     the visit HQ pushes those to is over, kiosk -> HQ
     fleet/commands                          HQ -> every kiosk
     fleet/manifests/<kind>                  retained signed manifest (catalog, model)
 
 Every message carries ``"v"``, the schema version; a payload of an unknown version or
 shape is rejected with ContractError, and one larger than its kind's ``max_bytes`` with
-MessageTooLarge, before it is parsed.
+MessageTooLarge, before it is parsed. The profile's own messages (pulled at sign-in, pushed
+while the shopper stands at the kiosk) are in ``_profile_messages``.
 
 Tap events are at version 2: an event that names a shopper carries the token of the
 shopper's card read in that visit (``card``), HQ's proof that the shopper was there.
@@ -43,6 +46,7 @@ STATUS_WILDCARD = "kiosk/+/+/status"
 # channel as kiosk id; no real store may take this id.
 ONLINE_STORE = "online"
 PROFILE_REQUESTS_WILDCARD = "kiosk/+/+/profile/request"
+PROFILE_ENDED_WILDCARD = "kiosk/+/+/profile/ended"
 FLEET_COMMANDS = "fleet/commands"
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _ID_PATTERN = re.compile(_ID)
@@ -81,6 +85,8 @@ class ConsentStatus(enum.Enum):
 
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 HlcText = Annotated[str, Field(pattern=r"^\d{15}-\d{6}-[a-z0-9][a-z0-9.-]{0,63}$")]
+PreferenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+PreferenceValue = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 def _shopper_id_codes() -> list[int]:
@@ -200,8 +206,8 @@ class TapEvent(BaseModel):
     beside: Sku | None = None
     hlc: HlcText | None = None
     consent: ConsentStatus | None = None
-    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
-    value: Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+    key: PreferenceKey | None = None
+    value: PreferenceValue | None = None
     display_name: DisplayName | None = None
     card: CardToken | None = None
 
@@ -229,6 +235,8 @@ class KioskTopics:
     commands: str
     profile_request: str
     profile_response: str
+    profile_changes: str
+    profile_ended: str
 
 
 def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
@@ -239,7 +247,8 @@ def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
     """
     base = f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}"
     return KioskTopics(f"{base}/events", f"{base}/receipts", f"{base}/status", f"{base}/commands",
-                       f"{base}/profile/request", f"{base}/profile/response")
+                       f"{base}/profile/request", f"{base}/profile/response", f"{base}/profile/changes",
+                       f"{base}/profile/ended")
 
 
 class LinkState(enum.Enum):
@@ -281,37 +290,6 @@ class KioskStatus(BaseModel):
 def decode_status(payload: bytes) -> KioskStatus:
     """Validate a status message (raises ContractError)."""
     return decode(KioskStatus, payload)
-
-
-class ProfileRequest(BaseModel):
-    """A kiosk asks for the profile of the shopper whose card was just tapped there.
-
-    The card's signed token goes along: HQ answers only for the shopper it names.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
-
-    v: Literal[1] = 1
-    request_id: uuid.UUID
-    shopper: ShopperId
-    token: CardToken
-
-
-class ProfileResponse(BaseModel):
-    """HQ's answer: the shopper's recent cross-channel history and wishlist, or why not."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
-
-    v: Literal[1] = 1
-    request_id: uuid.UUID
-    shopper: ShopperId
-    error: str | None = None
-    consent: ConsentStatus | None = None
-    recent_skus: tuple[Sku, ...] = ()
-    wishlist: tuple[Sku, ...] = ()
-    preferences: dict[str, str] = Field(default_factory=dict)
 
 
 class CommandKind(enum.Enum):

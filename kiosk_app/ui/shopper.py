@@ -1,14 +1,21 @@
 """The shopper's screens: the attract loop's featured products, the product in view with
 its suggestions and wishlist button, and the welcome with the consent question and the
-profile HQ sent."""
+profile HQ sent, kept current in place as HQ pushes changes made in other channels."""
 
 from __future__ import annotations
 
 from kiosk_app.controls import KioskControls
 from kiosk_app.runtime import ShopperProfile
 from kiosk_app.ui.host import Host
-from kiosk_app.ui.present import featured_products, image_path, product_view, profile_cards, suggestion_views
-from kiosk_protocol import Product
+from kiosk_app.ui.present import (
+    SuggestionView,
+    featured_products,
+    image_path,
+    product_view,
+    profile_cards,
+    suggestion_views,
+)
+from kiosk_protocol import ChangeKind, Product, ProfileChange
 from recommender import Suggestion
 
 
@@ -75,6 +82,21 @@ class ShopperScreens:
             self._render_welcome()
             self._render_wishlist_button()
 
+    def take_change(self, change: ProfileChange) -> None:
+        """A change made in another channel is in the visit now: only the widgets it touches follow, in place."""
+        if not self._shopper:
+            return
+        if change.kind in (ChangeKind.WISHLIST_ADD, ChangeKind.WISHLIST_REMOVE):
+            self._render_wishlist_row()
+            self._render_wishlist_button()
+        elif change.kind is ChangeKind.DISPLAY_NAME:
+            self._render_title()
+        elif change.kind is ChangeKind.CONSENT and not self._controls.state.visit.consented:
+            if self._consent_answer:  # linking this visit ended elsewhere: the welcome says so
+                self._consent_answer = False
+                self._render_answer()
+            self._render_wishlist_button()
+
     def take_catalog(self) -> None:
         """HQ's new catalog is in use: the attract screen features from it."""
         self._featured = featured_products(self._controls.catalog)
@@ -108,9 +130,8 @@ class ShopperScreens:
     def _render_welcome(self) -> None:
         screen, tx = self._host.sm.get_screen("welcome"), self._host.tx
         screen.shopper = self._shopper
-        screen.title_text = tx["welcome_title"].format(shopper=self._shopper)
-        screen.answered = self._consent_answer is not None
-        screen.answer_text = tx["welcome_linked" if self._consent_answer else "welcome_not_linked"]
+        self._render_title()
+        self._render_answer()
         profile = self._profile
         if profile is None:
             screen.profile_note = tx["welcome_loading"] if self._shopper else ""
@@ -118,11 +139,32 @@ class ShopperScreens:
             return
         screen.profile_note = tx["welcome_from_cache"] if profile.from_cache else ""
         catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
-        # The wishlist as it stands now: the profile's, with this visit's changes.
-        wishlist = tuple(self._controls.state.visit.wishlist)
-        ordered = tuple(sku for sku in profile.response.wishlist if sku in wishlist) + tuple(
-            sku for sku in wishlist if sku not in profile.response.wishlist)
         screen.show_profile(
             profile_cards(profile.response.recent_skus, "reason_viewed_before", catalog, catalog_file, self._store,
                           language),
-            profile_cards(ordered, "reason_in_wishlist", catalog, catalog_file, self._store, language))
+            self._wishlist_cards())
+
+    def _render_title(self) -> None:
+        name = self._controls.state.visit.display_name if self._shopper else None
+        self._host.sm.get_screen("welcome").title_text = self._host.tx["welcome_title"].format(
+            shopper=name or self._shopper)
+
+    def _render_answer(self) -> None:
+        screen = self._host.sm.get_screen("welcome")
+        screen.answered = self._consent_answer is not None
+        screen.answer_text = self._host.tx["welcome_linked" if self._consent_answer else "welcome_not_linked"]
+
+    def _render_wishlist_row(self) -> None:
+        if self._profile is not None:
+            self._host.sm.get_screen("welcome").show_wishlist(self._wishlist_cards())
+
+    def _wishlist_cards(self) -> tuple[SuggestionView, ...]:
+        """The wishlist as it stands now, its newest last: the profile's (oldest first), then what joined it in this
+        visit, here or in another channel. The newest few are shown."""
+        visit, profile = self._controls.state.visit, self._profile
+        pulled = profile.response.wishlist if profile is not None else ()
+        ordered = tuple(dict.fromkeys(sku for sku in (*pulled, *visit.added) if sku in visit.wishlist))
+        catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
+        newest = profile_cards(tuple(reversed(ordered)), "reason_in_wishlist", catalog, catalog_file, self._store,
+                               language)
+        return tuple(reversed(newest))
