@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import Outbox
+from backend_sync import Outbox, ProfileCache
 from hq import render_acl
 from kiosk_app import Kiosk
 from kiosk_app._live_profile import ChangeVerdict
@@ -214,3 +214,14 @@ def test_every_way_a_signed_in_visit_ends_is_heard_and_an_anonymous_one_is_not(e
      "an erase": machine.end_visit, "staff": lambda: machine.enter_staff(None), "a lock": lambda: machine.lock("hq"),
      "idle": idle}[end]()
     assert [visit.shopper for visit in ended] == ["shopper-1"]
+
+
+def test_the_kiosk_s_profile_cache_keeps_no_display_name(tmp_path: Path) -> None:
+    cache = ProfileCache(tmp_path / "profiles.sqlite")
+    try:
+        cache.put(profile(cursor=10))  # "Ana G."
+        cached = cache.get(SHOPPER)
+        assert cached is not None and (cached.display_name, cached.cursor, cached.wishlist) == (None, 10, (TAN_BOOT,))
+    finally:
+        cache.close()
+    assert b"Ana G." not in (tmp_path / "profiles.sqlite").read_bytes()

@@ -149,7 +149,8 @@ def test_an_erase_is_pushed_and_then_where_the_shopper_stood_is_forgotten(store:
     store.presence.arrive(SHOPPER, STORE, "kiosk-a", VISIT)
     pusher = pusher_of(store, publisher)
     try:
-        web_add(store, "BOOT-CHELSEA-BLK")
+        added = web_add(store, "BOOT-CHELSEA-BLK")
+        assert eventually(lambda: pusher.stats.cursor == added, 10)  # an erase takes earlier changes off the log
         store.erase(SHOPPER, by="web")
         erased = store.changes.latest()
         assert eventually(lambda: pusher.stats.cursor == erased, 10)
