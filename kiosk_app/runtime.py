@@ -325,7 +325,8 @@ class KioskRuntime:
         if self.kiosk.session.id != session:  # that visit is over
             return
         waited = self.kiosk.take_profile(profile.response)
-        self._on_profile(profile)
+        if self.kiosk.session.id == session:  # not ended by an erase that waited for the profile
+            self._on_profile(profile)
         for change, verdict in waited:
             self._tell_screens(change, verdict, profile.response.shopper)
 

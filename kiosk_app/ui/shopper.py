@@ -163,7 +163,8 @@ class ShopperScreens:
         visit, here or in another channel. The newest few are shown."""
         visit, profile = self._controls.state.visit, self._profile
         pulled = profile.response.wishlist if profile is not None else ()
-        ordered = tuple(dict.fromkeys(sku for sku in (*pulled, *visit.added) if sku in visit.wishlist))
+        joined = (*(sku for sku in pulled if sku not in visit.added), *visit.added)  # a re-added one is new again
+        ordered = tuple(sku for sku in joined if sku in visit.wishlist)
         catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
         newest = profile_cards(tuple(reversed(ordered)), "reason_in_wishlist", catalog, catalog_file, self._store,
                                language)
