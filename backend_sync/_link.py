@@ -103,6 +103,7 @@ class KioskLink:
                  on_command: Callable[[KioskCommand], None] = lambda command: None,
                  on_manifest: Callable[[UpdateKind, bytes], None] = lambda kind, envelope: None,
                  on_profile_change: Callable[[ProfileChange], None] = lambda change: None,
+                 on_connected: Callable[[], None] = lambda: None,
                  sequence_floor: SequenceFloor | None = None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
@@ -117,6 +118,7 @@ class KioskLink:
         self._on_manifest = on_manifest
         self._on_command = on_command
         self._on_profile_change = on_profile_change
+        self._on_connected = on_connected
         handlers: dict[str, MessageHandler] = {
             self._topics.receipts: self._on_receipt,
             self._topics.profile_response: self._on_profile,
@@ -244,6 +246,7 @@ class KioskLink:
         self._news.put(_Reconnected())
         self._connected.set()  # the drain loop publishes the online status at once
         self.outbox.wake()
+        self._on_connected()
 
     def _on_publish(self, mid: int) -> None:
         self._news.put(_Puback(mid))

@@ -1,8 +1,10 @@
 """The signed-in shopper's profile as the visit holds it, kept current while they stand here:
 plain Python over a ``Visit``, no I/O.
 
-At sign-in the kiosk pulls the profile (``take_profile``); then HQ pushes each change made
-in another channel (``take_change``). A pushed change is taken
+At sign-in the kiosk pulls the profile (``take_profile``), and again once its link is back
+after a loss (the profile then replaces the copy, but for what this kiosk changed in the
+visit: HQ may not have it yet); then HQ pushes each change made in another channel
+(``take_change``). A pushed change is taken
 
 - only for the visit it names (one that arrives after sign-out, or for another visit, is
   dropped), and only once: its cursor must be past the last one the visit has, and past
@@ -23,7 +25,7 @@ import enum
 
 from kiosk_app._profiles import synced_history
 from kiosk_app.session import Visit
-from kiosk_protocol import ChangeKind, ConsentStatus, ProfileChange, ProfileResponse
+from kiosk_protocol import ChangeKind, ConsentStatus, Hlc, ProfileChange, ProfileResponse
 
 MAX_WAITING = 100  # changes held for a profile still on its way; more are dropped
 
@@ -48,10 +50,17 @@ def stamp_key(change: ProfileChange) -> str:
     return change.kind.value
 
 
-def take_profile(visit: Visit, response: ProfileResponse, now: float) -> list[tuple[ProfileChange, ChangeVerdict]]:
-    """Put the pulled profile in the visit, then the changes that waited for it; returns those, with their verdicts."""
+def take_profile(visit: Visit, response: ProfileResponse, now: float,
+                 here: str) -> list[tuple[ProfileChange, ChangeVerdict]]:
+    """Put the pulled profile in the visit, then the changes that waited for it; returns those, with their verdicts.
+
+    Wishlist items this kiosk (HLC node ``here``) changed in the visit keep their state.
+    """
+    made_here = {sku: sku in visit.wishlist for key, stamp in visit.stamps.items()
+                 if (sku := key.removeprefix("wishlist:")) != key and Hlc.parse(stamp).node == here}
     visit.synced = synced_history(response, now)
-    visit.wishlist = set(response.wishlist)
+    visit.wishlist = {sku for sku in response.wishlist if made_here.get(sku, True)} | {
+        sku for sku, wanted in made_here.items() if wanted}
     visit.display_name = response.display_name
     visit.preferences = dict(response.preferences)
     visit.changes_seen = max(visit.changes_seen or 0, response.cursor or 0)

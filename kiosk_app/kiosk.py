@@ -207,7 +207,7 @@ class Kiosk:
             Each change that waited, and what became of it (as ``take_change`` says).
         """
         return [(change, self._counted(change, verdict))
-                for change, verdict in take_profile(self.session, response, time.time())]
+                for change, verdict in take_profile(self.session, response, time.time(), self._clock.node)]
 
     def take_change(self, change: ProfileChange) -> ChangeVerdict:
         """HQ pushed a change to the signed-in shopper's profile made elsewhere: apply it if it is news to this visit.

@@ -152,6 +152,7 @@ class KioskRuntime:
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
                               on_command=self._on_command, sequence_floor=self.sequence_floor,
                               on_profile_change=lambda change: self._dispatch(lambda: self._take_change(change)),
+                              on_connected=lambda: self._dispatch(self._pull_again),
                               on_manifest=self._on_manifest if config.files_url else lambda kind, envelope: None)
         # Tags without NDEF (old labels) are known by UID through a table staff maintain.
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status,
@@ -320,6 +321,13 @@ class KioskRuntime:
         profile = self.fetch_profile(shopper, card_token, session)
         if profile is not None:
             self._dispatch(lambda: self._use_profile(profile, session))
+
+    def _pull_again(self) -> None:
+        """Connected again: a signed-in visit asks HQ again, which pushes to it again (its last will ended that)."""
+        visit = self.kiosk.session
+        if visit.shopper and visit.card_token and visit.changes_seen is not None:
+            threading.Thread(target=self._pull_profile, args=(visit.shopper, visit.card_token, visit.id),
+                             daemon=True).start()
 
     def _use_profile(self, profile: ShopperProfile, session: uuid.UUID) -> None:
         if self.kiosk.session.id != session:  # that visit is over

@@ -50,6 +50,7 @@ from kiosk_protocol import (
 )
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagEmulator, encode_card, encode_product
+from testkit.chaos import TcpProxy
 from testkit.kivy_window import frames_drawn, run_kiosk_window
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually, until
@@ -247,6 +248,26 @@ def test_sign_out_and_the_idle_wipe_end_the_push(hq: Hq, tmp_path: Path, mosquit
         assert kiosk.runtime.link.stats.changes_received == 0 and kiosk.changes == []
     finally:
         kiosk.stop()
+
+
+def test_a_kiosk_whose_link_was_cut_is_pushed_to_again_once_it_is_back(hq: Hq, tmp_path: Path, mosquitto: Mosquitto,
+                                                                      hq_key: tuple[Ed25519PrivateKey, Path],
+                                                                      emulator: TagEmulator, token: str) -> None:
+    proxy = TcpProxy(mosquitto.port)
+    kiosk = Kiosk(tmp_path, f"mqtt://127.0.0.1:{proxy.port}", hq_key[1], emulator)
+    try:
+        kiosk.sign_in(hq, token)
+        proxy.cut()  # the broker publishes the kiosk's last will: offline, so HQ forgets where the shopper stood
+        assert eventually(lambda: hq.responder.stats.visits_ended == 1, 10)
+        hq.call("PUT", f"/v1/shoppers/{SHOPPER}/wishlist/{TOTE}")  # while the kiosk is away
+        # Back, the kiosk asks for the profile again: HQ knows where the shopper stands and pushes again.
+        assert eventually(lambda: hq.responder.stats.visits_started == 2 and TOTE in kiosk.visit.wishlist, 30)
+        hq.call("PUT", f"/v1/shoppers/{SHOPPER}/wishlist/{BOOT}")
+        assert eventually(lambda: [c.sku for c in kiosk.changes] == [BOOT], 10)
+        assert kiosk.visit.wishlist == {TAN_BOOT, TOTE, BOOT}
+    finally:
+        kiosk.stop()
+        proxy.close()
 
 
 def test_an_erase_on_the_web_signs_the_shopper_out_and_wipes_the_kiosk_s_copy(hq: Hq, kiosk: Kiosk,

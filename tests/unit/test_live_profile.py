@@ -151,6 +151,14 @@ def test_changes_pushed_before_the_profile_arrives_wait_for_it(kiosk: Kiosk) -> 
     assert kiosk.session.wishlist == {TAN_BOOT, BOOT} and kiosk.session.display_name == "Ana G."
 
 
+def test_a_profile_pulled_again_keeps_what_this_kiosk_changed_in_the_visit(kiosk: Kiosk) -> None:
+    kiosk.take_profile(profile(cursor=10, wishlist=(TAN_BOOT,)))
+    kiosk.consent(True)
+    assert kiosk.set_wishlist(BOOT, True) and kiosk.set_wishlist(TAN_BOOT, False)  # still on their way to HQ
+    kiosk.take_profile(profile(cursor=12, wishlist=(TAN_BOOT, TOTE)))  # pulled again: the web added the tote
+    assert kiosk.session.wishlist == {BOOT, TOTE} and kiosk.session.changes_seen == 12
+
+
 def test_an_older_change_from_elsewhere_does_not_undo_one_made_here(kiosk: Kiosk) -> None:
     kiosk.take_profile(profile())
     kiosk.consent(True)
