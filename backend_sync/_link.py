@@ -1,5 +1,10 @@
 """The kiosk's MQTT link: drains the outbox with QoS 1, forgets an event only when HQ's
 receipt says it is stored, and keeps a retained online/offline status with a last will.
+
+It also carries the signed-in shopper's profile: the pull at sign-in (``request_profile``),
+the changes HQ pushes while they stand here (decoded within their size cap and handed to
+``on_profile_change``; which visit they are for is the runtime's to check), and the word
+that the visit ended (``end_visit``).
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ from kiosk_protocol import (
     KioskStatus,
     LinkState,
     MessageTooLarge,
+    ProfileChange,
     ProfileRequest,
     ProfileResponse,
     UpdateKind,
+    VisitEnded,
     decode,
     decode_receipt,
     kiosk_topics,
@@ -85,6 +92,8 @@ class LinkStats:
     resent: int = 0
     receipted: int = 0
     rejected_messages: int = 0
+    changes_received: int = 0  # profile changes HQ pushed, well-formed
+    changes_refused: int = 0  # pushed messages that were not (too large, malformed): also rejected_messages
     storage_errors: int = 0  # outbox writes the disk refused (retried on the next round)
 
 
@@ -95,6 +104,8 @@ class KioskLink:
                  resend_after_s: float = RESEND_AFTER_S, facts: Callable[[], KioskFacts] = KioskFacts,
                  on_command: Callable[[KioskCommand], None] = lambda command: None,
                  on_manifest: Callable[[UpdateKind, bytes], None] = lambda kind, envelope: None,
+                 on_profile_change: Callable[[ProfileChange], None] = lambda change: None,
+                 on_connected: Callable[[], None] = lambda: None,
                  sequence_floor: SequenceFloor | None = None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
@@ -108,10 +119,13 @@ class KioskLink:
         self._resend_after_s = resend_after_s
         self._on_manifest = on_manifest
         self._on_command = on_command
+        self._on_profile_change = on_profile_change
+        self._on_connected = on_connected
         handlers: dict[str, MessageHandler] = {
             self._topics.receipts: self._on_receipt,
             self._topics.profile_response: self._answer_handler(ProfileResponse),
             self._topics.handoff_response: self._answer_handler(HandoffResponse),
+            self._topics.profile_changes: self._on_profile_change_message,
             self._topics.commands: self._on_command_message,
             FLEET_COMMANDS: self._on_command_message,
             **{manifest_topic(kind.value): self._manifest_handler(kind) for kind in UpdateKind},
@@ -150,9 +164,14 @@ class KioskLink:
             self._client.publish(self._topics.status, self._status(LinkState.OFFLINE), retain=True).wait_for_publish(2)
         self._client.stop()
 
-    def request_profile(self, shopper: str, card_token: str, timeout_s: float = 2.0) -> ProfileResponse | None:
-        """Ask HQ for a shopper's profile (MQTT 5 request/response); None if no answer in time."""
-        request = ProfileRequest(request_id=uuid.uuid4(), shopper=shopper, token=card_token)
+    def request_profile(self, shopper: str, card_token: str, timeout_s: float = 2.0,
+                        session: uuid.UUID | None = None) -> ProfileResponse | None:
+        """Ask HQ for a shopper's profile (MQTT 5 request/response); None if no answer in time.
+
+        With ``session`` (the visit the card's tap started), HQ also pushes that visit the
+        shopper's later changes made elsewhere, until ``end_visit``.
+        """
+        request = ProfileRequest(request_id=uuid.uuid4(), shopper=shopper, token=card_token, session=session)
         answer = self._ask(self._topics.profile_request, self._topics.profile_response, request, timeout_s)
         return answer if isinstance(answer, ProfileResponse) else None
 
@@ -181,6 +200,10 @@ class KioskLink:
         finally:
             del self._answers[request.request_id]
         return answer[0] if answer else None
+
+    def end_visit(self, session: uuid.UUID) -> None:
+        """Tell HQ the visit ``session`` is over: it pushes it no more (sent once connected, if not now)."""
+        self._client.publish(self._topics.profile_ended, VisitEnded(session=session).model_dump_json().encode())
 
     def sync_now(self) -> None:
         """Send again, at once, every event HQ has not confirmed, and the status (staff's "force sync")."""
@@ -242,6 +265,7 @@ class KioskLink:
         self._news.put(_Reconnected())
         self._connected.set()  # the drain loop publishes the online status at once
         self.outbox.wake()
+        self._on_connected()
 
     def _on_publish(self, mid: int) -> None:
         self._news.put(_Puback(mid))
@@ -276,6 +300,16 @@ class KioskLink:
                 waiting[0].set()
 
         return handle
+
+    def _on_profile_change_message(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            change = decode(ProfileChange, bytes(message.payload))
+        except ContractError as exc:
+            self.stats.changes_refused += 1
+            self._reject(message, exc)
+            return
+        self.stats.changes_received += 1
+        self._on_profile_change(change)
 
     def _on_command_message(self, message: mqtt.MQTTMessage) -> None:
         try:

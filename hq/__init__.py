@@ -1,9 +1,9 @@
 """HQ: ingest of kiosk events into the central profile store, the profile API and its feed
-of profile changes (followed, or delivered to webhooks), the fleet view and its dashboard,
-the pages for shoppers' phones (products, visits handed off from a kiosk), catalog import
-and publishing, and broker provisioning. It speaks ``kiosk_protocol`` with the kiosks;
-``hq.cli`` is the ``kiosk hq`` command group. Errors: ``hq.exceptions``, one tree under
-``HqError``.
+of profile changes (followed, delivered to webhooks, and pushed live to the kiosk where
+their shopper stands), the fleet view and its dashboard, the pages for shoppers' phones
+(products, visits handed off from a kiosk), catalog import and publishing, and broker
+provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq``
+command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
 from hq._api import create_app
@@ -23,8 +23,10 @@ from hq._ingest import IngestStats, IngestWorker
 from hq._phone_pages import PhonePages, PhoneStats
 from hq._phone_sessions import PhoneSessions, PhoneVisit
 from hq._phone_views import CatalogFile
+from hq._presence import PRESENCE_BOUND_S, Presence, Stay
 from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
 from hq._publish import CatalogPublisher, announce
+from hq._pusher import ProfilePusher, PushStats
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
 from hq._webhooks import ParkedChange, Webhook, Webhooks, WebhookStatus
@@ -42,6 +44,7 @@ from hq.exceptions import (
 )
 
 __all__ = [
+    "PRESENCE_BOUND_S",
     "Alert",
     "AlertKind",
     "ApiKeys",
@@ -82,11 +85,15 @@ __all__ = [
     "PhoneSessions",
     "PhoneStats",
     "PhoneVisit",
+    "Presence",
     "Profile",
+    "ProfilePusher",
     "ProfileResponder",
     "ProfileStore",
     "PublishRefused",
+    "PushStats",
     "ResponderStats",
+    "Stay",
     "StoredEvent",
     "Webhook",
     "WebhookDelivery",

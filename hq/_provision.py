@@ -206,7 +206,8 @@ def hq_connection_names(workers: int) -> list[str]:
 
 
 def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
-    """The Mosquitto ACL: HQ services see every kiosk, each kiosk only itself.
+    """The Mosquitto ACL: HQ services see every kiosk, each kiosk only itself (so the changes
+    HQ pushes to the shopper signed in at one kiosk reach no other).
 
     Kiosks get exact per-kiosk blocks rather than ``%u`` patterns: Mosquitto does not
     substitute a username containing ``/``, and a pattern like ``kiosk/+/%u/#`` would let
@@ -223,12 +224,14 @@ def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
             f"topic write {topics.status}",
             f"topic write {topics.profile_request}",
             f"topic write {topics.handoff_request}",
+            f"topic write {topics.profile_ended}",
             f"topic read {topics.receipts}",
             f"topic read {topics.commands}",
             "topic read fleet/commands",
             "topic read fleet/manifests/#",
             f"topic read {topics.profile_response}",
             f"topic read {topics.handoff_response}",
+            f"topic read {topics.profile_changes}",  # its signed-in shopper's changes, and no other kiosk's
             "",
         ]
     return "\n".join(lines)

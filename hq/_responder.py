@@ -7,16 +7,24 @@ A hand-off request gets a signed link to continue the visit on a phone (``_hando
 for the store and kiosk of the topic it came on. Every answer goes to the asking kiosk's
 own response topic, whatever response topic the request names, so no kiosk can route
 another's answers to itself.
+
+A version 2 request that names its visit also tells HQ where the shopper stands now
+(``_presence``), for the live push of their profile's changes (``_pusher``, which
+publishes through this responder's connection); the kiosk's word that the visit ended
+(``profile/ended``) and its offline status or last will end that stay. Both come from the
+kiosk's own topics, which only it may publish on.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend_sync import BrokerUrl, MessageHandler, MqttClient, publish_once
 from hq._handoff import HandoffSigner
@@ -24,7 +32,9 @@ from hq._store import ProfileStore
 from kiosk_protocol import (
     FLEET_COMMANDS,
     HANDOFF_REQUESTS_WILDCARD,
+    PROFILE_ENDED_WILDCARD,
     PROFILE_REQUESTS_WILDCARD,
+    STATUS_WILDCARD,
     CardRefused,
     CardVerifier,
     CommandKind,
@@ -32,10 +42,13 @@ from kiosk_protocol import (
     DisplayName,
     HandoffRequest,
     KioskCommand,
+    LinkState,
     MessageTooLarge,
     ProfileRequest,
     ProfileResponse,
+    VisitEnded,
     decode,
+    decode_status,
     kiosk_topics,
     shopper_hash,
 )
@@ -59,6 +72,8 @@ class ResponderStats:
     links_refused: int = 0  # hand-off requests naming a shopper whose card did not check out
     connects: int = 0  # to the broker: more than one means it lost its connection at some point
     names_left_out: int = 0  # display names a kiosk could not show as written, answered without
+    visits_started: int = 0  # stays recorded for the live push
+    visits_ended: int = 0  # stays a kiosk ended: its word, or its going offline
 
 
 class ProfileResponder:
@@ -71,7 +86,9 @@ class ProfileResponder:
         self.stats = ResponderStats()
         self._verify_card = verify_card
         self._handoff = handoff
-        handlers: dict[str, MessageHandler] = {PROFILE_REQUESTS_WILDCARD: self._on_request}
+        handlers: dict[str, MessageHandler] = {PROFILE_REQUESTS_WILDCARD: self._on_request,
+                                               PROFILE_ENDED_WILDCARD: self._on_visit_ended,
+                                               STATUS_WILDCARD: self._on_status}
         if handoff is not None:
             handlers[HANDOFF_REQUESTS_WILDCARD] = self._on_handoff
         self._client = MqttClient(self.broker, self.broker.username or client_id, role="the profile responder",
@@ -86,13 +103,14 @@ class ProfileResponder:
         """Disconnect."""
         self._client.stop()
 
-    def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
+    def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0,
+                properties: Mapping[str, Any] | None = None) -> None:
         """Publish one QoS 1 message through the responder's own connection and wait for its PUBACK.
 
         Raises:
             SyncError: the broker is out of reach or did not acknowledge in time.
         """
-        self._client.publish_and_wait(topic, payload, timeout_s=timeout_s)
+        self._client.publish_and_wait(topic, payload, timeout_s=timeout_s, properties=properties)
 
     def _count_connect(self) -> None:
         self.stats.connects += 1
@@ -101,7 +119,8 @@ class ProfileResponder:
         taken = self._take(message, ProfileRequest)
         if taken is not None:
             store, kiosk, request = taken
-            self._reply(message, kiosk_topics(store, kiosk).profile_response, self._answer(request), request)
+            self._reply(message, kiosk_topics(store, kiosk).profile_response, self._answer(request, store, kiosk),
+                        request)
 
     def _on_handoff(self, message: mqtt.MQTTMessage) -> None:
         taken = self._take(message, HandoffRequest)
@@ -133,25 +152,25 @@ class ProfileResponder:
         correlation = getattr(message.properties, "CorrelationData", request.request_id.bytes)
         self._client.publish(reply_to, response.model_dump_json().encode(), properties={"CorrelationData": correlation})
 
-    def _answer(self, request: ProfileRequest) -> ProfileResponse:
+    def _answer(self, request: ProfileRequest, store: str, kiosk: str) -> ProfileResponse:
         """The answer, in the version the kiosk asked in (one from before display names reads only version 1)."""
-        try:
-            card_holder = self._verify_card(request.token)
-        except CardRefused as exc:
+        refusal = self._card_refusal(request)
+        if refusal is not None:
             self.stats.refused += 1
-            return ProfileResponse(v=request.v, request_id=request.request_id, shopper=request.shopper,
-                                   error=f"card refused: {exc}")
-        if card_holder != request.shopper:
-            self.stats.refused += 1
-            return ProfileResponse(v=request.v, request_id=request.request_id, shopper=request.shopper,
-                                   error="the card does not belong to this shopper")
+            return ProfileResponse(v=request.v, request_id=request.request_id, shopper=request.shopper, error=refusal)
+        cursor = None
+        if request.v >= 2:
+            if request.session is not None:  # first: a change stored after the profile is read is pushed
+                self._arrive(request.shopper, store, kiosk, str(request.session))
+            cursor = self.store.changes.latest()  # before the read: every change up to it is in the profile
         profile = self.store.profile(request.shopper, history_limit=200)
         recent = list(dict.fromkeys(e.sku for e in reversed(profile.views) if e.sku))
         self.stats.answered += 1
         return ProfileResponse(v=request.v, request_id=request.request_id, shopper=request.shopper,
                                consent=profile.consent, recent_skus=tuple(recent[:RECENT_VIEWS]),
                                wishlist=tuple(profile.wishlist), preferences=profile.preferences,
-                               display_name=self._display_name(request.shopper) if request.v >= 2 else None)
+                               display_name=self._display_name(request.shopper) if request.v >= 2 else None,
+                               cursor=cursor)
 
     def _display_name(self, shopper: str) -> str | None:
         """The name to greet ``shopper`` by, when HQ holds one a kiosk can show as written."""
@@ -164,6 +183,47 @@ class ProfileResponder:
             self.stats.names_left_out += 1
             log.warning("a shopper's display name does not fit the profile contract: answered without it")
             return None
+
+    def _card_refusal(self, request: ProfileRequest) -> str | None:
+        try:
+            card_holder = self._verify_card(request.token)
+        except CardRefused as exc:
+            return f"card refused: {exc}"
+        return None if card_holder == request.shopper else "the card does not belong to this shopper"
+
+    def _arrive(self, shopper: str, store: str, kiosk: str, session: str) -> None:
+        try:
+            self.store.presence.arrive(shopper, store, kiosk, session)
+            self.stats.visits_started += 1
+        except SQLAlchemyError as exc:  # the profile is still answered; only its live push is lost
+            log.error("cannot record that a shopper is at %s/%s: %s", store, kiosk, exc)
+
+    def _on_visit_ended(self, message: mqtt.MQTTMessage) -> None:
+        parts = message.topic.split("/")
+        try:
+            ended = decode(VisitEnded, bytes(message.payload))
+        except ContractError as exc:
+            self.stats.rejected += 1
+            self.stats.oversized += isinstance(exc, MessageTooLarge)
+            log.warning("rejected a visit's end on %s: %s", message.topic, exc)
+            return
+        self._leave(parts[1], parts[2], str(ended.session))
+
+    def _on_status(self, message: mqtt.MQTTMessage) -> None:
+        """A kiosk gone offline (its word or its last will) has no shopper at it any more."""
+        parts = message.topic.split("/")
+        try:
+            status = decode_status(bytes(message.payload))
+        except ContractError:  # the fleet view counts and reports bad statuses
+            return
+        if status.state is LinkState.OFFLINE and (status.store, status.kiosk) == (parts[1], parts[2]):
+            self._leave(status.store, status.kiosk)
+
+    def _leave(self, store: str, kiosk: str, session: str | None = None) -> None:
+        try:
+            self.stats.visits_ended += self.store.presence.leave(store, kiosk, session)
+        except SQLAlchemyError as exc:  # the stay ends at its bound instead
+            log.error("cannot record that the visit at %s/%s ended: %s", store, kiosk, exc)
 
 
 def tell_fleet_to_forget(broker: str | ProfileResponder, shopper: str, client_id: str = "hq-erase",

@@ -82,8 +82,9 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
              max_connections: int | None, header_timeout: float | None, body_timeout: float | None,
              webhook_policy: DeliveryPolicy) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile (and hand-off)
-    requests, deliver the webhooks (`kiosk hq webhooks`) and, with --api-port, serve the
-    profile API, the fleet dashboard and (with --catalog) the pages for shoppers' phones."""
+    requests, push each signed-in shopper's profile changes to their kiosk, deliver the
+    webhooks (`kiosk hq webhooks`) and, with --api-port, serve the profile API, the fleet
+    dashboard and (with --catalog) the pages for shoppers' phones."""
     import logging
 
     from backend_sync import BrokerUrl
@@ -98,6 +99,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         IngestCluster,
         IngestWorker,
         PhonePages,
+        ProfilePusher,
         ProfileResponder,
         ProfileStore,
         WebhookDelivery,
@@ -170,6 +172,15 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         stops.append(stop_responder)
         if not responder.subscribed.wait(30):
             raise click.ClickException(f"could not subscribe at {shown}")
+        # Each change to a signed-in shopper's profile, to their kiosk, through the responder's connection.
+        pusher = ProfilePusher(store, responder, name=worker_id)
+        pusher.start()
+
+        def stop_pusher() -> None:
+            pusher.stop()
+            click.echo(f"profile push: {pusher.stats}")
+
+        stops.append(stop_pusher)
         click.echo(f"HQ ingest ready ({shown} -> {without_password(db)}){pids}")
         delivery = WebhookDelivery(store.webhooks, webhook_policy)
         delivery.start()

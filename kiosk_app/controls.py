@@ -4,8 +4,9 @@ The screens read the kiosk's state and hand it what shoppers and staff do only t
 this face, never through the runtime's parts (its Kiosk, reader, link or outbox). What
 a tap, a touched suggestion, the PIN or leaving staff mode comes to is decided by the
 ``Kiosk`` and reaches the screen the same way for all of them: the ``on_outcome`` the
-window gave the runtime, as do ``on_profile``, ``on_remote``, ``on_catalog`` and
-``on_reader_status``.
+window gave the runtime, as do ``on_profile``, ``on_profile_change`` (a change to the
+signed-in shopper's profile made in another channel, already in ``state.visit``),
+``on_remote``, ``on_catalog`` and ``on_reader_status``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ kiosk; until then they are anonymous, and HQ joins them to the profile only when
 consent event arrives. Every event that names the shopper carries the token of the
 card read in the visit: HQ takes changes to a profile only on that proof, and whichever
 of them reaches HQ first proves the visit.
+
+While a shopper is signed in, their profile arrives from HQ (``take_profile``) and then
+each change made to it in another channel (``take_change``, see ``_live_profile``): inputs
+of the core like taps, applied to the visit's copy on the screen's thread.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 
 from backend_sync import Outbox, OutboxFull, OutboxUnavailable
+from kiosk_app._live_profile import ChangeVerdict, note_added, take_change, take_profile
 from kiosk_app.session import Mode, SessionMachine, Visit
 from kiosk_protocol import (
     CardRefused,
@@ -29,8 +34,11 @@ from kiosk_protocol import (
     Catalog,
     ConsentStatus,
     EventKind,
+    Hlc,
     HlcClock,
     Product,
+    ProfileChange,
+    ProfileResponse,
     encode_event,
     events_topic,
     new_event,
@@ -82,6 +90,11 @@ class KioskCounters:
     rejected_cards: int = 0
     rejected_badges: int = 0
     events_not_recorded: int = 0
+    # Profile changes HQ pushed: taken, for no visit here now, had already, older than what the visit holds.
+    changes_applied: int = 0
+    changes_not_for_this_visit: int = 0
+    changes_repeated: int = 0
+    changes_outdated: int = 0
 
 
 class Kiosk:
@@ -161,7 +174,9 @@ class Kiosk:
             return
         self.session.consented = granted
         status = ConsentStatus.GRANTED if granted else ConsentStatus.DENIED
-        self._record(EventKind.CONSENT, self.session.shopper, consent=status, hlc=str(self._clock.now()))
+        hlc = str(self._clock.now())
+        if self._record(EventKind.CONSENT, self.session.shopper, consent=status, hlc=hlc) is not None:
+            self.session.stamps["consent"] = hlc  # an older consent pushed from elsewhere does not undo it
 
     def set_wishlist(self, sku: str, wanted: bool) -> bool:
         """Add a product to (or take it off) the signed-in, consenting shopper's wishlist.
@@ -171,10 +186,13 @@ class Kiosk:
         if self.session.identity is None or self.catalog.product(sku) is None:
             return False
         kind = EventKind.WISHLIST_ADD if wanted else EventKind.WISHLIST_REMOVE
-        if self._record(kind, self.session.identity, sku=sku, hlc=str(self._clock.now())) is None:
+        hlc = str(self._clock.now())
+        if self._record(kind, self.session.identity, sku=sku, hlc=hlc) is None:
             return False
+        self.session.stamps[f"wishlist:{sku}"] = hlc  # an older change pushed from elsewhere does not undo it
         if wanted:
             self.session.wishlist.add(sku)
+            note_added(self.session, sku)
         else:
             self.session.wishlist.discard(sku)
         return True
@@ -182,6 +200,38 @@ class Kiosk:
     def end_session(self) -> None:
         """Forget the current visit (idle timeout or sign-out)."""
         self.machine.end_visit()
+
+    def take_profile(self, response: ProfileResponse) -> list[tuple[ProfileChange, ChangeVerdict]]:
+        """The signed-in shopper's profile arrived: it is the visit's copy now, with the changes that waited for it.
+
+        Returns:
+            Each change that waited, and what became of it (as ``take_change`` says).
+        """
+        return [(change, self._counted(change, verdict))
+                for change, verdict in take_profile(self.session, response, time.time(), self._clock.node)]
+
+    def take_change(self, change: ProfileChange) -> ChangeVerdict:
+        """HQ pushed a change to the signed-in shopper's profile made elsewhere: apply it if it is news to this visit.
+
+        An erase ends the visit.
+        """
+        return self._counted(change, take_change(self.session, change))
+
+    def _counted(self, change: ProfileChange, verdict: ChangeVerdict) -> ChangeVerdict:
+        if change.hlc is not None and verdict is not ChangeVerdict.NOT_THIS_VISIT:
+            self._clock.observe(Hlc.parse(change.hlc))  # a change made here next is ordered after it
+        counters = self.counters
+        if verdict in (ChangeVerdict.APPLIED, ChangeVerdict.ERASED):
+            counters.changes_applied += 1
+        elif verdict is ChangeVerdict.NOT_THIS_VISIT:
+            counters.changes_not_for_this_visit += 1
+        elif verdict is ChangeVerdict.REPEAT:
+            counters.changes_repeated += 1
+        elif verdict is ChangeVerdict.OUTDATED:
+            counters.changes_outdated += 1
+        if verdict is ChangeVerdict.ERASED:
+            self.machine.end_visit()
+        return verdict
 
     def _show_product(self, sku: str, kind: EventKind = EventKind.PRODUCT_VIEW, **details: object) -> TapOutcome:
         product = self.catalog.product(sku)

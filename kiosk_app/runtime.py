@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -28,17 +28,20 @@ from backend_sync import (
 )
 from kiosk_app._gc_pauses import no_full_collections, swap_then_release
 from kiosk_app._handoff import HandoffLinks
+from kiosk_app._live_profile import ChangeVerdict
 from kiosk_app._lock_file import LockFile
 from kiosk_app._models import content_model, model_problem, usable_model
-from kiosk_app._profiles import ShopperProfile, fetch_profile, synced_history
+from kiosk_app._profiles import ShopperProfile, fetch_profile
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
-from kiosk_app.session import SessionMachine
+from kiosk_app.session import SessionMachine, Visit
 from kiosk_app.staff import PinCheck, PinVerdict, StaffPin, pin_file
 from kiosk_protocol import (
     Catalog,
     CommandKind,
     KioskCommand,
+    ProfileChange,
+    ProfileResponse,
     Role,
     UpdateKind,
     card_verifier,
@@ -107,6 +110,7 @@ class KioskRuntime:
         on_profile: Callable[[ShopperProfile], None] | None = None,
         on_remote: Callable[[CommandKind], None] | None = None,
         on_catalog: Callable[[], None] | None = None,
+        on_profile_change: Callable[[ProfileChange], None] | None = None,
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
@@ -136,7 +140,8 @@ class KioskRuntime:
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
                            recommender=usable_model(model_file),
                            verify_badge=card_verifier(hq_key, Role.STAFF),
-                           machine=SessionMachine(idle_timeout_s=config.idle_timeout_s))
+                           machine=SessionMachine(idle_timeout_s=config.idle_timeout_s,
+                                                  on_visit_ended=self._visit_ended))
         self.staff_pin = StaffPin(pin_file(config.data_dir))
         # A lock from HQ or staff holds across restarts until someone unlocks.
         self._lock_file = LockFile(config.data_dir / "locked.json")
@@ -147,6 +152,8 @@ class KioskRuntime:
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
                               on_command=self._on_command, sequence_floor=self.sequence_floor,
+                              on_profile_change=lambda change: self._dispatch(lambda: self._take_change(change)),
+                              on_connected=lambda: self._dispatch(self._pull_again),
                               on_manifest=self._on_manifest if config.files_url else lambda kind, envelope: None)
         # Tags without NDEF (old labels) are known by UID through a table staff maintain.
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status,
@@ -158,6 +165,7 @@ class KioskRuntime:
         self._on_remote = on_remote or (lambda command: None)
         self._on_catalog = on_catalog or (lambda: None)
         self.handoffs = HandoffLinks(self.link.request_handoff, lambda: self.kiosk.session, dispatch)
+        self._on_profile_change = on_profile_change or (lambda change: None)
 
     def start(self) -> None:
         """Start the link, the reader and the catalog and model updates."""
@@ -177,9 +185,15 @@ class KioskRuntime:
         self.outbox.close()
         self.profiles.close()
 
-    def fetch_profile(self, shopper: str, card_token: str) -> ShopperProfile | None:
-        """The shopper's profile from HQ, or what this kiosk last knew of it when HQ is out of reach."""
-        return fetch_profile(self.link.request_profile, self.profiles, shopper, card_token)
+    def fetch_profile(self, shopper: str, card_token: str, session: uuid.UUID | None = None) -> ShopperProfile | None:
+        """The shopper's profile from HQ, or what this kiosk last knew of it when HQ is out of reach.
+
+        With ``session`` (the visit signed in), HQ pushes that visit the profile's later changes.
+        """
+        def request(shopper: str, card_token: str) -> ProfileResponse | None:
+            return self.link.request_profile(shopper, card_token, session=session)
+
+        return fetch_profile(request, self.profiles, shopper, card_token)
 
     def health(self) -> KioskHealth:
         """A snapshot of every part's state, for staff mode."""
@@ -304,20 +318,47 @@ class KioskRuntime:
             outcome = self._take(lambda: self.kiosk.handle(read))
             if outcome.kind is OutcomeKind.SIGNED_IN and outcome.shopper and read.token:
                 # The network round trip stays off the screen's thread.
-                threading.Thread(target=self._pull_profile, args=(outcome.shopper, read.token), daemon=True).start()
+                threading.Thread(target=self._pull_profile, args=(outcome.shopper, read.token, self.kiosk.session.id),
+                                 daemon=True).start()
 
         self._dispatch(handle)
 
-    def _pull_profile(self, shopper: str, card_token: str) -> None:
-        profile = self.fetch_profile(shopper, card_token)
+    def _pull_profile(self, shopper: str, card_token: str, session: uuid.UUID) -> None:
+        profile = self.fetch_profile(shopper, card_token, session)
         if profile is not None:
-            self._dispatch(lambda: self._use_profile(profile))
+            self._dispatch(lambda: self._use_profile(profile, session))
 
-    def _use_profile(self, profile: ShopperProfile) -> None:
-        if self.kiosk.session.shopper == profile.response.shopper:  # still the same visit
-            self.kiosk.session.synced = synced_history(profile.response, time.time())
-            self.kiosk.session.wishlist = set(profile.response.wishlist)
-        self._on_profile(profile)
+    def _pull_again(self) -> None:
+        """Connected again: a signed-in visit asks HQ again, which pushes to it again (its last will ended that)."""
+        visit = self.kiosk.session
+        if visit.shopper and visit.card_token and visit.changes_seen is not None:
+            threading.Thread(target=self._pull_profile, args=(visit.shopper, visit.card_token, visit.id),
+                             daemon=True).start()
+
+    def _use_profile(self, profile: ShopperProfile, session: uuid.UUID) -> None:
+        if self.kiosk.session.id != session:  # that visit is over
+            return
+        waited = self.kiosk.take_profile(profile.response)
+        if self.kiosk.session.id == session:  # not ended by an erase that waited for the profile
+            self._on_profile(profile)
+        for change, verdict in waited:
+            self._tell_screens(change, verdict, profile.response.shopper)
+
+    def _take_change(self, change: ProfileChange) -> None:
+        """A change HQ pushed, on the screen's thread: into the visit's copy, and onto the screen."""
+        shopper = self.kiosk.session.shopper
+        self._tell_screens(change, self.kiosk.take_change(change), shopper)
+
+    def _tell_screens(self, change: ProfileChange, verdict: ChangeVerdict, shopper: str | None) -> None:
+        if verdict is ChangeVerdict.APPLIED:
+            self._on_profile_change(change)
+        elif verdict is ChangeVerdict.ERASED and shopper is not None:  # the visit has ended; as HQ's forget order
+            self.profiles.forget(shopper_hash(shopper))
+            self._on_outcome(TapOutcome(OutcomeKind.SIGNED_OUT, shopper=shopper))
+
+    def _visit_ended(self, visit: Visit) -> None:
+        """However a signed-in visit ended, HQ pushes it no more."""
+        self.link.end_visit(visit.id)
 
     def _on_command(self, command: KioskCommand) -> None:
         """HQ's orders arrive on the link's thread; anything touching the session moves to the dispatch thread."""

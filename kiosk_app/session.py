@@ -12,7 +12,8 @@ at before stays with it, anonymous until they agree to link the visit to their p
 Every way back to idle replaces the visit with an empty one, so nothing of one shopper
 is left in memory for the next; so does another shopper's card while one is signed in.
 Staff mode also starts from an empty visit: staff never see a shopper's data, and a
-shopper never inherits staff's screen.
+shopper never inherits staff's screen. Whoever started the machine hears of each
+signed-in visit that ends (``on_visit_ended``), however it ends.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kiosk_protocol import ProfileChange
 from recommender import HistoryEvent
 
 IDLE_TIMEOUT_S = 60.0
@@ -51,6 +53,15 @@ class Visit:
     viewed: list[HistoryEvent] = field(default_factory=list)
     synced: list[HistoryEvent] = field(default_factory=list)  # from the shopper's profile at HQ
     wishlist: set[str] = field(default_factory=set)
+    added: list[str] = field(default_factory=list)  # wishlist items added in this visit, oldest first
+    display_name: str | None = None
+    preferences: dict[str, str] = field(default_factory=dict)
+    # The profile's copy kept current by HQ's push (``_live_profile``): the newest HLC it holds
+    # per wishlist item, preference, name and consent; the last change's cursor it has (None
+    # until the pulled profile is in); the changes pushed before that, waiting for it.
+    stamps: dict[str, str] = field(default_factory=dict)
+    changes_seen: int | None = None
+    waiting: list[ProfileChange] = field(default_factory=list)
 
     @property
     def identity(self) -> str | None:
@@ -71,10 +82,12 @@ class SessionMachine:
     """
 
     def __init__(self, idle_timeout_s: float = IDLE_TIMEOUT_S, staff_timeout_s: float = STAFF_TIMEOUT_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_visit_ended: Callable[[Visit], None] = lambda visit: None) -> None:
         self.idle_timeout_s = idle_timeout_s
         self.staff_timeout_s = staff_timeout_s
         self._clock = clock
+        self._on_visit_ended = on_visit_ended
         self.mode = Mode.IDLE
         self.visit = Visit()
         self.staff_member: str | None = None
@@ -112,7 +125,7 @@ class SessionMachine:
             if self.visit.shopper == shopper:
                 self._wipe(Mode.IDLE)
                 return False
-            self.visit = Visit()
+            self._replace_visit(Visit())
         self.visit.shopper, self.visit.card_token = shopper, token
         self.mode = Mode.SIGNED_IN
         self.touch()
@@ -165,6 +178,11 @@ class SessionMachine:
         return True
 
     def _wipe(self, mode: Mode) -> None:
-        self.visit = Visit()
+        self._replace_visit(Visit())
         self.mode = mode
         self.touch()
+
+    def _replace_visit(self, visit: Visit) -> None:
+        ended, self.visit = self.visit, visit
+        if ended.shopper is not None:
+            self._on_visit_ended(ended)

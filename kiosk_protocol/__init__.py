@@ -31,6 +31,16 @@ from kiosk_protocol._manifest import (
     verify_manifest,
 )
 from kiosk_protocol._private_files import PRIVATE, PUBLIC, atomic_writer, fsync_dir, private_file, write_atomically
+from kiosk_protocol._profile_messages import (
+    PROFILE_VERSION,
+    ChangeKind,
+    HandoffRequest,
+    HandoffResponse,
+    ProfileChange,
+    ProfileRequest,
+    ProfileResponse,
+    VisitEnded,
+)
 from kiosk_protocol._tokens import Role, Token, issue_token, public_key_from_pem, public_key_to_pem, verify_token
 from kiosk_protocol.catalog import Catalog, Product, dump_catalog, format_price, image_file, load_catalog, problems
 from kiosk_protocol.contract import (
@@ -42,8 +52,8 @@ from kiosk_protocol.contract import (
     MAX_MANIFEST_BYTES,
     MAX_PACKET_BYTES,
     ONLINE_STORE,
+    PROFILE_ENDED_WILDCARD,
     PROFILE_REQUESTS_WILDCARD,
-    PROFILE_VERSION,
     RECEIPT_HIGHEST_SEQ,
     SHOPPER_PATTERN,
     STATUS_WILDCARD,
@@ -52,14 +62,10 @@ from kiosk_protocol.contract import (
     ConsentStatus,
     DisplayName,
     EventKind,
-    HandoffRequest,
-    HandoffResponse,
     KioskCommand,
     KioskStatus,
     KioskTopics,
     LinkState,
-    ProfileRequest,
-    ProfileResponse,
     Receipt,
     Sku,
     TapEvent,
@@ -92,6 +98,7 @@ __all__ = [
     "ONLINE_STORE",
     "PRIVATE",
     "PRODUCTS",
+    "PROFILE_ENDED_WILDCARD",
     "PROFILE_REQUESTS_WILDCARD",
     "PROFILE_VERSION",
     "PUBLIC",
@@ -104,6 +111,7 @@ __all__ = [
     "CardVerifier",
     "Catalog",
     "CatalogError",
+    "ChangeKind",
     "CommandKind",
     "ConsentStatus",
     "ContractError",
@@ -122,6 +130,7 @@ __all__ = [
     "Manifest",
     "MessageTooLarge",
     "Product",
+    "ProfileChange",
     "ProfileRequest",
     "ProfileResponse",
     "Receipt",
@@ -134,6 +143,7 @@ __all__ = [
     "TokenError",
     "UpdateKind",
     "UpdateRefused",
+    "VisitEnded",
     "apply_delta",
     "atomic_writer",
     "card_verifier",

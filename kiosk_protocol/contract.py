@@ -10,12 +10,15 @@ Topics (``<store>`` and ``<kiosk>`` are ids of ``[a-z0-9-]``)::
     kiosk/<store>/<kiosk>/profile/response  HQ -> kiosk
     kiosk/<store>/<kiosk>/handoff/request   kiosk -> HQ: a link to continue the visit on a phone
     kiosk/<store>/<kiosk>/handoff/response  HQ -> kiosk: the link, signed by HQ
+    kiosk/<store>/<kiosk>/profile/changes   the signed-in shopper's changes made elsewhere, HQ -> kiosk
+    kiosk/<store>/<kiosk>/profile/ended     the visit HQ pushes those to is over, kiosk -> HQ
     fleet/commands                          HQ -> every kiosk
     fleet/manifests/<kind>                  retained signed manifest (catalog, model)
 
 Every message carries ``"v"``, the schema version; a payload of an unknown version or
 shape is rejected with ContractError, and one larger than its kind's ``max_bytes`` with
-MessageTooLarge, before it is parsed.
+MessageTooLarge, before it is parsed. The profile's own messages (pulled at sign-in, pushed
+while the shopper stands at the kiosk) are in ``_profile_messages``.
 
 Tap events are at version 2: an event that names a shopper carries the token of the
 shopper's card read in that visit (``card``), HQ's proof that the shopper was there.
@@ -23,11 +26,12 @@ HQ still takes version 1 for anonymous events (a fleet is not upgraded at one in
 of the kinds version 1 had: ``suggestion_tap`` (a suggestion touched on the screen) is
 version 2 only.
 
-Profile requests and responses are at version 2: a response may carry the name the
-shopper gave to be greeted by (``display_name``). A kiosk reads only the versions it
-knows and refuses unknown fields, so HQ answers each request in the request's own
-version: a kiosk from before display names asks in version 1 and gets version 1, with no
-name. As with events, HQ is upgraded before its kiosks.
+Profile requests and responses are at version 2 (``_profile_messages``): a response may
+carry the name the shopper gave to be greeted by and the change-log cursor it is as of. A
+kiosk reads only the versions it knows and refuses unknown fields, so HQ answers each
+request in the request's own version: a kiosk from before display names asks in version
+1 and gets version 1, with no name and no pushes. As with events, HQ is upgraded before
+its kiosks.
 """
 
 from __future__ import annotations
@@ -39,16 +43,14 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
+from typing import Annotated, ClassVar, Final, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     ValidationError,
-    model_serializer,
     model_validator,
 )
 
@@ -61,6 +63,7 @@ STATUS_WILDCARD = "kiosk/+/+/status"
 ONLINE_STORE = "online"
 PROFILE_REQUESTS_WILDCARD = "kiosk/+/+/profile/request"
 HANDOFF_REQUESTS_WILDCARD = "kiosk/+/+/handoff/request"
+PROFILE_ENDED_WILDCARD = "kiosk/+/+/profile/ended"
 FLEET_COMMANDS = "fleet/commands"
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _ID_PATTERN = re.compile(_ID)
@@ -99,6 +102,8 @@ class ConsentStatus(enum.Enum):
 
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 HlcText = Annotated[str, Field(pattern=r"^\d{15}-\d{6}-[a-z0-9][a-z0-9.-]{0,63}$")]
+PreferenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+PreferenceValue = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 def _shopper_id_codes() -> list[int]:
@@ -218,8 +223,8 @@ class TapEvent(BaseModel):
     beside: Sku | None = None
     hlc: HlcText | None = None
     consent: ConsentStatus | None = None
-    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
-    value: Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+    key: PreferenceKey | None = None
+    value: PreferenceValue | None = None
     display_name: DisplayName | None = None
     card: CardToken | None = None
 
@@ -249,6 +254,8 @@ class KioskTopics:
     profile_response: str
     handoff_request: str
     handoff_response: str
+    profile_changes: str
+    profile_ended: str
 
 
 def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
@@ -258,9 +265,11 @@ def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
         ContractError: an id that is not ``[a-z0-9-]``.
     """
     base = f"kiosk/{_checked_id(store)}/{_checked_id(kiosk)}"
-    return KioskTopics(f"{base}/events", f"{base}/receipts", f"{base}/status", f"{base}/commands",
-                       f"{base}/profile/request", f"{base}/profile/response",
-                       f"{base}/handoff/request", f"{base}/handoff/response")
+    return KioskTopics(
+        events=f"{base}/events", receipts=f"{base}/receipts", status=f"{base}/status", commands=f"{base}/commands",
+        profile_request=f"{base}/profile/request", profile_response=f"{base}/profile/response",
+        profile_changes=f"{base}/profile/changes", profile_ended=f"{base}/profile/ended",
+        handoff_request=f"{base}/handoff/request", handoff_response=f"{base}/handoff/response")
 
 
 class LinkState(enum.Enum):
@@ -302,92 +311,6 @@ class KioskStatus(BaseModel):
 def decode_status(payload: bytes) -> KioskStatus:
     """Validate a status message (raises ContractError)."""
     return decode(KioskStatus, payload)
-
-
-PROFILE_VERSION: Final = 2
-
-
-class ProfileRequest(BaseModel):
-    """A kiosk asks for the profile of the shopper whose card was just tapped there.
-
-    The card's signed token goes along: HQ answers only for the shopper it names. ``v``
-    is also the version of the response the kiosk reads.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
-
-    v: Literal[1, 2] = PROFILE_VERSION
-    request_id: uuid.UUID
-    shopper: ShopperId
-    token: CardToken
-
-
-class ProfileResponse(BaseModel):
-    """HQ's answer: the shopper's recent cross-channel history, wishlist and (from version 2)
-    the name to greet them by, or why not."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
-
-    v: Literal[1, 2] = PROFILE_VERSION
-    request_id: uuid.UUID
-    shopper: ShopperId
-    error: str | None = None
-    consent: ConsentStatus | None = None
-    recent_skus: tuple[Sku, ...] = ()
-    wishlist: tuple[Sku, ...] = ()
-    preferences: dict[str, str] = Field(default_factory=dict)
-    display_name: DisplayName | None = None
-
-    @model_validator(mode="after")
-    def _fields_match_version(self) -> ProfileResponse:
-        if self.v < 2 and self.display_name is not None:
-            raise ValueError("only a version 2 profile response carries a display name")
-        return self
-
-    @model_serializer(mode="wrap")
-    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
-            data.pop("display_name", None)
-        return data
-
-
-class HandoffRequest(BaseModel):
-    """A kiosk asks HQ for a short-lived, single-use link that continues visit ``session`` on a phone.
-
-    It names the shopper only when they are signed in and have consented, with their
-    card's token as proof (as a profile request does). The kiosk holds no signing key.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
-
-    v: Literal[1] = 1
-    request_id: uuid.UUID
-    session: uuid.UUID
-    shopper: ShopperId | None = None
-    token: CardToken | None = None
-
-    @model_validator(mode="after")
-    def _shopper_with_card(self) -> HandoffRequest:
-        if (self.shopper is None) != (self.token is None):
-            raise ValueError("a shopper is named with their card's token, and a token only with its shopper")
-        return self
-
-
-class HandoffResponse(BaseModel):
-    """HQ's answer: the link and until when it opens, or why not."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    max_bytes: ClassVar[int] = 4 * 1024
-
-    v: Literal[1] = 1
-    request_id: uuid.UUID
-    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://")] | None = None
-    expires_at: datetime | None = None
-    error: str | None = None
 
 
 class CommandKind(enum.Enum):

@@ -153,6 +153,7 @@ class KioskApp(App):
             on_profile=lambda profile: self.shopper.take_profile(profile),
             on_remote=self._on_remote,
             on_catalog=lambda: self.shopper.take_catalog(),
+            on_profile_change=lambda change: self.shopper.take_change(change),
         )
         self.store_title = store_name(runtime.catalog, config.store)
         self.kiosk_label = f"{config.store} · {config.kiosk}"

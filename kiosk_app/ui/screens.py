@@ -105,8 +105,13 @@ class WelcomeScreen(Screen):
     def show_profile(self, recent: tuple[SuggestionView, ...], wishlist: tuple[SuggestionView, ...]) -> None:
         """Cards for the shopper's recent views and their wishlist."""
         fill_cards(self.ids.recent, recent)
+        self.has_recent = bool(recent)
+        self.show_wishlist(wishlist)
+
+    def show_wishlist(self, wishlist: tuple[SuggestionView, ...]) -> None:
+        """Cards for the shopper's wishlist alone (a change to it leaves the rest of the screen as it is)."""
         fill_cards(self.ids.wishlist, wishlist)
-        self.has_recent, self.has_wishlist = bool(recent), bool(wishlist)
+        self.has_wishlist = bool(wishlist)
 
 
 class LockedScreen(Screen):

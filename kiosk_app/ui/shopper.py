@@ -1,6 +1,6 @@
 """The shopper's screens: the attract loop's featured products, the product in view with
 its suggestions and wishlist button, and the welcome with the consent question and the
-profile HQ sent."""
+profile HQ sent, kept current in place as HQ pushes changes made in other channels."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from kiosk_app.controls import KioskControls
 from kiosk_app.runtime import ShopperProfile
 from kiosk_app.ui.host import Host
 from kiosk_app.ui.present import (
+    SuggestionView,
     featured_products,
     greeting,
     image_path,
@@ -18,7 +19,7 @@ from kiosk_app.ui.present import (
     recent_skus,
     suggestion_views,
 )
-from kiosk_protocol import Product
+from kiosk_protocol import ChangeKind, Product, ProfileChange
 from recommender import Suggestion
 
 
@@ -85,6 +86,21 @@ class ShopperScreens:
             self._render_welcome()
             self._render_wishlist_button()
 
+    def take_change(self, change: ProfileChange) -> None:
+        """A change made in another channel is in the visit now: only the widgets it touches follow, in place."""
+        if not self._shopper:
+            return
+        if change.kind in (ChangeKind.WISHLIST_ADD, ChangeKind.WISHLIST_REMOVE):
+            self._render_wishlist_row()
+            self._render_wishlist_button()
+        elif change.kind is ChangeKind.DISPLAY_NAME:
+            self._render_title()
+        elif change.kind is ChangeKind.CONSENT and not self._controls.state.visit.consented:
+            if self._consent_answer:  # linking this visit ended elsewhere: the welcome says so
+                self._consent_answer = False
+                self._render_answer()
+            self._render_wishlist_button()
+
     def take_catalog(self) -> None:
         """HQ's new catalog is in use: the attract screen features from it."""
         self._featured = featured_products(self._controls.catalog)
@@ -128,25 +144,47 @@ class ShopperScreens:
             "" if visit.identity is None or product is None else "remove" if product.sku in visit.wishlist else "add")
 
     def _render_welcome(self) -> None:
-        screen, tx, language = self._host.sm.get_screen("welcome"), self._host.tx, self._host.language
+        screen, tx = self._host.sm.get_screen("welcome"), self._host.tx
+        screen.shopper = self._shopper
+        self._render_title()
+        self._render_answer()
         profile, visit = self._profile, self._controls.state.visit
-        screen.title_text = greeting(profile.display_name if profile else None, language)
-        screen.answered = self._consent_answer is not None
-        screen.answer_text = tx["welcome_linked" if self._consent_answer else "welcome_not_linked"]
         # This visit's products join what they looked at once they agreed to link it, and
         # only then: after a no, the visit stays out of their profile and out of this list.
         recent = visit.viewed_skus if self._shopper and visit.identity is not None else ()
-        wishlist: tuple[str, ...] = ()
         if profile is None:
             screen.profile_note = tx["welcome_loading"] if self._shopper else ""
         else:
             screen.profile_note = tx["welcome_from_cache"] if profile.from_cache else ""
-            held = profile.response
-            recent = recent_skus(recent, held.recent_skus)
-            # The wishlist as it stands now: the profile's, with this visit's changes.
-            wishlist = tuple(sku for sku in held.wishlist if sku in visit.wishlist) + tuple(
-                sku for sku in visit.wishlist if sku not in held.wishlist)
-        catalog, catalog_file = self._controls.catalog, self._controls.catalog_file
-        screen.show_profile(
-            profile_cards(recent, "reason_viewed_before", catalog, catalog_file, self._store, language),
-            profile_cards(wishlist, "reason_in_wishlist", catalog, catalog_file, self._store, language))
+            recent = recent_skus(recent, profile.response.recent_skus)
+        catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
+        screen.show_profile(profile_cards(recent, "reason_viewed_before", catalog, catalog_file, self._store, language),
+                            self._wishlist_cards() if profile is not None else ())
+
+    def _render_title(self) -> None:
+        """Hello by the name they gave (the newest: pushed in this visit, or the profile's), never by their id."""
+        name = None
+        if self._shopper:
+            name = self._controls.state.visit.display_name or (self._profile.display_name if self._profile else None)
+        self._host.sm.get_screen("welcome").title_text = greeting(name, self._host.language)
+
+    def _render_answer(self) -> None:
+        screen = self._host.sm.get_screen("welcome")
+        screen.answered = self._consent_answer is not None
+        screen.answer_text = self._host.tx["welcome_linked" if self._consent_answer else "welcome_not_linked"]
+
+    def _render_wishlist_row(self) -> None:
+        if self._profile is not None:
+            self._host.sm.get_screen("welcome").show_wishlist(self._wishlist_cards())
+
+    def _wishlist_cards(self) -> tuple[SuggestionView, ...]:
+        """The wishlist as it stands now, its newest last: the profile's (oldest first), then what joined it in this
+        visit, here or in another channel. The newest few are shown."""
+        visit, profile = self._controls.state.visit, self._profile
+        pulled = profile.response.wishlist if profile is not None else ()
+        joined = (*(sku for sku in pulled if sku not in visit.added), *visit.added)  # a re-added one is new again
+        ordered = tuple(sku for sku in joined if sku in visit.wishlist)
+        catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
+        newest = profile_cards(tuple(reversed(ordered)), "reason_in_wishlist", catalog, catalog_file, self._store,
+                               language)
+        return tuple(reversed(newest))

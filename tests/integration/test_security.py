@@ -333,9 +333,9 @@ def test_the_broker_refuses_a_20_mb_event_and_a_20_mb_retained_status(secured: S
 def test_hq_and_the_fleet_view_refuse_messages_over_their_kind_s_limit_unread(
         secured: Secured, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     from hq import FleetView, IngestWorker, ProfileResponder, ProfileStore
-    from kiosk_protocol import KioskStatus, LinkState, TapEvent, decode_event, public_key_from_pem
+    from kiosk_protocol import KioskStatus, LinkState, ProfileRequest, TapEvent, decode_event, public_key_from_pem
     from kiosk_protocol._cards import card_verifier
-    from kiosk_protocol.contract import ProfileRequest, size_limit
+    from kiosk_protocol.contract import size_limit
 
     hq = IngestWorker(secured.url("hq-ingest-1"), ProfileStore(sqlite_url), worker_id="hq-ingest-1")
     hq.start()

@@ -84,5 +84,5 @@ def test_a_name_that_would_not_show_as_written_is_refused(name: str) -> None:
 
 def test_a_version_1_answer_may_not_carry_a_name() -> None:
     payload = json.loads(VERSION_1) | {"display_name": "Lucía"}
-    with pytest.raises(ContractError, match="version 2"):
+    with pytest.raises(ContractError, match="version 1 profile response carries no display name"):
         decode(ProfileResponse, json.dumps(payload).encode())

@@ -1,0 +1,111 @@
+"""The signed-in shopper's profile as the visit holds it, kept current while they stand here:
+plain Python over a ``Visit``, no I/O.
+
+At sign-in the kiosk pulls the profile (``take_profile``), and again once its link is back
+after a loss (the profile then replaces the copy, but for what this kiosk changed in the
+visit: HQ may not have it yet); then HQ pushes each change made in another channel
+(``take_change``). A pushed change is taken
+
+- only for the visit it names (one that arrives after sign-out, or for another visit, is
+  dropped), and only once: its cursor must be past the last one the visit has, and past
+  the cursor the pulled profile is as of (what the profile already holds);
+- only when it is newer, by HLC, than what the visit holds for the same wishlist item,
+  preference, name or consent (HQ's own merge rule), so a change made here a moment
+  later is not undone by an older one from elsewhere;
+- after the pulled profile: one pushed before it arrives waits for it.
+
+A consent other than ``granted`` from another channel ends the linking of this visit
+(its events are anonymous again, as before the shopper's yes); a ``granted`` one does
+not start it: linking a visit is the shopper's answer here. An erase ends the visit.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from kiosk_app._profiles import synced_history
+from kiosk_app.session import Visit
+from kiosk_protocol import ChangeKind, ConsentStatus, Hlc, ProfileChange, ProfileResponse
+
+MAX_WAITING = 100  # changes held for a profile still on its way; more are dropped
+
+
+class ChangeVerdict(enum.Enum):
+    """What became of a pushed change."""
+
+    APPLIED = "applied"
+    WAITING = "waiting"  # for the pulled profile, applied once it is in
+    NOT_THIS_VISIT = "not_this_visit"  # another visit's, an ended one's, or one too many waiting
+    REPEAT = "repeat"  # a cursor the visit already has
+    OUTDATED = "outdated"  # older than what the visit holds for the same item
+    ERASED = "erased"  # the profile is gone: the visit must end
+
+
+def stamp_key(change: ProfileChange) -> str:
+    """Which part of the profile a change merges into, as ``Visit.stamps`` names it."""
+    if change.kind in (ChangeKind.WISHLIST_ADD, ChangeKind.WISHLIST_REMOVE):
+        return f"wishlist:{change.sku}"
+    if change.kind is ChangeKind.PREFERENCE:
+        return f"preference:{change.key}"
+    return change.kind.value
+
+
+def take_profile(visit: Visit, response: ProfileResponse, now: float,
+                 here: str) -> list[tuple[ProfileChange, ChangeVerdict]]:
+    """Put the pulled profile in the visit, then the changes that waited for it; returns those, with their verdicts.
+
+    Wishlist items this kiosk (HLC node ``here``) changed in the visit keep their state.
+    """
+    made_here = {sku: sku in visit.wishlist for key, stamp in visit.stamps.items()
+                 if (sku := key.removeprefix("wishlist:")) != key and Hlc.parse(stamp).node == here}
+    visit.synced = synced_history(response, now)
+    visit.wishlist = {sku for sku in response.wishlist if made_here.get(sku, True)} | {
+        sku for sku, wanted in made_here.items() if wanted}
+    visit.display_name = response.display_name
+    visit.preferences = dict(response.preferences)
+    visit.changes_seen = max(visit.changes_seen or 0, response.cursor or 0)
+    waiting, visit.waiting = sorted(visit.waiting, key=lambda change: change.cursor), []
+    return [(change, take_change(visit, change)) for change in waiting]
+
+
+def take_change(visit: Visit, change: ProfileChange) -> ChangeVerdict:
+    """Apply one pushed change to ``visit``'s copy of the profile, if it is for it and news to it."""
+    if visit.shopper is None or change.session != visit.id:
+        return ChangeVerdict.NOT_THIS_VISIT
+    if visit.changes_seen is None:
+        if len(visit.waiting) >= MAX_WAITING:
+            return ChangeVerdict.NOT_THIS_VISIT
+        visit.waiting.append(change)
+        return ChangeVerdict.WAITING
+    if change.cursor <= visit.changes_seen:
+        return ChangeVerdict.REPEAT
+    visit.changes_seen = change.cursor
+    if change.kind is ChangeKind.ERASE:
+        return ChangeVerdict.ERASED
+    key = stamp_key(change)
+    if change.hlc is None or change.hlc <= visit.stamps.get(key, ""):  # HLC text sorts as the stamps do
+        return ChangeVerdict.OUTDATED
+    visit.stamps[key] = change.hlc
+    _apply(visit, change)
+    return ChangeVerdict.APPLIED
+
+
+def _apply(visit: Visit, change: ProfileChange) -> None:
+    if change.kind is ChangeKind.WISHLIST_ADD and change.sku:
+        visit.wishlist.add(change.sku)
+        note_added(visit, change.sku)
+    elif change.kind is ChangeKind.WISHLIST_REMOVE and change.sku:
+        visit.wishlist.discard(change.sku)
+    elif change.kind is ChangeKind.PREFERENCE and change.key and change.value is not None:
+        visit.preferences[change.key] = change.value
+    elif change.kind is ChangeKind.DISPLAY_NAME:
+        visit.display_name = change.display_name
+    elif change.kind is ChangeKind.CONSENT and change.consent is not ConsentStatus.GRANTED:
+        visit.consented = False
+
+
+def note_added(visit: Visit, sku: str) -> None:
+    """``sku`` joined the wishlist in this visit: it is the newest there."""
+    if sku in visit.added:
+        visit.added.remove(sku)
+    visit.added.append(sku)

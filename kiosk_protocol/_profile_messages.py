@@ -1,0 +1,204 @@
+"""The shopper's profile on the wire: pulled when their card is tapped, and pushed, change by
+change, while they stand at the kiosk.
+
+    kiosk -> HQ   ProfileRequest   profile/request    the card just tapped, and the visit it starts
+    HQ -> kiosk   ProfileResponse  profile/response   the profile, as of a cursor of HQ's change log
+    HQ -> kiosk   ProfileChange    profile/changes    one change made in another channel since
+    kiosk -> HQ   VisitEnded       profile/ended      the visit is over: push no more
+    kiosk -> HQ   HandoffRequest   handoff/request    a link to continue the visit on a phone
+    HQ -> kiosk   HandoffResponse  handoff/response   the link, signed by HQ
+
+A version 2 request may name its visit (``session``): HQ then answers with version 2
+(the display name, and the change log's cursor the profile is as of) and pushes that
+visit each later change of the shopper's profile made elsewhere until the kiosk says the
+visit ended, the kiosk goes offline, or HQ's bound on a visit passes. A push names the
+visit, not the shopper: the kiosk matches it against the visit it has now, and the
+message says nothing about whose profile it is. A version 1 request (a kiosk from before
+live push) gets a version 1 answer, and no pushes.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+
+from kiosk_protocol.contract import (
+    CardToken,
+    ConsentStatus,
+    DisplayName,
+    HlcText,
+    PreferenceKey,
+    PreferenceValue,
+    ShopperId,
+    Sku,
+)
+
+PROFILE_VERSION: Literal[2] = 2
+MAX_CURSOR = 2**63 - 1  # HQ's cursors are 64-bit integers
+Cursor = Annotated[int, Field(ge=0, le=MAX_CURSOR)]
+
+
+class ProfileRequest(BaseModel):
+    """A kiosk asks for the profile of the shopper whose card was just tapped there.
+
+    The card's signed token goes along: HQ answers only for the shopper it names. From
+    version 2 on, ``session`` (the visit the tap started) asks HQ to push that visit the
+    shopper's later changes.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
+
+    v: Literal[1, 2] = PROFILE_VERSION
+    request_id: uuid.UUID
+    shopper: ShopperId
+    token: CardToken
+    session: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _session_since_version_2(self) -> ProfileRequest:
+        if self.v < 2 and self.session is not None:
+            raise ValueError("only a version 2 profile request names its visit")
+        return self
+
+
+class ProfileResponse(BaseModel):
+    """HQ's answer: the shopper's recent cross-channel history and wishlist, or why not.
+
+    Version 2 adds the shopper's display name and ``cursor``: every change in HQ's log up to
+    it is in this profile, so a pushed change at or below it is one the kiosk already has.
+    A version 1 answer is encoded with exactly version 1's fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
+
+    v: Literal[1, 2] = PROFILE_VERSION
+    request_id: uuid.UUID
+    shopper: ShopperId
+    error: str | None = None
+    consent: ConsentStatus | None = None
+    recent_skus: tuple[Sku, ...] = ()
+    wishlist: tuple[Sku, ...] = ()
+    preferences: dict[str, str] = Field(default_factory=dict)
+    display_name: DisplayName | None = None
+    cursor: Cursor | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_its_version(self) -> ProfileResponse:
+        if self.v < 2 and (self.display_name is not None or self.cursor is not None):
+            raise ValueError("a version 1 profile response carries no display name or cursor")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
+            data.pop("display_name", None)
+            data.pop("cursor", None)
+        return data
+
+
+class ChangeKind(enum.Enum):
+    """What a pushed change does to the signed-in shopper's profile."""
+
+    WISHLIST_ADD = "wishlist_add"
+    WISHLIST_REMOVE = "wishlist_remove"
+    PREFERENCE = "preference"
+    DISPLAY_NAME = "display_name"
+    CONSENT = "consent"
+    ERASE = "erase"  # the profile is gone: sign the shopper out and forget them
+
+
+# The fields each kind carries (and no other kind may).
+_CHANGE_FIELDS: dict[ChangeKind, set[str]] = {
+    ChangeKind.WISHLIST_ADD: {"sku", "hlc"},
+    ChangeKind.WISHLIST_REMOVE: {"sku", "hlc"},
+    ChangeKind.PREFERENCE: {"key", "value", "hlc"},
+    ChangeKind.DISPLAY_NAME: {"display_name", "hlc"},
+    ChangeKind.CONSENT: {"consent", "hlc"},
+    ChangeKind.ERASE: set(),
+}
+_OPTIONAL_FIELDS = {"sku", "key", "value", "display_name", "consent", "hlc"}
+
+
+class ProfileChange(BaseModel):
+    """One change to the profile of the shopper signed in at a kiosk, made in another channel.
+
+    ``session`` is the visit it is for (the one the kiosk's profile request named);
+    ``cursor`` its place in HQ's change log: HQ pushes at least once, in cursor order, and
+    the kiosk drops a cursor it has already had.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 2 * 1024  # the largest (a preference) is under 600 bytes
+
+    v: Literal[1] = 1
+    cursor: Annotated[int, Field(ge=1, le=MAX_CURSOR)]
+    session: uuid.UUID
+    kind: ChangeKind
+    sku: Sku | None = None
+    key: PreferenceKey | None = None
+    value: PreferenceValue | None = None
+    display_name: DisplayName | None = None
+    consent: ConsentStatus | None = None
+    hlc: HlcText | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> ProfileChange:
+        needed = _CHANGE_FIELDS[self.kind]
+        missing = sorted(f for f in needed if getattr(self, f) is None)
+        extra = sorted(f for f in _OPTIONAL_FIELDS - needed if getattr(self, f) is not None)
+        if missing or extra:
+            raise ValueError(f"{self.kind.value} change: missing {missing}, unexpected {extra}")
+        return self
+
+
+class VisitEnded(BaseModel):
+    """The kiosk's visit ``session`` is over (sign-out, idle wipe, another card): HQ pushes it no more."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 1024
+
+    v: Literal[1] = 1
+    session: uuid.UUID
+
+
+class HandoffRequest(BaseModel):
+    """A kiosk asks HQ for a short-lived, single-use link that continues visit ``session`` on a phone.
+
+    It names the shopper only when they are signed in and have consented, with their
+    card's token as proof (as a profile request does). The kiosk holds no signing key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
+
+    v: Literal[1] = 1
+    request_id: uuid.UUID
+    session: uuid.UUID
+    shopper: ShopperId | None = None
+    token: CardToken | None = None
+
+    @model_validator(mode="after")
+    def _shopper_with_card(self) -> HandoffRequest:
+        if (self.shopper is None) != (self.token is None):
+            raise ValueError("a shopper is named with their card's token, and a token only with its shopper")
+        return self
+
+
+class HandoffResponse(BaseModel):
+    """HQ's answer: the link and until when it opens, or why not."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_bytes: ClassVar[int] = 4 * 1024
+
+    v: Literal[1] = 1
+    request_id: uuid.UUID
+    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://")] | None = None
+    expires_at: datetime | None = None
+    error: str | None = None
