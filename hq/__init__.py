@@ -7,7 +7,7 @@ command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
 from hq._api import create_app
-from hq._auth import ApiKeys, load_api_keys
+from hq._auth import ApiKeys, load_api_keys, write_new_api_keys
 from hq._changes import Change, ChangeLog
 from hq._cluster import IngestCluster
 from hq._credentials import HqBrokerUrls, write_credentials_folder
@@ -112,4 +112,5 @@ __all__ = [
     "shopper_key",
     "tell_fleet_to_forget",
     "write_credentials_folder",
+    "write_new_api_keys",
 ]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hq.exceptions import CredentialsError
+from kiosk_protocol import write_atomically
 
 _CHANNEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MIN_KEY_LENGTH = 22  # base64url characters: 132 bits
@@ -97,6 +98,19 @@ def is_channel(name: str) -> bool:
 def new_api_key() -> str:
     """A fresh channel key: 256 random bits, base64url."""
     return secrets.token_urlsafe(32)
+
+
+def write_new_api_keys(path: Path, channels: tuple[str, ...]) -> ApiKeys:
+    """Write a new key file with a fresh key for each of ``channels``, readable by its owner only.
+
+    Raises:
+        CredentialsError: ``path`` exists (keys are never replaced by accident), or a channel name is unfit.
+    """
+    if path.exists():
+        raise CredentialsError(f"{path} exists; keys are never replaced by accident")
+    keys = ApiKeys({channel: new_api_key() for channel in channels})
+    write_atomically(path, (json.dumps(dict(keys.keys), indent=2) + "\n").encode())
+    return keys
 
 
 def load_api_keys(path: Path, fleet_channels: frozenset[str] = frozenset({"hq"})) -> ApiKeys:

@@ -225,19 +225,12 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
 def new_api_keys(keys_file: Path, channels: tuple[str, ...]) -> None:
     """Write KEYS_FILE with a fresh 256-bit key for each of CHANNELS (e.g. web app hq), readable
     by its owner only; for `kiosk hq serve --api-keys`. The keys are never printed."""
-    import json
+    from hq import HqError, write_new_api_keys
 
-    from hq import ApiKeys, HqError
-    from hq._auth import new_api_key
-    from kiosk_protocol import write_atomically
-
-    if keys_file.exists():
-        raise click.ClickException(f"{keys_file} exists; keys are never replaced by accident")
     try:
-        keys = ApiKeys({channel: new_api_key() for channel in channels})
+        write_new_api_keys(keys_file, channels)
     except HqError as exc:
         raise click.ClickException(str(exc)) from exc
-    write_atomically(keys_file, (json.dumps(dict(keys.keys), indent=2) + "\n").encode())
     click.echo(f"keys for {', '.join(channels)} written to {keys_file}")
 
 

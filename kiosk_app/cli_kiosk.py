@@ -17,11 +17,12 @@ from backend_sync import BROKER_URL_ENV, secret_url_option, wait_for_signal
 @click.command()
 @secret_url_option("broker", BROKER_URL_ENV, "Use this broker (mqtt://host:port) instead of the embedded one.",
                    required=False)
-@click.option("--headless", is_flag=True, help="No window: tap products automatically and report.")
+@click.option("--headless", is_flag=True, help="No window: tap the card and products automatically, check "
+              "that HQ stored them and shows them over HTTP, and report.")
 @click.option("--taps", default=5, show_default=True, help="Products to tap in headless mode.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Keep the demo's data here (default: temporary).")
 @click.option("--shop-url", help="The shop the demo catalog's product tags and QR codes name (its shop_url), "
-                                 "such as HQ's phone pages (http://HOST:PORT). [default: the catalog's own]")
+                                 "and HQ signs hand-off links on. [default: HQ's own phone pages]")
 def demo(broker: str | None, headless: bool, taps: int, data_dir: Path | None, shop_url: str | None) -> None:
     """Run broker, HQ, kiosk and tag simulator on this machine."""
     from kiosk_app.demo import run_demo

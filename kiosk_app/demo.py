@@ -1,10 +1,11 @@
 """``kiosk demo``: the whole system on one machine with no setup.
 
-One process tree: an MQTT broker (embedded amqtt unless ``--broker`` is given), the HQ
-ingest service on SQLite, the kiosk, and a tag simulator whose taps go through
-nfcpy's udp driver to the kiosk's nfcpy reader. ``--shop-url`` gives the demo catalog
-another shop address (the one its product tags and the kiosk's QR codes name), such as
-HQ's phone pages.
+One process tree: an MQTT broker (embedded amqtt unless ``--broker`` is given), HQ on
+SQLite (``kiosk hq serve``: ingest, profile responder, and on a local port the profile API,
+fleet dashboard and phone pages, ``_demo_hq``), the kiosk, and a tag simulator whose taps
+go through nfcpy's udp driver to the kiosk's nfcpy reader. The demo catalog names HQ's
+address as its shop, so its product tags and the kiosk's QR codes open HQ's phone pages;
+``--shop-url`` names another.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import BROKER_URL_ENV, without_password
 from hq import CatalogPublisher, ProfileStore, announce
+from kiosk_app._demo_hq import DemoHq, Tapped, guide, prepare_hq, prove_http_side, serve_options
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from kiosk_app.staff import pin_file, write_pin
 from kiosk_protocol import Catalog, CatalogError, Role, dump_catalog, issue_token, load_catalog, public_key_to_pem
-from nfc_reader import TagEmulator, encode_product
+from nfc_reader import TagEmulator, encode_card, encode_product
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +96,12 @@ class DemoSetup:
     kiosk: KioskConfig
     hq_key: Ed25519PrivateKey
     files_port: int
+    hq_http: DemoHq
 
 
-def prepare(workdir: Path, broker: str, catalog: Path | None = None) -> DemoSetup:
-    """Make HQ's signing key, a loyalty card for the demo shopper, and the kiosk's config (on ``catalog``,
-    the shipped demo catalog by default)."""
+def prepare(workdir: Path, broker: str, catalog: Path, hq_http: DemoHq) -> DemoSetup:
+    """Make HQ's signing key, a loyalty card for the demo shopper, and the kiosk's config (on ``catalog``);
+    ``hq_http`` is where HQ serves the API, the dashboard and the phone pages."""
     key = Ed25519PrivateKey.generate()
     public_pem = workdir / "hq_public_key.pem"
     public_pem.write_bytes(public_key_to_pem(key.public_key()))
@@ -107,7 +110,7 @@ def prepare(workdir: Path, broker: str, catalog: Path | None = None) -> DemoSetu
     config = KioskConfig(
         store=DEMO_STORE,
         kiosk=DEMO_KIOSK,
-        catalog=catalog or demo_catalog_path(),
+        catalog=catalog,
         reader=reader,
         broker=broker,
         data_dir=workdir / "kiosk",
@@ -124,6 +127,7 @@ def prepare(workdir: Path, broker: str, catalog: Path | None = None) -> DemoSetu
         kiosk=config,
         hq_key=key,
         files_port=files_port,
+        hq_http=hq_http,
     )
 
 
@@ -131,8 +135,9 @@ def run_demo(broker: str | None, headless: bool, taps: int, keep_data: Path | No
              shop_url: str | None = None) -> int:
     """Run the demo until the window closes, Ctrl-C, or (headless) ``taps`` taps are done.
 
-    ``shop_url`` is the shop the demo catalog's tags and QR codes name (``demo_catalog``).
-    Returns the process exit code: headless, 0 only if HQ stored every tap's event.
+    ``shop_url`` is the shop the demo catalog's tags and QR codes name (``demo_catalog``;
+    HQ's own phone pages by default). Returns the process exit code: headless, 0 only if HQ
+    stored every tap's event and its HTTP side showed them (``prove_http_side``).
     """
     if not headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print("no screen here (DISPLAY is not set): running the demo headless")
@@ -140,7 +145,8 @@ def run_demo(broker: str | None, headless: bool, taps: int, keep_data: Path | No
     workdir = keep_data or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        with _services(workdir, broker, demo_catalog(workdir, shop_url)) as setup:
+        hq_http = prepare_hq(workdir, free_port())
+        with _services(workdir, broker, demo_catalog(workdir, shop_url or hq_http.url), hq_http, shop_url) as setup:
             if headless:
                 return _run_headless(setup, taps)
             _run_window(setup)
@@ -154,18 +160,19 @@ def run_demo(broker: str | None, headless: bool, taps: int, keep_data: Path | No
 
 
 @contextlib.contextmanager
-def _services(workdir: Path, broker: str | None, catalog: Path) -> Iterator[DemoSetup]:
+def _services(workdir: Path, broker: str | None, catalog: Path, hq_http: DemoHq,
+              shop_url: str | None) -> Iterator[DemoSetup]:
     children: list[subprocess.Popen[str]] = []
     try:
         if broker is None:
             port = free_port()
             broker = f"mqtt://127.0.0.1:{port}?protocol=3.1.1"  # the embedded broker has no MQTT 5
             children.append(spawn_kiosk_command(["broker", "--port", str(port)], ready="broker ready"))
-        setup = prepare(workdir, broker, catalog)
+        setup = prepare(workdir, broker, catalog, hq_http)
         # In the environment, not on HQ's command line: a broker given to the demo may hold a password.
-        children.append(spawn_kiosk_command(["hq", "serve", "--db", setup.hq_db, "--hq-key",
-                                             str(setup.kiosk.hq_public_key)], ready="HQ ingest ready",
-                                            env={BROKER_URL_ENV: broker}))
+        hq_serve = ["hq", "serve", "--db", setup.hq_db, "--hq-key", str(setup.kiosk.hq_public_key)]
+        children.append(spawn_kiosk_command([*hq_serve, *serve_options(hq_http, catalog, shop_url)],
+                                            ready="HQ API on", env={BROKER_URL_ENV: broker}))
         # HQ signs the demo catalog as version 1 and announces it: the kiosk fetches it
         # through the same verified update path a store's kiosks use.
         bundles = workdir / "bundles"
@@ -173,7 +180,7 @@ def _services(workdir: Path, broker: str | None, catalog: Path) -> Iterator[Demo
         children.append(spawn_kiosk_command(["hq", "files", "--dir", str(bundles), "--port", str(setup.files_port)],
                                ready="HQ files ready"))
         print(f"broker {without_password(broker)} · HQ database {setup.hq_db} · HQ files {setup.kiosk.files_url} · "
-              f"reader {setup.reader}")
+              f"HQ API {hq_http.url}/v1 · reader {setup.reader}")
         yield setup
     finally:
         stop_all(children)
@@ -213,13 +220,16 @@ def stop_all(children: Sequence[subprocess.Popen[Any]]) -> None:
 
 def _run_headless(setup: DemoSetup, taps: int) -> int:
     catalog = load_catalog(setup.kiosk.catalog)
+    _print_guide(setup, catalog)
     outcomes: queue.Queue[TapOutcome] = queue.Queue()
+    links: queue.Queue[str] = queue.Queue()
     runtime = KioskRuntime(setup.kiosk, on_outcome=outcomes.put)
     hq = ProfileStore(setup.hq_db)
     emulator = TagEmulator(int(setup.reader.rsplit(":", 1)[1]))
     runtime.start()
-    stored = 0
+    tapped: list[Tapped] = []
     try:
+        _sign_in(emulator, outcomes, runtime, setup.card_token)
         for number in range(1, taps + 1):
             product = catalog.products[(number - 1) % len(catalog.products)]
             if not emulator.tap(encode_product(catalog.shop_url, product.sku)):
@@ -228,15 +238,35 @@ def _run_headless(setup: DemoSetup, taps: int) -> int:
             outcome = outcomes.get(timeout=10)
             shown = outcome.product.name.get("es") if outcome.product else outcome.reason
             at_hq = outcome.kind is OutcomeKind.PRODUCT and _wait_stored(hq, str(outcome.event_id))
-            stored += at_hq
-            verdict = "yes" if at_hq else "NO"
-            print(f"tap {number}/{taps}: {product.sku} -> shown {shown!r} -> HQ stored event: {verdict}")
+            if at_hq and outcome.event_id is not None:
+                tapped.append(Tapped(product.sku, outcome.event_id))
+            print(f"tap {number}/{taps}: {product.sku} -> shown {shown!r} -> HQ stored event: "
+                  f"{'yes' if at_hq else 'NO'}")
+        print(f"{len(tapped)}/{taps} taps shown and stored at HQ")
+        # The link the kiosk's QR code would show for this visit, as a phone would open it.
+        link = runtime.handoff_link(links.put) or _next(links, _HQ_STORE_TIMEOUT_S)
+        proven = prove_http_side(setup.hq_http, catalog, DEMO_STORE, DEMO_SHOPPER, tapped, link)
     finally:
         runtime.stop()
         emulator.close()
         hq.close()
-    print(f"{stored}/{taps} taps shown and stored at HQ")
-    return 0 if stored == taps else 1
+    return 0 if len(tapped) == taps and proven else 1
+
+
+def _sign_in(emulator: TagEmulator, outcomes: queue.Queue[TapOutcome], runtime: KioskRuntime, card: str) -> None:
+    """Tap the demo shopper's loyalty card and agree on the kiosk, so the taps join their profile."""
+    signed_in = emulator.tap(encode_card(card)) and outcomes.get(timeout=10).kind is OutcomeKind.SIGNED_IN
+    if signed_in:
+        runtime.consent(True)
+    print(f"card of {DEMO_SHOPPER}: " + ("signed in, agreed to link this visit to their profile" if signed_in
+                                          else "NOT signed in; the taps stay anonymous"))
+
+
+def _next(items: queue.Queue[str], timeout_s: float) -> str | None:
+    try:
+        return items.get(timeout=timeout_s)
+    except queue.Empty:
+        return None
 
 
 def _wait_stored(hq: ProfileStore, event_id: str) -> bool:
@@ -258,7 +288,12 @@ def _run_window(setup: DemoSetup) -> None:
         [sys.executable, "-m", "kiosk_app", "nfc", "simulator", "--device", setup.reader,
          "--catalog", str(setup.kiosk.catalog), "--card-token", setup.card_token, "--badge-token", setup.badge_token]
     )
+    _print_guide(setup, load_catalog(setup.kiosk.catalog))
     try:
         run_kiosk_window(setup.kiosk, fullscreen=False)
     finally:
         stop_all([simulator])
+
+
+def _print_guide(setup: DemoSetup, catalog: Catalog) -> None:
+    print(guide(setup.hq_http, DEMO_STORE, DEMO_SHOPPER, catalog.shop_url), flush=True)

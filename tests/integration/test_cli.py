@@ -1,10 +1,13 @@
-"""The `kiosk` command as a person runs it: the demo headless and in windows, and the
-NFC emulator."""
+"""The `kiosk` command as a person runs it: the demo headless and in windows (with HQ's
+API, dashboard and phone pages at the addresses it prints, and no secret in its output),
+and the NFC emulator."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -13,12 +16,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image, ImageGrab
 
 from hq import ProfileStore
 from kiosk_app.demo import free_port
 from kiosk_app.ui import theme
+from kiosk_protocol import load_catalog
 from nfc_reader import TagKind, TagRead, TagReader
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
@@ -26,22 +31,63 @@ from testkit.waiting import eventually
 KIOSK = [sys.executable, "-m", "kiosk_app"]
 # Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/demo.png from this run.
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+HQ_LINE = re.compile(r"^HQ on (http://127\.0\.0\.1:\d+); the kiosk's product tags and QR codes open (\S+)$", re.M)
+HANDOFF_TOKEN = re.compile(r"/h/[A-Za-z0-9_-]{8,}")
+PHONE_SKU, PHONE_NAME = "BOOT-CHELSEA-BLK", "Botín Chelsea negro"
 
 
-def test_headless_demo_taps_products_and_hq_stores_every_event() -> None:
-    result = subprocess.run([*KIOSK, "demo", "--headless", "--taps", "3"], capture_output=True, text=True,
-                            timeout=120)
+def _secrets(data_dir: Path) -> list[str]:
+    """Every secret the demo keeps in its data dir: the channels' API keys and HQ's hand-off key."""
+    keys = json.loads((data_dir / "hq" / "api-keys.json").read_text())
+    return [*keys.values(), (data_dir / "hq" / "handoff.key").read_text().strip()]
+
+
+def _assert_no_secret_in(output: str, data_dir: Path) -> None:
+    for name in ("api-keys.json", "handoff.key"):
+        assert (data_dir / "hq" / name).stat().st_mode & 0o777 == 0o600
+    leaked = [secret[:6] + "…" for secret in _secrets(data_dir) if secret in output]
+    assert leaked == [] and not HANDOFF_TOKEN.search(output), "a secret in the demo's output"
+
+
+def _assert_catalogs_name(data_dir: Path, shop_url: str) -> None:
+    """The catalog HQ serves and publishes, and the one the kiosk took from HQ (its QR codes and
+    the simulator's tags), name ``shop_url`` as their shop."""
+    delivered = [path for path in (data_dir / "kiosk" / "catalog").rglob("*.json") if "shop_url" in path.read_text()]
+    assert delivered, "the kiosk took no catalog from HQ"
+    for path in [data_dir / "catalog" / "demo.json", *delivered]:
+        assert load_catalog(path).shop_url == shop_url, path
+
+
+def test_headless_demo_taps_products_and_hq_stores_every_event_and_shows_them_over_http(tmp_path: Path) -> None:
+    result = subprocess.run([*KIOSK, "demo", "--headless", "--taps", "3", "--data-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     taps = [line for line in result.stdout.splitlines() if line.startswith("tap ")]
     assert len(taps) == 3 and all(line.endswith("HQ stored event: yes") for line in taps)
     assert "3/3 taps shown and stored at HQ" in result.stdout
+    assert "card of demo-shopper-0001: signed in" in result.stdout
+    assert "HTTP side: 5/5 checks passed" in result.stdout
+    found = HQ_LINE.search(result.stdout)
+    assert found is not None and found[1] == found[2], result.stdout  # the tags and QR codes open HQ's pages
+    hq_url = found[1]
+    assert f"{hq_url}/h/… opened the visit on a phone: 200" in result.stdout
+    assert "3/3 taps in its history: yes" in result.stdout
+    _assert_catalogs_name(tmp_path, hq_url)
+    _assert_no_secret_in(result.stdout + result.stderr, tmp_path)
 
 
-def test_headless_demo_runs_against_a_real_mosquitto(mosquitto: Mosquitto) -> None:
-    result = subprocess.run([*KIOSK, "demo", "--headless", "--taps", "2", "--broker", mosquitto.url],
-                            capture_output=True, text=True, timeout=120)
+def test_headless_demo_runs_against_a_real_mosquitto_with_another_shop_named(mosquitto: Mosquitto,
+                                                                            tmp_path: Path) -> None:
+    shop = "https://shop.example.com"
+    result = subprocess.run([*KIOSK, "demo", "--headless", "--taps", "2", "--broker", mosquitto.url,
+                             "--data-dir", str(tmp_path), "--shop-url", shop], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2/2 taps shown and stored at HQ" in result.stdout
+    assert f"{shop}/h/… opened the visit on a phone: 200" in result.stdout  # HQ signs links on the shop's address
+    found = HQ_LINE.search(result.stdout)
+    assert found is not None and found[2] == shop
+    _assert_catalogs_name(tmp_path, shop)
 
 
 def test_emulate_command_is_read_by_a_reader(tmp_path: Path) -> None:
@@ -110,6 +156,44 @@ def _button_under_the_card(display: str, window: str, x: int, y: int) -> bool:
     return column[y] == surface and any(column[row:row + 8] == [card] * 8 for row in range(y - 8))
 
 
+def _printed(output: str, pattern: str) -> re.Match[str]:
+    found = re.search(pattern, output, re.M)
+    assert found is not None, f"the demo printed no {pattern!r}:\n{output}"
+    return found
+
+
+def _assert_the_printed_addresses_answer(output: str, data_dir: Path) -> None:
+    """What the demo tells a newcomer to open and call works as printed: the dashboard (its page,
+    and its data after signing in with the hq key from the named file), a product's phone page,
+    the profile API with the web key from the named file, and HQ's health and routes."""
+    hq_url = _printed(output, HQ_LINE.pattern)[1]
+    _assert_catalogs_name(data_dir, hq_url)
+    dashboard = _printed(output, r"^  fleet dashboard  (\S+)  \(sign in with the hq key: jq -r \.hq (\S+)\)$")
+    phone_page = _printed(output, r"^  phone page       (\S+)$")[1]
+    curl = _printed(output, r'^  profile API      curl -H "X-Api-Key: \$\(jq -r \.web (\S+)\)" (\S+)$')
+    routes = _printed(output, r"^ +\(every route: (\S+)\)$")[1]
+    assert phone_page == f"{hq_url}/p/{PHONE_SKU}?store=madrid-centro"
+    with httpx.Client(timeout=10) as browser:
+        assert browser.get(dashboard[1]).status_code == 200
+        hq_key = json.loads(Path(dashboard[2]).read_text())["hq"]
+        assert browser.post(f"{hq_url}/fleet/session", json={"key": hq_key}).status_code == 204
+
+        def kiosks() -> list[str]:
+            answer = browser.get(f"{hq_url}/fleet/api/kiosks")  # by the sign-in cookie alone
+            assert answer.status_code == 200, answer.text
+            return [kiosk["kiosk"] for kiosk in answer.json()["kiosks"]]
+
+        assert eventually(lambda: "kiosk-01" in kiosks(), 30, poll_s=0.2)
+        page = browser.get(phone_page)
+        assert page.status_code == 200 and PHONE_NAME in page.text
+        web_key = json.loads(Path(curl[1]).read_text())["web"]
+        profile = browser.get(curl[2], headers={"X-Api-Key": web_key})
+        # The click was an anonymous tap: the key is taken, and HQ holds no profile of the demo shopper yet.
+        assert profile.status_code == 404 and profile.json()["error"] == "unknown_shopper", profile.text
+        assert browser.get(f"{hq_url}/v1/health").status_code == 200
+        assert browser.get(routes).status_code == 200
+
+
 def test_window_demo_a_click_on_the_simulator_reaches_hq_and_ctrl_c_stops_everything(
     wide_screen: str, tmp_path: Path,
 ) -> None:
@@ -133,10 +217,13 @@ def test_window_demo_a_click_on_the_simulator_reaches_hq_and_ctrl_c_stops_everyt
         if os.environ.get("KIOSK_UPDATE_SCREENSHOTS"):
             ImageGrab.grab(xdisplay=wide_screen).save(SCREENSHOTS / "demo.png")
         assert stored == 1
+        assert eventually(lambda: "\ntry: " in log.read_text(), 30, poll_s=0.1)
+        _assert_the_printed_addresses_answer(log.read_text(), tmp_path)
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole tree
         demo.wait(30)
     assert demo.returncode in (0, 130), log.read_text()
+    _assert_no_secret_in(log.read_text(), tmp_path)
     leftovers = subprocess.run(["pgrep", "-s", str(demo.pid)], capture_output=True, text=True)
     assert leftovers.stdout == "", f"processes left behind: {leftovers.stdout}"
 
