@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from hq import load_api_keys, write_new_api_keys
-from kiosk_protocol import Catalog
+from kiosk_protocol import Catalog, write_atomically
 
 DEMO_CHANNELS = ("web", "app", "hq")  # the web shop, the app, and HQ's staff (the dashboard's channel)
 DEMO_SKU = "BOOT-CHELSEA-BLK"  # the product the printed phone page shows
@@ -48,6 +48,10 @@ class DemoHq:
         """A channel's key, read from the key file (for the demo's own calls; never printed)."""
         return load_api_keys(self.keys_file).keys[channel]
 
+    def key_file(self, channel: str) -> Path:
+        """The file holding only ``channel``'s key, for a shell to read: ``$(cat FILE)``."""
+        return self.keys_file.with_name(f"{channel}.key")
+
 
 def prepare_hq(workdir: Path, port: int) -> DemoHq:
     """The demo's HQ on ``port``: its API keys made on the first run in ``workdir`` (kept after, with
@@ -57,7 +61,10 @@ def prepare_hq(workdir: Path, port: int) -> DemoHq:
     keys_file = folder / "api-keys.json"
     if not keys_file.exists():
         write_new_api_keys(keys_file, DEMO_CHANNELS)
-    return DemoHq(port, keys_file, folder / "handoff.key")
+    hq = DemoHq(port, keys_file, folder / "handoff.key")
+    for channel in DEMO_CHANNELS:  # each key alone too, readable by its owner only
+        write_atomically(hq.key_file(channel), hq.key(channel).encode())
+    return hq
 
 
 def serve_options(hq: DemoHq, catalog: Path, public_url: str | None) -> list[str]:
@@ -72,9 +79,9 @@ def guide(hq: DemoHq, store: str, shopper: str, shop_url: str) -> str:
     """What a newcomer can open and call once the demo is up (keys by the file that holds them)."""
     return "\n".join([
         f"HQ on {hq.url}; the kiosk's product tags and QR codes open {shop_url}",
-        f"  fleet dashboard  {hq.url}/fleet/  (sign in with the hq key: jq -r .hq {hq.keys_file})",
+        f"  fleet dashboard  {hq.url}/fleet/  (sign in with the hq key, in {hq.key_file('hq')})",
         f"  phone page       {hq.url}/p/{DEMO_SKU}?store={store}",
-        f'  profile API      curl -H "X-Api-Key: $(jq -r .web {hq.keys_file})" {hq.url}/v1/shoppers/{shopper}',
+        f'  profile API      curl -H "X-Api-Key: $(cat {hq.key_file("web")})" {hq.url}/v1/shoppers/{shopper}',
         f"                   (every route: {hq.url}/docs)",
         f"  keys             {hq.keys_file} (readable by you only; the web, app and hq channels)",
         "try: open the phone page beside the kiosk window; tap the loyalty card in the simulator, agree, add "

@@ -43,7 +43,7 @@ def _secrets(data_dir: Path) -> list[str]:
 
 
 def _assert_no_secret_in(output: str, data_dir: Path) -> None:
-    for name in ("api-keys.json", "handoff.key"):
+    for name in ("api-keys.json", "web.key", "app.key", "hq.key", "handoff.key"):
         assert (data_dir / "hq" / name).stat().st_mode & 0o777 == 0o600
     leaked = [secret[:6] + "…" for secret in _secrets(data_dir) if secret in output]
     assert leaked == [] and not HANDOFF_TOKEN.search(output), "a secret in the demo's output"
@@ -168,14 +168,15 @@ def _assert_the_printed_addresses_answer(output: str, data_dir: Path) -> None:
     the profile API with the web key from the named file, and HQ's health and routes."""
     hq_url = _printed(output, HQ_LINE.pattern)[1]
     _assert_catalogs_name(data_dir, hq_url)
-    dashboard = _printed(output, r"^  fleet dashboard  (\S+)  \(sign in with the hq key: jq -r \.hq (\S+)\)$")
+    dashboard = _printed(output, r"^  fleet dashboard  (\S+)  \(sign in with the hq key, in (\S+)\)$")
     phone_page = _printed(output, r"^  phone page       (\S+)$")[1]
-    curl = _printed(output, r'^  profile API      curl -H "X-Api-Key: \$\(jq -r \.web (\S+)\)" (\S+)$')
+    curl = _printed(output, r'^  profile API      curl -H "X-Api-Key: \$\(cat (\S+)\)" (\S+)$')
     routes = _printed(output, r"^ +\(every route: (\S+)\)$")[1]
     assert phone_page == f"{hq_url}/p/{PHONE_SKU}?store=madrid-centro"
     with httpx.Client(timeout=10) as browser:
         assert browser.get(dashboard[1]).status_code == 200
-        hq_key = json.loads(Path(dashboard[2]).read_text())["hq"]
+        hq_key = Path(dashboard[2]).read_text()
+        assert Path(dashboard[2]).stat().st_mode & 0o777 == 0o600
         assert browser.post(f"{hq_url}/fleet/session", json={"key": hq_key}).status_code == 204
 
         def kiosks() -> list[str]:
@@ -186,7 +187,7 @@ def _assert_the_printed_addresses_answer(output: str, data_dir: Path) -> None:
         assert eventually(lambda: "kiosk-01" in kiosks(), 30, poll_s=0.2)
         page = browser.get(phone_page)
         assert page.status_code == 200 and PHONE_NAME in page.text
-        web_key = json.loads(Path(curl[1]).read_text())["web"]
+        web_key = Path(curl[1]).read_text()
         profile = browser.get(curl[2], headers={"X-Api-Key": web_key})
         # The click was an anonymous tap: the key is taken, and HQ holds no profile of the demo shopper yet.
         assert profile.status_code == 404 and profile.json()["error"] == "unknown_shopper", profile.text
