@@ -148,7 +148,7 @@ class PhonePages:
         if visit is None or self.sessions is None:
             return self._message(request, language, 403, texts["no_visit_title"], texts["no_visit_body"], None)
         catalog = self.catalog.current()
-        shopper, wishlist = self._shopper_of(visit)
+        shopper, name, wishlist = self._shopper_of(visit)
 
         def cards(skus: list[str]) -> list[ProductCard]:
             return [product_card(product, catalog, visit.store, language, texts)
@@ -159,7 +159,7 @@ class PhonePages:
                     else texts["duration_minutes"].format(minutes=minutes))
         place = store_name(catalog, visit.store) or visit.store
         return self._render(request, "visit.html", language, title=texts["visit_title"].format(store=place),
-                            place=place, shopper=shopper, taps=cards(self.sessions.taps(visit)),
+                            place=place, shopper=shopper, name=name, taps=cards(self.sessions.taps(visit)),
                             wishlist=cards(wishlist), on_wishlist=set(wishlist), form_token=visit.form_token,
                             done=self._done(catalog, done, sku, language),
                             open_for=texts["open_for"].format(duration=duration), drop=("done", "sku"))
@@ -175,7 +175,7 @@ class PhonePages:
                         request.client.host if request.client else "unknown", request.headers.get("origin"))
             return self._message(request, language, 403, texts["refused_title"], texts["refused_body"], visit)
         sku, action = fields.get("sku", ""), fields.get("action", "")
-        shopper, _ = self._shopper_of(visit)
+        shopper, _, _ = self._shopper_of(visit)
         if shopper is None or action not in ("add", "remove") or not self.catalog.current().product(sku):
             return self._message(request, language, 400, texts["refused_title"], texts["refused_body"], visit)
         kind = EventKind.WISHLIST_ADD if action == "add" else EventKind.WISHLIST_REMOVE
@@ -207,14 +207,15 @@ class PhonePages:
     def _visit(self, request: Request) -> PhoneVisit | None:
         return self.sessions.visit(request.cookies.get(VISIT_COOKIE)) if self.sessions is not None else None
 
-    def _shopper_of(self, visit: PhoneVisit) -> tuple[str | None, list[str]]:
-        """The visit's shopper while their consent is in force (and not erased), with their wishlist."""
+    def _shopper_of(self, visit: PhoneVisit) -> tuple[str | None, str | None, list[str]]:
+        """The visit's shopper while their consent is in force (and not erased), the name they gave
+        (the page greets by it, never by their id), and their wishlist."""
         if visit.shopper is None or self.store.is_erased(visit.shopper):
-            return None, []
+            return None, None, []
         profile = self.store.profile(visit.shopper, history_limit=0)
         if profile.consent is not ConsentStatus.GRANTED:
-            return None, []
-        return visit.shopper, profile.wishlist
+            return None, None, []
+        return visit.shopper, profile.display_name, profile.wishlist
 
     def _from_this_site(self, request: Request) -> bool:
         """Whether a form came from a page of this site (its Origin, or Sec-Fetch-Site where there is none)."""

@@ -233,7 +233,7 @@ def test_a_phone_s_wishlist_change_is_stored_like_the_api_s(site: Site) -> None:
     phone = site.phone()
     phone.get(site.link(_visit_at_the_kiosk(site.store, [BOOT, TOTE], SHOPPER), SHOPPER))
     page = phone.get("/phone/visit?lang=en").text
-    assert f"With your account {SHOPPER}" in page and "Add to my wishlist" in page
+    assert "With your loyalty card" in page and "Add to my wishlist" in page
     added = phone.post("/phone/wishlist", data={**_form(phone), "sku": TOTE, "action": "add"}, headers=ORIGIN,
                        follow_redirects=False)
     assert added.status_code == 303
@@ -321,3 +321,13 @@ def test_of_two_phones_racing_for_one_link_exactly_one_takes_it(postgres_url: st
 def test_an_api_channel_may_not_be_named_like_the_phone_pages(site: Site) -> None:
     with pytest.raises(CredentialsError, match="phone"):
         create_app(site.store, ApiKeys({"phone": "phone-key-0123456789abcdef"}), phone=site.pages)
+
+
+def test_the_visit_page_greets_by_the_name_given_and_never_shows_the_shopper_s_id(site: Site) -> None:
+    phone = site.phone()
+    phone.get(site.link(_visit_at_the_kiosk(site.store, [BOOT], SHOPPER), SHOPPER))
+    assert SHOPPER not in phone.get("/phone/visit?lang=en").text
+    named = phone.put(f"/v1/shoppers/{SHOPPER}/display-name", json={"display_name": "Lucía"}, headers=WEB)
+    assert named.status_code == 200, named.text
+    page = phone.get("/phone/visit?lang=es").text
+    assert "Hola, Lucía: con tu tarjeta de cliente" in page and SHOPPER not in page
