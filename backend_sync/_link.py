@@ -150,6 +150,10 @@ class KioskLink:
         """Whether the broker session is up."""
         return self._connected.is_set()
 
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the broker session to be up; whether it is."""
+        return self._connected.wait(timeout_s)
+
     def start(self) -> None:
         """Connect (retrying in the background) and start draining the outbox."""
         self._client.start()

@@ -4,6 +4,7 @@ knew of it when not, and the history it gives the recommender."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,3 +56,31 @@ def fetch_profile(request_profile: Callable[[str, str], ProfileResponse | None],
 def synced_history(response: ProfileResponse, now: float) -> list[HistoryEvent]:
     """The shopper's recent views on every channel, oldest first for the recommender (HQ sends newest first)."""
     return [HistoryEvent(sku, now - n, Channel.STORE) for n, sku in reversed(list(enumerate(response.recent_skus, 1)))]
+
+
+def profile_from_hq(request_profile: Callable[[str, str], ProfileResponse | None], cache: ProfileCache,
+                    shopper: str, card_token: str, still_wanted: Callable[[], bool],
+                    wait_connected: Callable[[float], bool], patience_s: float = 60.0,
+                    link_wait_s: float = 1.0) -> ShopperProfile | None:
+    """HQ's own answer (kept in ``cache``), never the cache's, asked again until it comes.
+
+    After a reconnect a signed-in visit asks HQ again: only HQ's answer tells HQ where the
+    shopper stands again, and the visit already holds a copy at least as new as the
+    cache's. A request lost in the moments after a reconnect (the link down again, an
+    answer too late) is asked again, while ``still_wanted`` and for ``patience_s`` at most.
+
+    Returns:
+        The profile; None when HQ refused it, the visit ended, or HQ never answered.
+    """
+    deadline = time.monotonic() + patience_s
+    while still_wanted() and time.monotonic() < deadline:
+        response = request_profile(shopper, card_token)
+        if response is None:
+            wait_connected(min(link_wait_s, max(0.0, deadline - time.monotonic())))
+            continue
+        if response.error is not None:
+            log.warning("HQ refused the profile of the signed-in shopper: %s", response.error)
+            return None
+        cache.put(response)
+        return ShopperProfile(response, from_cache=False)
+    return None

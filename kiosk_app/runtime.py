@@ -6,6 +6,7 @@ The same runtime serves the Kivy window and the headless demo; the window passes
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -31,7 +32,7 @@ from kiosk_app._handoff import HandoffLinks
 from kiosk_app._live_profile import ChangeVerdict
 from kiosk_app._lock_file import LockFile
 from kiosk_app._models import content_model, model_problem, usable_model
-from kiosk_app._profiles import ShopperProfile, fetch_profile
+from kiosk_app._profiles import ShopperProfile, fetch_profile, profile_from_hq
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.session import SessionMachine, Visit
@@ -52,6 +53,7 @@ from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, UidTable, 
 from recommender import Recommender, load_model
 
 log = logging.getLogger(__name__)
+
 
 Dispatch = Callable[[Callable[[], None]], None]
 
@@ -332,8 +334,15 @@ class KioskRuntime:
         """Connected again: a signed-in visit asks HQ again, which pushes to it again (its last will ended that)."""
         visit = self.kiosk.session
         if visit.shopper and visit.card_token and visit.changes_seen is not None:
-            threading.Thread(target=self._pull_profile, args=(visit.shopper, visit.card_token, visit.id),
+            threading.Thread(target=self._ask_hq_again, args=(visit.shopper, visit.card_token, visit.id),
                              daemon=True).start()
+
+    def _ask_hq_again(self, shopper: str, card_token: str, session: uuid.UUID) -> None:
+        profile = profile_from_hq(lambda s, t: self.link.request_profile(s, t, session=session), self.profiles,
+                                  shopper, card_token, still_wanted=lambda: self.kiosk.session.id == session,
+                                  wait_connected=self.link.wait_connected)
+        if profile is not None:
+            self._dispatch(functools.partial(self._use_profile, profile, session))
 
     def _use_profile(self, profile: ShopperProfile, session: uuid.UUID) -> None:
         if self.kiosk.session.id != session:  # that visit is over

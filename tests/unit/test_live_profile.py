@@ -14,6 +14,7 @@ from backend_sync import Outbox, ProfileCache
 from hq import render_acl
 from kiosk_app import Kiosk
 from kiosk_app._live_profile import ChangeVerdict
+from kiosk_app._profiles import profile_from_hq
 from kiosk_app.demo import demo_catalog_path
 from kiosk_app.session import SessionMachine, Visit
 from kiosk_protocol import (
@@ -234,3 +235,19 @@ def test_the_kiosk_s_profile_cache_keeps_the_cursor_and_the_name_sealed(tmp_path
     finally:
         cache.close()
     assert b"Ana G." not in (tmp_path / "profiles.sqlite").read_bytes()  # sealed: the file alone names no one
+
+
+def test_asked_again_after_a_reconnect_the_kiosk_waits_for_hq_s_own_answer_never_the_cache_s(tmp_path: Path) -> None:
+    cache = ProfileCache(tmp_path / "profiles.sqlite")
+    try:
+        cache.put(profile(cursor=3))
+        answers: list[ProfileResponse | None] = [None, None, profile(cursor=10)]  # lost twice, then HQ answers
+        waits: list[float] = []
+        got = profile_from_hq(lambda shopper, token: answers.pop(0), cache, SHOPPER, "token",
+                              still_wanted=lambda: True, wait_connected=lambda s: bool(waits.append(s)))
+        assert got is not None and not got.from_cache and got.response.cursor == 10 and len(waits) == 2
+        ended = profile_from_hq(lambda shopper, token: None, cache, SHOPPER, "token",
+                                still_wanted=lambda: False, wait_connected=lambda s: True)
+        assert ended is None  # the visit is over: nothing to ask, and the cache is not taken instead
+    finally:
+        cache.close()
