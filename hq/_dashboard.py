@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +24,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
 from hq._api_models import ApiError, error_responses
-from hq._auth import SESSION_TTL_S
+from hq._auth import SESSION_TTL_S, ApiKeys
 from hq._fleet import FleetChange, FleetView, KioskGone, KioskView
 from hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
 from hq.exceptions import ApiRefusal
@@ -105,17 +105,23 @@ class SignIn(BaseModel):
     key: str = Field(max_length=512)
 
 
+def fleet_channel_check(keys: ApiKeys, api_key: APIKeyHeader, doing: str) -> Callable[..., str]:
+    """A route dependency: the calling channel (by key or sign-in cookie, checked before the
+    body was read), refused with 403 unless it is a fleet channel; ``doing`` says what it may not."""
+
+    def fleet_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
+        channel = authenticated_channel(request)
+        if not keys.may_use_fleet(channel):
+            raise ApiRefusal(403, "forbidden", f"channel {channel!r} may not {doing}")
+        return channel
+
+    return fleet_channel
+
+
 def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> APIRouter:
     """The dashboard's routes under ``/fleet``; its static files are mounted by the app."""
     keys = guard.keys
-
-    def fleet_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        channel = authenticated_channel(request)  # by key or sign-in cookie, checked before the body was read
-        if not keys.may_use_fleet(channel):
-            raise ApiRefusal(403, "forbidden", f"channel {channel!r} may not see or command the fleet")
-        return channel
-
-    FleetChannel = Annotated[str, Depends(fleet_channel)]
+    FleetChannel = Annotated[str, Depends(fleet_channel_check(keys, api_key, "see or command the fleet"))]
     errors = error_responses(e401="Not signed in", e403="Not a fleet channel")
     router = APIRouter(prefix="/fleet", tags=["fleet"])
 

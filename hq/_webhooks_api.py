@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request, Security
+from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from hq._api_models import ApiError, error_responses
 from hq._auth import ApiKeys
+from hq._dashboard import fleet_channel_check
 from hq._feed_api import MAX_CURSOR
-from hq._guard import authenticated_channel
 from hq._webhooks import Webhooks, WebhookStatus
 from hq.exceptions import ApiRefusal
 
@@ -87,13 +87,7 @@ class RetryOut(BaseModel):
 def webhooks_router(webhooks: Webhooks, keys: ApiKeys, api_key: APIKeyHeader) -> APIRouter:
     """The webhooks' routes under ``/fleet/api/webhooks``."""
 
-    def fleet_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        channel = authenticated_channel(request)  # by key or sign-in cookie, checked before the body was read
-        if not keys.may_use_fleet(channel):
-            raise ApiRefusal(403, "forbidden", f"channel {channel!r} may not see or retry webhooks")
-        return channel
-
-    FleetChannel = Annotated[str, Depends(fleet_channel)]
+    FleetChannel = Annotated[str, Depends(fleet_channel_check(keys, api_key, "see or retry webhooks"))]
     errors = error_responses(e401="Not signed in", e403="Not a fleet channel")
     router = APIRouter(prefix="/fleet/api/webhooks", tags=["webhooks"])
 
