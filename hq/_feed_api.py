@@ -35,7 +35,7 @@ from kiosk_protocol import ConsentStatus
 
 log = logging.getLogger(__name__)
 
-MAX_CURSOR = 2**63 - 1  # the largest a cursor (a 64-bit integer) can be
+MAX_CURSOR = 2**53 - 1  # the largest cursor: every JSON reader holds it exactly (near 2**63 floats do not)
 MAX_PAGE = 1000
 _STREAM_PAGE = 100
 _RETRY_MS = 1000  # how soon a client reconnects after its stream ended

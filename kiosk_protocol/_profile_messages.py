@@ -38,7 +38,7 @@ from kiosk_protocol.contract import (
 )
 
 PROFILE_VERSION: Literal[2] = 2
-MAX_CURSOR = 2**63 - 1  # HQ's cursors are 64-bit integers
+MAX_CURSOR = 2**53 - 1  # HQ's cursors: integers every JSON reader holds exactly (JavaScript's safe range)
 Cursor = Annotated[int, Field(ge=0, le=MAX_CURSOR)]
 
 
