@@ -52,16 +52,15 @@ class TcpProxy:
 
     def close(self) -> None:
         """Stop accepting and drop what is left."""
+        with contextlib.suppress(OSError):  # a close alone leaves the accepting thread blocked, listening on
+            self._server.shutdown(socket.SHUT_RDWR)
         self._server.close()
         self._drop_links()
 
     def _drop_links(self) -> None:
         with self._lock:
             links, self._links = self._links, []
-        for sock in links:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+        _shut(*links)
 
     def _accept(self) -> None:
         while True:
@@ -74,6 +73,7 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # the 2 s were for connecting: a quiet broker is no broken link
             with self._lock:
                 self._links += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
@@ -87,9 +87,20 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.close()
+            _shut(source, sink)
+
+
+def _shut(*sockets: socket.socket) -> None:
+    """Shut each socket down, then close it.
+
+    The shutdown is what wakes a thread blocked reading it (the other direction's pipe): a
+    close alone would leave that read holding the connection open, unseen by either end.
+    """
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    for sock in sockets:
+        sock.close()
 
 
 def event_id(kiosk: str, seq: int) -> uuid.UUID:

@@ -23,6 +23,7 @@ class Mosquitto:
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.config = workdir / "mosquitto.conf"
+        self.log = workdir / "mosquitto.log"
         listen = listener(self.port) if listener else f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
         self.config.write_text(
             listen
@@ -36,7 +37,8 @@ class Mosquitto:
 
     def start(self) -> None:
         """Start the broker and wait until it accepts connections."""
-        self._process = subprocess.Popen([self.binary, "-c", str(self.config)], stderr=subprocess.DEVNULL)
+        with self.log.open("ab") as log:  # who connected as whom, for a failing test to be read by
+            self._process = subprocess.Popen([self.binary, "-c", str(self.config)], stderr=log)
         wait_for_port(self.port)
 
     def stop(self) -> None:

@@ -176,6 +176,7 @@ def hq(mosquitto: Mosquitto, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, P
     running.call("PUT", f"/v1/shoppers/{SHOPPER}/consent", {"status": "granted"})
     running.call("POST", f"/v1/shoppers/{SHOPPER}/views", {"sku": COAT})
     running.call("PUT", f"/v1/shoppers/{SHOPPER}/wishlist/{TAN_BOOT}")
+    assert eventually(running.dealt_with_everything, 10)  # all before any kiosk: nobody there to push them to
     yield running
     running.stop()
 

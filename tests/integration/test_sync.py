@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -144,50 +145,50 @@ def test_a_touched_suggestion_reaches_hq_as_its_own_kind_and_joins_the_profile_a
     assert [e.sku for e in profile.views] == [BOOT, TOTE, BOOT]  # the shopper looked at each
 
 
-def test_kiosk_status_is_retained_online_then_offline(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    seen: list[KioskStatus] = []
-    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
-    watcher.on_message = lambda client, userdata, message: seen.append(decode_status(message.payload))
-    watcher.connect("127.0.0.1", mosquitto.port)
-    watcher.subscribe(f"kiosk/{STORE}/{KIOSK}/status", qos=1)
-    watcher.loop_start()
-    outbox = Outbox(tmp_path / "outbox.sqlite")
-    enqueue_views(outbox, 2)  # a backlog: no HQ receipts them here
-    facts = KioskFacts(app_version="1.2.3", catalog_version=42, reader="online")
-    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox, facts=lambda: facts)
-    link.start()
-    try:
-        assert eventually(lambda: any(s.state is LinkState.ONLINE for s in seen), 10)
-        online = next(s for s in seen if s.state is LinkState.ONLINE)
-        assert (online.app_version, online.catalog_version, online.reader, online.backlog) == ("1.2.3", 42,
-                                                                                               "online", 2)
-    finally:
-        link.stop()
-    assert eventually(lambda: seen[-1].state is LinkState.OFFLINE, 10)
-
-
-def test_kiosk_that_dies_is_marked_offline_by_its_last_will(mosquitto: Mosquitto, tmp_path: Path) -> None:
+@pytest.fixture
+def statuses(mosquitto: Mosquitto) -> Iterator[list[KioskStatus]]:
+    """Every kiosk status the broker delivers, in order, as a watcher at HQ hears them."""
     seen: list[KioskStatus] = []
     watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
     watcher.on_message = lambda client, userdata, message: seen.append(decode_status(message.payload))
     watcher.connect("127.0.0.1", mosquitto.port)
     watcher.subscribe("kiosk/+/+/status", qos=1)
     watcher.loop_start()
+    yield seen
+    watcher.disconnect()
+    watcher.loop_stop()
+
+
+def test_kiosk_status_is_retained_online_then_offline(mosquitto: Mosquitto, statuses: list[KioskStatus],
+                                                      tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    enqueue_views(outbox, 2)  # a backlog: no HQ receipts them here
+    facts = KioskFacts(app_version="1.2.3", catalog_version=42, reader="online")
+    link = KioskLink(mosquitto.url, STORE, KIOSK, outbox, facts=lambda: facts)
+    link.start()
+    try:
+        assert eventually(lambda: any(s.state is LinkState.ONLINE for s in statuses), 10)
+        online = next(s for s in statuses if s.state is LinkState.ONLINE)
+        assert (online.app_version, online.catalog_version, online.reader, online.backlog) == ("1.2.3", 42,
+                                                                                               "online", 2)
+    finally:
+        link.stop()
+    assert eventually(lambda: statuses[-1].state is LinkState.OFFLINE, 10)
+
+
+def test_kiosk_that_dies_is_marked_offline_by_its_last_will(mosquitto: Mosquitto, statuses: list[KioskStatus],
+                                                            tmp_path: Path) -> None:
     kiosk = subprocess.Popen([sys.executable, "-m", "testkit.chaos", "kiosk", "--broker", mosquitto.url,
                               "--kiosk", "kiosk-dies", "--db", str(tmp_path / "k.sqlite"), "--count", "100000",
                               "--rate", "1"])
     try:
-        assert eventually(lambda: any(s.state is LinkState.ONLINE for s in seen), 20)
+        assert eventually(lambda: any(s.state is LinkState.ONLINE for s in statuses), 20)
         kiosk.kill()  # the tablet loses power: no goodbye, only the will
         kiosk.wait()
-        assert eventually(lambda: seen[-1].state is LinkState.OFFLINE, 20)
-        assert seen[-1].kiosk == "kiosk-dies"
+        assert eventually(lambda: statuses[-1].state is LinkState.OFFLINE, 20)
+        assert statuses[-1].kiosk == "kiosk-dies"
     finally:
         kiosk.kill()
-        watcher.loop_stop()
-        watcher.disconnect()
-    watcher.loop_stop()
-    watcher.disconnect()
 
 
 @pytest.mark.parametrize(
