@@ -55,6 +55,7 @@ from pydantic import (
 )
 
 from kiosk_protocol.exceptions import ContractError, MessageTooLarge
+from kiosk_protocol.offers import OfferId
 
 EVENTS_WILDCARD = "kiosk/+/+/events"
 STATUS_WILDCARD = "kiosk/+/+/status"
@@ -90,6 +91,8 @@ class EventKind(enum.Enum):
     CONSENT = "consent"
     PREFERENCE = "preference"
     DISPLAY_NAME = "display_name"  # what channels may call the shopper by
+    OFFER_TAP = "offer_tap"  # a sign tag tapped: the offer it names was shown
+    COUPON_SAVE = "coupon_save"  # a signed-in member saved an offer to their card
 
 
 class ConsentStatus(enum.Enum):
@@ -190,9 +193,12 @@ _KIND_FIELDS = {
     EventKind.CONSENT: {"consent", "hlc", "shopper"},
     EventKind.PREFERENCE: {"key", "value", "hlc", "shopper"},
     EventKind.DISPLAY_NAME: {"display_name", "hlc", "shopper"},
+    EventKind.OFFER_TAP: {"offer"},
+    EventKind.COUPON_SAVE: {"offer", "hlc", "shopper"},
 }
-_OPTIONAL_FIELDS = {"sku", "beside", "hlc", "consent", "key", "value", "display_name"}
-_KIND_SINCE_VERSION = {EventKind.SUGGESTION_TAP: 2, EventKind.DISPLAY_NAME: 2}
+_OPTIONAL_FIELDS = {"sku", "beside", "hlc", "consent", "key", "value", "display_name", "offer"}
+_KIND_SINCE_VERSION = {EventKind.SUGGESTION_TAP: 2, EventKind.DISPLAY_NAME: 2, EventKind.OFFER_TAP: 2,
+                       EventKind.COUPON_SAVE: 2}
 # The kinds that say the shopper looked at ``sku``: each is a view in their profile.
 VIEW_KINDS: Final = frozenset({EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP})
 
@@ -204,7 +210,8 @@ class TapEvent(BaseModel):
     hybrid logical timestamp (``hlc``) by which HQ merges them with other channels'.
     From version 2 on, an event that names a shopper carries the token of the card the
     shopper tapped in this visit (``card``); HQ checks it once per visit. A touched
-    suggestion (``suggestion_tap``) names the product it was suggested ``beside``.
+    suggestion (``suggestion_tap``) names the product it was suggested ``beside``; a tapped
+    sign (``offer_tap``) and a saved coupon (``coupon_save``) name their ``offer``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -226,6 +233,7 @@ class TapEvent(BaseModel):
     key: PreferenceKey | None = None
     value: PreferenceValue | None = None
     display_name: DisplayName | None = None
+    offer: OfferId | None = None
     card: CardToken | None = None
 
     @model_validator(mode="after")
