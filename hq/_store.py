@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from hq._changes import ChangeLog, erase_change, event_changes, forget, joined_changes, start_counter
 from hq._changes import append as append_changes
+from hq._offers import OfferBook
 from hq._presence import Presence
 from hq._schema import (
     PROFILE_TABLES,
@@ -151,6 +152,7 @@ class ProfileStore:
         self.changes = ChangeLog(self._engine)
         self.webhooks = Webhooks(self._engine)  # their tables are created with the rest
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push
+        self.offers = OfferBook(self._engine)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property

@@ -111,3 +111,20 @@ def test_offers_json_round_trips_and_refuses_a_duplicated_id() -> None:
         parse_offers(doubled)
     with pytest.raises(CatalogError, match="not valid"):
         parse_offers(b"{not json")
+
+
+def test_hq_merges_offers_by_id_and_keeps_ended_ones(sqlite_url: str) -> None:
+    from hq import ProfileStore
+
+    store = ProfileStore(sqlite_url)
+    try:
+        first = store.offers.merge([offer(id="A"), offer(id="B", stores=["barcelona-diagonal"])])
+        assert (first.added, first.updated, first.unchanged) == (2, 0, 0)
+        ended = offer(id="A", ends=(NOW - timedelta(hours=1)).isoformat())
+        again = store.offers.merge([ended, offer(id="B", stores=["barcelona-diagonal"])])
+        assert (again.added, again.updated, again.unchanged) == (0, 1, 1)
+        assert store.offers.get("A") == ended and store.offers.get("NONE") is None
+        assert [o.id for o in store.offers.all()] == ["A", "B"]
+        assert [o.id for o in store.offers.all(stores=[STORE])] == ["A"]
+    finally:
+        store.close()
