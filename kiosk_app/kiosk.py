@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from backend_sync import Outbox, OutboxFull, OutboxUnavailable
 from kiosk_app._live_profile import ChangeVerdict, note_added, take_change, take_profile
+from kiosk_app._offers import NO_OFFERS
 from kiosk_app.session import Mode, SessionMachine, Visit
 from kiosk_protocol import (
     CardRefused,
@@ -104,6 +105,7 @@ class Kiosk:
                  recommender: Recommender | None = None, suggestions: int = 4,
                  verify_badge: CardVerifier | None = None, machine: SessionMachine | None = None) -> None:
         self.catalog = catalog
+        self.offers = NO_OFFERS  # the catalog's offers (``_offers``), swapped with it
         self.recommender = recommender
         self._suggestions = suggestions
         self.outbox = outbox

@@ -32,6 +32,7 @@ from kiosk_app._handoff import HandoffLinks
 from kiosk_app._live_profile import ChangeVerdict
 from kiosk_app._lock_file import LockFile
 from kiosk_app._models import content_model, model_problem, usable_model
+from kiosk_app._offers import offers_beside
 from kiosk_app._profiles import ShopperProfile, fetch_profile, profile_from_hq
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
@@ -144,6 +145,7 @@ class KioskRuntime:
                            verify_badge=card_verifier(hq_key, Role.STAFF),
                            machine=SessionMachine(idle_timeout_s=config.idle_timeout_s,
                                                   on_visit_ended=self._visit_ended))
+        self.kiosk.offers, self.offers_problem = offers_beside(self.catalog_file)
         self.staff_pin = StaffPin(pin_file(config.data_dir))
         # A lock from HQ or staff holds across restarts until someone unlocks.
         self._lock_file = LockFile(config.data_dir / "locked.json")
@@ -434,6 +436,7 @@ class KioskRuntime:
         def swap() -> None:
             self.kiosk.catalog = catalog  # between taps, on the screen's thread: never half a catalog
             self.catalog_file = catalog_file or self.catalog_file
+            self.kiosk.offers, self.offers_problem = offers_beside(self.catalog_file)
             self.catalog_fallback = ""  # HQ's newest is in use again
             if catalog_model is not None:
                 self.kiosk.recommender = catalog_model

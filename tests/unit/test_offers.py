@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kiosk_app.demo import demo_catalog_path
 from kiosk_protocol import (
+    OFFERS_FILE,
     CatalogError,
     Discount,
     DiscountKind,
     Offer,
+    OfferList,
     OfferState,
     best_offer,
     load_catalog,
@@ -128,3 +131,15 @@ def test_hq_merges_offers_by_id_and_keeps_ended_ones(sqlite_url: str) -> None:
         assert [o.id for o in store.offers.all(stores=[STORE])] == ["A"]
     finally:
         store.close()
+
+
+def test_a_kiosk_runs_on_the_offers_beside_its_catalog_and_on_none_when_they_do_not_load(tmp_path: Path) -> None:
+    from kiosk_app._offers import offers_beside
+
+    catalog_file = tmp_path / "catalog.json"
+    assert offers_beside(catalog_file) == (OfferList(offers=()), "")  # a catalog from before offers
+    (tmp_path / OFFERS_FILE).write_bytes(offers_json([offer()]))
+    assert [o.id for o in offers_beside(catalog_file)[0].offers] == ["WINTER-BOOTS"]
+    (tmp_path / OFFERS_FILE).write_bytes(b'{"offers": [{"id": "X"}]}')
+    offers, problem = offers_beside(catalog_file)
+    assert offers.offers == () and "offers are not valid" in problem
