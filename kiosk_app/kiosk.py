@@ -37,6 +37,7 @@ from kiosk_protocol import (
     EventKind,
     Hlc,
     HlcClock,
+    Offer,
     Product,
     ProfileChange,
     ProfileResponse,
@@ -62,6 +63,8 @@ class OutcomeKind(enum.Enum):
     STAFF_SIGNED_OUT = "staff_signed_out"
     BADGE_REJECTED = "badge_rejected"
     TAG_CHECKED = "tag_checked"  # staff mode: what a tag says, nothing recorded
+    OFFER = "offer"  # a sign of an offer running here now: ``offer``, and ``products`` it covers in stock here
+    OFFER_UNAVAILABLE = "offer_unavailable"  # a sign of an offer not on here now: ``offer_id``, ``offer`` if known
     LOCKED = "locked"  # out of service: the tap is not taken
     UNREADABLE = "unreadable"
     NOT_HANDLED = "not_handled"
@@ -79,6 +82,9 @@ class TapOutcome:
     suggestions: tuple[Suggestion, ...] = ()
     read: TagRead | None = None
     staff: str | None = None  # the member a staff badge names; None when the PIN opened staff mode
+    offer: Offer | None = None
+    offer_id: str | None = None
+    products: tuple[Product, ...] = ()
 
 
 @dataclass

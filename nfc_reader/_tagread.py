@@ -12,6 +12,7 @@ class TagKind(enum.Enum):
     PRODUCT = "product"
     SHOPPER_CARD = "shopper_card"
     STAFF_BADGE = "staff_badge"
+    OFFER = "offer"  # a sign: https://<shop>/o/<offer-id>
     UNREADABLE = "unreadable"
 
 
@@ -31,14 +32,15 @@ class TagSource(enum.Enum):
 class TagRead:
     """One tap: the tag's UID and what its content says.
 
-    ``sku`` is set for product tags, ``token`` for cards and badges (still unverified:
-    see ``check_identity``), ``reason`` for unreadable tags. ``source`` says which
-    record (or the UID table) decided.
+    ``sku`` is set for product tags, ``offer`` (an offer id) for signs, ``token`` for cards
+    and badges (still unverified: see ``check_identity``), ``reason`` for unreadable tags.
+    ``source`` says which record (or the UID table) decided.
     """
 
     kind: TagKind
     uid: str
     sku: str | None = None
+    offer: str | None = None
     token: str | None = None
     reason: str | None = None
     source: TagSource | None = None
