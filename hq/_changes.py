@@ -18,7 +18,8 @@ Each change carries its kind's own fields (``CHANGE_FIELDS``); a new kind is one
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -138,10 +139,29 @@ def forget(db: sa.Connection, shopper: str) -> None:
 
 
 class ChangeLog:
-    """Reads the change log."""
+    """Reads the change log, and wakes this process's followers of it when a writer here commits.
+
+    Followers in other HQ processes (and of writers in them) find new changes at their next
+    poll; one woken here needs no poll to hear of a change made in this process.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._followers: list[Callable[[], None]] = []
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sa.Connection]:
+        """A transaction that may ``append`` changes; once it has committed, the followers are woken."""
+        with self._engine.begin() as db:
+            yield db
+        for wake in list(self._followers):
+            wake()
+
+    def follow(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` after each commit of ``writing`` (on the writer's thread, so it must only
+        signal); returns what stops it."""
+        self._followers.append(wake)
+        return lambda: self._followers.remove(wake)
 
     def page(self, after: int, limit: int) -> list[Change]:
         """Up to ``limit`` changes with a cursor above ``after``, oldest first."""

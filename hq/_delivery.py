@@ -65,7 +65,9 @@ class DeliveryPolicy:
     max_retry_s: float = 1800.0  # the longest wait between two attempts
     max_attempts: int = 20  # about 3 to 6 hours of retries with the delays above
     give_up_after_s: float = 24 * 3600.0  # a failure this long after the first attempt parks the change
-    poll_s: float = 0.25  # how often each webhook's lane reads the change log when idle
+    # How often an idle lane reads the change log: for changes made by other HQ processes
+    # (one made in this process wakes the lanes at its commit).
+    poll_s: float = 0.05
     in_flight: int = 8  # attempts under way at once per webhook (each for another shopper)
     lease_s: float = 30.0  # how long a dead HQ process keeps another from taking its webhooks over
     refresh_s: float = 1.0  # how often the list of webhooks is read again (added, removed)
@@ -164,6 +166,7 @@ class WebhookDelivery:
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._lanes_started = 0
+        self._woken: set[asyncio.Event] = set()  # one per lane: set when a change is written in this process
 
     def start(self) -> None:
         """Start delivering, in a thread."""
@@ -182,6 +185,7 @@ class WebhookDelivery:
 
     async def _run(self) -> None:
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+        unfollow = self.registry.changes.follow(self._wake)
         self._ready.set()
         lanes: dict[tuple[str, datetime], asyncio.Task[None]] = {}
         try:
@@ -204,9 +208,30 @@ class WebhookDelivery:
                                                      name=f"webhook-{key[0]}")
                 await self._pause(self.policy.refresh_s)
         finally:
+            unfollow()
             for lane in lanes.values():
                 lane.cancel()
             await asyncio.gather(*lanes.values(), return_exceptions=True)
+
+    def _wake(self) -> None:
+        """On a writer's thread: every lane looks at the log now."""
+        if (loop := self._loop) is None:
+            return
+        for woken in list(self._woken):
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(woken.set)
+
+    async def _idle(self, woken: asyncio.Event, seconds: float) -> None:
+        """Until a change is written in this process, ``seconds`` pass, or delivery stops."""
+        assert self._stopping is not None
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        written = asyncio.ensure_future(woken.wait())
+        try:
+            await asyncio.wait((stopping, written), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            written.cancel()
+        woken.clear()
 
     async def _pause(self, seconds: float) -> None:
         assert self._stopping is not None
@@ -217,6 +242,8 @@ class WebhookDelivery:
         """Deliver one webhook's changes while ``owner`` (this lane) holds its lease."""
         policy, hook, renewed = self.policy, None, -float("inf")
         assert self._stopping is not None
+        woken = asyncio.Event()
+        self._woken.add(woken)
         try:
             async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=policy.timeout_s,
                                          limits=httpx.Limits(max_connections=policy.in_flight)) as client:
@@ -237,8 +264,9 @@ class WebhookDelivery:
                     if heads:
                         await asyncio.gather(*(self._attempt(client, hook, head) for head in heads))
                     else:
-                        await self._pause(policy.poll_s)
+                        await self._idle(woken, policy.poll_s)
         finally:
+            self._woken.discard(woken)
             if hook is not None:
                 with contextlib.suppress(SQLAlchemyError):
                     await asyncio.to_thread(self.queue.release, channel, owner)

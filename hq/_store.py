@@ -150,7 +150,7 @@ class ProfileStore:
             kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
             start_counter(db)
         self.changes = ChangeLog(self._engine)
-        self.webhooks = Webhooks(self._engine)  # their tables are created with the rest
+        self.webhooks = Webhooks(self._engine, self.changes)  # their tables are created with the rest
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push
         self.offers = OfferBook(self._engine)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
@@ -174,7 +174,7 @@ class ProfileStore:
         if not batch:
             return set()
         now = datetime.now(UTC)
-        with self._engine.begin() as db:
+        with self.changes.writing() as db:
             batch = _first_of_each(self._without_erased(db, batch))  # each id once: the first is stored
             shoppers = {e.shopper for e in batch}
             self._upsert(db, card_visits, [{"session": v.session, "store": v.store, "kiosk": v.kiosk,
@@ -286,7 +286,7 @@ class ProfileStore:
         earlier changes leave the log with the rest.
         """
         key, now = shopper_key(shopper), datetime.now(UTC)
-        with self._engine.begin() as db:
+        with self.changes.writing() as db:
             deleted = db.execute(events.delete().where(_owned_by(key))).rowcount
             for table in PROFILE_TABLES:
                 db.execute(table.delete().where(table.c.profile_key == key))

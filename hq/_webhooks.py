@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from hq._auth import is_channel
-from hq._changes import changes
+from hq._changes import ChangeLog, changes
 from hq._webhook_queue import MAX_URL_LENGTH, Webhook, WebhookQueue, webhook_from_row, webhook_queue, webhooks
 from hq.exceptions import WebhookRefused
 
@@ -115,8 +115,9 @@ def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
 class Webhooks:
     """The webhooks HQ calls, as operators add, list, remove and retry them."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, changes: ChangeLog) -> None:
         self._engine = engine
+        self.changes = changes  # the log they deliver from
         self.queue = WebhookQueue(engine)  # what delivery does with them
 
     def add(self, channel: str, url: str, *, allow_http: bool = False, secret: str | None = None) -> Webhook:

@@ -10,6 +10,7 @@ theirs) until the dashboard's Retry, and an HQ restart resumes without losing on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -236,6 +237,15 @@ def test_a_receiver_that_is_down_gets_every_change_once_it_is_back(hq: Hq) -> No
         assert _sent(web, ANA) == _sent(web, BEN) == ["SKU-1", "SKU-2", "SKU-3"]
         assert sorted(c["cursor"] for c in web.delivered()) == [c["cursor"] for c in hq.feed()]
         assert eventually(lambda: _counters(hq.store)[0] == 6) and _counters(hq.store)[2] == 0
+
+
+def test_a_change_made_in_this_process_wakes_delivery_with_no_poll(hq: Hq) -> None:
+    never_polls = dataclasses.replace(FAST, poll_s=3600.0)
+    with receiving(hq.store, "web") as web, delivering(hq.store, never_polls):
+        for count, sku in enumerate(("SKU-1", "SKU-2", "SKU-3"), 1):  # each made once the lane sits idle
+            hq.wishlist("app", ANA, sku)
+            assert web.wait_for(lambda: len(web.delivered()) == count)  # noqa: B023 - waited on here
+        assert _sent(web, ANA) == ["SKU-1", "SKU-2", "SKU-3"]
 
 
 def test_5xx_answers_are_retried_under_the_same_webhook_id_until_taken(hq: Hq) -> None:
