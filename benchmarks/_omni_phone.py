@@ -32,7 +32,7 @@ def phone_clicks(link: str, sku: str, clicks: int, watch: Callable[[str], None],
             page = browser.new_context(**PHONE, locale="en-GB").new_page()  # type: ignore[arg-type]
             answer = page.goto(link)
             assert answer is not None and answer.status == 200, answer
-            expect(page.locator(".who")).to_contain_text("With your account")
+            expect(page.locator(".who")).to_contain_text("with your loyalty card", ignore_case=True)
             button = page.locator(f".taps .card[data-sku='{sku}']").get_by_role("button")
             for _ in range(clicks):
                 adding = button.inner_text().strip() == ADD
