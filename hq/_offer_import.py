@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +82,10 @@ def read_offers(source: Path, master: Catalog) -> list[Offer]:
         ImportRejected: every problem, by line (CSV) or place (JSON).
     """
     try:
-        placed = _from_csv(source) if source.suffix.lower() == ".csv" else _from_json(source)
-        problems = [problem for where, offer in placed for problem in _against(master, where, offer)]
+        placed, problems = _from_csv(source) if source.suffix.lower() == ".csv" else _from_json(source)
+        problems += [problem for where, offer in placed for problem in _against(master, where, offer)]
         problems += _duplicates(placed)
+        problems.sort(key=_order)
         if problems:
             raise ImportRejected(source, problems)
     except ImportRejected as exc:
@@ -113,6 +115,12 @@ def _against(master: Catalog, where: str, offer: Offer) -> Iterator[ImportProble
         yield ImportProblem(where, f"{offer.id}: {offer.discount.value} is {kind} the price of {shown}")
 
 
+def _order(problem: ImportProblem) -> int:
+    """Problems in the file's order (by line, or by place in the list), then as they were found."""
+    number = re.search(r"[0-9]+", problem.where)
+    return int(number.group()) if number else -1
+
+
 def _duplicates(placed: list[tuple[str, Offer]]) -> list[ImportProblem]:
     first: dict[str, str] = {}
     problems = []
@@ -139,7 +147,10 @@ def _validated(document: Any, where: str, column: Any = None) -> tuple[Offer | N
         return None, problems
 
 
-def _from_json(source: Path) -> list[tuple[str, Offer]]:
+_Placed = tuple[list[tuple[str, Offer]], list[ImportProblem]]  # the valid offers by place, the problems
+
+
+def _from_json(source: Path) -> _Placed:
     with _open(source) as stream:
         data = stream.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
@@ -154,21 +165,20 @@ def _from_json(source: Path) -> list[tuple[str, Offer]]:
         raise ImportRejected(source, [ImportProblem("file", "nested too deeply to be offers")]) from exc
     prefix = ""
     if isinstance(document, dict) and set(document) == {"offers"}:  # a bundle's offers.json
-        document, prefix = document["offers"], "offers."
+        document, prefix = document["offers"], "offers"
     if not isinstance(document, list):
         raise ImportRejected(source, [ImportProblem("file", "not a list of offers")])
     placed, problems = [], []
     for number, item in enumerate(document):
-        offer, wrong = _validated(item, f"{prefix}{number}")
+        where = f"{prefix}[{number}]"
+        offer, wrong = _validated(item, where)
         problems += wrong
         if offer is not None:
-            placed.append((f"{prefix}{number}", offer))
-    if problems:
-        raise ImportRejected(source, problems)
-    return placed
+            placed.append((where, offer))
+    return placed, problems
 
 
-def _from_csv(source: Path) -> list[tuple[str, Offer]]:
+def _from_csv(source: Path) -> _Placed:
     placed: list[tuple[str, Offer]] = []
     problems: list[ImportProblem] = []
     with _open(source) as stream:
@@ -193,9 +203,7 @@ def _from_csv(source: Path) -> list[tuple[str, Offer]]:
                     placed.append((where, offer))
         except csv.Error as exc:
             problems.append(ImportProblem(f"line {reader.line_num}", f"not CSV: {exc}"))
-    if problems:
-        raise ImportRejected(source, problems)
-    return placed
+    return placed, problems
 
 
 def _document(row: dict[str, str | None]) -> dict[str, Any]:
