@@ -236,3 +236,25 @@ def test_a_listed_line_says_the_state_the_discount_and_the_limit() -> None:
                     "2026-01-01T00:00:00+00:00 .. 2030-01-01T00:00:00+00:00  members (x2 per shopper)")
     amount = Offer.model_validate(offer(discount={"kind": "amount", "value": 10}))
     assert "  10 off  " in offer_line(amount, datetime(2027, 1, 1, tzinfo=UTC))
+
+
+def test_the_documented_csv_imports(tmp_path: Path, store: ProfileStore, master: Catalog) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "offers.md").read_text(encoding="utf-8")
+    example = doc.split("```csv\n", 1)[1].split("```", 1)[0]
+    source = tmp_path / "documented.csv"
+    source.write_text(example, encoding="utf-8")
+    assert import_offers(source, store.offers, master).summary() == "2 added, 0 updated, 0 unchanged"
+    sneakers = store.offers.get("SNEAKERS")
+    assert sneakers is not None and sneakers.title.es == "Zapatillas a 29,95 €"
+
+
+def test_the_demo_seeds_hq_with_its_offers(tmp_path: Path, sqlite_url: str) -> None:
+    from kiosk_app.demo import demo_catalog, seed_offers
+
+    catalog = demo_catalog(tmp_path, "http://127.0.0.1:8000")  # the copy naming the demo's HQ
+    assert catalog.with_name(OFFERS_FILE).read_bytes() == demo_catalog_path().with_name(OFFERS_FILE).read_bytes()
+    offers = seed_offers(sqlite_url, catalog)
+    now = datetime.now(UTC)
+    assert {o.id: o.state(now).value for o in offers} == {"MEMBERS-KNIT": "running", "SUMMER-SANDALS": "ended",
+                                                          "WINTER-BOOTS": "running"}
+    assert seed_offers(sqlite_url, catalog) == offers  # a second run merges the same ones
