@@ -29,7 +29,7 @@ import csv
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +131,10 @@ def _duplicates(placed: list[tuple[str, Offer]]) -> list[ImportProblem]:
     return problems
 
 
-def _validated(document: Any, where: str, column: Any = None) -> tuple[Offer | None, list[ImportProblem]]:
-    """``document`` as an offer, or the problems with it, placed at ``where`` (plus the field)."""
+def _validated(document: Any, where: str, column: Callable[[tuple[int | str, ...]], str] | None = None,
+               ) -> tuple[Offer | None, list[ImportProblem]]:
+    """``document`` as an offer, or the problems with it, placed at ``where`` and the field
+    (named by ``column``: a CSV's column for a field's place in the model)."""
     try:
         return Offer.model_validate(document), []
     except ValidationError as exc:
