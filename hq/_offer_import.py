@@ -83,7 +83,8 @@ def read_offers(source: Path, master: Catalog) -> list[Offer]:
     """
     try:
         placed, problems = _from_csv(source) if source.suffix.lower() == ".csv" else _from_json(source)
-        problems += [problem for where, offer in placed for problem in _against(master, where, offer)]
+        categories = {parent for product in master.products for parent in _parents(product.category)}
+        problems += [problem for where, offer in placed for problem in _against(master, categories, where, offer)]
         problems += _duplicates(placed)
         problems.sort(key=_order)
         if problems:
@@ -94,8 +95,15 @@ def read_offers(source: Path, master: Catalog) -> list[Offer]:
     return [offer for _, offer in placed]
 
 
-def _against(master: Catalog, where: str, offer: Offer) -> Iterator[ImportProblem]:
-    """What is wrong with ``offer`` in the light of the master catalog."""
+def _parents(category: str) -> Iterator[str]:
+    """``a/b/c``, ``a/b`` and ``a``: the categories an offer may name to cover a product of ``category``."""
+    parts = category.split("/")
+    return ("/".join(parts[:n]) for n in range(len(parts), 0, -1))
+
+
+def _against(master: Catalog, categories: set[str], where: str, offer: Offer) -> Iterator[ImportProblem]:
+    """What is wrong with ``offer`` in the light of the master catalog (``categories``: its
+    products' categories and their parents)."""
     known_stores = {store.id for store in master.stores}
     unknown_stores = [store for store in offer.stores if store not in known_stores]
     if unknown_stores:
@@ -103,12 +111,15 @@ def _against(master: Catalog, where: str, offer: Offer) -> Iterator[ImportProble
     unknown_skus = [sku for sku in offer.skus if master.product(sku) is None]
     if unknown_skus:
         yield ImportProblem(where, f"{offer.id}: unknown SKUs: {', '.join(unknown_skus)}")
-    covered = [product for product in master.products if offer.covers(product)]
-    if offer.category is not None and not covered:
+    if offer.category is not None and offer.category not in categories:
         yield ImportProblem(where, f"{offer.id}: no master product is in category {offer.category!r}")
+    if offer.discount.kind is DiscountKind.PERCENT:
+        return  # never more than a price: no need to go through the catalog's products
+    covered = [master.product(sku) for sku in offer.skus] if offer.skus else [
+        product for product in master.products if offer.covers(product)]
     stores = [store for store in offer.stores if store in known_stores]
-    over = [f"{product.sku} at {product.price_in(store)} in {store}" for product in covered for store in stores
-            if not offer.discount.lowers(cents(product.price_in(store)))]
+    over = [f"{product.sku} at {product.price_in(store)} in {store}" for product in covered if product
+            for store in stores if not offer.discount.lowers(cents(product.price_in(store)))]
     if over:
         shown = "; ".join(over[:5]) + (f"; and {len(over) - 5} more" if len(over) > 5 else "")
         kind = "a fixed price not below" if offer.discount.kind is DiscountKind.PRICE else "more off than"

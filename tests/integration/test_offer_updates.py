@@ -174,6 +174,11 @@ def test_the_publish_command_takes_the_offers_database(catalog_dir: Path, book: 
                                   "--key", str(tmp_path / "hq" / "hq_key.pem")])
     assert result.exit_code == 0, result.output
     assert OFFERS_FILE not in unverified_manifest((bundles / "manifests" / "catalog-3").read_bytes()).files
+    result = runner.invoke(main, ["hq", "catalog", "publish", str(catalog_dir / "demo.json"), "--dir", str(bundles),
+                                  "--key", str(tmp_path / "hq" / "hq_key.pem"), "--offers-db", book.url,
+                                  "--offers-db-url-file", str(url_file)])
+    assert result.exit_code == 2 and "give --offers-db or --offers-db-url-file, not both" in result.output
+    assert not (bundles / "manifests" / "catalog-4").exists()
 
 
 def test_a_kiosk_whose_offers_do_not_load_says_so_in_its_status(tmp_path: Path) -> None:
