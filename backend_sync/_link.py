@@ -66,6 +66,7 @@ class KioskFacts:
     catalog_fallback: str = ""
     outbox_reset: str = ""
     disk_full: bool = False
+    offers_problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -343,7 +344,8 @@ class KioskLink:
                            catalog_version=facts.catalog_version, backlog=len(self.outbox), reader=facts.reader,
                            update_problem=facts.update_problem, locked=facts.locked,
                            catalog_fallback=facts.catalog_fallback, outbox_reset=facts.outbox_reset,
-                           disk_full=facts.disk_full, at=datetime.now(UTC)).model_dump_json().encode()
+                           disk_full=facts.disk_full, offers_problem=facts.offers_problem,
+                           at=datetime.now(UTC)).model_dump_json().encode()
 
 
 def _highest_seq(message: mqtt.MQTTMessage) -> int:

@@ -45,6 +45,7 @@ def secret_url_option(name: str, envvar: str, help: str, *, required: bool = Tru
     warns. With neither, ``default`` is used, and a missing URL is an error if ``required``.
     """
     file_param = f"{name}_url_file"
+    flag = name.replace("_", "-")  # offers_db is --offers-db on the command line
 
     def decorate(command: _Command) -> _Command:
         @functools.wraps(command)
@@ -53,12 +54,12 @@ def secret_url_option(name: str, envvar: str, help: str, *, required: bool = Tru
             return command(**kwargs)
 
         with_file = click.option(
-            f"--{name}-url-file", file_param, type=click.Path(dir_okay=False, path_type=Path),
-            help=f"A file (mode 0600) holding the URL of --{name}: unlike --{name}, no other user can read it.",
+            f"--{flag}-url-file", file_param, type=click.Path(dir_okay=False, path_type=Path),
+            help=f"A file (mode 0600) holding the URL of --{flag}: unlike --{flag}, no other user can read it.",
         )(resolved)
         return cast(_Command, click.option(
-            f"--{name}", name, envvar=envvar, show_envvar=True,
-            help=f"{help} Holding a password, give it in ${envvar} or --{name}-url-file instead: every local "
+            f"--{flag}", name, envvar=envvar, show_envvar=True,
+            help=f"{help} Holding a password, give it in ${envvar} or --{flag}-url-file instead: every local "
                  "user can read a command line." + (f"  [default: {default}]" if default else ""),
         )(with_file))
 
@@ -68,6 +69,7 @@ def secret_url_option(name: str, envvar: str, help: str, *, required: bool = Tru
 def _resolve(name: str, value: str | None, file: Path | None, envvar: str, required: bool,
              default: str | None) -> str | None:
     source = click.get_current_context().get_parameter_source(name)
+    name = name.replace("_", "-")  # as the messages below name the option
     if file is not None:
         if value is not None and source is ParameterSource.COMMANDLINE:
             raise click.UsageError(f"give --{name} or --{name}-url-file, not both")

@@ -3,8 +3,8 @@ model), or refuse it and keep the last good version.
 
     <root>/objects/<sha256>       verified files, kept across versions (so a new version
                                   downloads only what it does not share with the last)
-    <root>/versions/<n>/          a complete, validated version (catalog.json + images/,
-                                  or model.bin)
+    <root>/versions/<n>/          a complete, validated version (catalog.json + images/
+                                  + offers.json if HQ sent offers, or model.bin)
     <root>/current -> versions/n  switched atomically (rename of a symlink)
 
 Downloads use ``requests`` with connect/read timeouts, retries with backoff, resume by
@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from kiosk_protocol import (
     META,
     MODEL,
+    OFFERS_FILE,
     PRODUCTS,
     PUBLIC,
     Catalog,
@@ -43,6 +44,7 @@ from kiosk_protocol import (
     apply_delta,
     fsync_dir,
     load_catalog,
+    parse_offers,
     read_bundle,
     sha256,
     verify_manifest,
@@ -279,13 +281,15 @@ class CatalogUpdater(_Updater):
         meta, products = self._read(manifest.files[META]), self._read(manifest.files[PRODUCTS])
         try:
             catalog = read_bundle(meta, products)
+            if OFFERS_FILE in manifest.files:  # checked here: offers the kiosk would refuse never become current
+                parse_offers(self._read(manifest.files[OFFERS_FILE]))
         except CatalogError as exc:
             raise UpdateRefused(Refusal.INVALID_CONTENT, str(exc)) from exc
         staging = self._fresh_staging(manifest.version)
         write_catalog_document(staging / "catalog.json", meta, products)
         (staging / "images").mkdir()
         for path, entry in manifest.files.items():
-            if path not in (META, PRODUCTS):
+            if path not in (META, PRODUCTS):  # images/..., and offers.json beside catalog.json
                 os.link(self._objects / entry.sha256, staging / path)  # hard link: no copy, same checked bytes
         fsync_dir(staging / "images")
         self.staged_catalog = catalog

@@ -20,6 +20,7 @@ from hq._handoff import HandoffClaims, HandoffKey, HandoffSigner
 from hq._http import ApiServer, ConnectionStats, HttpLimits
 from hq._import import ImportReport, import_catalog
 from hq._ingest import IngestStats, IngestWorker
+from hq._offer_import import OfferImportReport, import_offers, read_offers
 from hq._phone_pages import PhonePages, PhoneStats
 from hq._phone_sessions import PhoneSessions, PhoneVisit
 from hq._phone_views import CatalogFile
@@ -80,6 +81,7 @@ __all__ = [
     "IngestWorker",
     "KioskView",
     "LinkRefusal",
+    "OfferImportReport",
     "ParkedChange",
     "PhonePages",
     "PhoneSessions",
@@ -105,9 +107,11 @@ __all__ = [
     "file_app",
     "hq_connection_names",
     "import_catalog",
+    "import_offers",
     "load_api_keys",
     "mosquitto_password_hash",
     "profile_key",
+    "read_offers",
     "render_acl",
     "shopper_key",
     "tell_fleet_to_forget",

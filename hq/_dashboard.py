@@ -85,6 +85,7 @@ class KioskOut(BaseModel):
     catalog_fallback: str = Field("", description="Why the kiosk runs on an older catalog than it was given")
     outbox_reset: str = Field("", description="A damaged event store the kiosk set aside and replaced")
     disk_full: bool = Field(False, description="Taps are shown but their events are not recorded")
+    offers_problem: str = Field("", description="Why the kiosk runs with no offers: its offers file did not load")
     alerts: list[AlertOut]
 
 

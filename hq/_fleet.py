@@ -55,6 +55,7 @@ class AlertKind(enum.Enum):
     DISK_FULL = "disk_full"
     OUTBOX_RESET = "outbox_reset"
     CATALOG_FALLBACK = "catalog_fallback"
+    OFFERS_PROBLEM = "offers_problem"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class KioskView:
             "catalog_version": status.catalog_version, "backlog": status.backlog, "reader": status.reader,
             "update_problem": status.update_problem, "catalog_fallback": status.catalog_fallback,
             "outbox_reset": status.outbox_reset, "disk_full": status.disk_full,
+            "offers_problem": status.offers_problem,
             "alerts": [{"kind": alert.kind.value, "message": alert.message} for alert in self.alerts],
         }
 
@@ -130,6 +132,8 @@ def kiosk_alerts(status: KioskStatus, last_seen: datetime, now: datetime,
         alerts.append(Alert(AlertKind.UPDATE_REFUSED, f"Catalog update refused: {status.update_problem}"))
     if status.catalog_fallback:
         alerts.append(Alert(AlertKind.CATALOG_FALLBACK, f"Running on an older catalog: {status.catalog_fallback}"))
+    if status.offers_problem:
+        alerts.append(Alert(AlertKind.OFFERS_PROBLEM, f"Running with no offers: {status.offers_problem}"))
     if status.locked:
         alerts.append(Alert(AlertKind.LOCKED, f"Out of service: locked by {status.locked}"))
     return tuple(alerts)

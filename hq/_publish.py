@@ -5,12 +5,15 @@ message.
     <directory>/objects/<sha256>          every file of every version, by hash
     <directory>/manifests/catalog-<n>     the signed manifest of catalog version n
     <directory>/manifests/model-<n>       the signed manifest of model version n
+
+A catalog version published with offers also holds ``offers.json``: those of HQ's offers
+that run in the version's stores and have not ended, signed like every other file.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,18 +25,22 @@ from hq.exceptions import PublishRefused
 from kiosk_protocol import (
     MAX_MANIFEST_BYTES,
     MODEL,
+    OFFERS_FILE,
     PRODUCTS,
     Catalog,
     CatalogError,
     DeltaEntry,
     FileEntry,
     Manifest,
+    Offer,
+    OfferState,
     UpdateKind,
     catalog_files,
     image_file,
     load_catalog,
     make_delta,
     manifest_topic,
+    offers_json,
     problems,
     sha256,
     sign_manifest,
@@ -73,11 +80,15 @@ class CatalogPublisher:
         return self._release(UpdateKind.MODEL, {MODEL: model_file.read_bytes()}, {}, valid_for)
 
     def publish(self, catalog_file: Path, valid_for: timedelta = MANIFEST_VALID_FOR,
-                stores: Sequence[str] | None = None) -> bytes:
+                stores: Sequence[str] | None = None, offers: Iterable[Offer] | None = None) -> bytes:
         """Build the next version from a catalog file; returns its signed manifest.
 
         With ``stores``, the version holds only what those stores need (their products,
         stock and prices): a regional bundle. Use one bundle directory per region.
+
+        With ``offers``, the version's ``offers.json`` holds those that run in its stores
+        and have not ended (``bundle_offers``); without, it has no offers file, and kiosks
+        that apply it run with no offers.
 
         Images are read only from the catalog's own folder; the whole version is checked
         before anything is written, so a refused catalog leaves the bundle directory as it was.
@@ -91,6 +102,9 @@ class CatalogPublisher:
             if stores:
                 catalog = catalog.for_stores(stores)
             files = {**catalog_files(catalog, self.latest_version + 1), **_images(catalog_file, catalog)}
+            if offers is not None:
+                files[OFFERS_FILE] = offers_json(bundle_offers(offers, [s.id for s in catalog.stores],
+                                                               datetime.now(UTC)))
         except CatalogError as exc:
             log.warning("catalog %s refused, nothing published (the error tells why)", catalog_file)
             raise PublishRefused(str(exc)) from exc
@@ -129,6 +143,12 @@ class CatalogPublisher:
         entry = manifest.files.get(PRODUCTS)
         path = self._objects / entry.sha256 if entry else None
         return path.read_bytes() if path and path.exists() else None
+
+
+def bundle_offers(offers: Iterable[Offer], stores: Sequence[str], now: datetime) -> list[Offer]:
+    """The offers a bundle for ``stores`` carries: those running or scheduled in any of them."""
+    return [offer for offer in offers
+            if offer.state(now) is not OfferState.ENDED and any(offer.runs_in(store) for store in stores)]
 
 
 def _images(catalog_file: Path, catalog: Catalog) -> dict[str, bytes]:

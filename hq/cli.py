@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from backend_sync import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, wait_for_signal, without_password
+from hq._offers_cli import offers, offers_db_option, selected_offers
 from hq._webhooks_cli import delivery_options, webhooks
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def hq() -> None:
 
 
 hq.add_command(webhooks)
+hq.add_command(offers)
 
 
 @hq.command("serve")
@@ -425,8 +427,11 @@ def catalog_import(source: Path, master: Path, replace: bool) -> None:
 @secret_url_option("broker", BROKER_URL_ENV, "Announce the new version to the fleet through this broker "
                    "(the admin.url of HQ's credentials folder).", required=False)
 @click.option("--stores", help="Comma-separated store ids: publish only what they need (a regional bundle).")
-def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str | None, stores: str | None) -> None:
-    """Build, sign and (with --broker) announce the next catalog version."""
+@offers_db_option
+def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str | None, stores: str | None,
+                    offers_db: str | None) -> None:
+    """Build, sign and (with --broker) announce the next catalog version (with --offers-db, holding
+    the offers that run in its stores and have not ended)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -438,7 +443,8 @@ def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str 
         raise click.ClickException(f"{key} is not an Ed25519 private key")
     publisher = CatalogPublisher(directory, signing_key)
     try:
-        envelope = publisher.publish(catalog_file, stores=stores.split(",") if stores else None)
+        envelope = publisher.publish(catalog_file, stores=stores.split(",") if stores else None,
+                                     offers=selected_offers(offers_db) if offers_db else None)
         if broker:
             announce(broker, envelope)
     except (HqError, SyncError) as exc:

@@ -30,12 +30,22 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import BROKER_URL_ENV, without_password
-from hq import CatalogPublisher, ProfileStore, announce
+from hq import CatalogPublisher, ProfileStore, announce, import_offers
 from kiosk_app._demo_hq import DemoHq, Tapped, guide, prepare_hq, prove_http_side, serve_options
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from kiosk_app.staff import pin_file, write_pin
-from kiosk_protocol import Catalog, CatalogError, Role, dump_catalog, issue_token, load_catalog, public_key_to_pem
+from kiosk_protocol import (
+    OFFERS_FILE,
+    Catalog,
+    CatalogError,
+    Offer,
+    Role,
+    dump_catalog,
+    issue_token,
+    load_catalog,
+    public_key_to_pem,
+)
 from nfc_reader import TagEmulator, encode_card, encode_product
 
 log = logging.getLogger(__name__)
@@ -72,8 +82,20 @@ def demo_catalog(workdir: Path, shop_url: str | None) -> Path:
         raise CatalogError(f"not a shop address: {shop_url!r}: {exc}") from exc
     folder = workdir / "catalog"
     shutil.copytree(source.parent / "images", folder / "images", dirs_exist_ok=True)
+    shutil.copy(source.with_name(OFFERS_FILE), folder / OFFERS_FILE)  # the kiosk's offers until HQ's bundle
     (folder / source.name).write_text(dump_catalog(catalog), encoding="utf-8")
     return folder / source.name
+
+
+def seed_offers(db: str, catalog: Path) -> list[Offer]:
+    """Import the demo's offers (``offers.json`` beside its catalog) into HQ's database, as
+    ``kiosk hq offers import`` does; returns every offer HQ then holds."""
+    store = ProfileStore(db)
+    try:
+        import_offers(catalog.with_name(OFFERS_FILE), store.offers, load_catalog(catalog))
+        return store.offers.all()
+    finally:
+        store.close()
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -169,14 +191,15 @@ def _services(workdir: Path, broker: str | None, catalog: Path, hq_http: DemoHq,
             broker = f"mqtt://127.0.0.1:{port}?protocol=3.1.1"  # the embedded broker has no MQTT 5
             children.append(spawn_kiosk_command(["broker", "--port", str(port)], ready="broker ready"))
         setup = prepare(workdir, broker, catalog, hq_http)
+        offers = seed_offers(setup.hq_db, catalog)
         # In the environment, not on HQ's command line: a broker given to the demo may hold a password.
         hq_serve = ["hq", "serve", "--db", setup.hq_db, "--hq-key", str(setup.kiosk.hq_public_key)]
         children.append(spawn_kiosk_command([*hq_serve, *serve_options(hq_http, catalog, shop_url)],
                                             ready="HQ API on", env={BROKER_URL_ENV: broker}))
-        # HQ signs the demo catalog as version 1 and announces it: the kiosk fetches it
-        # through the same verified update path a store's kiosks use.
+        # HQ signs the demo catalog as version 1, with the offers not ended yet, and announces
+        # it: the kiosk fetches it through the same verified update path a store's kiosks use.
         bundles = workdir / "bundles"
-        announce(broker, CatalogPublisher(bundles, setup.hq_key).publish(catalog))
+        announce(broker, CatalogPublisher(bundles, setup.hq_key).publish(catalog, offers=offers))
         children.append(spawn_kiosk_command(["hq", "files", "--dir", str(bundles), "--port", str(setup.files_port)],
                                ready="HQ files ready"))
         print(f"broker {without_password(broker)} · HQ database {setup.hq_db} · HQ files {setup.kiosk.files_url} · "

@@ -99,6 +99,7 @@ class KioskHealth:
     outbox_reset: str = ""
     disk_full: bool = False
     events_not_recorded: int = 0
+    offers_problem: str = ""  # the offers beside the catalog did not load: the kiosk runs with none
 
 
 class KioskRuntime:
@@ -207,7 +208,8 @@ class KioskRuntime:
                            app_version=_APP_VERSION, taps=self.kiosk.counters.taps,
                            unreadable=self.kiosk.counters.unreadable, catalog_fallback=self.catalog_fallback,
                            outbox_reset=self.outbox_set_aside,
-                           disk_full=self.kiosk.disk_full, events_not_recorded=self.kiosk.counters.events_not_recorded)
+                           disk_full=self.kiosk.disk_full, events_not_recorded=self.kiosk.counters.events_not_recorded,
+                           offers_problem=self.offers_problem)
 
     def sync_now(self) -> None:
         """Send every event HQ has not confirmed yet, and the status, without waiting."""
@@ -401,7 +403,8 @@ class KioskRuntime:
         return KioskFacts(app_version=_APP_VERSION, catalog_version=self.kiosk.catalog.catalog_version,
                           reader=self.reader_status.state.value, update_problem=self.update_problem,
                           locked=self.kiosk.machine.lock_reason or "", catalog_fallback=self.catalog_fallback,
-                          outbox_reset=self.outbox_reset, disk_full=self.kiosk.disk_full)
+                          outbox_reset=self.outbox_reset, disk_full=self.kiosk.disk_full,
+                          offers_problem=self.offers_problem)
 
     def _on_manifest(self, kind: UpdateKind, envelope: bytes) -> None:
         self._manifests[kind] = envelope

@@ -313,6 +313,7 @@ class KioskStatus(BaseModel):
     catalog_fallback: str = ""
     outbox_reset: str = ""
     disk_full: bool = False
+    offers_problem: str = ""  # why the offers beside the catalog in use could not be used: it runs with none
     at: datetime
 
 
