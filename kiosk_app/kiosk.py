@@ -152,7 +152,8 @@ class Kiosk:
         if read.kind is TagKind.STAFF_BADGE:
             return self._badge(read.token or "")
         if self.machine.mode is Mode.STAFF:
-            return TapOutcome(OutcomeKind.TAG_CHECKED, read=read, product=self._product_of(read))
+            return TapOutcome(OutcomeKind.TAG_CHECKED, read=read, product=self._product_of(read),
+                              offer=self.offers.get(read.offer) if read.offer else None, offer_id=read.offer)
         if self.machine.mode is Mode.LOCKED:
             return TapOutcome(OutcomeKind.LOCKED, reason=self.machine.lock_reason or "")
         if read.kind is TagKind.PRODUCT and read.sku is not None:

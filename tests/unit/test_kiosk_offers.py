@@ -196,6 +196,7 @@ def test_in_staff_mode_a_sign_is_checked_and_nothing_recorded(kiosk: Kiosk) -> N
     outcome = kiosk.handle(sign("WINTER-BOOTS"))
     assert outcome.kind is OutcomeKind.TAG_CHECKED and outcome.read is not None
     assert outcome.read.offer == "WINTER-BOOTS" and recorded(kiosk) == []
+    assert outcome.offer is OFFERS.get("WINTER-BOOTS") and outcome.offer_id == "WINTER-BOOTS"  # staff see which
 
 
 def test_a_locked_kiosk_takes_no_sign(kiosk: Kiosk) -> None:
