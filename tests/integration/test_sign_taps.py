@@ -24,13 +24,15 @@ from kiosk_protocol import (
     FileEntry,
     Manifest,
     Offer,
+    Role,
     UpdateKind,
     decode_event,
+    issue_token,
     offers_json,
     sign_manifest,
     unverified_manifest,
 )
-from nfc_reader import ReaderState, TagEmulator, TagKind, TagSource, encode_offer, encode_offer_mime
+from nfc_reader import ReaderState, TagEmulator, TagKind, TagSource, encode_card, encode_offer, encode_offer_mime
 from testkit.waiting import eventually
 
 STORE = "madrid-centro"
@@ -54,7 +56,8 @@ def catalog(tmp_path: Path) -> Path:
     folder = tmp_path / "catalog"
     shutil.copytree(demo_catalog_path().parent, folder)
     (folder / "offers.json").write_bytes(offers_json([
-        offer("WINTER-BOOTS"), offer("SUMMER", starts=NOW - timedelta(days=90), ends=NOW - timedelta(days=60))]))
+        offer("WINTER-BOOTS"), offer("SUMMER", starts=NOW - timedelta(days=90), ends=NOW - timedelta(days=60)),
+        offer("CLUB-BOOTS", audience="members", discount={"kind": "amount", "value": 30})]))
     return folder / demo_catalog_path().name
 
 
@@ -103,6 +106,25 @@ def test_a_sign_tapped_on_the_reader_shows_its_offer_and_records_the_tap(running
     [event] = [decode_event(m.payload, topic=m.topic) for m in running.runtime.outbox.pending()]
     assert (event.kind, event.offer, event.shopper, event.event_id) == (
         EventKind.OFFER_TAP, "WINTER-BOOTS", None, shown.event_id)
+
+
+def test_a_member_signed_in_on_the_reader_gets_the_members_price_and_saves_the_coupon(
+        running: Running, emulator: TagEmulator, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    card = issue_token(hq_key[0], "shopper-0042", Role.SHOPPER, 600)
+    assert emulator.tap(encode_card(card))
+    assert running.next_outcome().kind is OutcomeKind.SIGNED_IN
+    boot = running.runtime.catalog.product("BOOT-CHELSEA-TAN")
+    assert boot is not None
+    priced = running.runtime.offer_price(boot)  # 30 off (64.95) beats 20% off (75.96) for a member
+    assert priced is not None and (priced.offer.id, str(priced.price)) == ("CLUB-BOOTS", "64.95")
+    assert not running.runtime.save_coupon("CLUB-BOOTS")  # not before the shopper agreed
+    running.runtime.consent(True)
+    assert running.runtime.save_coupon("CLUB-BOOTS") and running.runtime.save_coupon("CLUB-BOOTS")
+    assert not running.runtime.save_coupon("WINTER-BOOTS")  # for everyone: no coupon to save
+    events = [decode_event(m.payload, topic=m.topic) for m in running.runtime.outbox.pending()]
+    assert [(e.kind, e.offer, e.shopper, e.card) for e in events] == [
+        (EventKind.CONSENT, None, "shopper-0042", card), (EventKind.COUPON_SAVE, "CLUB-BOOTS", "shopper-0042", card)]
+    assert running.runtime.kiosk.session.coupons == {"CLUB-BOOTS"}
 
 
 def test_an_ended_offers_sign_and_another_shops_sign_through_the_reader(running: Running,
