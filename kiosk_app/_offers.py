@@ -4,9 +4,10 @@ same signed bundle; the demo's sits beside the demo catalog)."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
-from kiosk_protocol import OFFERS_FILE, CatalogError, OfferList, load_offers
+from kiosk_protocol import OFFERS_FILE, Catalog, CatalogError, Offer, OfferList, OfferState, Product, load_offers
 
 log = logging.getLogger(__name__)
 
@@ -27,3 +28,24 @@ def offers_beside(catalog_file: Path) -> tuple[OfferList, str]:
     except CatalogError as exc:
         log.warning("offers not used: %s", exc)
         return NO_OFFERS, str(exc)
+
+
+def covered_in_stock(catalog: Catalog, offer: Offer, store: str) -> tuple[Product, ...]:
+    """The products ``offer`` covers that ``store`` sells and has in stock (any size), in catalog order."""
+    return tuple(product for product in catalog.products
+                 if offer.covers(product) and product.sold_in(store)
+                 and any(units > 0 for units in product.stock_in(store).values()))
+
+
+def unavailable_reason(offer_id: str, offer: Offer | None, store: str, now: datetime, clock_trusted: bool) -> str:
+    """Why a sign's offer is not on here now (for the log and the screen's small print)."""
+    if not clock_trusted:
+        # Neither "ended on" nor "starts on" can be told by a clock known to be wrong.
+        return "offers are not shown while the kiosk's clock is behind the time HQ last signed"
+    if offer is None:
+        return f"no offer {offer_id} is known here"
+    if not offer.runs_in(store):
+        return f"offer {offer_id} does not run in this store"
+    if offer.state(now) is OfferState.SCHEDULED:
+        return f"offer {offer_id} starts on {offer.starts.isoformat()}"
+    return f"offer {offer_id} ended on {offer.ends.isoformat()}"

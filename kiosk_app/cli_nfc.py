@@ -1,8 +1,9 @@
 """``kiosk nfc``: NFC tag tools for staff and for the demo.
 
-Staff: ``read`` shows what a tag holds, ``write`` writes a product tag and confirms it,
-``uid`` maintains the table of tags without NDEF. Demo and tests: ``emulate`` presents
-one simulated tag over nfcpy's udp driver, ``simulator`` opens the tap panel.
+Staff: ``read`` shows what a tag holds, ``write`` writes a product tag or a sign (an
+offer's tag) and confirms it, ``uid`` maintains the table of tags without NDEF. Demo and
+tests: ``emulate`` presents one simulated tag over nfcpy's udp driver, ``simulator`` opens
+the tap panel.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ from nfc_reader import (
     describe_records,
     encode_badge,
     encode_card,
+    encode_offer,
+    encode_offer_mime,
+    encode_offer_smart_poster,
+    encode_offer_text,
     encode_product,
     encode_product_mime,
     encode_product_smart_poster,
     encode_product_text,
     normalize_uid,
+    validate_offer_id,
     validate_sku,
 )
 
@@ -47,33 +53,36 @@ def nfc() -> None:
 @nfc.command()
 @click.option("--device", default="udp:127.0.0.1:54321", show_default=True, help="udp:HOST:PORT to serve on.")
 @click.option("--sku", help="Emulate a product tag.")
+@click.option("--offer", "offer_id", help="Emulate a sign: the tag of this offer.")
 @click.option("--card", help="Emulate a loyalty card with this signed token.")
 @click.option("--staff", help="Emulate a staff badge with this signed token.")
 @click.option("--blank", is_flag=True, help="Emulate a blank (formatted, empty) tag, e.g. to try `kiosk nfc write`.")
 @click.option("--uid", "uid_hex", help="The tag's UID (16 hex digits); alone: a tag without NDEF, known by UID only.")
-@click.option("--form", type=click.Choice(FORMS), default="uri", show_default=True, help="How a product tag says it.")
-@click.option("--title", help="Title of a smart-poster product tag.")
+@click.option("--form", type=click.Choice(FORMS), default="uri", show_default=True,
+              help="How a product tag or sign says it.")
+@click.option("--title", help="Title of a smart-poster tag.")
 @click.option("--shop-url", default=DEFAULT_SHOP_URL, show_default=True)
 @click.option("--read-only", is_flag=True, help="The tag refuses writes.")
 @click.option("--capacity", default=1024, show_default=True, type=click.IntRange(16, 65536),
               help="Size of the tag's NDEF area in bytes.")
 @click.option("--hold", default=0.3, show_default=True, help="Seconds the tag stays after the reader is done.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for a reader.")
-def emulate(device: str, sku: str | None, card: str | None, staff: str | None, blank: bool, uid_hex: str | None,
-            form: str, title: str | None, shop_url: str, read_only: bool, capacity: int, hold: float,
-            timeout: float) -> None:
+def emulate(device: str, sku: str | None, offer_id: str | None, card: str | None, staff: str | None, blank: bool,
+            uid_hex: str | None, form: str, title: str | None, shop_url: str, read_only: bool, capacity: int,
+            hold: float, timeout: float) -> None:
     """Present one simulated tag to a reader once."""
     from nfc_reader import EmulatorError, TagEmulator
 
-    contents = sum(x is not None for x in (sku, card, staff)) + blank
+    contents = sum(x is not None for x in (sku, offer_id, card, staff)) + blank
     if contents > 1 or (contents == 0 and uid_hex is None):
-        raise click.UsageError("give exactly one of --sku, --card, --staff, --blank (or --uid alone for a tag "
-                               "without NDEF)")
+        raise click.UsageError("give exactly one of --sku, --offer, --card, --staff, --blank (or --uid alone for a "
+                               "tag without NDEF)")
     host, port = _udp_address(device)
     idm = _idm(uid_hex) if uid_hex else None
     try:
-        message = (_product_message(form, shop_url, sku, title) if sku else encode_card(card) if card
-                   else encode_badge(staff) if staff else b"" if blank else None)
+        message = (_product_message(form, shop_url, sku, title) if sku
+                   else _offer_message(form, shop_url, offer_id, title) if offer_id
+                   else encode_card(card) if card else encode_badge(staff) if staff else b"" if blank else None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     try:
@@ -121,27 +130,34 @@ def read(device: str, uid_table: Path | None, timeout: float) -> None:
 
 
 @nfc.command()
-@click.option("--sku", required=True, help="The product the tag stands for.")
+@click.option("--sku", help="The product the tag stands for.")
+@click.option("--offer", "offer_id", help="The offer a sign stands for (instead of --sku).")
 @click.option("--device", default=AUTO, show_default=True, help=_DEVICE_HELP)
 @click.option("--shop-url", default=DEFAULT_SHOP_URL, show_default=True, help="The web shop the tag's address uses.")
 @click.option("--form", type=click.Choice(FORMS), default="uri", show_default=True,
               help="uri: the web shop address (phones open it too); the others for special cases.")
 @click.option("--title", help="Title of a smart-poster tag.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for a tag.")
-def write(sku: str, device: str, shop_url: str, form: str, title: str | None, timeout: float) -> None:
-    """Write a product tag, read it back and confirm."""
+def write(sku: str | None, offer_id: str | None, device: str, shop_url: str, form: str, title: str | None,
+          timeout: float) -> None:
+    """Write a product tag (or a sign), read it back and confirm."""
     from nfc_reader import write_tag
 
+    if (sku is None) == (offer_id is None):
+        raise click.UsageError("give exactly one of --sku, --offer")
     try:
-        message = _product_message(form, shop_url, sku, title)
+        message = (_product_message(form, shop_url, sku, title) if sku is not None
+                   else _offer_message(form, shop_url, offer_id or "", title))
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--sku") from None
+        raise click.BadParameter(str(exc), param_hint="--sku" if sku is not None else "--offer") from None
     click.echo("hold the tag to the reader…", err=True)
     result = _staff_action(lambda: write_tag(device, message, timeout))
-    if result.read_back.kind is not TagKind.PRODUCT or result.read_back.sku != sku:
-        raise click.ClickException(f"the tag was written but reads back as {_meaning(result.read_back)}")
-    click.echo(f"wrote {sku} to tag {result.uid} ({result.bytes_written} of {result.capacity} bytes); "
-               f"read back: {_meaning(result.read_back)}")
+    back = result.read_back
+    if (back.kind, back.sku, back.offer) != ((TagKind.PRODUCT, sku, None) if sku is not None
+                                            else (TagKind.OFFER, None, offer_id)):
+        raise click.ClickException(f"the tag was written but reads back as {_meaning(back)}")
+    click.echo(f"wrote {sku or f'the sign of {offer_id}'} to tag {result.uid} ({result.bytes_written} of "
+               f"{result.capacity} bytes); read back: {_meaning(back)}")
 
 
 @nfc.group()
@@ -231,10 +247,24 @@ def _product_message(form: str, shop_url: str, sku: str, title: str | None) -> b
     return encode_product(shop_url, sku)
 
 
+def _offer_message(form: str, shop_url: str, offer_id: str, title: str | None) -> bytes:
+    validate_offer_id(offer_id)
+    if form == "smart-poster":
+        return encode_offer_smart_poster(shop_url, offer_id, title)
+    if form == "text":
+        return encode_offer_text(shop_url, offer_id)  # the address: a bare id would read as a SKU
+    if form == "mime":
+        return encode_offer_mime(offer_id)
+    return encode_offer(shop_url, offer_id)
+
+
 def _meaning(read: TagRead) -> str:
     source = f" (from the {read.source.value.replace('_', ' ')})" if read.source else ""
     if read.kind is TagKind.PRODUCT:
         return f"product {read.sku}{source}"
+    if read.kind is TagKind.OFFER:
+        shop = f" of {read.host}" if read.host else ""
+        return f"sign of offer {read.offer}{shop}{source}"
     if read.kind in (TagKind.SHOPPER_CARD, TagKind.STAFF_BADGE):
         return f"{read.kind.value.replace('_', ' ')} with a token (verified by the kiosk, not here)"
     return f"unreadable: {read.reason}"

@@ -3,7 +3,10 @@
 A product tap looks the SKU up in the local catalog and records a ``product_view``
 event in the outbox in one transaction; a suggestion touched on the screen shows its
 product the same way and records a ``suggestion_tap`` (it is no tag tap); a loyalty-card
-tap signs the shopper in (or out, when the same card is tapped again). Staff come in by
+tap signs the shopper in (or out, when the same card is tapped again). A sign tap shows its
+offer if it runs here now (by a clock the update path would trust, see ``_clock_trust``),
+with the products it covers in stock here, and records an ``offer_tap``; a sign of another
+shop is refused. Staff come in by
 badge or by the PIN the screen checked, and leave by badge, by the screen or by idling.
 
 Events leave under the shopper's identity only after the shopper has consented on this
@@ -23,11 +26,15 @@ import enum
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from backend_sync import Outbox, OutboxFull, OutboxUnavailable
+from kiosk_app._clock_trust import clock_trusted
 from kiosk_app._live_profile import ChangeVerdict, note_added, take_change, take_profile
-from kiosk_app._offers import NO_OFFERS
+from kiosk_app._offers import NO_OFFERS, covered_in_stock, unavailable_reason
 from kiosk_app.session import Mode, SessionMachine, Visit
 from kiosk_protocol import (
     CardRefused,
@@ -38,9 +45,12 @@ from kiosk_protocol import (
     Hlc,
     HlcClock,
     Offer,
+    OfferState,
+    PricedOffer,
     Product,
     ProfileChange,
     ProfileResponse,
+    best_offer,
     encode_event,
     events_topic,
     new_event,
@@ -96,6 +106,7 @@ class KioskCounters:
     unknown_products: int = 0
     rejected_cards: int = 0
     rejected_badges: int = 0
+    foreign_signs: int = 0  # signs whose address is another shop's
     events_not_recorded: int = 0
     # Profile changes HQ pushed: taken, for no visit here now, had already, older than what the visit holds.
     changes_applied: int = 0
@@ -109,9 +120,13 @@ class Kiosk:
 
     def __init__(self, catalog: Catalog, outbox: Outbox, store: str, kiosk: str, verify_card: CardVerifier,
                  recommender: Recommender | None = None, suggestions: int = 4,
-                 verify_badge: CardVerifier | None = None, machine: SessionMachine | None = None) -> None:
+                 verify_badge: CardVerifier | None = None, machine: SessionMachine | None = None,
+                 wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.catalog = catalog
         self.offers = NO_OFFERS  # the catalog's offers (``_offers``), swapped with it
+        # The newest time HQ signed that the kiosk verified (``_clock_trust``); None: none yet.
+        self.signed_time: datetime | None = None
+        self._wall_clock = wall_clock
         self.recommender = recommender
         self._suggestions = suggestions
         self.outbox = outbox
@@ -137,13 +152,16 @@ class Kiosk:
         if read.kind is TagKind.STAFF_BADGE:
             return self._badge(read.token or "")
         if self.machine.mode is Mode.STAFF:
-            return TapOutcome(OutcomeKind.TAG_CHECKED, read=read, product=self._product_of(read))
+            return TapOutcome(OutcomeKind.TAG_CHECKED, read=read, product=self._product_of(read),
+                              offer=self.offers.get(read.offer) if read.offer else None, offer_id=read.offer)
         if self.machine.mode is Mode.LOCKED:
             return TapOutcome(OutcomeKind.LOCKED, reason=self.machine.lock_reason or "")
         if read.kind is TagKind.PRODUCT and read.sku is not None:
             return self._show_product(read.sku)
         if read.kind is TagKind.SHOPPER_CARD and read.token is not None:
             return self._card(read.token)
+        if read.kind is TagKind.OFFER and read.offer is not None:
+            return self._sign(read)
         if read.kind is TagKind.UNREADABLE:
             self.counters.unreadable += 1
             log.info("unreadable tag %s: %s", read.uid, read.reason)
@@ -205,6 +223,40 @@ class Kiosk:
             self.session.wishlist.discard(sku)
         return True
 
+    def clock_trusted(self) -> bool:
+        """Whether offers may go by this kiosk's wall clock: not more than the update path's
+        skew (``MAX_CLOCK_SKEW_S``) behind the newest time HQ signed that it verified."""
+        return clock_trusted(self._wall_clock(), self.signed_time)
+
+    @property
+    def member(self) -> bool:
+        """Whether the visit has a signed-in shopper whose card was checked (members' offers are theirs)."""
+        return self.session.shopper is not None and self.session.card_token is not None
+
+    def offer_price(self, product: Product) -> PricedOffer | None:
+        """The best offer on ``product`` here now and its price; None if none, or while the clock is not trusted."""
+        if not self.clock_trusted():
+            return None
+        return best_offer(self.offers.offers, product, self.store, self._wall_clock(), member=self.member)
+
+    def save_coupon(self, offer_id: str) -> bool:
+        """Save a members' offer running here now to the signed-in, consenting shopper's card.
+
+        Records a ``coupon_save`` (HLC-stamped, as wishlist changes are) unless the visit
+        already holds the coupon. Returns False when the offer is not one to save here now,
+        or nobody who agreed to it is signed in.
+        """
+        offer = self._running_here(offer_id)
+        shopper = self.session.identity
+        if offer is None or not offer.for_members() or shopper is None or not self.member:
+            return False
+        if offer_id in self.session.coupons:
+            return True  # saved already: nothing more to record
+        if self._record(EventKind.COUPON_SAVE, shopper, offer=offer_id, hlc=str(self._clock.now())) is None:
+            return False
+        self.session.coupons.add(offer_id)
+        return True
+
     def end_session(self) -> None:
         """Forget the current visit (idle timeout or sign-out)."""
         self.machine.end_visit()
@@ -251,6 +303,33 @@ class Kiosk:
         return TapOutcome(OutcomeKind.PRODUCT, product=product,
                           event_id=self._record(kind, self.session.identity, sku=sku, **details),
                           shopper=self.session.shopper, suggestions=self._suggest(product))
+
+    def _sign(self, read: TagRead) -> TapOutcome:
+        """A sign: its offer if it runs here now, else why not; a sign of another shop is refused."""
+        assert read.offer is not None
+        # The reader does not know the shop: a sign read from an address names its host, checked here.
+        shop = urlsplit(self.catalog.shop_url).hostname
+        if read.host is not None and read.host != shop:
+            self.counters.foreign_signs += 1
+            log.info("sign %s of another shop (%s) tapped", read.offer, read.host)
+            return TapOutcome(OutcomeKind.UNREADABLE, read=read, offer_id=read.offer,
+                              reason=f"this sign is another shop's ({read.host}), not {shop}'s")
+        self.machine.browse()
+        event_id = self._record(EventKind.OFFER_TAP, self.session.identity, offer=read.offer)
+        known, offer, trusted = self.offers.get(read.offer), self._running_here(read.offer), self.clock_trusted()
+        if offer is None:
+            return TapOutcome(OutcomeKind.OFFER_UNAVAILABLE, offer_id=read.offer, event_id=event_id,
+                              shopper=self.session.shopper, offer=known if trusted else None,
+                              reason=unavailable_reason(read.offer, known, self.store, self._wall_clock(), trusted))
+        return TapOutcome(OutcomeKind.OFFER, offer=offer, offer_id=offer.id, event_id=event_id,
+                          shopper=self.session.shopper, products=covered_in_stock(self.catalog, offer, self.store))
+
+    def _running_here(self, offer_id: str) -> Offer | None:
+        """The offer if it runs in this store now by a trusted clock."""
+        offer = self.offers.get(offer_id)
+        if offer is None or not offer.runs_in(self.store) or not self.clock_trusted():
+            return None
+        return offer if offer.state(self._wall_clock()) is OfferState.RUNNING else None
 
     def _suggest(self, product: Product) -> tuple[Suggestion, ...]:
         """Suggestions for the product in view: in stock in this store, explained."""

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from backend_sync import (
     SequenceFloor,
     damaged_outboxes,
 )
+from kiosk_app._clock_trust import SignedTime
 from kiosk_app._gc_pauses import no_full_collections, swap_then_release
 from kiosk_app._handoff import HandoffLinks
 from kiosk_app._live_profile import ChangeVerdict
@@ -42,15 +44,28 @@ from kiosk_protocol import (
     Catalog,
     CommandKind,
     KioskCommand,
+    Manifest,
+    PricedOffer,
+    Product,
     ProfileChange,
     ProfileResponse,
     Role,
     UpdateKind,
+    UpdateRefused,
     card_verifier,
     public_key_from_pem,
     shopper_hash,
 )
-from nfc_reader import ReaderState, ReaderStatus, TagRead, TagReader, UidTable, WriteResult, encode_product
+from nfc_reader import (
+    ReaderState,
+    ReaderStatus,
+    TagRead,
+    TagReader,
+    UidTable,
+    WriteResult,
+    encode_offer,
+    encode_product,
+)
 from recommender import Recommender, load_model
 
 log = logging.getLogger(__name__)
@@ -147,6 +162,9 @@ class KioskRuntime:
                            machine=SessionMachine(idle_timeout_s=config.idle_timeout_s,
                                                   on_visit_ended=self._visit_ended))
         self.kiosk.offers, self.offers_problem = offers_beside(self.catalog_file)
+        # The newest time HQ signed, kept across restarts: offers go by the wall clock only while it is not behind.
+        self.signed_time = SignedTime(config.data_dir / "signed-time.json")
+        self.kiosk.signed_time = self.signed_time.newest
         self.staff_pin = StaffPin(pin_file(config.data_dir))
         # A lock from HQ or staff holds across restarts until someone unlocks.
         self._lock_file = LockFile(config.data_dir / "locked.json")
@@ -308,6 +326,23 @@ class KioskRuntime:
         """
         return self.reader.write_next(encode_product(self.kiosk.catalog.shop_url, sku), timeout_s)
 
+    def write_offer_tag(self, offer_id: str, timeout_s: float) -> Future[WriteResult]:
+        """Write the sign of ``offer_id`` (this shop's address of the offer) on the next tag held to the reader.
+
+        Raises:
+            ValueError: not a valid offer id.
+            NfcReaderError: the reader cannot write now (see ``TagReader.write_next``).
+        """
+        return self.reader.write_next(encode_offer(self.kiosk.catalog.shop_url, offer_id), timeout_s)
+
+    def offer_price(self, product: Product) -> PricedOffer | None:
+        """The best offer on ``product`` for the visit now, and its price (None: none, or the clock is not trusted)."""
+        return self.kiosk.offer_price(product)
+
+    def save_coupon(self, offer_id: str) -> bool:
+        """Save a members' offer to the signed-in, consenting shopper's card; False when it cannot be."""
+        return self.kiosk.save_coupon(offer_id)
+
     def _take(self, act: Callable[[], TapOutcome]) -> TapOutcome:
         """Give the Kiosk one input and the screen its outcome."""
         disk_was_full = self.kiosk.disk_full
@@ -422,10 +457,26 @@ class KioskRuntime:
 
         self._dispatch(use)
 
+    def _verified_apply(self, updater: CatalogUpdater | ModelUpdater, envelope: bytes) -> Manifest:
+        """``updater.apply``, keeping the time HQ signed on each manifest whose signature checked: one
+        applied, or one refused as made later than the kiosk's clock says (the clock check offers go by)."""
+        try:
+            manifest = updater.apply(envelope)
+        except UpdateRefused as refusal:
+            self._note_signed_time(refusal.signed_at)
+            raise
+        self._note_signed_time(manifest.created_at)
+        return manifest
+
+    def _note_signed_time(self, signed_at: datetime | None) -> None:
+        if signed_at is not None and self.signed_time.note(signed_at):
+            newest = self.signed_time.newest
+            self._dispatch(lambda: setattr(self.kiosk, "signed_time", newest))
+
     def _apply_catalog(self, envelope: bytes) -> tuple[Catalog, Recommender | None]:
         """On the update thread: the new catalog, and a content model of it when HQ sent none."""
         with no_full_collections():
-            self.catalog_updater.apply(envelope)
+            self._verified_apply(self.catalog_updater, envelope)
             catalog = self.catalog_updater.staged_catalog
             assert catalog is not None and self.catalog_updater.current_catalog is not None
         if self.model_updater.current_model:
@@ -450,7 +501,7 @@ class KioskRuntime:
         swap_then_release(self._dispatch, swap, retired=list(self.kiosk.catalog.products))
 
     def _apply_model(self, envelope: bytes) -> Recommender:
-        self.model_updater.apply(envelope)
+        self._verified_apply(self.model_updater, envelope)
         assert self.model_updater.current_model is not None
         return load_model(self.model_updater.current_model)
 

@@ -20,6 +20,7 @@ from kiosk_protocol._bundle import (
 )
 from kiosk_protocol._cards import CardCheck, CardVerifier, card_verifier
 from kiosk_protocol._manifest import (
+    MAX_CLOCK_SKEW_S,
     DeltaEntry,
     FileEntry,
     Manifest,
@@ -107,6 +108,7 @@ __all__ = [
     "FLEET_COMMANDS",
     "HANDOFF_REQUESTS_WILDCARD",
     "MAX_AHEAD_MS",
+    "MAX_CLOCK_SKEW_S",
     "MAX_MANIFEST_BYTES",
     "MAX_PACKET_BYTES",
     "META",

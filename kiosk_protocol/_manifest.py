@@ -59,9 +59,12 @@ class Refusal(enum.Enum):
 class UpdateRefused(SyncError):
     """An update the kiosk will not apply; its last good version stays in use."""
 
-    def __init__(self, reason: Refusal, detail: str) -> None:
+    def __init__(self, reason: Refusal, detail: str, signed_at: datetime | None = None) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
+        # A manifest refused for being made after the kiosk's clock, when HQ's signature
+        # on it checked: the time HQ signed, proof that the kiosk's clock is behind.
+        self.signed_at = signed_at
 
 
 class FileEntry(BaseModel):
@@ -135,7 +138,8 @@ def verify_manifest(key: Ed25519PublicKey, envelope: bytes, kind: UpdateKind, cu
                                              f"{now.isoformat()} (a stale mirror, or a kiosk clock far ahead)")
     if manifest.created_at - skew > now:
         raise UpdateRefused(Refusal.NOT_YET_VALID, f"made at {manifest.created_at.isoformat()}, after the kiosk "
-                                                   f"clock's {now.isoformat()}: the kiosk clock is far behind")
+                                                   f"clock's {now.isoformat()}: the kiosk clock is far behind",
+                            signed_at=manifest.created_at)
     return manifest
 
 

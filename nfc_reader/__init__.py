@@ -5,7 +5,7 @@ udp driver.
 
 Readers: ``TagReader(path, on_read, on_status)`` calls ``on_read(TagRead)`` once per tap;
 ``write_next`` writes the next tag presented instead (staff mode).
-Tags: ``decode_tag`` and the ``encode_*`` functions; cards and badges carry tokens that
+Tags: ``decode_tag`` and the ``encode_*`` functions (products, signs, cards, badges); cards and badges carry tokens that
 ``check_identity`` verifies. Staff: ``inspect_tag``, ``write_tag``, ``UidTable``.
 Simulator: ``TagEmulator``. Errors: ``nfc_reader.exceptions``.
 """
@@ -16,15 +16,22 @@ from nfc_reader._identity import IdentityCheck, check_identity
 from nfc_reader._ndef import (
     BADGE_MIME,
     CARD_MIME,
+    OFFER_MIME,
     PRODUCT_MIME,
     decode_tag,
     encode_badge,
     encode_card,
+    encode_offer,
+    encode_offer_mime,
+    encode_offer_smart_poster,
+    encode_offer_text,
     encode_product,
     encode_product_mime,
     encode_product_smart_poster,
     encode_product_text,
+    offer_uri,
     product_uri,
+    validate_offer_id,
     validate_sku,
 )
 from nfc_reader._reader import ReaderCounters, ReaderState, ReaderStatus, TagReader
@@ -50,6 +57,7 @@ __all__ = [
     "AUTO_PATHS",
     "BADGE_MIME",
     "CARD_MIME",
+    "OFFER_MIME",
     "PRODUCT_MIME",
     "EmulatorError",
     "IdentityCheck",
@@ -80,13 +88,19 @@ __all__ = [
     "describe_records",
     "encode_badge",
     "encode_card",
+    "encode_offer",
+    "encode_offer_mime",
+    "encode_offer_smart_poster",
+    "encode_offer_text",
     "encode_product",
     "encode_product_mime",
     "encode_product_smart_poster",
     "encode_product_text",
     "inspect_tag",
     "normalize_uid",
+    "offer_uri",
     "product_uri",
+    "validate_offer_id",
     "validate_sku",
     "write_tag",
 ]

@@ -4,8 +4,13 @@ Product tags carry a URI record ``https://<shop>/p/<sku>`` so that a shopper's p
 tapping the same tag opens the product on the web shop. The kiosk also understands the
 other ways stores label products: a Smart Poster around that URI, a Text record holding
 the SKU (or the address), and the project's own MIME record
-``application/vnd.nfckiosk.product`` with ``{"v": 1, "sku": "..."}``. Cards and badges
-carry a MIME record whose payload is a signed token (see ``_tokens``).
+``application/vnd.nfckiosk.product`` with ``{"v": 1, "sku": "..."}``. Signs carry an
+offer's address ``https://<shop>/o/<offer-id>`` the same ways (URI record, Smart Poster,
+or a Text record holding the address; a bare id in a Text record would read as a SKU) or
+``application/vnd.nfckiosk.offer`` with ``{"v": 1, "offer": "..."}``; a sign read from an
+address says its host (``TagRead.host``), for the kiosk to check it is its own shop's: the
+reader does not know the shop. Cards and badges carry a MIME record whose payload is a
+signed token (see ``_tokens``).
 
 The first record that says what the tag is decides; records that say nothing a store
 tag says (an app launcher, a plain note) are passed over. Message framing is read
@@ -22,16 +27,20 @@ from urllib.parse import urlsplit
 import ndef
 import pydantic
 
+from kiosk_protocol import OFFER_ID_PATTERN
 from nfc_reader._tagread import TagKind, TagRead, TagSource
 from nfc_reader.exceptions import TagDecodeError
 
 CARD_MIME = "application/vnd.nfckiosk.card"
 BADGE_MIME = "application/vnd.nfckiosk.badge"
 PRODUCT_MIME = "application/vnd.nfckiosk.product"
+OFFER_MIME = "application/vnd.nfckiosk.offer"
 SKU_REGEX = r"^[A-Z0-9][A-Z0-9-]{0,31}$"
 SKU_PATTERN = re.compile(SKU_REGEX)
 MAX_TOKEN_LENGTH = 1024
 _PRODUCT_PATH = re.compile(r"^/p/(?P<sku>[^/]+)/?$")
+_OFFER_PATH = re.compile(r"^/o/(?P<offer>[^/]+)/?$")
+OFFER_PATTERN = re.compile(OFFER_ID_PATTERN)
 # A token is two base64url parts and a dot: printable ASCII without spaces.
 _TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")
 
@@ -43,6 +52,15 @@ class _ProductPayload(pydantic.BaseModel):
 
     v: Literal[1]
     sku: str = pydantic.Field(pattern=SKU_REGEX)
+
+
+class _OfferPayload(pydantic.BaseModel):
+    """The JSON payload of the project's offer MIME record."""
+
+    model_config = pydantic.ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    v: Literal[1]
+    offer: str = pydantic.Field(pattern=OFFER_ID_PATTERN)
 
 
 def validate_sku(sku: str) -> str:
@@ -63,6 +81,51 @@ def product_uri(shop_url: str, sku: str) -> str:
         ValueError: ``sku`` is not a valid SKU.
     """
     return f"{shop_url.rstrip('/')}/p/{validate_sku(sku)}"
+
+
+def validate_offer_id(offer_id: str) -> str:
+    """Return ``offer_id`` if it is a valid offer id (upper-case letters, digits, dashes; 1-48).
+
+    Raises:
+        ValueError: it is not.
+    """
+    if not isinstance(offer_id, str) or not OFFER_PATTERN.match(offer_id):
+        raise ValueError(f"not a valid offer id: {offer_id!r} (upper-case letters, digits and '-', at most 48)")
+    return offer_id
+
+
+def offer_uri(shop_url: str, offer_id: str) -> str:
+    """The web shop address a sign carries (a phone tapping the sign opens the offer's page).
+
+    Raises:
+        ValueError: ``offer_id`` is not a valid offer id.
+    """
+    return f"{shop_url.rstrip('/')}/o/{validate_offer_id(offer_id)}"
+
+
+def encode_offer(shop_url: str, offer_id: str) -> bytes:
+    """NDEF message bytes for a sign: one URI record with the offer's address."""
+    return _encode([ndef.UriRecord(offer_uri(shop_url, offer_id))])
+
+
+def encode_offer_smart_poster(shop_url: str, offer_id: str, title: str | None = None,
+                              language: str = "en") -> bytes:
+    """NDEF message bytes for a sign as a Smart Poster (the offer's address plus a title phones show)."""
+    record = ndef.SmartposterRecord(offer_uri(shop_url, offer_id))
+    if title:
+        record.set_title(title, language)
+    return _encode([record])
+
+
+def encode_offer_text(shop_url: str, offer_id: str, language: str = "en") -> bytes:
+    """NDEF message bytes for a sign holding the offer's address in a Text record."""
+    return _encode([ndef.TextRecord(offer_uri(shop_url, offer_id), language)])
+
+
+def encode_offer_mime(offer_id: str) -> bytes:
+    """NDEF message bytes for a sign with the project's offer MIME record."""
+    payload = json.dumps({"v": 1, "offer": validate_offer_id(offer_id)}, separators=(",", ":")).encode()
+    return _encode([ndef.Record(OFFER_MIME, "", payload)])
 
 
 def encode_product(shop_url: str, sku: str) -> bytes:
@@ -138,7 +201,8 @@ def decode_records(uid: str, records: list[ndef.Record]) -> TagRead:
             return read
     if passed_over:
         raise TagDecodeError(passed_over[0])
-    raise TagDecodeError(f"no product, card or badge record (types: {[printable_text(r.type) for r in records][:8]})")
+    types = [printable_text(r.type) for r in records][:8]
+    raise TagDecodeError(f"no product, offer, card or badge record (types: {types})")
 
 
 def _decide(uid: str, record: ndef.Record, passed_over: list[str]) -> TagRead | None:
@@ -151,15 +215,15 @@ def _decide(uid: str, record: ndef.Record, passed_over: list[str]) -> TagRead | 
         if record.resource is None:  # leniently decoded, a poster may come without its address
             passed_over.append("smart poster without an address")
             return None
-        return _product_from_address(uid, record.resource.iri, TagSource.SMART_POSTER, passed_over)
+        return _from_address(uid, record.resource.iri, TagSource.SMART_POSTER, passed_over)
     if isinstance(record, ndef.UriRecord):
-        return _product_from_address(uid, record.iri, TagSource.URI_RECORD, passed_over)
+        return _from_address(uid, record.iri, TagSource.URI_RECORD, passed_over)
     if isinstance(record, ndef.TextRecord):
         text = record.text.strip()
         if SKU_PATTERN.match(text):
             return TagRead(TagKind.PRODUCT, uid, sku=text, source=TagSource.TEXT_RECORD)
         if text.startswith(("https://", "http://")):
-            return _product_from_address(uid, text, TagSource.TEXT_RECORD, passed_over)
+            return _from_address(uid, text, TagSource.TEXT_RECORD, passed_over)
         return None  # a note for people, not for the kiosk
     if record.type == PRODUCT_MIME:
         try:
@@ -167,6 +231,12 @@ def _decide(uid: str, record: ndef.Record, passed_over: list[str]) -> TagRead | 
         except pydantic.ValidationError as exc:
             raise TagDecodeError(f"bad product record: {exc.errors()[0]['msg']}") from exc
         return TagRead(TagKind.PRODUCT, uid, sku=payload.sku, source=TagSource.PRODUCT_MIME)
+    if record.type == OFFER_MIME:
+        try:
+            offer = _OfferPayload.model_validate_json(bytes(record.data))
+        except pydantic.ValidationError as exc:
+            raise TagDecodeError(f"bad offer record: {exc.errors()[0]['msg']}") from exc
+        return TagRead(TagKind.OFFER, uid, offer=offer.offer, source=TagSource.OFFER_MIME)
     if record.type == CARD_MIME:
         return TagRead(TagKind.SHOPPER_CARD, uid, token=_ascii_token(record.data), source=TagSource.CARD_MIME)
     if record.type == BADGE_MIME:
@@ -174,27 +244,31 @@ def _decide(uid: str, record: ndef.Record, passed_over: list[str]) -> TagRead | 
     return None
 
 
-def _product_from_address(uid: str, address: str, source: TagSource, passed_over: list[str]) -> TagRead | None:
+def _from_address(uid: str, address: str, source: TagSource, passed_over: list[str]) -> TagRead | None:
+    """A product tag (``/p/<sku>``) or a sign (``/o/<offer-id>``) from a web shop address."""
     try:
-        sku = _sku_from_uri(address)
-    except TagDecodeError as exc:
-        passed_over.append(str(exc))
+        parts = urlsplit(address)
+        host, _ = parts.hostname, parts.port  # a malformed port or bracket raises ValueError
+    except ValueError:
+        passed_over.append(f"not a product or offer address: {printable_text(address)!r}")
         return None
-    return TagRead(TagKind.PRODUCT, uid, sku=sku, source=source)
-
-
-def _sku_from_uri(uri: str) -> str:
-    try:
-        parts = urlsplit(uri)
-    except ValueError as exc:
-        raise TagDecodeError(f"not a product address: {printable_text(uri)!r}") from exc
-    match = _PRODUCT_PATH.match(parts.path)
-    if parts.scheme not in ("https", "http") or not parts.netloc or match is None:
-        raise TagDecodeError(f"not a product address: {printable_text(uri)!r}")
-    sku = match.group("sku")
-    if not SKU_PATTERN.match(sku):
-        raise TagDecodeError(f"not a valid SKU: {printable_text(sku)!r}")
-    return sku
+    if parts.scheme not in ("https", "http") or not host:
+        passed_over.append(f"not a product or offer address: {printable_text(address)!r}")
+        return None
+    if (product := _PRODUCT_PATH.match(parts.path)) is not None:
+        sku = product.group("sku")
+        if not SKU_PATTERN.match(sku):
+            passed_over.append(f"not a valid SKU: {printable_text(sku)!r}")
+            return None
+        return TagRead(TagKind.PRODUCT, uid, sku=sku, source=source)
+    if (sign := _OFFER_PATH.match(parts.path)) is not None:
+        offer_id = sign.group("offer")
+        if not OFFER_PATTERN.match(offer_id):
+            passed_over.append(f"not a valid offer id: {printable_text(offer_id)!r}")
+            return None
+        return TagRead(TagKind.OFFER, uid, offer=offer_id, source=source, host=host)
+    passed_over.append(f"not a product or offer address: {printable_text(address)!r}")
+    return None
 
 
 def _ascii_token(data: bytes) -> str:

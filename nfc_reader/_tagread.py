@@ -19,10 +19,11 @@ class TagKind(enum.Enum):
 class TagSource(enum.Enum):
     """Which part of the tag said what it is."""
 
-    URI_RECORD = "uri_record"  # https://<shop>/p/<sku>
-    SMART_POSTER = "smart_poster"  # a Smart Poster whose URI is a product address
-    TEXT_RECORD = "text_record"  # a Text record holding a SKU or a product address
+    URI_RECORD = "uri_record"  # https://<shop>/p/<sku> or https://<shop>/o/<offer-id>
+    SMART_POSTER = "smart_poster"  # a Smart Poster whose URI is a product or offer address
+    TEXT_RECORD = "text_record"  # a Text record holding a SKU, or a product or offer address
     PRODUCT_MIME = "product_mime"  # application/vnd.nfckiosk.product
+    OFFER_MIME = "offer_mime"  # application/vnd.nfckiosk.offer
     CARD_MIME = "card_mime"  # application/vnd.nfckiosk.card
     BADGE_MIME = "badge_mime"  # application/vnd.nfckiosk.badge
     UID_TABLE = "uid_table"  # no usable NDEF: the staff-maintained UID -> SKU table
@@ -34,7 +35,9 @@ class TagRead:
 
     ``sku`` is set for product tags, ``offer`` (an offer id) for signs, ``token`` for cards
     and badges (still unverified: see ``check_identity``), ``reason`` for unreadable tags.
-    ``source`` says which record (or the UID table) decided.
+    ``source`` says which record (or the UID table) decided. ``host`` is the host of the
+    address a sign carried (None from its MIME form): the reader does not know the shop, so
+    the kiosk checks it.
     """
 
     kind: TagKind
@@ -44,6 +47,7 @@ class TagRead:
     token: str | None = None
     reason: str | None = None
     source: TagSource | None = None
+    host: str | None = None
 
     @classmethod
     def unreadable(cls, uid: str, reason: str) -> TagRead:

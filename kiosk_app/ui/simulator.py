@@ -1,5 +1,6 @@
-"""The demo's tag simulator: a small window with one button per product tag and one
-loyalty card, each pressed button held to the kiosk's reader by a TagEmulator.
+"""The demo's tag simulator: a small window with one button per product tag, one
+loyalty card and the sign of the demo offer, each pressed button held to the kiosk's
+reader by a TagEmulator.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from kiosk_app.ui.app import run_until_stopped
 from kiosk_app.ui.host import on_main_thread
 from kiosk_app.ui.kv import load_kv
 from kiosk_protocol import load_catalog
-from nfc_reader import TagEmulator, encode_badge, encode_card, encode_product
+from nfc_reader import TagEmulator, encode_badge, encode_card, encode_offer, encode_product
 
 log = logging.getLogger(__name__)
 
 SIMULATOR_KV = ("widgets.kv", "simulator.kv")
+DEMO_OFFER = "WINTER-BOOTS"  # the demo's offer (its offers.json beside the demo catalog)
 
 
 def parse_udp_device(device: str) -> tuple[str, int]:
@@ -85,6 +87,9 @@ class SimulatorApp(App):
         for product in self.catalog.products:
             message = encode_product(self.catalog.shop_url, product.sku)
             panel.ids.buttons.add_widget(self._tag_button(product.name.get("en"), product.sku, message))
+        # After the products, so the list still starts with them; a sign of the demo shop's own address.
+        panel.ids.buttons.add_widget(self._tag_button(
+            "Offer sign", f"the sign of the offer {DEMO_OFFER}", encode_offer(self.catalog.shop_url, DEMO_OFFER)))
         return panel
 
     def on_stop(self) -> None:
