@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from backend_sync import Outbox, OutboxFull, OutboxUnavailable
 from kiosk_app._live_profile import ChangeVerdict, note_added, take_change, take_profile
@@ -38,9 +39,11 @@ from kiosk_protocol import (
     Hlc,
     HlcClock,
     Offer,
+    PricedOffer,
     Product,
     ProfileChange,
     ProfileResponse,
+    best_offer,
     encode_event,
     events_topic,
     new_event,
@@ -157,6 +160,36 @@ class Kiosk:
             return TapOutcome(OutcomeKind.NOT_HANDLED,
                               reason=f"no suggestion is taken while the kiosk is {self.machine.mode.value}")
         return self._show_product(sku, EventKind.SUGGESTION_TAP, beside=beside)
+
+    def open_product(self, sku: str) -> TapOutcome:
+        """A product card touched on the screen (an offer's): shown like a tapped one and recorded as a
+        ``product_view``, but no tag tap is counted."""
+        if not self.machine.takes_shopper_taps:
+            return TapOutcome(OutcomeKind.NOT_HANDLED,
+                              reason=f"no product is shown while the kiosk is {self.machine.mode.value}")
+        return self._show_product(sku)
+
+    def offer_price(self, product: Product) -> PricedOffer | None:
+        """The best offer running here now for ``product`` and its price after it, or None.
+
+        Members' offers count for a signed-in shopper, whose card was checked at the tap.
+        """
+        member = self.session.shopper is not None and self.session.card_token is not None
+        return best_offer(self.offers.offers, product, self.store, datetime.now(UTC), member=member)
+
+    def save_coupon(self, offer_id: str) -> bool:
+        """Save the offer ``offer_id`` to the signed-in, consenting shopper's card (a ``coupon_save``).
+
+        Returns False when nobody who agreed to it is signed in, the kiosk does not know the
+        offer, or the event was not recorded.
+        """
+        if self.session.identity is None or self.offers.get(offer_id) is None:
+            return False
+        if self._record(EventKind.COUPON_SAVE, self.session.identity, offer=offer_id,
+                        hlc=str(self._clock.now())) is None:
+            return False
+        self.session.coupons.add(offer_id)
+        return True
 
     def staff_pin_accepted(self) -> TapOutcome:
         """The screen checked the staff PIN and it was right: staff mode, with no one named."""

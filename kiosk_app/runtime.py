@@ -42,6 +42,9 @@ from kiosk_protocol import (
     Catalog,
     CommandKind,
     KioskCommand,
+    OfferList,
+    PricedOffer,
+    Product,
     ProfileChange,
     ProfileResponse,
     Role,
@@ -285,6 +288,23 @@ class KioskRuntime:
     def touch_suggestion(self, sku: str, beside: str) -> None:
         """The shopper touched the suggestion ``sku`` shown beside the product ``beside``."""
         self._take(lambda: self.kiosk.touch_suggestion(sku, beside))
+
+    @property
+    def offers(self) -> OfferList:
+        """The offers this kiosk runs on (beside the catalog in use)."""
+        return self.kiosk.offers
+
+    def offer_price(self, product: Product) -> PricedOffer | None:
+        """The best offer running here now for ``product`` and its price after it, or None."""
+        return self.kiosk.offer_price(product)
+
+    def save_coupon(self, offer_id: str) -> bool:
+        """Save ``offer_id`` to the signed-in, consenting shopper's card; False when nobody may."""
+        return self.kiosk.save_coupon(offer_id)
+
+    def open_product(self, sku: str) -> None:
+        """The shopper touched a product card (an offer's): its product screen, no tag tap counted."""
+        self._take(lambda: self.kiosk.open_product(sku))
 
     def enter_staff_pin(self, attempt: str) -> PinCheck:
         """Check a PIN typed on the pad; the right one opens staff mode."""
