@@ -152,6 +152,10 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
             cards = list(reversed(ids.offer_products.children))
             seen[f"cards_{language}"] = [(c.sku, c.price_text, c.usual_markup) for c in cards]
             seen[f"fit_offer_{language}"] = overflowing_labels(app)
+        app.toggle_accessible()  # large text: the offer still fits its boxes
+        await settled(app)
+        seen["fit_offer_large"] = overflowing_labels(app)
+        app.toggle_accessible()
         app.language = "es"
         await settled(app)
         taps_before = app.runtime.kiosk.counters.taps
@@ -172,6 +176,10 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
             seen[f"fit_product_{language}"] = overflowing_labels(app)
             seen[f"struck_{language}"] = (ids.product_usual_price.texture_size, ids.product_usual_price.right,
                                           ids.product_colour.x)
+        app.toggle_accessible()
+        await settled(app)
+        seen["fit_product_large"] = overflowing_labels(app)
+        app.root.export_to_png(str(tmp_path / "product-offer-large.png"))  # to look at, not for the docs
 
     run_window(tmp_path, mosquitto, hq_key[1], catalog_with_offers, scenario)
 
@@ -198,6 +206,7 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
         (width, _), usual_right, colour_x = seen[f"struck_{language}"]
         assert width > 0 and usual_right <= colour_x  # drawn, beside the price, clear of the colour
         assert seen[f"fit_offer_{language}"] == [] and seen[f"fit_product_{language}"] == []
+    assert seen["fit_offer_large"] == [] and seen["fit_product_large"] == []
 
 
 def test_a_sign_of_an_offer_not_on_here_says_when_it_ended_or_starts_or_that_it_is_unknown(
