@@ -77,3 +77,22 @@ def overflowing_labels(app: Any) -> list[str]:
 
     visit(area.current_screen)
     return problems
+
+
+def small_touch_targets(app: Any) -> list[str]:
+    """What can be pressed on the screen in view yet is under 48 dp either way, one line each."""
+    from kivy.metrics import dp
+    from kivy.uix.behaviors import ButtonBehavior
+
+    small: list[str] = []
+
+    def visit(widget: Any) -> None:
+        if widget.opacity == 0 or (widget.disabled and widget.height == 0):
+            return
+        if isinstance(widget, ButtonBehavior) and min(widget.size) < dp(48) - 0.5:
+            small.append(f"{type(widget).__name__} {getattr(widget, 'text', '')!r} {widget.size}")
+        for child in widget.children:
+            visit(child)
+
+    visit(app.sm.current_screen)
+    return small

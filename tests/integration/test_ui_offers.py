@@ -53,6 +53,7 @@ from tests.integration.kiosk_window_steps import (
     overflowing_labels,
     screenshot,
     settled,
+    small_touch_targets,
     tap,
 )
 
@@ -151,7 +152,7 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
                                          offer_screen.save_state)
             cards = list(reversed(ids.offer_products.children))
             seen[f"cards_{language}"] = [(c.sku, c.price_text, c.usual_markup) for c in cards]
-            seen[f"fit_offer_{language}"] = overflowing_labels(app)
+            seen[f"fit_offer_{language}"] = overflowing_labels(app) + small_touch_targets(app)
         app.toggle_accessible()  # large text: the offer still fits its boxes
         await settled(app)
         seen["fit_offer_large"] = overflowing_labels(app)
@@ -271,6 +272,7 @@ def test_a_members_offer_is_saved_to_the_signed_in_shopper_s_card_and_listed_on_
         seen["before"] = (offer_screen.save_state, offer_screen.ids.save_button.text,
                           offer_screen.ids.save_button.disabled)
         await screenshot(app, "offer-members", tmp_path)
+        seen["small"] = small_touch_targets(app)
         offer_screen.ids.save_button.dispatch("on_release")
         await settled(app)
         seen["after"] = (offer_screen.save_state, offer_screen.ids.save_button.text,
@@ -294,6 +296,7 @@ def test_a_members_offer_is_saved_to_the_signed_in_shopper_s_card_and_listed_on_
     assert seen["anonymous_price"] is None
     assert seen["member_price"] is not None and seen["member_price"].offer.id == CLUB_KNIT.id
     assert seen["before"] == ("save", "Guardar en mi tarjeta", False)
+    assert seen["small"] == []  # the save button, the way back and every product card: 48 dp at least
     assert seen["after"] == ("saved", "Guardado", True, {CLUB_KNIT.id})
     assert seen["saves"] == [(SHOPPER, CLUB_KNIT.id, True)]  # one coupon_save, under the card read in the visit
     assert seen["after_en"] == "Saved"
