@@ -19,7 +19,7 @@ from typing import Protocol
 from kiosk_app.runtime import KioskHealth
 from kiosk_app.session import Mode, Visit
 from kiosk_app.staff import PinCheck
-from kiosk_protocol import Catalog
+from kiosk_protocol import Catalog, OfferList, PricedOffer, Product
 from nfc_reader import WriteResult
 
 
@@ -97,6 +97,27 @@ class KioskControls(Protocol):
 
     def touch_suggestion(self, sku: str, beside: str) -> None:
         """The shopper touched the suggestion ``sku`` shown beside the product ``beside``.
+
+        The product it shows (or why not) comes through ``on_outcome``.
+        """
+
+    @property
+    def offers(self) -> OfferList:
+        """The offers the kiosk runs on; swapped with the catalog (``on_catalog`` says when)."""
+
+    def offer_price(self, product: Product) -> PricedOffer | None:
+        """The best offer running here now for ``product`` and its price after it (members' ones for a
+        signed-in shopper); None when none applies or the kiosk's clock is not trusted."""
+
+    def save_coupon(self, offer_id: str) -> bool:
+        """Save the offer to the signed-in, consenting shopper's card, as a coupon in their profile.
+
+        Returns:
+            False when nobody who agreed to it is signed in (or the save was not recorded).
+        """
+
+    def open_product(self, sku: str) -> None:
+        """The shopper touched a product card that is no suggestion (an offer's): show it, counted as no tag tap.
 
         The product it shows (or why not) comes through ``on_outcome``.
         """

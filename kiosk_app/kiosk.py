@@ -176,6 +176,14 @@ class Kiosk:
                               reason=f"no suggestion is taken while the kiosk is {self.machine.mode.value}")
         return self._show_product(sku, EventKind.SUGGESTION_TAP, beside=beside)
 
+    def open_product(self, sku: str) -> TapOutcome:
+        """A product card touched on the screen (an offer's): shown like a tapped one and recorded as a
+        ``product_view``, but no tag tap is counted."""
+        if not self.machine.takes_shopper_taps:
+            return TapOutcome(OutcomeKind.NOT_HANDLED,
+                              reason=f"no product is shown while the kiosk is {self.machine.mode.value}")
+        return self._show_product(sku)
+
     def staff_pin_accepted(self) -> TapOutcome:
         """The screen checked the staff PIN and it was right: staff mode, with no one named."""
         self.machine.enter_staff(None)

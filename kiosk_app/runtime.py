@@ -45,6 +45,7 @@ from kiosk_protocol import (
     CommandKind,
     KioskCommand,
     Manifest,
+    OfferList,
     PricedOffer,
     Product,
     ProfileChange,
@@ -306,6 +307,23 @@ class KioskRuntime:
         """The shopper touched the suggestion ``sku`` shown beside the product ``beside``."""
         self._take(lambda: self.kiosk.touch_suggestion(sku, beside))
 
+    @property
+    def offers(self) -> OfferList:
+        """The offers this kiosk runs on (beside the catalog in use)."""
+        return self.kiosk.offers
+
+    def offer_price(self, product: Product) -> PricedOffer | None:
+        """The best offer on ``product`` for the visit now, and its price (None: none, or the clock is not trusted)."""
+        return self.kiosk.offer_price(product)
+
+    def save_coupon(self, offer_id: str) -> bool:
+        """Save a members' offer to the signed-in, consenting shopper's card; False when it cannot be."""
+        return self.kiosk.save_coupon(offer_id)
+
+    def open_product(self, sku: str) -> None:
+        """The shopper touched a product card (an offer's): its product screen, no tag tap counted."""
+        self._take(lambda: self.kiosk.open_product(sku))
+
     def enter_staff_pin(self, attempt: str) -> PinCheck:
         """Check a PIN typed on the pad; the right one opens staff mode."""
         check = self.staff_pin.check(attempt)
@@ -334,14 +352,6 @@ class KioskRuntime:
             NfcReaderError: the reader cannot write now (see ``TagReader.write_next``).
         """
         return self.reader.write_next(encode_offer(self.kiosk.catalog.shop_url, offer_id), timeout_s)
-
-    def offer_price(self, product: Product) -> PricedOffer | None:
-        """The best offer on ``product`` for the visit now, and its price (None: none, or the clock is not trusted)."""
-        return self.kiosk.offer_price(product)
-
-    def save_coupon(self, offer_id: str) -> bool:
-        """Save a members' offer to the signed-in, consenting shopper's card; False when it cannot be."""
-        return self.kiosk.save_coupon(offer_id)
 
     def _take(self, act: Callable[[], TapOutcome]) -> TapOutcome:
         """Give the Kiosk one input and the screen its outcome."""

@@ -40,6 +40,8 @@ from kiosk_app.ui.screens import (
     AttractScreen,
     KioskShell,
     LockedScreen,
+    OfferScreen,
+    OfferUnavailableScreen,
     PinScreen,
     ProductScreen,
     StaffScreen,
@@ -53,7 +55,8 @@ from nfc_reader import ReaderState, ReaderStatus
 
 log = logging.getLogger(__name__)
 
-KIOSK_KV = ("widgets.kv", "attract.kv", "product.kv", "welcome.kv", "locked.kv", "pin.kv", "staff.kv", "shell.kv")
+KIOSK_KV = ("widgets.kv", "attract.kv", "product.kv", "offer.kv", "welcome.kv", "locked.kv", "pin.kv", "staff.kv",
+            "shell.kv")
 TOAST_S = 3.0
 BROKER_POLL_S = 1.0
 IDLE_CHECK_S = 0.25
@@ -160,7 +163,8 @@ class KioskApp(App):
 
         shell = KioskShell()
         self.sm = ScreenManager(transition=FadeTransition(duration=0.15))
-        for screen in (AttractScreen(name="attract"), ProductScreen(name="product"), WelcomeScreen(name="welcome"),
+        for screen in (AttractScreen(name="attract"), ProductScreen(name="product"), OfferScreen(name="offer"),
+                       OfferUnavailableScreen(name="offer_unavailable"), WelcomeScreen(name="welcome"),
                        LockedScreen(name="locked"), PinScreen(name="pin"), StaffScreen(name="staff")):
             self.sm.add_widget(screen)
         shell.ids.screen_area.add_widget(self.sm)
@@ -198,13 +202,22 @@ class KioskApp(App):
         return False
 
     def show_outcome(self, outcome: TapOutcome) -> None:
-        """Show what a tap, a touch or the PIN came to: a product, a welcome, staff mode, or a short message."""
+        """Show what a tap, a touch or the PIN came to: a product, a sign's offer, a welcome, staff mode, or a
+        short message."""
         log.info("outcome %s %s", outcome.kind.value, outcome.reason)
         self.note_activity()
         if outcome.kind is OutcomeKind.PRODUCT and outcome.product is not None:
             self.hide_toast()
             self.shopper.show_product(outcome.product, outcome.suggestions)
             self._show_at_once("product")
+        elif outcome.kind is OutcomeKind.OFFER and outcome.offer is not None:
+            self.hide_toast()
+            self.shopper.show_offer(outcome.offer, outcome.products)
+            self._show_at_once("offer")
+        elif outcome.kind is OutcomeKind.OFFER_UNAVAILABLE:
+            self.hide_toast()
+            self.shopper.show_offer_unavailable(outcome.offer_id or "", outcome.offer)
+            self._show_at_once("offer_unavailable")
         elif outcome.kind is OutcomeKind.SIGNED_IN and outcome.shopper is not None:
             self.hide_toast()
             self.shopper.welcome(outcome.shopper)

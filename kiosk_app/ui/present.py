@@ -7,7 +7,9 @@ tested in milliseconds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 
@@ -15,7 +17,16 @@ import segno
 
 from kiosk_app.runtime import KioskHealth
 from kiosk_app.ui.texts import texts_for
-from kiosk_protocol import BACKLOG_HIGH, Catalog, Product, format_price, image_file
+from kiosk_protocol import (
+    BACKLOG_HIGH,
+    Catalog,
+    Discount,
+    DiscountKind,
+    PricedOffer,
+    Product,
+    format_price,
+    image_file,
+)
 from nfc_reader import ReaderState, TagKind, TagRead, product_uri
 from recommender import Reason, ReasonKind, Suggestion
 
@@ -35,6 +46,13 @@ _REASON_KEYS: dict[ReasonKind, tuple[str, str]] = {
     ReasonKind.POPULAR_IN_STORE: ("reason_popular_in_store", "reason_popular_in_store"),
     ReasonKind.POPULAR: ("reason_popular", "reason_popular"),
 }
+# The best offer for a product here now, or None (the runtime's ``offer_price``).
+Pricing = Callable[[Product], PricedOffer | None]
+
+
+def no_offers(_product: Product) -> PricedOffer | None:
+    """Pricing where no offer applies."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,8 @@ class ProductView:
     sizes: tuple[SizeView, ...]
     web_address: str  # the product on the web shop, for the "continue on your phone" QR code
     elsewhere: str  # the other stores that have it in stock, or ""
+    usual_price: str = ""  # under an offer: the usual price, struck through beside ``price``
+    offer: str = ""  # under an offer: which one gives the price ("Botas de invierno · -20 %")
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,8 @@ class SuggestionView:
     price: str
     image: str
     reason: str
+    on_offer: str = ""  # "On offer" when an offer lowers its price here now
+    usual_price: str = ""  # the usual price, struck through beside ``price`` (an offer's own cards)
 
 
 def image_path(catalog_file: Path, image: str) -> str:
@@ -97,8 +119,31 @@ def size_views(product: Product, store: str, language: str) -> tuple[SizeView, .
     return tuple(views)
 
 
-def product_view(product: Product, catalog: Catalog, catalog_file: Path, store: str, language: str) -> ProductView:
-    """The product screen's content for ``product`` in ``store``, in ``language``."""
+def money(amount: Decimal | float, catalog: Catalog, language: str) -> str:
+    """An amount in the catalog's currency, written as shoppers write it in ``language``."""
+    return format_price(float(amount), catalog.currency, language)
+
+
+def discount_text(discount: Discount, catalog: Catalog, language: str) -> str:
+    """What an offer takes off: "-20 %" / "20% off", "-10,00 €" / "€10.00 off", or its special price."""
+    texts = texts_for(language)
+    if discount.kind is DiscountKind.PERCENT:
+        percent = f"{discount.value.normalize():f}"  # 20, 12.5: no trailing zeros
+        return texts["offer_percent"].format(percent=percent.replace(".", "," if language == "es" else "."))
+    if discount.kind is DiscountKind.AMOUNT:
+        return texts["offer_amount"].format(amount=money(discount.value, catalog, language))
+    return texts["offer_fixed"].format(price=money(discount.value, catalog, language))
+
+
+def offer_naming(priced: PricedOffer, catalog: Catalog, language: str) -> str:
+    """Which offer gives a price, and what it takes off: "Botas de invierno · -20 %"."""
+    return f"{priced.offer.title.get(language)} · {discount_text(priced.offer.discount, catalog, language)}"
+
+
+def product_view(product: Product, catalog: Catalog, catalog_file: Path, store: str, language: str,
+                 priced: PricedOffer | None = None) -> ProductView:
+    """The product screen's content for ``product`` in ``store``, in ``language``; under the offer
+    ``priced``, the price after it beside the usual one, and which offer it is."""
     texts = texts_for(language)
     one_size = product.sizes == (ONE_SIZE,)
     return ProductView(
@@ -106,13 +151,16 @@ def product_view(product: Product, catalog: Catalog, catalog_file: Path, store: 
         brand=product.brand,
         name=product.name.get(language),
         colour=texts["product_colour"].format(colour=product.colour.get(language)),
-        price=format_price(product.price_in(store), catalog.currency, language),
+        price=(money(priced.price, catalog, language) if priced is not None
+               else format_price(product.price_in(store), catalog.currency, language)),
         description=product.description.get(language),
         image=image_path(catalog_file, product.image),
         sizes_title=texts["product_one_size"] if one_size else texts["product_sizes"],
         sizes=size_views(product, store, language),
         web_address=product_uri(catalog.shop_url, product.sku),
         elsewhere=elsewhere_text(product, catalog, store, language),
+        usual_price=money(priced.usual, catalog, language) if priced is not None else "",
+        offer=offer_naming(priced, catalog, language) if priced is not None else "",
     )
 
 
@@ -134,23 +182,34 @@ def reason_text(reason: Reason, item: str, catalog: Catalog, language: str) -> s
 
 
 def suggestion_views(suggestions: tuple[Suggestion, ...], in_view: str, catalog: Catalog, catalog_file: Path,
-                     store: str, language: str) -> tuple[SuggestionView, ...]:
-    """Up to four cards for ``suggestions``, leaving out the product in view and unknown SKUs."""
+                     store: str, language: str, pricing: Pricing = no_offers) -> tuple[SuggestionView, ...]:
+    """Up to four cards for ``suggestions``, leaving out the product in view and unknown SKUs; one an
+    offer lowers (``pricing``) shows the price after it and says it is on offer."""
     views: list[SuggestionView] = []
     for suggestion in suggestions:
         product = catalog.product(suggestion.item_id)
         if product is None or product.sku == in_view or any(v.sku == product.sku for v in views):
             continue
-        views.append(SuggestionView(
-            sku=product.sku,
-            name=product.name.get(language),
-            price=format_price(product.price_in(store), catalog.currency, language),
-            image=image_path(catalog_file, product.image),
-            reason=reason_text(suggestion.reason, product.sku, catalog, language),
-        ))
+        reason = reason_text(suggestion.reason, product.sku, catalog, language)
+        views.append(_card(product, reason, catalog, catalog_file, store, language, pricing))
         if len(views) == MAX_SUGGESTIONS:
             break
     return tuple(views)
+
+
+def _card(product: Product, reason: str, catalog: Catalog, catalog_file: Path, store: str, language: str,
+          pricing: Pricing) -> SuggestionView:
+    """A product's card: at its price after an offer, saying it is on offer, when one lowers it here now."""
+    priced = pricing(product)
+    return SuggestionView(
+        sku=product.sku,
+        name=product.name.get(language),
+        price=(money(priced.price, catalog, language) if priced is not None
+               else format_price(product.price_in(store), catalog.currency, language)),
+        image=image_path(catalog_file, product.image),
+        reason=reason,
+        on_offer=texts_for(language)["on_offer"] if priced is not None else "",
+    )
 
 
 def greeting(display_name: str | None, language: str) -> str:
@@ -171,17 +230,16 @@ def recent_skus(seen_in_visit: tuple[str, ...], profile_recent: tuple[str, ...])
 
 
 def profile_cards(skus: tuple[str, ...], reason_key: str, catalog: Catalog, catalog_file: Path, store: str,
-                  language: str, limit: int = 3) -> tuple[SuggestionView, ...]:
-    """Cards for a shopper's history or wishlist: products this store sells, newest first."""
+                  language: str, limit: int = 3, pricing: Pricing = no_offers) -> tuple[SuggestionView, ...]:
+    """Cards for a shopper's history or wishlist: products this store sells, newest first; one an offer
+    lowers (``pricing``) at the price after it, saying it is on offer, as everywhere on the kiosk."""
     texts = texts_for(language)
     views: list[SuggestionView] = []
     for sku in dict.fromkeys(skus):
         product = catalog.product(sku)
         if product is None or not product.sold_in(store):
             continue
-        views.append(SuggestionView(sku=sku, name=product.name.get(language),
-                                    price=format_price(product.price_in(store), catalog.currency, language),
-                                    image=image_path(catalog_file, product.image), reason=texts[reason_key]))
+        views.append(_card(product, texts[reason_key], catalog, catalog_file, store, language, pricing))
         if len(views) == limit:
             break
     return tuple(views)

@@ -10,9 +10,11 @@ from kivy.properties import BooleanProperty, NumericProperty, OptionProperty, St
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
+from kivy.utils import escape_markup
 
 from kiosk_app.ui.present import HealthRow, ProductView, SuggestionView
-from kiosk_app.ui.widgets import FeaturedCard, HealthLine, SizeChip, SuggestionCard
+from kiosk_app.ui.present_offers import OfferView
+from kiosk_app.ui.widgets import FeaturedCard, HealthLine, OfferCard, ProductCard, SizeChip, SuggestionCard
 
 # "Única" / "One size" is longer than "42" or "XL"; a smaller face keeps it in the chip.
 _SIZE_FONT = 26
@@ -52,6 +54,8 @@ class ProductScreen(Screen):
     name_text = StringProperty("")
     colour_text = StringProperty("")
     price_text = StringProperty("")
+    usual_markup = StringProperty("")  # under an offer: the usual price, struck through
+    offer_text = StringProperty("")  # under an offer: which one gives the price
     description_text = StringProperty("")
     image_source = StringProperty("")
     sizes_title = StringProperty("")
@@ -70,6 +74,8 @@ class ProductScreen(Screen):
         self.name_font = _NAME_FONT if len(view.name) <= _LONG_NAME_CHARS else _LONG_NAME_FONT
         self.colour_text = view.colour
         self.price_text = view.price
+        self.usual_markup = f"[s]{escape_markup(view.usual_price)}[/s]" if view.usual_price else ""
+        self.offer_text = view.offer
         self.description_text = view.description
         self.image_source = view.image
         self.sizes_title = view.sizes_title
@@ -83,7 +89,8 @@ class ProductScreen(Screen):
 
     def show_empty(self) -> None:
         """Nothing of the last product (or the last shopper's suggestions) stays behind."""
-        for name in ("sku", "brand_text", "name_text", "colour_text", "price_text", "description_text",
+        for name in ("sku", "brand_text", "name_text", "colour_text", "price_text", "usual_markup", "offer_text",
+                     "description_text",
                      "image_source", "sizes_title", "web_address", "elsewhere_text", "wishlist_action"):
             setattr(self, name, "")
         self.ids.sizes.clear_widgets()
@@ -101,6 +108,7 @@ class WelcomeScreen(Screen):
     answer_text = StringProperty("")
     has_recent = BooleanProperty(False)
     has_wishlist = BooleanProperty(False)
+    coupons_text = StringProperty("")  # the titles of the offers they saved to their card, one a line
 
     def show_profile(self, recent: tuple[SuggestionView, ...], wishlist: tuple[SuggestionView, ...]) -> None:
         """Cards for the shopper's recent views and their wishlist."""
@@ -112,6 +120,44 @@ class WelcomeScreen(Screen):
         """Cards for the shopper's wishlist alone (a change to it leaves the rest of the screen as it is)."""
         fill_cards(self.ids.wishlist, wishlist)
         self.has_wishlist = bool(wishlist)
+
+
+class OfferScreen(Screen):
+    """A sign's offer: what it is, what it takes off, until when, its terms, the products it covers
+    in stock here (touch one to see it), and for a members' offer the way to save it to a card."""
+
+    offer_id = StringProperty("")
+    title_text = StringProperty("")
+    discount_text = StringProperty("")
+    until_text = StringProperty("")
+    terms_text = StringProperty("")
+    members_text = StringProperty("")
+    has_products = BooleanProperty(False)
+    # "": no saving (an offer for everyone); else where a members' offer stands with this shopper.
+    save_state = OptionProperty("", options=["", "card", "consent", "save", "saved"])
+
+    def show(self, view: OfferView) -> None:
+        """Fill the screen from ``view``, one card per product."""
+        self.offer_id = view.id
+        self.title_text, self.discount_text, self.until_text = view.title, view.discount, view.until
+        self.terms_text, self.members_text = view.terms, view.members_note
+        fill_cards(self.ids.offer_products, view.products, OfferCard)
+        self.has_products = bool(view.products)
+
+    def show_empty(self) -> None:
+        """Nothing of the last offer stays behind."""
+        for name in ("offer_id", "title_text", "discount_text", "until_text", "terms_text", "members_text",
+                     "save_state"):
+            setattr(self, name, "")
+        fill_cards(self.ids.offer_products, (), OfferCard)
+        self.has_products = False
+
+
+class OfferUnavailableScreen(Screen):
+    """A sign of an offer not on here now: why (ended, not started, unknown here), and the way back."""
+
+    message = StringProperty("")
+    title_text = StringProperty("")  # the offer's title, when the kiosk knows it
 
 
 class LockedScreen(Screen):
@@ -145,11 +191,12 @@ class StaffScreen(Screen):
             line.label_text, line.value_text, line.ok, line.verdict_text = row.label, row.value, row.ok, row.verdict
 
 
-def fill_cards(row: Widget, cards: tuple[SuggestionView, ...]) -> None:
-    """Replace the cards in ``row``."""
-    for widget, card in zip(_reuse(row, len(cards), SuggestionCard), cards, strict=True):
+def fill_cards(row: Widget, cards: tuple[SuggestionView, ...], kind: type[ProductCard] = SuggestionCard) -> None:
+    """Replace the cards in ``row`` (cards of ``kind``: what pressing one does is its kind's)."""
+    for widget, card in zip(_reuse(row, len(cards), kind), cards, strict=True):
         widget.sku, widget.image_source, widget.name_text = card.sku, card.image, card.name
         widget.price_text, widget.reason_text = card.price, card.reason
+        widget.badge_text, widget.usual_text = card.on_offer, card.usual_price
 
 
 def _reuse(row: Widget, count: int, make: Callable[[], W]) -> list[W]:

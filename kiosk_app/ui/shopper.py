@@ -1,10 +1,12 @@
 """The shopper's screens: the attract loop's featured products, the product in view with
-its suggestions and wishlist button, and the welcome with the consent question and the
-profile HQ sent, kept current in place as HQ pushes changes made in other channels."""
+its suggestions and wishlist button (at its price after an offer), a sign's offer with its
+products and the way to save it to a card, and the welcome with the consent question and
+the profile HQ sent, kept current in place as HQ pushes changes made in other channels."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 from kiosk_app.controls import KioskControls
 from kiosk_app.runtime import ShopperProfile
@@ -19,7 +21,8 @@ from kiosk_app.ui.present import (
     recent_skus,
     suggestion_views,
 )
-from kiosk_protocol import ChangeKind, Product, ProfileChange
+from kiosk_app.ui.present_offers import coupon_lines, offer_view, unavailable_text
+from kiosk_protocol import ChangeKind, Offer, Product, ProfileChange
 from recommender import Suggestion
 
 
@@ -35,12 +38,36 @@ class ShopperScreens:
         self._shopper = ""
         self._profile: ShopperProfile | None = None
         self._consent_answer: bool | None = None
+        self._offer: Offer | None = None  # the sign's offer in view, and the products it covers here
+        self._offer_products: tuple[Product, ...] = ()
+        self._unavailable: tuple[str, Offer | None] | None = None  # a sign's offer id not on here, and the offer
         self._featured = featured_products(controls.catalog)
 
     def show_product(self, product: Product, suggestions: tuple[Suggestion, ...]) -> None:
         """Fill the product screen with ``product`` and its suggestions."""
         self._product, self._suggestions = product, suggestions
         self._render_product()
+
+    def show_offer(self, offer: Offer, products: tuple[Product, ...]) -> None:
+        """Fill the offer screen with a sign's ``offer`` and the ``products`` it covers in stock here."""
+        self._offer, self._offer_products = offer, products
+        self._render_offer()
+
+    def show_offer_unavailable(self, offer_id: str, offer: Offer | None) -> None:
+        """Say why a sign's offer is not on here now (``offer`` None: the kiosk does not know it)."""
+        self._unavailable = (offer_id, offer)
+        self._render_unavailable()
+
+    def open_offer_product(self, sku: str) -> None:
+        """The shopper touched one of the offer's products: the kiosk shows it (no tag tap counted)."""
+        self._controls.open_product(sku)
+
+    def save_coupon(self) -> None:
+        """Save the members' offer in view to the signed-in shopper's card; the button then says so."""
+        if self._offer is not None and self._controls.save_coupon(self._offer.id):
+            self._host.note_activity()
+        self._render_save()
+        self._render_coupons()
 
     def welcome(self, shopper: str) -> None:
         """A shopper signed in: a fresh welcome, their profile to follow."""
@@ -60,6 +87,7 @@ class ShopperScreens:
         self._host.note_activity()
         self._render_welcome()
         self._render_wishlist_button()  # it follows the answer
+        self._render_save()
         self._host.show_toast("consent_given" if granted else "consent_refused")
 
     def toggle_wishlist(self) -> None:
@@ -76,7 +104,9 @@ class ShopperScreens:
         """Wipe everything of the last visit from the screens."""
         self._shopper, self._profile, self._consent_answer = "", None, None
         self._product, self._suggestions = None, ()
+        self._offer, self._offer_products, self._unavailable = None, (), None
         self._host.sm.get_screen("product").show_empty()
+        self._host.sm.get_screen("offer").show_empty()
         self._render_welcome()
 
     def take_profile(self, profile: ShopperProfile) -> None:
@@ -85,6 +115,7 @@ class ShopperScreens:
             self._profile = profile
             self._render_welcome()
             self._render_wishlist_button()
+            self._render_save()
 
     def take_change(self, change: ProfileChange) -> None:
         """A change made in another channel is in the visit now: only the widgets it touches follow, in place."""
@@ -100,6 +131,10 @@ class ShopperScreens:
                 self._consent_answer = False
                 self._render_answer()
             self._render_wishlist_button()
+            self._render_save()
+        else:  # a coupon saved or redeemed in another channel, and any later kind: the coupons follow
+            self._render_coupons()
+            self._render_save()
 
     def take_catalog(self) -> None:
         """HQ's new catalog is in use: the attract screen features from it."""
@@ -110,6 +145,8 @@ class ShopperScreens:
         """Every shopper screen again, in the window's language."""
         self._render_featured()
         self._render_product()
+        self._render_offer()
+        self._render_unavailable()
         self._render_welcome()
 
     def _render_featured(self) -> None:
@@ -121,12 +158,14 @@ class ShopperScreens:
         if self._product is None:
             return
         catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
-        view = product_view(self._product, catalog, catalog_file, self._store, language)
+        view = product_view(self._product, catalog, catalog_file, self._store, language,
+                            self._controls.offer_price(self._product))
         # HQ's link of this visit for the QR code once it has one; the product's address until then.
         link = self._controls.handoff_link(self._take_handoff_link)
         if link is not None:
             view = dataclasses.replace(view, web_address=self._in_language(link))
-        cards = suggestion_views(self._suggestions, self._product.sku, catalog, catalog_file, self._store, language)
+        cards = suggestion_views(self._suggestions, self._product.sku, catalog, catalog_file, self._store, language,
+                                 self._controls.offer_price)
         self._host.sm.get_screen("product").show(view, cards)
         self._render_wishlist_button()
 
@@ -143,11 +182,44 @@ class ShopperScreens:
         self._host.sm.get_screen("product").wishlist_action = (
             "" if visit.identity is None or product is None else "remove" if product.sku in visit.wishlist else "add")
 
+    def _render_offer(self) -> None:
+        if self._offer is None:
+            return
+        controls = self._controls
+        view = offer_view(self._offer, self._offer_products, controls.catalog, controls.catalog_file, self._store,
+                          self._host.language, datetime.now(UTC))
+        self._host.sm.get_screen("offer").show(view)
+        self._render_save()
+
+    def _render_save(self) -> None:
+        """A members' offer: saved, ready to save, or what the shopper must do first (tap a card, agree)."""
+        offer, visit = self._offer, self._controls.state.visit
+        state = ""
+        if offer is not None and offer.for_members():
+            state = ("card" if visit.shopper is None else "consent" if visit.identity is None
+                     else "saved" if offer.id in visit.coupons else "save")
+        self._host.sm.get_screen("offer").save_state = state
+
+    def _render_unavailable(self) -> None:
+        if self._unavailable is None:
+            return
+        _offer_id, offer = self._unavailable
+        screen, language = self._host.sm.get_screen("offer_unavailable"), self._host.language
+        screen.title_text = offer.title.get(language) if offer is not None else ""
+        screen.message = unavailable_text(offer, self._store, language, datetime.now(UTC))
+
+    def _render_coupons(self) -> None:
+        controls = self._controls
+        coupons = controls.state.visit.coupons if self._shopper else set()
+        lines = coupon_lines(coupons, controls.offers, controls.catalog, self._host.language)
+        self._host.sm.get_screen("welcome").coupons_text = "\n".join(lines)
+
     def _render_welcome(self) -> None:
         screen, tx = self._host.sm.get_screen("welcome"), self._host.tx
         screen.shopper = self._shopper
         self._render_title()
         self._render_answer()
+        self._render_coupons()
         profile, visit = self._profile, self._controls.state.visit
         # This visit's products join what they looked at once they agreed to link it, and
         # only then: after a no, the visit stays out of their profile and out of this list.
@@ -158,7 +230,8 @@ class ShopperScreens:
             screen.profile_note = tx["welcome_from_cache"] if profile.from_cache else ""
             recent = recent_skus(recent, profile.response.recent_skus)
         catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
-        screen.show_profile(profile_cards(recent, "reason_viewed_before", catalog, catalog_file, self._store, language),
+        screen.show_profile(profile_cards(recent, "reason_viewed_before", catalog, catalog_file, self._store, language,
+                                          pricing=self._controls.offer_price),
                             self._wishlist_cards() if profile is not None else ())
 
     def _render_title(self) -> None:
@@ -186,5 +259,5 @@ class ShopperScreens:
         ordered = tuple(sku for sku in joined if sku in visit.wishlist)
         catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
         newest = profile_cards(tuple(reversed(ordered)), "reason_in_wishlist", catalog, catalog_file, self._store,
-                               language)
+                               language, pricing=self._controls.offer_price)
         return tuple(reversed(newest))

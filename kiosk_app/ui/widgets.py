@@ -92,14 +92,30 @@ class FeaturedCard(BoxLayout):
     caption = StringProperty("")
 
 
-class SuggestionCard(ButtonBehavior, BoxLayout):
-    """A suggested product: picture, name, price and the reason in words; pressing it shows the product."""
+class ProductCard(ButtonBehavior, BoxLayout):
+    """A product on a card: picture, name, price (under an offer, the usual one struck through or
+    "on offer" beside it) and a line in words; what pressing it does is its kind's."""
 
     sku = StringProperty("")
     image_source = StringProperty("")
     name_text = StringProperty("")
     price_text = StringProperty("")
     reason_text = StringProperty("")
+    badge_text = StringProperty("")
+    usual_text = StringProperty("")
+    usual_markup = StringProperty("")
+
+    def on_usual_text(self, _widget: Widget, value: str) -> None:
+        """The usual price is struck through: the markup is built here, escaped, never from kv."""
+        self.usual_markup = f"[s]{escape_markup(value)}[/s]" if value else ""
+
+
+class SuggestionCard(ProductCard):
+    """A suggested product and why, in words; pressing it shows the product, recorded beside the one in view."""
+
+
+class OfferCard(ProductCard):
+    """A product an offer covers, at its price after the offer; pressing it shows the product."""
 
 
 class QrCode(Image):

@@ -290,7 +290,8 @@ def test_every_screen_reads_in_both_languages_keeps_48dp_touch_targets_and_the_a
                 app.toggle_accessible()
             for language in ("es", "en"):
                 app.language = language
-                for screen in ("attract", "product", "welcome", "locked", "pin", "staff"):
+                for screen in ("attract", "product", "offer", "offer_unavailable", "welcome", "locked", "pin",
+                               "staff"):
                     app.sm.current = screen
                     await settled(app)  # the fade between screens, then the layout in this language
                     check_screen(app, screen)
