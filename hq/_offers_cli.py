@@ -86,7 +86,8 @@ def offer_line(offer: Offer, now: datetime) -> str:
 # variable of its own, so a profile database in $KIOSK_DB_URL never puts offers in a bundle unasked.
 offers_db_option = secret_url_option(
     "offers_db", "KIOSK_OFFERS_DB_URL", "HQ's database of offers (`kiosk hq offers import --db`): the bundle gets "
-    "offers.json with the offers that run in its stores and have not ended. Without it the bundle has no offers.",
+    "offers.json with the offers that run in its stores (ended ones of the last year too, so a sign left up says "
+    "when its offer ended). Without it the bundle has no offers.",
     required=False)
 
 

@@ -7,7 +7,8 @@ message.
     <directory>/manifests/model-<n>       the signed manifest of model version n
 
 A catalog version published with offers also holds ``offers.json``: those of HQ's offers
-that run in the version's stores and have not ended, signed like every other file.
+that run in the version's stores and have not ended, or ended within a year (a sign left up
+says when its offer ended), signed like every other file.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from kiosk_protocol import (
     FileEntry,
     Manifest,
     Offer,
-    OfferState,
     UpdateKind,
     catalog_files,
     image_file,
@@ -87,7 +87,7 @@ class CatalogPublisher:
         stock and prices): a regional bundle. Use one bundle directory per region.
 
         With ``offers``, the version's ``offers.json`` holds those that run in its stores
-        and have not ended (``bundle_offers``); without, it has no offers file, and kiosks
+        and have not ended, or ended within a year (``bundle_offers``); without, it has no offers file, and kiosks
         that apply it run with no offers.
 
         Images are read only from the catalog's own folder; the whole version is checked
@@ -145,10 +145,15 @@ class CatalogPublisher:
         return path.read_bytes() if path and path.exists() else None
 
 
+# How long an ended offer still travels in bundles: a sign left up says "ended on ...", not "unknown".
+ENDED_KEPT = timedelta(days=365)
+
+
 def bundle_offers(offers: Iterable[Offer], stores: Sequence[str], now: datetime) -> list[Offer]:
-    """The offers a bundle for ``stores`` carries: those running or scheduled in any of them."""
+    """The offers a bundle for ``stores`` carries: those of any of them running, scheduled, or
+    ended within ``ENDED_KEPT``, so a sign still on a shelf says when its offer ended."""
     return [offer for offer in offers
-            if offer.state(now) is not OfferState.ENDED and any(offer.runs_in(store) for store in stores)]
+            if offer.ends > now - ENDED_KEPT and any(offer.runs_in(store) for store in stores)]
 
 
 def _images(catalog_file: Path, catalog: Catalog) -> dict[str, bytes]:

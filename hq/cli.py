@@ -431,7 +431,7 @@ def catalog_import(source: Path, master: Path, replace: bool) -> None:
 def catalog_publish(catalog_file: Path, directory: Path, key: Path, broker: str | None, stores: str | None,
                     offers_db: str | None) -> None:
     """Build, sign and (with --broker) announce the next catalog version (with --offers-db, holding
-    the offers that run in its stores and have not ended)."""
+    the offers that run in its stores, ended ones of the last year included)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -196,7 +196,7 @@ def _services(workdir: Path, broker: str | None, catalog: Path, hq_http: DemoHq,
         hq_serve = ["hq", "serve", "--db", setup.hq_db, "--hq-key", str(setup.kiosk.hq_public_key)]
         children.append(spawn_kiosk_command([*hq_serve, *serve_options(hq_http, catalog, shop_url)],
                                             ready="HQ API on", env={BROKER_URL_ENV: broker}))
-        # HQ signs the demo catalog as version 1, with the offers not ended yet, and announces
+        # HQ signs the demo catalog as version 1, with its offers, and announces
         # it: the kiosk fetches it through the same verified update path a store's kiosks use.
         bundles = workdir / "bundles"
         announce(broker, CatalogPublisher(bundles, setup.hq_key).publish(catalog, offers=offers))

@@ -20,7 +20,7 @@ from backend_sync._updater import CatalogUpdater
 from hq import ProfileStore, import_offers
 from hq._files import FileServer
 from hq._fleet import AlertKind, FleetThresholds, kiosk_alerts
-from hq._publish import CatalogPublisher
+from hq._publish import ENDED_KEPT, CatalogPublisher
 from kiosk_app._offers import offers_beside
 from kiosk_app.cli import main
 from kiosk_app.demo import demo_catalog_path, free_port
@@ -90,13 +90,17 @@ def refused(updater: CatalogUpdater, envelope: bytes, *reasons: Refusal) -> str:
     return str(caught.value)
 
 
-def test_the_offers_not_ended_reach_the_kiosk_beside_its_catalog(
+def test_the_offers_of_its_stores_reach_the_kiosk_beside_its_catalog(
         hq: tuple[CatalogPublisher, FileServer], catalog_dir: Path, book: ProfileStore, tmp_path: Path) -> None:
     publisher, server = hq
     updater = CatalogUpdater(tmp_path / "kiosk", HQ.public_key(), server.url)
+    long_ended = datetime.now(UTC) - ENDED_KEPT - timedelta(days=1)
+    book.offers.merge([an_offer(id="OLD-BAGS", starts=(long_ended - timedelta(days=30)).isoformat(),
+                                ends=long_ended.isoformat())])
     manifest = updater.apply(publisher.publish(catalog_dir / "demo.json", offers=book.offers.all()))
     assert OFFERS_FILE in manifest.files
-    assert kiosk_offers(updater) == ["MEMBERS-KNIT", "WINTER-BOOTS"]  # SUMMER-SANDALS ended: not shipped
+    # SUMMER-SANDALS ended lately and travels, for its signs' "ended on"; OLD-BAGS ended over a year ago.
+    assert kiosk_offers(updater) == ["MEMBERS-KNIT", "SUMMER-SANDALS", "WINTER-BOOTS"]
     assert updater.current_catalog is not None
     assert updater.current_catalog.with_name(OFFERS_FILE).is_file()
 
@@ -104,7 +108,7 @@ def test_the_offers_not_ended_reach_the_kiosk_beside_its_catalog(
     change_price(catalog_dir, "BOOT-CHELSEA-BLK", 79.95)
     second = updater.apply(publisher.publish(catalog_dir / "demo.json", offers=book.offers.all()))
     assert "products.jsonl" in second.deltas  # the products still travel as a delta
-    assert kiosk_offers(updater) == ["MADRID-BAGS", "MEMBERS-KNIT", "WINTER-BOOTS"]
+    assert kiosk_offers(updater) == ["MADRID-BAGS", "MEMBERS-KNIT", "SUMMER-SANDALS", "WINTER-BOOTS"]
 
     updater.apply(publisher.publish(catalog_dir / "demo.json"))  # published without offers: the kiosk has none
     assert kiosk_offers(updater) == []
@@ -117,12 +121,13 @@ def test_a_regional_bundle_carries_only_its_stores_offers(catalog_dir: Path, boo
     envelope = publisher.publish(catalog_dir / "demo.json", stores=["barcelona-diagonal"], offers=book.offers.all())
     shipped = parse_offers((publisher.directory / "objects" / unverified_manifest(envelope).files[
         OFFERS_FILE].sha256).read_bytes())
-    assert [o.id for o in shipped.offers] == ["MEMBERS-KNIT", "WINTER-BOOTS"]  # not Madrid's bags
+    assert [o.id for o in shipped.offers] == ["MEMBERS-KNIT", "SUMMER-SANDALS", "WINTER-BOOTS"]  # not Madrid's bags
     madrid = CatalogPublisher(tmp_path / "madrid", HQ)
     envelope = madrid.publish(catalog_dir / "demo.json", stores=["madrid-centro"], offers=book.offers.all())
     shipped = parse_offers((madrid.directory / "objects" / unverified_manifest(envelope).files[
         OFFERS_FILE].sha256).read_bytes())
-    assert [o.id for o in shipped.offers] == ["MADRID-BAGS", "MEMBERS-KNIT", "SCHEDULED", "WINTER-BOOTS"]
+    assert [o.id for o in shipped.offers] == ["MADRID-BAGS", "MEMBERS-KNIT", "SCHEDULED", "SUMMER-SANDALS",
+                                              "WINTER-BOOTS"]
 
 
 def test_tampered_forged_and_unparsable_offers_refuse_the_version(
@@ -131,7 +136,7 @@ def test_tampered_forged_and_unparsable_offers_refuse_the_version(
     publisher, server = hq
     updater = CatalogUpdater(tmp_path / "kiosk", HQ.public_key(), server.url)
     updater.apply(publisher.publish(catalog_dir / "demo.json", offers=book.offers.all()))
-    assert kiosk_offers(updater) == ["MEMBERS-KNIT", "WINTER-BOOTS"]
+    assert kiosk_offers(updater) == ["MEMBERS-KNIT", "SUMMER-SANDALS", "WINTER-BOOTS"]
 
     # The offers file changed on the file server after HQ signed it: 10% off became 90% off.
     book.offers.merge([an_offer(discount={"kind": "percent", "value": 10})])
@@ -165,7 +170,7 @@ def test_the_publish_command_takes_the_offers_database(catalog_dir: Path, book: 
     assert result.exit_code == 0, result.output
     manifest = unverified_manifest((bundles / "manifests" / "catalog-1").read_bytes())
     shipped = parse_offers((bundles / "objects" / manifest.files[OFFERS_FILE].sha256).read_bytes())
-    assert [o.id for o in shipped.offers] == ["MEMBERS-KNIT", "WINTER-BOOTS"]
+    assert [o.id for o in shipped.offers] == ["MEMBERS-KNIT", "SUMMER-SANDALS", "WINTER-BOOTS"]
     result = runner.invoke(main, ["hq", "catalog", "publish", str(catalog_dir / "demo.json"), "--dir", str(bundles),
                                   "--key", str(tmp_path / "hq" / "hq_key.pem"), "--offers-db", book.url])
     assert result.exit_code == 0, result.output
