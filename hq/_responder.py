@@ -33,6 +33,7 @@ from kiosk_protocol import (
     COUPONS_SINCE_REQUEST,
     FLEET_COMMANDS,
     HANDOFF_REQUESTS_WILDCARD,
+    MAX_COUPONS,
     PROFILE_ENDED_WILDCARD,
     PROFILE_REQUESTS_WILDCARD,
     STATUS_WILDCARD,
@@ -172,8 +173,13 @@ class ProfileResponder:
                                consent=profile.consent, recent_skus=tuple(recent[:RECENT_VIEWS]),
                                wishlist=tuple(profile.wishlist), preferences=profile.preferences,
                                display_name=self._display_name(request.shopper) if request.v >= 2 else None,
-                               cursor=cursor, coupons=tuple(self.store.coupons.left_of(shopper_key(request.shopper)))
-                               if request.v >= COUPONS_SINCE_REQUEST else ())
+                               cursor=cursor, coupons=self._coupons(request))
+
+    def _coupons(self, request: ProfileRequest) -> tuple[str, ...]:
+        """The shopper's coupons with redemptions left, for a kiosk that reads them (the newest saved last)."""
+        if request.v < COUPONS_SINCE_REQUEST:
+            return ()
+        return tuple(self.store.coupons.left_of(shopper_key(request.shopper))[-MAX_COUPONS:])
 
     def _display_name(self, shopper: str) -> str | None:
         """The name to greet ``shopper`` by, when HQ holds one a kiosk can show as written."""

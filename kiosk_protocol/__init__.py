@@ -34,6 +34,7 @@ from kiosk_protocol._private_files import PRIVATE, PUBLIC, atomic_writer, fsync_
 from kiosk_protocol._profile_messages import (
     CHANGE_KIND_SINCE,
     COUPONS_SINCE_REQUEST,
+    MAX_COUPONS,
     PROFILE_VERSION,
     ChangeKind,
     HandoffRequest,
@@ -111,6 +112,7 @@ __all__ = [
     "FLEET_COMMANDS",
     "HANDOFF_REQUESTS_WILDCARD",
     "MAX_AHEAD_MS",
+    "MAX_COUPONS",
     "MAX_MANIFEST_BYTES",
     "MAX_PACKET_BYTES",
     "META",

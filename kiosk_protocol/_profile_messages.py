@@ -14,7 +14,9 @@ visit each later change of the shopper's profile made elsewhere until the kiosk 
 visit ended, the kiosk goes offline, or HQ's bound on a visit passes. A push names the
 visit, not the shopper: the kiosk matches it against the visit it has now, and the
 message says nothing about whose profile it is. A version 1 request (a kiosk from before
-live push) gets a version 1 answer, and no pushes.
+live push) gets a version 1 answer, and no pushes. A version 3 request says the kiosk
+reads coupons: its answer carries the shopper's coupons, and the coupons' changes are
+pushed to it (as ``ProfileChange`` version 2); a version 2 kiosk gets neither.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from kiosk_protocol.offers import OfferId
 PROFILE_VERSION: Literal[3] = 3
 MAX_CURSOR = 2**53 - 1  # HQ's cursors: integers every JSON reader holds exactly (JavaScript's safe range)
 Cursor = Annotated[int, Field(ge=0, le=MAX_CURSOR)]
+MAX_COUPONS = 200  # in a profile answer: under 11 KiB of offer ids, well inside its bound
 
 
 class ProfileRequest(BaseModel):
@@ -90,7 +93,7 @@ class ProfileResponse(BaseModel):
     preferences: dict[str, str] = Field(default_factory=dict)
     display_name: DisplayName | None = None
     cursor: Cursor | None = None
-    coupons: tuple[OfferId, ...] = ()
+    coupons: Annotated[tuple[OfferId, ...], Field(max_length=MAX_COUPONS)] = ()
 
     @model_validator(mode="after")
     def _fields_of_its_version(self) -> ProfileResponse:

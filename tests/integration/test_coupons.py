@@ -3,10 +3,11 @@ redemption as documented; on PostgreSQL, channels redeeming one coupon at the sa
 instant never get more redemptions than the offer allows; a coupon saved at a kiosk
 (over a real Mosquitto into HQ's ingest) is readable through the API at once; a coupon
 saved through the API reaches the kiosk where the shopper stands; the change feed,
-the profile, the export and the erase carry them."""
+the change stream, the webhooks, the profile, the export and the erase carry them."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -30,13 +31,16 @@ from kiosk_protocol import (
     encode_event,
     events_topic,
     issue_token,
+    kiosk_topics,
     new_event,
     wall_clock_ms,
 )
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
+from tests.integration.test_changes_stream import EventStream
 from tests.integration.test_live_push import WEB_KEY, Kiosk
 from tests.integration.test_live_push import Hq as PushingHq
+from tests.integration.test_webhooks import delivering, receiving
 
 KEYS = {"web": "web-key-0123456789abcdef", "pos": "pos-key-0123456789abcdef"}
 WEB, POS = {"X-Api-Key": KEYS["web"]}, {"X-Api-Key": KEYS["pos"]}
@@ -291,3 +295,51 @@ def test_a_coupon_saved_on_the_web_reaches_the_kiosk_where_the_shopper_stands(
         kiosk.stop()
         hq.stop()
 
+
+
+def test_coupon_changes_reach_the_change_stream_and_the_webhooks(hq: Hq) -> None:
+    with receiving(hq.store, "web") as web, delivering(hq.store):
+        stream = EventStream(hq.server.url, WEB)
+        try:
+            _answer(hq.pos.put(f"{COUPONS}/TWICE"), 201)  # the till's channel saves and redeems
+            made = _answer(hq.redeem("TWICE", "receipt-1"), 200)
+            streamed = [stream.next_change(), stream.next_change()]
+        finally:
+            stream.close()
+        assert [(c["kind"], c["offer"], c["channel"]) for c in streamed] == [
+            ("coupon_saved", "TWICE", "pos"), ("coupon_redeemed", "TWICE", "pos")]
+        assert (streamed[1]["redemption"], streamed[1]["left"]) == (made["redemption_id"], 1)
+        assert web.wait_for(lambda: len(web.delivered()) == 2)
+        assert sorted(web.delivered(), key=lambda c: c["cursor"]) == streamed  # each as the feed lists it
+
+
+def test_a_kiosk_from_before_coupons_gets_version_2_s_answer_and_no_coupon_pushes(
+        mosquitto: Mosquitto, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    hq = PushingHq(mosquitto.url, sqlite_url, hq_key[0])
+    hq.store.offers.merge(OFFERS)
+    hq.call("PUT", f"{COUPONS}/TWICE")
+    topics = kiosk_topics(STORE, "kiosk-09")
+    subscribed, received = threading.Event(), list[tuple[str, dict[str, Any]]]()
+    old_kiosk = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{STORE}.kiosk-09")
+    old_kiosk.on_subscribe = lambda *_args: subscribed.set()
+    old_kiosk.on_message = lambda _c, _u, message: received.append((message.topic, json.loads(message.payload)))
+    old_kiosk.connect("127.0.0.1", mosquitto.port)
+    old_kiosk.subscribe([(topics.profile_response, 1), (topics.profile_changes, 1)])
+    old_kiosk.loop_start()
+    try:
+        assert subscribed.wait(10) and eventually(hq.dealt_with_everything, 10)
+        request = {"v": 2, "request_id": str(uuid.uuid4()), "shopper": SHOPPER, "session": str(uuid.uuid4()),
+                   "token": issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 60)}
+        old_kiosk.publish(topics.profile_request, json.dumps(request), qos=1)
+        assert eventually(lambda: len(received) == 1, 10)
+        [(_, answer)] = received
+        assert answer["v"] == 2 and "coupons" not in answer and answer["error"] is None
+        hq.call("PUT", f"{COUPONS}/WINTER-BOOTS")  # not for this kiosk: it would refuse the message
+        hq.call("PUT", f"/v1/shoppers/{SHOPPER}/wishlist/BOOT-CHELSEA-BLK")  # this it reads
+        assert eventually(lambda: len(received) == 2, 10)
+        assert [(body["v"], body["kind"]) for _, body in received[1:]] == [(1, "wishlist_add")]
+        assert hq.pusher.stats.too_new == 1
+    finally:
+        old_kiosk.loop_stop()
+        old_kiosk.disconnect()
+        hq.stop()
