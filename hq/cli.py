@@ -148,7 +148,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
 
             def stop_worker() -> None:
                 worker.stop()
-                click.echo(f"HQ ingest stopped: {worker.stats}")
+                click.echo(f"HQ ingest stopped: {worker.stats}, coupon saves refused: {store.refused_coupon_saves}")
 
             stops.append(stop_worker)
             if not worker.subscribed.wait(30):

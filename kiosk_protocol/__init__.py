@@ -33,6 +33,9 @@ from kiosk_protocol._manifest import (
 )
 from kiosk_protocol._private_files import PRIVATE, PUBLIC, atomic_writer, fsync_dir, private_file, write_atomically
 from kiosk_protocol._profile_messages import (
+    CHANGE_KIND_SINCE,
+    COUPONS_SINCE_REQUEST,
+    MAX_COUPONS,
     PROFILE_VERSION,
     ChangeKind,
     HandoffRequest,
@@ -103,12 +106,15 @@ from kiosk_protocol.offers import (
 
 __all__ = [
     "BACKLOG_HIGH",
+    "CHANGE_KIND_SINCE",
+    "COUPONS_SINCE_REQUEST",
     "DISPLAY_NAME_MAX",
     "EVENTS_WILDCARD",
     "FLEET_COMMANDS",
     "HANDOFF_REQUESTS_WILDCARD",
     "MAX_AHEAD_MS",
     "MAX_CLOCK_SKEW_S",
+    "MAX_COUPONS",
     "MAX_MANIFEST_BYTES",
     "MAX_PACKET_BYTES",
     "META",
