@@ -260,8 +260,10 @@ class Kiosk:
             return False
         if offer_id in self.session.coupons:
             return True  # saved already: nothing more to record
-        if self._record(EventKind.COUPON_SAVE, shopper, offer=offer_id, hlc=str(self._clock.now())) is None:
+        hlc = str(self._clock.now())
+        if self._record(EventKind.COUPON_SAVE, shopper, offer=offer_id, hlc=hlc) is None:
             return False
+        self.session.stamps[f"coupon:{offer_id}"] = hlc  # a profile pulled before HQ has the save keeps it
         self.session.coupons.add(offer_id)
         return True
 

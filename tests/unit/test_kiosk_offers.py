@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from kiosk_protocol import (
     EventKind,
     Offer,
     OfferList,
+    ProfileResponse,
     Role,
     decode_event,
     issue_token,
@@ -279,3 +281,11 @@ def test_a_members_offer_not_running_here_now_is_not_saved(kiosk: Kiosk, wall: W
     kiosk.handle(card("shopper-1"))
     kiosk.consent(True)
     assert not kiosk.save_coupon("CLUB") and kiosk.session.coupons == set()
+
+
+def test_a_coupon_saved_here_stays_when_a_profile_from_before_hq_had_it_arrives(kiosk: Kiosk) -> None:
+    kiosk.handle(card("shopper-1"))
+    kiosk.consent(True)
+    assert kiosk.save_coupon("MEMBERS-30")
+    kiosk.take_profile(ProfileResponse(v=3, request_id=uuid.uuid4(), shopper="shopper-1", cursor=1, coupons=[]))
+    assert kiosk.session.coupons == {"MEMBERS-30"}
