@@ -1,6 +1,7 @@
 """HQ's pages for shoppers' phones, server-rendered (Jinja2), in Spanish or English.
 
     GET  /p/<sku>[?store=<store>]   a product: what a product tag's URI record opens
+    GET  /o/<offer>[?store=<store>] an offer: what a sign tag's URI record opens
     GET  /h/<token>                 a kiosk's hand-off link: taken once, then the visit page
     GET  /phone/visit               the visit on the phone that opened its link
     POST /phone/wishlist            add to or remove from the wishlist (a form; answered by a redirect)
@@ -24,6 +25,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -34,12 +36,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
 
 from hq._handoff import LINK_TTL_S, HandoffKey
+from hq._phone_offers import offer_page
 from hq._phone_sessions import PhoneSessions, PhoneVisit
 from hq._phone_texts import other_language, pick_language, texts_for
 from hq._phone_views import CatalogFile, ProductCard, product_card, product_detail, store_name
 from hq._store import ProfileStore
 from hq.exceptions import ApiRefusal, HandoffRefused, LinkRefusal
-from kiosk_protocol import Catalog, ConsentStatus, EventKind, Hlc
+from kiosk_protocol import OFFER_ID_PATTERN, Catalog, ConsentStatus, EventKind, Hlc, OfferState
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ VISIT_COOKIE = "kiosk_visit"
 _ROOT = "../"  # from any page (/p/<sku>, /h/<token>, /phone/<page>) to the site's root
 _STATIC = {"phone.css": "text/css", "phone.js": "text/javascript"}
 _SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
+_OFFER_ID = re.compile(OFFER_ID_PATTERN)
 _IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,150}$")
 _REFUSAL_STATUS = {LinkRefusal.MALFORMED: 400, LinkRefusal.FORGED: 403, LinkRefusal.EXPIRED: 410,
                    LinkRefusal.USED: 410}
@@ -91,6 +95,7 @@ class PhonePages:
         """The pages' routes; ``record_change`` stores a wishlist change as the API does."""
         router = APIRouter(include_in_schema=False)
         router.add_api_route("/p/{sku}", self._product_page, methods=["GET"])
+        router.add_api_route("/o/{offer_id:path}", self._offer_page, methods=["GET"])
         router.add_api_route("/h/{token}", self._open_link, methods=["GET"])
         router.add_api_route("/phone/visit", self._visit_page, methods=["GET"])
         router.add_api_route("/phone/static/{name}", self._static, methods=["GET"])
@@ -120,6 +125,24 @@ class PhonePages:
         detail = product_detail(product, catalog, store if place else None, language, texts_for(language))
         return self._render(request, "product.html", language, title=detail.card.name, place=place or "",
                             product=detail, visit_open=visit is not None, cache="no-cache")
+
+    def _offer_page(self, request: Request, offer_id: str, lang: str | None = None,
+                    store: str | None = None) -> Response:
+        language = self._language(request, lang)
+        texts = texts_for(language)
+        offer = self.store.offers.get(offer_id) if _OFFER_ID.match(offer_id) else None
+        visit = self._visit(request)
+        if offer is None:
+            return self._message(request, language, 404, texts["offer_not_found_title"],
+                                 texts["offer_not_found_body"].format(offer=offer_id[:48]), visit)
+        catalog = self.catalog.current()
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        page = offer_page(offer, catalog, store, now, language, texts)
+        place = store_name(catalog, store) if store and offer.runs_in(store) else None
+        # An ended offer is gone for good (410); a scheduled one is a page that will change (200).
+        return self._render(request, "offer.html", language, 410 if page.state is OfferState.ENDED else 200,
+                            title=page.title, place=place or "", offer=page,
+                            visit_open=visit is not None, cache="no-cache")
 
     def _open_link(self, request: Request, token: str, lang: str | None = None) -> Response:
         language = self._language(request, lang)

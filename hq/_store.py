@@ -457,7 +457,7 @@ def _change_order(change: tuple[TapEvent, str]) -> tuple[str, str, str]:
 
 def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:
     detail = (event.consent.value if event.consent else None) or (
-        f"{event.key}={event.value}" if event.key else None) or event.beside or event.display_name
+        f"{event.key}={event.value}" if event.key else None) or event.beside or event.display_name or event.offer
     return {"event_id": str(event.event_id), "profile_key": key, "kind": event.kind.value, "store": event.store,
             "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session), "sku": event.sku,
             "detail": detail, "at": event.at, "received_at": now}
