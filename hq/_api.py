@@ -1,6 +1,6 @@
 """HQ's HTTP API: the shopper profile for the web shop, the app and every other channel,
-the feed of every change to any profile (``_feed_api``), and, given a FleetView, the fleet
-dashboard.
+the feed of every change to any profile (``_feed_api``), the shopper's coupons
+(``_coupons_api``), and, given a FleetView, the fleet dashboard.
 
 Every change posted here becomes a TapEvent stored through ``ProfileStore.record_many``,
 exactly like a kiosk's, so idempotency (by event id) and the merge rules (wishlist,
@@ -54,6 +54,7 @@ from hq._api_models import (
     error_responses,
 )
 from hq._auth import ApiKeys
+from hq._coupons_api import coupon_out, coupons_router
 from hq._dashboard import DASHBOARD_DIR, fleet_router
 from hq._feed_api import ChangeFeed, feed_router
 from hq._fleet import FleetView
@@ -184,15 +185,17 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     @app.get("/v1/shoppers/{shopper}", tags=["profiles"], responses=_ERRORS)
     def read_profile(shopper: Shopper, channel: Channel,
                      history_limit: Annotated[int, Query(ge=0, le=1000)] = 50) -> ProfileOut:
-        """A shopper's profile: history from every channel, wishlist, preferences and consent."""
+        """A shopper's profile: history from every channel, wishlist, preferences, consent and coupons."""
         known_shopper(shopper)
         profile = store.profile(shopper, history_limit=history_limit)
+        now = datetime.now(UTC)
         return ProfileOut(
             shopper=shopper, consent=profile.consent, wishlist=profile.wishlist, preferences=profile.preferences,
             display_name=profile.display_name,
             history=[HistoryEntry(event_id=uuid.UUID(e.event_id), kind=EventKind(e.kind),
                                   channel=channel_of(e.store, e.kiosk), store=e.store, kiosk=e.kiosk, sku=e.sku,
                                   at=_utc(e.at)) for e in profile.history],
+            coupons=[coupon_out(c, now) for c in profile.coupons],
         )
 
     @app.post("/v1/shoppers/{shopper}/views", tags=["events"], status_code=201,
@@ -283,6 +286,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         return EraseOut(shopper=shopper, erased_events=erased, fleet_told=True)
 
     app.include_router(feed_router(app.state.changes, api_key))
+    app.include_router(coupons_router(store, api_key, record_change))
     if phone is not None:
         app.state.phone = phone.stats
         app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's

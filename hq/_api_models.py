@@ -75,6 +75,21 @@ class HistoryEntry(BaseModel):
     at: datetime
 
 
+class CouponOut(BaseModel):
+    """One of the shopper's coupons."""
+
+    offer: str = Field(description="The offer's id.")
+    title: dict[str, str] = Field(description="The offer's title by language; empty when HQ no longer has it.")
+    state: str = Field(description="scheduled, running, ended, or used (no redemption left).",
+                       json_schema_extra={"enum": ["scheduled", "running", "ended", "used"]})
+    starts: datetime | None
+    ends: datetime | None
+    used: int = Field(description="Redemptions made.")
+    left: int = Field(description="Redemptions still possible (0 once used up or ended).")
+    saved_at: datetime
+    channel: str = Field(description="Where it was saved: 'web', 'app'... or 'kiosk:<kiosk>'.")
+
+
 class ProfileOut(BaseModel):
     """A shopper's profile as every channel sees it."""
 
@@ -84,6 +99,7 @@ class ProfileOut(BaseModel):
     preferences: dict[str, str]
     display_name: str | None = Field(description="What channels may call the shopper by; null when none is set.")
     history: list[HistoryEntry] = Field(description="Oldest first; the newest `history_limit` events.")
+    coupons: list[CouponOut] = Field(description="The offers saved to the shopper's card, oldest saved first.")
 
 
 class WishlistOut(BaseModel):
@@ -148,6 +164,24 @@ class ExportedEvent(BaseModel):
     at: datetime
 
 
+class ExportedCoupon(BaseModel):
+    """A saved coupon, as exported."""
+
+    offer: str
+    saved_at: datetime
+    channel: str
+
+
+class ExportedRedemption(BaseModel):
+    """One redemption of a coupon, as exported."""
+
+    redemption_id: str
+    offer_id: str
+    number: int
+    channel: str
+    redeemed_at: datetime
+
+
 class ExportOut(BaseModel):
     """Everything HQ holds about a shopper."""
 
@@ -160,6 +194,8 @@ class ExportOut(BaseModel):
     preferences: dict[str, str]
     display_name: str | None
     history: list[ExportedEvent]
+    coupons: list[ExportedCoupon]
+    redemptions: list[ExportedRedemption]
 
 
 class EraseOut(BaseModel):

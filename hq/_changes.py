@@ -6,7 +6,8 @@ exactly what was stored: the feed lists what changed a profile.
 
 - listed: a view under a shopper's profile (signed in, or anonymous in a session already
   joined to the profile, or joined to it now by a consent grant), and each wishlist add
-  or removal, preference, display name or consent that won its merge by HLC; and an
+  or removal, preference, display name, consent or coupon save (``coupon_saved``) that
+  won its merge by HLC; each redemption of a coupon (``coupon_redeemed``); and an
   erase, itself a change, after which the shopper's earlier changes leave the log;
 - not listed: an event HQ already held (a duplicate), one it refused or dropped (an
   erased shopper's), an anonymous view, and a change that lost its merge (older than
@@ -27,9 +28,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hq._schema import metadata
-from kiosk_protocol import EventKind, TapEvent, channel_of
+from kiosk_protocol import ONLINE_STORE, EventKind, TapEvent, channel_of
 
 ERASE = "erase"
+COUPON_SAVED = "coupon_saved"  # a coupon saved (by a kiosk's coupon_save event or the API): its first save
+COUPON_REDEEMED = "coupon_redeemed"  # one redemption of a coupon, with how many are left
 # What each kind of change carries besides who, which channel and when; a kind not here is not listed.
 CHANGE_FIELDS: Mapping[str, tuple[str, ...]] = {
     EventKind.PRODUCT_VIEW.value: ("sku",),
@@ -39,8 +42,12 @@ CHANGE_FIELDS: Mapping[str, tuple[str, ...]] = {
     EventKind.CONSENT.value: ("consent", "hlc"),
     EventKind.PREFERENCE.value: ("key", "value", "hlc"),
     EventKind.DISPLAY_NAME.value: ("display_name", "hlc"),
+    COUPON_SAVED: ("offer", "hlc"),
+    COUPON_REDEEMED: ("offer", "redemption", "left"),
     ERASE: (),
 }
+# The change an event kind makes, where it is not named as the event.
+_CHANGE_OF_EVENT = {EventKind.COUPON_SAVE.value: COUPON_SAVED}
 
 changes = sa.Table(
     "changes", metadata,
@@ -89,10 +96,13 @@ def event_changes(stored: Iterable[tuple[TapEvent, str]], won: Collection[str]) 
 
     An event with an HLC merges: it is listed only if its id is among those that ``won``.
     """
-    return [_row(shopper, event.kind.value, event.store, event.kiosk, event.at,
-                 {name: _text(getattr(event, name)) for name in CHANGE_FIELDS[event.kind.value]})
-            for event, shopper in stored
-            if event.kind.value in CHANGE_FIELDS and (event.hlc is None or str(event.event_id) in won)]
+    listed = []
+    for event, shopper in stored:
+        kind = _CHANGE_OF_EVENT.get(event.kind.value, event.kind.value)
+        if kind in CHANGE_FIELDS and (event.hlc is None or str(event.event_id) in won):
+            listed.append(_row(shopper, kind, event.store, event.kiosk, event.at,
+                               {name: _text(getattr(event, name)) for name in CHANGE_FIELDS[kind]}))
+    return listed
 
 
 def joined_changes(shopper: str, rows: Iterable[sa.Row[Any]]) -> list[dict[str, Any]]:
@@ -110,6 +120,13 @@ def joined_changes(shopper: str, rows: Iterable[sa.Row[Any]]) -> list[dict[str, 
 def erase_change(shopper: str, store: str, kiosk: str, at: datetime) -> dict[str, Any]:
     """The change an erase is: the shopper, who erased and when; nothing more."""
     return _row(shopper, ERASE, store, kiosk, at, {})
+
+
+def coupon_redeemed_change(shopper: str, channel: str, offer: str, redemption: str, left: int,
+                           at: datetime) -> dict[str, Any]:
+    """The change a redemption through the API is (made by ``channel``, an online one)."""
+    return _row(shopper, COUPON_REDEEMED, ONLINE_STORE, channel, at,
+                {"offer": offer, "redemption": redemption, "left": str(left)})
 
 
 def append(db: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:

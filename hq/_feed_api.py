@@ -73,6 +73,9 @@ class ChangeOut(BaseModel):
     key: str | None = Field(None, description="preference")
     value: str | None = Field(None, description="preference")
     display_name: str | None = None
+    offer: str | None = Field(None, description="coupon_saved, coupon_redeemed: the offer's id")
+    redemption: str | None = Field(None, description="coupon_redeemed: the redemption's id")
+    left: int | None = Field(None, description="coupon_redeemed: the redemptions left of the coupon after it")
     hlc: str | None = Field(None, description="The hybrid logical timestamp of a change that merges by it.")
 
 

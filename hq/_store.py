@@ -9,7 +9,9 @@ What a profile holds and how changes from different channels merge:
   item is on the list when its add is newer than its removal (set union with removals);
 - preferences: per key, the value with the newest HLC (last writer wins, not wall time);
 - consent: every change kept; the newest by HLC is in force;
-- display name: the one with the newest HLC, as preferences.
+- display name: the one with the newest HLC, as preferences;
+- coupons: offers saved to the shopper's card, the earliest save by HLC standing, and
+  their redemptions (``_coupons``).
 
 Every change that changes a profile is also appended to the change log (``_changes``) in
 the same transaction, for every channel to follow (or to have delivered: ``_webhooks``).
@@ -41,6 +43,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from hq._changes import ChangeLog, erase_change, event_changes, forget, joined_changes, start_counter
 from hq._changes import append as append_changes
+from hq._coupons import COUPON_TABLES, Coupon, Coupons, coupons, is_member, offer_in, save_refusal
 from hq._offers import OfferBook
 from hq._presence import Presence
 from hq._schema import (
@@ -126,6 +129,7 @@ class Profile:
     wishlist: list[str] = field(default_factory=list)
     preferences: dict[str, str] = field(default_factory=dict)
     display_name: str | None = None
+    coupons: list[Coupon] = field(default_factory=list)
 
     @property
     def views(self) -> list[StoredEvent]:
@@ -153,6 +157,8 @@ class ProfileStore:
         self.webhooks = Webhooks(self._engine)  # their tables are created with the rest
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push
         self.offers = OfferBook(self._engine)
+        self.coupons = Coupons(self._engine)
+        self.refused_coupon_saves: dict[str, int] = {}  # saves kept as events that made no coupon, by reason
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
@@ -246,6 +252,7 @@ class ProfileStore:
             wishlist=[sku for sku, added, removed in items if added and (removed is None or added > removed)],
             preferences=dict(prefs),
             display_name=self.display_name_of(shopper),
+            coupons=self.coupons.of(key),
         )
 
     def display_name_of(self, shopper: str) -> str | None:
@@ -277,6 +284,10 @@ class ProfileStore:
             "preferences": profile.preferences,
             "display_name": profile.display_name,
             "history": [{**asdict(e), "at": e.at.isoformat()} for e in profile.history],
+            "coupons": [{"offer": c.offer_id, "saved_at": c.saved_at.isoformat(), "channel": c.channel}
+                        for c in profile.coupons],
+            "redemptions": [{**r, "redeemed_at": r["redeemed_at"].isoformat()}
+                            for r in self.coupons.redemptions_of(key)],
         }
 
     def erase(self, shopper: str, by: str = "hq") -> int:
@@ -288,7 +299,7 @@ class ProfileStore:
         key, now = shopper_key(shopper), datetime.now(UTC)
         with self._engine.begin() as db:
             deleted = db.execute(events.delete().where(_owned_by(key))).rowcount
-            for table in PROFILE_TABLES:
+            for table in (*PROFILE_TABLES, *COUPON_TABLES):
                 db.execute(table.delete().where(table.c.profile_key == key))
             db.execute(profiles.delete().where(profiles.c.profile_key == key))
             first = db.execute(self._insert(erased).values(shopper_hash=self._hash(shopper), erased_at=now)
@@ -325,7 +336,7 @@ class ProfileStore:
                               .where(revoked_sessions.c.token_digest == token_digest)).first() is not None
 
     def newest_hlc(self, shopper: str) -> str | None:
-        """The newest HLC of any change to a shopper's wishlist, preferences, display name or consent."""
+        """The newest HLC of any change to a shopper's wishlist, preferences, display name, consent or coupons."""
         key = shopper_key(shopper)
         stamps = sa.union_all(
             sa.select(sa.func.max(wishlist.c.added).label("hlc")).where(wishlist.c.profile_key == key),
@@ -333,6 +344,7 @@ class ProfileStore:
             sa.select(sa.func.max(preferences.c.hlc)).where(preferences.c.profile_key == key),
             sa.select(sa.func.max(display_names.c.hlc)).where(display_names.c.profile_key == key),
             sa.select(sa.func.max(consents.c.hlc)).where(consents.c.profile_key == key),
+            sa.select(sa.func.max(coupons.c.hlc)).where(coupons.c.profile_key == key),
         ).subquery()
         with self._engine.connect() as db:
             return db.execute(sa.select(sa.func.max(stamps.c.hlc))).scalar()
@@ -393,6 +405,8 @@ class ProfileStore:
                 wins = self._newest(db, display_names, {"profile_key": key, "display_name": event.display_name,
                                                         "hlc": event.hlc}, ["profile_key"], "hlc",
                                     also=("display_name",)) is not None
+            elif event.kind is EventKind.COUPON_SAVE and event.offer and event.hlc:
+                wins = self._save_coupon(db, event, key)
             elif event.kind is EventKind.CONSENT and event.consent is not None:
                 in_force = db.execute(sa.select(sa.func.max(consents.c.hlc)).where(consents.c.profile_key == key))
                 wins = (event.hlc or "") > (in_force.scalar() or "")
@@ -404,6 +418,15 @@ class ProfileStore:
             if wins:
                 won.add(str(event.event_id))
         return won
+
+    def _save_coupon(self, db: sa.Connection, event: TapEvent, key: str) -> bool:
+        """A coupon from a save the rules allow; a save they refuse stays an event only, counted by reason."""
+        assert event.offer and event.hlc
+        refusal = save_refusal(offer_in(db, event.offer), event.offer, event.at, is_member(db, key))
+        if refusal is not None:
+            self.refused_coupon_saves[refusal.error] = self.refused_coupon_saves.get(refusal.error, 0) + 1
+            return False
+        return self.coupons.save_in(db, key, event.offer, event.hlc, channel_of(event.store, event.kiosk), event.at)
 
     def _newest(self, db: sa.Connection, table: sa.Table, row: dict[str, Any], keys: list[str], stamp: str,
                 also: tuple[str, ...] = ()) -> sa.RowMapping | None:
@@ -452,7 +475,7 @@ def _first_of_each(batch: Sequence[TapEvent]) -> list[TapEvent]:
 def _change_order(change: tuple[TapEvent, str]) -> tuple[str, str, str]:
     event, key = change
     table = "wishlist" if event.kind in (EventKind.WISHLIST_ADD, EventKind.WISHLIST_REMOVE) else event.kind.value
-    return table, key, event.sku or event.key or ""
+    return table, key, event.sku or event.key or event.offer or ""
 
 
 def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:
