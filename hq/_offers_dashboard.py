@@ -6,7 +6,6 @@ store, coupons saved and redeemed in every channel. The page is a static file li
 fleet page; its data needs a fleet channel's key or sign-in, like the fleet's.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -48,6 +47,8 @@ class StoreOfferOut(BaseModel):
     audience: Audience
     per_shopper: int
     sign_taps: int = Field(description="Sign taps in this store")
+    saves: int = Field(description="Coupons saved, in every channel")
+    redemptions: int = Field(description="Coupons redeemed, in every channel")
 
 
 class StoreOffersOut(BaseModel):
@@ -72,7 +73,8 @@ def offers_list(offers: list[Offer], counts: OfferCounts, now: datetime) -> Offe
                 discount=DiscountOut(kind=offer.discount.kind, value=offer.discount.value),
                 applies_to=", ".join(offer.skus) if offer.skus else f"{offer.category} (category)",
                 audience=offer.audience, per_shopper=offer.per_shopper,
-                sign_taps=counts.taps(offer.id, store)))
+                sign_taps=counts.taps(offer.id, store), saves=counts.saves.get(offer.id, 0),
+                redemptions=counts.redemptions.get(offer.id, 0)))
     return OffersOut(generated_at=now, stores=[
         StoreOffersOut(store=store, offers=sorted(rows, key=lambda r: (_STATE_ORDER[r.state], r.starts, r.offer)))
         for store, rows in sorted(by_store.items())])

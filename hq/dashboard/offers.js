@@ -66,7 +66,8 @@ function offerRow(offer, now) {
     el("td", {}, el("span", { className: `pill ${offer.state}` }, STATES[offer.state] || offer.state),
       el("span", { className: "state-when" }, stateWhen(offer, now))),
     el("td", { className: "window", title: `${offer.starts} – ${offer.ends}` },
-      `${moment(offer.starts)} – ${moment(offer.ends)}`),
+      el("span", { className: "window-start" }, `${moment(offer.starts)} –`),
+      el("span", { className: "window-end" }, moment(offer.ends))),
     el("td", {}, discount(offer.discount)),
     el("td", { className: "applies", title: offer.applies_to }, offer.applies_to),
     el("td", {}, AUDIENCES[offer.audience] || offer.audience,
@@ -103,6 +104,7 @@ function showSignIn() {
   clearInterval(refreshTimer);
   refreshTimer = null;
   $("offers").hidden = true;
+  $("stores").replaceChildren();  // nothing of HQ's stays in the page once signed out
   $("summary").hidden = true;
   $("signout").hidden = true;
   $("signin").hidden = false;
