@@ -2,7 +2,9 @@
 and opened in a headless Chromium at a phone's size (Playwright with Debian's chromium):
 a running offer's products at their price after it with the usual one struck through,
 in both languages; an ended and a scheduled offer on their own clear pages; an unknown
-or malformed id a 404 page in the same style.
+or malformed id a 404 page in the same style; a members' offer saved to the card of the
+shopper whose visit the phone continues, read back through the coupon API, and a save
+from another site or by a shopper who is no member refused.
 
 Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/phone-offer*.png from this run.
 """
@@ -10,24 +12,30 @@ Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/phone-offer*.png from
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from hq import ApiKeys, ApiServer, CatalogFile, PhonePages, ProfileStore, create_app
+from hq import ApiKeys, ApiServer, CatalogFile, HandoffKey, HandoffSigner, PhonePages, ProfileStore, create_app
+from hq._store import CardVisit
 from kiosk_app.demo import demo_catalog, free_port
-from kiosk_protocol import Offer
+from kiosk_protocol import ConsentStatus, EventKind, HandoffRequest, Hlc, Offer, new_event
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # HQ's clock for these pages
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # HQ's clock for the pages' words
+KEYS = {"web": "web-key-0123456789abcdef"}
+STORE, KIOSK, MEMBER, GUEST = "madrid-centro", "kiosk-01", "shopper-0042", "shopper-0077"
 expect.set_options(timeout=20_000)
 
 OFFERS = [
@@ -56,20 +64,56 @@ OFFERS = [
 class Hq:
     url: str
     store: ProfileStore
+    pages: PhonePages
+    signer: HandoffSigner
+    server: ApiServer
+
+    def link(self, shopper: str, member: bool) -> str:
+        """The hand-off link of a visit at the kiosk in which ``shopper`` consented (HQ checked their card
+        when ``member``), as HQ signs it for the kiosk's QR code."""
+        session = uuid.uuid4()
+        self.store.record_many([new_event(kind=EventKind.CONSENT, store=STORE, kiosk=KIOSK, seq=1, session=session,
+                                          shopper=shopper, consent=ConsentStatus.GRANTED,
+                                          hlc=str(Hlc(1, 0, KIOSK)))],
+                               [CardVisit(str(session), STORE, KIOSK, shopper)] if member else [])
+        answer = self.signer.answer(STORE, KIOSK, HandoffRequest(request_id=uuid.uuid4(), session=session,
+                                                                 shopper=shopper, token=f"card-of-{shopper}"))
+        assert answer.url is not None, answer.error
+        return answer.url
+
+
+def _hq(url_of_db: str, tmp_path: Path, clock: Callable[[], float], offers: list[Offer]) -> Hq:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    store = ProfileStore(url_of_db)
+    store.offers.merge(offers)
+    key = HandoffKey.from_file(tmp_path / "handoff.key")
+    pages = PhonePages(store, CatalogFile(demo_catalog(tmp_path / "hq", url)), key, public_url=url,
+                       clock=clock)
+    signer = HandoffSigner(key, url, lambda token: token.removeprefix("card-of-"), clock=clock)
+    server = ApiServer(create_app(store, ApiKeys(KEYS), phone=pages), port=port)
+    server.start()
+    return Hq(url, store, pages, signer, server)
 
 
 @pytest.fixture
 def hq(sqlite_url: str, tmp_path: Path) -> Iterator[Hq]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    store = ProfileStore(sqlite_url)
-    store.offers.merge(Offer.model_validate(offer) for offer in OFFERS)
-    pages = PhonePages(store, CatalogFile(demo_catalog(tmp_path / "hq", url)), clock=NOW.timestamp)
-    server = ApiServer(create_app(store, ApiKeys({"web": "web-key-0123456789abcdef"}), phone=pages), port=port)
-    server.start()
-    yield Hq(url, store)
-    server.stop()
-    store.close()
+    made = _hq(sqlite_url, tmp_path, NOW.timestamp, [Offer.model_validate(offer) for offer in OFFERS])
+    yield made
+    made.server.stop()
+    made.store.close()
+
+
+@pytest.fixture
+def hq_now(sqlite_url: str, tmp_path: Path) -> Iterator[Hq]:
+    """HQ on the wall clock, with a members' offer running around now (a save is checked at its own time)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    club = Offer.model_validate({**OFFERS[1], "starts": (now - timedelta(days=1)).isoformat(),
+                                 "ends": (now + timedelta(days=6)).isoformat()})
+    made = _hq(sqlite_url, tmp_path, time.time, [club])
+    yield made
+    made.server.stop()
+    made.store.close()
 
 
 @pytest.fixture
@@ -177,3 +221,65 @@ def test_an_unknown_or_malformed_offer_is_a_404_in_the_same_style(hq: Hq, browse
     assert page.evaluate("getComputedStyle(document.body).margin") == "0px"
     assert dialogs == []  # the id is shown as text, never run
     _fits_a_phone(page)
+
+
+def _coupons(hq: Hq, shopper: str) -> list[tuple[str, str]]:
+    answer = httpx.get(f"{hq.url}/v1/shoppers/{shopper}/coupons", headers={"X-Api-Key": KEYS["web"]})
+    return [(c["offer"], c["channel"]) for c in answer.json()["coupons"]] if answer.status_code == 200 else []
+
+
+def test_a_member_saves_a_members_offer_to_their_card_from_the_phone(hq_now: Hq, browser: Browser,
+                                                                     tmp_path: Path) -> None:
+    hq = hq_now
+    page = _phone(browser, "es").new_page()
+    page.goto(hq.link(MEMBER, member=True))  # the visit continued on this phone: its session cookie
+    page.goto(f"{hq.url}/o/TOTE-CLUB?store={STORE}")
+    expect(page.locator(".members")).to_have_text("Solo para clientes con tarjeta de fidelidad")
+    page.get_by_role("button", name="Guardar en mi tarjeta").click()
+    expect(page.locator(".coupon-saved")).to_have_text("Guardada en tu tarjeta: úsala en tienda o en la web.")
+    expect(page.get_by_role("button", name="Guardar en mi tarjeta")).to_have_count(0)
+    assert page.url == f"{hq.url}/o/TOTE-CLUB?lang=es"
+    assert _coupons(hq, MEMBER) == [("TOTE-CLUB", "phone")]  # the same coupon every channel reads
+    assert hq.pages.stats.coupons_saved == 1
+    _fits_a_phone(page)
+    _screenshot(page, "phone-offer-saved.png", tmp_path)
+    page.go_back()  # the page with the button again: a second save changes nothing
+    page.reload()
+    expect(page.locator(".coupon-saved")).to_be_visible()
+    assert _coupons(hq, MEMBER) == [("TOTE-CLUB", "phone")]
+
+
+def test_a_save_from_another_site_or_by_no_member_is_refused(hq_now: Hq, browser: Browser) -> None:
+    hq = hq_now
+    member = _phone(browser, "en")
+    page = member.new_page()
+    page.goto(hq.link(MEMBER, member=True))
+    page.goto(f"{hq.url}/o/TOTE-CLUB")
+    token = page.locator("form.coupon input[name=form_token]").get_attribute("value")
+    assert token
+    # Another site's page posting the shopper's form, their cookie riding along.
+    forged = member.request.post(f"{hq.url}/phone/coupons", headers={"Origin": "http://evil.example"},
+                                 form={"offer": "TOTE-CLUB", "form_token": token, "lang": "en"})
+    assert forged.status == 403 and "That did not work" in forged.text()
+    wrong = member.request.post(f"{hq.url}/phone/coupons", headers={"Origin": hq.url},
+                                form={"offer": "TOTE-CLUB", "form_token": token[::-1], "lang": "en"})
+    assert wrong.status == 403 and _coupons(hq, MEMBER) == [] and hq.pages.stats.forms_refused == 2
+    # A shopper whose card HQ never checked is no member: told how to become one, and refused a save.
+    guest = _phone(browser, "en")
+    other = guest.new_page()
+    other.goto(hq.link(GUEST, member=False))
+    other.goto(f"{hq.url}/o/TOTE-CLUB")
+    expect(other.locator(".coupon-hint")).to_have_text(
+        "To save it to your card, tap your loyalty card on the kiosk and scan its code.")
+    expect(other.locator("form.coupon")).to_have_count(0)
+    assert hq.pages.sessions is not None
+    guest_token = hq.pages.sessions.visit(next(c["value"] for c in guest.cookies() if c["name"] == "kiosk_visit"))
+    assert guest_token is not None
+    refused = guest.request.post(f"{hq.url}/phone/coupons", headers={"Origin": hq.url},
+                                 form={"offer": "TOTE-CLUB", "form_token": guest_token.form_token, "lang": "en"})
+    assert refused.status == 400 and _coupons(hq, GUEST) == []
+    # Without a visit on the phone at all: the hint, no button.
+    anonymous = _phone(browser, "en").new_page()
+    anonymous.goto(f"{hq.url}/o/TOTE-CLUB")
+    expect(anonymous.locator(".coupon-hint")).to_be_visible()
+    expect(anonymous.locator("form.coupon")).to_have_count(0)
