@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from hq._coupons import coupons, redemptions
-from hq._schema import events
-from kiosk_protocol import EventKind
+from hq._schema import OFFER_TAP_ROWS, events
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def offer_counts(engine: sa.Engine, offer_ids: Collection[str]) -> OfferCounts:
         return OfferCounts()
     ids = sorted(offer_ids)
     taps = (sa.select(events.c.detail, events.c.store, sa.func.count())
-            .where(events.c.kind == EventKind.OFFER_TAP.value, events.c.detail.in_(ids))
+            .where(OFFER_TAP_ROWS, events.c.detail.in_(ids))
             .group_by(events.c.detail, events.c.store))
     saves = (sa.select(coupons.c.offer_id, sa.func.count()).where(coupons.c.offer_id.in_(ids))
              .group_by(coupons.c.offer_id))

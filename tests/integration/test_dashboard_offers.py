@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from hq import ApiKeys, ApiServer, FleetView, ProfileStore, create_app
-from hq._offer_counts import offer_counts
+from hq._offer_counts import OfferCounts, offer_counts
 from hq._store import CardVisit, shopper_key
 from kiosk_app.demo import free_port
 from kiosk_protocol import EventKind, Hlc, Offer, new_event
@@ -117,13 +117,22 @@ def _seed(store: ProfileStore) -> None:
         store.coupons.redeem(shopper, shopper_key(shopper), "TOTE-CLUB", key, "till")
 
 
-def test_the_counts_are_grouped_by_offer_and_store(hq: Hq) -> None:
-    _seed(hq.store)
-    counts = offer_counts(hq.store.engine, [o.id for o in _offers()])
-    assert counts.sign_taps == {("WINTER-BOOTS", MADRID): 7, ("WINTER-BOOTS", BARCELONA): 3,
-                                ("TOTE-CLUB", MADRID): 2, ("SUMMER-SANDALS", MADRID): 5}
-    assert counts.saves == {"TOTE-CLUB": 3, "WINTER-BOOTS": 1}
-    assert counts.redemptions == {"TOTE-CLUB": 3}
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+def test_the_counts_are_grouped_by_offer_and_store(database: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(database)
+    store = ProfileStore(url)
+    try:
+        store.offers.merge(_offers())
+        _seed(store)
+        ProfileStore(url).close()  # a second HQ process starting on the same database, its index there already
+        counts = offer_counts(store.engine, [o.id for o in _offers()])
+        assert counts.sign_taps == {("WINTER-BOOTS", MADRID): 7, ("WINTER-BOOTS", BARCELONA): 3,
+                                    ("TOTE-CLUB", MADRID): 2, ("SUMMER-SANDALS", MADRID): 5}
+        assert counts.saves == {"TOTE-CLUB": 3, "WINTER-BOOTS": 1}
+        assert counts.redemptions == {"TOTE-CLUB": 3}
+        assert offer_counts(store.engine, ["NO-SUCH-OFFER"]) == offer_counts(store.engine, []) == OfferCounts()
+    finally:
+        store.close()
 
 
 def test_the_offers_list_shows_each_store_s_offers_with_state_and_counts(hq: Hq, page: Page,
