@@ -42,6 +42,14 @@ presence = sa.Table(
     sa.Column("until", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Index("presence_kiosk", "store", "kiosk"),
 )
+# The profile version each stay's kiosk asked in (a table of its own: the presence table
+# predates it). No row: version 2, the first that had stays.
+stay_versions = sa.Table(
+    "stay_versions", metadata,
+    sa.Column("shopper", sa.String(128), primary_key=True),
+    sa.Column("session", sa.String(36), nullable=False),
+    sa.Column("v", sa.Integer, nullable=False),
+)
 # The last change of the log each pusher has dealt with, by pusher name.
 push_cursors = sa.Table(
     "push_cursors", metadata,
@@ -59,6 +67,7 @@ class Stay:
     kiosk: str
     session: str
     since: datetime
+    v: int = 2  # the version of the profile request that began it: what the kiosk reads
 
 
 class Presence:
@@ -71,8 +80,11 @@ class Presence:
         self._clock = clock
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
-    def arrive(self, shopper: str, store: str, kiosk: str, session: str) -> None:
-        """``shopper`` signed in at ``store``/``kiosk`` in visit ``session``: they stand there now, and nowhere else."""
+    def arrive(self, shopper: str, store: str, kiosk: str, session: str, v: int = 2) -> None:
+        """``shopper`` signed in at ``store``/``kiosk`` in visit ``session``: they stand there now, and nowhere else.
+
+        ``v`` is the version of the kiosk's profile request: which changes it reads.
+        """
         now = self._clock()
         row = {"shopper": shopper, "store": store, "kiosk": kiosk, "session": session, "since": now,
                "until": now + timedelta(seconds=self.bound_s)}
@@ -82,6 +94,9 @@ class Presence:
             statement = self._insert(presence).values(**row)
             db.execute(statement.on_conflict_do_update(index_elements=["shopper"],
                                                        set_={name: statement.excluded[name] for name in row}))
+            version = self._insert(stay_versions).values(shopper=shopper, session=session, v=v)
+            db.execute(version.on_conflict_do_update(index_elements=["shopper"],
+                                                     set_={"session": session, "v": v}))
 
     def leave(self, store: str, kiosk: str, session: str | None = None) -> int:
         """The visit ``session`` at this kiosk ended (any visit there when None); returns how many stays ended."""
@@ -95,12 +110,16 @@ class Presence:
         """End ``shopper``'s stay, wherever it is (their profile was erased)."""
         with self._engine.begin() as db:
             db.execute(presence.delete().where(presence.c.shopper == shopper))
+            db.execute(stay_versions.delete().where(stay_versions.c.shopper == shopper))
 
     def stays(self, shoppers: Collection[str]) -> dict[str, Stay]:
         """The stays of those among ``shoppers`` who stand at a kiosk now, by shopper (one query)."""
         if not shoppers:
             return {}
-        query = sa.select(presence).where(presence.c.shopper.in_(sorted(shoppers)), presence.c.until > self._clock())
+        query = (sa.select(presence, stay_versions.c.v)
+                 .select_from(presence.outerjoin(stay_versions, sa.and_(stay_versions.c.shopper == presence.c.shopper,
+                                                                        stay_versions.c.session == presence.c.session)))
+                 .where(presence.c.shopper.in_(sorted(shoppers)), presence.c.until > self._clock()))
         with self._engine.connect() as db:
             return {row.shopper: _stay(row) for row in db.execute(query)}
 
@@ -111,7 +130,9 @@ class Presence:
     def expire(self) -> int:
         """Forget the stays past their bound; returns how many."""
         with self._engine.begin() as db:
-            return int(db.execute(presence.delete().where(presence.c.until <= self._clock())).rowcount)
+            gone = int(db.execute(presence.delete().where(presence.c.until <= self._clock())).rowcount)
+            db.execute(stay_versions.delete().where(stay_versions.c.session.not_in(sa.select(presence.c.session))))
+            return gone
 
     def cursor(self, name: str) -> int | None:
         """The last change pusher ``name`` dealt with, or None before its first start."""
@@ -127,4 +148,4 @@ class Presence:
 
 def _stay(row: Any) -> Stay:
     since = row.since if row.since.tzinfo else row.since.replace(tzinfo=UTC)  # SQLite gives naive datetimes
-    return Stay(row.shopper, row.store, row.kiosk, row.session, since)
+    return Stay(row.shopper, row.store, row.kiosk, row.session, since, row.v or 2)

@@ -5,7 +5,8 @@ The pusher follows the change log (``_changes``) by cursor, a page at a time, an
 where the page's shoppers stand (``_presence``). A change goes out (``ProfileChange``,
 QoS 1, naming the visit, not the shopper) when its shopper is signed in at a kiosk and
 the change was made elsewhere: the kiosk's own changes are not echoed back to it. Views
-are not pushed; what a kiosk shows of them is what it pulled at sign-in.
+are not pushed; what a kiosk shows of them is what it pulled at sign-in. A coupon's
+changes go only to a kiosk whose profile request said it reads coupons (version 3).
 
 Delivery is at least once: the pusher keeps its cursor in HQ's database only after the
 broker has acknowledged every change up to it, and resumes from it after a restart, so
@@ -26,14 +27,23 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hq._changes import ERASE, Change
+from hq._changes import CHANGE_FIELDS, ERASE, Change
 from hq._presence import Stay
 from hq._store import ProfileStore
-from kiosk_protocol import ChangeKind, ProfileChange, SyncError, kiosk_topics
+from kiosk_protocol import (
+    CHANGE_KIND_SINCE,
+    COUPONS_SINCE_REQUEST,
+    ChangeKind,
+    ProfileChange,
+    SyncError,
+    kiosk_topics,
+)
 
 log = logging.getLogger(__name__)
 
 PUSHED_KINDS = frozenset(kind.value for kind in ChangeKind)
+# What a kiosk is told of each kind: the log's fields but those it has no use for (a redemption's id).
+_PUSHED_FIELDS = {kind: set(CHANGE_FIELDS[kind.value]) - {"redemption"} for kind in ChangeKind}
 _MAX_BACKOFF_S = 2.0
 
 
@@ -53,6 +63,7 @@ class PushStats:
     not_echoed: int = 0  # made at the very kiosk the shopper stands at
     nobody_there: int = 0  # of shoppers signed in nowhere now
     unfit: int = 0  # changes the push contract does not take (logged, skipped)
+    too_new: int = 0  # of kinds the shopper's kiosk is too old to read (coupons to a kiosk of version 2)
     failures: int = 0  # rounds that stopped on the broker or the database, and were tried again
     cursor: int = 0  # every change up to here is dealt with, and kept so in the database
     resumed_from: int = 0  # the cursor it started from (kept by the pusher before it, or the log's end)
@@ -142,6 +153,8 @@ class ProfilePusher:
             self.stats.nobody_there += 1
         elif (change.store, change.kiosk) == (stay.store, stay.kiosk):
             self.stats.not_echoed += 1
+        elif stay.v < COUPONS_SINCE_REQUEST and CHANGE_KIND_SINCE.get(ChangeKind(change.kind), 1) > 1:
+            self.stats.too_new += 1
         else:
             self._send(change, stay)
         if change.kind == ERASE:  # once pushed: wherever they stood, HQ forgets it too
@@ -149,8 +162,10 @@ class ProfilePusher:
 
     def _send(self, change: Change, stay: Stay) -> None:
         try:
-            message = ProfileChange.model_validate({"cursor": change.cursor, "session": stay.session,
-                                                    "kind": change.kind, **change.fields})
+            kind = ChangeKind(change.kind)
+            fields = {name: change.fields[name] for name in _PUSHED_FIELDS[kind] if name in change.fields}
+            message = ProfileChange.model_validate({"v": CHANGE_KIND_SINCE.get(kind, 1), "cursor": change.cursor,
+                                                    "session": stay.session, "kind": kind, **fields})
         except ValidationError as exc:
             self.stats.unfit += 1
             log.error("change %d is not pushed: %s", change.cursor, exc.errors(include_url=False)[:3])

@@ -28,8 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from backend_sync import BrokerUrl, MessageHandler, MqttClient, publish_once
 from hq._handoff import HandoffSigner
-from hq._store import ProfileStore
+from hq._store import ProfileStore, shopper_key
 from kiosk_protocol import (
+    COUPONS_SINCE_REQUEST,
     FLEET_COMMANDS,
     HANDOFF_REQUESTS_WILDCARD,
     PROFILE_ENDED_WILDCARD,
@@ -153,7 +154,8 @@ class ProfileResponder:
         self._client.publish(reply_to, response.model_dump_json().encode(), properties={"CorrelationData": correlation})
 
     def _answer(self, request: ProfileRequest, store: str, kiosk: str) -> ProfileResponse:
-        """The answer, in the version the kiosk asked in (one from before display names reads only version 1)."""
+        """The answer, in the version the kiosk asked in (one from before display names reads only version 1,
+        one from before coupons only version 2)."""
         refusal = self._card_refusal(request)
         if refusal is not None:
             self.stats.refused += 1
@@ -161,7 +163,7 @@ class ProfileResponder:
         cursor = None
         if request.v >= 2:
             if request.session is not None:  # first: a change stored after the profile is read is pushed
-                self._arrive(request.shopper, store, kiosk, str(request.session))
+                self._arrive(request.shopper, store, kiosk, str(request.session), request.v)
             cursor = self.store.changes.latest()  # before the read: every change up to it is in the profile
         profile = self.store.profile(request.shopper, history_limit=200)
         recent = list(dict.fromkeys(e.sku for e in reversed(profile.views) if e.sku))
@@ -170,7 +172,8 @@ class ProfileResponder:
                                consent=profile.consent, recent_skus=tuple(recent[:RECENT_VIEWS]),
                                wishlist=tuple(profile.wishlist), preferences=profile.preferences,
                                display_name=self._display_name(request.shopper) if request.v >= 2 else None,
-                               cursor=cursor)
+                               cursor=cursor, coupons=tuple(self.store.coupons.left_of(shopper_key(request.shopper)))
+                               if request.v >= COUPONS_SINCE_REQUEST else ())
 
     def _display_name(self, shopper: str) -> str | None:
         """The name to greet ``shopper`` by, when HQ holds one a kiosk can show as written."""
@@ -191,9 +194,9 @@ class ProfileResponder:
             return f"card refused: {exc}"
         return None if card_holder == request.shopper else "the card does not belong to this shopper"
 
-    def _arrive(self, shopper: str, store: str, kiosk: str, session: str) -> None:
+    def _arrive(self, shopper: str, store: str, kiosk: str, session: str, v: int) -> None:
         try:
-            self.store.presence.arrive(shopper, store, kiosk, session)
+            self.store.presence.arrive(shopper, store, kiosk, session, v)
             self.stats.visits_started += 1
         except SQLAlchemyError as exc:  # the profile is still answered; only its live push is lost
             log.error("cannot record that a shopper is at %s/%s: %s", store, kiosk, exc)

@@ -10,8 +10,9 @@ visit: HQ may not have it yet); then HQ pushes each change made in another chann
   dropped), and only once: its cursor must be past the last one the visit has, and past
   the cursor the pulled profile is as of (what the profile already holds);
 - only when it is newer, by HLC, than what the visit holds for the same wishlist item,
-  preference, name or consent (HQ's own merge rule), so a change made here a moment
-  later is not undone by an older one from elsewhere;
+  preference, name, consent or coupon (HQ's own merge rule), so a change made here a
+  moment later is not undone by an older one from elsewhere; a coupon's redemption has
+  no HLC and is taken in cursor order (a coupon used up leaves ``Visit.coupons``);
 - after the pulled profile: one pushed before it arrives waits for it.
 
 A consent other than ``granted`` from another channel ends the linking of this visit
@@ -47,6 +48,8 @@ def stamp_key(change: ProfileChange) -> str:
         return f"wishlist:{change.sku}"
     if change.kind is ChangeKind.PREFERENCE:
         return f"preference:{change.key}"
+    if change.kind in (ChangeKind.COUPON_SAVED, ChangeKind.COUPON_REDEEMED):
+        return f"coupon:{change.offer}"
     return change.kind.value
 
 
@@ -54,7 +57,8 @@ def take_profile(visit: Visit, response: ProfileResponse, now: float,
                  here: str) -> list[tuple[ProfileChange, ChangeVerdict]]:
     """Put the pulled profile in the visit, then the changes that waited for it; returns those, with their verdicts.
 
-    Wishlist items this kiosk (HLC node ``here``) changed in the visit keep their state.
+    Wishlist items this kiosk (HLC node ``here``) changed in the visit keep their state, and
+    coupons it saved in the visit (stamped ``coupon:<offer>``) stay saved.
     """
     made_here = {sku: sku in visit.wishlist for key, stamp in visit.stamps.items()
                  if (sku := key.removeprefix("wishlist:")) != key and Hlc.parse(stamp).node == here}
@@ -63,6 +67,9 @@ def take_profile(visit: Visit, response: ProfileResponse, now: float,
         sku for sku, wanted in made_here.items() if wanted}
     visit.display_name = response.display_name
     visit.preferences = dict(response.preferences)
+    visit.coupons = set(response.coupons) | {offer for key, stamp in visit.stamps.items()
+                                             if (offer := key.removeprefix("coupon:")) != key
+                                             and Hlc.parse(stamp).node == here}
     visit.changes_seen = max(visit.changes_seen or 0, response.cursor or 0)
     waiting, visit.waiting = sorted(visit.waiting, key=lambda change: change.cursor), []
     return [(change, take_change(visit, change)) for change in waiting]
@@ -83,6 +90,9 @@ def take_change(visit: Visit, change: ProfileChange) -> ChangeVerdict:
     if change.kind is ChangeKind.ERASE:
         return ChangeVerdict.ERASED
     key = stamp_key(change)
+    if change.kind is ChangeKind.COUPON_REDEEMED:  # carries no HLC: redemptions only ever use a coupon up
+        _apply(visit, change)
+        return ChangeVerdict.APPLIED
     if change.hlc is None or change.hlc <= visit.stamps.get(key, ""):  # HLC text sorts as the stamps do
         return ChangeVerdict.OUTDATED
     visit.stamps[key] = change.hlc
@@ -102,6 +112,10 @@ def _apply(visit: Visit, change: ProfileChange) -> None:
         visit.display_name = change.display_name
     elif change.kind is ChangeKind.CONSENT and change.consent is not ConsentStatus.GRANTED:
         visit.consented = False
+    elif change.kind is ChangeKind.COUPON_SAVED and change.offer:
+        visit.coupons.add(change.offer)
+    elif change.kind is ChangeKind.COUPON_REDEEMED and change.offer and change.left == 0:
+        visit.coupons.discard(change.offer)
 
 
 def note_added(visit: Visit, sku: str) -> None:

@@ -27,6 +27,11 @@ class ShopperProfile:
         """The name the shopper gave to be greeted by, if any (HQ sends it from version 2 on)."""
         return self.response.display_name
 
+    @property
+    def coupons(self) -> tuple[str, ...]:
+        """The offer ids of the shopper's coupons with redemptions left (HQ sends them from version 3 on)."""
+        return self.response.coupons
+
 
 def fetch_profile(request_profile: Callable[[str, str], ProfileResponse | None], cache: ProfileCache,
                   shopper: str, card_token: str) -> ShopperProfile | None:

@@ -56,6 +56,7 @@ class Visit:
     added: list[str] = field(default_factory=list)  # wishlist items added in this visit, oldest first
     display_name: str | None = None
     preferences: dict[str, str] = field(default_factory=dict)
+    coupons: set[str] = field(default_factory=set)
     # The profile's copy kept current by HQ's push (``_live_profile``): the newest HLC it holds
     # per wishlist item, preference, name and consent; the last change's cursor it has (None
     # until the pulled profile is in); the changes pushed before that, waiting for it.

@@ -32,6 +32,8 @@ from kiosk_protocol._manifest import (
 )
 from kiosk_protocol._private_files import PRIVATE, PUBLIC, atomic_writer, fsync_dir, private_file, write_atomically
 from kiosk_protocol._profile_messages import (
+    CHANGE_KIND_SINCE,
+    COUPONS_SINCE_REQUEST,
     PROFILE_VERSION,
     ChangeKind,
     HandoffRequest,
@@ -102,6 +104,8 @@ from kiosk_protocol.offers import (
 
 __all__ = [
     "BACKLOG_HIGH",
+    "CHANGE_KIND_SINCE",
+    "COUPONS_SINCE_REQUEST",
     "DISPLAY_NAME_MAX",
     "EVENTS_WILDCARD",
     "FLEET_COMMANDS",

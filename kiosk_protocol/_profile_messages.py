@@ -36,8 +36,9 @@ from kiosk_protocol.contract import (
     ShopperId,
     Sku,
 )
+from kiosk_protocol.offers import OfferId
 
-PROFILE_VERSION: Literal[2] = 2
+PROFILE_VERSION: Literal[3] = 3
 MAX_CURSOR = 2**53 - 1  # HQ's cursors: integers every JSON reader holds exactly (JavaScript's safe range)
 Cursor = Annotated[int, Field(ge=0, le=MAX_CURSOR)]
 
@@ -47,13 +48,14 @@ class ProfileRequest(BaseModel):
 
     The card's signed token goes along: HQ answers only for the shopper it names. From
     version 2 on, ``session`` (the visit the tap started) asks HQ to push that visit the
-    shopper's later changes.
+    shopper's later changes. Version 3 says the kiosk reads coupons: in the answer, and in
+    the changes pushed to it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
 
-    v: Literal[1, 2] = PROFILE_VERSION
+    v: Literal[1, 2, 3] = PROFILE_VERSION
     request_id: uuid.UUID
     shopper: ShopperId
     token: CardToken
@@ -71,13 +73,14 @@ class ProfileResponse(BaseModel):
 
     Version 2 adds the shopper's display name and ``cursor``: every change in HQ's log up to
     it is in this profile, so a pushed change at or below it is one the kiosk already has.
-    A version 1 answer is encoded with exactly version 1's fields.
+    Version 3 adds ``coupons``: the offer ids of the shopper's coupons with redemptions left.
+    An answer is encoded with exactly its version's fields.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
 
-    v: Literal[1, 2] = PROFILE_VERSION
+    v: Literal[1, 2, 3] = PROFILE_VERSION
     request_id: uuid.UUID
     shopper: ShopperId
     error: str | None = None
@@ -87,11 +90,14 @@ class ProfileResponse(BaseModel):
     preferences: dict[str, str] = Field(default_factory=dict)
     display_name: DisplayName | None = None
     cursor: Cursor | None = None
+    coupons: tuple[OfferId, ...] = ()
 
     @model_validator(mode="after")
     def _fields_of_its_version(self) -> ProfileResponse:
         if self.v < 2 and (self.display_name is not None or self.cursor is not None):
             raise ValueError("a version 1 profile response carries no display name or cursor")
+        if self.v < 3 and self.coupons:
+            raise ValueError(f"a version {self.v} profile response carries no coupons")
         return self
 
     @model_serializer(mode="wrap")
@@ -100,6 +106,8 @@ class ProfileResponse(BaseModel):
         if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
             data.pop("display_name", None)
             data.pop("cursor", None)
+        if self.v < 3:  # a kiosk of version 2 knows no coupons
+            data.pop("coupons", None)
         return data
 
 
@@ -112,6 +120,8 @@ class ChangeKind(enum.Enum):
     DISPLAY_NAME = "display_name"
     CONSENT = "consent"
     ERASE = "erase"  # the profile is gone: sign the shopper out and forget them
+    COUPON_SAVED = "coupon_saved"  # since version 2: an offer saved to the shopper's card
+    COUPON_REDEEMED = "coupon_redeemed"  # since version 2: a coupon redeemed, with how many redemptions are left
 
 
 # The fields each kind carries (and no other kind may).
@@ -122,8 +132,14 @@ _CHANGE_FIELDS: dict[ChangeKind, set[str]] = {
     ChangeKind.DISPLAY_NAME: {"display_name", "hlc"},
     ChangeKind.CONSENT: {"consent", "hlc"},
     ChangeKind.ERASE: set(),
+    ChangeKind.COUPON_SAVED: {"offer", "hlc"},
+    ChangeKind.COUPON_REDEEMED: {"offer", "left"},
 }
-_OPTIONAL_FIELDS = {"sku", "key", "value", "display_name", "consent", "hlc"}
+_OPTIONAL_FIELDS = {"sku", "key", "value", "display_name", "consent", "hlc", "offer", "left"}
+# Kinds a kiosk reads only from this version on: HQ pushes them only to a kiosk whose
+# profile request was of ``COUPONS_SINCE_REQUEST`` or later.
+CHANGE_KIND_SINCE = {ChangeKind.COUPON_SAVED: 2, ChangeKind.COUPON_REDEEMED: 2}
+COUPONS_SINCE_REQUEST = 3
 
 
 class ProfileChange(BaseModel):
@@ -131,13 +147,14 @@ class ProfileChange(BaseModel):
 
     ``session`` is the visit it is for (the one the kiosk's profile request named);
     ``cursor`` its place in HQ's change log: HQ pushes at least once, in cursor order, and
-    the kiosk drops a cursor it has already had.
+    the kiosk drops a cursor it has already had. Version 2 adds the coupon kinds (and
+    their ``offer`` and ``left``); a version 1 change is encoded with version 1's fields only.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 2 * 1024  # the largest (a preference) is under 600 bytes
 
-    v: Literal[1] = 1
+    v: Literal[1, 2] = 1
     cursor: Annotated[int, Field(ge=1, le=MAX_CURSOR)]
     session: uuid.UUID
     kind: ChangeKind
@@ -147,6 +164,8 @@ class ProfileChange(BaseModel):
     display_name: DisplayName | None = None
     consent: ConsentStatus | None = None
     hlc: HlcText | None = None
+    offer: OfferId | None = None
+    left: Annotated[int, Field(ge=0, le=1000)] | None = None
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> ProfileChange:
@@ -155,7 +174,17 @@ class ProfileChange(BaseModel):
         extra = sorted(f for f in _OPTIONAL_FIELDS - needed if getattr(self, f) is not None)
         if missing or extra:
             raise ValueError(f"{self.kind.value} change: missing {missing}, unexpected {extra}")
+        if self.v < CHANGE_KIND_SINCE.get(self.kind, 1):
+            raise ValueError(f"a {self.kind.value} change is of version {CHANGE_KIND_SINCE[self.kind]} or later")
         return self
+
+    @model_serializer(mode="wrap")
+    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
+            data.pop("offer", None)
+            data.pop("left", None)
+        return data
 
 
 class VisitEnded(BaseModel):

@@ -226,7 +226,12 @@ def test_the_openapi_document_describes_the_api_and_its_key() -> None:
         "/v1/health", "/v1/shoppers/{shopper}", "/v1/shoppers/{shopper}/views", "/v1/sessions/{session}/views",
         "/v1/shoppers/{shopper}/wishlist/{sku}", "/v1/shoppers/{shopper}/preferences/{key}",
         "/v1/shoppers/{shopper}/consent", "/v1/shoppers/{shopper}/display-name", "/v1/shoppers/{shopper}/export",
-        "/v1/changes", "/v1/changes/stream"}
+        "/v1/changes", "/v1/changes/stream", "/v1/shoppers/{shopper}/coupons",
+        "/v1/shoppers/{shopper}/coupons/{offer}", "/v1/shoppers/{shopper}/coupons/{offer}/redeem"}
+    redeem = schema["paths"]["/v1/shoppers/{shopper}/coupons/{offer}/redeem"]["post"]
+    assert any(p["name"] == "idempotency-key" and p["in"] == "header" and p["required"]
+               for p in redeem["parameters"])
+    assert set(redeem["responses"]) >= {"200", "401", "404", "409", "410", "422"}
     consent = schema["paths"]["/v1/shoppers/{shopper}/consent"]["put"]
     assert consent["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ConsentIn")
     assert set(consent["responses"]) >= {"200", "401", "422", "503"}

@@ -65,7 +65,7 @@ def test_the_display_name_reaches_the_kiosk_its_cache_and_leaves_with_an_erase(
         mosquitto: Mosquitto, responder: ProfileResponder, runtime: KioskRuntime,
         hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     profile = runtime.fetch_profile(SHOPPER, issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 60))
-    assert profile is not None and (profile.display_name, profile.response.v) == (NAME, 2)
+    assert profile is not None and (profile.display_name, profile.response.v) == (NAME, 3)
     cached = runtime.profiles.get(SHOPPER)
     assert cached is not None and cached.display_name == NAME
     tell_fleet_to_forget(mosquitto.url, SHOPPER)

@@ -50,7 +50,7 @@ def test_a_version_1_answer_still_decodes_without_a_name() -> None:
 
 def test_a_version_2_answer_carries_the_display_name() -> None:
     sent = ProfileResponse(request_id=REQUEST_ID, shopper="shopper-0042", display_name="Lucía")
-    assert PROFILE_VERSION == 2 and sent.v == 2
+    assert PROFILE_VERSION == 3 and sent.v == 3
     assert decode(ProfileResponse, sent.model_dump_json().encode()).display_name == "Lucía"
 
 
@@ -64,11 +64,11 @@ def test_a_kiosk_from_before_display_names_refuses_version_2_and_takes_version_1
 
 
 def test_requests_name_the_version_they_read_and_older_ones_still_decode() -> None:
-    assert ProfileRequest(request_id=REQUEST_ID, shopper="s-1", token="t").v == 2
+    assert ProfileRequest(request_id=REQUEST_ID, shopper="s-1", token="t").v == 3
     old = json.dumps({"v": 1, "request_id": str(REQUEST_ID), "shopper": "s-1", "token": "t"}).encode()
     assert decode(ProfileRequest, old).v == 1
     with pytest.raises(ContractError):
-        decode(ProfileRequest, json.dumps({"v": 3, "request_id": str(REQUEST_ID), "shopper": "s-1",
+        decode(ProfileRequest, json.dumps({"v": 4, "request_id": str(REQUEST_ID), "shopper": "s-1",
                                            "token": "t"}).encode())
 
 
