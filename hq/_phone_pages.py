@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 PHONE_DIR = Path(__file__).with_name("phone")
 PHONE_CHANNEL = "phone"  # the channel a phone's wishlist changes are stored as (store "online", kiosk "phone")
 VISIT_COOKIE = "kiosk_visit"
-_ROOT = "../"  # from any page (/p/<sku>, /h/<token>, /phone/<page>) to the site's root
+_ROOT = "../"  # from any page (/p/<sku>, /o/<offer>, /h/<token>, /phone/<page>) to the site's root
 _STATIC = {"phone.css": "text/css", "phone.js": "text/javascript"}
 _SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 _OFFER_ID = re.compile(OFFER_ID_PATTERN)
@@ -199,7 +199,7 @@ class PhonePages:
         language = self._language(request, fields.get("lang"))
         texts = texts_for(language)
         visit = self._visit(request)
-        if visit is None or not self._from_phone_page(request, fields, visit, "wishlist"):
+        if not self._from_phone_page(request, fields, visit, "wishlist") or visit is None:
             return self._message(request, language, 403, texts["refused_title"], texts["refused_body"], visit)
         sku, action = fields.get("sku", ""), fields.get("action", "")
         shopper, _, _ = self._shopper_of(visit)
@@ -219,7 +219,7 @@ class PhonePages:
         language = self._language(request, fields.get("lang"))
         texts = texts_for(language)
         visit = self._visit(request)
-        if visit is None or not self._from_phone_page(request, fields, visit, "coupon"):
+        if not self._from_phone_page(request, fields, visit, "coupon") or visit is None:
             return self._message(request, language, 403, texts["refused_title"], texts["refused_body"], visit)
         offer_id = fields.get("offer", "")
         offer = self.store.offers.get(offer_id) if _OFFER_ID.match(offer_id) else None
@@ -280,11 +280,12 @@ class PhonePages:
             return None, None, []
         return visit.shopper, profile.display_name, profile.wishlist
 
-    def _from_phone_page(self, request: Request, fields: dict[str, str], visit: PhoneVisit, form: str) -> bool:
+    def _from_phone_page(self, request: Request, fields: dict[str, str], visit: PhoneVisit | None,
+                         form: str) -> bool:
         """Whether a form came from a page of this site carrying the form token of the phone's session
         (counted and logged when not)."""
-        if self._from_this_site(request) and hmac.compare_digest(fields.get("form_token", "").encode(),
-                                                                 visit.form_token.encode()):
+        if visit is not None and self._from_this_site(request) and hmac.compare_digest(
+                fields.get("form_token", "").encode(), visit.form_token.encode()):
             return True
         self.stats.forms_refused += 1
         log.warning("refused a %s form from %s (origin %r): not from this phone's own page", form,

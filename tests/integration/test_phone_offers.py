@@ -279,7 +279,11 @@ def test_a_save_from_another_site_or_by_no_member_is_refused(hq_now: Hq, browser
                                  form={"offer": "TOTE-CLUB", "form_token": guest_token.form_token, "lang": "en"})
     assert refused.status == 400 and _coupons(hq, GUEST) == []
     # Without a visit on the phone at all: the hint, no button.
-    anonymous = _phone(browser, "en").new_page()
+    nobody = _phone(browser, "en")
+    anonymous = nobody.new_page()
     anonymous.goto(f"{hq.url}/o/TOTE-CLUB")
     expect(anonymous.locator(".coupon-hint")).to_be_visible()
     expect(anonymous.locator("form.coupon")).to_have_count(0)
+    stolen = nobody.request.post(f"{hq.url}/phone/coupons", headers={"Origin": hq.url},  # a token, no session
+                                 form={"offer": "TOTE-CLUB", "form_token": token, "lang": "en"})
+    assert stolen.status == 403 and hq.pages.stats.forms_refused == 3 and _coupons(hq, MEMBER) == []
