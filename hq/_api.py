@@ -66,6 +66,7 @@ from hq._guard import (
     RequestGuard,
     authenticated_channel,
 )
+from hq._offers_dashboard import offers_router
 from hq._phone_pages import PHONE_CHANNEL, PhonePages
 from hq._responder import ProfileResponder, tell_fleet_to_forget
 from hq._store import ProfileStore
@@ -292,6 +293,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     if fleet is not None:
         app.include_router(fleet_router(fleet, guard, api_key))
         app.include_router(webhooks_router(store.webhooks, keys, api_key))
+        app.include_router(offers_router(store, keys, api_key))
         app.mount("/fleet/static", StaticFiles(directory=DASHBOARD_DIR), name="fleet-static")
     return app
 

@@ -46,9 +46,9 @@ SESSION_COOKIE = "hq_fleet_session"
 DEFAULT_BODY_LIMIT = 16 * 1024  # every body HQ's routes take is a few hundred bytes
 DEFAULT_FAILURE_RATE = "20/minute"
 _PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/fleet", "/fleet/",
-                           "/fleet/session"})
-# The phone pages (hq/_phone_pages.py): a product, a hand-off link, the visit on a phone.
-_PHONE_PREFIXES = ("/p/", "/h/", "/phone/")
+                           "/fleet/session", "/fleet/offers"})
+# The phone pages (hq/_phone_pages.py): a product, an offer, a hand-off link, the visit on a phone.
+_PHONE_PREFIXES = ("/p/", "/o/", "/h/", "/phone/")
 _PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/", *_PHONE_PREFIXES)
 _SESSION_PREFIX = "/fleet/api/"  # where a browser's sign-in cookie stands for a key
 _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),

@@ -55,6 +55,7 @@ from hq._schema import (
     events,
     kiosk_seq,
     metadata,
+    offer_taps,
     preferences,
     profiles,
     revoked_sessions,
@@ -152,6 +153,7 @@ class ProfileStore:
                 db.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
             metadata.create_all(db)
             kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
+            offer_taps.create(db, checkfirst=True)
             start_counter(db)
         self.changes = ChangeLog(self._engine)
         self.webhooks = Webhooks(self._engine, self.changes)  # their tables are created with the rest
