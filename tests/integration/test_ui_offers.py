@@ -1,9 +1,10 @@
 """Offers in the real kiosk window under Xvfb, on offers.json beside a copy of the demo catalog:
-a sign's offer screen with its texts and its products (touch one to see it), the product
-screen at the price after the offer with the usual one struck through and the offer named,
-in both languages, suggestion cards saying "on offer", the screen for a sign of an offer
-that ended, is yet to start or is unknown, and a members' offer saved to a shopper's card
-from the screen, then listed on their welcome. Every text on these screens fits its box.
+a sign tapped through nfcpy's udp driver opens its offer screen with its texts and its
+products (touch one to see it), the product screen at the price after the offer with the
+usual one struck through and the offer named, in both languages, suggestion cards saying
+"on offer", the screen for a sign of an offer that ended, is yet to start or is unknown,
+and a members' offer saved to a shopper's card from the screen, then listed on their
+welcome. Every text on these screens fits its box.
 
 Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/offer*.png, product-offer*.png
 and welcome-coupon.png from these runs.
@@ -44,7 +45,7 @@ from kiosk_protocol import (
 )
 from kiosk_protocol._cards import card_verifier
 from kiosk_protocol.catalog import Texts
-from nfc_reader import TagEmulator, encode_card
+from nfc_reader import TagEmulator, encode_card, encode_offer
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import until
 from tests.integration.kiosk_window_steps import (
@@ -142,7 +143,8 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
     async def scenario(app: Any, emulator: TagEmulator) -> None:
         offer_screen, product = app.sm.get_screen("offer"), app.sm.get_screen("product")
         seen["offers"] = [o.id for o in app.runtime.offers.offers]
-        app.show_outcome(TapOutcome(OutcomeKind.OFFER, offer=WINTER_BOOTS, products=covered_in_stock(WINTER_BOOTS)))
+        await tap(emulator, encode_offer(CATALOG.shop_url, WINTER_BOOTS.id))  # the sign, through nfcpy's udp driver
+        await until(lambda: app.sm.current == "offer")
         for language in ("es", "en"):
             app.language = language
             await screenshot(app, f"offer-{language}", tmp_path)
@@ -166,7 +168,7 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
         await until(lambda: app.sm.current == "product" and product.sku == BOOT.sku)
         seen["taps"] = app.runtime.kiosk.counters.taps - taps_before
         events = [decode_event(m.payload, topic=m.topic) for m in app.runtime.outbox.pending()]
-        seen["events"] = [(e.kind, e.sku) for e in events]
+        seen["events"] = [(e.kind, e.offer or e.sku) for e in events]
         for language in ("es", "en"):
             app.language = language
             await screenshot(app, f"product-offer-{language}", tmp_path)
@@ -196,7 +198,7 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
                                 (TAN_BOOT.sku, "75,96\u00a0€", "[s]94,95\u00a0€[/s]")]
     assert seen["cards_en"] == [(BOOT.sku, "€71.96", "[s]€89.95[/s]"), (TAN_BOOT.sku, "€75.96", "[s]€94.95[/s]")]
     assert seen["taps"] == 0  # a touched card is no tag tap, but the product was seen
-    assert seen["events"] == [(EventKind.PRODUCT_VIEW, BOOT.sku)]
+    assert seen["events"] == [(EventKind.OFFER_TAP, WINTER_BOOTS.id), (EventKind.PRODUCT_VIEW, BOOT.sku)]
     assert seen["product_es"] == ("71,96\u00a0€", "[s]89,95\u00a0€[/s]", "Botas de invierno · -20 %")
     assert seen["product_en"] == ("€71.96", "[s]€89.95[/s]", "Winter boots · 20% off")
     for language, on_offer in (("es", "En oferta"), ("en", "On offer")):
