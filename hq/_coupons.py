@@ -31,8 +31,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hq._changes import ChangeLog, coupon_redeemed_change
 from hq._changes import append as append_changes
-from hq._changes import coupon_redeemed_change
 from hq._offers import offers
 from hq._schema import _KEY, card_visits, metadata
 from kiosk_protocol import Offer, OfferState
@@ -130,8 +130,10 @@ def is_member(db: sa.Connection, key: str) -> bool:
 class Coupons:
     """Saved coupons and their redemptions (``ProfileStore.coupons``)."""
 
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, engine: sa.Engine, changes: ChangeLog,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._engine = engine
+        self._changes = changes  # a redemption is a change: written through the log, which wakes its followers
         self._clock = clock
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
@@ -184,7 +186,7 @@ class Coupons:
                 ``already_redeemed`` (409).
         """
         now = self._clock()
-        with self._engine.begin() as db:
+        with self._changes.writing() as db:
             earlier = self._by_key(db, key, offer_id, idempotency_key)
             if earlier is not None:  # a retry: the same answer, whatever happened since
                 return earlier

@@ -159,7 +159,7 @@ class ProfileStore:
         self.webhooks = Webhooks(self._engine, self.changes)  # their tables are created with the rest
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push
         self.offers = OfferBook(self._engine)
-        self.coupons = Coupons(self._engine)
+        self.coupons = Coupons(self._engine, self.changes)
         self.refused_coupon_saves: dict[str, int] = {}  # saves kept as events that made no coupon, by reason
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
