@@ -155,30 +155,37 @@ def forget(db: sa.Connection, shopper: str) -> None:
     db.execute(changes.delete().where(changes.c.shopper == shopper, changes.c.kind != ERASE))
 
 
-class ChangeLog:
-    """Reads the change log, and wakes this process's followers of it when a writer here commits.
+class Wakers:
+    """What a writer in this HQ process calls once it has committed, so that its readers here
+    need not wait for their next poll (readers in other processes still poll)."""
 
-    Followers in other HQ processes (and of writers in them) find new changes at their next
-    poll; one woken here needs no poll to hear of a change made in this process.
-    """
+    def __init__(self) -> None:
+        self._wakes: list[Callable[[], None]] = []
+
+    def follow(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` after each such commit (on the writer's thread, so it must only signal);
+        returns what stops it."""
+        self._wakes.append(wake)
+        return lambda: self._wakes.remove(wake)
+
+    def wake(self) -> None:
+        for wake in list(self._wakes):
+            wake()
+
+
+class ChangeLog:
+    """Reads the change log; ``written`` wakes this process's followers of it at each commit here."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        self._followers: list[Callable[[], None]] = []
+        self.written = Wakers()
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[sa.Connection]:
         """A transaction that may ``append`` changes; once it has committed, the followers are woken."""
         with self._engine.begin() as db:
             yield db
-        for wake in list(self._followers):
-            wake()
-
-    def follow(self, wake: Callable[[], None]) -> Callable[[], None]:
-        """Call ``wake`` after each commit of ``writing`` (on the writer's thread, so it must only
-        signal); returns what stops it."""
-        self._followers.append(wake)
-        return lambda: self._followers.remove(wake)
+        self.written.wake()
 
     def page(self, after: int, limit: int) -> list[Change]:
         """Up to ``limit`` changes with a cursor above ``after``, oldest first."""

@@ -149,6 +149,7 @@ class DeliveryStats:
     delivered: int = 0
     retried: int = 0
     parked: int = 0
+    lanes: int = 0  # webhooks this process delivers now, one lane each
 
 
 class WebhookDelivery:
@@ -185,7 +186,9 @@ class WebhookDelivery:
 
     async def _run(self) -> None:
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        unfollow = self.registry.changes.follow(self._wake)
+        unfollow = self.registry.changes.written.follow(self._wake)
+        hooks_changed = asyncio.Event()
+        unfollow_hooks = self.registry.changed.follow(lambda: self._signal(hooks_changed))
         self._ready.set()
         lanes: dict[tuple[str, datetime], asyncio.Task[None]] = {}
         try:
@@ -206,23 +209,28 @@ class WebhookDelivery:
                     self._lanes_started += 1
                     lanes[key] = asyncio.create_task(self._lane(key[0], f"{self.owner}/{self._lanes_started}"),
                                                      name=f"webhook-{key[0]}")
-                await self._pause(self.policy.refresh_s)
+                self.stats.lanes = len(lanes)
+                await self._idle(hooks_changed, self.policy.refresh_s)
         finally:
             unfollow()
+            unfollow_hooks()
             for lane in lanes.values():
                 lane.cancel()
             await asyncio.gather(*lanes.values(), return_exceptions=True)
 
     def _wake(self) -> None:
         """On a writer's thread: every lane looks at the log now."""
-        if (loop := self._loop) is None:
-            return
         for woken in list(self._woken):
+            self._signal(woken)
+
+    def _signal(self, event: asyncio.Event) -> None:
+        """Set ``event`` on the delivery's loop, from any thread."""
+        if (loop := self._loop) is not None:
             with contextlib.suppress(RuntimeError):  # the loop has ended already
-                loop.call_soon_threadsafe(woken.set)
+                loop.call_soon_threadsafe(event.set)
 
     async def _idle(self, woken: asyncio.Event, seconds: float) -> None:
-        """Until a change is written in this process, ``seconds`` pass, or delivery stops."""
+        """Until ``woken`` is set (something was written in this process), ``seconds`` pass, or delivery stops."""
         assert self._stopping is not None
         stopping = asyncio.ensure_future(self._stopping.wait())
         written = asyncio.ensure_future(woken.wait())

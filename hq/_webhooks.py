@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from hq._auth import is_channel
-from hq._changes import ChangeLog, changes
+from hq._changes import ChangeLog, Wakers, changes
 from hq._webhook_queue import MAX_URL_LENGTH, Webhook, WebhookQueue, webhook_from_row, webhook_queue, webhooks
 from hq.exceptions import WebhookRefused
 
@@ -118,6 +118,7 @@ class Webhooks:
     def __init__(self, engine: sa.Engine, changes: ChangeLog) -> None:
         self._engine = engine
         self.changes = changes  # the log they deliver from
+        self.changed = Wakers()  # a webhook added or removed in this process
         self.queue = WebhookQueue(engine)  # what delivery does with them
 
     def add(self, channel: str, url: str, *, allow_http: bool = False, secret: str | None = None) -> Webhook:
@@ -139,6 +140,7 @@ class Webhooks:
                                                     retried=0, parked=0))
         except IntegrityError as exc:
             raise WebhookRefused(f"channel {channel!r} has a webhook already; remove it first") from exc
+        self.changed.wake()
         return hook
 
     def remove(self, channel: str) -> int | None:
@@ -147,6 +149,7 @@ class Webhooks:
             dropped = db.execute(webhook_queue.delete().where(webhook_queue.c.channel == channel)).rowcount
             if not db.execute(webhooks.delete().where(webhooks.c.channel == channel)).rowcount:
                 return None
+        self.changed.wake()
         return int(dropped)
 
     def get(self, channel: str) -> Webhook | None:

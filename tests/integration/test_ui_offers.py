@@ -294,7 +294,8 @@ def test_a_members_offer_is_saved_to_the_signed_in_shopper_s_card_and_listed_on_
 
     run_window(tmp_path, mosquitto, hq_key[1], catalog_with_offers, scenario)
 
-    assert seen["anonymous"] == ("card", "Toca tu tarjeta para guardarla", 0, "Para clientes con tarjeta")
+    assert seen["anonymous"] == ("card", "Toca tu tarjeta y luego este cartel otra vez para guardarla", 0,
+                                 "Para clientes con tarjeta")
     assert seen["anonymous_price"] is None
     assert seen["member_price"] is not None and seen["member_price"].offer.id == CLUB_KNIT.id
     assert seen["before"] == ("save", "Guardar en mi tarjeta", False)

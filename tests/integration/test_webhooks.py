@@ -239,13 +239,17 @@ def test_a_receiver_that_is_down_gets_every_change_once_it_is_back(hq: Hq) -> No
         assert eventually(lambda: _counters(hq.store)[0] == 6) and _counters(hq.store)[2] == 0
 
 
-def test_a_change_made_in_this_process_wakes_delivery_with_no_poll(hq: Hq) -> None:
-    never_polls = dataclasses.replace(FAST, poll_s=3600.0)
-    with receiving(hq.store, "web") as web, delivering(hq.store, never_polls):
-        for count, sku in enumerate(("SKU-1", "SKU-2", "SKU-3"), 1):  # each made once the lane sits idle
-            hq.wishlist("app", ANA, sku)
-            assert web.wait_for(lambda: len(web.delivered()) == count)  # noqa: B023 - waited on here
-        assert _sent(web, ANA) == ["SKU-1", "SKU-2", "SKU-3"]
+def test_a_webhook_added_and_a_change_made_in_this_process_wake_delivery_with_no_poll(hq: Hq) -> None:
+    never_polls = dataclasses.replace(FAST, poll_s=3600.0, refresh_s=3600.0)
+    with receiving(hq.store, "app") as app, delivering(hq.store, never_polls) as delivery:
+        assert eventually(lambda: delivery.stats.lanes == 1)  # the webhooks were read: the next read is an hour off
+        with receiving(hq.store, "web") as web:
+            assert eventually(lambda: delivery.stats.lanes == 2)
+            for count, sku in enumerate(("SKU-1", "SKU-2", "SKU-3"), 1):  # each made once the lanes sit idle
+                hq.wishlist("hq", ANA, sku)
+                assert web.wait_for(lambda: len(web.delivered()) == count)  # noqa: B023 - waited on here
+                assert app.wait_for(lambda: len(app.delivered()) == count)  # noqa: B023
+        assert _sent(web, ANA) == _sent(app, ANA) == ["SKU-1", "SKU-2", "SKU-3"]
 
 
 def test_5xx_answers_are_retried_under_the_same_webhook_id_until_taken(hq: Hq) -> None:
