@@ -26,6 +26,7 @@ from kiosk_protocol import Catalog, write_atomically
 
 DEMO_CHANNELS = ("web", "app", "hq")  # the web shop, the app, and HQ's staff (the dashboard's channel)
 DEMO_SKU = "BOOT-CHELSEA-BLK"  # the product the printed phone page shows
+DEMO_OFFER = "WINTER-BOOTS"  # the offer whose page is printed (the simulator's sign names it too)
 _API_KEY_HEADER = "X-Api-Key"  # where a channel's key goes (docs/api.md)
 _CHECK_TIMEOUT_S = 15.0
 _FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
@@ -81,11 +82,13 @@ def guide(hq: DemoHq, store: str, shopper: str, shop_url: str) -> str:
         f"HQ on {hq.url}; the kiosk's product tags and QR codes open {shop_url}",
         f"  fleet dashboard  {hq.url}/fleet/  (sign in with the hq key, in {hq.key_file('hq')})",
         f"  phone page       {hq.url}/p/{DEMO_SKU}?store={store}",
+        f"  an offer's page  {hq.url}/o/{DEMO_OFFER}?store={store}  (offers on the dashboard: {hq.url}/fleet/offers)",
         f'  profile API      curl -H "X-Api-Key: $(cat {hq.key_file("web")})" {hq.url}/v1/shoppers/{shopper}',
         f"                   (every route: {hq.url}/docs)",
         f"  keys             {hq.keys_file} (readable by you only; the web, app and hq channels)",
         "try: open the phone page beside the kiosk window; tap the loyalty card in the simulator, agree, add "
-        "to the wishlist on the kiosk, and read the profile back with the curl above",
+        "to the wishlist on the kiosk, and read the profile back with the curl above; tap the simulator's "
+        "offer sign for the deal it names",
     ])
 
 
