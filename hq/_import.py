@@ -152,19 +152,27 @@ def _outside(master: Path, product: Product) -> ImportProblem | None:
     return None
 
 
-def _from_json(source: Path, master: Path) -> Catalog:
+def json_document(source: Path, kind: str) -> Any:
+    """The JSON document in ``source``, or ImportRejected saying where it is not one (``kind``:
+    what the file should hold, for the message: "catalog", "offers")."""
     with _open(source) as stream:
         data = stream.read(MAX_FILE_BYTES + 1)  # the size was checked, but a pipe or a growing file has none
     if len(data) > MAX_FILE_BYTES:
         raise ImportRejected(source, [ImportProblem("file", f"larger than {MAX_FILE_BYTES:,} bytes")])
     try:
-        catalog = Catalog.model_validate(json.loads(data.decode("utf-8-sig")))
+        return json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ImportRejected(source, [ImportProblem(f"byte {exc.start}", "not UTF-8 text")]) from exc
     except json.JSONDecodeError as exc:
         raise ImportRejected(source, [ImportProblem(f"line {exc.lineno}, column {exc.colno}", exc.msg)]) from exc
     except RecursionError as exc:
-        raise ImportRejected(source, [ImportProblem("catalog", "nested too deeply to be a catalog")]) from exc
+        raise ImportRejected(source, [ImportProblem(kind, f"nested too deeply to be {kind}")]) from exc
+
+
+def _from_json(source: Path, master: Path) -> Catalog:
+    document = json_document(source, "catalog")
+    try:
+        catalog = Catalog.model_validate(document)
     except ValidationError as exc:
         raise ImportRejected(source, [ImportProblem(_place(e["loc"]) or "catalog", e["msg"])
                                       for e in exc.errors(include_url=False)]) from exc

@@ -26,7 +26,6 @@ a file with any problem changes nothing.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -36,7 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hq._import import MAX_FILE_BYTES, _lines, _open
+from hq._import import _lines, _open, json_document
 from hq._offers import Merged, OfferBook
 from hq.exceptions import ImportProblem, ImportRejected
 from kiosk_protocol import Catalog, DiscountKind, Offer, cents
@@ -164,18 +163,7 @@ _Placed = tuple[list[tuple[str, Offer]], list[ImportProblem]]  # the valid offer
 
 
 def _from_json(source: Path) -> _Placed:
-    with _open(source) as stream:
-        data = stream.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise ImportRejected(source, [ImportProblem("file", f"larger than {MAX_FILE_BYTES:,} bytes")])
-    try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ImportRejected(source, [ImportProblem(f"byte {exc.start}", "not UTF-8 text")]) from exc
-    except json.JSONDecodeError as exc:
-        raise ImportRejected(source, [ImportProblem(f"line {exc.lineno}, column {exc.colno}", exc.msg)]) from exc
-    except RecursionError as exc:
-        raise ImportRejected(source, [ImportProblem("file", "nested too deeply to be offers")]) from exc
+    document = json_document(source, "offers")
     prefix = ""
     if isinstance(document, dict) and set(document) == {"offers"}:  # a bundle's offers.json
         document, prefix = document["offers"], "offers"

@@ -238,7 +238,7 @@ def test_the_same_key_from_twenty_threads_on_postgresql_is_one_redemption(pg_hq:
     assert len(pg_hq.store.coupons.redemptions_of(f"shopper:{SHOPPER}")) == 1
 
 
-def test_a_coupon_saved_at_a_kiosk_is_readable_through_the_api_within_a_second(
+def test_a_coupon_saved_at_a_kiosk_is_readable_through_the_api(
         mosquitto: Mosquitto, hq_ingest: IngestWorker, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     hq = Hq(hq_ingest.store)
     kiosk = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{STORE}.{KIOSK}")
@@ -257,7 +257,7 @@ def test_a_coupon_saved_at_a_kiosk_is_readable_through_the_api_within_a_second(
             answer = hq.web.get(COUPONS)
             return [c["offer"] for c in answer.json()["coupons"]] if answer.status_code == 200 else []
 
-        assert eventually(lambda: listed() == ["MEMBERS"], 1.0)  # a members' offer: the card is HQ's
+        assert eventually(lambda: listed() == ["MEMBERS"])  # a members' offer: the card is HQ's
         [coupon] = _answer(hq.web.get(COUPONS), 200)["coupons"]
         assert (coupon["channel"], coupon["state"], coupon["left"]) == (f"kiosk:{KIOSK}", "running", 1)
         assert eventually(lambda: hq.store.has_event(str(saves[1].event_id)), 10)

@@ -38,6 +38,7 @@ from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import greeting
 from kiosk_app.ui.texts import texts_for
 from kiosk_protocol import (
+    OFFERS_FILE,
     ChangeKind,
     EventKind,
     Hlc,
@@ -47,6 +48,7 @@ from kiosk_protocol import (
     issue_token,
     kiosk_topics,
     load_catalog,
+    load_offers,
     new_event,
 )
 from kiosk_protocol._cards import card_verifier
@@ -60,6 +62,7 @@ SHOPPER = "shopper-0042"
 STORE, KIOSK = "madrid-centro", "kiosk-01"
 WEB_KEY = "web-key-0123456789abcdef"
 TAN_BOOT, BOOT, TOTE, COAT = "BOOT-CHELSEA-TAN", "BOOT-CHELSEA-BLK", "BAG-TOTE-BRN", "COAT-WOOL-GRY"
+MEMBERS_OFFER = "MEMBERS-KNIT"  # the demo's members' offer, beside the demo catalog the kiosk runs on
 SHOP_URL = load_catalog(demo_catalog_path()).shop_url
 T = TypeVar("T")
 
@@ -224,6 +227,26 @@ def test_the_kiosk_s_own_changes_are_not_echoed_back(hq: Hq, kiosk: Kiosk, token
         assert eventually(lambda: BOOT in hq.store.profile(SHOPPER).wishlist and hq.dealt_with_everything(), 15)
         assert hq.pusher.stats.not_echoed == 2 and hq.pusher.stats.pushed == 0
         assert kiosk.runtime.link.stats.changes_received == 0 and kiosk.changes == []
+    finally:
+        ingest.stop()
+        ingest.store.close()
+
+
+def test_a_coupon_saved_at_the_kiosk_is_in_the_api_and_the_feed(hq: Hq, kiosk: Kiosk, token: str, sqlite_url: str,
+                                                                 mosquitto: Mosquitto,
+                                                                 hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    hq.store.offers.merge(load_offers(demo_catalog_path().with_name(OFFERS_FILE)).offers)  # the kiosk's offers
+    ingest = IngestWorker(mosquitto.url, ProfileStore(sqlite_url), verify_card=card_verifier(hq_key[0].public_key()))
+    ingest.start()
+    try:
+        assert ingest.subscribed.wait(10)
+        kiosk.sign_in(hq, token)  # a member: HQ checks their card with the visit's events
+        assert kiosk.screen.call(lambda: kiosk.runtime.save_coupon(MEMBERS_OFFER))
+        assert eventually(lambda: [c["offer"] for c in hq.call("GET", f"/v1/shoppers/{SHOPPER}/coupons")["coupons"]]
+                          == [MEMBERS_OFFER], 10)
+        saved = [c for c in hq.call("GET", "/v1/changes")["changes"] if c["kind"] == "coupon_saved"]
+        assert [(c["offer"], c["channel"]) for c in saved] == [(MEMBERS_OFFER, f"kiosk:{KIOSK}")]
+        assert kiosk.visit.coupons == {MEMBERS_OFFER}
     finally:
         ingest.stop()
         ingest.store.close()
