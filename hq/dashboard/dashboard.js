@@ -191,25 +191,7 @@ async function start() {
   connect();
 }
 
-$("signin-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const response = await fetch("/fleet/session", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ key: $("signin-key").value }),
-  });
-  $("signin-error").textContent = response.status === 429
-    ? "Too many wrong keys from here: wait a minute and try again." : "That key is not a fleet key.";
-  $("signin-error").hidden = response.ok;
-  if (response.ok) {
-    $("signin-key").value = "";
-    start();
-  }
-});
-// HQ revokes the session for every HQ process, so the cookie is no key to the fleet any more.
-$("signout").addEventListener("click", async () => {
-  await fetch("/fleet/session", { method: "DELETE" }).catch(() => null);
-  showSignIn();
-});
+wireSignIn(start, showSignIn);
 $("filter").addEventListener("input", scheduleRender);
 $("only-problems").addEventListener("change", scheduleRender);
 setInterval(() => {

@@ -112,22 +112,5 @@ async function refresh() {
   if (refreshTimer === null) refreshTimer = setInterval(refresh, REFRESH_EVERY_MS);
 }
 
-$("signin-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const response = await fetch("/fleet/session", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ key: $("signin-key").value }),
-  });
-  $("signin-error").textContent = response.status === 429
-    ? "Too many wrong keys from here: wait a minute and try again." : "That key is not a fleet key.";
-  $("signin-error").hidden = response.ok;
-  if (response.ok) {
-    $("signin-key").value = "";
-    refresh();
-  }
-});
-$("signout").addEventListener("click", async () => {
-  await fetch("/fleet/session", { method: "DELETE" }).catch(() => null);
-  showSignIn();
-});
+wireSignIn(refresh, showSignIn);
 refresh();
