@@ -314,7 +314,8 @@ def test_hq_started_again_on_its_database_resumes_the_push_without_loss_or_repea
         token: str) -> None:
     kiosk.sign_in(hq, token)
     hq.call("PUT", f"/v1/shoppers/{SHOPPER}/wishlist/{BOOT}")
-    assert eventually(lambda: len(kiosk.changes) == 1, 10)
+    # The kiosk may apply the push before the pusher keeps its cursor: wait for both.
+    assert eventually(lambda: len(kiosk.changes) == 1 and hq.dealt_with_everything(), 10)
     first = hq.pusher.stats.cursor
     hq.stop()
     # While HQ's pusher is down, the web shop's changes are stored (by another HQ process).
