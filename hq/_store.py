@@ -1,17 +1,10 @@
 """HQ's profile store: every event stored once by id, under the shopper's profile.
 
-What a profile holds and how changes from different channels merge:
-
-- history: every event, stored once by event id; a product viewed is a product tag
-  tapped or a suggestion touched on a kiosk's screen (``views``), each kept under its
-  own kind so that analytics can count them apart;
-- wishlist: per SKU the latest add and the latest removal by hybrid logical clock; an
-  item is on the list when its add is newer than its removal (set union with removals);
-- preferences: per key, the value with the newest HLC (last writer wins, not wall time);
-- consent: every change kept; the newest by HLC is in force;
-- display name: the one with the newest HLC, as preferences;
-- coupons: offers saved to the shopper's card, the earliest save by HLC standing, and
-  their redemptions (``_coupons``).
+A profile holds its history (every event, stored once by event id; a product viewed is
+a product tag tapped or a suggestion touched on a kiosk's screen, ``views``, each kept
+under its own kind so that analytics can count them apart), its wishlist, preferences,
+consent, display name and coupons; how changes from different channels merge into them
+is ``_merge``'s.
 
 Every change that changes a profile is also appended to the change log (``_changes``) in
 the same transaction, for every channel to follow (or to have delivered: ``_webhooks``).
@@ -43,7 +36,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from hq._changes import ChangeLog, erase_change, event_changes, forget, joined_changes, start_counter
 from hq._changes import append as append_changes
-from hq._coupons import COUPON_TABLES, Coupon, Coupons, coupons, is_member, offer_in, save_refusal
+from hq._coupons import COUPON_TABLES, Coupon, Coupons, coupons
+from hq._merge import ProfileMerge
 from hq._offers import OfferBook
 from hq._presence import Presence
 from hq._schema import (
@@ -63,7 +57,7 @@ from hq._schema import (
     wishlist,
 )
 from hq._webhooks import Webhooks
-from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent, channel_of
+from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent
 
 _VIEW_KINDS = frozenset(kind.value for kind in VIEW_KINDS)
 
@@ -160,7 +154,7 @@ class ProfileStore:
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push
         self.offers = OfferBook(self._engine)
         self.coupons = Coupons(self._engine, self.changes)
-        self.refused_coupon_saves: dict[str, int] = {}  # saves kept as events that made no coupon, by reason
+        self.merge = ProfileMerge(self._engine, self.coupons)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
@@ -209,7 +203,7 @@ class ProfileStore:
                     events.update().where(events.c.profile_key == f"session:{session}").values(profile_key=key)
                     .returning(events.c.kind, events.c.store, events.c.kiosk, events.c.sku, events.c.detail,
                                events.c.at)))
-            won = self._apply_changes(db, sorted(new, key=_change_order), now)  # one lock order, as above
+            won = self.merge.merge(db, new, now)
             append_changes(db, joined + event_changes([(e, k.removeprefix("shopper:")) for e, k in new
                                                        if k.startswith("shopper:")], won))  # last: see append
         return inserted
@@ -390,56 +384,6 @@ class ProfileStore:
                                  .where(session_links.c.session.in_(anonymous))).all()) if anonymous else {}
         return [linked.get(str(e.session), profile_key(e)) if not e.shopper else profile_key(e) for e in batch]
 
-    def _apply_changes(self, db: sa.Connection, new: list[tuple[TapEvent, str]], now: datetime) -> set[str]:
-        """Merge each change into its profile; returns the ids of those that won their merge."""
-        won: set[str] = set()
-        for event, key in new:
-            if event.kind in (EventKind.WISHLIST_ADD, EventKind.WISHLIST_REMOVE):
-                column, rival = ("added", "removed") if event.kind is EventKind.WISHLIST_ADD else ("removed", "added")
-                row = self._newest(db, wishlist, {"profile_key": key, "sku": event.sku, column: event.hlc},
-                                   ["profile_key", "sku"], column)
-                wins = row is not None and (row[rival] is None or row[rival] < event.hlc)  # decides the item
-            elif event.kind is EventKind.PREFERENCE:
-                wins = self._newest(db, preferences, {"profile_key": key, "key": event.key, "value": event.value,
-                                                      "hlc": event.hlc}, ["profile_key", "key"], "hlc",
-                                    also=("value",)) is not None
-            elif event.kind is EventKind.DISPLAY_NAME:
-                wins = self._newest(db, display_names, {"profile_key": key, "display_name": event.display_name,
-                                                        "hlc": event.hlc}, ["profile_key"], "hlc",
-                                    also=("display_name",)) is not None
-            elif event.kind is EventKind.COUPON_SAVE and event.offer and event.hlc:
-                wins = self._save_coupon(db, event, key)
-            elif event.kind is EventKind.CONSENT and event.consent is not None:
-                in_force = db.execute(sa.select(sa.func.max(consents.c.hlc)).where(consents.c.profile_key == key))
-                wins = (event.hlc or "") > (in_force.scalar() or "")
-                db.execute(consents.insert().values(profile_key=key, status=event.consent.value, hlc=event.hlc,
-                                                    session=str(event.session),
-                                                    channel=channel_of(event.store, event.kiosk), at=now))
-            else:
-                continue
-            if wins:
-                won.add(str(event.event_id))
-        return won
-
-    def _save_coupon(self, db: sa.Connection, event: TapEvent, key: str) -> bool:
-        """A coupon from a save the rules allow; a save they refuse stays an event only, counted by reason."""
-        assert event.offer and event.hlc
-        refusal = save_refusal(offer_in(db, event.offer), event.offer, event.at, is_member(db, key))
-        if refusal is not None:
-            self.refused_coupon_saves[refusal.error] = self.refused_coupon_saves.get(refusal.error, 0) + 1
-            return False
-        return self.coupons.save_in(db, key, event.offer, event.hlc, channel_of(event.store, event.kiosk), event.at)
-
-    def _newest(self, db: sa.Connection, table: sa.Table, row: dict[str, Any], keys: list[str], stamp: str,
-                also: tuple[str, ...] = ()) -> sa.RowMapping | None:
-        """Upsert ``row`` where its ``stamp`` is the newest (HLC text sorts); returns the row if it was written."""
-        statement = self._insert(table).values(**row)
-        newer = sa.or_(table.c[stamp].is_(None), statement.excluded[stamp] > table.c[stamp])
-        written = db.execute(statement.on_conflict_do_update(
-            index_elements=keys, set_={column: statement.excluded[column] for column in (stamp, *also)}, where=newer,
-        ).returning(*table.c)).first()
-        return written._mapping if written is not None else None
-
     def _upsert(self, db: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str],
                 update: set[str]) -> None:
         if not rows:
@@ -472,12 +416,6 @@ def _first_of_each(batch: Sequence[TapEvent]) -> list[TapEvent]:
     for event in batch:
         first.setdefault(str(event.event_id), event)
     return list(first.values())
-
-
-def _change_order(change: tuple[TapEvent, str]) -> tuple[str, str, str]:
-    event, key = change
-    table = "wishlist" if event.kind in (EventKind.WISHLIST_ADD, EventKind.WISHLIST_REMOVE) else event.kind.value
-    return table, key, event.sku or event.key or event.offer or ""
 
 
 def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:

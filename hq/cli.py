@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import click
 
 from backend_sync import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, wait_for_signal, without_password
+from hq._keys_cli import KEY_COMMANDS
 from hq._offers_cli import offers, offers_db_option, selected_offers
 from hq._webhooks_cli import delivery_options, webhooks
 
 if TYPE_CHECKING:
-    from hq import BrokerSecurity, Credentials, DeliveryPolicy, HttpLimits
+    from hq import DeliveryPolicy, HttpLimits
 
 _AnyCommand = Callable[..., None]
 
@@ -47,6 +48,8 @@ def hq() -> None:
 
 hq.add_command(webhooks)
 hq.add_command(offers)
+for command in KEY_COMMANDS:
+    hq.add_command(command)
 
 
 @hq.command("serve")
@@ -148,7 +151,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
 
             def stop_worker() -> None:
                 worker.stop()
-                click.echo(f"HQ ingest stopped: {worker.stats}, coupon saves refused: {store.refused_coupon_saves}")
+                click.echo(f"HQ ingest stopped: {worker.stats}, "
+                           f"coupon saves refused: {store.merge.refused_coupon_saves}")
 
             stops.append(stop_worker)
             if not worker.subscribed.wait(30):
@@ -274,125 +278,6 @@ def erase_profile(shopper: str, db: str, broker: str) -> None:
     except SyncError as exc:
         raise click.ClickException(f"erased at HQ, but {exc}; run again to retry telling the kiosks") from exc
     click.echo(f"erased {shopper}: {events} events; every kiosk told to forget them")
-
-
-@hq.command("init-broker")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="Where HQ keeps the CA.")
-@click.option("--name", required=True, help="Store or region the broker serves.")
-@click.option("--host", "hosts", multiple=True, required=True, help="Broker host name or IP (repeat).")
-@click.option("--port", default=8883, show_default=True)
-def init_broker(directory: Path, name: str, hosts: tuple[str, ...], port: int) -> None:
-    """Create a broker's CA and TLS certificate and print its Mosquitto listener config."""
-    from hq import BrokerSecurity
-
-    security = BrokerSecurity(directory)
-    security.init(name, list(hosts))
-    click.echo(security.mosquitto_conf(port), nl=False)
-
-
-_OUT_HELP = ("Write the URL (it holds the password) to this file, readable by its owner only, "
-             "instead of printing it.")
-
-
-@hq.command("provision-kiosk")
-@click.argument("kiosk")
-@click.option("--store", required=True)
-@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="The broker's directory.")
-@click.option("--host", required=True, help="Broker host the kiosk connects to.")
-@click.option("--port", default=8883, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=_OUT_HELP)
-def provision_kiosk(kiosk: str, store: str, directory: Path, host: str, port: int, out: Path | None) -> None:
-    """Give KIOSK its own broker credentials and confine it to its own topics.
-
-    Writes the kiosk's broker URL to --out (or prints it): it holds the password, store it
-    only on the kiosk and give it to `kiosk run --broker-url-file`. Reload Mosquitto
-    afterwards (SIGHUP) to apply the new password file and ACL.
-    """
-    _save_credentials(directory, host, port, out, lambda security: security.provision_kiosk(store, kiosk))
-
-
-@hq.command("provision-service")
-@click.argument("name")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="The broker's directory.")
-@click.option("--host", required=True, help="Broker host the service connects to.")
-@click.option("--port", default=8883, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=_OUT_HELP)
-def provision_service(name: str, directory: Path, host: str, port: int, out: Path | None) -> None:
-    """Give one HQ connection broker credentials of its own; writes (or prints) its URL.
-
-    `kiosk hq serve` holds several connections: give it `provision-hq`'s folder instead.
-    """
-    _save_credentials(directory, host, port, out, lambda security: security.provision_service(name))
-
-
-@hq.command("provision-hq")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True, help="The broker's directory.")
-@click.option("--host", required=True, help="Broker host HQ connects to.")
-@click.option("--port", default=8883, show_default=True)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Ingest workers `kiosk hq serve --workers` will run.")
-@click.option("--credentials", "credentials_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write HQ's credentials to (one 0600 file per connection).")
-@click.option("--name", default="hq", show_default=True,
-              help="This HQ machine's logins are <name>-ingest-1, <name>-profiles...: one name per HQ machine.")
-def provision_hq(directory: Path, host: str, port: int, workers: int, credentials_dir: Path, name: str) -> None:
-    """Give each of HQ's broker connections credentials of its own, in a folder for
-    `kiosk hq serve --broker-credentials`.
-
-    The generated Mosquitto config takes each username as its client id, so each username
-    holds one connection: each ingest worker, the profile responder and the fleet view get
-    their own, and admin.url serves one-shot commands (erase-profile, catalog publish).
-    Reload Mosquitto afterwards (SIGHUP); restart HQ to use the new passwords.
-    """
-    from hq import BrokerSecurity, HqError, write_credentials_folder
-
-    security = BrokerSecurity(directory)
-    try:
-        credentials = security.provision_hq(workers, name)
-    except HqError as exc:
-        raise click.ClickException(str(exc)) from exc
-    files = write_credentials_folder(credentials_dir, {name: c.broker_url(host, port, security.ca_cert)
-                                                       for name, c in credentials.items()})
-    click.echo(f"HQ broker credentials written to {credentials_dir}: {', '.join(f.name for f in files)}")
-
-
-def _save_credentials(directory: Path, host: str, port: int, out: Path | None,
-                      provision: Callable[[BrokerSecurity], Credentials]) -> None:
-    from hq import BrokerSecurity, HqError
-    from kiosk_protocol import SyncError, write_atomically
-
-    security = BrokerSecurity(directory)
-    try:
-        credentials = provision(security)
-    except (HqError, SyncError) as exc:  # SyncError: a store or kiosk id the wire contract refuses
-        raise click.ClickException(str(exc)) from exc
-    url = credentials.broker_url(host, port, security.ca_cert)
-    if out is None:
-        click.echo(url)
-        return
-    write_atomically(out, f"{url}\n".encode())
-    click.echo(f"broker credentials of {credentials.username} written to {out}")
-
-
-@hq.command("keygen")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True)
-def keygen(directory: Path) -> None:
-    """Create HQ's Ed25519 key: hq_key.pem stays at HQ, hq_public_key.pem goes to every kiosk."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from kiosk_protocol import public_key_to_pem
-
-    directory.mkdir(parents=True, exist_ok=True)
-    private = directory / "hq_key.pem"
-    if private.exists():
-        raise click.ClickException(f"{private} exists; HQ's key is never replaced by accident")
-    key = Ed25519PrivateKey.generate()
-    private.touch(mode=0o600)
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    (directory / "hq_public_key.pem").write_bytes(public_key_to_pem(key.public_key()))
-    click.echo(f"HQ key written to {directory}")
 
 
 @hq.group()

@@ -121,7 +121,7 @@ def test_a_save_the_rules_refuse_is_kept_as_an_event_and_makes_no_coupon(
         store: ProfileStore, offer_id: str, with_card: bool, at: datetime, reason: str) -> None:
     [event_id] = save(store, offer_id, with_card=with_card, at=at)
     assert saved(store) == [] and feed(store) == []
-    assert store.refused_coupon_saves == {reason: 1}
+    assert store.merge.refused_coupon_saves == {reason: 1}
     [event] = store.history(KEY)
     assert (event.event_id, event.kind, event.detail) == (event_id, "coupon_save", offer_id)
 
