@@ -7,7 +7,8 @@ exactly what was stored: the feed lists what changed a profile.
 - listed: a view under a shopper's profile (signed in, or anonymous in a session already
   joined to the profile, or joined to it now by a consent grant), and each wishlist add
   or removal, preference, display name, consent or coupon save (``coupon_saved``) that
-  won its merge by HLC; each redemption of a coupon (``coupon_redeemed``); and an
+  won its merge by HLC; each redemption of a coupon (``coupon_redeemed``); each order
+  placed for the shopper (``order_placed``); and an
   erase, itself a change, after which the shopper's earlier changes leave the log;
 - not listed: an event HQ already held (a duplicate), one it refused or dropped (an
   erased shopper's), an anonymous view, and a change that lost its merge (older than
@@ -23,6 +24,7 @@ import contextlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +36,7 @@ from kiosk_protocol import ONLINE_STORE, EventKind, TapEvent, channel_of
 ERASE = "erase"
 COUPON_SAVED = "coupon_saved"  # a coupon saved (by a kiosk's coupon_save event or the API): its first save
 COUPON_REDEEMED = "coupon_redeemed"  # one redemption of a coupon, with how many are left
+ORDER_PLACED = "order_placed"  # an order for the shopper, from any channel (``_orders``)
 # What each kind of change carries besides who, which channel and when; a kind not here is not listed.
 CHANGE_FIELDS: Mapping[str, tuple[str, ...]] = {
     EventKind.PRODUCT_VIEW.value: ("sku",),
@@ -45,6 +48,7 @@ CHANGE_FIELDS: Mapping[str, tuple[str, ...]] = {
     EventKind.DISPLAY_NAME.value: ("display_name", "hlc"),
     COUPON_SAVED: ("offer", "hlc"),
     COUPON_REDEEMED: ("offer", "redemption", "left"),
+    ORDER_PLACED: ("order", "lines", "total"),
     ERASE: (),
 }
 # The change an event kind makes, where it is not named as the event.
@@ -128,6 +132,12 @@ def coupon_redeemed_change(shopper: str, channel: str, offer: str, redemption: s
     """The change a redemption through the API is (made by ``channel``, an online one)."""
     return _row(shopper, COUPON_REDEEMED, ONLINE_STORE, channel, at,
                 {"offer": offer, "redemption": redemption, "left": str(left)})
+
+
+def order_placed_change(shopper: str, store: str, channel: str, order: str, lines: int, total: Decimal,
+                        at: datetime) -> dict[str, Any]:
+    """The change an order is: made by the channel it was bought in (``web``, ``till``...), at ``store``."""
+    return _row(shopper, ORDER_PLACED, store, channel, at, {"order": order, "lines": str(lines), "total": str(total)})
 
 
 def append(db: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -39,6 +39,7 @@ from hq._changes import append as append_changes
 from hq._coupons import COUPON_TABLES, Coupon, Coupons, coupons
 from hq._merge import ProfileMerge
 from hq._offers import OfferBook
+from hq._orders import Orders
 from hq._presence import Presence
 from hq._schema import (
     PROFILE_TABLES,
@@ -155,6 +156,7 @@ class ProfileStore:
         self.offers = OfferBook(self._engine)
         self.coupons = Coupons(self._engine, self.changes)
         self.merge = ProfileMerge(self._engine, self.coupons)
+        self.orders = Orders(self._engine, self.changes)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
@@ -298,6 +300,7 @@ class ProfileStore:
             for table in (*PROFILE_TABLES, *COUPON_TABLES):
                 db.execute(table.delete().where(table.c.profile_key == key))
             db.execute(profiles.delete().where(profiles.c.profile_key == key))
+            self.orders.unlink_in(db, key)
             first = db.execute(self._insert(erased).values(shopper_hash=self._hash(shopper), erased_at=now)
                                .on_conflict_do_nothing(index_elements=["shopper_hash"])
                                .returning(erased.c.shopper_hash)).first()
