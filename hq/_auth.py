@@ -1,8 +1,14 @@
 """Who calls HQ's HTTP API: one API key per channel, and the dashboard's sign-in cookie.
 
-A key names its channel (``web``, ``app``, ``hq``): events a channel posts are stored as
-from that channel, and only the fleet channels may use the dashboard. Keys live in a
-JSON file, ``{"web": "<key>", "app": "<key>", "hq": "<key>"}``, never on a command line.
+A key names its caller (``web``, ``app``, ``hq``, ``madrid-staff``): events a channel posts
+are stored as from that channel. Keys live in a JSON file, never on a command line, in
+either form, mixed freely:
+
+- ``{"web": "<key>"}``: a channel (the name ``hq`` is HQ's own: it may use the dashboard);
+- ``{"madrid-staff": {"key": "<key>", "role": "store", "store": "madrid-centro"}}``: a
+  role given outright. ``channel`` (a sales channel: any store's stock and reservations),
+  ``hq`` (all of that and the fleet) or ``store`` (one store's staff: that store only).
+
 A key is at least 128 bits: 22 or more base64url characters (``new_api_key`` makes 256).
 """
 
@@ -16,7 +22,9 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from hq.exceptions import CredentialsError
 from kiosk_protocol import write_atomically
@@ -27,14 +35,41 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 SESSION_TTL_S = 12 * 3600
 
 
+class Role(Enum):
+    """What a key may do."""
+
+    CHANNEL = "channel"  # a sales channel (web shop, app, till): profiles, any store's stock and reservations
+    HQ = "hq"  # a channel that also sees and commands the fleet
+    STORE = "store"  # one store's staff: its stock, reservations and requests only
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the caller of a key may do: its role, and for a store key its store."""
+
+    role: Role
+    store: str | None = None
+
+    def may_act_in(self, store: str) -> bool:
+        """Whether the caller may see and change ``store``'s stock, reservations and requests."""
+        return self.role is not Role.STORE or self.store == store
+
+
 @dataclass(frozen=True)
 class ApiKeys:
-    """Each channel's API key, and which channels may see and command the fleet."""
+    """Each caller's API key and its grant (a channel's unless ``grants`` says otherwise)."""
 
     keys: Mapping[str, str]
     fleet_channels: frozenset[str] = field(default_factory=lambda: frozenset({"hq"}))
+    grants: Mapping[str, Grant] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, grant in self.grants.items():
+            if name not in self.keys:
+                raise CredentialsError(f"a role is given to {name!r}, which has no key")
+            if (grant.role is Role.STORE) != (grant.store is not None) or not is_channel(grant.store or "x"):
+                raise CredentialsError(f"{name!r}: a store key names its store (a store id), and only a store key "
+                                       "names one")
         for channel, key in self.keys.items():
             if not is_channel(channel):
                 raise CredentialsError(f"not a channel name: {channel!r} (lowercase letters, digits and '-')")
@@ -54,9 +89,13 @@ class ApiKeys:
                 found = channel
         return found
 
+    def grant(self, name: str) -> Grant:
+        """What the key named ``name`` may do."""
+        return self.grants.get(name) or Grant(Role.HQ if name in self.fleet_channels else Role.CHANNEL)
+
     def may_use_fleet(self, channel: str) -> bool:
         """Whether a channel may see the fleet and send kiosks commands."""
-        return channel in self.fleet_channels
+        return self.grant(channel).role is Role.HQ
 
     def session_token(self, channel: str, now: float | None = None) -> str:
         """A dashboard sign-in token for ``channel``, valid for 12 hours.
@@ -123,6 +162,24 @@ def load_api_keys(path: Path, fleet_channels: frozenset[str] = frozenset({"hq"})
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise CredentialsError(f"cannot read API keys from {path}: {exc}") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise CredentialsError(f"{path} must hold a JSON object of channel -> key")
-    return ApiKeys(data, fleet_channels)
+    if not isinstance(data, dict):
+        raise CredentialsError(f"{path} must hold a JSON object of name -> key (or -> {{key, role, store}})")
+    keys: dict[str, str] = {}
+    grants: dict[str, Grant] = {}
+    for name, entry in data.items():
+        if isinstance(entry, str):
+            keys[name] = entry
+            continue
+        keys[name], grants[name] = _keyed_grant(path, name, entry)
+    return ApiKeys(keys, fleet_channels, grants)
+
+
+def _keyed_grant(path: Path, name: str, entry: Any) -> tuple[str, Grant]:
+    """The key and grant of one ``{"key", "role", "store"?}`` entry of a key file."""
+    roles = ", ".join(role.value for role in Role)
+    if (not isinstance(entry, dict) or not isinstance(entry.get("key"), str) or set(entry) - {"key", "role", "store"}
+            or entry.get("role") not in {role.value for role in Role}
+            or not isinstance(entry.get("store", ""), str)):
+        raise CredentialsError(f"{path}: {name!r} must be a key, or {{\"key\": ..., \"role\": one of {roles}, "
+                               "\"store\": ... for a store key}")
+    return entry["key"], Grant(Role(entry["role"]), entry.get("store"))

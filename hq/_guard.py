@@ -36,8 +36,9 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hq._api_models import ApiError
-from hq._auth import ApiKeys
+from hq._auth import ApiKeys, Grant
 from hq._store import ProfileStore
+from hq.exceptions import ApiRefusal
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,21 @@ def authenticated_channel(request: Request) -> str:
     return channel
 
 
+def authenticated_grant(request: Request) -> Grant:
+    """What the caller ``RequestGuard`` has authenticated may do."""
+    authenticated_channel(request)
+    grant: Grant = request.scope["state"]["grant"]
+    return grant
+
+
+def acting_in(request: Request, store: str) -> str:
+    """The authenticated channel, if it may act in ``store``; a store key of another store is refused (403)."""
+    channel = authenticated_channel(request)
+    if not authenticated_grant(request).may_act_in(store):
+        raise ApiRefusal(403, "other_store", f"this key is {channel!r}'s, staff of another store than {store!r}")
+    return channel
+
+
 class BodyTooLarge(HTTPException):
     """A body passed its route's limit while it arrived."""
 
@@ -182,7 +198,7 @@ class RequestGuard:
                                   _SESSION_PREFIX) else ""), {"WWW-Authenticate": API_KEY_HEADER},
                               close=body_pending)
                 return
-            scope.setdefault("state", {})["channel"] = channel
+            scope.setdefault("state", {}).update(channel=channel, grant=self.guard.keys.grant(channel))
         limit = self.guard.body_limit(path)
         try:
             length = int(headers.get("content-length", "0"))
