@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from kiosk_protocol.catalog import PlainText
 from kiosk_protocol.contract import CardToken, ShopperId, Sku, _checked_id
 
+MAX_ORDER_SKUS = 10  # of one order in a profile answer: what a welcome screen has room for
 MAX_OPEN_REQUESTS = 200  # in one StoreRequests: far more than a store's staff can have waiting
 Size = Annotated[PlainText, Field(min_length=1, max_length=16)]
 Stamp = Annotated[int, Field(ge=0, le=2**53 - 1)]
@@ -63,6 +65,20 @@ class Reservation(BaseModel):
     state: ReservationState
     expires_at: datetime
     note: Annotated[PlainText, Field(max_length=80)] | None = None  # staff's word: "fitting room 2"
+
+
+class OrderSummary(BaseModel):
+    """One of the shopper's recent orders, as their welcome screen lists it (profile version 4)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_id: Annotated[str, Field(min_length=1, max_length=64)]
+    at: datetime
+    store: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]  # a store's id, or ``online``
+    channel: Annotated[str, Field(max_length=64)]
+    skus: Annotated[tuple[Sku, ...], Field(max_length=MAX_ORDER_SKUS)]  # its first lines' products
+    lines: Annotated[int, Field(ge=1)]
+    total: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
 
 class ReservationRequest(BaseModel):
