@@ -4,7 +4,9 @@ receipt says it is stored, and keeps a retained online/offline status with a las
 It also carries the signed-in shopper's profile: the pull at sign-in (``request_profile``),
 the changes HQ pushes while they stand here (decoded within their size cap and handed to
 ``on_profile_change``; which visit they are for is the runtime's to check), and the word
-that the visit ended (``end_visit``).
+that the visit ended (``end_visit``); and the store's traffic (``_store_link``): a hold
+asked for (``request_reservation``), the updates to the kiosk's requests, the store's
+stock levels and its open requests.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import paho.mqtt.client as mqtt
 
 from backend_sync._mqtt import BrokerUrl, LastWill, MessageHandler, MqttClient
 from backend_sync._outbox import Outbox, SequenceFloor
+from backend_sync._store_link import StoreReceivers, StoreTraffic
 from backend_sync.exceptions import OutboxUnavailable
 from kiosk_protocol import (
     FLEET_COMMANDS,
@@ -37,6 +40,10 @@ from kiosk_protocol import (
     ProfileChange,
     ProfileRequest,
     ProfileResponse,
+    ReservationKind,
+    ReservationRequest,
+    ReservationResponse,
+    ReservationTopics,
     UpdateKind,
     VisitEnded,
     decode,
@@ -69,6 +76,10 @@ class KioskFacts:
     offers_problem: str = ""
 
 
+_Request = ProfileRequest | HandoffRequest | ReservationRequest
+_Answer = ProfileResponse | HandoffResponse | ReservationResponse
+
+
 @dataclass(frozen=True)
 class _Puback:
     mid: int
@@ -96,6 +107,12 @@ class LinkStats:
     changes_received: int = 0  # profile changes HQ pushed, well-formed
     changes_refused: int = 0  # pushed messages that were not (too large, malformed): also rejected_messages
     storage_errors: int = 0  # outbox writes the disk refused (retried on the next round)
+    # The store's traffic (``_store_link``): well-formed messages of each kind, and those refused
+    # (too large, malformed, or not what their topic says: also rejected_messages).
+    reservation_updates: int = 0
+    stock_levels: int = 0
+    store_requests: int = 0
+    store_refused: int = 0
 
 
 class KioskLink:
@@ -107,7 +124,7 @@ class KioskLink:
                  on_manifest: Callable[[UpdateKind, bytes], None] = lambda kind, envelope: None,
                  on_profile_change: Callable[[ProfileChange], None] = lambda change: None,
                  on_connected: Callable[[], None] = lambda: None,
-                 sequence_floor: SequenceFloor | None = None) -> None:
+                 sequence_floor: SequenceFloor | None = None, store_receivers: StoreReceivers | None = None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
         self.sequence_floor = sequence_floor
@@ -117,6 +134,9 @@ class KioskLink:
         self._connected = threading.Event()
         self._store, self._kiosk, self._facts = store, kiosk, facts
         self._topics = kiosk_topics(store, kiosk)
+        self._reservation_topics = ReservationTopics(store, kiosk)
+        store_traffic = StoreTraffic(self._reservation_topics, store, store_receivers or StoreReceivers(), self.stats,
+                                     self._reject)
         self._resend_after_s = resend_after_s
         self._on_manifest = on_manifest
         self._on_command = on_command
@@ -126,6 +146,8 @@ class KioskLink:
             self._topics.receipts: self._on_receipt,
             self._topics.profile_response: self._answer_handler(ProfileResponse),
             self._topics.handoff_response: self._answer_handler(HandoffResponse),
+            self._reservation_topics.response: self._answer_handler(ReservationResponse),
+            **store_traffic.handlers(),
             self._topics.profile_changes: self._on_profile_change_message,
             self._topics.commands: self._on_command_message,
             FLEET_COMMANDS: self._on_command_message,
@@ -136,7 +158,7 @@ class KioskLink:
                                   on_connect=self._on_connect, on_disconnect=self._connected.clear,
                                   on_publish=self._on_publish,
                                   will=LastWill(self._topics.status, self._status(LinkState.OFFLINE)))
-        self._answers: dict[uuid.UUID, tuple[threading.Event, list[ProfileResponse | HandoffResponse]]] = {}
+        self._answers: dict[uuid.UUID, tuple[threading.Event, list[_Answer]]] = {}
         self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
         self._resend_now = threading.Event()
         self._stop = threading.Event()
@@ -190,12 +212,28 @@ class KioskLink:
         answer = self._ask(self._topics.handoff_request, self._topics.handoff_response, request, timeout_s)
         return answer if isinstance(answer, HandoffResponse) else None
 
-    def _ask(self, topic: str, response_topic: str, request: ProfileRequest | HandoffRequest,
-             timeout_s: float) -> ProfileResponse | HandoffResponse | None:
+    def request_reservation(self, session: uuid.UUID, sku: str, size: str, kind: ReservationKind,
+                            shopper: str | None = None, card_token: str | None = None,
+                            timeout_s: float = 3.0) -> ReservationResponse | None:
+        """Ask HQ to hold one unit of ``sku`` in ``size`` for visit ``session``; None if no answer in time.
+
+        ``shopper`` (with their card's ``card_token``) for a signed-in shopper; a collect
+        request needs them. The answer holds the reservation, or why there is none.
+
+        Raises:
+            ValueError: a collect request without a shopper, or a shopper without a token.
+        """
+        request = ReservationRequest(request_id=uuid.uuid4(), session=session, sku=sku, size=size, kind=kind,
+                                     shopper=shopper, token=card_token)
+        topics = self._reservation_topics
+        answer = self._ask(topics.request, topics.response, request, timeout_s)
+        return answer if isinstance(answer, ReservationResponse) else None
+
+    def _ask(self, topic: str, response_topic: str, request: _Request, timeout_s: float) -> _Answer | None:
         """Publish ``request`` and wait for the answer that names its id (None when offline or none came)."""
         if not self.connected:
             return None
-        answered, answer = threading.Event(), list[ProfileResponse | HandoffResponse]()
+        answered, answer = threading.Event(), list[_Answer]()
         self._answers[request.request_id] = (answered, answer)
         try:
             self._client.publish(topic, request.model_dump_json().encode(),
@@ -292,7 +330,7 @@ class KioskLink:
         if highest_seq > self.outbox.last_sequence():  # a kiosk whose outbox HQ has seen further than it
             self.outbox.continue_after(highest_seq)
 
-    def _answer_handler(self, kind: type[ProfileResponse] | type[HandoffResponse]) -> MessageHandler:
+    def _answer_handler(self, kind: type[_Answer]) -> MessageHandler:
         def handle(message: mqtt.MQTTMessage) -> None:
             try:
                 response = decode(kind, bytes(message.payload))

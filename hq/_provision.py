@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hq.exceptions import CredentialsError
-from kiosk_protocol import MAX_PACKET_BYTES, ONLINE_STORE, kiosk_topics, write_atomically
+from kiosk_protocol import MAX_PACKET_BYTES, ONLINE_STORE, ReservationTopics, kiosk_topics, write_atomically
 
 # Mosquitto hashes with PBKDF2-SHA512; its own tool uses 101 rounds, far too few today.
 _PBKDF2_ROUNDS = 20_000
@@ -217,7 +217,7 @@ def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
     for service in services:
         lines += [f"user {service}", "topic readwrite kiosk/#", "topic readwrite fleet/#", ""]
     for store, kiosk in kiosks:
-        topics = kiosk_topics(store, kiosk)
+        topics, held = kiosk_topics(store, kiosk), ReservationTopics(store, kiosk)
         lines += [
             f"user {store}.{kiosk}",
             f"topic write {topics.events}",
@@ -232,6 +232,11 @@ def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
             f"topic read {topics.profile_response}",
             f"topic read {topics.handoff_response}",
             f"topic read {topics.profile_changes}",  # its signed-in shopper's changes, and no other kiosk's
+            # Holds it asks for and their updates (its own only); its store's stock and open requests.
+            f"topic write {held.request}",
+            f"topic read {held.response}",
+            f"topic read {held.changes}",
+            f"topic read {held.store_wildcard}",
             "",
         ]
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from backend_sync import (
     Outbox,
     ProfileCache,
     SequenceFloor,
+    StoreReceivers,
     damaged_outboxes,
 )
 from kiosk_app._clock_trust import SignedTime
@@ -36,6 +37,8 @@ from kiosk_app._lock_file import LockFile
 from kiosk_app._models import content_model, model_problem, usable_model
 from kiosk_app._offers import offers_beside
 from kiosk_app._profiles import ShopperProfile, fetch_profile, profile_from_hq
+from kiosk_app._reservation_desk import ReservationDesk, StoreNews
+from kiosk_app._reservations import RequestRefusal
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.session import SessionMachine, Visit
@@ -46,10 +49,12 @@ from kiosk_protocol import (
     KioskCommand,
     Manifest,
     OfferList,
+    OpenRequest,
     PricedOffer,
     Product,
     ProfileChange,
     ProfileResponse,
+    ReservationKind,
     Role,
     UpdateKind,
     UpdateRefused,
@@ -131,6 +136,7 @@ class KioskRuntime:
         on_remote: Callable[[CommandKind], None] | None = None,
         on_catalog: Callable[[], None] | None = None,
         on_profile_change: Callable[[ProfileChange], None] | None = None,
+        on_store_news: Callable[[StoreNews], None] | None = None,
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
@@ -174,10 +180,16 @@ class KioskRuntime:
         self._manifests: dict[UpdateKind, bytes] = {}
         self.update_problem = ""
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
+        # Holds asked of HQ, and the store's stock and open requests as HQ keeps them (``_reservation_desk``).
+        self.reservations = ReservationDesk(
+            lambda *ask: self.link.request_reservation(*ask), self.kiosk.machine, lambda: self.kiosk.catalog,
+            config.store, dispatch, on_store_news or (lambda news: None))
+        desk = self.reservations
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
                               on_command=self._on_command, sequence_floor=self.sequence_floor,
                               on_profile_change=lambda change: self._dispatch(lambda: self._take_change(change)),
                               on_connected=lambda: self._dispatch(self._pull_again),
+                              store_receivers=StoreReceivers(desk.heard_update, desk.heard_level, desk.heard_requests),
                               on_manifest=self._on_manifest if config.files_url else lambda kind, envelope: None)
         # Tags without NDEF (old labels) are known by UID through a table staff maintain.
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status,
@@ -352,6 +364,19 @@ class KioskRuntime:
             NfcReaderError: the reader cannot write now (see ``TagReader.write_next``).
         """
         return self.reader.write_next(encode_offer(self.kiosk.catalog.shop_url, offer_id), timeout_s)
+
+    def reserve(self, sku: str, size: str, kind: ReservationKind) -> RequestRefusal | None:
+        """Ask HQ to hold ``sku`` in ``size`` for the visit; None once asked (news follows), else why not."""
+        return self.reservations.reserve(sku, size, kind)
+
+    def free_units(self, sku: str) -> dict[str, int] | None:
+        """Units free per size of ``sku`` here: HQ's figures once in, else the catalog's (None: not sold here)."""
+        return self.reservations.free_units(sku)
+
+    @property
+    def open_requests(self) -> tuple[OpenRequest, ...]:
+        """The store's open requests as HQ lists them, oldest first, for staff mode."""
+        return self.reservations.store.open_requests
 
     def _take(self, act: Callable[[], TapOutcome]) -> TapOutcome:
         """Give the Kiosk one input and the screen its outcome."""

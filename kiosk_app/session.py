@@ -23,9 +23,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kiosk_protocol import ProfileChange
 from recommender import HistoryEvent
+
+if TYPE_CHECKING:
+    from kiosk_app._reservations import VisitRequest
 
 IDLE_TIMEOUT_S = 60.0
 STAFF_TIMEOUT_S = 120.0
@@ -63,6 +67,8 @@ class Visit:
     stamps: dict[str, str] = field(default_factory=dict)
     changes_seen: int | None = None
     waiting: list[ProfileChange] = field(default_factory=list)
+    # What the shopper asked for in this visit (a fitting room, a hold to collect) and where each stands.
+    requests: list[VisitRequest] = field(default_factory=list)
 
     @property
     def identity(self) -> str | None:
