@@ -28,16 +28,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from kiosk_protocol.contract import (
-    CardToken,
-    ConsentStatus,
-    DisplayName,
-    HlcText,
-    PreferenceKey,
-    PreferenceValue,
-    ShopperId,
-    Sku,
-)
+from kiosk_protocol._ids import DisplayName, ShopperId
+from kiosk_protocol.contract import CardToken, ConsentStatus, HlcText, PreferenceKey, PreferenceValue, Sku
 from kiosk_protocol.offers import OfferId
 
 PROFILE_VERSION: Literal[3] = 3
