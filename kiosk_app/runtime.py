@@ -165,7 +165,7 @@ class KioskRuntime:
         model_file = self.model_updater.current_model
         self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
                            recommender=usable_model(model_file),
-                           verify_badge=card_verifier(hq_key, Role.STAFF),
+                           verify_badge=card_verifier(hq_key, Role.STAFF, store=config.store),
                            machine=SessionMachine(idle_timeout_s=config.idle_timeout_s,
                                                   on_visit_ended=self._visit_ended))
         self.kiosk.offers, self.offers_problem = offers_beside(self.catalog_file)

@@ -19,6 +19,7 @@ from kiosk_protocol._bundle import (
     write_catalog_document,
 )
 from kiosk_protocol._cards import CardCheck, CardVerifier, card_verifier
+from kiosk_protocol._ids import DISPLAY_NAME_MAX, SHOPPER_PATTERN, DisplayName
 from kiosk_protocol._manifest import (
     MAX_CLOCK_SKEW_S,
     DeltaEntry,
@@ -66,7 +67,6 @@ from kiosk_protocol._tokens import Role, Token, issue_token, public_key_from_pem
 from kiosk_protocol.catalog import Catalog, Product, dump_catalog, format_price, image_file, load_catalog, problems
 from kiosk_protocol.contract import (
     BACKLOG_HIGH,
-    DISPLAY_NAME_MAX,
     EVENTS_WILDCARD,
     FLEET_COMMANDS,
     HANDOFF_REQUESTS_WILDCARD,
@@ -76,12 +76,10 @@ from kiosk_protocol.contract import (
     PROFILE_ENDED_WILDCARD,
     PROFILE_REQUESTS_WILDCARD,
     RECEIPT_HIGHEST_SEQ,
-    SHOPPER_PATTERN,
     STATUS_WILDCARD,
     VIEW_KINDS,
     CommandKind,
     ConsentStatus,
-    DisplayName,
     EventKind,
     KioskCommand,
     KioskStatus,

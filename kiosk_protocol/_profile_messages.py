@@ -23,27 +23,51 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from kiosk_protocol.contract import (
-    CardToken,
-    ConsentStatus,
-    DisplayName,
-    HlcText,
-    PreferenceKey,
-    PreferenceValue,
-    ShopperId,
-    Sku,
-)
+from kiosk_protocol._ids import DisplayName, ShopperId
+from kiosk_protocol.contract import CardToken, ConsentStatus, HlcText, PreferenceKey, PreferenceValue, Sku
 from kiosk_protocol.offers import OfferId
 
 PROFILE_VERSION: Literal[3] = 3
 MAX_CURSOR = 2**53 - 1  # HQ's cursors: integers every JSON reader holds exactly (JavaScript's safe range)
 Cursor = Annotated[int, Field(ge=0, le=MAX_CURSOR)]
 MAX_COUPONS = 200  # in a profile answer: under 11 KiB of offer ids, well inside its bound
+
+
+class _FieldsOfItsVersion(BaseModel):
+    """A message whose newer fields are declared once, in ``FIELD_SINCE`` (field -> the version that added it).
+
+    A message of an older version may not set them, and is encoded without them, not even as
+    null: a reader of that version refuses any field it does not know. Each model calls
+    ``_refuse_fields_newer_than_its_version`` from its own validator, after its other rules
+    (a validator declared here would run before them).
+    """
+
+    FIELD_SINCE: ClassVar[Mapping[str, int]]
+    MESSAGE_NAME: ClassVar[str]
+    if TYPE_CHECKING:
+        v: int  # each model declares its own versions
+
+    def _refuse_fields_newer_than_its_version(self) -> None:
+        fields = type(self).model_fields  # set: other than its default (None, or no coupons)
+        newer = [name for name, since in self.FIELD_SINCE.items()
+                 if self.v < since and getattr(self, name) != fields[name].get_default(call_default_factory=True)]
+        if newer:
+            names = " or ".join(name.replace("_", " ") for name in newer)
+            raise ValueError(f"a version {self.v} {self.MESSAGE_NAME} carries no {names}")
+
+    @model_serializer(mode="wrap")
+    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name, since in self.FIELD_SINCE.items():
+            if self.v < since:
+                data.pop(name, None)
+        return data
 
 
 class ProfileRequest(BaseModel):
@@ -71,7 +95,7 @@ class ProfileRequest(BaseModel):
         return self
 
 
-class ProfileResponse(BaseModel):
+class ProfileResponse(_FieldsOfItsVersion):
     """HQ's answer: the shopper's recent cross-channel history and wishlist, or why not.
 
     Version 2 adds the shopper's display name and ``cursor``: every change in HQ's log up to
@@ -82,6 +106,8 @@ class ProfileResponse(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
+    MESSAGE_NAME: ClassVar[str] = "profile response"
+    FIELD_SINCE: ClassVar[Mapping[str, int]] = {"display_name": 2, "cursor": 2, "coupons": 3}
 
     v: Literal[1, 2, 3] = PROFILE_VERSION
     request_id: uuid.UUID
@@ -97,21 +123,8 @@ class ProfileResponse(BaseModel):
 
     @model_validator(mode="after")
     def _fields_of_its_version(self) -> ProfileResponse:
-        if self.v < 2 and (self.display_name is not None or self.cursor is not None):
-            raise ValueError("a version 1 profile response carries no display name or cursor")
-        if self.v < 3 and self.coupons:
-            raise ValueError(f"a version {self.v} profile response carries no coupons")
+        self._refuse_fields_newer_than_its_version()
         return self
-
-    @model_serializer(mode="wrap")
-    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
-            data.pop("display_name", None)
-            data.pop("cursor", None)
-        if self.v < 3:  # a kiosk of version 2 knows no coupons
-            data.pop("coupons", None)
-        return data
 
 
 class ChangeKind(enum.Enum):
@@ -145,7 +158,7 @@ CHANGE_KIND_SINCE = {ChangeKind.COUPON_SAVED: 2, ChangeKind.COUPON_REDEEMED: 2}
 COUPONS_SINCE_REQUEST = 3
 
 
-class ProfileChange(BaseModel):
+class ProfileChange(_FieldsOfItsVersion):
     """One change to the profile of the shopper signed in at a kiosk, made in another channel.
 
     ``session`` is the visit it is for (the one the kiosk's profile request named);
@@ -156,6 +169,8 @@ class ProfileChange(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 2 * 1024  # the largest (a preference) is under 600 bytes
+    MESSAGE_NAME: ClassVar[str] = "profile change"
+    FIELD_SINCE: ClassVar[Mapping[str, int]] = {"offer": 2, "left": 2}
 
     v: Literal[1, 2] = 1
     cursor: Annotated[int, Field(ge=1, le=MAX_CURSOR)]
@@ -179,15 +194,8 @@ class ProfileChange(BaseModel):
             raise ValueError(f"{self.kind.value} change: missing {missing}, unexpected {extra}")
         if self.v < CHANGE_KIND_SINCE.get(self.kind, 1):
             raise ValueError(f"a {self.kind.value} change is of version {CHANGE_KIND_SINCE[self.kind]} or later")
+        self._refuse_fields_newer_than_its_version()
         return self
-
-    @model_serializer(mode="wrap")
-    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
-            data.pop("offer", None)
-            data.pop("left", None)
-        return data
 
 
 class VisitEnded(BaseModel):

@@ -1,6 +1,7 @@
 """Profile responses across versions: a version 1 answer still decodes, a display name
 comes only in version 2, and a kiosk from before display names refuses version 2, which
-is why HQ answers each request in the version it was asked in."""
+is why HQ answers each request in the version it was asked in. Each version of an answer
+and of a pushed change is encoded with exactly its own fields, and refuses a newer one's."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from kiosk_protocol import (
     DISPLAY_NAME_MAX,
     PROFILE_VERSION,
+    ChangeKind,
     ConsentStatus,
     ContractError,
+    ProfileChange,
     ProfileRequest,
     ProfileResponse,
     Sku,
@@ -86,3 +89,50 @@ def test_a_version_1_answer_may_not_carry_a_name() -> None:
     payload = json.loads(VERSION_1) | {"display_name": "Lucía"}
     with pytest.raises(ContractError, match="version 1 profile response carries no display name"):
         decode(ProfileResponse, json.dumps(payload).encode())
+
+
+# Exactly the fields each version is encoded with, as kiosks of that version read them.
+RESPONSE_V1 = {"v", "request_id", "shopper", "error", "consent", "recent_skus", "wishlist", "preferences"}
+RESPONSE_FIELDS = {1: RESPONSE_V1, 2: RESPONSE_V1 | {"display_name", "cursor"},
+                   3: RESPONSE_V1 | {"display_name", "cursor", "coupons"}}
+CHANGE_V1 = {"v", "cursor", "session", "kind", "sku", "key", "value", "display_name", "consent", "hlc"}
+CHANGE_FIELDS = {1: CHANGE_V1, 2: CHANGE_V1 | {"offer", "left"}}
+# A field of a newer version, a value it may hold, and the first version that carries it.
+NEWER_FIELDS = [
+    (ProfileResponse, "display_name", "Lucía", 2),
+    (ProfileResponse, "cursor", 5, 2),
+    (ProfileResponse, "coupons", ["WINTER-BOOTS"], 3),
+    (ProfileChange, "offer", "WINTER-BOOTS", 2),
+    (ProfileChange, "left", 1, 2),
+]
+
+
+def _message(model: type[ProfileResponse | ProfileChange], v: int) -> ProfileResponse | ProfileChange:
+    if model is ProfileResponse:
+        return ProfileResponse(v=v, request_id=REQUEST_ID, shopper="shopper-0042")  # type: ignore[arg-type]
+    return ProfileChange(v=v, cursor=3, session=REQUEST_ID, kind=ChangeKind.ERASE)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("model", "v", "fields"), [
+    *[(ProfileResponse, v, fields) for v, fields in RESPONSE_FIELDS.items()],
+    *[(ProfileChange, v, fields) for v, fields in CHANGE_FIELDS.items()],
+])
+def test_each_version_is_encoded_with_exactly_its_fields(
+        model: type[ProfileResponse | ProfileChange], v: int, fields: set[str]) -> None:
+    message = _message(model, v)
+    encoded = message.model_dump_json().encode()
+    assert set(json.loads(encoded)) == fields == set(message.model_dump())
+    assert decode(model, encoded) == message
+
+
+@pytest.mark.parametrize(("model", "field", "value", "since"), NEWER_FIELDS)
+def test_a_field_of_a_newer_version_is_refused_on_an_older_message(
+        model: type[ProfileResponse | ProfileChange], field: str, value: object, since: int) -> None:
+    for v in range(1, since):
+        payload = json.loads(_message(model, v).model_dump_json()) | {field: value}
+        with pytest.raises(ContractError):
+            decode(model, json.dumps(payload).encode())
+        with pytest.raises(ValueError):
+            model.model_validate(payload)
+    newest = json.loads(_message(model, since).model_dump_json())
+    assert field in newest  # the version that added it carries it (here as its default)
