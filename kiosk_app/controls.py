@@ -6,7 +6,8 @@ a tap, a touched suggestion, the PIN or leaving staff mode comes to is decided b
 ``Kiosk`` and reaches the screen the same way for all of them: the ``on_outcome`` the
 window gave the runtime, as do ``on_profile``, ``on_profile_change`` (a change to the
 signed-in shopper's profile made in another channel, already in ``state.visit``),
-``on_remote``, ``on_catalog`` and ``on_reader_status``.
+``on_store_news`` (a request of the visit moved on, a product's free units or the store's
+open requests changed), ``on_remote``, ``on_catalog`` and ``on_reader_status``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol
 
+from kiosk_app._reservations import RequestRefusal
 from kiosk_app.runtime import KioskHealth
 from kiosk_app.session import Mode, Visit
 from kiosk_app.staff import PinCheck
-from kiosk_protocol import Catalog, OfferList, PricedOffer, Product
+from kiosk_protocol import Catalog, OfferList, OpenRequest, PricedOffer, Product, ReservationKind
 from nfc_reader import WriteResult
 
 
@@ -121,6 +123,25 @@ class KioskControls(Protocol):
 
         The product it shows (or why not) comes through ``on_outcome``.
         """
+
+    def free_units(self, sku: str) -> dict[str, int] | None:
+        """Units free per size of ``sku`` here: HQ's figures once they came, else the catalog's.
+
+        Returns:
+            None when the product is not sold here.
+        """
+
+    def reserve(self, sku: str, size: str, kind: ReservationKind) -> RequestRefusal | None:
+        """Ask HQ to hold ``sku`` in ``size`` for the visit (a fitting room, or to collect).
+
+        Returns:
+            None once asked: the ask is in ``state.visit.requests`` at once, and HQ's answer
+            and updates follow through ``on_store_news``; else why the kiosk did not ask.
+        """
+
+    @property
+    def open_requests(self) -> tuple[OpenRequest, ...]:
+        """The store's open requests as HQ lists them, oldest first, for staff mode."""
 
     def enter_staff_pin(self, attempt: str) -> PinCheck:
         """Check a PIN typed on the pad; the right one opens staff mode (told through ``on_outcome``).

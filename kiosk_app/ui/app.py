@@ -28,6 +28,7 @@ from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
 from backend_sync import calling_on_signal
+from kiosk_app._reservation_desk import StoreNews, StoreNewsKind
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from kiosk_app.session import Mode
@@ -157,6 +158,7 @@ class KioskApp(App):
             on_remote=self._on_remote,
             on_catalog=lambda: self.shopper.take_catalog(),
             on_profile_change=lambda change: self.shopper.take_change(change),
+            on_store_news=self._on_store_news,
         )
         self.store_title = store_name(runtime.catalog, config.store)
         self.kiosk_label = f"{config.store} · {config.kiosk}"
@@ -311,6 +313,12 @@ class KioskApp(App):
         self.language = self.default_language
         self.accessible = False
         self.show_mode()
+
+    def _on_store_news(self, news: StoreNews) -> None:
+        """HQ's word on requests or stock, on the screen's thread: the shopper's screens and staff's follow."""
+        self.shopper.take_store_news(news)
+        if news.kind is StoreNewsKind.OPEN_REQUESTS and self.runtime.state.mode is Mode.STAFF:
+            self.staff.render_requests()
 
     def _on_remote(self, command: CommandKind) -> None:
         """HQ's order was carried out by the runtime; show its effect."""

@@ -62,6 +62,7 @@ class SizeView:
     size: str
     stock: str
     sold_out: bool
+    key: str = ""  # the size as the catalog names it (``U``, not "One size")
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,15 @@ def image_path(catalog_file: Path, image: str) -> str:
     return str(catalog_file.resolve().parent / PLACEHOLDER_IMAGE)
 
 
-def size_views(product: Product, store: str, language: str) -> tuple[SizeView, ...]:
-    """Each size with its units in ``store``, sold-out sizes spelled out."""
+def size_views(product: Product, store: str, language: str,
+               free: dict[str, int] | None = None) -> tuple[SizeView, ...]:
+    """Each size with its units in ``store`` (or HQ's ``free`` units once known), sold-out sizes spelled out."""
     texts = texts_for(language)
     views = []
-    for size, units in product.stock_in(store).items():
+    for size, units in (product.stock_in(store) if free is None else free).items():
         label = texts["size_one"] if size == ONE_SIZE else size
         stock = texts["stock_units"].format(count=units) if units > 0 else texts["stock_sold_out"]
-        views.append(SizeView(label, stock, sold_out=units == 0))
+        views.append(SizeView(label, stock, sold_out=units == 0, key=size))
     return tuple(views)
 
 
@@ -141,9 +143,10 @@ def offer_naming(priced: PricedOffer, catalog: Catalog, language: str) -> str:
 
 
 def product_view(product: Product, catalog: Catalog, catalog_file: Path, store: str, language: str,
-                 priced: PricedOffer | None = None) -> ProductView:
+                 priced: PricedOffer | None = None, free: dict[str, int] | None = None) -> ProductView:
     """The product screen's content for ``product`` in ``store``, in ``language``; under the offer
-    ``priced``, the price after it beside the usual one, and which offer it is."""
+    ``priced``, the price after it beside the usual one, and which offer it is; the sizes' units
+    are HQ's ``free`` ones once known."""
     texts = texts_for(language)
     one_size = product.sizes == (ONE_SIZE,)
     return ProductView(
@@ -156,7 +159,7 @@ def product_view(product: Product, catalog: Catalog, catalog_file: Path, store: 
         description=product.description.get(language),
         image=image_path(catalog_file, product.image),
         sizes_title=texts["product_one_size"] if one_size else texts["product_sizes"],
-        sizes=size_views(product, store, language),
+        sizes=size_views(product, store, language, free),
         web_address=product_uri(catalog.shop_url, product.sku),
         elsewhere=elsewhere_text(product, catalog, store, language),
         usual_price=money(priced.usual, catalog, language) if priced is not None else "",

@@ -12,9 +12,18 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
-from kiosk_app.ui.present import HealthRow, ProductView, SuggestionView
+from kiosk_app.ui.present import HealthRow, ProductView, SizeView, SuggestionView
 from kiosk_app.ui.present_offers import OfferView
-from kiosk_app.ui.widgets import FeaturedCard, HealthLine, OfferCard, ProductCard, SizeChip, SuggestionCard
+from kiosk_app.ui.present_reservations import OpenRequestRow
+from kiosk_app.ui.widgets import (
+    FeaturedCard,
+    HealthLine,
+    OfferCard,
+    ProductCard,
+    RequestLine,
+    SizeChip,
+    SuggestionCard,
+)
 
 # "Única" / "One size" is longer than "42" or "XL"; a smaller face keeps it in the chip.
 _SIZE_FONT = 26
@@ -65,6 +74,14 @@ class ProductScreen(Screen):
     has_suggestions = BooleanProperty(False)
     # "": nobody who agreed to it is signed in, so no button; else what the button does.
     wishlist_action = OptionProperty("", options=["", "add", "remove"])
+    # Asking for a size (``ReservePanel``): the size chosen and its line, whether a hold to collect
+    # is offered, where the visit's requests for this product stand; while any, no suggestions.
+    has_free = BooleanProperty(False)
+    chosen_size = StringProperty("")
+    chosen_text = StringProperty("")
+    can_collect = BooleanProperty(False)
+    requests_text = StringProperty("")
+    reserve_open = BooleanProperty(False)
 
     def show(self, view: ProductView, suggestions: tuple[SuggestionView, ...] = ()) -> None:
         """Fill the screen from ``view`` and one card per suggestion."""
@@ -81,18 +98,26 @@ class ProductScreen(Screen):
         self.sizes_title = view.sizes_title
         self.web_address = view.web_address
         self.elsewhere_text = view.elsewhere
-        for chip, size in zip(_reuse(self.ids.sizes, len(view.sizes), SizeChip), view.sizes, strict=True):
-            chip.size_font = _SIZE_FONT if len(size.size) <= 3 else _LONG_SIZE_FONT
-            chip.size_text, chip.stock_text, chip.sold_out = size.size, size.stock, size.sold_out
+        self.show_sizes(view.sizes)
         fill_cards(self.ids.suggestions, suggestions)
         self.has_suggestions = bool(suggestions)
+
+    def show_sizes(self, sizes: tuple[SizeView, ...]) -> None:
+        """The size chips alone (HQ's figures for the product changed), the chosen one outlined."""
+        for chip, size in zip(_reuse(self.ids.sizes, len(sizes), SizeChip), sizes, strict=True):
+            chip.size_font = _SIZE_FONT if len(size.size) <= 3 else _LONG_SIZE_FONT
+            chip.size_text, chip.stock_text, chip.sold_out = size.size, size.stock, size.sold_out
+            chip.size_key, chip.chosen = size.key, size.key == self.chosen_size and not size.sold_out
+        self.has_free = any(not size.sold_out for size in sizes)
 
     def show_empty(self) -> None:
         """Nothing of the last product (or the last shopper's suggestions) stays behind."""
         for name in ("sku", "brand_text", "name_text", "colour_text", "price_text", "usual_markup", "offer_text",
                      "description_text",
-                     "image_source", "sizes_title", "web_address", "elsewhere_text", "wishlist_action"):
+                     "image_source", "sizes_title", "web_address", "elsewhere_text", "wishlist_action",
+                     "chosen_size", "chosen_text", "requests_text"):
             setattr(self, name, "")
+        self.has_free = self.can_collect = self.reserve_open = False
         self.ids.sizes.clear_widgets()
         fill_cards(self.ids.suggestions, ())
         self.has_suggestions = False
@@ -109,6 +134,8 @@ class WelcomeScreen(Screen):
     has_recent = BooleanProperty(False)
     has_wishlist = BooleanProperty(False)
     coupons_text = StringProperty("")  # the titles of the offers they saved to their card, one a line
+    reservations_text = StringProperty("")  # what they have asked for in this store, and where each stands
+    orders_text = StringProperty("")  # their recent orders, one a line
 
     def show_profile(self, recent: tuple[SuggestionView, ...], wishlist: tuple[SuggestionView, ...]) -> None:
         """Cards for the shopper's recent views and their wishlist."""
@@ -179,6 +206,8 @@ class StaffScreen(Screen):
     write_text = StringProperty("")
     writing = BooleanProperty(False)
     locked = BooleanProperty(False)
+    has_requests = BooleanProperty(False)
+    requests_more = StringProperty("")  # "and 3 more" past what the screen lists
 
     def show_health(self, rows: tuple[HealthRow, ...]) -> None:
         """Refresh the health table in place (it is redrawn every second)."""
@@ -189,6 +218,15 @@ class StaffScreen(Screen):
                 table.add_widget(HealthLine())
         for line, row in zip(reversed(table.children), rows, strict=True):
             line.label_text, line.value_text, line.ok, line.verdict_text = row.label, row.value, row.ok, row.verdict
+
+    def show_requests(self, rows: tuple[OpenRequestRow, ...], more: str) -> None:
+        """The store's open requests, oldest first (refreshed every second: the waits grow)."""
+        for line, row in zip(_reuse(self.ids.requests, len(rows), RequestLine), rows, strict=True):
+            line.where_text, line.waiting_text, line.state_text, line.ready = (row.where, row.waiting, row.state,
+                                                                               row.ready)
+            line.product_text = f"{row.product} · {row.size} · {row.kind}"
+        self.has_requests = bool(rows)
+        self.requests_more = more
 
 
 def fill_cards(row: Widget, cards: tuple[SuggestionView, ...], kind: type[ProductCard] = SuggestionCard) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+from kiosk_app._reservation_desk import StoreNews, StoreNewsKind
 from kiosk_app.controls import KioskControls
 from kiosk_app.runtime import ShopperProfile
 from kiosk_app.ui.host import Host
@@ -22,6 +23,8 @@ from kiosk_app.ui.present import (
     suggestion_views,
 )
 from kiosk_app.ui.present_offers import coupon_lines, offer_view, unavailable_text
+from kiosk_app.ui.present_reservations import reservation_lines
+from kiosk_app.ui.reserve_panel import ReservePanel
 from kiosk_protocol import ChangeKind, Offer, Product, ProfileChange
 from recommender import Suggestion
 
@@ -42,11 +45,13 @@ class ShopperScreens:
         self._offer_products: tuple[Product, ...] = ()
         self._unavailable: tuple[str, Offer | None] | None = None  # a sign's offer id not on here, and the offer
         self._featured = featured_products(controls.catalog)
+        self.reserve = ReservePanel(controls, host, store)  # the product screen's requests (kv: app.shopper.reserve)
 
     def show_product(self, product: Product, suggestions: tuple[Suggestion, ...]) -> None:
         """Fill the product screen with ``product`` and its suggestions."""
         self._product, self._suggestions = product, suggestions
         self._render_product()
+        self.reserve.show(product)
 
     def show_offer(self, offer: Offer, products: tuple[Product, ...]) -> None:
         """Fill the offer screen with a sign's ``offer`` and the ``products`` it covers in stock here."""
@@ -106,6 +111,7 @@ class ShopperScreens:
         self._product, self._suggestions = None, ()
         self._offer, self._offer_products, self._unavailable = None, (), None
         self._host.sm.get_screen("product").show_empty()
+        self.reserve.show(None)
         self._host.sm.get_screen("offer").show_empty()
         self._render_welcome()
 
@@ -136,6 +142,12 @@ class ShopperScreens:
             self._render_coupons()
             self._render_save()
 
+    def take_store_news(self, news: StoreNews) -> None:
+        """HQ's word on the visit's requests or a product's free units: the screens that show them follow."""
+        self.reserve.take_news(news)
+        if news.kind is StoreNewsKind.VISIT_REQUESTS:
+            self._render_reservations()
+
     def take_catalog(self) -> None:
         """HQ's new catalog is in use: the attract screen features from it."""
         self._featured = featured_products(self._controls.catalog)
@@ -159,7 +171,7 @@ class ShopperScreens:
             return
         catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
         view = product_view(self._product, catalog, catalog_file, self._store, language,
-                            self._controls.offer_price(self._product))
+                            self._controls.offer_price(self._product), self._controls.free_units(self._product.sku))
         # HQ's link of this visit for the QR code once it has one; the product's address until then.
         link = self._controls.handoff_link(self._take_handoff_link)
         if link is not None:
@@ -168,6 +180,7 @@ class ShopperScreens:
                                  self._controls.offer_price)
         self._host.sm.get_screen("product").show(view, cards)
         self._render_wishlist_button()
+        self.reserve.render()
 
     def _take_handoff_link(self, link: str) -> None:
         if self._product is not None:
@@ -214,12 +227,21 @@ class ShopperScreens:
         lines = coupon_lines(coupons, controls.offers, controls.catalog, self._host.language)
         self._host.sm.get_screen("welcome").coupons_text = "\n".join(lines)
 
+    def _render_reservations(self) -> None:
+        """What the shopper asked for in this store, in this visit, and where each stands."""
+        visit, controls = self._controls.state.visit, self._controls
+        held = [request.reservation for request in visit.requests
+                if request.reservation is not None and request.reservation.state.holds_stock] if self._shopper else []
+        self._host.sm.get_screen("welcome").reservations_text = reservation_lines(held, controls.catalog,
+                                                                                 self._host.language)
+
     def _render_welcome(self) -> None:
         screen, tx = self._host.sm.get_screen("welcome"), self._host.tx
         screen.shopper = self._shopper
         self._render_title()
         self._render_answer()
         self._render_coupons()
+        self._render_reservations()
         profile, visit = self._profile, self._controls.state.visit
         # This visit's products join what they looked at once they agreed to link it, and
         # only then: after a no, the visit stays out of their profile and out of this list.

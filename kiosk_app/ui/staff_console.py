@@ -1,14 +1,17 @@
-"""The staff console: the health of every part, check and write tags, sync now, lock, leave."""
+"""The staff console: the health of every part, the store's open requests (oldest first, with
+how long each has waited), check and write tags, sync now, lock, leave."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from typing import Any
 
 from kiosk_app.controls import KioskControls
 from kiosk_app.session import Mode
 from kiosk_app.ui.host import Host, on_main_thread
 from kiosk_app.ui.present import checked_tag_text, health_rows
+from kiosk_app.ui.present_reservations import open_request_rows
 from nfc_reader import NfcReaderError, TagRead, WriteResult
 
 WRITE_TIMEOUT_S = 30.0
@@ -87,8 +90,17 @@ class StaffConsole:
         self.render_health()
 
     def render_health(self) -> None:
-        """Refresh the health table (every second while staff mode shows)."""
+        """Refresh the health table and the open requests (every second while staff mode shows)."""
         self._host.sm.get_screen("staff").show_health(health_rows(self._controls.health(), self._host.language))
+        self.render_requests()
+
+    def render_requests(self) -> None:
+        """The store's open requests as HQ lists them now, with how long each has waited."""
+        controls, tx = self._controls, self._host.tx
+        rows, more = open_request_rows(controls.open_requests, controls.catalog, self._host.language,
+                                       datetime.now(UTC))
+        self._host.sm.get_screen("staff").show_requests(rows, tx["staff_requests_more"].format(count=more)
+                                                        if more else "")
 
     def _write_done(self, sku: str, done: Future[WriteResult]) -> None:
         self._host.sm.get_screen("staff").writing = False

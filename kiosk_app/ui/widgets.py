@@ -55,10 +55,13 @@ class FlatButton(ButtonBehavior, Label):
         self.fill = self.down_color if self.state == "down" else self.bg_color
 
 
-class SizeChip(BoxLayout):
+class SizeChip(ButtonBehavior, BoxLayout):
     """One size and its units in this store; a sold-out size says so in words and is struck
-    through, not only greyed (colour alone must not carry it)."""
+    through, not only greyed (colour alone must not carry it). Touching a size with units free
+    chooses it, for a fitting room or to collect; a chosen one is outlined."""
 
+    size_key = StringProperty("")  # the size as the catalog names it
+    chosen = BooleanProperty(False)
     size_text = StringProperty("")
     stock_text = StringProperty("")
     sold_out = BooleanProperty(False)
@@ -147,6 +150,16 @@ class HealthLine(BoxLayout):
     value_text = StringProperty("")
     verdict_text = StringProperty("")
     ok = BooleanProperty(True)
+
+
+class RequestLine(BoxLayout):
+    """One row of the store's open requests in staff mode: where, what, and how long it has waited."""
+
+    where_text = StringProperty("")
+    product_text = StringProperty("")
+    state_text = StringProperty("")
+    waiting_text = StringProperty("")
+    ready = BooleanProperty(False)
 
 
 class HoldButton(ButtonBehavior, Label):
