@@ -16,7 +16,8 @@ visit, not the shopper: the kiosk matches it against the visit it has now, and t
 message says nothing about whose profile it is. A version 1 request (a kiosk from before
 live push) gets a version 1 answer, and no pushes. A version 3 request says the kiosk
 reads coupons: its answer carries the shopper's coupons, and the coupons' changes are
-pushed to it (as ``ProfileChange`` version 2); a version 2 kiosk gets neither.
+pushed to it (as ``ProfileChange`` version 2); a version 2 kiosk gets neither. A version 4
+request reads orders and reservations likewise (``ProfileChange`` version 3).
 """
 
 from __future__ import annotations
@@ -30,13 +31,16 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from kiosk_protocol._ids import DisplayName, ShopperId
+from kiosk_protocol._store_messages import OrderSummary, Reservation
 from kiosk_protocol.contract import CardToken, ConsentStatus, HlcText, PreferenceKey, PreferenceValue, Sku
 from kiosk_protocol.offers import OfferId
 
-PROFILE_VERSION: Literal[3] = 3
+PROFILE_VERSION: Literal[4] = 4
 MAX_CURSOR = 2**53 - 1  # HQ's cursors: integers every JSON reader holds exactly (JavaScript's safe range)
 Cursor = Annotated[int, Field(ge=0, le=MAX_CURSOR)]
 MAX_COUPONS = 200  # in a profile answer: under 11 KiB of offer ids, well inside its bound
+MAX_ORDERS = 5  # the newest, in a profile answer: what the welcome screen lists
+MAX_RESERVATIONS = 20  # the shopper's active ones at the asking kiosk's store
 
 
 class _FieldsOfItsVersion(BaseModel):
@@ -76,13 +80,13 @@ class ProfileRequest(BaseModel):
     The card's signed token goes along: HQ answers only for the shopper it names. From
     version 2 on, ``session`` (the visit the tap started) asks HQ to push that visit the
     shopper's later changes. Version 3 says the kiosk reads coupons: in the answer, and in
-    the changes pushed to it.
+    the changes pushed to it; version 4 the same of orders and reservations.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
 
-    v: Literal[1, 2, 3] = PROFILE_VERSION
+    v: Literal[1, 2, 3, 4] = PROFILE_VERSION
     request_id: uuid.UUID
     shopper: ShopperId
     token: CardToken
@@ -101,15 +105,18 @@ class ProfileResponse(_FieldsOfItsVersion):
     Version 2 adds the shopper's display name and ``cursor``: every change in HQ's log up to
     it is in this profile, so a pushed change at or below it is one the kiosk already has.
     Version 3 adds ``coupons``: the offer ids of the shopper's coupons with redemptions left.
-    An answer is encoded with exactly its version's fields.
+    Version 4 adds ``orders`` (the newest, from every channel) and ``reservations`` (the
+    shopper's active ones at the asking kiosk's store). An answer is encoded with exactly its
+    version's fields.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
     MESSAGE_NAME: ClassVar[str] = "profile response"
-    FIELD_SINCE: ClassVar[Mapping[str, int]] = {"display_name": 2, "cursor": 2, "coupons": 3}
+    FIELD_SINCE: ClassVar[Mapping[str, int]] = {"display_name": 2, "cursor": 2, "coupons": 3, "orders": 4,
+                                                "reservations": 4}
 
-    v: Literal[1, 2, 3] = PROFILE_VERSION
+    v: Literal[1, 2, 3, 4] = PROFILE_VERSION
     request_id: uuid.UUID
     shopper: ShopperId
     error: str | None = None
@@ -120,6 +127,8 @@ class ProfileResponse(_FieldsOfItsVersion):
     display_name: DisplayName | None = None
     cursor: Cursor | None = None
     coupons: Annotated[tuple[OfferId, ...], Field(max_length=MAX_COUPONS)] = ()
+    orders: Annotated[tuple[OrderSummary, ...], Field(max_length=MAX_ORDERS)] = ()
+    reservations: Annotated[tuple[Reservation, ...], Field(max_length=MAX_RESERVATIONS)] = ()
 
     @model_validator(mode="after")
     def _fields_of_its_version(self) -> ProfileResponse:
@@ -138,6 +147,8 @@ class ChangeKind(enum.Enum):
     ERASE = "erase"  # the profile is gone: sign the shopper out and forget them
     COUPON_SAVED = "coupon_saved"  # since version 2: an offer saved to the shopper's card
     COUPON_REDEEMED = "coupon_redeemed"  # since version 2: a coupon redeemed, with how many redemptions are left
+    ORDER_PLACED = "order_placed"  # since version 3: an order, from any channel
+    RESERVATION = "reservation"  # since version 3: one of the shopper's reservations at this store moved on
 
 
 # The fields each kind carries (and no other kind may).
@@ -150,12 +161,18 @@ _CHANGE_FIELDS: dict[ChangeKind, set[str]] = {
     ChangeKind.ERASE: set(),
     ChangeKind.COUPON_SAVED: {"offer", "hlc"},
     ChangeKind.COUPON_REDEEMED: {"offer", "left"},
+    ChangeKind.ORDER_PLACED: {"order"},
+    ChangeKind.RESERVATION: {"reservation"},
 }
-_OPTIONAL_FIELDS = {"sku", "key", "value", "display_name", "consent", "hlc", "offer", "left"}
-# Kinds a kiosk reads only from this version on: HQ pushes them only to a kiosk whose
-# profile request was of ``COUPONS_SINCE_REQUEST`` or later.
-CHANGE_KIND_SINCE = {ChangeKind.COUPON_SAVED: 2, ChangeKind.COUPON_REDEEMED: 2}
+_OPTIONAL_FIELDS = {"sku", "key", "value", "display_name", "consent", "hlc", "offer", "left", "order", "reservation"}
+# The change version that brought each newer kind, and the profile request version from which a
+# kiosk reads it: HQ pushes a kind only to a kiosk whose profile request was of that version or later.
+CHANGE_KIND_SINCE = {ChangeKind.COUPON_SAVED: 2, ChangeKind.COUPON_REDEEMED: 2, ChangeKind.ORDER_PLACED: 3,
+                     ChangeKind.RESERVATION: 3}
 COUPONS_SINCE_REQUEST = 3
+ORDERS_SINCE_REQUEST = 4
+KIND_SINCE_REQUEST = {kind: COUPONS_SINCE_REQUEST if since == 2 else ORDERS_SINCE_REQUEST
+                      for kind, since in CHANGE_KIND_SINCE.items()}
 
 
 class ProfileChange(_FieldsOfItsVersion):
@@ -164,15 +181,16 @@ class ProfileChange(_FieldsOfItsVersion):
     ``session`` is the visit it is for (the one the kiosk's profile request named);
     ``cursor`` its place in HQ's change log: HQ pushes at least once, in cursor order, and
     the kiosk drops a cursor it has already had. Version 2 adds the coupon kinds (and
-    their ``offer`` and ``left``); a version 1 change is encoded with version 1's fields only.
+    their ``offer`` and ``left``), version 3 orders and reservations (``order``,
+    ``reservation``); a change is encoded with its version's fields only.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    max_bytes: ClassVar[int] = 2 * 1024  # the largest (a preference) is under 600 bytes
+    max_bytes: ClassVar[int] = 2 * 1024  # the largest (an order of 10 SKUs) is under 800 bytes
     MESSAGE_NAME: ClassVar[str] = "profile change"
-    FIELD_SINCE: ClassVar[Mapping[str, int]] = {"offer": 2, "left": 2}
+    FIELD_SINCE: ClassVar[Mapping[str, int]] = {"offer": 2, "left": 2, "order": 3, "reservation": 3}
 
-    v: Literal[1, 2] = 1
+    v: Literal[1, 2, 3] = 1
     cursor: Annotated[int, Field(ge=1, le=MAX_CURSOR)]
     session: uuid.UUID
     kind: ChangeKind
@@ -184,6 +202,8 @@ class ProfileChange(_FieldsOfItsVersion):
     hlc: HlcText | None = None
     offer: OfferId | None = None
     left: Annotated[int, Field(ge=0, le=1000)] | None = None
+    order: OrderSummary | None = None
+    reservation: Reservation | None = None
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> ProfileChange:
