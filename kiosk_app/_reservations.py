@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 
 from kiosk_app.session import Visit
-from kiosk_protocol import Reservation, ReservationKind, ReservationResponse, ReservationUpdate
+from kiosk_protocol import Reservation, ReservationKind, ReservationResponse, ReservationState, ReservationUpdate
 
 MAX_ACTIVE_REQUESTS = 3  # per visit: what one shopper can try on or put aside at once
 NO_ANSWER = "no_answer"  # HQ did not answer in time (offline, or slow)
@@ -143,6 +143,22 @@ def take_update(visit: Visit, update: ReservationUpdate) -> UpdateVerdict:
 def latest_for(visit: Visit, sku: str) -> tuple[VisitRequest, ...]:
     """The visit's requests for ``sku``, oldest first (what its product screen shows)."""
     return tuple(request for request in visit.requests if request.sku == sku)
+
+
+def held_for_shopper(visit: Visit) -> tuple[Reservation, ...]:
+    """The reservations the welcome lists: the shopper's at this store from their profile (kept
+    current by HQ's push) and those made in this visit, each once as it stands now, the ones
+    that hold no stock any more left out; the profile's first, then this visit's, oldest first."""
+    current: dict[uuid.UUID, Reservation] = dict(visit.reservations)
+    for request in visit.requests:
+        made = request.reservation
+        held = current.get(made.reservation_id) if made is not None else None
+        if made is not None and (held is None or _STATE_ORDER.index(made.state) >= _STATE_ORDER.index(held.state)):
+            current[made.reservation_id] = made  # the live update is at least as far along as the profile's
+    return tuple(reservation for reservation in current.values() if reservation.state.holds_stock)
+
+
+_STATE_ORDER = list(ReservationState)  # held, taken, ready, then the ends: a reservation only moves on
 
 
 def _tracking(visit: Visit, reservation_id: uuid.UUID) -> VisitRequest | None:

@@ -60,6 +60,12 @@ def size_label(size: str, language: str) -> str:
     return texts_for(language)["size_one"] if size == ONE_SIZE else size
 
 
+def size_phrase(size: str, language: str) -> str:
+    """A size in a sentence: "size 40", "one size"."""
+    texts = texts_for(language)
+    return texts["request_one_size"] if size == ONE_SIZE else texts["request_size"].format(size=size)
+
+
 def reservation_state_text(reservation: Reservation, language: str) -> str:
     """Where a reservation stands, in words, with staff's note where it names the place."""
     texts = texts_for(language)
@@ -86,7 +92,7 @@ def request_state_text(request: VisitRequest, language: str) -> str:
 def request_lines(requests: Iterable[VisitRequest], language: str) -> str:
     """The visit's requests for one product, one a line, newest first: "Size 40 · fitting room: ready in ..."."""
     texts = texts_for(language)
-    lines = [texts["request_line"].format(size=size_label(request.size, language),
+    lines = [texts["request_line"].format(size=size_phrase(request.size, language),
                                           kind=texts[f"request_kind_{request.kind.value}"],
                                           state=request_state_text(request, language))
              for request in reversed(list(requests))]
@@ -101,7 +107,7 @@ def reservation_lines(reservations: Iterable[Reservation], catalog: Catalog, lan
         product = catalog.product(reservation.sku)
         lines.append(texts["welcome_reservation_line"].format(
             product=product.name.get(language) if product else reservation.sku,
-            size=size_label(reservation.size, language), state=reservation_state_text(reservation, language)))
+            size=size_phrase(reservation.size, language), state=reservation_state_text(reservation, language)))
     return "\n".join(lines[:MAX_WELCOME_LINES])
 
 

@@ -9,6 +9,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 from kiosk_app._reservation_desk import StoreNews, StoreNewsKind
+from kiosk_app._reservations import held_for_shopper
 from kiosk_app.controls import KioskControls
 from kiosk_app.runtime import ShopperProfile
 from kiosk_app.ui.host import Host
@@ -23,7 +24,7 @@ from kiosk_app.ui.present import (
     suggestion_views,
 )
 from kiosk_app.ui.present_offers import coupon_lines, offer_view, unavailable_text
-from kiosk_app.ui.present_reservations import reservation_lines
+from kiosk_app.ui.present_reservations import order_lines, reservation_lines
 from kiosk_app.ui.reserve_panel import ReservePanel
 from kiosk_protocol import ChangeKind, Offer, Product, ProfileChange
 from recommender import Suggestion
@@ -138,6 +139,8 @@ class ShopperScreens:
                 self._render_answer()
             self._render_wishlist_button()
             self._render_save()
+        elif change.kind in (ChangeKind.ORDER_PLACED, ChangeKind.RESERVATION):
+            self._render_reservations()
         else:  # a coupon saved or redeemed in another channel, and any later kind: the coupons follow
             self._render_coupons()
             self._render_save()
@@ -228,12 +231,12 @@ class ShopperScreens:
         self._host.sm.get_screen("welcome").coupons_text = "\n".join(lines)
 
     def _render_reservations(self) -> None:
-        """What the shopper asked for in this store, in this visit, and where each stands."""
-        visit, controls = self._controls.state.visit, self._controls
-        held = [request.reservation for request in visit.requests
-                if request.reservation is not None and request.reservation.state.holds_stock] if self._shopper else []
-        self._host.sm.get_screen("welcome").reservations_text = reservation_lines(held, controls.catalog,
-                                                                                 self._host.language)
+        """The shopper's reservations in this store (their profile's and this visit's) and recent orders."""
+        visit, catalog, language = self._controls.state.visit, self._controls.catalog, self._host.language
+        screen = self._host.sm.get_screen("welcome")
+        signed_in = bool(self._shopper)
+        screen.reservations_text = reservation_lines(held_for_shopper(visit), catalog, language) if signed_in else ""
+        screen.orders_text = order_lines(visit.orders, catalog, language) if signed_in else ""
 
     def _render_welcome(self) -> None:
         screen, tx = self._host.sm.get_screen("welcome"), self._host.tx

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hq import ProfileResponder, ProfileStore
+from hq._orders import Order, OrderLine
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import ReservationKind, ReservationState, Role, issue_token, load_catalog
 from kiosk_protocol._cards import card_verifier
@@ -54,8 +57,13 @@ def desk(mosquitto: Mosquitto) -> Iterator[StoreDesk]:
 
 @pytest.fixture
 def hq_profiles(mosquitto: Mosquitto, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, Path]) -> Iterator[None]:
-    """HQ answering profile requests (the shopper has none yet: a fresh welcome)."""
+    """HQ answering profile requests: the shopper bought online and at this store's till before."""
     store = ProfileStore(sqlite_url)
+    for order_id, channel, where, day, lines in (
+            ("web-1001", "web", "online", 20, (OrderLine(COAT, "M", 1, Decimal("189.00")),)),
+            ("till-2002", "till", STORE, 27, (OrderLine(BOOT, "40", 1, Decimal("89.95")),
+                                              OrderLine("BAG-TOTE-BRN", "U", 2, Decimal("59.95"))))):
+        store.orders.place(Order(order_id, SHOPPER, channel, where, datetime(2026, 11, day, 12, tzinfo=UTC), lines))
     responder = ProfileResponder(mosquitto.url, store, card_verifier(hq_key[0].public_key()))
     responder.start()
     assert responder.subscribed.wait(10)
@@ -146,8 +154,13 @@ def test_a_size_asked_for_a_fitting_room_shows_its_state_live_and_the_welcome_an
         app.sm.current = "welcome"  # as after the card's tap: it is kept current while the visit lasts
         await settled(app)
         seen["welcome"] = welcome.reservations_text.splitlines()
+        seen["orders"] = welcome.orders_text.splitlines()
         seen["welcome fits"] = fits(app)
         await screenshot(app, "welcome-reservations", tmp_path)
+        app.toggle_accessible()
+        await settled(app)
+        seen["welcome large fits"] = fits(app)
+        app.toggle_accessible()
 
         desk.publish_requests()
         await until(lambda: len(app.runtime.open_requests) == 2)
@@ -177,11 +190,13 @@ def test_a_size_asked_for_a_fitting_room_shows_its_state_live_and_the_welcome_an
     assert seen["both en"][0].startswith("To collect · size 42: reserved until ")
     assert seen["welcome"][0] == "Botín Chelsea negro · talla 40: lista en probador 2"
     assert seen["welcome"][1].startswith("Botín Chelsea negro · talla 42: reservada hasta el")
+    assert seen["orders"] == ["27 de noviembre · 2 productos · 209,85\u00a0€ · Madrid Centro",
+                              "20 de noviembre · 1 producto · 189,00\u00a0€ · online"]  # the newest first
     assert [(where, kind) for where, kind, _state in seen["staff"]] == [
         ("kiosk-01", "Botín Chelsea negro · 40 · Probador"), ("kiosk-01", "Botín Chelsea negro · 42 · Recoger")]
     assert [state for _where, _kind, state in seen["staff"]] == ["Lista", "Sin atender"]
     assert seen["visit after staff"] == []  # staff never see the shopper's requests as theirs
-    for screen in ("choose", "taken", "large", "collect", "welcome", "staff"):
+    for screen in ("choose", "taken", "large", "collect", "welcome", "welcome large", "staff"):
         assert seen[f"{screen} fits"] == [], screen
     assert [request.kind for request in desk.requests] == [ReservationKind.FITTING_ROOM, ReservationKind.COLLECT]
     assert desk.requests[1].shopper == SHOPPER
