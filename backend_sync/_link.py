@@ -135,8 +135,9 @@ class KioskLink:
         self._store, self._kiosk, self._facts = store, kiosk, facts
         self._topics = kiosk_topics(store, kiosk)
         self._reservation_topics = ReservationTopics(store, kiosk)
-        store_traffic = StoreTraffic(self._reservation_topics, store, store_receivers or StoreReceivers(), self.stats,
-                                     self._reject)
+        receivers = store_receivers or StoreReceivers()
+        store_traffic = StoreTraffic(self._reservation_topics, store, receivers, self.stats, self._reject)
+        self._on_late_answer = receivers.on_late_answer
         self._resend_after_s = resend_after_s
         self._on_manifest = on_manifest
         self._on_command = on_command
@@ -214,17 +215,19 @@ class KioskLink:
 
     def request_reservation(self, session: uuid.UUID, sku: str, size: str, kind: ReservationKind,
                             shopper: str | None = None, card_token: str | None = None,
-                            timeout_s: float = 3.0) -> ReservationResponse | None:
+                            request_id: uuid.UUID | None = None, timeout_s: float = 3.0) -> ReservationResponse | None:
         """Ask HQ to hold one unit of ``sku`` in ``size`` for visit ``session``; None if no answer in time.
 
         ``shopper`` (with their card's ``card_token``) for a signed-in shopper; a collect
-        request needs them. The answer holds the reservation, or why there is none.
+        request needs them. The answer holds the reservation, or why there is none; one that
+        comes after ``timeout_s`` goes to the store receivers' ``on_late_answer`` (HQ may hold
+        a unit for it), named by ``request_id``.
 
         Raises:
             ValueError: a collect request without a shopper, or a shopper without a token.
         """
-        request = ReservationRequest(request_id=uuid.uuid4(), session=session, sku=sku, size=size, kind=kind,
-                                     shopper=shopper, token=card_token)
+        request = ReservationRequest(request_id=request_id or uuid.uuid4(), session=session, sku=sku, size=size,
+                                     kind=kind, shopper=shopper, token=card_token)
         topics = self._reservation_topics
         answer = self._ask(topics.request, topics.response, request, timeout_s)
         return answer if isinstance(answer, ReservationResponse) else None
@@ -338,9 +341,12 @@ class KioskLink:
                 self._reject(message, exc)
                 return
             waiting = self._answers.get(response.request_id)
-            if waiting is not None:  # otherwise it came too late: the kiosk already fell back
+            if waiting is not None:
                 waiting[1].append(response)
                 waiting[0].set()
+            elif isinstance(response, ReservationResponse):  # too late for the wait, not for the visit
+                self._on_late_answer(response)
+            # A late profile or hand-off answer is dropped: the kiosk already fell back.
 
         return handle
 

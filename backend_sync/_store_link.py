@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from backend_sync._mqtt import MessageHandler
 from kiosk_protocol import (
     ContractError,
+    ReservationResponse,
     ReservationTopics,
     ReservationUpdate,
     StockLevel,
@@ -42,6 +43,7 @@ class StoreReceivers:
     on_reservation_update: Callable[[ReservationUpdate], None] = lambda update: None
     on_stock_level: Callable[[StockLevel], None] = lambda level: None
     on_store_requests: Callable[[StoreRequests], None] = lambda requests: None
+    on_late_answer: Callable[[ReservationResponse], None] = lambda answer: None  # after the wait gave up
 
 
 class StoreTraffic:

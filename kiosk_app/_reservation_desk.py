@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk_app._reservations import (
+    NO_ANSWER,
     RequestRefusal,
     UpdateVerdict,
     check_request,
@@ -28,8 +29,9 @@ from kiosk_protocol import Catalog, ReservationKind, ReservationResponse, Reserv
 
 log = logging.getLogger(__name__)
 
-# The link's ``request_reservation``: (session, sku, size, kind, shopper, card token) -> HQ's answer or None.
-RequestReservation = Callable[[uuid.UUID, str, str, ReservationKind, str | None, str | None],
+# The link's ``request_reservation``: (session, sku, size, kind, shopper, card token, request id) -> HQ's
+# answer, or None when none came in time (a later one comes to ``heard_late_answer``).
+RequestReservation = Callable[[uuid.UUID, str, str, ReservationKind, str | None, str | None, uuid.UUID],
                               ReservationResponse | None]
 Dispatch = Callable[[Callable[[], None]], None]
 
@@ -58,7 +60,8 @@ class DeskCounters:
     refused_here: int = 0  # not asked: ``check_request`` said why
     answered: int = 0
     unanswered: int = 0  # HQ out of reach or too slow
-    answers_too_late: int = 0  # the visit had ended
+    answers_too_late: int = 0  # the visit had ended (HQ's hold expires on its own)
+    late_answers: int = 0  # came after the wait gave up, and filled the ask
     updates_applied: int = 0
     updates_not_this_visit: int = 0
     updates_outdated: int = 0
@@ -108,7 +111,7 @@ class ReservationDesk:
         shopper = visit.shopper if card else None  # a shopper is named only with their card's proof
 
         def ask_hq() -> None:
-            answer = self._request(visit.id, sku, size, kind, shopper, card)
+            answer = self._request(visit.id, sku, size, kind, shopper, card, ask.ask_id)
             self._dispatch(lambda: self._take_answer(visit.id, ask.ask_id, answer))
 
         threading.Thread(target=ask_hq, name="reservation-request", daemon=True).start()
@@ -128,6 +131,20 @@ class ReservationDesk:
     def heard_requests(self, requests: StoreRequests) -> None:
         """HQ's list of the store's open requests."""
         self._dispatch(lambda: self._take_requests(requests))
+
+    def heard_late_answer(self, answer: ReservationResponse) -> None:
+        """HQ's answer to an ask the wait gave up on: it fills the ask if its visit is still on."""
+        self._dispatch(lambda: self._take_late_answer(answer))
+
+    def _take_late_answer(self, answer: ReservationResponse) -> None:
+        visit = self._machine.visit
+        ask = next((request for request in visit.requests if request.ask_id == answer.request_id), None)
+        if ask is None or ask.error != NO_ANSWER:  # another visit's, or answered already
+            self.counters.answers_too_late += 1
+            return
+        take_answer(visit, visit.id, ask.ask_id, answer)
+        self.counters.late_answers += 1
+        self._on_news(StoreNews(StoreNewsKind.VISIT_REQUESTS))
 
     def _take_answer(self, session: uuid.UUID, ask_id: uuid.UUID, answer: ReservationResponse | None) -> None:
         if answer is None:

@@ -173,7 +173,8 @@ class KioskRuntime:
                               on_command=self._on_command, sequence_floor=self.sequence_floor,
                               on_profile_change=lambda change: dispatch(lambda: self.visit_profile.take_change(change)),
                               on_connected=lambda: dispatch(self.visit_profile.pull_again),
-                              store_receivers=StoreReceivers(desk.heard_update, desk.heard_level, desk.heard_requests),
+                              store_receivers=StoreReceivers(desk.heard_update, desk.heard_level, desk.heard_requests,
+                                                             desk.heard_late_answer),
                               on_manifest=self.content.take_manifest if config.files_url else lambda kind, m: None)
         # Tags without NDEF (old labels) are known by UID through a table staff maintain.
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status,

@@ -270,6 +270,8 @@ class KioskApp(App):
         self.text_scale = theme.LARGE_TEXT_SCALE if accessible else 1.0
         _window().clearcolor = self.pal["BACKGROUND"]
         self._render_status()
+        if self._built:
+            self.staff.render_requests()  # large text lists fewer
 
     def on_language(self, _app: Any, _language: str) -> None:
         """Re-render every text in the new language."""

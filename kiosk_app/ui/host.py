@@ -25,6 +25,10 @@ class Host(Protocol):
         """The language the screens speak now."""
 
     @property
+    def text_scale(self) -> float:
+        """1 for the usual text, more in large text."""
+
+    @property
     def tx(self) -> dict[str, str]:
         """Every text of the screens in that language, by message id."""
 

@@ -18,7 +18,8 @@ from kiosk_app.ui.present_offers import day_text, local_day
 from kiosk_app.ui.texts import texts_for
 from kiosk_protocol import Catalog, OpenRequest, OrderSummary, Reservation, ReservationKind, ReservationState
 
-MAX_STAFF_ROWS = 6  # what the staff screen has room for; the rest are counted
+MAX_STAFF_ROWS = 5  # what the staff screen has room for; the rest are counted
+MAX_STAFF_ROWS_LARGE = 4  # in large text
 MAX_WELCOME_LINES = 3  # per list on the welcome
 _STATE_KEYS = {
     (ReservationKind.FITTING_ROOM, ReservationState.HELD): "request_fitting_held",
@@ -125,12 +126,12 @@ def order_lines(orders: Iterable[OrderSummary], catalog: Catalog, language: str)
     return "\n".join(lines[:MAX_WELCOME_LINES])
 
 
-def open_request_rows(requests: tuple[OpenRequest, ...], catalog: Catalog, language: str,
-                      now: datetime) -> tuple[tuple[OpenRequestRow, ...], int]:
-    """The store's open requests, oldest first, as staff mode lists them; and how many more there are."""
+def open_request_rows(requests: tuple[OpenRequest, ...], catalog: Catalog, language: str, now: datetime,
+                      limit: int = MAX_STAFF_ROWS) -> tuple[tuple[OpenRequestRow, ...], int]:
+    """The store's oldest ``limit`` open requests as staff mode lists them; and how many more there are."""
     texts = texts_for(language)
     rows = []
-    for request in requests[:MAX_STAFF_ROWS]:
+    for request in requests[:limit]:
         product = catalog.product(request.sku)
         minutes = max(0, int((now - request.created_at).total_seconds() // 60))
         rows.append(OpenRequestRow(
@@ -140,7 +141,7 @@ def open_request_rows(requests: tuple[OpenRequest, ...], catalog: Catalog, langu
             state=texts.get(f"staff_request_state_{request.state.value}", request.state.value),
             waiting=texts["staff_request_waiting"].format(minutes=minutes),
             ready=request.state is ReservationState.READY))
-    return tuple(rows), max(0, len(requests) - MAX_STAFF_ROWS)
+    return tuple(rows), max(0, len(requests) - limit)
 
 
 def _day(moment: datetime, language: str) -> str:

@@ -11,7 +11,7 @@ from kiosk_app.controls import KioskControls
 from kiosk_app.session import Mode
 from kiosk_app.ui.host import Host, on_main_thread
 from kiosk_app.ui.present import checked_tag_text, health_rows
-from kiosk_app.ui.present_reservations import open_request_rows
+from kiosk_app.ui.present_reservations import MAX_STAFF_ROWS, MAX_STAFF_ROWS_LARGE, open_request_rows
 from nfc_reader import NfcReaderError, TagRead, WriteResult
 
 WRITE_TIMEOUT_S = 30.0
@@ -97,8 +97,9 @@ class StaffConsole:
     def render_requests(self) -> None:
         """The store's open requests as HQ lists them now, with how long each has waited."""
         controls, tx = self._controls, self._host.tx
+        limit = MAX_STAFF_ROWS if self._host.text_scale == 1 else MAX_STAFF_ROWS_LARGE
         rows, more = open_request_rows(controls.open_requests, controls.catalog, self._host.language,
-                                       datetime.now(UTC))
+                                       datetime.now(UTC), limit)
         self._host.sm.get_screen("staff").show_requests(rows, tx["staff_requests_more"].format(count=more)
                                                         if more else "")
 

@@ -48,7 +48,8 @@ class StoreDesk:
 
     Args:
         units: free units per SKU and size.
-        answering: whether it answers requests (False: HQ out of reach, as the kiosk sees it).
+        answering: whether it answers requests at once (False: they wait for ``answer_waiting``, as
+            when HQ is out of reach or slower than the kiosk's wait).
     """
 
     def __init__(self, broker_url: str, store: str, units: dict[str, dict[str, int]], answering: bool = True) -> None:
@@ -57,6 +58,7 @@ class StoreDesk:
         self.held: dict[uuid.UUID, _Held] = {}
         self.stamp = 0
         self.asked = threading.Event()  # set at each request taken
+        self._unanswered: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._client = MqttClient(BrokerUrl.parse(broker_url), f"store-desk-{uuid.uuid4().hex[:8]}",
                                   role="the store's desk", subscriptions=(RESERVATION_REQUESTS_WILDCARD,),
@@ -81,15 +83,21 @@ class StoreDesk:
         self.publish(stock_topic(self.store, sku), level.model_dump_json().encode(), retain=True)
         return level
 
-    def publish_requests(self) -> StoreRequests:
-        """The store's open requests, retained for its kiosks' staff mode."""
+    def publish_requests(self, others: int = 0) -> StoreRequests:
+        """The store's open requests, retained for its kiosks' staff mode; with ``others`` made earlier
+        elsewhere (online, at kiosk-02...), each a few minutes older than the one after it."""
+        now = datetime.now(UTC)
+        elsewhere = [OpenRequest(reservation_id=uuid.uuid4(), kiosk=f"kiosk-{n + 1:02d}" if n else None,
+                                 sku="COAT-WOOL-GRY", size="M", kind=ReservationKind.FITTING_ROOM,
+                                 state=ReservationState.TAKEN if n % 2 else ReservationState.HELD,
+                                 created_at=now - timedelta(minutes=4 * (others - n) + 3)) for n in range(others)]
         with self._lock:
             self.stamp += 1
-            listed = StoreRequests(store=self.store, stamp=self.stamp, requests=tuple(
+            listed = StoreRequests(store=self.store, stamp=self.stamp, requests=(*elsewhere, *(
                 OpenRequest(reservation_id=held.reservation.reservation_id, kiosk=held.kiosk,
                             sku=held.reservation.sku, size=held.reservation.size, kind=held.reservation.kind,
                             state=held.reservation.state, created_at=held.created_at, note=held.reservation.note)
-                for held in self.held.values() if held.reservation.state.holds_stock))
+                for held in self.held.values() if held.reservation.state.holds_stock)))
         self.publish(store_requests_topic(self.store), listed.model_dump_json().encode(), retain=True)
         return listed
 
@@ -112,13 +120,23 @@ class StoreDesk:
         """Whether ``count`` reservations have been made."""
         return len(self.held) >= count
 
+    def answer_waiting(self) -> None:
+        """Answer, late, the requests held back while not answering."""
+        waiting, self._unanswered = self._unanswered, []
+        for message in waiting:
+            self._answer(message)
+
     def _on_request(self, message: mqtt.MQTTMessage) -> None:
+        self.requests.append(decode(ReservationRequest, bytes(message.payload)))
+        self.asked.set()
+        if self.answering:
+            self._answer(message)
+        else:
+            self._unanswered.append(message)
+
+    def _answer(self, message: mqtt.MQTTMessage) -> None:
         kiosk = message.topic.split("/")[2]
         request = decode(ReservationRequest, bytes(message.payload))
-        self.requests.append(request)
-        self.asked.set()
-        if not self.answering:
-            return
         with self._lock:
             sizes = self.units.get(request.sku, {})
             if request.size not in sizes:

@@ -123,7 +123,8 @@ def test_a_fitting_room_request_shows_its_state_live_and_hq_s_stock_replaces_the
     assert kinds == {StoreNewsKind.STOCK, StoreNewsKind.VISIT_REQUESTS, StoreNewsKind.OPEN_REQUESTS}
 
 
-def test_hq_s_refusal_and_its_silence_are_said(desk: StoreDesk, kiosk: Kiosk) -> None:
+def test_hq_s_refusal_and_its_silence_are_said_and_a_late_answer_still_fills_its_ask(
+        desk: StoreDesk, kiosk: Kiosk) -> None:
     assert kiosk.reserve(BOOT, "42") is None  # the bundle says 3; HQ holds none free
     assert eventually(lambda: kiosk.requests[0].error == "out_of_stock", 10)
     desk.answering = False
@@ -131,6 +132,11 @@ def test_hq_s_refusal_and_its_silence_are_said(desk: StoreDesk, kiosk: Kiosk) ->
     assert eventually(lambda: len(kiosk.requests) == 2 and kiosk.requests[1].error == NO_ANSWER, 10)
     counters = kiosk.runtime.reservations.counters
     assert counters.answered == 1 and counters.unanswered == 1
+    desk.answer_waiting()  # HQ held a unit after all: the screen says so, not "no answer"
+    assert eventually(lambda: counters.late_answers == 1, 10)
+    late = kiosk.requests[1]
+    assert late.error is None and late.reservation is not None and late.reservation.state is ReservationState.HELD
+    assert len(kiosk.requests) == 2 and late.ask_id == desk.requests[1].request_id
 
 
 def test_updates_for_another_visit_older_ones_and_those_after_the_visit_change_nothing(

@@ -44,6 +44,7 @@ CATALOG = load_catalog(demo_catalog_path())
 STORE, SHOPPER = "madrid-centro", "shopper-0042"
 BOOT, COAT = "BOOT-CHELSEA-BLK", "COAT-WOOL-GRY"
 # HQ's free units: the boot's 41 has none free (the bundle says 1), its 40 one.
+OTHER_REQUESTS = 4  # at other kiosks and online, older than this kiosk's
 UNITS = {BOOT: {"38": 2, "39": 0, "40": 1, "41": 0, "42": 3}, COAT: {"S": 1, "M": 2, "L": 0, "XL": 1}}
 
 
@@ -162,17 +163,24 @@ def test_a_size_asked_for_a_fitting_room_shows_its_state_live_and_the_welcome_an
         seen["welcome large fits"] = fits(app)
         app.toggle_accessible()
 
-        desk.publish_requests()
-        await until(lambda: len(app.runtime.open_requests) == 2)
+        desk.publish_requests(others=OTHER_REQUESTS)
+        await until(lambda: len(app.runtime.open_requests) == 2 + OTHER_REQUESTS)
         await tap(emulator, badge)
-        await until(lambda: app.sm.current == "staff" and len(app.sm.get_screen("staff").ids.requests.children) == 2)
+        await until(lambda: app.sm.current == "staff" and len(app.sm.get_screen("staff").ids.requests.children) == 5)
         await settled(app)
         staff = app.sm.get_screen("staff")
         seen["staff"] = [(line.where_text, line.product_text, line.state_text)
                          for line in reversed(staff.ids.requests.children)]
         seen["visit after staff"] = app.runtime.state.visit.requests
+        seen["staff more"] = staff.requests_more
         seen["staff fits"] = fits(app)
         await screenshot(app, "staff-requests", tmp_path)
+        app.toggle_language()
+        app.toggle_accessible()
+        await settled(app)
+        seen["staff en"] = [line.state_text for line in reversed(staff.ids.requests.children)]
+        seen["staff large more"] = staff.requests_more
+        seen["staff large fits"] = fits(app)
 
     try:
         run_kiosk_window(kiosk_config(tmp_path, mosquitto.url, emulator, hq_key[1]), scenario)
@@ -192,11 +200,15 @@ def test_a_size_asked_for_a_fitting_room_shows_its_state_live_and_the_welcome_an
     assert seen["welcome"][1].startswith("Botín Chelsea negro · talla 42: reservada hasta el")
     assert seen["orders"] == ["27 de noviembre · 2 productos · 209,85\u00a0€ · Madrid Centro",
                               "20 de noviembre · 1 producto · 189,00\u00a0€ · online"]  # the newest first
-    assert [(where, kind) for where, kind, _state in seen["staff"]] == [
-        ("kiosk-01", "Botín Chelsea negro · 40 · Probador"), ("kiosk-01", "Botín Chelsea negro · 42 · Recoger")]
-    assert [state for _where, _kind, state in seen["staff"]] == ["Lista", "Sin atender"]
+    # The oldest first: online and the other kiosks' (older), then this one's; the newest is counted, not listed.
+    assert [where for where, _kind, _state in seen["staff"]] == ["online", "kiosk-02", "kiosk-03", "kiosk-04",
+                                                                 "kiosk-01"]
+    assert seen["staff"][4] == ("kiosk-01", "Botín Chelsea negro · 40 · Probador", "Lista")
+    assert seen["staff more"] == "y 1 más"
+    assert seen["staff en"] == ["Waiting", "On it", "Waiting", "On it"] and seen["staff large more"] == "and 2 more"
     assert seen["visit after staff"] == []  # staff never see the shopper's requests as theirs
-    for screen in ("choose", "taken", "large", "collect", "welcome", "welcome large", "staff"):
+    for screen in ("choose", "taken", "large", "collect", "welcome", "welcome large", "staff",
+                   "staff large"):
         assert seen[f"{screen} fits"] == [], screen
     assert [request.kind for request in desk.requests] == [ReservationKind.FITTING_ROOM, ReservationKind.COLLECT]
     assert desk.requests[1].shopper == SHOPPER
