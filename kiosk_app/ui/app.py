@@ -272,6 +272,7 @@ class KioskApp(App):
         self._render_status()
         if self._built:
             self.staff.render_requests()  # large text lists fewer
+            self.shopper.reserve.render()  # the requests' colours are the look's
 
     def on_language(self, _app: Any, _language: str) -> None:
         """Re-render every text in the new language."""

@@ -9,6 +9,8 @@ from typing import Protocol
 from kivy.clock import Clock
 from kivy.uix.screenmanager import ScreenManager
 
+from kiosk_app.ui import theme
+
 
 def on_main_thread(work: Callable[[], None]) -> None:
     """Run ``work`` on Kivy's main thread at the next frame; safe to call from any thread."""
@@ -23,6 +25,10 @@ class Host(Protocol):
     @property
     def language(self) -> str:
         """The language the screens speak now."""
+
+    @property
+    def pal(self) -> dict[str, theme.Rgba]:
+        """The look's colours by name (standard, or high contrast)."""
 
     @property
     def text_scale(self) -> float:

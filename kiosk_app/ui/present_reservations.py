@@ -91,13 +91,25 @@ def request_state_text(request: VisitRequest, language: str) -> str:
 
 
 def request_lines(requests: Iterable[VisitRequest], language: str) -> str:
-    """The visit's requests for one product, one a line, newest first: "Size 40 · fitting room: ready in ..."."""
+    """The visit's requests for one product, one a line, newest first: "Fitting room · size 40: ready in ..."."""
+    return "\n".join(line for line, _trouble in request_line_list(requests, language))
+
+
+def request_line_list(requests: Iterable[VisitRequest], language: str) -> list[tuple[str, bool]]:
+    """Each of the newest few requests' line, and whether it went wrong (none free, no answer, ended unbought)."""
     texts = texts_for(language)
-    lines = [texts["request_line"].format(size=size_phrase(request.size, language),
-                                          kind=texts[f"request_kind_{request.kind.value}"],
-                                          state=request_state_text(request, language))
+    lines = [(texts["request_line"].format(size=size_phrase(request.size, language),
+                                           kind=texts[f"request_kind_{request.kind.value}"],
+                                           state=request_state_text(request, language)), _went_wrong(request))
              for request in reversed(list(requests))]
-    return "\n".join(lines[:MAX_WELCOME_LINES])
+    return lines[:MAX_WELCOME_LINES]
+
+
+def _went_wrong(request: VisitRequest) -> bool:
+    if request.error is not None:
+        return True
+    state = request.reservation.state if request.reservation is not None else None
+    return state in (ReservationState.CANCELLED, ReservationState.EXPIRED)
 
 
 def reservation_lines(reservations: Iterable[Reservation], catalog: Catalog, language: str) -> str:

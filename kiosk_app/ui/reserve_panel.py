@@ -6,12 +6,15 @@ figures for the product as they change.
 
 from __future__ import annotations
 
+from kivy.utils import escape_markup
+
 from kiosk_app._reservation_desk import StoreNews, StoreNewsKind
 from kiosk_app._reservations import latest_for
 from kiosk_app.controls import KioskControls
+from kiosk_app.ui import theme
 from kiosk_app.ui.host import Host
 from kiosk_app.ui.present import size_views
-from kiosk_app.ui.present_reservations import REFUSAL_TOASTS, request_lines, size_label
+from kiosk_app.ui.present_reservations import REFUSAL_TOASTS, request_line_list, size_label
 from kiosk_app.ui.screens import ProductScreen
 from kiosk_protocol import Product, ReservationKind
 
@@ -63,7 +66,7 @@ class ReservePanel:
         screen, tx, language = self._screen(), self._host.tx, self._host.language
         product = self._product
         if product is None:
-            screen.chosen_size = screen.chosen_text = screen.requests_text = ""
+            screen.chosen_size = screen.chosen_text = screen.requests_text = screen.requests_markup = ""
             screen.can_collect = screen.reserve_open = False
             return
         free = self._free()
@@ -75,7 +78,12 @@ class ReservePanel:
             size=size_label(chosen, language), count=free[chosen]) if chosen else "")
         visit = self._controls.state.visit
         screen.can_collect = visit.shopper is not None and visit.card_token is not None
-        screen.requests_text = request_lines(latest_for(visit, product.sku), language)
+        lines = request_line_list(latest_for(visit, product.sku), language)
+        screen.requests_text = "\n".join(line for line, _trouble in lines)
+        # What went wrong in the warning colour; the words say it too (colour alone must not).
+        warn, ok = theme.hex_of(self._host.pal["WARN"]), theme.hex_of(self._host.pal["ACCENT"])
+        screen.requests_markup = "\n".join(f"[color={warn if trouble else ok}]{escape_markup(line)}[/color]"
+                                            for line, trouble in lines)
         screen.reserve_open = bool(chosen or screen.requests_text)
 
     def _free(self) -> dict[str, int]:

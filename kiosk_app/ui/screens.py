@@ -81,6 +81,7 @@ class ProductScreen(Screen):
     chosen_text = StringProperty("")
     can_collect = BooleanProperty(False)
     requests_text = StringProperty("")
+    requests_markup = StringProperty("")  # the same lines, what went wrong in the warning colour
     reserve_open = BooleanProperty(False)
 
     def show(self, view: ProductView, suggestions: tuple[SuggestionView, ...] = ()) -> None:
@@ -115,7 +116,7 @@ class ProductScreen(Screen):
         for name in ("sku", "brand_text", "name_text", "colour_text", "price_text", "usual_markup", "offer_text",
                      "description_text",
                      "image_source", "sizes_title", "web_address", "elsewhere_text", "wishlist_action",
-                     "chosen_size", "chosen_text", "requests_text"):
+                     "chosen_size", "chosen_text", "requests_text", "requests_markup"):
             setattr(self, name, "")
         self.has_free = self.can_collect = self.reserve_open = False
         self.ids.sizes.clear_widgets()

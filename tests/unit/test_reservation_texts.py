@@ -18,6 +18,7 @@ from kiosk_app.ui.present_reservations import (
     MAX_STAFF_ROWS,
     open_request_rows,
     order_lines,
+    request_line_list,
     request_lines,
     reservation_lines,
 )
@@ -104,3 +105,9 @@ def test_staff_see_the_oldest_first_how_long_each_waited_and_how_many_more() -> 
     assert (rows[0].where, rows[0].waiting, rows[0].state, rows[0].kind) == ("online", "30 min", "Sin atender",
                                                                              "Probador")
     assert (rows[1].where, rows[1].state, rows[1].ready) == ("kiosk-01", "Lista", True)
+
+
+def test_what_went_wrong_is_marked_for_the_warning_colour() -> None:
+    made = [request_with(held(state=READY)), request_with(error="out_of_stock"),
+            request_with(held(state=ReservationState.EXPIRED))]
+    assert [trouble for _line, trouble in request_line_list(made, "en")] == [True, True, False]  # newest first
