@@ -6,7 +6,8 @@ where the page's shoppers stand (``_presence``). A change goes out (``ProfileCha
 QoS 1, naming the visit, not the shopper) when its shopper is signed in at a kiosk and
 the change was made elsewhere: the kiosk's own changes are not echoed back to it. Views
 are not pushed; what a kiosk shows of them is what it pulled at sign-in. A coupon's
-changes go only to a kiosk whose profile request said it reads coupons (version 3).
+changes go only to a kiosk whose profile request said it reads coupons (version 3). An
+order (``order_placed``) goes to no kiosk: no kiosk version reads it yet.
 
 Delivery is at least once: the pusher keeps its cursor in HQ's database only after the
 broker has acknowledged every change up to it, and resumes from it after a restart, so
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hq._changes import CHANGE_FIELDS, ERASE, Change
+from hq._changes import CHANGE_FIELDS, ERASE, ORDER_PLACED, Change
 from hq._presence import Stay
 from hq._store import ProfileStore
 from kiosk_protocol import (
@@ -42,6 +43,8 @@ from kiosk_protocol import (
 log = logging.getLogger(__name__)
 
 PUSHED_KINDS = frozenset(kind.value for kind in ChangeKind)
+# Kinds of the log that no kiosk reads yet: a signed-in shopper's are counted as too new for their kiosk.
+_NO_KIOSK_READS = frozenset({ORDER_PLACED})
 # What a kiosk is told of each kind: the log's fields but those it has no use for (a redemption's id).
 _PUSHED_FIELDS = {kind: set(CHANGE_FIELDS[kind.value]) - {"redemption"} for kind in ChangeKind}
 _MAX_BACKOFF_S = 2.0
@@ -63,7 +66,7 @@ class PushStats:
     not_echoed: int = 0  # made at the very kiosk the shopper stands at
     nobody_there: int = 0  # of shoppers signed in nowhere now
     unfit: int = 0  # changes the push contract does not take (logged, skipped)
-    too_new: int = 0  # of kinds the shopper's kiosk is too old to read (coupons to a kiosk of version 2)
+    too_new: int = 0  # of kinds the shopper's kiosk is too old to read (coupons to a kiosk of version 2, orders)
     failures: int = 0  # rounds that stopped on the broker or the database, and were tried again
     cursor: int = 0  # every change up to here is dealt with, and kept so in the database
     resumed_from: int = 0  # the cursor it started from (kept by the pusher before it, or the log's end)
@@ -134,7 +137,8 @@ class ProfilePusher:
         changes = self.store.changes.page(cursor, self._page)
         if not changes:
             return cursor, False
-        stays = self.store.presence.stays({c.shopper for c in changes if c.kind in PUSHED_KINDS})
+        stays = self.store.presence.stays({c.shopper for c in changes
+                                           if c.kind in PUSHED_KINDS or c.kind in _NO_KIOSK_READS})
         done = cursor
         try:
             for change in changes:
@@ -148,6 +152,8 @@ class ProfilePusher:
 
     def _push(self, change: Change, stay: Stay | None) -> None:
         if change.kind not in PUSHED_KINDS:
+            if change.kind in _NO_KIOSK_READS and stay is not None:
+                self.stats.too_new += 1
             return
         if stay is None:
             self.stats.nobody_there += 1
