@@ -269,14 +269,18 @@ def export_events(db: str, out: Path) -> None:
     from hq import ProfileStore
     from hq._event_export import export_events as write_events
 
-    store = ProfileStore(db)
+    try:
+        store = ProfileStore(db)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot open the profile database {without_password(db)}: "
+                                   f"{type(exc).__name__}") from exc
     try:
         written = write_events(store.engine, out)
     except (SQLAlchemyError, OSError) as exc:
         raise click.ClickException(f"no events exported to {out}: {exc}") from exc
     finally:
         store.close()
-    click.echo(f"exported {written} to {out}")
+    click.echo(f"exported {written} from {without_password(db)} to {out}")
 
 
 @hq.command("erase-profile")

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from backend_sync import without_password
 from hq import ApiKeys, ApiServer, IngestWorker, ProfileStore, create_app
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import EventKind, new_event
@@ -84,7 +85,8 @@ def test_views_and_orders_reach_the_model_build_through_the_exported_click_log(
     out = tmp_path / "events.tsv"
     exported = _run("hq", "export-events", "--db", url, str(out))
     assert exported.returncode == 0, exported.stderr
-    assert exported.stdout.strip() == (f"exported 6 views in 3 visits, 4 order lines of 3 orders to {out}")
+    assert exported.stdout.strip() == (f"exported 6 views in 3 visits, 4 order lines of 3 orders from "
+                                       f"{without_password(url)} to {out}")
     with out.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle, delimiter="\t"))
     assert rows[0] == ["SessionId", "ItemId", "Time", "Channel", "Store", "Kind"]
@@ -117,6 +119,23 @@ def test_an_export_to_a_folder_that_is_not_there_says_so_and_writes_nothing(sqli
     failed = _run("hq", "export-events", "--db", sqlite_url, str(out))
     assert failed.returncode == 1 and f"no events exported to {out}" in failed.stderr
     assert not out.parent.exists()
+
+
+def test_an_export_from_a_url_file_shows_no_password_and_a_database_out_of_reach_says_so(
+        postgres_url: str, tmp_path: Path) -> None:
+    url_file = tmp_path / "db.url"
+    url_file.write_text(postgres_url)
+    url_file.chmod(0o600)
+    out = tmp_path / "events.tsv"
+    exported = _run("hq", "export-events", "--db-url-file", str(url_file), str(out))
+    password = postgres_url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    assert exported.returncode == 0, exported.stderr
+    shown = exported.stdout + exported.stderr
+    assert f":{password}@" not in shown and postgres_url not in shown and ":***@" in exported.stdout
+    unreachable = _run("hq", "export-events", "--db", "postgresql+psycopg://u:secret-pw@127.0.0.1:9/hq", str(out))
+    assert unreachable.returncode == 1 and "cannot open the profile database" in unreachable.stderr
+    assert "secret-pw" not in unreachable.stdout + unreachable.stderr
+    assert out.read_text() == "SessionId\tItemId\tTime\tChannel\tStore\tKind\n"  # the earlier export stays whole
 
 
 def test_an_empty_hq_exports_a_header_that_the_build_refuses_clearly(sqlite_url: str, tmp_path: Path) -> None:
