@@ -230,7 +230,10 @@ def test_a_store_key_records_orders_of_its_own_store_only(hq: Hq) -> None:
     assert hq.store.orders.get("till-8") is None and hq.store.orders.get("till-9") is None
 
 
-def test_the_shopper_s_orders_are_listed_newest_first_and_in_the_profile_and_export(hq: Hq) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_shopper_s_orders_are_listed_newest_first_and_in_the_profile_and_export(
+        database: str, request: pytest.FixtureRequest) -> None:
+    hq: Hq = request.getfixturevalue("hq" if database == "sqlite" else "pg_hq")
     hq.shopper_known()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for n in range(25):  # placed out of time order: the list goes by when they were bought
@@ -254,7 +257,10 @@ def test_an_order_for_a_shopper_the_web_shop_alone_knows_is_listed(hq: Hq) -> No
     assert [o["order_id"] for o in _answer(hq.web.get(ORDERS), 200)["orders"]] == ["web-1001"]
 
 
-def test_an_erase_takes_the_orders_off_the_shopper_and_refuses_new_ones(hq: Hq) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_an_erase_takes_the_orders_off_the_shopper_and_refuses_new_ones(
+        database: str, request: pytest.FixtureRequest) -> None:
+    hq: Hq = request.getfixturevalue("hq" if database == "sqlite" else "pg_hq")
     hq.shopper_known()
     _answer(hq.web.post(ORDERS, json=order()), 201)
     _answer(hq.web.delete(f"/v1/shoppers/{SHOPPER}"), 200)
@@ -309,7 +315,8 @@ def _clients(hq: Hq, n: int) -> list[httpx.Client]:
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_ten_channels_sending_one_order_at_once_store_it_once(database: str, request: pytest.FixtureRequest) -> None:
+def test_ten_channels_sending_one_order_at_once_store_it_once(
+        database: str, request: pytest.FixtureRequest) -> None:
     hq: Hq = request.getfixturevalue("hq" if database == "sqlite" else "pg_hq")
     hq.shopper_known()
     clients = _clients(hq, 10)
