@@ -1,6 +1,7 @@
 """HQ's HTTP API: the shopper profile for the web shop, the app and every other channel,
 the feed of every change to any profile (``_feed_api``), the shopper's coupons
-(``_coupons_api``), and, given a FleetView, the fleet dashboard.
+(``_coupons_api``), orders from every channel (``_orders_api``), and, given a FleetView,
+the fleet dashboard.
 
 Every change posted here becomes a TapEvent stored through ``ProfileStore.record_many``,
 exactly like a kiosk's, so idempotency (by event id) and the merge rules (wishlist,
@@ -67,9 +68,12 @@ from hq._guard import (
     authenticated_channel,
 )
 from hq._offers_dashboard import offers_router
+from hq._order_models import PROFILE_ORDERS, order_out
+from hq._orders_api import ORDER_BODY_LIMITS, OrderStats, orders_router
 from hq._phone_pages import PHONE_CHANNEL, PhonePages
+from hq._phone_views import CatalogFile
 from hq._responder import ProfileResponder, tell_fleet_to_forget
-from hq._store import ProfileStore
+from hq._store import ProfileStore, shopper_key
 from hq._webhooks_api import webhooks_router
 from hq.exceptions import ApiRefusal, CredentialsError
 from kiosk_protocol import (
@@ -97,7 +101,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
                responder: ProfileResponder | None = None, fleet: FleetView | None = None,
                clock: HlcClock | None = None, body_limits: Mapping[str, int] | None = None,
                failure_rate: str = DEFAULT_FAILURE_RATE, changes: ChangeFeed | None = None,
-               phone: PhonePages | None = None) -> FastAPI:
+               phone: PhonePages | None = None, catalog: CatalogFile | None = None) -> FastAPI:
     """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
 
     Args:
@@ -113,16 +117,18 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         failure_rate: how many wrong keys and sign-ins an address may send (``limits`` notation).
         changes: what wakes the change streams (``ChangeFeed(store.changes)`` by default).
         phone: the pages for shoppers' phones (products, hand-off links); none without them.
+        catalog: HQ's catalog, which orders' lines are checked against; none checked without it.
 
     The app's ``state.guard`` holds the guard's counters (``GuardStats``); ``state.changes``
     the change feed, whose ``close`` ends the open change streams (before the server stops);
+    ``state.orders`` the order routes' counters (``OrderStats``);
     ``state.phone`` the phone pages' counters (``PhoneStats``) when they are served.
 
     Raises:
         CredentialsError: a channel of ``keys`` is named like the phone pages' own channel.
     """
     hlc_clock = clock or HlcClock("hq-api")
-    guard = HttpGuard(keys, store, AuthFailures(failure_rate), dict(body_limits or {}))
+    guard = HttpGuard(keys, store, AuthFailures(failure_rate), {**ORDER_BODY_LIMITS, **(body_limits or {})})
     # Swagger UI's files are served by HQ itself (fastapi-offline), not loaded from a CDN.
     app = FastAPIOffline(
         title="Kiosk HQ", version="1",
@@ -185,7 +191,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     @app.get("/v1/shoppers/{shopper}", tags=["profiles"], responses=_ERRORS)
     def read_profile(shopper: Shopper, channel: Channel,
                      history_limit: Annotated[int, Query(ge=0, le=1000)] = 50) -> ProfileOut:
-        """A shopper's profile: history from every channel, wishlist, preferences, consent and coupons."""
+        """A shopper's profile: history from every channel, wishlist, preferences, consent, coupons and orders."""
         known_shopper(shopper)
         profile = store.profile(shopper, history_limit=history_limit)
         now = datetime.now(UTC)
@@ -196,6 +202,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
                                   channel=channel_of(e.store, e.kiosk), store=e.store, kiosk=e.kiosk, sku=e.sku,
                                   at=_utc(e.at)) for e in profile.history],
             coupons=[coupon_out(c, now) for c in profile.coupons],
+            orders=[order_out(order) for order in store.orders.of(shopper_key(shopper), limit=PROFILE_ORDERS)],
         )
 
     @app.post("/v1/shoppers/{shopper}/views", tags=["events"], status_code=201,
@@ -287,6 +294,8 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
 
     app.include_router(feed_router(app.state.changes, api_key))
     app.include_router(coupons_router(store, api_key, record_change))
+    app.state.orders = OrderStats()
+    app.include_router(orders_router(store, api_key, app.state.orders, catalog))
     if phone is not None:
         app.state.phone = phone.stats
         app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's

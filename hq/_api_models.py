@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hq._order_models import OrderOut
 from kiosk_protocol import SHOPPER_PATTERN as SHOPPER_PATTERN  # a URL's shopper id: the contract's rule
 from kiosk_protocol import ConsentStatus, DisplayName, EventKind, Sku
 
@@ -100,6 +101,7 @@ class ProfileOut(BaseModel):
     display_name: str | None = Field(description="What channels may call the shopper by; null when none is set.")
     history: list[HistoryEntry] = Field(description="Oldest first; the newest `history_limit` events.")
     coupons: list[CouponOut] = Field(description="The offers saved to the shopper's card, oldest saved first.")
+    orders: list[OrderOut] = Field(description="The shopper's newest 20 orders from every channel, newest first.")
 
 
 class WishlistOut(BaseModel):
@@ -196,6 +198,7 @@ class ExportOut(BaseModel):
     history: list[ExportedEvent]
     coupons: list[ExportedCoupon]
     redemptions: list[ExportedRedemption]
+    orders: list[OrderOut] = Field(description="Every order of the shopper's, newest first.")
 
 
 class EraseOut(BaseModel):

@@ -77,6 +77,9 @@ class ChangeOut(BaseModel):
     redemption: str | None = Field(None, description="coupon_redeemed: the redemption's id")
     left: int | None = Field(None, description="coupon_redeemed: the redemptions left of the coupon after it")
     hlc: str | None = Field(None, description="The hybrid logical timestamp of a change that merges by it.")
+    order: str | None = Field(None, description="order_placed: the order's id (`GET /v1/shoppers/{shopper}/orders`)")
+    lines: int | None = Field(None, description="order_placed: how many lines the order has")
+    total: str | None = Field(None, description="order_placed: the order's total, a decimal with two places")
 
 
 class ChangesOut(BaseModel):

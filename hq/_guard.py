@@ -105,13 +105,14 @@ class HttpGuard:
     keys: ApiKeys
     store: ProfileStore
     failures: AuthFailures = field(default_factory=AuthFailures)
-    body_limits: Mapping[str, int] = field(default_factory=dict)  # path prefix -> bytes, for larger bodies
+    # path prefix -> bytes, for larger bodies; a ``*`` segment stands for any one segment
+    body_limits: Mapping[str, int] = field(default_factory=dict)
     default_body_limit: int = DEFAULT_BODY_LIMIT
     stats: GuardStats = field(default_factory=GuardStats)
 
     def body_limit(self, path: str) -> int:
         """The largest body a request to ``path`` may send (the longest matching prefix wins)."""
-        matches = [prefix for prefix in self.body_limits if path.startswith(prefix)]
+        matches = [prefix for prefix in self.body_limits if _starts_with(path, prefix)]
         return self.body_limits[max(matches, key=len)] if matches else self.default_body_limit
 
     def session_channel(self, token: str | None) -> str | None:
@@ -120,6 +121,14 @@ class HttpGuard:
         if channel is None or token is None or self.store.is_session_revoked(session_digest(token)):
             return None
         return channel
+
+
+def _starts_with(path: str, prefix: str) -> bool:
+    """Whether ``path`` begins with ``prefix``, whose ``*`` segments match any one segment of it."""
+    if "*" not in prefix:
+        return path.startswith(prefix)
+    wanted, given = prefix.split("/"), path.split("/")
+    return len(given) >= len(wanted) and all(want in ("*", seg) for want, seg in zip(wanted, given, strict=False))
 
 
 def session_digest(token: str) -> str:

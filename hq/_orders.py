@@ -63,7 +63,8 @@ class OrderLine:
     size: str
     quantity: int
     unit_price: Decimal
-    flag: str | None = None
+    # HQ's, not the channel's: a retry is the same order though the catalog changed meanwhile.
+    flag: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

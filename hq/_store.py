@@ -39,6 +39,7 @@ from hq._changes import append as append_changes
 from hq._coupons import COUPON_TABLES, Coupon, Coupons, coupons
 from hq._merge import ProfileMerge
 from hq._offers import OfferBook
+from hq._order_models import exported_order
 from hq._orders import Orders
 from hq._presence import Presence
 from hq._schema import (
@@ -286,6 +287,7 @@ class ProfileStore:
                         for c in profile.coupons],
             "redemptions": [{**r, "redeemed_at": r["redeemed_at"].isoformat()}
                             for r in self.coupons.redemptions_of(key)],
+            "orders": [exported_order(order) for order in self.orders.of(key)],
         }
 
     def erase(self, shopper: str, by: str = "hq") -> int:

@@ -73,7 +73,8 @@ for command in KEY_COMMANDS:
                    "'hq' may use the dashboard.")
 @click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="HQ's master catalog (`kiosk hq catalog import --master`): with --api-port, serve shoppers' "
-                   "phones its product pages at /p/<sku>, read again whenever an import changes it.")
+                   "phones its product pages at /p/<sku> and flag order lines it does not know, read again "
+                   "whenever an import changes it.")
 @click.option("--handoff-key", type=click.Path(dir_okay=False, path_type=Path),
               help="File of HQ's secret for hand-off links (made, readable by its owner only, if missing): "
                    "answer kiosks' hand-off requests, and with --api-port and --catalog open the links.")
@@ -203,7 +204,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             # with the same login would push the responder off the broker.
             phone = PhonePages(store, catalog, links, public_url=pages_url) if catalog is not None else None
             try:
-                app = create_app(store, keys, responder=responder, fleet=fleet, phone=phone)
+                app = create_app(store, keys, responder=responder, fleet=fleet, phone=phone, catalog=catalog)
             except HqError as exc:
                 raise click.ClickException(str(exc)) from exc
             server = ApiServer(app, api_host, api_port, _http_limits(max_connections, header_timeout, body_timeout))
@@ -211,7 +212,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             def stop_server() -> None:
                 server.stop()
                 click.echo(f"HQ API: {app.state.guard.stats}, {server.stats}"
-                           + (f", phone pages: {phone.stats}" if phone is not None else ""))
+                           + (f", phone pages: {phone.stats}" if phone is not None else "")
+                           + f", orders: {app.state.orders}, flagged lines: {store.orders.flagged_lines}")
 
             # The fleet view and the change feed end their open streams first.
             stops += [stop_server, fleet.stop, app.state.changes.close]
@@ -254,6 +256,31 @@ def export_profile(shopper: str, db: str) -> None:
         click.echo(json.dumps(store.export(shopper), ensure_ascii=False, indent=2))
     finally:
         store.close()
+
+
+@hq.command("export-events")
+@secret_url_option("db", DB_URL_ENV, "Profile database URL.", default="sqlite:///hq.sqlite")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def export_events(db: str, out: Path) -> None:
+    """Write every product view and order line HQ holds to OUT, a click log (TSV: SessionId, ItemId,
+    Time, Channel, Store, Kind) for `kiosk recommender build --events OUT`. No shopper is named."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hq import ProfileStore
+    from hq._event_export import export_events as write_events
+
+    try:
+        store = ProfileStore(db)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot open the profile database {without_password(db)}: "
+                                   f"{type(exc).__name__}") from exc
+    try:
+        written = write_events(store.engine, out)
+    except (SQLAlchemyError, OSError) as exc:
+        raise click.ClickException(f"no events exported to {out}: {exc}") from exc
+    finally:
+        store.close()
+    click.echo(f"exported {written} from {without_password(db)} to {out}")
 
 
 @hq.command("erase-profile")

@@ -21,7 +21,8 @@ def recommender() -> None:
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalog JSON.")
 @click.option(
     "--events", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
-    help="Click log TSV (SessionId, ItemId, Time[, Channel, Store]); repeat for several channels.",
+    help="Click log TSV (SessionId, ItemId, Time[, Channel, Store, Kind]); repeat for several channels. "
+         "Rows of Kind 'order' (`kiosk hq export-events`) are counted apart: the model is built on views.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Model file.")
 def build(catalog: Path | None, events: tuple[Path, ...], output: Path) -> None:
@@ -41,9 +42,11 @@ def build(catalog: Path | None, events: tuple[Path, ...], output: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     info = model.info
     skipped = f", {log.skipped_rows} malformed rows skipped" if log is not None and log.skipped_rows else ""
+    orders = log.orders if log is not None else None
+    apart = f", {len(orders)} order lines of {orders.n_sessions} orders kept apart" if orders is not None else ""
     click.echo(
         f"model {output}: {info.n_items} items ({info.n_catalog_items} in the catalog), "
-        f"{info.n_clicks} clicks in {info.n_sessions} sessions{skipped}, "
+        f"{info.n_clicks} clicks in {info.n_sessions} sessions{skipped}{apart}, "
         f"{info.covisit_pairs} co-visitation and {info.content_pairs} content pairs, sha256 {digest[:16]}"
     )
 

@@ -1,8 +1,12 @@
-"""Click logs: sessions of item views from every channel, as compact arrays.
+"""Click logs: sessions of item views from every channel, as compact arrays, and the
+orders beside them.
 
 The file format is session-rec's tab-separated ``SessionId<TAB>ItemId<TAB>Time`` (Unix seconds)
 with a header line; optional ``Channel`` (``kiosk``/``web``/``app``/``store``) and ``Store``
-columns say where a click happened. Sessions never span files.
+columns say where a click happened, and an optional ``Kind`` column whether a row is a
+``view`` (without the column every row is) or a line of an ``order`` (one session per
+order, as ``kiosk hq export-events`` writes them). Orders are kept apart
+(``ClickLog.orders``): the model is built on views. Sessions never span files.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +29,7 @@ REQUIRED_COLUMNS = ("SessionId", "ItemId", "Time")
 CHANNELS: tuple[Channel, ...] = tuple(Channel)
 _CHANNEL_CODE = {channel: code for code, channel in enumerate(CHANNELS)}
 _CHANNEL_BY_NAME = {channel.value: channel for channel in CHANNELS}
+VIEW, ORDER = "view", "order"  # the ``Kind`` column's values
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class ClickLog:
     channels: npt.NDArray[np.int8]
     stores: npt.NDArray[np.int32]
     skipped_rows: int = 0
+    # The order lines of the same files, coded alike, one session per order (None: the files held none).
+    orders: ClickLog | None = None
 
     def __len__(self) -> int:
         return int(self.items.shape[0])
@@ -112,41 +119,49 @@ def read_event_log(paths: Sequence[str | Path]) -> ClickLog:
     if not paths:
         raise EmptyEventLogError("no event log given")
     clicks: list[Click] = []
+    ordered: list[Click] = []
     skipped = 0
     for file_index, path in enumerate(paths):
-        file_clicks, file_skipped = _read_one(Path(path), prefix=f"{file_index}:" if len(paths) > 1 else "")
+        prefix = f"{file_index}:" if len(paths) > 1 else ""
+        file_clicks, file_orders, file_skipped = _read_one(Path(path), prefix)
         clicks.extend(file_clicks)
+        ordered.extend(file_orders)
         skipped += file_skipped
     if not clicks:
-        raise EmptyEventLogError(f"no clicks in {', '.join(str(p) for p in paths)}")
+        beside = f" (only {len(ordered)} order lines: the model is built on views)" if ordered else ""
+        raise EmptyEventLogError(f"no clicks in {', '.join(str(p) for p in paths)}{beside}")
     if skipped:
         log.warning("skipped %d malformed rows in %s", skipped, ", ".join(str(p) for p in paths))
-    return ClickLog.from_clicks(clicks, skipped_rows=skipped)
+    return replace(ClickLog.from_clicks(clicks, skipped_rows=skipped),
+                   orders=ClickLog.from_clicks(ordered) if ordered else None)
 
 
-def _read_one(path: Path, prefix: str) -> tuple[list[Click], int]:
+def _read_one(path: Path, prefix: str) -> tuple[list[Click], list[Click], int]:
+    """The file's views, its order lines, and how many rows it skipped."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle, delimiter="\t")
             header = next(reader, None)
             if header is None:
-                return [], 0
+                return [], [], 0
             missing = [name for name in REQUIRED_COLUMNS if name not in header]
             if missing:
                 raise EventLogError(f"{path}: missing column(s) {', '.join(missing)} in header {header}")
             s_col, i_col, t_col = (header.index(name) for name in REQUIRED_COLUMNS)
             c_col = header.index("Channel") if "Channel" in header else None
             st_col = header.index("Store") if "Store" in header else None
+            k_col = header.index("Kind") if "Kind" in header else None
             width = len(header)
-            clicks: list[Click] = []
+            by_kind: dict[str, list[Click]] = {VIEW: [], ORDER: []}
             skipped = 0
             for row in reader:
                 click = _parse_row(row, width, s_col, i_col, t_col, c_col, st_col, prefix)
-                if click is None:
+                kind = VIEW if k_col is None or len(row) != width else row[k_col].strip().lower()
+                if click is None or kind not in by_kind:
                     skipped += 1
                 else:
-                    clicks.append(click)
-            return clicks, skipped
+                    by_kind[kind].append(click)
+            return by_kind[VIEW], by_kind[ORDER], skipped
     except OSError as exc:
         raise EventLogError(f"cannot read event log {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:

@@ -307,9 +307,11 @@ def test_an_erase_on_the_web_signs_the_shopper_out_and_wipes_the_kiosk_s_copy(hq
     # The erase is pushed as well; whichever of the two comes second finds no visit left to end.
     counters = kiosk.runtime.kiosk.counters
     assert eventually(lambda: counters.changes_applied + counters.changes_not_for_this_visit == 1, 10)
-    assert eventually(lambda: hq.pusher.stats.pushed == 1, 10)
+    assert eventually(lambda: hq.pusher.stats.pushed == 1 and kiosk.runtime.profiles.get(SHOPPER) is None, 10)
+    # Both have arrived; what each queued for the screen is done once the screen has run one more thing.
+    kiosk.screen.call(lambda: None)
     assert [o.kind for o in kiosk.outcomes if o.kind is OutcomeKind.SIGNED_OUT] == [OutcomeKind.SIGNED_OUT]
-    assert kiosk.runtime.profiles.get(SHOPPER) is None and kiosk.changes == []
+    assert kiosk.changes == []
 
 
 def test_hq_started_again_on_its_database_resumes_the_push_without_loss_or_repeats(

@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from hq import Presence, ProfilePusher, ProfileStore
+from hq._orders import Order, OrderLine
 from kiosk_protocol import EventKind, Hlc, ProfileChange, SyncError, decode, kiosk_topics, new_event
 from testkit.waiting import eventually
 
@@ -156,5 +158,21 @@ def test_an_erase_is_pushed_and_then_where_the_shopper_stood_is_forgotten(store:
         assert eventually(lambda: pusher.stats.cursor == erased, 10)
         assert [change.kind.value for _, change, _ in publisher.sent] == ["wishlist_add", "erase"]
         assert store.presence.stay_of(SHOPPER) is None
+    finally:
+        pusher.stop()
+
+
+def test_an_order_goes_to_no_kiosk_of_before_orders_and_holds_back_no_later_change(store: ProfileStore) -> None:
+    publisher = RecordingPublisher()
+    store.presence.arrive(SHOPPER, STORE, "kiosk-a", VISIT, v=3)  # a kiosk of version 3 reads coupons, not orders
+    pusher = pusher_of(store, publisher)
+    try:
+        store.orders.place(Order("web-1001", SHOPPER, "web", "online", datetime.now(UTC),
+                                 (OrderLine("BOOT-CHELSEA-BLK", "40", 1, Decimal("129.90")),)))
+        placed = store.changes.latest()
+        assert store.changes.page(placed - 1, 1)[0].kind == "order_placed"
+        added = web_add(store, "BAG-TOTE-BRN")
+        assert eventually(lambda: pusher.stats.cursor == added, 10)
+        assert publisher.cursors() == [added] and pusher.stats.too_new == 1
     finally:
         pusher.stop()
