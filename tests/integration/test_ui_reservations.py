@@ -2,7 +2,9 @@
 real Mosquitto (``store_desk``): a size touched offers a fitting room (and, signed in, a
 hold to collect); the request's state shows live as staff move it on, in both languages; a
 size HQ says has none free reads as sold out and cannot be chosen; the welcome lists the
-shopper's reservations here; staff mode lists the store's open requests oldest first. Every
+shopper's reservations here and their recent orders (an order placed online while they stand
+here joins it in place, through HQ's real push); staff mode lists the store's open requests
+oldest first. Every
 screen fits, in large text too, and every button is big enough to touch.
 
 Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/product-reserve-*.png,
@@ -11,6 +13,7 @@ welcome-reservations.png and staff-requests.png from these runs.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -39,6 +42,7 @@ from tests.integration.kiosk_window_steps import (
     tap,
 )
 from tests.integration.store_desk import StoreDesk
+from tests.integration.test_live_push import Hq
 
 CATALOG = load_catalog(demo_catalog_path())
 STORE, SHOPPER = "madrid-centro", "shopper-0042"
@@ -212,3 +216,35 @@ def test_a_size_asked_for_a_fitting_room_shows_its_state_live_and_the_welcome_an
         assert seen[f"{screen} fits"] == [], screen
     assert [request.kind for request in desk.requests] == [ReservationKind.FITTING_ROOM, ReservationKind.COLLECT]
     assert desk.requests[1].shopper == SHOPPER
+
+
+def test_an_order_placed_online_while_the_shopper_stands_here_joins_their_welcome_in_place(
+    xvfb_display: str, mosquitto: Mosquitto, sqlite_url: str, hq_key: tuple[Ed25519PrivateKey, Path],
+    tmp_path: Path,
+) -> None:
+    hq = Hq(mosquitto.url, sqlite_url, hq_key[0])  # HQ's real responder, pusher and API
+    emulator = TagEmulator(free_port(socket.SOCK_DGRAM))
+    card = encode_card(issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 600))
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: Any) -> None:
+        welcome = app.sm.get_screen("welcome")
+        await tap(emulator, card)
+        await until(lambda: welcome.profile_note == "" and hq.store.presence.stay_of(SHOPPER) is not None)
+        seen["before"] = welcome.orders_text
+        order = {"order_id": "web-3003", "channel": "web", "store": "online", "at": "2026-11-30T17:05:00+00:00",
+                 "lines": [{"sku": COAT, "size": "M", "quantity": 1, "unit_price": "189.00"}]}
+        await asyncio.get_running_loop().run_in_executor(None, hq.call, "POST", f"/v1/shoppers/{SHOPPER}/orders",
+                                                         order)
+        await until(lambda: bool(welcome.orders_text))
+        await settled(app)
+        seen["after"] = (welcome.orders_text, app.sm.current, fits(app))
+
+    try:
+        run_kiosk_window(kiosk_config(tmp_path, mosquitto.url, emulator, hq_key[1]), scenario)
+    finally:
+        emulator.close()
+        hq.stop()
+
+    assert seen["before"] == ""
+    assert seen["after"] == ("30 de noviembre · 1 producto · 189,00\u00a0€ · online", "welcome", [])
