@@ -66,6 +66,8 @@ from hq._guard import (
     RequestGuard,
     authenticated_channel,
 )
+from hq._holds_api import holds_router
+from hq._holds_models import reservation_out
 from hq._offers_dashboard import offers_router
 from hq._phone_pages import PHONE_CHANNEL, PhonePages
 from hq._responder import ProfileResponder, tell_fleet_to_forget
@@ -196,6 +198,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
                                   channel=channel_of(e.store, e.kiosk), store=e.store, kiosk=e.kiosk, sku=e.sku,
                                   at=_utc(e.at)) for e in profile.history],
             coupons=[coupon_out(c, now) for c in profile.coupons],
+            reservations=[reservation_out(r) for r in profile.reservations],
         )
 
     @app.post("/v1/shoppers/{shopper}/views", tags=["events"], status_code=201,
@@ -287,6 +290,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
 
     app.include_router(feed_router(app.state.changes, api_key))
     app.include_router(coupons_router(store, api_key, record_change))
+    app.include_router(holds_router(store, api_key))  # a store's stock and reservations
     if phone is not None:
         app.state.phone = phone.stats
         app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hq._holds_models import ExportedReservation, ReservationOut
 from kiosk_protocol import SHOPPER_PATTERN as SHOPPER_PATTERN  # a URL's shopper id: the contract's rule
 from kiosk_protocol import ConsentStatus, DisplayName, EventKind, Sku
 
@@ -100,6 +101,8 @@ class ProfileOut(BaseModel):
     display_name: str | None = Field(description="What channels may call the shopper by; null when none is set.")
     history: list[HistoryEntry] = Field(description="Oldest first; the newest `history_limit` events.")
     coupons: list[CouponOut] = Field(description="The offers saved to the shopper's card, oldest saved first.")
+    reservations: list[ReservationOut] = Field(default_factory=list,
+                                               description="The shopper's open reservations, newest first.")
 
 
 class WishlistOut(BaseModel):
@@ -196,6 +199,7 @@ class ExportOut(BaseModel):
     history: list[ExportedEvent]
     coupons: list[ExportedCoupon]
     redemptions: list[ExportedRedemption]
+    reservations: list[ExportedReservation] = Field(default_factory=list)
 
 
 class EraseOut(BaseModel):

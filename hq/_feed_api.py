@@ -77,6 +77,11 @@ class ChangeOut(BaseModel):
     redemption: str | None = Field(None, description="coupon_redeemed: the redemption's id")
     left: int | None = Field(None, description="coupon_redeemed: the redemptions left of the coupon after it")
     hlc: str | None = Field(None, description="The hybrid logical timestamp of a change that merges by it.")
+    # A reservation's change names its store in ``store`` (and its SKU in ``sku``); the channel made it.
+    reservation: str | None = Field(None, description="reservation: the reservation's id")
+    state: str | None = Field(None, description="reservation: the state it took (held, taken, ready, collected, "
+                                                "cancelled, expired)")
+    size: str | None = Field(None, description="reservation: the size held")
 
 
 class ChangesOut(BaseModel):

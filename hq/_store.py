@@ -41,6 +41,7 @@ from hq._merge import ProfileMerge
 from hq._offers import OfferBook
 from hq._orders import Orders
 from hq._presence import Presence
+from hq._reservations import Reservation, Reservations, exported_reservation
 from hq._schema import (
     PROFILE_TABLES,
     card_visits,
@@ -57,6 +58,7 @@ from hq._schema import (
     session_links,
     wishlist,
 )
+from hq._stock import Stock
 from hq._webhooks import Webhooks
 from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent
 
@@ -126,6 +128,7 @@ class Profile:
     preferences: dict[str, str] = field(default_factory=dict)
     display_name: str | None = None
     coupons: list[Coupon] = field(default_factory=list)
+    reservations: list[Reservation] = field(default_factory=list)  # the open ones, newest first
 
     @property
     def views(self) -> list[StoredEvent]:
@@ -157,6 +160,8 @@ class ProfileStore:
         self.coupons = Coupons(self._engine, self.changes)
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.orders = Orders(self._engine, self.changes)
+        self.stock = Stock(self._engine)
+        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
@@ -251,6 +256,7 @@ class ProfileStore:
             preferences=dict(prefs),
             display_name=self.display_name_of(shopper),
             coupons=self.coupons.of(key),
+            reservations=self.reservations.of(key, open_only=True),
         )
 
     def display_name_of(self, shopper: str) -> str | None:
@@ -286,6 +292,7 @@ class ProfileStore:
                         for c in profile.coupons],
             "redemptions": [{**r, "redeemed_at": r["redeemed_at"].isoformat()}
                             for r in self.coupons.redemptions_of(key)],
+            "reservations": [exported_reservation(r) for r in self.reservations.of(key)],
         }
 
     def erase(self, shopper: str, by: str = "hq") -> int:
@@ -301,6 +308,7 @@ class ProfileStore:
                 db.execute(table.delete().where(table.c.profile_key == key))
             db.execute(profiles.delete().where(profiles.c.profile_key == key))
             self.orders.unlink_in(db, key)
+            self.reservations.unlink_in(db, key)
             first = db.execute(self._insert(erased).values(shopper_hash=self._hash(shopper), erased_at=now)
                                .on_conflict_do_nothing(index_elements=["shopper_hash"])
                                .returning(erased.c.shopper_hash)).first()

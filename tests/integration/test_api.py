@@ -227,7 +227,10 @@ def test_the_openapi_document_describes_the_api_and_its_key() -> None:
         "/v1/shoppers/{shopper}/wishlist/{sku}", "/v1/shoppers/{shopper}/preferences/{key}",
         "/v1/shoppers/{shopper}/consent", "/v1/shoppers/{shopper}/display-name", "/v1/shoppers/{shopper}/export",
         "/v1/changes", "/v1/changes/stream", "/v1/shoppers/{shopper}/coupons",
-        "/v1/shoppers/{shopper}/coupons/{offer}", "/v1/shoppers/{shopper}/coupons/{offer}/redeem"}
+        "/v1/shoppers/{shopper}/coupons/{offer}", "/v1/shoppers/{shopper}/coupons/{offer}/redeem",
+        "/v1/stores/{store}/stock", "/v1/stores/{store}/reservations", "/v1/stores/{store}/reservations/{reservation}",
+        "/v1/stores/{store}/reservations/{reservation}/state",
+        "/v1/stores/{store}/reservations/{reservation}/collected"}
     redeem = schema["paths"]["/v1/shoppers/{shopper}/coupons/{offer}/redeem"]["post"]
     assert any(p["name"] == "idempotency-key" and p["in"] == "header" and p["required"]
                for p in redeem["parameters"])
