@@ -17,6 +17,7 @@ from hq._files import FileServer, file_app
 from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
 from hq._guard import GuardStats
 from hq._handoff import HandoffClaims, HandoffKey, HandoffSigner
+from hq._hold_sweeper import HoldSweeper, SweepStats
 from hq._http import ApiServer, ConnectionStats, HttpLimits
 from hq._import import ImportReport, import_catalog
 from hq._ingest import IngestStats, IngestWorker
@@ -71,6 +72,7 @@ __all__ = [
     "HandoffKey",
     "HandoffRefused",
     "HandoffSigner",
+    "HoldSweeper",
     "HqBrokerUrls",
     "HqError",
     "HttpLimits",
@@ -99,6 +101,7 @@ __all__ = [
     "ResponderStats",
     "Stay",
     "StoredEvent",
+    "SweepStats",
     "Webhook",
     "WebhookDelivery",
     "WebhookRefused",

@@ -67,6 +67,8 @@ from hq._guard import (
     RequestGuard,
     authenticated_channel,
 )
+from hq._holds_api import holds_router
+from hq._holds_models import reservation_out
 from hq._offers_dashboard import offers_router
 from hq._order_models import PROFILE_ORDERS, order_out
 from hq._orders_api import ORDER_BODY_LIMITS, OrderStats, orders_router
@@ -203,6 +205,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
                                   at=_utc(e.at)) for e in profile.history],
             coupons=[coupon_out(c, now) for c in profile.coupons],
             orders=[order_out(order) for order in store.orders.of(shopper_key(shopper), limit=PROFILE_ORDERS)],
+            reservations=[reservation_out(r) for r in profile.reservations],
         )
 
     @app.post("/v1/shoppers/{shopper}/views", tags=["events"], status_code=201,
@@ -296,6 +299,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     app.include_router(coupons_router(store, api_key, record_change))
     app.state.orders = OrderStats()
     app.include_router(orders_router(store, api_key, app.state.orders, catalog))
+    app.include_router(holds_router(store, api_key))  # a store's stock and reservations
     if phone is not None:
         app.state.phone = phone.stats
         app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's

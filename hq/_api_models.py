@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hq._holds_models import ExportedReservation, ReservationOut
 from hq._order_models import OrderOut
 from kiosk_protocol import SHOPPER_PATTERN as SHOPPER_PATTERN  # a URL's shopper id: the contract's rule
 from kiosk_protocol import ConsentStatus, DisplayName, EventKind, Sku
@@ -102,6 +103,8 @@ class ProfileOut(BaseModel):
     history: list[HistoryEntry] = Field(description="Oldest first; the newest `history_limit` events.")
     coupons: list[CouponOut] = Field(description="The offers saved to the shopper's card, oldest saved first.")
     orders: list[OrderOut] = Field(description="The shopper's newest 20 orders from every channel, newest first.")
+    reservations: list[ReservationOut] = Field(default_factory=list,
+                                               description="The shopper's open reservations, newest first.")
 
 
 class WishlistOut(BaseModel):
@@ -199,6 +202,7 @@ class ExportOut(BaseModel):
     coupons: list[ExportedCoupon]
     redemptions: list[ExportedRedemption]
     orders: list[OrderOut] = Field(description="Every order of the shopper's, newest first.")
+    reservations: list[ExportedReservation] = Field(default_factory=list)
 
 
 class EraseOut(BaseModel):

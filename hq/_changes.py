@@ -8,7 +8,8 @@ exactly what was stored: the feed lists what changed a profile.
   joined to the profile, or joined to it now by a consent grant), and each wishlist add
   or removal, preference, display name, consent or coupon save (``coupon_saved``) that
   won its merge by HLC; each redemption of a coupon (``coupon_redeemed``); each order
-  placed for the shopper (``order_placed``); and an
+  placed for the shopper (``order_placed``); each state a reservation of theirs takes
+  (``reservation``); and an
   erase, itself a change, after which the shopper's earlier changes leave the log;
 - not listed: an event HQ already held (a duplicate), one it refused or dropped (an
   erased shopper's), an anonymous view, and a change that lost its merge (older than
@@ -37,6 +38,7 @@ ERASE = "erase"
 COUPON_SAVED = "coupon_saved"  # a coupon saved (by a kiosk's coupon_save event or the API): its first save
 COUPON_REDEEMED = "coupon_redeemed"  # one redemption of a coupon, with how many are left
 ORDER_PLACED = "order_placed"  # an order for the shopper, from any channel (``_orders``)
+RESERVATION = "reservation"  # a reservation of the shopper's made or moved on (``_reservations``): one per state
 # What each kind of change carries besides who, which channel and when; a kind not here is not listed.
 CHANGE_FIELDS: Mapping[str, tuple[str, ...]] = {
     EventKind.PRODUCT_VIEW.value: ("sku",),
@@ -49,6 +51,7 @@ CHANGE_FIELDS: Mapping[str, tuple[str, ...]] = {
     COUPON_SAVED: ("offer", "hlc"),
     COUPON_REDEEMED: ("offer", "redemption", "left"),
     ORDER_PLACED: ("order", "lines", "total"),
+    RESERVATION: ("reservation", "state", "sku", "size", "store"),
     ERASE: (),
 }
 # The change an event kind makes, where it is not named as the event.
@@ -70,6 +73,12 @@ change_cursor = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
+
+# Built once: every change of every channel runs them.
+_TAKE_CURSORS = (change_cursor.update().where(change_cursor.c.id == 1)
+                 .values(value=change_cursor.c.value + sa.bindparam("count", type_=sa.BigInteger))
+                 .returning(change_cursor.c.value))
+_INSERT_CHANGES = changes.insert()
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,13 @@ def order_placed_change(shopper: str, store: str, channel: str, order: str, line
     return _row(shopper, ORDER_PLACED, store, channel, at, {"order": order, "lines": str(lines), "total": str(total)})
 
 
+def reservation_change(shopper: str, channel: str, reservation: str, state: str, sku: str, size: str, store: str,
+                       at: datetime) -> dict[str, Any]:
+    """The change a reservation's state is: made by ``channel`` (its store among the fields)."""
+    return _row(shopper, RESERVATION, ONLINE_STORE, channel, at,
+                {"reservation": reservation, "state": state, "sku": sku, "size": size, "store": store})
+
+
 def append(db: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append changes in ``db``'s transaction, in this order; the last statement before its commit.
 
@@ -154,10 +170,9 @@ def append(db: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    last = db.execute(change_cursor.update().where(change_cursor.c.id == 1)
-                      .values(value=change_cursor.c.value + len(rows)).returning(change_cursor.c.value)).scalar_one()
+    last = db.execute(_TAKE_CURSORS, {"count": len(rows)}).scalar_one()
     first = last - len(rows) + 1
-    db.execute(changes.insert(), [{**row, "cursor": first + n} for n, row in enumerate(rows)])
+    db.execute(_INSERT_CHANGES, [{**row, "cursor": first + n} for n, row in enumerate(rows)])
 
 
 def forget(db: sa.Connection, shopper: str) -> None:

@@ -80,6 +80,11 @@ class ChangeOut(BaseModel):
     order: str | None = Field(None, description="order_placed: the order's id (`GET /v1/shoppers/{shopper}/orders`)")
     lines: int | None = Field(None, description="order_placed: how many lines the order has")
     total: str | None = Field(None, description="order_placed: the order's total, a decimal with two places")
+    # A reservation's change names its store in ``store`` (and its SKU in ``sku``); the channel made it.
+    reservation: str | None = Field(None, description="reservation: the reservation's id")
+    state: str | None = Field(None, description="reservation: the state it took (held, taken, ready, collected, "
+                                                "cancelled, expired)")
+    size: str | None = Field(None, description="reservation: the size held")
 
 
 class ChangesOut(BaseModel):

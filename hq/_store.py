@@ -42,6 +42,7 @@ from hq._offers import OfferBook
 from hq._order_models import exported_order
 from hq._orders import Orders
 from hq._presence import Presence
+from hq._reservations import Reservation, Reservations, exported_reservation
 from hq._schema import (
     PROFILE_TABLES,
     card_visits,
@@ -58,6 +59,7 @@ from hq._schema import (
     session_links,
     wishlist,
 )
+from hq._stock import Stock
 from hq._webhooks import Webhooks
 from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent
 
@@ -127,6 +129,7 @@ class Profile:
     preferences: dict[str, str] = field(default_factory=dict)
     display_name: str | None = None
     coupons: list[Coupon] = field(default_factory=list)
+    reservations: list[Reservation] = field(default_factory=list)  # the open ones, newest first
 
     @property
     def views(self) -> list[StoredEvent]:
@@ -158,6 +161,8 @@ class ProfileStore:
         self.coupons = Coupons(self._engine, self.changes)
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.orders = Orders(self._engine, self.changes)
+        self.stock = Stock(self._engine)
+        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._is_erased_in)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
@@ -252,6 +257,7 @@ class ProfileStore:
             preferences=dict(prefs),
             display_name=self.display_name_of(shopper),
             coupons=self.coupons.of(key),
+            reservations=self.reservations.of(key, open_only=True),
         )
 
     def display_name_of(self, shopper: str) -> str | None:
@@ -288,6 +294,7 @@ class ProfileStore:
             "redemptions": [{**r, "redeemed_at": r["redeemed_at"].isoformat()}
                             for r in self.coupons.redemptions_of(key)],
             "orders": [exported_order(order) for order in self.orders.of(key)],
+            "reservations": [exported_reservation(r) for r in self.reservations.of(key)],
         }
 
     def erase(self, shopper: str, by: str = "hq") -> int:
@@ -303,6 +310,7 @@ class ProfileStore:
                 db.execute(table.delete().where(table.c.profile_key == key))
             db.execute(profiles.delete().where(profiles.c.profile_key == key))
             self.orders.unlink_in(db, key)
+            self.reservations.unlink_in(db, key)
             first = db.execute(self._insert(erased).values(shopper_hash=self._hash(shopper), erased_at=now)
                                .on_conflict_do_nothing(index_elements=["shopper_hash"])
                                .returning(erased.c.shopper_hash)).first()
@@ -320,8 +328,10 @@ class ProfileStore:
     def is_erased(self, shopper: str) -> bool:
         """Whether this shopper's profile was erased (HQ then drops their events)."""
         with self._engine.connect() as db:
-            return db.execute(sa.select(erased.c.shopper_hash)
-                              .where(erased.c.shopper_hash == self._hash(shopper))).first() is not None
+            return self._is_erased_in(db, shopper)
+
+    def _is_erased_in(self, db: sa.Connection, shopper: str) -> bool:
+        return db.execute(_ERASED, {"shopper_hash": self._hash(shopper)}).first() is not None
 
     def revoke_session(self, token_digest: str, expires_at: datetime) -> None:
         """Keep a signed-out sign-in until it would have expired (and forget expired ones)."""
@@ -403,6 +413,9 @@ class ProfileStore:
 
     def _hash(self, shopper: str) -> str:
         return hashlib.sha256(f"{self._salt}:{shopper}".encode()).hexdigest()
+
+
+_ERASED = sa.select(erased.c.shopper_hash).where(erased.c.shopper_hash == sa.bindparam("shopper_hash"))
 
 
 def _owned_by(key: str) -> sa.ColumnElement[bool]:

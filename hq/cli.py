@@ -80,12 +80,14 @@ for command in KEY_COMMANDS:
                    "answer kiosks' hand-off requests, and with --api-port and --catalog open the links.")
 @click.option("--public-url", help="Where phones reach the pages (https://shop.example.com), to build hand-off "
                                    "links on; a retailer's web shop may serve them. [default: the API's address]")
+@click.option("--hold-sweep", "hold_sweep_s", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help="Seconds between rounds that expire the holds that ran out (and load a changed --catalog's stock).")
 @_http_limit_options
 @delivery_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
              api_keys: Path | None, catalog_file: Path | None, handoff_key: Path | None, public_url: str | None,
-             max_connections: int | None, header_timeout: float | None, body_timeout: float | None,
+             hold_sweep_s: float, max_connections: int | None, header_timeout: float | None, body_timeout: float | None,
              webhook_policy: DeliveryPolicy) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile (and hand-off)
     requests, push each signed-in shopper's profile changes to their kiosk, deliver the
@@ -100,6 +102,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         FleetView,
         HandoffKey,
         HandoffSigner,
+        HoldSweeper,
         HqBrokerUrls,
         HqError,
         IngestCluster,
@@ -197,6 +200,16 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             click.echo(f"webhooks: {delivery.stats}")
 
         stops.append(stop_delivery)
+        # Holds run out on their own; the catalog's stock is in before the API answers.
+        sweeper = HoldSweeper(store, catalog, hold_sweep_s)
+        sweeper.start()
+
+        def stop_sweeper() -> None:
+            sweeper.stop()
+            click.echo(f"holds: {sweeper.stats}, reservations refused: {dict(store.reservations.refused)}, "
+                       f"stock feeds refused: {store.stock.feeds_refused}")
+
+        stops.append(stop_sweeper)
         if api_port is not None and keys is not None:
             fleet = FleetView(urls.fleet, client_id=f"{worker_id}-fleet")
             fleet.start()

@@ -228,7 +228,10 @@ def test_the_openapi_document_describes_the_api_and_its_key() -> None:
         "/v1/shoppers/{shopper}/consent", "/v1/shoppers/{shopper}/display-name", "/v1/shoppers/{shopper}/export",
         "/v1/changes", "/v1/changes/stream", "/v1/shoppers/{shopper}/coupons",
         "/v1/shoppers/{shopper}/coupons/{offer}", "/v1/shoppers/{shopper}/coupons/{offer}/redeem",
-        "/v1/shoppers/{shopper}/orders", "/v1/orders"}
+        "/v1/shoppers/{shopper}/orders", "/v1/orders",
+        "/v1/stores/{store}/stock", "/v1/stores/{store}/reservations", "/v1/stores/{store}/reservations/{reservation}",
+        "/v1/stores/{store}/reservations/{reservation}/state",
+        "/v1/stores/{store}/reservations/{reservation}/collected"}
     place = schema["paths"]["/v1/shoppers/{shopper}/orders"]["post"]
     assert set(place["responses"]) >= {"200", "201", "401", "403", "409", "410", "413", "422", "503"}
     assert set(schema["paths"]["/v1/orders"]["post"]["responses"]) >= {"200", "201", "403", "409", "422"}
