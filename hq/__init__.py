@@ -1,7 +1,8 @@
 """HQ: ingest of kiosk events into the central profile store, the profile API and its feed
 of profile changes (followed, delivered to webhooks, and pushed live to the kiosk where
 their shopper stands), the fleet view and its dashboard, the pages for shoppers' phones
-(products, visits handed off from a kiosk), catalog import and publishing, and broker
+(products, visits handed off from a kiosk), the store staff page (a store's open
+requests, live), catalog import and publishing, and broker
 provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq``
 command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
@@ -30,6 +31,8 @@ from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosq
 from hq._publish import CatalogPublisher, announce
 from hq._pusher import ProfilePusher, PushStats
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
+from hq._staff_pages import StaffPage, StaffStats
+from hq._staff_sessions import StaffSession, StaffSessions
 from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
 from hq._webhooks import ParkedChange, Webhook, Webhooks, WebhookStatus
 from hq.exceptions import (
@@ -99,6 +102,10 @@ __all__ = [
     "PublishRefused",
     "PushStats",
     "ResponderStats",
+    "StaffPage",
+    "StaffSession",
+    "StaffSessions",
+    "StaffStats",
     "Stay",
     "StoredEvent",
     "SweepStats",
