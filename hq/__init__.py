@@ -15,7 +15,7 @@ from hq._credentials import HqBrokerUrls, write_credentials_folder
 from hq._delivery import DeliveryPolicy, WebhookDelivery
 from hq._feed_api import ChangeFeed
 from hq._files import FileServer, file_app
-from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
+from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView, StoreAlerts
 from hq._guard import GuardStats
 from hq._handoff import HandoffClaims, HandoffKey, HandoffSigner
 from hq._hold_sweeper import HoldSweeper, SweepStats
@@ -30,6 +30,7 @@ from hq._presence import PRESENCE_BOUND_S, Presence, Stay
 from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
 from hq._publish import CatalogPublisher, announce
 from hq._pusher import ProfilePusher, PushStats
+from hq._request_alerts import RequestAlerts, RequestWatch
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from hq._staff_pages import StaffPage, StaffStats
 from hq._staff_sessions import StaffSession, StaffSessions
@@ -101,12 +102,15 @@ __all__ = [
     "ProfileStore",
     "PublishRefused",
     "PushStats",
+    "RequestAlerts",
+    "RequestWatch",
     "ResponderStats",
     "StaffPage",
     "StaffSession",
     "StaffSessions",
     "StaffStats",
     "Stay",
+    "StoreAlerts",
     "StoredEvent",
     "SweepStats",
     "Webhook",
