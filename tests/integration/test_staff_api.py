@@ -91,7 +91,8 @@ def test_a_store_key_opens_its_store_only(site: Site) -> None:
     _refused(barcelona.get(REQUESTS), 403, "other_store")
     _refused(barcelona.post(f"{REQUESTS}/{made}/take"), 403, "other_store")
     _refused(barcelona.post(f"{REQUESTS}/{made}/cancel"), 403, "other_store")
-    assert site.staff.stats.other_store == 3
+    _refused(barcelona.get(f"/staff/api/{STORE}/stream"), 403, "other_store")
+    assert site.staff.stats.other_store == 4
     assert site.store.reservations.get(STORE, made).state.value == "held"  # type: ignore[union-attr]
     _refused(site.browser().post("/staff/session", json={"credential": KEYS["bcn-staff"], "store": STORE}),
              403, "other_store")
@@ -106,6 +107,7 @@ def test_a_store_key_opens_its_store_only(site: Site) -> None:
     ("badge:every-store", None, 422, "store_required"),
     ("badge:barcelona", STORE, 403, "other_store"),
     ("madrid-key-0123456789abcdef", "Madrid Centro", 422, "invalid_request"),
+    ("x" * 2049, None, 422, "invalid_request"),
 ])
 def test_sign_ins_refused_and_counted(site: Site, credential: str, store: str | None, status: int,
                                       error: str) -> None:

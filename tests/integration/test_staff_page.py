@@ -154,8 +154,14 @@ def test_staff_see_requests_live_and_take_ready_and_cancel_them(hq: Hq, browser:
     expect(page.locator("#count")).to_have_text("3 open requests")
     assert hq.free(BOOT, "41") == 0
 
+    colleague = _phone(browser, "en")  # a second assistant's phone, signed in too, sees every move live
+    colleague.goto(f"{hq.url}/staff/")
+    _sign_in(colleague, KEYS["madrid-staff"])
+    expect(colleague.locator("li.request")).to_have_count(3)
+
     card.get_by_role("button", name="Take it: Black Chelsea boot, Size 41").click()
     expect(card).to_have_attribute("data-state", "taken")
+    expect(colleague.locator(f"li.request[data-id='{boot}'] .chip.state")).to_have_text("On it")
     expect(card.locator(".chip.state")).to_have_text("On it")
     expect(page.locator(".toast").last).to_have_text("Black Chelsea boot: you are on it.")
     assert hq.reservation(boot)["state"] == "taken"
@@ -184,9 +190,13 @@ def test_staff_see_requests_live_and_take_ready_and_cancel_them(hq: Hq, browser:
     cancel.click()
     expect(tote_card).to_have_count(0)
     expect(page.locator("li.request")).to_have_count(2)
+    expect(colleague.locator("li.request")).to_have_count(2)
     assert hq.reservation(tote)["state"] == "cancelled"
     assert hq.free(TOTE, "U") == load_catalog(hq.staff.catalog.path).product(TOTE).stock_in(STORE)["U"]  # type: ignore[union-attr]
     assert hq.staff.stats.moves == 4
+    assert hq.web.delete(f"/v1/stores/{STORE}/reservations/{coat}").status_code == 200  # cancelled at the till
+    expect(coat_card).to_have_count(0)
+    expect(colleague.locator("li.request")).to_have_count(1)
     assert page.evaluate("window.sameDocument") is True
 
     # Signing out ends the session at HQ: the cookie it had is refused even if replayed.
@@ -200,6 +210,7 @@ def test_staff_see_requests_live_and_take_ready_and_cancel_them(hq: Hq, browser:
 
 def test_the_page_speaks_spanish_to_a_spanish_phone(hq: Hq, browser: Browser) -> None:
     hq.hold(BOOT, "40")
+    hq.staff.alert_minutes = 0  # every request nobody has taken is late at once
     page = _phone(browser, "es")
     page.goto(f"{hq.url}/staff/")
     expect(page.get_by_role("heading", name="Entrar")).to_be_visible()
@@ -209,5 +220,7 @@ def test_the_page_speaks_spanish_to_a_spanish_phone(hq: Hq, browser: Browser) ->
     expect(card.locator(".chip")).to_have_text(["Sin atender", "Al probador", "Pedida en línea"])
     expect(card.get_by_role("button", name="Me encargo: Botín Chelsea negro, Talla 40")).to_be_visible()
     expect(page.locator("#count")).to_have_text("1 petición abierta")
+    expect(card).to_have_class("request late")  # marked, in words and colour: "⚠ Ahora mismo" in red
+    assert card.locator(".waiting").evaluate("w => getComputedStyle(w).color") == "rgb(179, 38, 30)"
     page.get_by_role("link", name="Ver esta página en inglés").click()
     expect(page.locator("li.request .chip.state")).to_have_text("Waiting")  # still signed in
