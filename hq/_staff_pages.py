@@ -54,6 +54,7 @@ STAFF_DIR = Path(__file__).with_name("staff")
 _STATIC = {"staff.css": "text/css", "staff.js": "text/javascript"}
 _IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,150}$")
 _POLL_S = 2.0  # how soon a stream sees a change another HQ process made
+_MIN_GAP_S = 0.2  # between a stream's looks: a busy ingest commits far more often than staff need
 DEFAULT_ALERT_MINUTES = 5  # a request nobody has taken for this long is late
 
 
@@ -275,8 +276,11 @@ class StaffPage:
                 if now_shown != shown:
                     yield ServerSentEvent(event="requests", data=listing.model_dump(mode="json"), retry=2000)
                     shown = now_shown
+                looked = loop.time()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self._poll_s)
+                if (rest := _MIN_GAP_S - (loop.time() - looked)) > 0:
+                    await asyncio.sleep(rest)
         finally:
             unfollow()
 
