@@ -177,9 +177,8 @@ async function start() {
   connect();
 }
 
-$("signin-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const body = { credential: $("credential").value.trim() };
+async function signIn(credential) {
+  const body = { credential };
   if ($("store").value) body.store = $("store").value;
   const response = await fetch("/staff/session", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
@@ -192,7 +191,49 @@ $("signin-form").addEventListener("submit", async (event) => {
     return start();
   }
   error.textContent = T[`refused_${answer.error}`] || T.refused_other;
+}
+
+$("signin-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  signIn($("credential").value.trim());
 });
+
+// On a phone that reads NFC (Chrome on Android, over HTTPS), the badge itself signs in:
+// its tag carries the same signed code in a record of the badge's own type.
+const BADGE_MIME = "application/vnd.nfckiosk.badge";
+
+function wireBadgeTap() {
+  if (!("NDEFReader" in window)) return;
+  const button = $("badge-tap");
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const reader = new NDEFReader();
+    const stop = new AbortController();
+    const error = $("signin-error");
+    try {
+      await reader.scan({ signal: stop.signal });
+    } catch (failure) {
+      error.hidden = false;
+      error.textContent = T.badge_unavailable;
+      return;
+    }
+    error.hidden = true;
+    $("badge-hint").hidden = false;
+    reader.addEventListener("reading", (event) => {
+      const badge = event.message.records.find((r) => r.recordType === "mime" && r.mediaType === BADGE_MIME);
+      if (!badge) {
+        error.hidden = false;
+        error.textContent = T.badge_not_badge;
+        return;
+      }
+      stop.abort();
+      $("badge-hint").hidden = true;
+      signIn(new TextDecoder().decode(badge.data).trim());
+    });
+  });
+}
+
+wireBadgeTap();
 
 $("signout").addEventListener("click", async () => {
   await fetch("/staff/session", { method: "DELETE" }).catch(() => null);

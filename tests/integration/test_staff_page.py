@@ -1,7 +1,8 @@
 """The store staff page in a real headless Chromium at a phone's size (Playwright with
 Debian's chromium), served by HQ's app on uvicorn over SQLite: sign in with the store's
-key, see a request appear live when a channel makes one through the API, take it, mark it
-ready with a note, cancel another; another store's key refused; signing out revokes.
+key (or, on a phone that reads NFC, the staff badge itself), see a request appear live when
+a channel makes one through the API, take it, mark it ready with a note, cancel another;
+another store's key refused; signing out revokes.
 
 Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/staff-*.png from this run.
 """
@@ -22,7 +23,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from hq import ApiKeys, ApiServer, CatalogFile, Grant, KeyRole, ProfileStore, StaffPage, StaffSessions, create_app
 from hq._staff_sessions import STAFF_COOKIE
 from kiosk_app.demo import demo_catalog, free_port
-from kiosk_protocol import load_catalog
+from kiosk_protocol import Role, issue_token, load_catalog
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -224,3 +225,37 @@ def test_the_page_speaks_spanish_to_a_spanish_phone(hq: Hq, browser: Browser) ->
     assert card.locator(".waiting").evaluate("w => getComputedStyle(w).color") == "rgb(179, 38, 30)"
     page.get_by_role("link", name="Ver esta página en inglés").click()
     expect(page.locator("li.request .chip.state")).to_have_text("Waiting")  # still signed in
+
+
+# Headless Chromium has no NFC: the page's one seam to it, Web NFC's NDEFReader, is played by
+# the test, which hands it the records a tag would carry (the badge's as `kiosk nfc write` puts them).
+NFC_SEAM = """
+window.NDEFReader = class extends EventTarget {
+  async scan() {
+    window.__heldToThePhone = (type, text) => {
+      const data = new DataView(new TextEncoder().encode(text).buffer);
+      const reading = Object.assign(new Event("reading"),
+                                    { message: { records: [{ recordType: "mime", mediaType: type, data }] } });
+      this.dispatchEvent(reading);
+    };
+  }
+};
+"""
+
+
+def test_a_phone_that_reads_nfc_signs_in_with_the_badge_itself(
+        hq: Hq, browser: Browser, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
+    page = _phone(browser, "en")
+    page.add_init_script(NFC_SEAM)
+    page.goto(f"{hq.url}/staff/?store={STORE}")
+    page.get_by_role("button", name="Sign in with my staff badge").click()
+    expect(page.locator("#badge-hint")).to_have_text("Hold your staff badge to the back of the phone.")
+    _fits_a_phone(page)
+    card = issue_token(hq_key[0], "shopper-0042", Role.SHOPPER, 600)
+    page.evaluate("([type, text]) => window.__heldToThePhone(type, text)", ["application/vnd.nfckiosk.card", card])
+    expect(page.locator("#signin-error")).to_have_text("That is not a staff badge. Hold yours to the phone.")
+    badge = issue_token(hq_key[0], "staff-0007", Role.STAFF, 3600, store=STORE)
+    page.evaluate("([type, text]) => window.__heldToThePhone(type, text)", ["application/vnd.nfckiosk.badge", badge])
+    expect(page.locator("#place")).to_have_text("Madrid Centro")
+    expect(page.locator("#live")).to_have_text("Live")
+    assert page.request.get(f"{hq.url}/staff/api/session").json()["by"] == "badge-staff-0007"
