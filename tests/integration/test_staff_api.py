@@ -2,21 +2,24 @@
 open one store's session; keys and badges of another store, shoppers' cards, forged and
 expired badges are refused and counted; a session of one store is refused in another
 (403 ``other_store``); repeated failures are rate-limited; moves HQ refuses are answered
-with their code; signing out revokes the cookie."""
+with their code; signing out revokes the cookie; two assistants moving the same requests at
+once on PostgreSQL never lose a unit."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from hq import ApiKeys, CatalogFile, Grant, KeyRole, ProfileStore, StaffPage, StaffSessions, create_app
+from hq import ApiKeys, ApiServer, CatalogFile, Grant, KeyRole, ProfileStore, StaffPage, StaffSessions, create_app
 from hq._staff_sessions import STAFF_COOKIE
-from kiosk_app.demo import demo_catalog
+from kiosk_app.demo import demo_catalog, demo_catalog_path, free_port
 from kiosk_protocol import Role, issue_token, load_catalog
 
 KEYS = {"web": "web-key-0123456789abcdef", "madrid-staff": "madrid-key-0123456789abcdef",
@@ -177,3 +180,43 @@ def test_the_page_and_its_files_carry_the_dashboards_policy(site: Site) -> None:
     assert browser.get("/staff/static/../_staff_pages.py").status_code == 404
     assert browser.get("/staff/images/not-in-the-catalog.jpg").status_code == 404
     assert browser.get("/staff?lang=es", follow_redirects=False).status_code == 307
+
+
+def test_two_assistants_moving_the_same_requests_at_once_on_postgresql_never_lose_a_unit(
+        postgres_url: str, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
+    """One assistant marks ready while another cancels, ten requests at the same instant: each ends
+    cancelled (a ready one may still be cancelled; a cancelled one is never ready), and every unit is free."""
+    store = ProfileStore(postgres_url)
+    store.stock.load_catalog(load_catalog(demo_catalog_path()))
+    keys = ApiKeys(KEYS, grants=GRANTS)
+    server = ApiServer(create_app(store, keys, staff=StaffPage(store, StaffSessions(keys, None))), port=free_port())
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-Api-Key": KEYS["web"]}) as web:
+            made = [web.post(f"/v1/stores/{STORE}/reservations", json={"sku": "COAT-WOOL-GRY", "size": "XL",
+                                                                       "kind": "fitting_room"}).json()["id"]
+                    for _ in range(6)]
+            start = threading.Barrier(2 * len(made))
+            answers: dict[tuple[str, str], int] = {}
+
+            def press(reservation: str, action: str) -> None:
+                with httpx.Client(base_url=server.url, timeout=60) as phone:
+                    assert phone.post("/staff/session", json={"credential": KEYS["madrid-staff"]}).status_code == 204
+                    start.wait(30)
+                    body = {"note": "Probador 1"} if action == "ready" else None
+                    answers[(reservation, action)] = phone.post(f"{REQUESTS}/{reservation}/{action}",
+                                                                json=body).status_code
+
+            threads = [threading.Thread(target=press, args=(r, action)) for r in made for action in ("ready", "cancel")]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            assert all(answers[(r, "cancel")] == 200 for r in made)
+            assert all(answers[(r, "ready")] in (200, 409) for r in made)
+            assert {store.reservations.get(STORE, r).state.value for r in made} == {"cancelled"}  # type: ignore[union-attr]
+            sizes = web.get(f"/v1/stores/{STORE}/stock", params={"sku": "COAT-WOOL-GRY"}).json()["stock"]
+            assert next(s for s in sizes if s["size"] == "XL")["held"] == 0
+    finally:
+        server.stop()
+        store.close()
