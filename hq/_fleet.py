@@ -315,6 +315,9 @@ class FleetView:
         except SQLAlchemyError as exc:  # keep the alerts of the last round; try again at the next
             log.error("late requests not looked up this round, the profile database is out of reach: %s", exc)
             return []
+        except Exception:  # nor may anything else stop the alert timer, which watches the kiosks too
+            log.exception("late requests not looked up this round")
+            return []
         with self._lock:
             before = self._store_requests
             self._kiosk_requests, self._store_requests = dict(found.kiosks), dict(found.stores)
