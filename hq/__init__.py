@@ -1,7 +1,8 @@
 """HQ: ingest of kiosk events into the central profile store, the profile API and its feed
 of profile changes (followed, delivered to webhooks, and pushed live to the kiosk where
 their shopper stands), the fleet view and its dashboard, the pages for shoppers' phones
-(products, visits handed off from a kiosk), catalog import and publishing, and broker
+(products, visits handed off from a kiosk), the store staff page (a store's open
+requests, live), catalog import and publishing, and broker
 provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``kiosk hq``
 command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
@@ -14,7 +15,7 @@ from hq._credentials import HqBrokerUrls, write_credentials_folder
 from hq._delivery import DeliveryPolicy, WebhookDelivery
 from hq._feed_api import ChangeFeed
 from hq._files import FileServer, file_app
-from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView
+from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView, StoreAlerts
 from hq._guard import GuardStats
 from hq._handoff import HandoffClaims, HandoffKey, HandoffSigner
 from hq._hold_sweeper import HoldSweeper, SweepStats
@@ -29,7 +30,10 @@ from hq._presence import PRESENCE_BOUND_S, Presence, Stay
 from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
 from hq._publish import CatalogPublisher, announce
 from hq._pusher import ProfilePusher, PushStats
+from hq._request_alerts import RequestAlerts, RequestWatch
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
+from hq._staff_pages import StaffPage, StaffStats
+from hq._staff_sessions import StaffSession, StaffSessions
 from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
 from hq._webhooks import ParkedChange, Webhook, Webhooks, WebhookStatus
 from hq.exceptions import (
@@ -98,8 +102,15 @@ __all__ = [
     "ProfileStore",
     "PublishRefused",
     "PushStats",
+    "RequestAlerts",
+    "RequestWatch",
     "ResponderStats",
+    "StaffPage",
+    "StaffSession",
+    "StaffSessions",
+    "StaffStats",
     "Stay",
+    "StoreAlerts",
     "StoredEvent",
     "SweepStats",
     "Webhook",

@@ -75,6 +75,7 @@ from hq._orders_api import ORDER_BODY_LIMITS, OrderStats, orders_router
 from hq._phone_pages import PHONE_CHANNEL, PhonePages
 from hq._phone_views import CatalogFile
 from hq._responder import ProfileResponder, tell_fleet_to_forget
+from hq._staff_pages import StaffPage
 from hq._store import ProfileStore, shopper_key
 from hq._webhooks_api import webhooks_router
 from hq.exceptions import ApiRefusal, CredentialsError
@@ -103,7 +104,8 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
                responder: ProfileResponder | None = None, fleet: FleetView | None = None,
                clock: HlcClock | None = None, body_limits: Mapping[str, int] | None = None,
                failure_rate: str = DEFAULT_FAILURE_RATE, changes: ChangeFeed | None = None,
-               phone: PhonePages | None = None, catalog: CatalogFile | None = None) -> FastAPI:
+               phone: PhonePages | None = None, catalog: CatalogFile | None = None,
+               staff: StaffPage | None = None) -> FastAPI:
     """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
 
     Args:
@@ -120,11 +122,13 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         changes: what wakes the change streams (``ChangeFeed(store.changes)`` by default).
         phone: the pages for shoppers' phones (products, hand-off links); none without them.
         catalog: HQ's catalog, which orders' lines are checked against; none checked without it.
+        staff: the store staff page (``/staff/``: a store's open requests, live); none without it.
 
     The app's ``state.guard`` holds the guard's counters (``GuardStats``); ``state.changes``
     the change feed, whose ``close`` ends the open change streams (before the server stops);
     ``state.orders`` the order routes' counters (``OrderStats``);
-    ``state.phone`` the phone pages' counters (``PhoneStats``) when they are served.
+    ``state.phone`` the phone pages' counters (``PhoneStats``) when they are served, and
+    ``state.staff`` the staff page's (``StaffStats``).
 
     Raises:
         CredentialsError: a channel of ``keys`` is named like the phone pages' own channel.
@@ -303,6 +307,9 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     if phone is not None:
         app.state.phone = phone.stats
         app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's
+    if staff is not None:
+        app.state.staff = staff.stats
+        app.include_router(staff.router(guard))
     if fleet is not None:
         app.include_router(fleet_router(fleet, guard, api_key))
         app.include_router(webhooks_router(store.webhooks, keys, api_key))

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hq._api_models import ApiError, error_responses
 from hq._auth import SESSION_TTL_S, ApiKeys
-from hq._fleet import FleetChange, FleetView, KioskGone, KioskView
+from hq._fleet import FleetChange, FleetView, KioskGone, KioskView, StoreAlerts
 from hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
 from hq.exceptions import ApiRefusal
 from kiosk_protocol import CommandKind, LinkState, SyncError
@@ -89,10 +89,18 @@ class KioskOut(BaseModel):
     alerts: list[AlertOut]
 
 
+class StoreAlertsOut(BaseModel):
+    """A store's own problems: requests asked online, or at a kiosk HQ does not know, that nobody has taken."""
+
+    store: str
+    alerts: list[AlertOut]
+
+
 class FleetOut(BaseModel):
-    """Every kiosk HQ knows, by store and kiosk id."""
+    """Every kiosk HQ knows, by store and kiosk id, and the stores with alerts of their own."""
 
     kiosks: list[KioskOut]
+    stores: list[StoreAlertsOut] = Field(default_factory=list)
     generated_at: datetime
     backlog_high: int
     silent_after_s: float
@@ -200,6 +208,8 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
             while (change := await changes.get()) is not None:
                 if isinstance(change, KioskGone):
                     yield ServerSentEvent(event="gone", data={"store": change.store, "kiosk": change.kiosk})
+                elif isinstance(change, StoreAlerts):
+                    yield ServerSentEvent(event="store", data=StoreAlertsOut.model_validate(change.to_json()))
                 else:
                     yield ServerSentEvent(event="kiosk", data=_kiosk_out(change))
         finally:
@@ -222,5 +232,7 @@ def _kiosk_out(view: KioskView) -> KioskOut:
 
 
 def _snapshot(fleet: FleetView) -> FleetOut:
-    return FleetOut(kiosks=[_kiosk_out(view) for view in fleet.kiosks()], generated_at=datetime.now(UTC),
+    return FleetOut(kiosks=[_kiosk_out(view) for view in fleet.kiosks()],
+                    stores=[StoreAlertsOut.model_validate(alerts.to_json()) for alerts in fleet.store_alerts()],
+                    generated_at=datetime.now(UTC),
                     backlog_high=fleet.thresholds.backlog_high, silent_after_s=fleet.thresholds.silent_after_s)

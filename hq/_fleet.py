@@ -4,6 +4,10 @@ Kiosks keep a retained status on ``kiosk/<store>/<kiosk>/status`` (online every 
 offline when they stop, and offline from their last will when they die), so a fresh
 FleetView learns the whole fleet at once on subscribing and then follows it live.
 Several HQ processes may each run one: it only reads statuses and publishes commands.
+
+Given a watch on the stores' requests (``watch_requests``, ``_request_alerts``), its alert
+timer also raises ``request_waiting``: on the row of the kiosk a late request was asked
+at, or on its store (``store_alerts``) for one asked online or at a kiosk it does not know.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import enum
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend_sync import BrokerUrl, MqttClient
 from kiosk_protocol import (
@@ -32,6 +37,9 @@ from kiosk_protocol import (
     decode_status,
     kiosk_topics,
 )
+
+if TYPE_CHECKING:
+    from hq._request_alerts import RequestAlerts
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,7 @@ class AlertKind(enum.Enum):
     OUTBOX_RESET = "outbox_reset"
     CATALOG_FALLBACK = "catalog_fallback"
     OFFERS_PROBLEM = "offers_problem"
+    REQUEST_WAITING = "request_waiting"  # a shopper's request nobody has taken in time
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,20 @@ class KioskGone:
     kiosk: str
 
 
-FleetChange = KioskView | KioskGone | None  # None: the view is closing
+@dataclass(frozen=True)
+class StoreAlerts:
+    """A store's own alerts changed (late requests asked online, or at a kiosk the fleet does not know)."""
+
+    store: str
+    alerts: tuple[Alert, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The store's alerts as the dashboard and the fleet API show them."""
+        return {"store": self.store, "alerts": [{"kind": a.kind.value, "message": a.message} for a in self.alerts]}
+
+
+FleetChange = KioskView | KioskGone | StoreAlerts | None  # None: the view is closing
+RequestAlertSource = Callable[[Collection[tuple[str, str]]], "RequestAlerts"]
 
 
 def kiosk_alerts(status: KioskStatus, last_seen: datetime, now: datetime,
@@ -168,6 +190,9 @@ class FleetView:
         self._clock = clock
         self._kiosks: dict[tuple[str, str], KioskView] = {}
         self._listeners: list[Callable[[FleetChange], None]] = []
+        self._request_source: RequestAlertSource | None = None
+        self._kiosk_requests: dict[tuple[str, str], Alert] = {}  # the late requests' alerts, by kiosk
+        self._store_requests: dict[str, Alert] = {}  # and by store
         self._lock = threading.Lock()
         self._stop = threading.Event()
         # Its own client id whatever the credentials: another HQ process or service with
@@ -192,6 +217,15 @@ class FleetView:
         """Every known kiosk, by store and kiosk id."""
         with self._lock:
             return [self._kiosks[key] for key in sorted(self._kiosks)]
+
+    def store_alerts(self) -> list[StoreAlerts]:
+        """The stores with alerts of their own, by store id."""
+        with self._lock:
+            return [StoreAlerts(store, (alert,)) for store, alert in sorted(self._store_requests.items())]
+
+    def watch_requests(self, source: RequestAlertSource) -> None:
+        """Raise late requests' alerts from ``source`` (``RequestWatch.alerts``) at every alert round."""
+        self._request_source = source
 
     def kiosk(self, store: str, kiosk: str) -> KioskView | None:
         """One kiosk, or None if HQ has never heard of it."""
@@ -246,23 +280,54 @@ class FleetView:
         with self._lock:
             previous = self._kiosks.get((status.store, status.kiosk))
             seen = last_seen_after(previous.last_seen if previous else None, status, now, live=not message.retain)
-            view = KioskView(status, seen, kiosk_alerts(status, seen, now, self.thresholds))
+            view = KioskView(status, seen, self._alerts_of(status, seen, now))
             self._kiosks[view.key] = view
         self._notify(view)
 
+    def recheck(self) -> None:
+        """One alert round: late requests looked up again, and every kiosk's alerts worked out anew."""
+        stores_changed = self._refresh_requests()
+        now = self._clock()
+        changed = []
+        with self._lock:
+            for key, view in self._kiosks.items():
+                alerts = self._alerts_of(view.status, view.last_seen, now)
+                if [_alert_key(a) for a in alerts] != [_alert_key(a) for a in view.alerts]:
+                    self._kiosks[key] = KioskView(view.status, view.last_seen, alerts)
+                    changed.append(self._kiosks[key])
+        changes: list[FleetChange] = [*changed, *stores_changed]
+        for change in changes:
+            self._notify(change)
+
     def _recheck_alerts(self) -> None:
-        """Kiosks that go quiet send nothing: look for them on a timer."""
+        """Kiosks that go quiet send nothing, and requests wait in silence: look for them on a timer."""
         while not self._stop.wait(_RECHECK_EVERY_S):
-            now = self._clock()
-            changed = []
-            with self._lock:
-                for key, view in self._kiosks.items():
-                    alerts = kiosk_alerts(view.status, view.last_seen, now, self.thresholds)
-                    if [a.kind for a in alerts] != [a.kind for a in view.alerts]:
-                        self._kiosks[key] = KioskView(view.status, view.last_seen, alerts)
-                        changed.append(self._kiosks[key])
-            for view in changed:
-                self._notify(view)
+            self.recheck()
+
+    def _refresh_requests(self) -> list[StoreAlerts]:
+        """Ask the request watch again; the stores whose own alerts changed."""
+        if self._request_source is None:
+            return []
+        with self._lock:
+            known = set(self._kiosks)
+        try:
+            found = self._request_source(known)
+        except SQLAlchemyError as exc:  # keep the alerts of the last round; try again at the next
+            log.error("late requests not looked up this round, the profile database is out of reach: %s", exc)
+            return []
+        except Exception:  # nor may anything else stop the alert timer, which watches the kiosks too
+            log.exception("late requests not looked up this round")
+            return []
+        with self._lock:
+            before = self._store_requests
+            self._kiosk_requests, self._store_requests = dict(found.kiosks), dict(found.stores)
+        return [StoreAlerts(store, (found.stores[store],) if store in found.stores else ())
+                for store in sorted(set(before) | set(found.stores)) if before.get(store) != found.stores.get(store)]
+
+    def _alerts_of(self, status: KioskStatus, last_seen: datetime, now: datetime) -> tuple[Alert, ...]:
+        """A kiosk's own alerts, then its late requests' (called with the lock held)."""
+        request = self._kiosk_requests.get((status.store, status.kiosk))
+        return kiosk_alerts(status, last_seen, now, self.thresholds) + ((request,) if request else ())
 
     def _notify(self, change: FleetChange) -> None:
         with self._lock:
@@ -272,3 +337,9 @@ class FleetView:
                 listener(change)
             except Exception:  # one broken listener must not stop the fleet view
                 log.exception("a fleet listener failed")
+
+
+def _alert_key(alert: Alert) -> tuple[AlertKind, str]:
+    """What makes an alert new: its kind, and for a late request its words (how many, since when);
+    not the seconds of a silence, which change every round."""
+    return alert.kind, alert.message if alert.kind is AlertKind.REQUEST_WAITING else ""

@@ -13,6 +13,10 @@
 - every answer says ``nosniff`` and may not be framed; the dashboard's pages also carry a
   Content-Security-Policy that allows only HQ's own scripts and styles, and the phone
   pages (public: a shopper has no key) one that allows nothing but HQ's own files.
+
+The store staff page (``/staff/``, ``_staff_pages``) passes the key check: its API checks
+the staff sign-in cookie itself (a store's, not a channel's), and it carries the
+dashboard's Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -47,10 +51,11 @@ SESSION_COOKIE = "hq_fleet_session"
 DEFAULT_BODY_LIMIT = 16 * 1024  # every body HQ's routes take is a few hundred bytes
 DEFAULT_FAILURE_RATE = "20/minute"
 _PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/fleet", "/fleet/",
-                           "/fleet/session", "/fleet/offers"})
+                           "/fleet/session", "/fleet/offers", "/staff"})
 # The phone pages (hq/_phone_pages.py): a product, an offer, a hand-off link, the visit on a phone.
 _PHONE_PREFIXES = ("/p/", "/o/", "/h/", "/phone/")
-_PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/", *_PHONE_PREFIXES)
+_STAFF_PREFIX = "/staff/"  # the staff page checks its own sign-in (hq/_staff_pages.py)
+_PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/", _STAFF_PREFIX, *_PHONE_PREFIXES)
 _SESSION_PREFIX = "/fleet/api/"  # where a browser's sign-in cookie stands for a key
 _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"no-referrer")]
@@ -259,7 +264,7 @@ class RequestGuard:
 
 
 def _with_security_headers(send: Send, path: str) -> Send:
-    if path == "/fleet" or path.startswith("/fleet/"):
+    if path in ("/fleet", "/staff") or path.startswith(("/fleet/", _STAFF_PREFIX)):
         extra = [*_HEADERS, _DASHBOARD_CSP]
     else:
         extra = _PHONE_HEADERS if path.startswith(_PHONE_PREFIXES) else _HEADERS

@@ -82,17 +82,21 @@ for command in KEY_COMMANDS:
                                    "links on; a retailer's web shop may serve them. [default: the API's address]")
 @click.option("--hold-sweep", "hold_sweep_s", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600),
               help="Seconds between rounds that expire the holds that ran out (and load a changed --catalog's stock).")
+@click.option("--request-alert-minutes", default=5, show_default=True, type=click.IntRange(1, 24 * 60),
+              help="A shopper's request nobody has taken for this long raises an alert on the fleet dashboard "
+                   "(on the kiosk it was asked at, else on its store), and shows as late on the staff page.")
 @_http_limit_options
 @delivery_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
              api_keys: Path | None, catalog_file: Path | None, handoff_key: Path | None, public_url: str | None,
-             hold_sweep_s: float, max_connections: int | None, header_timeout: float | None, body_timeout: float | None,
+             hold_sweep_s: float, request_alert_minutes: int, max_connections: int | None,
+             header_timeout: float | None, body_timeout: float | None,
              webhook_policy: DeliveryPolicy) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile (and hand-off)
     requests, push each signed-in shopper's profile changes to their kiosk, deliver the
     webhooks (`kiosk hq webhooks`) and, with --api-port, serve the profile API, the fleet
-    dashboard and (with --catalog) the pages for shoppers' phones."""
+    dashboard, the store staff page (/staff/) and (with --catalog) the pages for shoppers' phones."""
     import logging
 
     from backend_sync import BrokerUrl
@@ -111,6 +115,9 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         ProfilePusher,
         ProfileResponder,
         ProfileStore,
+        RequestWatch,
+        StaffPage,
+        StaffSessions,
         WebhookDelivery,
         create_app,
         load_api_keys,
@@ -130,7 +137,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
     pages_url = public_url or f"http://{api_host}:{api_port}"
     try:
         keys = load_api_keys(api_keys) if api_keys else None
-        verify_card = card_verifier(public_key_from_pem(hq_key.read_bytes()))
+        hq_public_key = public_key_from_pem(hq_key.read_bytes())
+        verify_card = card_verifier(hq_public_key)
         links = HandoffKey.from_file(handoff_key) if handoff_key else None
         signer = HandoffSigner(links, pages_url, verify_card) if links is not None else None
         catalog = CatalogFile(catalog_file) if catalog_file else None
@@ -212,27 +220,32 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         stops.append(stop_sweeper)
         if api_port is not None and keys is not None:
             fleet = FleetView(urls.fleet, client_id=f"{worker_id}-fleet")
+            # Requests nobody takes in time: alerts on the dashboard, for the fleet's stores and the catalog's.
+            fleet.watch_requests(RequestWatch(store.reservations, request_alert_minutes, stores=lambda: [
+                s.id for s in catalog.current().stores] if catalog is not None else []).alerts)
             fleet.start()
+            staff = StaffPage(store, StaffSessions(keys, hq_public_key), catalog, alert_minutes=request_alert_minutes)
             # An erase tells the fleet through the responder's connection: one of its own
             # with the same login would push the responder off the broker.
             phone = PhonePages(store, catalog, links, public_url=pages_url) if catalog is not None else None
             try:
-                app = create_app(store, keys, responder=responder, fleet=fleet, phone=phone, catalog=catalog)
+                app = create_app(store, keys, responder=responder, fleet=fleet, phone=phone, catalog=catalog,
+                                 staff=staff)
             except HqError as exc:
                 raise click.ClickException(str(exc)) from exc
             server = ApiServer(app, api_host, api_port, _http_limits(max_connections, header_timeout, body_timeout))
 
             def stop_server() -> None:
                 server.stop()
-                click.echo(f"HQ API: {app.state.guard.stats}, {server.stats}"
+                click.echo(f"HQ API: {app.state.guard.stats}, {server.stats}, staff page: {staff.stats}"
                            + (f", phone pages: {phone.stats}" if phone is not None else "")
                            + f", orders: {app.state.orders}, flagged lines: {store.orders.flagged_lines}")
 
-            # The fleet view and the change feed end their open streams first.
-            stops += [stop_server, fleet.stop, app.state.changes.close]
+            # The fleet view, the change feed and the staff page end their open streams first.
+            stops += [stop_server, fleet.stop, app.state.changes.close, staff.close]
             server.start()
             click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
-                       f"fleet dashboard on {server.url}/fleet/"
+                       f"fleet dashboard on {server.url}/fleet/, staff page on {server.url}/staff/"
                        + (f", phone pages on {server.url}/p/<sku>" if phone is not None else ""))
         wait_for_signal()
     finally:

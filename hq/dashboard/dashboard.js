@@ -12,6 +12,7 @@ const COMMANDS = [
 const COMMAND_NAMES = Object.fromEntries(COMMANDS.map((c) => [c.command, c.label]));
 
 const kiosks = new Map(); // "store/kiosk" -> kiosk
+const storeAlerts = new Map(); // store -> its own alerts (late requests asked online)
 let renderQueued = false;
 let stream = null;
 
@@ -90,30 +91,40 @@ function render() {
   $("sum-total").textContent = all.length;
   $("sum-online").textContent = all.filter((k) => k.state === "online").length;
   $("sum-offline").textContent = all.filter((k) => k.state !== "online").length;
-  $("sum-alerts").textContent = all.filter((k) => k.alerts.length > 0).length;
+  // A store's own alerts (late requests asked online) need attention as much as a kiosk's.
+  $("sum-alerts").textContent = all.filter((k) => k.alerts.length > 0).length + storeAlerts.size;
   $("empty").hidden = all.length > 0;
 
-  const byStore = new Map();
+  const byStore = new Map([...storeAlerts.keys()].map((store) => [store, []]));
   for (const k of all.sort((a, b) => (a.store + "/" + a.kiosk).localeCompare(b.store + "/" + b.kiosk))) {
     if (!byStore.has(k.store)) byStore.set(k.store, []);
     byStore.get(k.store).push(k);
   }
   const template = $("store-template");
   const sections = [];
-  for (const [store, storeKiosks] of byStore) {
+  for (const [store, storeKiosks] of [...byStore].sort(([a], [b]) => a.localeCompare(b))) {
+    const own = storeAlerts.get(store) || [];
     const shown = storeKiosks.filter((k) =>
       (!onlyProblems || k.alerts.length > 0)
       && (!needle || store.includes(needle) || k.kiosk.includes(needle)));
-    if (shown.length === 0) continue;
+    if (shown.length === 0 && (own.length === 0 || (needle && !store.includes(needle)))) continue;
     const section = template.content.firstElementChild.cloneNode(true);
     section.dataset.store = store;
     section.querySelector(".store-name").textContent = storeTitle(store);
     const online = storeKiosks.filter((k) => k.state === "online").length;
     const problems = storeKiosks.filter((k) => k.alerts.length > 0).length;
     const count = section.querySelector(".store-count");
-    count.textContent = `${online} of ${storeKiosks.length} online`
+    section.querySelector("table").hidden = storeKiosks.length === 0;
+    count.textContent = (storeKiosks.length ? `${online} of ${storeKiosks.length} online` : "no kiosk has reported")
       + (problems ? ` · ${problems} need${problems === 1 ? "s" : ""} attention` : "");
     count.classList.toggle("has-problems", problems > 0);
+    section.querySelector(".store-alerts").append(
+      ...own.map((alert) => el("span", { className: `alert ${alert.kind}` }, alert.message)));
+    if (own.some((alert) => alert.kind === "request_waiting")) {
+      section.querySelector(".store-alerts").append(el("a", {
+        className: "staff-link", href: `/staff/?store=${encodeURIComponent(store)}`, textContent: "Open the staff page",
+      }));
+    }
     section.querySelector("tbody").append(...shown.map(kioskRow));
     sections.push(section);
   }
@@ -147,6 +158,8 @@ function connect() {
     const fleet = JSON.parse(event.data);
     kiosks.clear();
     for (const k of fleet.kiosks) kiosks.set(`${k.store}/${k.kiosk}`, k);
+    storeAlerts.clear();
+    for (const s of fleet.stores || []) storeAlerts.set(s.store, s.alerts);
     setLive("live", "Live");
     $("fleet").hidden = false;
     $("summary").hidden = false;
@@ -157,6 +170,12 @@ function connect() {
   stream.addEventListener("kiosk", (event) => {
     const k = JSON.parse(event.data);
     kiosks.set(`${k.store}/${k.kiosk}`, k);
+    scheduleRender();
+  });
+  stream.addEventListener("store", (event) => {
+    const s = JSON.parse(event.data);
+    if (s.alerts.length > 0) storeAlerts.set(s.store, s.alerts);
+    else storeAlerts.delete(s.store);
     scheduleRender();
   });
   stream.addEventListener("gone", (event) => {

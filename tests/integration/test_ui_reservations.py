@@ -8,7 +8,7 @@ oldest first. Every
 screen fits, in large text too, and every button is big enough to touch.
 
 Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/product-reserve-*.png,
-welcome-reservations.png and staff-requests.png from these runs.
+welcome-reservations.png and kiosk-staff-requests.png from these runs.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def test_a_size_asked_for_a_fitting_room_shows_its_state_live_and_the_welcome_an
         seen["visit after staff"] = app.runtime.state.visit.requests
         seen["staff more"] = staff.requests_more
         seen["staff fits"] = fits(app)
-        await screenshot(app, "staff-requests", tmp_path)
+        await screenshot(app, "kiosk-staff-requests", tmp_path)
         app.toggle_language()
         app.toggle_accessible()
         await settled(app)
