@@ -203,9 +203,9 @@ def test_a_size_asked_for_a_fitting_room_shows_its_state_live_and_the_welcome_an
     assert seen["welcome"][0] == "Botín Chelsea negro · talla 40: lista en probador 2"
     assert seen["welcome"][1].startswith("Botín Chelsea negro · talla 42: reservada hasta el")
     assert seen["orders"] == ["27 de noviembre · 2 productos · 209,85\u00a0€ · Madrid Centro",
-                              "20 de noviembre · 1 producto · 189,00\u00a0€ · online"]  # the newest first
+                              "20 de noviembre · 1 producto · 189,00\u00a0€ · tienda online"]  # the newest first
     # The oldest first: online and the other kiosks' (older), then this one's; the newest is counted, not listed.
-    assert [where for where, _kind, _state in seen["staff"]] == ["online", "kiosk-02", "kiosk-03", "kiosk-04",
+    assert [where for where, _kind, _state in seen["staff"]] == ["en la web", "kiosk-02", "kiosk-03", "kiosk-04",
                                                                  "kiosk-01"]
     assert seen["staff"][4] == ("kiosk-01", "Botín Chelsea negro · 40 · Probador", "Lista")
     assert seen["staff more"] == "y 1 más"
@@ -247,4 +247,4 @@ def test_an_order_placed_online_while_the_shopper_stands_here_joins_their_welcom
         hq.stop()
 
     assert seen["before"] == ""
-    assert seen["after"] == ("30 de noviembre · 1 producto · 189,00\u00a0€ · online", "welcome", [])
+    assert seen["after"] == ("30 de noviembre · 1 producto · 189,00\u00a0€ · tienda online", "welcome", [])

@@ -93,7 +93,7 @@ def test_orders_are_listed_newest_first_with_where_they_were_made() -> None:
               OrderSummary(order_id="till-2", at=NOW - timedelta(days=2), store="madrid-centro", channel="till",
                            skus=(BOOT, BAG), lines=2, total=Decimal("149.90"))]
     assert order_lines(orders, CATALOG, "en").splitlines() == ["29 November · 2 products · €149.90 · Madrid Centro",
-                                                              "20 November · 1 product · €59.95 · online"]
+                                                              "20 November · 1 product · €59.95 · online shop"]
 
 
 def test_staff_see_the_oldest_first_how_long_each_waited_and_how_many_more() -> None:
@@ -102,7 +102,7 @@ def test_staff_see_the_oldest_first_how_long_each_waited_and_how_many_more() -> 
                                  created_at=NOW - timedelta(minutes=30 - n)) for n in range(MAX_STAFF_ROWS + 2))
     rows, more = open_request_rows(requests, CATALOG, "es", NOW)
     assert len(rows) == MAX_STAFF_ROWS and more == 2
-    assert (rows[0].where, rows[0].waiting, rows[0].state, rows[0].kind) == ("online", "30 min", "Sin atender",
+    assert (rows[0].where, rows[0].waiting, rows[0].state, rows[0].kind) == ("en la web", "30 min", "Sin atender",
                                                                              "Probador")
     assert (rows[1].where, rows[1].state, rows[1].ready) == ("kiosk-01", "Lista", True)
 
