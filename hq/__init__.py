@@ -7,7 +7,7 @@ command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
 from hq._api import create_app
-from hq._auth import ApiKeys, Grant, Role, load_api_keys, write_new_api_keys
+from hq._auth import ApiKeys, Grant, KeyRole, load_api_keys, write_new_api_keys
 from hq._changes import Change, ChangeLog
 from hq._cluster import IngestCluster
 from hq._credentials import HqBrokerUrls, write_credentials_folder
@@ -82,6 +82,7 @@ __all__ = [
     "IngestCluster",
     "IngestStats",
     "IngestWorker",
+    "KeyRole",
     "KioskView",
     "LinkRefusal",
     "OfferImportReport",
@@ -98,7 +99,6 @@ __all__ = [
     "PublishRefused",
     "PushStats",
     "ResponderStats",
-    "Role",
     "Stay",
     "StoredEvent",
     "SweepStats",

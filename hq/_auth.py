@@ -35,7 +35,7 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 SESSION_TTL_S = 12 * 3600
 
 
-class Role(Enum):
+class KeyRole(Enum):
     """What a key may do."""
 
     CHANNEL = "channel"  # a sales channel (web shop, app, till): profiles, any store's stock and reservations
@@ -47,12 +47,12 @@ class Role(Enum):
 class Grant:
     """What the caller of a key may do: its role, and for a store key its store."""
 
-    role: Role
+    role: KeyRole
     store: str | None = None
 
     def may_act_in(self, store: str) -> bool:
         """Whether the caller may see and change ``store``'s stock, reservations and requests."""
-        return self.role is not Role.STORE or self.store == store
+        return self.role is not KeyRole.STORE or self.store == store
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class ApiKeys:
         for name, grant in self.grants.items():
             if name not in self.keys:
                 raise CredentialsError(f"a role is given to {name!r}, which has no key")
-            if (grant.role is Role.STORE) != (grant.store is not None) or not is_channel(grant.store or "x"):
+            if (grant.role is KeyRole.STORE) != (grant.store is not None) or not is_channel(grant.store or "x"):
                 raise CredentialsError(f"{name!r}: a store key names its store (a store id), and only a store key "
                                        "names one")
         for channel, key in self.keys.items():
@@ -91,11 +91,11 @@ class ApiKeys:
 
     def grant(self, name: str) -> Grant:
         """What the key named ``name`` may do."""
-        return self.grants.get(name) or Grant(Role.HQ if name in self.fleet_channels else Role.CHANNEL)
+        return self.grants.get(name) or Grant(KeyRole.HQ if name in self.fleet_channels else KeyRole.CHANNEL)
 
     def may_use_fleet(self, channel: str) -> bool:
         """Whether a channel may see the fleet and send kiosks commands."""
-        return self.grant(channel).role is Role.HQ
+        return self.grant(channel).role is KeyRole.HQ
 
     def session_token(self, channel: str, now: float | None = None) -> str:
         """A dashboard sign-in token for ``channel``, valid for 12 hours.
@@ -176,10 +176,10 @@ def load_api_keys(path: Path, fleet_channels: frozenset[str] = frozenset({"hq"})
 
 def _keyed_grant(path: Path, name: str, entry: Any) -> tuple[str, Grant]:
     """The key and grant of one ``{"key", "role", "store"?}`` entry of a key file."""
-    roles = ", ".join(role.value for role in Role)
+    roles = ", ".join(role.value for role in KeyRole)
     if (not isinstance(entry, dict) or not isinstance(entry.get("key"), str) or set(entry) - {"key", "role", "store"}
-            or entry.get("role") not in {role.value for role in Role}
+            or entry.get("role") not in {role.value for role in KeyRole}
             or not isinstance(entry.get("store", ""), str)):
         raise CredentialsError(f"{path}: {name!r} must be a key, or {{\"key\": ..., \"role\": one of {roles}, "
                                "\"store\": ... for a store key}")
-    return entry["key"], Grant(Role(entry["role"]), entry.get("store"))
+    return entry["key"], Grant(KeyRole(entry["role"]), entry.get("store"))

@@ -131,4 +131,32 @@ def keygen(directory: Path) -> None:
     click.echo(f"HQ key written to {directory}")
 
 
-KEY_COMMANDS = (init_broker, provision_kiosk, provision_service, provision_hq, keygen)
+@click.command("issue-badge")
+@click.argument("staff")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="HQ's private key (PEM).")
+@click.option("--store", help="The store whose kiosks and staff page the badge opens (none: every store).")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3 * 365))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Write the badge's signed token here, readable by its owner only (for `kiosk nfc write "
+                   "--badge-file`); it is never printed.")
+def issue_badge(staff: str, key: Path, store: str | None, days: int, out: Path) -> None:
+    """Sign a staff badge for STAFF (a member of staff's id)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from kiosk_protocol import Role, TokenError, issue_token, write_atomically
+
+    signing_key = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    if not isinstance(signing_key, Ed25519PrivateKey):
+        raise click.ClickException(f"{key} is not an Ed25519 private key")
+    try:
+        token = issue_token(signing_key, staff, Role.STAFF, days * 24 * 3600, store=store)
+    except TokenError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from None
+    write_atomically(out, f"{token}\n".encode())
+    click.echo(f"badge of {staff} for {f'store {store}' if store else 'every store'}, valid {days} days, "
+               f"written to {out}")
+
+
+KEY_COMMANDS = (init_broker, provision_kiosk, provision_service, provision_hq, keygen, issue_badge)

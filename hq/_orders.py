@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hq._changes import ChangeLog, order_placed_change
 from hq._changes import append as append_changes
 from hq._schema import _KEY, metadata
-from kiosk_protocol import Catalog
+from kiosk_protocol import MAX_ORDER_SKUS, Catalog, OrderSummary
 
 UNKNOWN_SKU = "unknown_sku"
 UNKNOWN_SIZE = "unknown_size"
@@ -86,6 +86,13 @@ class Order:
     def flagged(self) -> list[str]:
         """The flags of its lines, one per flagged line."""
         return [line.flag for line in self.lines if line.flag]
+
+
+def order_summary(order: Order) -> OrderSummary:
+    """``order`` as a kiosk's welcome screen lists it."""
+    skus = tuple(dict.fromkeys(line.sku for line in order.lines))[:MAX_ORDER_SKUS]
+    return OrderSummary(order_id=order.order_id, at=order.at, store=order.store, channel=order.channel, skus=skus,
+                        lines=len(order.lines), total=order.total)
 
 
 def line_flags(catalog: Catalog | None, lines: Sequence[tuple[str, str]]) -> list[str | None]:

@@ -28,11 +28,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from hq._changes import CHANGE_FIELDS, ERASE, Change
+from hq._orders import order_summary
 from hq._presence import Stay
 from hq._store import ProfileStore
 from kiosk_protocol import (
     CHANGE_KIND_SINCE,
-    COUPONS_SINCE_REQUEST,
+    KIND_SINCE_REQUEST,
     ChangeKind,
     ProfileChange,
     SyncError,
@@ -41,9 +42,11 @@ from kiosk_protocol import (
 
 log = logging.getLogger(__name__)
 
-PUSHED_KINDS = frozenset(kind.value for kind in ChangeKind)
-# What a kiosk is told of each kind: the log's fields but those it has no use for (a redemption's id).
-_PUSHED_FIELDS = {kind: set(CHANGE_FIELDS[kind.value]) - {"redemption"} for kind in ChangeKind}
+PUSHED_KINDS = frozenset(kind.value for kind in ChangeKind if kind.value in CHANGE_FIELDS)
+# What a kiosk is told of each kind: the log's fields but those it has no use for (a redemption's id);
+# an order goes as its summary (``_message``).
+_PUSHED_FIELDS = {kind: set(CHANGE_FIELDS[kind.value]) - {"redemption"} for kind in ChangeKind
+                  if kind.value in CHANGE_FIELDS}
 _MAX_BACKOFF_S = 2.0
 
 
@@ -153,22 +156,33 @@ class ProfilePusher:
             self.stats.nobody_there += 1
         elif (change.store, change.kiosk) == (stay.store, stay.kiosk):
             self.stats.not_echoed += 1
-        elif stay.v < COUPONS_SINCE_REQUEST and CHANGE_KIND_SINCE.get(ChangeKind(change.kind), 1) > 1:
+        elif stay.v < KIND_SINCE_REQUEST.get(ChangeKind(change.kind), 1):
             self.stats.too_new += 1
         else:
             self._send(change, stay)
         if change.kind == ERASE:  # once pushed: wherever they stood, HQ forgets it too
             self.store.presence.forget(change.shopper)
 
+    def _message(self, change: Change, stay: Stay) -> ProfileChange:
+        """``change`` as pushed to the kiosk of ``stay`` (raises LookupError for an order HQ no longer holds)."""
+        kind = ChangeKind(change.kind)
+        if kind is ChangeKind.ORDER_PLACED:
+            order = self.store.orders.get(change.fields["order"])
+            if order is None:
+                raise LookupError(f"order {change.fields['order']} is gone")
+            fields: dict[str, Any] = {"order": order_summary(order)}
+        else:
+            fields = {name: change.fields[name] for name in _PUSHED_FIELDS[kind] if name in change.fields}
+        return ProfileChange.model_validate({"v": CHANGE_KIND_SINCE.get(kind, 1), "cursor": change.cursor,
+                                             "session": stay.session, "kind": kind, **fields})
+
     def _send(self, change: Change, stay: Stay) -> None:
         try:
-            kind = ChangeKind(change.kind)
-            fields = {name: change.fields[name] for name in _PUSHED_FIELDS[kind] if name in change.fields}
-            message = ProfileChange.model_validate({"v": CHANGE_KIND_SINCE.get(kind, 1), "cursor": change.cursor,
-                                                    "session": stay.session, "kind": kind, **fields})
-        except ValidationError as exc:
+            message = self._message(change, stay)
+        except (ValidationError, LookupError) as exc:
             self.stats.unfit += 1
-            log.error("change %d is not pushed: %s", change.cursor, exc.errors(include_url=False)[:3])
+            log.error("change %d is not pushed: %s", change.cursor,
+                      exc.errors(include_url=False)[:3] if isinstance(exc, ValidationError) else exc)
             return
         # A push the kiosk has not fetched within a visit's bound is of no use to it any more.
         self._publisher.publish(kiosk_topics(stay.store, stay.kiosk).profile_changes,

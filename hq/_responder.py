@@ -28,12 +28,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from backend_sync import BrokerUrl, MessageHandler, MqttClient, publish_once
 from hq._handoff import HandoffSigner
+from hq._orders import order_summary
 from hq._store import ProfileStore, shopper_key
 from kiosk_protocol import (
     COUPONS_SINCE_REQUEST,
     FLEET_COMMANDS,
     HANDOFF_REQUESTS_WILDCARD,
     MAX_COUPONS,
+    MAX_ORDERS,
+    ORDERS_SINCE_REQUEST,
     PROFILE_ENDED_WILDCARD,
     PROFILE_REQUESTS_WILDCARD,
     STATUS_WILDCARD,
@@ -46,6 +49,7 @@ from kiosk_protocol import (
     KioskCommand,
     LinkState,
     MessageTooLarge,
+    OrderSummary,
     ProfileRequest,
     ProfileResponse,
     VisitEnded,
@@ -173,7 +177,13 @@ class ProfileResponder:
                                consent=profile.consent, recent_skus=tuple(recent[:RECENT_VIEWS]),
                                wishlist=tuple(profile.wishlist), preferences=profile.preferences,
                                display_name=self._display_name(request.shopper) if request.v >= 2 else None,
-                               cursor=cursor, coupons=self._coupons(request))
+                               cursor=cursor, coupons=self._coupons(request), orders=self._orders(request))
+
+    def _orders(self, request: ProfileRequest) -> tuple[OrderSummary, ...]:
+        """The shopper's newest orders, for a kiosk that reads them."""
+        if request.v < ORDERS_SINCE_REQUEST:
+            return ()
+        return tuple(order_summary(order) for order in self.store.orders.of(shopper_key(request.shopper), MAX_ORDERS))
 
     def _coupons(self, request: ProfileRequest) -> tuple[str, ...]:
         """The shopper's coupons with redemptions left, for a kiosk that reads them (the newest saved last)."""

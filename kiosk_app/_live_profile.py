@@ -11,8 +11,10 @@ visit: HQ may not have it yet); then HQ pushes each change made in another chann
   the cursor the pulled profile is as of (what the profile already holds);
 - only when it is newer, by HLC, than what the visit holds for the same wishlist item,
   preference, name, consent or coupon (HQ's own merge rule), so a change made here a
-  moment later is not undone by an older one from elsewhere; a coupon's redemption has
-  no HLC and is taken in cursor order (a coupon used up leaves ``Visit.coupons``);
+  moment later is not undone by an older one from elsewhere; a coupon's redemption, an
+  order and a reservation's new state have no HLC and are taken in cursor order (a coupon
+  used up leaves ``Visit.coupons``, a reservation that holds no stock any more leaves
+  ``Visit.reservations``);
 - after the pulled profile: one pushed before it arrives waits for it.
 
 A consent other than ``granted`` from another channel ends the linking of this visit
@@ -26,9 +28,12 @@ import enum
 
 from kiosk_app._profiles import synced_history
 from kiosk_app.session import Visit
-from kiosk_protocol import ChangeKind, ConsentStatus, Hlc, ProfileChange, ProfileResponse
+from kiosk_protocol import MAX_ORDERS, ChangeKind, ConsentStatus, Hlc, ProfileChange, ProfileResponse
 
 MAX_WAITING = 100  # changes held for a profile still on its way; more are dropped
+# Kinds without an HLC: a redemption only ever uses a coupon up, an order is made once, and a
+# reservation's state moves one way; the change log's cursor orders them.
+_ORDERED_BY_CURSOR = frozenset({ChangeKind.COUPON_REDEEMED, ChangeKind.ORDER_PLACED, ChangeKind.RESERVATION})
 
 
 class ChangeVerdict(enum.Enum):
@@ -70,6 +75,8 @@ def take_profile(visit: Visit, response: ProfileResponse, now: float,
     visit.coupons = set(response.coupons) | {offer for key, stamp in visit.stamps.items()
                                              if (offer := key.removeprefix("coupon:")) != key
                                              and Hlc.parse(stamp).node == here}
+    visit.orders = list(response.orders)
+    visit.reservations = {r.reservation_id: r for r in response.reservations if r.state.holds_stock}
     visit.changes_seen = max(visit.changes_seen or 0, response.cursor or 0)
     waiting, visit.waiting = sorted(visit.waiting, key=lambda change: change.cursor), []
     return [(change, take_change(visit, change)) for change in waiting]
@@ -90,7 +97,7 @@ def take_change(visit: Visit, change: ProfileChange) -> ChangeVerdict:
     if change.kind is ChangeKind.ERASE:
         return ChangeVerdict.ERASED
     key = stamp_key(change)
-    if change.kind is ChangeKind.COUPON_REDEEMED:  # carries no HLC: redemptions only ever use a coupon up
+    if change.kind in _ORDERED_BY_CURSOR:  # no HLC: the log's cursor orders them
         _apply(visit, change)
         return ChangeVerdict.APPLIED
     if change.hlc is None or change.hlc <= visit.stamps.get(key, ""):  # HLC text sorts as the stamps do
@@ -116,6 +123,14 @@ def _apply(visit: Visit, change: ProfileChange) -> None:
         visit.coupons.add(change.offer)
     elif change.kind is ChangeKind.COUPON_REDEEMED and change.offer and change.left == 0:
         visit.coupons.discard(change.offer)
+    elif change.kind is ChangeKind.ORDER_PLACED and change.order:
+        visit.orders = [change.order, *(o for o in visit.orders if o.order_id != change.order.order_id)][:MAX_ORDERS]
+    elif change.kind is ChangeKind.RESERVATION and change.reservation:
+        reservation = change.reservation
+        if reservation.state.holds_stock:
+            visit.reservations[reservation.reservation_id] = reservation
+        else:
+            visit.reservations.pop(reservation.reservation_id, None)
 
 
 def note_added(visit: Visit, sku: str) -> None:

@@ -137,27 +137,34 @@ def read(device: str, uid_table: Path | None, timeout: float) -> None:
 @click.option("--form", type=click.Choice(FORMS), default="uri", show_default=True,
               help="uri: the web shop address (phones open it too); the others for special cases.")
 @click.option("--title", help="Title of a smart-poster tag.")
+@click.option("--badge-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Write a staff badge: the signed token `kiosk hq issue-badge` wrote to this file.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for a tag.")
 def write(sku: str | None, offer_id: str | None, device: str, shop_url: str, form: str, title: str | None,
-          timeout: float) -> None:
-    """Write a product tag (or a sign), read it back and confirm."""
+          badge_file: Path | None, timeout: float) -> None:
+    """Write a product tag (a sign, or a staff badge), read it back and confirm."""
     from nfc_reader import write_tag
 
-    if (sku is None) == (offer_id is None):
-        raise click.UsageError("give exactly one of --sku, --offer")
+    if sum(given is not None for given in (sku, offer_id, badge_file)) != 1:
+        raise click.UsageError("give exactly one of --sku, --offer, --badge-file")
+    badge = badge_file.read_text().strip() if badge_file is not None else None
     try:
         message = (_product_message(form, shop_url, sku, title) if sku is not None
+                   else encode_badge(badge) if badge is not None
                    else _offer_message(form, shop_url, offer_id or "", title))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--sku" if sku is not None else "--offer") from None
     click.echo("hold the tag to the reader…", err=True)
     result = _staff_action(lambda: write_tag(device, message, timeout))
     back = result.read_back
-    if (back.kind, back.sku, back.offer) != ((TagKind.PRODUCT, sku, None) if sku is not None
-                                            else (TagKind.OFFER, None, offer_id)):
+    meant = ((back.kind, back.sku) == (TagKind.PRODUCT, sku) if sku is not None
+             else (back.kind, back.token) == (TagKind.STAFF_BADGE, badge) if badge is not None
+             else (back.kind, back.offer) == (TagKind.OFFER, offer_id))
+    if not meant:
         raise click.ClickException(f"the tag was written but reads back as {_meaning(back)}")
-    click.echo(f"wrote {sku or f'the sign of {offer_id}'} to tag {result.uid} ({result.bytes_written} of "
-               f"{result.capacity} bytes); read back: {_meaning(back)}")
+    what = sku or (f"the sign of {offer_id}" if offer_id else "the staff badge")
+    click.echo(f"wrote {what} to tag {result.uid} ({result.bytes_written} of {result.capacity} bytes); "
+               f"read back: {_meaning(back)}")
 
 
 @nfc.group()

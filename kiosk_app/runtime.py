@@ -1,22 +1,20 @@
 """The kiosk's parts wired together: reader -> Kiosk -> outbox -> MQTT link.
 
 The same runtime serves the Kivy window and the headless demo; the window passes a
-``dispatch`` that moves each tap onto its main thread.
+``dispatch`` that moves each tap onto its main thread. Two parts have modules of their own:
+HQ's catalog and model updates (``ContentUpdates``) and the signed-in shopper's profile,
+pulled from HQ and kept current by its pushes (``VisitProfile``).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from backend_sync import (
     CatalogUpdater,
@@ -29,14 +27,12 @@ from backend_sync import (
     damaged_outboxes,
 )
 from kiosk_app._clock_trust import SignedTime
-from kiosk_app._gc_pauses import no_full_collections, swap_then_release
+from kiosk_app._content_updates import ContentUpdates
 from kiosk_app._handoff import HandoffLinks
-from kiosk_app._live_profile import ChangeVerdict
 from kiosk_app._lock_file import LockFile
-from kiosk_app._models import content_model, model_problem, usable_model
-from kiosk_app._offers import offers_beside
-from kiosk_app._profiles import ShopperProfile, fetch_profile, profile_from_hq
-from kiosk_app._updates import UpdateWorker
+from kiosk_app._models import model_problem, usable_model
+from kiosk_app._profiles import ShopperProfile
+from kiosk_app._visit_profile import VisitProfile
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.session import SessionMachine, Visit
 from kiosk_app.staff import PinCheck, PinVerdict, StaffPin, pin_file
@@ -44,15 +40,11 @@ from kiosk_protocol import (
     Catalog,
     CommandKind,
     KioskCommand,
-    Manifest,
     OfferList,
     PricedOffer,
     Product,
     ProfileChange,
-    ProfileResponse,
     Role,
-    UpdateKind,
-    UpdateRefused,
     card_verifier,
     public_key_from_pem,
     shopper_hash,
@@ -67,7 +59,6 @@ from nfc_reader import (
     encode_offer,
     encode_product,
 )
-from recommender import Recommender, load_model
 
 log = logging.getLogger(__name__)
 
@@ -146,57 +137,48 @@ class KioskRuntime:
         files_url = config.files_url or ""
         self.catalog_updater = CatalogUpdater(config.data_dir / "catalog", hq_key, files_url)
         self.model_updater = ModelUpdater(config.data_dir / "model", hq_key, files_url, check=model_problem)
-        self.updates: dict[UpdateKind, UpdateWorker[Any]] = {
-            UpdateKind.CATALOG: UpdateWorker(self._apply_catalog, self._use_catalog, self._update_problem),
-            UpdateKind.MODEL: UpdateWorker(self._apply_model, self._use_model, self._update_problem),
-        }
         # What HQ delivered last survives restarts; a damaged one gives way to the version
         # before it, then to the shipped catalog (said in the status), with a content-only
         # model of it (built off the screen's thread by ``start``) as the fallback model.
-        # The file of the catalog in use: its images are found next to it.
         choice = self.catalog_updater.load_usable(config.catalog)
-        self.catalog_file, self.catalog_fallback, catalog = choice.path, choice.fallback, choice.catalog
-        model_file = self.model_updater.current_model
-        self.kiosk = Kiosk(catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
-                           recommender=usable_model(model_file),
-                           verify_badge=card_verifier(hq_key, Role.STAFF),
+        self.kiosk = Kiosk(choice.catalog, self.outbox, config.store, config.kiosk, verify_card=card_verifier(hq_key),
+                           recommender=usable_model(self.model_updater.current_model),
+                           verify_badge=card_verifier(hq_key, Role.STAFF, store=config.store),
                            machine=SessionMachine(idle_timeout_s=config.idle_timeout_s,
                                                   on_visit_ended=self._visit_ended))
-        self.kiosk.offers, self.offers_problem = offers_beside(self.catalog_file)
-        # The newest time HQ signed, kept across restarts: offers go by the wall clock only while it is not behind.
-        self.signed_time = SignedTime(config.data_dir / "signed-time.json")
-        self.kiosk.signed_time = self.signed_time.newest
+        # HQ's updates swap catalog, offers and model in. The newest time HQ signed is kept across
+        # restarts: offers go by the wall clock only while it is not behind.
+        self.content = ContentUpdates(self.kiosk, self.catalog_updater, self.model_updater, choice.path,
+                                      choice.fallback, SignedTime(config.data_dir / "signed-time.json"), dispatch,
+                                      on_catalog=self._catalog_swapped, on_problem=self._tell_hq)
+        self.updates = self.content.workers  # one UpdateWorker per kind of update
         self.staff_pin = StaffPin(pin_file(config.data_dir))
         # A lock from HQ or staff holds across restarts until someone unlocks.
         self._lock_file = LockFile(config.data_dir / "locked.json")
         if (lock_reason := self._lock_file.reason()) is not None:
             self.kiosk.machine.lock(lock_reason)
-        self._manifests: dict[UpdateKind, bytes] = {}
-        self.update_problem = ""
         self.reader_status = ReaderStatus(ReaderState.OFFLINE, config.reader, "starting")
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
                               on_command=self._on_command, sequence_floor=self.sequence_floor,
-                              on_profile_change=lambda change: self._dispatch(lambda: self._take_change(change)),
-                              on_connected=lambda: self._dispatch(self._pull_again),
-                              on_manifest=self._on_manifest if config.files_url else lambda kind, envelope: None)
+                              on_profile_change=lambda change: dispatch(lambda: self.visit_profile.take_change(change)),
+                              on_connected=lambda: dispatch(self.visit_profile.pull_again),
+                              on_manifest=self.content.take_manifest if config.files_url else lambda kind, m: None)
         # Tags without NDEF (old labels) are known by UID through a table staff maintain.
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status,
                                 uid_table=UidTable(config.data_dir / "uid-table.json"))
         self._on_outcome = on_outcome
         self._dispatch = dispatch
         self._forward_reader_status = on_reader_status or (lambda status: None)
-        self._on_profile = on_profile or (lambda profile: None)
         self._on_remote = on_remote or (lambda command: None)
         self._on_catalog = on_catalog or (lambda: None)
         self.handoffs = HandoffLinks(self.link.request_handoff, lambda: self.kiosk.session, dispatch)
-        self._on_profile_change = on_profile_change or (lambda change: None)
+        self.visit_profile = VisitProfile(self.kiosk, self.link, self.profiles, dispatch,
+                                          on_profile or (lambda profile: None),
+                                          on_profile_change or (lambda change: None), on_outcome)
 
     def start(self) -> None:
         """Start the link, the reader and the catalog and model updates."""
-        if self.kiosk.recommender is None:
-            threading.Thread(target=self._build_content_model, name="content-model", daemon=True).start()
-        for worker in self.updates.values():
-            worker.start()
+        self.content.start()
         self.link.start()
         self.reader.start()
 
@@ -204,8 +186,7 @@ class KioskRuntime:
         """Stop reading, then stop the link; unsent events stay in the outbox."""
         self.reader.stop()
         self.link.stop()
-        for worker in self.updates.values():
-            worker.stop()
+        self.content.stop()
         self.outbox.close()
         self.profiles.close()
 
@@ -214,10 +195,7 @@ class KioskRuntime:
 
         With ``session`` (the visit signed in), HQ pushes that visit the profile's later changes.
         """
-        def request(shopper: str, card_token: str) -> ProfileResponse | None:
-            return self.link.request_profile(shopper, card_token, session=session)
-
-        return fetch_profile(request, self.profiles, shopper, card_token)
+        return self.visit_profile.fetch(shopper, card_token, session)
 
     def health(self) -> KioskHealth:
         """A snapshot of every part's state, for staff mode."""
@@ -253,8 +231,22 @@ class KioskRuntime:
 
     def check_updates_now(self) -> None:
         """Try the latest catalog and model HQ announced again, now (a newer one is taken, the same is not)."""
-        for kind, envelope in self._manifests.items():
-            self.updates[kind].offer(envelope)
+        self.content.check_again()
+
+    @property
+    def update_problem(self) -> str:
+        """Why HQ's latest catalog or model is not in use ("" when it is)."""
+        return self.content.problem
+
+    @property
+    def catalog_fallback(self) -> str:
+        """Why the kiosk runs on an older catalog than HQ's newest on its disk ("" when it does not)."""
+        return self.content.catalog_fallback
+
+    @property
+    def offers_problem(self) -> str:
+        """Why the offers beside the catalog did not load, so the kiosk runs with none ("" when they did)."""
+        return self.content.offers_problem
 
     # What the screens use (KioskControls, kiosk_app/controls.py), on the screen's thread.
     # Their inputs go to the Kiosk like taps do, and the outcome comes back through on_outcome.
@@ -263,6 +255,11 @@ class KioskRuntime:
     def catalog(self) -> Catalog:
         """The catalog in use (HQ's newest once applied)."""
         return self.kiosk.catalog
+
+    @property
+    def catalog_file(self) -> Path:
+        """The file of the catalog in use: its images are found next to it."""
+        return self.content.catalog_file
 
     @property
     def state(self) -> SessionMachine:
@@ -368,51 +365,9 @@ class KioskRuntime:
         def handle() -> None:
             outcome = self._take(lambda: self.kiosk.handle(read))
             if outcome.kind is OutcomeKind.SIGNED_IN and outcome.shopper and read.token:
-                # The network round trip stays off the screen's thread.
-                threading.Thread(target=self._pull_profile, args=(outcome.shopper, read.token, self.kiosk.session.id),
-                                 daemon=True).start()
+                self.visit_profile.pull(outcome.shopper, read.token, self.kiosk.session.id)
 
         self._dispatch(handle)
-
-    def _pull_profile(self, shopper: str, card_token: str, session: uuid.UUID) -> None:
-        profile = self.fetch_profile(shopper, card_token, session)
-        if profile is not None:
-            self._dispatch(lambda: self._use_profile(profile, session))
-
-    def _pull_again(self) -> None:
-        """Connected again: a signed-in visit asks HQ again, which pushes to it again (its last will ended that)."""
-        visit = self.kiosk.session
-        if visit.shopper and visit.card_token and visit.changes_seen is not None:
-            threading.Thread(target=self._ask_hq_again, args=(visit.shopper, visit.card_token, visit.id),
-                             daemon=True).start()
-
-    def _ask_hq_again(self, shopper: str, card_token: str, session: uuid.UUID) -> None:
-        profile = profile_from_hq(lambda s, t: self.link.request_profile(s, t, session=session), self.profiles,
-                                  shopper, card_token, still_wanted=lambda: self.kiosk.session.id == session,
-                                  wait_connected=self.link.wait_connected)
-        if profile is not None:
-            self._dispatch(functools.partial(self._use_profile, profile, session))
-
-    def _use_profile(self, profile: ShopperProfile, session: uuid.UUID) -> None:
-        if self.kiosk.session.id != session:  # that visit is over
-            return
-        waited = self.kiosk.take_profile(profile.response)
-        if self.kiosk.session.id == session:  # not ended by an erase that waited for the profile
-            self._on_profile(profile)
-        for change, verdict in waited:
-            self._tell_screens(change, verdict, profile.response.shopper)
-
-    def _take_change(self, change: ProfileChange) -> None:
-        """A change HQ pushed, on the screen's thread: into the visit's copy, and onto the screen."""
-        shopper = self.kiosk.session.shopper
-        self._tell_screens(change, self.kiosk.take_change(change), shopper)
-
-    def _tell_screens(self, change: ProfileChange, verdict: ChangeVerdict, shopper: str | None) -> None:
-        if verdict is ChangeVerdict.APPLIED:
-            self._on_profile_change(change)
-        elif verdict is ChangeVerdict.ERASED and shopper is not None:  # the visit has ended; as HQ's forget order
-            self.profiles.forget(shopper_hash(shopper))
-            self._on_outcome(TapOutcome(OutcomeKind.SIGNED_OUT, shopper=shopper))
 
     def _visit_ended(self, visit: Visit) -> None:
         """However a signed-in visit ended, HQ pushes it no more."""
@@ -451,76 +406,7 @@ class KioskRuntime:
                           outbox_reset=self.outbox_reset, disk_full=self.kiosk.disk_full,
                           offers_problem=self.offers_problem)
 
-    def _on_manifest(self, kind: UpdateKind, envelope: bytes) -> None:
-        self._manifests[kind] = envelope
-        self.updates[kind].offer(envelope)
-
-    def _build_content_model(self) -> None:
-        """Suggestions from the catalog alone, built where they cannot hold up a frame (seconds at 50k products)."""
-        catalog = self.kiosk.catalog
-        model = content_model(catalog, self.catalog_file)
-
-        def use() -> None:
-            # Not if HQ's model or a newer catalog's own content model came first.
-            if self.kiosk.recommender is None and self.kiosk.catalog is catalog:
-                self.kiosk.recommender = model
-
-        self._dispatch(use)
-
-    def _verified_apply(self, updater: CatalogUpdater | ModelUpdater, envelope: bytes) -> Manifest:
-        """``updater.apply``, keeping the time HQ signed on each manifest whose signature checked: one
-        applied, or one refused as made later than the kiosk's clock says (the clock check offers go by)."""
-        try:
-            manifest = updater.apply(envelope)
-        except UpdateRefused as refusal:
-            self._note_signed_time(refusal.signed_at)
-            raise
-        self._note_signed_time(manifest.created_at)
-        return manifest
-
-    def _note_signed_time(self, signed_at: datetime | None) -> None:
-        if signed_at is not None and self.signed_time.note(signed_at):
-            newest = self.signed_time.newest
-            self._dispatch(lambda: setattr(self.kiosk, "signed_time", newest))
-
-    def _apply_catalog(self, envelope: bytes) -> tuple[Catalog, Recommender | None]:
-        """On the update thread: the new catalog, and a content model of it when HQ sent none."""
-        with no_full_collections():
-            self._verified_apply(self.catalog_updater, envelope)
-            catalog = self.catalog_updater.staged_catalog
-            assert catalog is not None and self.catalog_updater.current_catalog is not None
-        if self.model_updater.current_model:
-            return catalog, None
-        return catalog, content_model(catalog, self.catalog_updater.current_catalog)
-
-    def _use_catalog(self, applied: tuple[Catalog, Recommender | None]) -> None:
-        catalog, catalog_model = applied
-        catalog_file = self.catalog_updater.current_catalog
-
-        def swap() -> None:
-            self.kiosk.catalog = catalog  # between taps, on the screen's thread: never half a catalog
-            self.catalog_file = catalog_file or self.catalog_file
-            self.kiosk.offers, self.offers_problem = offers_beside(self.catalog_file)
-            self.catalog_fallback = ""  # HQ's newest is in use again
-            if catalog_model is not None:
-                self.kiosk.recommender = catalog_model
-            self.link.publish_status()
-            self._on_catalog()
-
-        # The old products are freed on this thread, not the screen's.
-        swap_then_release(self._dispatch, swap, retired=list(self.kiosk.catalog.products))
-
-    def _apply_model(self, envelope: bytes) -> Recommender:
-        self._verified_apply(self.model_updater, envelope)
-        assert self.model_updater.current_model is not None
-        return load_model(self.model_updater.current_model)
-
-    def _use_model(self, model: Recommender) -> None:
-        def swap() -> None:
-            self.kiosk.recommender = model
-
-        self._dispatch(swap)
-
-    def _update_problem(self, problem: str) -> None:
-        self.update_problem = problem
-        self._tell_hq()
+    def _catalog_swapped(self) -> None:
+        """A new catalog is in use (on the screen's thread): the fleet view and the screens hear of it."""
+        self.link.publish_status()
+        self._on_catalog()

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kiosk_protocol import ProfileChange
+from kiosk_protocol import OrderSummary, ProfileChange, Reservation
 from recommender import HistoryEvent
 
 IDLE_TIMEOUT_S = 60.0
@@ -57,6 +57,9 @@ class Visit:
     display_name: str | None = None
     preferences: dict[str, str] = field(default_factory=dict)
     coupons: set[str] = field(default_factory=set)
+    orders: list[OrderSummary] = field(default_factory=list)  # the newest first, from every channel
+    # The shopper's reservations at this store that hold stock (online ones included), by id.
+    reservations: dict[uuid.UUID, Reservation] = field(default_factory=dict)
     # The profile's copy kept current by HQ's push (``_live_profile``): the newest HLC it holds
     # per wishlist item, preference, name and consent; the last change's cursor it has (None
     # until the pulled profile is in); the changes pushed before that, waiting for it.

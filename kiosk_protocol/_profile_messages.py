@@ -16,34 +16,62 @@ visit, not the shopper: the kiosk matches it against the visit it has now, and t
 message says nothing about whose profile it is. A version 1 request (a kiosk from before
 live push) gets a version 1 answer, and no pushes. A version 3 request says the kiosk
 reads coupons: its answer carries the shopper's coupons, and the coupons' changes are
-pushed to it (as ``ProfileChange`` version 2); a version 2 kiosk gets neither.
+pushed to it (as ``ProfileChange`` version 2); a version 2 kiosk gets neither. A version 4
+request reads orders and reservations likewise (``ProfileChange`` version 3).
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from kiosk_protocol.contract import (
-    CardToken,
-    ConsentStatus,
-    DisplayName,
-    HlcText,
-    PreferenceKey,
-    PreferenceValue,
-    ShopperId,
-    Sku,
-)
+from kiosk_protocol._ids import DisplayName, ShopperId
+from kiosk_protocol._store_messages import OrderSummary, Reservation
+from kiosk_protocol.contract import CardToken, ConsentStatus, HlcText, PreferenceKey, PreferenceValue, Sku
 from kiosk_protocol.offers import OfferId
 
-PROFILE_VERSION: Literal[3] = 3
+PROFILE_VERSION: Literal[4] = 4
 MAX_CURSOR = 2**53 - 1  # HQ's cursors: integers every JSON reader holds exactly (JavaScript's safe range)
 Cursor = Annotated[int, Field(ge=0, le=MAX_CURSOR)]
 MAX_COUPONS = 200  # in a profile answer: under 11 KiB of offer ids, well inside its bound
+MAX_ORDERS = 5  # the newest, in a profile answer: what the welcome screen lists
+MAX_RESERVATIONS = 20  # the shopper's active ones at the asking kiosk's store
+
+
+class _FieldsOfItsVersion(BaseModel):
+    """A message whose newer fields are declared once, in ``FIELD_SINCE`` (field -> the version that added it).
+
+    A message of an older version may not set them, and is encoded without them, not even as
+    null: a reader of that version refuses any field it does not know. Each model calls
+    ``_refuse_fields_newer_than_its_version`` from its own validator, after its other rules
+    (a validator declared here would run before them).
+    """
+
+    FIELD_SINCE: ClassVar[Mapping[str, int]]
+    MESSAGE_NAME: ClassVar[str]
+    if TYPE_CHECKING:
+        v: int  # each model declares its own versions
+
+    def _refuse_fields_newer_than_its_version(self) -> None:
+        fields = type(self).model_fields  # set: other than its default (None, or no coupons)
+        newer = [name for name, since in self.FIELD_SINCE.items()
+                 if self.v < since and getattr(self, name) != fields[name].get_default(call_default_factory=True)]
+        if newer:
+            names = " or ".join(name.replace("_", " ") for name in newer)
+            raise ValueError(f"a version {self.v} {self.MESSAGE_NAME} carries no {names}")
+
+    @model_serializer(mode="wrap")
+    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name, since in self.FIELD_SINCE.items():
+            if self.v < since:
+                data.pop(name, None)
+        return data
 
 
 class ProfileRequest(BaseModel):
@@ -52,13 +80,13 @@ class ProfileRequest(BaseModel):
     The card's signed token goes along: HQ answers only for the shopper it names. From
     version 2 on, ``session`` (the visit the tap started) asks HQ to push that visit the
     shopper's later changes. Version 3 says the kiosk reads coupons: in the answer, and in
-    the changes pushed to it.
+    the changes pushed to it; version 4 the same of orders and reservations.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 4 * 1024  # a card token is at most 1 KiB
 
-    v: Literal[1, 2, 3] = PROFILE_VERSION
+    v: Literal[1, 2, 3, 4] = PROFILE_VERSION
     request_id: uuid.UUID
     shopper: ShopperId
     token: CardToken
@@ -71,19 +99,24 @@ class ProfileRequest(BaseModel):
         return self
 
 
-class ProfileResponse(BaseModel):
+class ProfileResponse(_FieldsOfItsVersion):
     """HQ's answer: the shopper's recent cross-channel history and wishlist, or why not.
 
     Version 2 adds the shopper's display name and ``cursor``: every change in HQ's log up to
     it is in this profile, so a pushed change at or below it is one the kiosk already has.
     Version 3 adds ``coupons``: the offer ids of the shopper's coupons with redemptions left.
-    An answer is encoded with exactly its version's fields.
+    Version 4 adds ``orders`` (the newest, from every channel) and ``reservations`` (the
+    shopper's active ones at the asking kiosk's store). An answer is encoded with exactly its
+    version's fields.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 64 * 1024  # a long wishlist and preferences
+    MESSAGE_NAME: ClassVar[str] = "profile response"
+    FIELD_SINCE: ClassVar[Mapping[str, int]] = {"display_name": 2, "cursor": 2, "coupons": 3, "orders": 4,
+                                                "reservations": 4}
 
-    v: Literal[1, 2, 3] = PROFILE_VERSION
+    v: Literal[1, 2, 3, 4] = PROFILE_VERSION
     request_id: uuid.UUID
     shopper: ShopperId
     error: str | None = None
@@ -94,24 +127,13 @@ class ProfileResponse(BaseModel):
     display_name: DisplayName | None = None
     cursor: Cursor | None = None
     coupons: Annotated[tuple[OfferId, ...], Field(max_length=MAX_COUPONS)] = ()
+    orders: Annotated[tuple[OrderSummary, ...], Field(max_length=MAX_ORDERS)] = ()
+    reservations: Annotated[tuple[Reservation, ...], Field(max_length=MAX_RESERVATIONS)] = ()
 
     @model_validator(mode="after")
     def _fields_of_its_version(self) -> ProfileResponse:
-        if self.v < 2 and (self.display_name is not None or self.cursor is not None):
-            raise ValueError("a version 1 profile response carries no display name or cursor")
-        if self.v < 3 and self.coupons:
-            raise ValueError(f"a version {self.v} profile response carries no coupons")
+        self._refuse_fields_newer_than_its_version()
         return self
-
-    @model_serializer(mode="wrap")
-    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
-            data.pop("display_name", None)
-            data.pop("cursor", None)
-        if self.v < 3:  # a kiosk of version 2 knows no coupons
-            data.pop("coupons", None)
-        return data
 
 
 class ChangeKind(enum.Enum):
@@ -125,6 +147,8 @@ class ChangeKind(enum.Enum):
     ERASE = "erase"  # the profile is gone: sign the shopper out and forget them
     COUPON_SAVED = "coupon_saved"  # since version 2: an offer saved to the shopper's card
     COUPON_REDEEMED = "coupon_redeemed"  # since version 2: a coupon redeemed, with how many redemptions are left
+    ORDER_PLACED = "order_placed"  # since version 3: an order, from any channel
+    RESERVATION = "reservation"  # since version 3: one of the shopper's reservations at this store moved on
 
 
 # The fields each kind carries (and no other kind may).
@@ -137,27 +161,36 @@ _CHANGE_FIELDS: dict[ChangeKind, set[str]] = {
     ChangeKind.ERASE: set(),
     ChangeKind.COUPON_SAVED: {"offer", "hlc"},
     ChangeKind.COUPON_REDEEMED: {"offer", "left"},
+    ChangeKind.ORDER_PLACED: {"order"},
+    ChangeKind.RESERVATION: {"reservation"},
 }
-_OPTIONAL_FIELDS = {"sku", "key", "value", "display_name", "consent", "hlc", "offer", "left"}
-# Kinds a kiosk reads only from this version on: HQ pushes them only to a kiosk whose
-# profile request was of ``COUPONS_SINCE_REQUEST`` or later.
-CHANGE_KIND_SINCE = {ChangeKind.COUPON_SAVED: 2, ChangeKind.COUPON_REDEEMED: 2}
+_OPTIONAL_FIELDS = {"sku", "key", "value", "display_name", "consent", "hlc", "offer", "left", "order", "reservation"}
+# The change version that brought each newer kind, and the profile request version from which a
+# kiosk reads it: HQ pushes a kind only to a kiosk whose profile request was of that version or later.
+CHANGE_KIND_SINCE = {ChangeKind.COUPON_SAVED: 2, ChangeKind.COUPON_REDEEMED: 2, ChangeKind.ORDER_PLACED: 3,
+                     ChangeKind.RESERVATION: 3}
 COUPONS_SINCE_REQUEST = 3
+ORDERS_SINCE_REQUEST = 4
+KIND_SINCE_REQUEST = {kind: COUPONS_SINCE_REQUEST if since == 2 else ORDERS_SINCE_REQUEST
+                      for kind, since in CHANGE_KIND_SINCE.items()}
 
 
-class ProfileChange(BaseModel):
+class ProfileChange(_FieldsOfItsVersion):
     """One change to the profile of the shopper signed in at a kiosk, made in another channel.
 
     ``session`` is the visit it is for (the one the kiosk's profile request named);
     ``cursor`` its place in HQ's change log: HQ pushes at least once, in cursor order, and
     the kiosk drops a cursor it has already had. Version 2 adds the coupon kinds (and
-    their ``offer`` and ``left``); a version 1 change is encoded with version 1's fields only.
+    their ``offer`` and ``left``), version 3 orders and reservations (``order``,
+    ``reservation``); a change is encoded with its version's fields only.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    max_bytes: ClassVar[int] = 2 * 1024  # the largest (a preference) is under 600 bytes
+    max_bytes: ClassVar[int] = 2 * 1024  # the largest (an order of 10 SKUs) is under 800 bytes
+    MESSAGE_NAME: ClassVar[str] = "profile change"
+    FIELD_SINCE: ClassVar[Mapping[str, int]] = {"offer": 2, "left": 2, "order": 3, "reservation": 3}
 
-    v: Literal[1, 2] = 1
+    v: Literal[1, 2, 3] = 1
     cursor: Annotated[int, Field(ge=1, le=MAX_CURSOR)]
     session: uuid.UUID
     kind: ChangeKind
@@ -169,6 +202,8 @@ class ProfileChange(BaseModel):
     hlc: HlcText | None = None
     offer: OfferId | None = None
     left: Annotated[int, Field(ge=0, le=1000)] | None = None
+    order: OrderSummary | None = None
+    reservation: Reservation | None = None
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> ProfileChange:
@@ -179,15 +214,8 @@ class ProfileChange(BaseModel):
             raise ValueError(f"{self.kind.value} change: missing {missing}, unexpected {extra}")
         if self.v < CHANGE_KIND_SINCE.get(self.kind, 1):
             raise ValueError(f"a {self.kind.value} change is of version {CHANGE_KIND_SINCE[self.kind]} or later")
+        self._refuse_fields_newer_than_its_version()
         return self
-
-    @model_serializer(mode="wrap")
-    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if self.v < 2:  # exactly version 1's fields: a kiosk of version 1 refuses any other, null or not
-            data.pop("offer", None)
-            data.pop("left", None)
-        return data
 
 
 class VisitEnded(BaseModel):

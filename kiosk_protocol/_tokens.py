@@ -3,6 +3,9 @@
 A token is ``<payload>.<signature>``, both base64url without padding; the payload is
 JSON ``{"v": 1, "sub": ..., "role": ..., "exp": <unix seconds>}`` and the signature is
 Ed25519 by HQ over the payload bytes. Kiosks verify offline with HQ's public key.
+
+A staff badge may also name its ``store``: it then opens staff mode on that store's kiosks
+and its staff page only. A badge without one is HQ's (an area manager's): any store.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import base64
 import binascii
 import enum
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -35,14 +39,20 @@ class Token:
     subject: str
     role: Role
     expires_at: float
+    store: str | None = None  # the one store a staff badge is for (None: every store)
 
 
-def issue_token(key: Ed25519PrivateKey, subject: str, role: Role, valid_for_s: float) -> str:
-    """Sign a token for ``subject`` valid for ``valid_for_s`` seconds from now."""
-    payload = json.dumps(
-        {"v": 1, "sub": subject, "role": role.value, "exp": int(time.time() + valid_for_s)},
-        separators=(",", ":"),
-    ).encode()
+_STORE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def issue_token(key: Ed25519PrivateKey, subject: str, role: Role, valid_for_s: float, store: str | None = None) -> str:
+    """Sign a token for ``subject`` valid for ``valid_for_s`` seconds from now (a staff badge for one ``store``)."""
+    if store is not None and (role is not Role.STAFF or not _STORE_ID.match(store)):
+        raise TokenError(f"only a staff badge names a store, by its id: {store!r}")
+    claims: dict[str, object] = {"v": 1, "sub": subject, "role": role.value, "exp": int(time.time() + valid_for_s)}
+    if store is not None:
+        claims["store"] = store
+    payload = json.dumps(claims, separators=(",", ":")).encode()
     return f"{_b64(payload)}.{_b64(key.sign(payload))}"
 
 
@@ -67,13 +77,16 @@ def verify_token(key: Ed25519PublicKey, token: str, role: Role, now: float | Non
     try:
         claims = json.loads(payload)
         token_role, subject, expires = Role(claims["role"]), str(claims["sub"]), float(claims["exp"])
-    except (ValueError, KeyError, TypeError) as exc:
+        store = claims.get("store")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TokenError("signed payload is not a token") from exc
+    if store is not None and (token_role is not Role.STAFF or not isinstance(store, str) or not _STORE_ID.match(store)):
+        raise TokenError("signed payload names a store that is no store id, or on a token that is no badge")
     if token_role is not role:
         raise TokenError(f"a {token_role.value} token where a {role.value} token is needed")
     if expires < (time.time() if now is None else now):
         raise TokenError("token has expired")
-    return Token(subject, token_role, expires)
+    return Token(subject, token_role, expires, store)
 
 
 def public_key_to_pem(key: Ed25519PublicKey) -> bytes:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hq import ProfileResponder, ProfileStore, tell_fleet_to_forget
 from kiosk_app import KioskConfig, KioskRuntime
 from kiosk_app.demo import demo_catalog_path
-from kiosk_protocol import EventKind, Hlc, Role, issue_token, kiosk_topics, new_event, wall_clock_ms
+from kiosk_protocol import PROFILE_VERSION, EventKind, Hlc, Role, issue_token, kiosk_topics, new_event, wall_clock_ms
 from kiosk_protocol._cards import card_verifier
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
@@ -65,7 +65,7 @@ def test_the_display_name_reaches_the_kiosk_its_cache_and_leaves_with_an_erase(
         mosquitto: Mosquitto, responder: ProfileResponder, runtime: KioskRuntime,
         hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
     profile = runtime.fetch_profile(SHOPPER, issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 60))
-    assert profile is not None and (profile.display_name, profile.response.v) == (NAME, 3)
+    assert profile is not None and (profile.display_name, profile.response.v) == (NAME, PROFILE_VERSION)
     cached = runtime.profiles.get(SHOPPER)
     assert cached is not None and cached.display_name == NAME
     tell_fleet_to_forget(mosquitto.url, SHOPPER)

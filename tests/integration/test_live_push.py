@@ -15,6 +15,8 @@ import threading
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +35,7 @@ from hq import (
     ProfileStore,
     create_app,
 )
+from hq._orders import Order, OrderLine
 from kiosk_app import KioskConfig, KioskRuntime, OutcomeKind, TapOutcome
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import greeting
@@ -504,3 +507,22 @@ def test_the_window_shows_a_change_made_on_the_web_in_place(xvfb_display: str, h
     assert seen["welcome_wishlist"] == [TAN_BOOT, BOOT]
     assert seen["title"] == greeting("Ana", "es")
     assert seen["switches"] == [] and seen["screen"] == "product" and seen["same_cards"]
+
+
+def test_an_order_placed_on_the_web_is_in_the_profile_and_reaches_the_kiosk_where_the_shopper_stands(
+        hq: Hq, kiosk: Kiosk, token: str) -> None:
+    earlier = Order("WEB-1001", SHOPPER, "web", "online", datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+                    (OrderLine(COAT, "M", 1, Decimal("129.00")),))
+    hq.store.orders.place(earlier)
+    assert eventually(hq.dealt_with_everything, 10)  # before the shopper is here: nobody to push it to
+    kiosk.sign_in(hq, token)
+    assert [o.order_id for o in kiosk.visit.orders] == ["WEB-1001"]  # in the profile the kiosk pulled
+    assert kiosk.visit.orders[0].total == Decimal("129.00") and kiosk.visit.orders[0].skus == (COAT,)
+    now = Order("APP-2002", SHOPPER, "app", "online", datetime.now(UTC),
+                (OrderLine(BOOT, "41", 1, Decimal("89.90")), OrderLine(TOTE, "U", 2, Decimal("45.00"))))
+    hq.store.orders.place(now)
+    assert eventually(lambda: [c.kind for c in kiosk.changes] == [ChangeKind.ORDER_PLACED], 10)
+    pushed = kiosk.changes[0].order
+    assert pushed is not None and (pushed.order_id, pushed.lines, pushed.total, pushed.skus) == (
+        "APP-2002", 2, Decimal("179.90"), (BOOT, TOTE))
+    assert [o.order_id for o in kiosk.visit.orders] == ["APP-2002", "WEB-1001"]  # the newest first

@@ -171,14 +171,15 @@ def test_staff_mode_needs_a_valid_badge_or_pin_and_staff_check_write_and_lock(
     emulator = TagEmulator(free_port(socket.SOCK_DGRAM))
     config = kiosk_config(tmp_path, mosquitto.url, emulator, hq_key[1])
     write_pin(pin_file(config.data_dir), "2468")
-    badge = encode_badge(issue_token(hq_key[0], "staff-0007", Role.STAFF, 600))
+    badge = encode_badge(issue_token(hq_key[0], "staff-0007", Role.STAFF, 600, store=config.store))
     forged = encode_badge(issue_token(Ed25519PrivateKey.generate(), "staff-0007", Role.STAFF, 600))
     shopper_as_badge = encode_badge(issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 600))
+    other_store_s = encode_badge(issue_token(hq_key[0], "staff-0009", Role.STAFF, 600, store="barcelona-diagonal"))
     seen: dict[str, Any] = {}
 
     async def scenario(app: Any) -> None:
         staff, pad = app.sm.get_screen("staff"), app.sm.get_screen("pin")
-        for refused in (forged, shopper_as_badge):
+        for refused in (forged, shopper_as_badge, other_store_s):
             await tap(emulator, refused)
             await until(lambda: app.toast_key == "toast_badge_rejected")
             seen.setdefault("refused", []).append(app.runtime.kiosk.machine.mode)
@@ -234,7 +235,7 @@ def test_staff_mode_needs_a_valid_badge_or_pin_and_staff_check_write_and_lock(
     finally:
         emulator.close()
 
-    assert seen["refused"] == [Mode.IDLE, Mode.IDLE]
+    assert seen["refused"] == [Mode.IDLE, Mode.IDLE, Mode.IDLE]
     assert seen["dots"] == "••••"
     assert seen["wrong_pin"] == ("pin", "PIN incorrecto. Intentos restantes: 4.")
     assert seen["pin_mode"] == (Mode.STAFF, "staff")

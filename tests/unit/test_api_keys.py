@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hq import ApiKeys, CredentialsError, Grant, Role, load_api_keys
+from hq import ApiKeys, CredentialsError, Grant, KeyRole, load_api_keys
 from hq._auth import new_api_key
 
 STORE_KEY = new_api_key()
@@ -21,8 +21,8 @@ def written(tmp_path: Path, data: object) -> Path:
 
 def test_plain_keys_are_channels_and_hq_s_own_name_may_use_the_fleet(tmp_path: Path) -> None:
     keys = load_api_keys(written(tmp_path, {"web": new_api_key(), "hq": new_api_key()}))
-    assert keys.grant("web") == Grant(Role.CHANNEL)
-    assert keys.grant("hq") == Grant(Role.HQ)
+    assert keys.grant("web") == Grant(KeyRole.CHANNEL)
+    assert keys.grant("hq") == Grant(KeyRole.HQ)
     assert keys.may_use_fleet("hq") and not keys.may_use_fleet("web")
 
 
@@ -62,4 +62,4 @@ def test_a_short_key_in_the_keyed_form_is_refused_like_a_plain_one(tmp_path: Pat
 
 def test_a_grant_for_a_name_without_a_key_is_refused() -> None:
     with pytest.raises(CredentialsError, match="no key"):
-        ApiKeys({"web": new_api_key()}, grants={"ghost": Grant(Role.HQ)})
+        ApiKeys({"web": new_api_key()}, grants={"ghost": Grant(KeyRole.HQ)})

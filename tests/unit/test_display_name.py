@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from hq import ApiKeys, ProfileStore, create_app
 from kiosk_protocol import DisplayName, EventKind, Hlc, new_event
-from kiosk_protocol.contract import DISPLAY_NAME_PATTERN
+from kiosk_protocol._ids import DISPLAY_NAME_PATTERN
 
 KEYS = {"web": "web-key-0123456789abcdef", "app": "app-key-0123456789abcdef"}
 WEB, APP = {"X-Api-Key": KEYS["web"]}, {"X-Api-Key": KEYS["app"]}

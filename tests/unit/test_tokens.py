@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import pickle
 import time
 
 import pytest
@@ -10,7 +12,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk_protocol import Role, TokenError, issue_token, public_key_from_pem, public_key_to_pem, verify_token
+from kiosk_protocol import (
+    CardRefused,
+    Role,
+    TokenError,
+    card_verifier,
+    issue_token,
+    public_key_from_pem,
+    public_key_to_pem,
+    verify_token,
+)
 from nfc_reader import TagKind, TagRead, check_identity
 
 HQ = Ed25519PrivateKey.generate()
@@ -114,3 +125,29 @@ def test_a_token_has_one_spelling() -> None:
     respelled = token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
     with pytest.raises(TokenError, match="canonical"):
         verify_token(HQ.public_key(), respelled, Role.SHOPPER)
+
+
+def test_a_badge_for_one_store_opens_that_store_s_kiosks_only() -> None:
+    badge = issue_token(HQ, "staff-0007", Role.STAFF, 60, store="madrid-centro")
+    area_manager = issue_token(HQ, "staff-0001", Role.STAFF, 60)
+    assert verify_token(HQ.public_key(), badge, Role.STAFF).store == "madrid-centro"
+    madrid, barcelona = (card_verifier(HQ.public_key(), Role.STAFF, store=s) for s in ("madrid-centro", "barcelona"))
+    assert madrid(badge) == "staff-0007"
+    with pytest.raises(CardRefused, match="a badge of store madrid-centro, not of barcelona"):
+        barcelona(badge)
+    assert barcelona(area_manager) == madrid(area_manager) == "staff-0001"  # no store named: every store
+    assert pickle.loads(pickle.dumps(barcelona))(area_manager) == "staff-0001"
+    with pytest.raises(CardRefused):
+        pickle.loads(pickle.dumps(barcelona))(badge)  # the store travels with the check
+
+
+def test_only_a_badge_names_a_store_and_only_by_its_id() -> None:
+    with pytest.raises(TokenError, match="only a staff badge"):
+        issue_token(HQ, "shopper-1", Role.SHOPPER, 60, store="madrid-centro")
+    with pytest.raises(TokenError, match="only a staff badge"):
+        issue_token(HQ, "staff-1", Role.STAFF, 60, store="Madrid/#")
+
+
+def test_a_badge_without_a_store_is_spelled_as_before() -> None:
+    payload = issue_token(HQ, "staff-1", Role.STAFF, 60).split(".")[0]
+    assert "store" not in base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
