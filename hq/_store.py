@@ -42,6 +42,7 @@ from hq._offers import OfferBook
 from hq._orders import Orders
 from hq._presence import Presence
 from hq._reservations import Reservation, Reservations, exported_reservation
+from hq._revisions import start_counter as start_revisions
 from hq._schema import (
     PROFILE_TABLES,
     card_visits,
@@ -153,6 +154,7 @@ class ProfileStore:
             kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
             offer_taps.create(db, checkfirst=True)
             start_counter(db)
+            start_revisions(db)
         self.changes = ChangeLog(self._engine)
         self.webhooks = Webhooks(self._engine, self.changes)  # their tables are created with the rest
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push

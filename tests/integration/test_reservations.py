@@ -15,7 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from hq import ApiKeys, ApiServer, Grant, HoldSweeper, ProfileStore, Role, create_app
+from hq import ApiKeys, ApiServer, Grant, HoldSweeper, KeyRole, ProfileStore, create_app
 from hq._reservations import reservations
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import load_catalog
@@ -23,7 +23,8 @@ from testkit.waiting import eventually
 
 KEYS = {"web": "web-key-0123456789abcdef", "madrid-staff": "madrid-key-0123456789abcdef",
         "bcn-staff": "bcn-key-0123456789abcdef"}
-GRANTS = {"madrid-staff": Grant(Role.STORE, "madrid-centro"), "bcn-staff": Grant(Role.STORE, "barcelona-diagonal")}
+GRANTS = {"madrid-staff": Grant(KeyRole.STORE, "madrid-centro"),
+          "bcn-staff": Grant(KeyRole.STORE, "barcelona-diagonal")}
 WEB, MADRID, BCN = ({"X-Api-Key": KEYS[name]} for name in ("web", "madrid-staff", "bcn-staff"))
 STORE, OTHER = "madrid-centro", "barcelona-diagonal"
 BOOT = "BOOT-CHELSEA-BLK"  # in the demo catalog, madrid-centro: 38:2 39:0 40:5 41:1 42:3
