@@ -230,20 +230,20 @@ class Reservations:
         with self._engine.connect() as db:
             row = db.execute(sa.select(reservations).where(reservations.c.reservation_id == reservation_id,
                                                            reservations.c.store == store)).first()
-        return None if row is None else _reservation(row)
+        return None if row is None else stored_reservation(row)
 
     def by_request(self, request_id: str) -> Reservation | None:
         """The reservation a kiosk's request ``request_id`` made (None: none yet)."""
         with self._engine.connect() as db:
             row = db.execute(sa.select(reservations).where(reservations.c.request_id == request_id)).first()
-        return None if row is None else _reservation(row)
+        return None if row is None else stored_reservation(row)
 
     def open_in(self, store: str, limit: int = 500) -> list[Reservation]:
         """A store's open requests, oldest first."""
         query = (sa.select(reservations).where(reservations.c.store == store, reservations.c.state.in_(_OPEN))
                  .order_by(reservations.c.created_at, reservations.c.reservation_id).limit(limit))
         with self._engine.connect() as db:
-            return [_reservation(row) for row in db.execute(query)]
+            return [stored_reservation(row) for row in db.execute(query)]
 
     def of(self, key: str, open_only: bool = False) -> list[Reservation]:
         """The reservations of profile ``key``, newest first (its open ones only if ``open_only``)."""
@@ -251,7 +251,7 @@ class Reservations:
         if open_only:
             query = query.where(reservations.c.state.in_(_OPEN))
         with self._engine.connect() as db:
-            return [_reservation(row) for row in db.execute(
+            return [stored_reservation(row) for row in db.execute(
                 query.order_by(reservations.c.created_at.desc(), reservations.c.reservation_id))]
 
     def unlink_in(self, db: sa.Connection, key: str) -> None:
@@ -276,7 +276,7 @@ class Reservations:
 
     def _expire(self, db: sa.Connection, due: sa.Select[Any], now: datetime) -> list[Reservation]:
         """Expire the holds ``due`` selects and free their units; the caller stamps them and logs the changes."""
-        overdue = [_reservation(row) for row in db.execute(due)]
+        overdue = [stored_reservation(row) for row in db.execute(due)]
         if not overdue:
             return []
         db.execute(reservations.update().where(reservations.c.reservation_id.in_([r.reservation_id for r in overdue]))
@@ -312,10 +312,10 @@ class Reservations:
                 current = db.execute(sa.select(reservations).where(reservations.c.reservation_id == reservation_id,
                                                                    reservations.c.store == store)).first()
                 if current is not None and current.state == state.value:
-                    return _reservation(current)  # a retry, or staff pressing twice
+                    return stored_reservation(current)  # a retry, or staff pressing twice
                 refusal = self._why_not(db, current, state, now)
             else:
-                moved = _reservation(row)
+                moved = stored_reservation(row)
                 at_row = (stock.c.store == store, stock.c.sku == moved.sku, stock.c.size == moved.size)
                 if state is ReservationState.COLLECTED:
                     db.execute(stock.update().where(*at_row).values(units=_less(stock.c.units, 1),
@@ -336,7 +336,7 @@ class Reservations:
                  now: datetime) -> ReservationRefused:
         if current is None:
             return self._refuse(404, "unknown_reservation", "no such reservation in this store")
-        found = _reservation(current)
+        found = stored_reservation(current)
         if not found.is_open:
             return self._refuse(409, "reservation_closed", f"the reservation is {found.state.value}")
         if found.expires_at <= now:
@@ -383,7 +383,8 @@ def _with(reservation: Reservation, **changed: Any) -> Reservation:
     return Reservation(**{**reservation.__dict__, **changed})
 
 
-def _reservation(row: sa.Row[Any]) -> Reservation:
+def stored_reservation(row: sa.Row[Any]) -> Reservation:
+    """A row of the ``reservations`` table as a ``Reservation``."""
     return Reservation(row.reservation_id, row.store, row.sku, row.size,
                        row.profile_key.removeprefix("shopper:") if row.profile_key else None,
                        ReservationKind(row.kind), ReservationState(row.state), row.note, row.channel,

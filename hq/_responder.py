@@ -122,13 +122,13 @@ class ProfileResponder:
         self._client.stop()
 
     def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0,
-                properties: Mapping[str, Any] | None = None) -> None:
+                properties: Mapping[str, Any] | None = None, retain: bool = False) -> None:
         """Publish one QoS 1 message through the responder's own connection and wait for its PUBACK.
 
         Raises:
             SyncError: the broker is out of reach or did not acknowledge in time.
         """
-        self._client.publish_and_wait(topic, payload, timeout_s=timeout_s, properties=properties)
+        self._client.publish_and_wait(topic, payload, timeout_s=timeout_s, properties=properties, retain=retain)
 
     def _count_connect(self) -> None:
         self.stats.connects += 1

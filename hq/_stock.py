@@ -101,8 +101,10 @@ def feed_digest(body: StockBody) -> str:
 class Stock:
     """Every store's stock (``ProfileStore.stock``); ``catalog`` is the last catalog loaded (its prices)."""
 
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 committed: Callable[[], None] = lambda: None) -> None:
         self._engine = engine
+        self._committed = committed  # wakes this process's followers of stock (``_live``)
         self._clock = clock
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
@@ -124,6 +126,7 @@ class Stock:
                 written += self._write_units(db, rows)
             if written:
                 stamp_pending(db, stock)  # the counter after every store's rows
+        self._committed()
         return written
 
     def apply_feed(self, store: str, version: int, body: StockBody, channel: str) -> FeedResult:
@@ -154,6 +157,7 @@ class Stock:
             db.execute(statement.on_conflict_do_update(
                 index_elements=["store"], set_={c: statement.excluded[c] for c in ("version", "digest", "channel",
                                                                                    "applied_at")}))
+        self._committed()
         return FeedResult(store, version, applied=True)
 
     def of(self, store: str, sku: str | None = None) -> list[SizeStock]:

@@ -162,7 +162,7 @@ class ProfileStore:
         self.coupons = Coupons(self._engine, self.changes)
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.orders = Orders(self._engine, self.changes)
-        self.stock = Stock(self._engine)
+        self.stock = Stock(self._engine, committed=self.changes.written.wake)
         self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
