@@ -104,8 +104,6 @@ def holds_router(profiles: ProfileStore, api_key: APIKeyHeader) -> APIRouter:
     def hold(store: StorePath, body: ReservationIn,
              channel: Channel) -> ReservationOut:
         """Hold one unit for a shopper: never a unit another holds, whoever asks at the same instant."""
-        if body.shopper and profiles.is_erased(body.shopper):
-            raise ApiRefusal(410, "erased", "this shopper's profile was erased; HQ keeps nothing more about them")
         try:
             made = profiles.reservations.hold(store, body.sku, body.size, body.shopper, ReservationKind(body.kind),
                                               body.hold_minutes, channel)
@@ -160,7 +158,7 @@ def holds_router(profiles: ProfileStore, api_key: APIKeyHeader) -> APIRouter:
         """Hand the unit over: the reservation becomes an order and the unit leaves stock (a retry answers the same)."""
         try:
             done, order = profiles.reservations.collect(store, well_formed(reservation), channel,
-                                                     body.unit_price if body else None)
+                                                     body.price() if body else None)
         except ReservationRefused as exc:
             raise answer(exc) from exc
         return CollectedOut(reservation=reservation_out(done), order_id=order.order_id, total=order.total)

@@ -116,7 +116,11 @@ class StateIn(_In):
 class CollectedIn(_In):
     """What the shopper paid for the unit (the catalog's price in the store when not given)."""
 
-    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    unit_price: Annotated[str, Field(pattern=r"^[0-9]{1,10}(\.[0-9]{1,2})?$")] | None = Field(
+        default=None, description='A decimal in a string, at most 2 places: "59.90".')
+
+    def price(self) -> Decimal | None:
+        return None if self.unit_price is None else Decimal(self.unit_price).quantize(Decimal("0.01"))
 
 
 class ReservationOut(BaseModel):

@@ -4,8 +4,10 @@ room or to collect, until staff hand it over, someone cancels it, or its time ru
 - **Never the same unit twice.** A hold is ONE conditional UPDATE of the stock row
   (``held = held + 1 WHERE held < units``): PostgreSQL takes the row's lock, and a rival
   hold re-checks the condition once it has it, so two shoppers can never hold the last
-  unit. Overdue holds of that row are expired in the same transaction first (their rows
-  taken ``FOR UPDATE SKIP LOCKED``: one another process is expiring is its to free).
+  unit. When every unit is held, overdue holds of that row are expired in the same
+  transaction and the UPDATE tried once more (their rows taken ``FOR UPDATE SKIP LOCKED``:
+  one another process is expiring is its to free); a row with units free needs no such
+  look, and costs one statement less.
 - **States.** ``held`` (an open request) -> ``taken`` (staff on it) -> ``ready`` (in the
   fitting room, at the counter) -> ``collected`` (it becomes an order, ``reservation-<id>``,
   in the same transaction, and the unit leaves stock); or ``cancelled`` / ``expired``,
@@ -142,8 +144,10 @@ class Reservations:
     """Every store's reservations (``ProfileStore.reservations``); ``refused`` counts refusals by code."""
 
     def __init__(self, engine: sa.Engine, changes: ChangeLog, orders: Orders, stock_book: Stock,
+                 erased: Callable[[sa.Connection, str], bool] = lambda db, shopper: False,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._engine = engine
+        self._erased = erased  # whether a shopper's profile was erased, in a transaction
         self._changes = changes
         self._orders = orders
         self._stock = stock_book
@@ -157,16 +161,24 @@ class Reservations:
         """Hold one free unit of ``sku`` in ``size`` at ``store`` (asked at ``kiosk`` in visit ``session``).
 
         Raises:
-            ReservationRefused: ``unknown_product`` (404), ``out_of_stock`` (409), ``hold_too_long`` (422).
+            ReservationRefused: ``unknown_product`` (404), ``out_of_stock`` (409), ``erased`` (410),
+                ``hold_too_long`` (422).
         """
         now = self.clock()
         expires = now + self._checked(hold_length, kind, hold_minutes)
         at_row = (stock.c.store == store, stock.c.sku == sku, stock.c.size == size)
+        take = (stock.update().where(*at_row, stock.c.held < stock.c.units)
+                .values(held=stock.c.held + 1, revision=PENDING))
         with self._changes.writing() as db:
-            gone = self._expire(db, self._due(now, reservations.c.store == store, reservations.c.sku == sku,
-                                              reservations.c.size == size), now)
-            taken = db.execute(stock.update().where(*at_row, stock.c.held < stock.c.units)
-                               .values(held=stock.c.held + 1, revision=PENDING).returning(stock.c.held)).first()
+            if shopper and self._erased(db, shopper):
+                raise self._refuse(410, "erased", "this shopper's profile was erased; HQ keeps nothing more about them")
+            taken = db.execute(take.returning(stock.c.held)).first()
+            gone: list[Reservation] = []
+            if taken is None:  # every unit held: overdue holds of this size give theirs back first
+                gone = self._expire(db, self._due(now, reservations.c.store == store, reservations.c.sku == sku,
+                                                  reservations.c.size == size), now)
+                if gone:
+                    taken = db.execute(take.returning(stock.c.held)).first()
             if taken is None:
                 if db.scalar(sa.select(stock.c.units).where(*at_row)) is None:
                     raise self._refuse(404, "unknown_product", f"{store} has no {sku} in size {size!r}")
@@ -217,7 +229,7 @@ class Reservations:
             if order is not None:
                 return existing, order
         price = unit_price if unit_price is not None else self._stock.price(store, existing.sku if existing else "")
-        if existing is not None and price is None:
+        if existing is not None and existing.is_open and price is None:
             raise self._refuse(409, "price_unknown", f"HQ's catalog has no price of {existing.sku} at {store}: "
                                "give the unit_price paid")
         collected = self._close(store, reservation_id, ReservationState.COLLECTED, OPEN_STATES, channel, None,

@@ -163,7 +163,7 @@ class ProfileStore:
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.orders = Orders(self._engine, self.changes)
         self.stock = Stock(self._engine, committed=self.changes.written.wake)
-        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock)
+        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._is_erased_in)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
@@ -328,8 +328,11 @@ class ProfileStore:
     def is_erased(self, shopper: str) -> bool:
         """Whether this shopper's profile was erased (HQ then drops their events)."""
         with self._engine.connect() as db:
-            return db.execute(sa.select(erased.c.shopper_hash)
-                              .where(erased.c.shopper_hash == self._hash(shopper))).first() is not None
+            return self._is_erased_in(db, shopper)
+
+    def _is_erased_in(self, db: sa.Connection, shopper: str) -> bool:
+        return db.execute(sa.select(erased.c.shopper_hash)
+                          .where(erased.c.shopper_hash == self._hash(shopper))).first() is not None
 
     def revoke_session(self, token_digest: str, expires_at: datetime) -> None:
         """Keep a signed-out sign-in until it would have expired (and forget expired ones)."""

@@ -293,7 +293,8 @@ def test_staff_move_a_request_on_and_collected_it_is_an_order_of_the_shoppers(hq
                 {"state": "ready", "note": "a\x07b"}, {"state": "ready", "by": "me"}):
         _answer(hq.madrid.post(f"{url}/state", json=bad), 422, "invalid_request")
     _answer(hq.madrid.post(f"{url}/collected", json={"unit_price": "-1"}), 422, "invalid_request")
-    _answer(hq.madrid.post(f"{url}/collected", json={"unit_price": "1.001"}), 422, "invalid_request")
+    for price in ("1.001", 70, "1e3", " 1.00", "NaN"):
+        _answer(hq.madrid.post(f"{url}/collected", json={"unit_price": price}), 422, "invalid_request")
     done = _answer(hq.madrid.post(f"{url}/collected"), 200)
     assert (done["reservation"]["state"], done["order_id"], done["total"]) == (
         "collected", f"reservation-{first['id']}", "89.95")  # the catalog's price in the store
@@ -342,3 +343,13 @@ def test_a_store_key_acts_in_its_own_store_only(hq: Hq) -> None:
     _answer(hq.bcn.post(f"/v1/stores/{OTHER}/reservations", json={"sku": BOOT, "size": "39", "kind": "collect"}),
             201)  # its own store
     _answer(hq.madrid.delete(url), 200)
+
+
+def test_a_sku_the_catalog_does_not_know_is_collected_at_the_price_paid_and_flagged(hq: Hq) -> None:
+    _answer(hq.madrid.put(STOCK, json={"version": 1, "stock": {"TILL-ONLY-1": {"U": 1}}}), 200)
+    made = _answer(hq.web.post(RESERVATIONS, json={"sku": "TILL-ONLY-1", "size": "U", "kind": "collect"}), 201)
+    url = f"{RESERVATIONS}/{made['id']}/collected"
+    _answer(hq.madrid.post(url), 409, "price_unknown")
+    done = _answer(hq.madrid.post(url, json={"unit_price": "12.50"}), 200)
+    order = hq.store.orders.get(done["order_id"])
+    assert order is not None and order.flagged == ["unknown_sku"] and str(order.total) == "12.50"
