@@ -184,14 +184,14 @@ class Reservations:
                     raise self._refuse(404, "unknown_product", f"{store} has no {sku} in size {size!r}")
                 raise self._refuse(409, "out_of_stock", f"every unit of {sku} in size {size} at {store} is held "
                                    "or sold")
-            revision = stamp_pending(db, stock, reservations)
             made = Reservation(uuid.uuid4().hex, store, sku, size, shopper, kind, ReservationState.HELD, None, channel,
-                               now, expires, now, kiosk, session, revision)
+                               now, expires, now, kiosk, session)
             db.execute(reservations.insert().values(
                 reservation_id=made.reservation_id, store=store, sku=sku, size=size,
                 profile_key=f"shopper:{shopper}" if shopper else None, kind=kind.value, state=made.state.value,
                 channel=channel, created_at=now, expires_at=expires, updated_at=now, kiosk=kiosk, session=session,
-                request_id=request_id, revision=revision))
+                request_id=request_id, revision=PENDING))
+            made = _with(made, revision=stamp_pending(db, stock, reservations))
             append_changes(db, _changes_of(gone, EXPIRY_CHANNEL, now) + _changes_of([made], channel, now))
         return made
 

@@ -48,8 +48,19 @@ def committed(db: sa.Connection) -> int:
 
 
 def stamp_pending(db: sa.Connection, *tables: sa.Table) -> int:
-    """Take the transaction's revision and give it to the rows of ``tables`` it wrote as ``PENDING``."""
-    revision = next_revision(db)
-    for table in tables:
-        db.execute(table.update().where(table.c.revision == PENDING).values(revision=revision))
-    return revision
+    """Take the transaction's revision and give it to the rows of ``tables`` it wrote as ``PENDING``.
+
+    On PostgreSQL it is one statement: the counter's lock is held from here to the commit,
+    and every writer of stock waits on it, so the fewer round trips after it the better.
+    """
+    if db.dialect.name != "postgresql":  # SQLite has no data-modifying WITH, and one writer at a time anyway
+        revision = next_revision(db)
+        for table in tables:
+            db.execute(table.update().where(table.c.revision == PENDING).values(revision=revision))
+        return revision
+    taken = (live_revision.update().where(live_revision.c.id == 1).values(value=live_revision.c.value + 1)
+             .returning(live_revision.c.value).cte("taken"))
+    stamps = [table.update().where(table.c.revision == PENDING)
+              .values(revision=sa.select(taken.c.value).scalar_subquery()).cte(f"stamped_{table.name}")
+              for table in tables]
+    return int(db.execute(sa.select(taken.c.value).add_cte(*stamps)).scalar_one())
