@@ -21,6 +21,7 @@ from kiosk_protocol import (
     ReservationKind,
     ReservationRequest,
     ReservationResponse,
+    ReservationState,
     ReservationTopics,
     ReservationUpdate,
     StockLevel,
@@ -87,6 +88,15 @@ class StoreKiosk:
     def updates(self) -> list[ReservationUpdate]:
         """The reservation updates received on the kiosk's changes topic, in order."""
         return [decode(ReservationUpdate, h.payload) for h in self.heard if h.topic == self.topics.changes]
+
+    def arrival_of(self, reservation_id: uuid.UUID, state: ReservationState, since: int = 0) -> Heard | None:
+        """The first update heard (from the ``since``-th message on) moving ``reservation_id`` to ``state``."""
+        for heard in self.heard[since:]:
+            if heard.topic == self.topics.changes:
+                update = decode(ReservationUpdate, heard.payload)
+                if update.reservation.reservation_id == reservation_id and update.reservation.state is state:
+                    return heard
+        return None
 
     def levels(self, sku: str | None = None) -> list[StockLevel]:
         """The stock levels received (of ``sku`` when given), in order."""
