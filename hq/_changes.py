@@ -74,6 +74,12 @@ change_cursor = sa.Table(
     sa.Column("value", sa.BigInteger, nullable=False),
 )
 
+# Built once: every change of every channel runs them.
+_TAKE_CURSORS = (change_cursor.update().where(change_cursor.c.id == 1)
+                 .values(value=change_cursor.c.value + sa.bindparam("count", type_=sa.BigInteger))
+                 .returning(change_cursor.c.value))
+_INSERT_CHANGES = changes.insert()
+
 
 @dataclass(frozen=True)
 class Change:
@@ -164,10 +170,9 @@ def append(db: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    last = db.execute(change_cursor.update().where(change_cursor.c.id == 1)
-                      .values(value=change_cursor.c.value + len(rows)).returning(change_cursor.c.value)).scalar_one()
+    last = db.execute(_TAKE_CURSORS, {"count": len(rows)}).scalar_one()
     first = last - len(rows) + 1
-    db.execute(changes.insert(), [{**row, "cursor": first + n} for n, row in enumerate(rows)])
+    db.execute(_INSERT_CHANGES, [{**row, "cursor": first + n} for n, row in enumerate(rows)])
 
 
 def forget(db: sa.Connection, shopper: str) -> None:

@@ -85,6 +85,15 @@ sa.Index("reservations_row", reservations.c.store, reservations.c.sku, reservati
 sa.Index("reservations_due", reservations.c.state, reservations.c.expires_at)
 
 
+# The statements every hold runs, built once: a hold is on the hot path of every channel.
+_AT_ROW = (stock.c.store == sa.bindparam("row_store"), stock.c.sku == sa.bindparam("row_sku"),
+           stock.c.size == sa.bindparam("row_size"))
+_TAKE = (stock.update().where(*_AT_ROW, stock.c.held < stock.c.units).values(held=stock.c.held + 1, revision=PENDING)
+         .returning(stock.c.held))
+_UNITS = sa.select(stock.c.units).where(*_AT_ROW)
+_INSERT = reservations.insert()
+
+
 class ReservationRefused(Exception):
     """A reservation not made or not moved on: ``error`` is the API's code, ``status`` its HTTP status."""
 
@@ -166,31 +175,29 @@ class Reservations:
         """
         now = self.clock()
         expires = now + self._checked(hold_length, kind, hold_minutes)
-        at_row = (stock.c.store == store, stock.c.sku == sku, stock.c.size == size)
-        take = (stock.update().where(*at_row, stock.c.held < stock.c.units)
-                .values(held=stock.c.held + 1, revision=PENDING))
+        row = {"row_store": store, "row_sku": sku, "row_size": size}
         with self._changes.writing() as db:
             if shopper and self._erased(db, shopper):
                 raise self._refuse(410, "erased", "this shopper's profile was erased; HQ keeps nothing more about them")
-            taken = db.execute(take.returning(stock.c.held)).first()
+            taken = db.execute(_TAKE, row).first()
             gone: list[Reservation] = []
             if taken is None:  # every unit held: overdue holds of this size give theirs back first
                 gone = self._expire(db, self._due(now, reservations.c.store == store, reservations.c.sku == sku,
                                                   reservations.c.size == size), now)
                 if gone:
-                    taken = db.execute(take.returning(stock.c.held)).first()
+                    taken = db.execute(_TAKE, row).first()
             if taken is None:
-                if db.scalar(sa.select(stock.c.units).where(*at_row)) is None:
+                if db.scalar(_UNITS, row) is None:
                     raise self._refuse(404, "unknown_product", f"{store} has no {sku} in size {size!r}")
                 raise self._refuse(409, "out_of_stock", f"every unit of {sku} in size {size} at {store} is held "
                                    "or sold")
             made = Reservation(uuid.uuid4().hex, store, sku, size, shopper, kind, ReservationState.HELD, None, channel,
                                now, expires, now, kiosk, session)
-            db.execute(reservations.insert().values(
-                reservation_id=made.reservation_id, store=store, sku=sku, size=size,
-                profile_key=f"shopper:{shopper}" if shopper else None, kind=kind.value, state=made.state.value,
-                channel=channel, created_at=now, expires_at=expires, updated_at=now, kiosk=kiosk, session=session,
-                request_id=request_id, revision=PENDING))
+            db.execute(_INSERT, {
+                "reservation_id": made.reservation_id, "store": store, "sku": sku, "size": size,
+                "profile_key": f"shopper:{shopper}" if shopper else None, "kind": kind.value, "state": made.state.value,
+                "note": None, "channel": channel, "created_at": now, "expires_at": expires, "updated_at": now,
+                "kiosk": kiosk, "session": session, "request_id": request_id, "revision": PENDING})
             made = _with(made, revision=stamp_pending(db, stock, reservations))
             append_changes(db, _changes_of(gone, EXPIRY_CHANNEL, now) + _changes_of([made], channel, now))
         return made

@@ -16,6 +16,9 @@ transaction: readers never see it.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -58,9 +61,15 @@ def stamp_pending(db: sa.Connection, *tables: sa.Table) -> int:
         for table in tables:
             db.execute(table.update().where(table.c.revision == PENDING).values(revision=revision))
         return revision
+    return int(db.execute(_stamping(tables)).scalar_one())
+
+
+@functools.cache
+def _stamping(tables: tuple[sa.Table, ...]) -> sa.Select[Any]:
+    """PostgreSQL's statement that takes the revision and stamps ``tables`` with it (built once: holds run it)."""
     taken = (live_revision.update().where(live_revision.c.id == 1).values(value=live_revision.c.value + 1)
              .returning(live_revision.c.value).cte("taken"))
     stamps = [table.update().where(table.c.revision == PENDING)
               .values(revision=sa.select(taken.c.value).scalar_subquery()).cte(f"stamped_{table.name}")
               for table in tables]
-    return int(db.execute(sa.select(taken.c.value).add_cte(*stamps)).scalar_one())
+    return sa.select(taken.c.value).add_cte(*stamps)

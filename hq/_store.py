@@ -331,8 +331,7 @@ class ProfileStore:
             return self._is_erased_in(db, shopper)
 
     def _is_erased_in(self, db: sa.Connection, shopper: str) -> bool:
-        return db.execute(sa.select(erased.c.shopper_hash)
-                          .where(erased.c.shopper_hash == self._hash(shopper))).first() is not None
+        return db.execute(_ERASED, {"shopper_hash": self._hash(shopper)}).first() is not None
 
     def revoke_session(self, token_digest: str, expires_at: datetime) -> None:
         """Keep a signed-out sign-in until it would have expired (and forget expired ones)."""
@@ -414,6 +413,9 @@ class ProfileStore:
 
     def _hash(self, shopper: str) -> str:
         return hashlib.sha256(f"{self._salt}:{shopper}".encode()).hexdigest()
+
+
+_ERASED = sa.select(erased.c.shopper_hash).where(erased.c.shopper_hash == sa.bindparam("shopper_hash"))
 
 
 def _owned_by(key: str) -> sa.ColumnElement[bool]:
