@@ -9,10 +9,14 @@ its own) on a throwaway PostgreSQL, with many clients holding units at once.
 - ``oversold``: holds granted beyond a size's units, counted from the database after the
   run (must be 0). A few hot sizes with few units take a share of the requests, so they
   run out while clients still ask for them: the last units are fought over.
+- ``state_change_p99_ms``: p99 from a member of staff's state change through the API to
+  the ``ReservationUpdate`` reaching the kiosk the hold was asked at, a kiosk-side MQTT
+  client on a real Mosquitto (HQ's process runs its responder and store live follower,
+  as ``kiosk hq serve`` does, all through the holds run too).
 
 Goal: >= 500 holds/s, p99 <= 100 ms, oversold 0.
 
-    .venv/bin/python -m benchmarks.reservations [--holds 6000] [--clients 50] [--json PATH]
+    .venv/bin/python -m benchmarks.reservations [--holds 6000] [--clients 50] [--moves 300] [--json PATH]
 """
 
 from __future__ import annotations
@@ -23,19 +27,26 @@ import json
 import multiprocessing
 import random
 import statistics
+import tempfile
 import time
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks._window import write_result
-from hq import ApiKeys, ApiServer, ProfileStore, create_app
+from hq import ApiKeys, ApiServer, ProfileResponder, ProfileStore, StoreLiveFollower, create_app
 from hq._reservations import OPEN_STATES, reservations
 from hq._stock import stock
 from kiosk_app.demo import free_port
+from kiosk_protocol import Reservation, ReservationState
+from kiosk_protocol._cards import card_verifier
+from testkit.mosquitto import Mosquitto
 from testkit.postgres import ThrowawayDatabase
+from testkit.store_kiosk import Heard, StoreKiosk
 
 KEY = "bench-key-0123456789abcdef"
 STORE = "bench-store"
@@ -66,14 +77,26 @@ def requests(count: int, seed: int = 7) -> list[dict[str, Any]]:
     return bodies
 
 
-def serve(db_url: str, port: int, ready: Event, stop: Event) -> None:
-    """HQ's API in this (child) process, until ``stop``."""
+def serve(db_url: str, port: int, broker_url: str, live_follower: bool, ready: Event, stop: Event) -> None:
+    """HQ's API, its responder and (unless not ``live_follower``) its store live follower in this
+    (child) process, until ``stop``."""
     store = ProfileStore(db_url)
-    server = ApiServer(create_app(store, ApiKeys({"web": KEY})), port=port)
+    # No cards in this run: a key no card is signed with.
+    responder = ProfileResponder(broker_url, store, card_verifier(Ed25519PrivateKey.generate().public_key()))
+    responder.start()
+    if not responder.subscribed.wait(30):
+        raise RuntimeError(f"HQ's responder did not subscribe at {broker_url}")
+    live = StoreLiveFollower(store, responder)
+    if live_follower:
+        live.start()
+    server = ApiServer(create_app(store, ApiKeys({"web": KEY}), responder=responder), port=port)
     server.start()
     ready.set()
     stop.wait()
     server.stop()
+    if live_follower:
+        live.stop()
+    responder.stop()
     store.close()
 
 
@@ -150,20 +173,53 @@ def oversold(db_url: str) -> dict[str, int]:
             "held_not_matching": sum(1 for _, held, holds in rows if held != holds)}
 
 
+def state_changes(port: int, broker_url: str, moves: int) -> list[float]:
+    """Milliseconds from each staff state change (API) to its ReservationUpdate at the kiosk that asked."""
+    kiosk = StoreKiosk(broker_url, STORE, "kiosk-01")
+    try:
+        held = [kiosk.ask(f"BENCH-{n % COLD_SKUS:04d}", SIZES[n % len(SIZES)]).reservation for n in range(moves)]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"x-api-key": KEY}, timeout=30) as staff:
+            return [timed_move(staff, kiosk, reservation) for reservation in held]
+    finally:
+        kiosk.close()
+
+
+def timed_move(staff: httpx.Client, kiosk: StoreKiosk, reservation: Reservation | None) -> float:
+    """Staff take one reservation; milliseconds until its update arrived at the kiosk."""
+    if reservation is None:
+        raise RuntimeError("a cold size ran out: fewer holds or more units")
+    since = len(kiosk.heard)
+    started = time.monotonic()
+    staff.post(f"/v1/stores/{STORE}/reservations/{reservation.reservation_id.hex}/state",
+               json={"state": "taken"}).raise_for_status()
+
+    def arrival() -> Heard | None:
+        return kiosk.arrival_of(reservation.reservation_id, ReservationState.TAKEN, since)
+
+    if not kiosk.wait_for(lambda: arrival() is not None, 10):
+        raise RuntimeError(f"no update of {reservation.reservation_id} reached the kiosk")
+    heard = arrival()
+    assert heard is not None
+    return (heard.at - started) * 1000
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
 
 
-def measure(holds: int, clients: int) -> dict[str, Any]:
-    with ThrowawayDatabase("kiosk_bench") as database:
+def measure(holds: int, clients: int, moves: int, live_follower: bool = True) -> dict[str, Any]:
+    with ThrowawayDatabase("kiosk_bench") as database, tempfile.TemporaryDirectory() as workdir:
+        broker = Mosquitto(Path(workdir))
+        broker.start()
         store = ProfileStore(database.url)
         store.stock.apply_feed(STORE, 1, stock_feed(), "bench")
         store.close()
         spawn = multiprocessing.get_context("spawn")
         ready, stop = spawn.Event(), spawn.Event()
         port = free_port()
-        server = spawn.Process(target=serve, args=(database.url, port, ready, stop), daemon=True)
+        server = spawn.Process(target=serve, args=(database.url, port, broker.url, live_follower, ready, stop),
+                               daemon=True)
         server.start()
         try:
             if not ready.wait(60):
@@ -171,9 +227,11 @@ def measure(holds: int, clients: int) -> dict[str, Any]:
             bodies = requests(WARM_UP + holds)
             asyncio.run(hold_all(port, bodies[:WARM_UP], clients))  # connections, pools and plans warmed
             latencies, statuses, seconds = asyncio.run(hold_all(port, bodies[WARM_UP:], clients))
+            moved = state_changes(port, broker.url, moves)
         finally:
             stop.set()
             server.join(30)
+            broker.stop()
         counted = oversold(database.url)
     granted = statuses.get(201, 0)
     return {
@@ -182,10 +240,12 @@ def measure(holds: int, clients: int) -> dict[str, Any]:
         "reservation_p50_ms": round(statistics.median(latencies), 2),
         "reservation_p99_ms": percentile(latencies, 0.99),
         "oversold": counted["oversold"],
+        **({"state_change_p50_ms": round(statistics.median(moved), 2),
+            "state_change_p99_ms": percentile(moved, 0.99), "state_changes": len(moved)} if moved else {}),
         "held_not_matching": counted["held_not_matching"],
         "requests": len(latencies), "granted": granted, "out_of_stock": statuses.get(409, 0),
         "other_answers": {str(code): n for code, n in statuses.items() if code not in (201, 409)},
-        "clients": clients, "database": "postgresql",
+        "clients": clients, "database": "postgresql", "live_follower": live_follower,
     }
 
 
@@ -197,16 +257,20 @@ def verdicts(result: dict[str, Any]) -> list[str]:
             f"{verdict(result['holds_per_s'] >= TARGET_HOLDS_PER_S)}",
             f"reservation_p99_ms {result['reservation_p99_ms']:>9}  <= {TARGET_P99_MS}  "
             f"{verdict(result['reservation_p99_ms'] <= TARGET_P99_MS)}",
-            f"oversold           {result['oversold']:>9}  == 0    {verdict(result['oversold'] == 0)}"]
+            f"oversold           {result['oversold']:>9}  == 0    {verdict(result['oversold'] == 0)}",
+            f"state_change_p99_ms {result.get('state_change_p99_ms', '-'):>8}  (no goal yet)"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--holds", type=int, default=6000, help="reservation requests, after a warm-up of 200")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients, each with its own connection")
+    parser.add_argument("--moves", type=int, default=300, help="staff state changes timed to the kiosk (0: none)")
+    parser.add_argument("--without-live", action="store_true",
+                        help="HQ without its store live follower (the holds alone; no state changes timed)")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/reservations.json"))
     args = parser.parse_args()
-    result = measure(args.holds, args.clients)
+    result = measure(args.holds, args.clients, 0 if args.without_live else args.moves, not args.without_live)
     write_result(result, args.json)
     print("\n".join(verdicts(result)))
 

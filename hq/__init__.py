@@ -22,6 +22,7 @@ from hq._hold_sweeper import HoldSweeper, SweepStats
 from hq._http import ApiServer, ConnectionStats, HttpLimits
 from hq._import import ImportReport, import_catalog
 from hq._ingest import IngestStats, IngestWorker
+from hq._live import LiveStats, StoreLiveFollower
 from hq._offer_import import OfferImportReport, import_offers, read_offers
 from hq._phone_pages import PhonePages, PhoneStats
 from hq._phone_sessions import PhoneSessions, PhoneVisit
@@ -89,6 +90,7 @@ __all__ = [
     "KeyRole",
     "KioskView",
     "LinkRefusal",
+    "LiveStats",
     "OfferImportReport",
     "ParkedChange",
     "PhonePages",
@@ -111,6 +113,7 @@ __all__ = [
     "StaffStats",
     "Stay",
     "StoreAlerts",
+    "StoreLiveFollower",
     "StoredEvent",
     "SweepStats",
     "Webhook",

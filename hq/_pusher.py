@@ -4,7 +4,8 @@ other channel, goes to that kiosk on ``kiosk/<store>/<kiosk>/profile/changes``.
 The pusher follows the change log (``_changes``) by cursor, a page at a time, and looks up
 where the page's shoppers stand (``_presence``). A change goes out (``ProfileChange``,
 QoS 1, naming the visit, not the shopper) when its shopper is signed in at a kiosk and
-the change was made elsewhere: the kiosk's own changes are not echoed back to it. Views
+the change was made elsewhere: the kiosk's own changes are not echoed back to it. A reservation's
+state goes only to a kiosk in the reservation's store. Views
 are not pushed; what a kiosk shows of them is what it pulled at sign-in. A coupon's
 changes go only to a kiosk whose profile request said it reads coupons (version 3).
 
@@ -27,16 +28,19 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hq._changes import CHANGE_FIELDS, ERASE, Change
+from hq._changes import CHANGE_FIELDS, ERASE, RESERVATION, Change
 from hq._orders import order_summary
 from hq._presence import Stay
+from hq._reservation_desk import kiosk_reservation
 from hq._store import ProfileStore
 from kiosk_protocol import (
     CHANGE_KIND_SINCE,
     KIND_SINCE_REQUEST,
     ChangeKind,
     ProfileChange,
+    ReservationState,
     SyncError,
+    channel_of,
     kiosk_topics,
 )
 
@@ -67,6 +71,7 @@ class PushStats:
     nobody_there: int = 0  # of shoppers signed in nowhere now
     unfit: int = 0  # changes the push contract does not take (logged, skipped)
     too_new: int = 0  # of kinds the shopper's kiosk is too old to read (coupons to a kiosk of version 2)
+    other_store: int = 0  # reservations in another store than the one the shopper stands in
     failures: int = 0  # rounds that stopped on the broker or the database, and were tried again
     cursor: int = 0  # every change up to here is dealt with, and kept so in the database
     resumed_from: int = 0  # the cursor it started from (kept by the pusher before it, or the log's end)
@@ -154,8 +159,10 @@ class ProfilePusher:
             return
         if stay is None:
             self.stats.nobody_there += 1
-        elif (change.store, change.kiosk) == (stay.store, stay.kiosk):
+        elif (change.store, change.kiosk) == (stay.store, stay.kiosk) or _made_there(change, stay):
             self.stats.not_echoed += 1
+        elif change.kind == RESERVATION and change.fields.get("store") != stay.store:
+            self.stats.other_store += 1
         elif stay.v < KIND_SINCE_REQUEST.get(ChangeKind(change.kind), 1):
             self.stats.too_new += 1
         else:
@@ -171,6 +178,13 @@ class ProfilePusher:
             if order is None:
                 raise LookupError(f"order {change.fields['order']} is gone")
             fields: dict[str, Any] = {"order": order_summary(order)}
+        elif kind is ChangeKind.RESERVATION:
+            found = self.store.reservations.get(change.fields["store"], change.fields["reservation"])
+            if found is None:
+                raise LookupError(f"reservation {change.fields['reservation']} is gone")
+            # The state this change gave it: a later one is a change of its own, pushed after it.
+            fields = {"reservation": kiosk_reservation(found).model_copy(
+                update={"state": ReservationState(change.fields["state"])})}
         else:
             fields = {name: change.fields[name] for name in _PUSHED_FIELDS[kind] if name in change.fields}
         return ProfileChange.model_validate({"v": CHANGE_KIND_SINCE.get(kind, 1), "cursor": change.cursor,
@@ -189,3 +203,9 @@ class ProfilePusher:
                                 message.model_dump_json(exclude_none=True).encode(),
                                 properties={"MessageExpiryInterval": int(self.store.presence.bound_s)})
         self.stats.pushed += 1
+
+
+def _made_there(change: Change, stay: Stay) -> bool:
+    """A reservation change made at the kiosk the shopper stands at (it learns of those on its own topics)."""
+    return change.kind == RESERVATION and change.kiosk == channel_of(stay.store, stay.kiosk) \
+        and change.fields.get("store") == stay.store

@@ -17,13 +17,18 @@ room or to collect, until staff hand it over, someone cancels it, or its time ru
 - **The shopper's.** Each state of a reservation for a known shopper is a change in the log
   (``reservation``); an erase unlinks their reservations (the unit stays held until it ends).
 
+- **Where and when.** A reservation asked for at a kiosk (``_reservation_desk``) keeps that
+  kiosk, its visit and the kiosk's request id; every change of a reservation or stock row
+  stamps it with the transaction's ``revision`` (``_revisions``), which the live follower
+  (``_live``) pages by.
+
 Every transaction here takes reservation rows first, then stock rows (several in one
-order), then the change log's counter, so none waits on another in a circle.
+order), then the live revision counter, then the change log's counter, so none waits on
+another in a circle.
 """
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,28 +42,16 @@ import sqlalchemy as sa
 from hq._changes import ChangeLog, reservation_change
 from hq._changes import append as append_changes
 from hq._orders import Order, OrderLine, Orders, line_flags
+from hq._revisions import PENDING, stamp_pending
 from hq._schema import _KEY, metadata
 from hq._stock import Stock, stock
+from kiosk_protocol import ReservationKind, ReservationState
 
 EXPIRY_CHANNEL = "hq"  # who expires a hold: HQ itself
 _SWEEP_BATCH = 500
 
 
-class ReservationKind(enum.Enum):
-    FITTING_ROOM = "fitting_room"
-    COLLECT = "collect"
-
-
-class ReservationState(enum.Enum):
-    HELD = "held"
-    TAKEN = "taken"
-    READY = "ready"
-    COLLECTED = "collected"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-
-
-OPEN_STATES = (ReservationState.HELD, ReservationState.TAKEN, ReservationState.READY)
+OPEN_STATES = tuple(state for state in ReservationState if state.holds_stock)
 _OPEN = [state.value for state in OPEN_STATES]
 # The states staff may move a reservation to, and from which.
 STAFF_MOVES = {ReservationState.TAKEN: (ReservationState.HELD,),
@@ -77,6 +70,11 @@ reservations = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("note", sa.String(100), nullable=True),  # staff's: "fitting room 2"
     sa.Column("channel", sa.String(64), nullable=False),  # who made it
+    # Where it was made: the kiosk and its visit (None: over the API), and the kiosk's request id.
+    sa.Column("kiosk", sa.String(64), nullable=True),
+    sa.Column("session", sa.String(36), nullable=True),
+    sa.Column("request_id", sa.String(32), nullable=True, unique=True),
+    sa.Column("revision", sa.BigInteger, nullable=False, index=True),  # of its last change (``_revisions``)
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -90,7 +88,7 @@ sa.Index("reservations_due", reservations.c.state, reservations.c.expires_at)
 # The statements every hold runs, built once: a hold is on the hot path of every channel.
 _AT_ROW = (stock.c.store == sa.bindparam("row_store"), stock.c.sku == sa.bindparam("row_sku"),
            stock.c.size == sa.bindparam("row_size"))
-_TAKE = (stock.update().where(*_AT_ROW, stock.c.held < stock.c.units).values(held=stock.c.held + 1)
+_TAKE = (stock.update().where(*_AT_ROW, stock.c.held < stock.c.units).values(held=stock.c.held + 1, revision=PENDING)
          .returning(stock.c.held))
 _UNITS = sa.select(stock.c.units).where(*_AT_ROW)
 _INSERT = reservations.insert()
@@ -120,6 +118,14 @@ class Reservation:
     created_at: datetime
     expires_at: datetime
     updated_at: datetime
+    kiosk: str | None = None  # where it was made: a kiosk of its store, in visit ``session``
+    session: str | None = None
+    revision: int = 0  # of its last change: orders one reservation's states
+
+    @property
+    def hold_length(self) -> timedelta:
+        """How long it was held for when made."""
+        return self.expires_at - self.created_at
 
     @property
     def order_id(self) -> str:
@@ -159,8 +165,9 @@ class Reservations:
         self.expired = 0
 
     def hold(self, store: str, sku: str, size: str, shopper: str | None, kind: ReservationKind,
-             hold_minutes: int | None, channel: str) -> Reservation:
-        """Hold one free unit of ``sku`` in ``size`` at ``store``.
+             hold_minutes: int | None, channel: str, kiosk: str | None = None, session: str | None = None,
+             request_id: str | None = None) -> Reservation:
+        """Hold one free unit of ``sku`` in ``size`` at ``store`` (asked at ``kiosk`` in visit ``session``).
 
         Raises:
             ReservationRefused: ``unknown_product`` (404), ``out_of_stock`` (409), ``erased`` (410),
@@ -173,23 +180,26 @@ class Reservations:
             if shopper and self._erased(db, shopper):
                 raise self._refuse(410, "erased", "this shopper's profile was erased; HQ keeps nothing more about them")
             taken = db.execute(_TAKE, row).first()
-            # Every unit held: overdue holds of this size give theirs back first (the sweeper's job, done now).
-            if taken is None and self._expire(db, self._due(now, reservations.c.store == store,
-                                                            reservations.c.sku == sku, reservations.c.size == size),
-                                              now):
-                taken = db.execute(_TAKE, row).first()
+            gone: list[Reservation] = []
+            if taken is None:  # every unit held: overdue holds of this size give theirs back first
+                gone = self._expire(db, self._due(now, reservations.c.store == store, reservations.c.sku == sku,
+                                                  reservations.c.size == size), now)
+                if gone:
+                    taken = db.execute(_TAKE, row).first()
             if taken is None:
                 if db.scalar(_UNITS, row) is None:
                     raise self._refuse(404, "unknown_product", f"{store} has no {sku} in size {size!r}")
                 raise self._refuse(409, "out_of_stock", f"every unit of {sku} in size {size} at {store} is held "
                                    "or sold")
             made = Reservation(uuid.uuid4().hex, store, sku, size, shopper, kind, ReservationState.HELD, None, channel,
-                               now, expires, now)
+                               now, expires, now, kiosk, session)
             db.execute(_INSERT, {
                 "reservation_id": made.reservation_id, "store": store, "sku": sku, "size": size,
                 "profile_key": f"shopper:{shopper}" if shopper else None, "kind": kind.value, "state": made.state.value,
-                "note": None, "channel": channel, "created_at": now, "expires_at": expires, "updated_at": now})
-            append_changes(db, _changes_of([made], channel, now))
+                "note": None, "channel": channel, "created_at": now, "expires_at": expires, "updated_at": now,
+                "kiosk": kiosk, "session": session, "request_id": request_id, "revision": PENDING})
+            made = _with(made, revision=stamp_pending(db, stock, reservations))
+            append_changes(db, _changes_of(gone, EXPIRY_CHANNEL, now) + _changes_of([made], channel, now))
         return made
 
     def cancel(self, store: str, reservation_id: str, channel: str) -> Reservation:
@@ -239,14 +249,20 @@ class Reservations:
         with self._engine.connect() as db:
             row = db.execute(sa.select(reservations).where(reservations.c.reservation_id == reservation_id,
                                                            reservations.c.store == store)).first()
-        return None if row is None else _reservation(row)
+        return None if row is None else stored_reservation(row)
+
+    def by_request(self, request_id: str) -> Reservation | None:
+        """The reservation a kiosk's request ``request_id`` made (None: none yet)."""
+        with self._engine.connect() as db:
+            row = db.execute(sa.select(reservations).where(reservations.c.request_id == request_id)).first()
+        return None if row is None else stored_reservation(row)
 
     def open_in(self, store: str, limit: int = 500) -> list[Reservation]:
         """A store's open requests, oldest first."""
         query = (sa.select(reservations).where(reservations.c.store == store, reservations.c.state.in_(_OPEN))
                  .order_by(reservations.c.created_at, reservations.c.reservation_id).limit(limit))
         with self._engine.connect() as db:
-            return [_reservation(row) for row in db.execute(query)]
+            return [stored_reservation(row) for row in db.execute(query)]
 
     def of(self, key: str, open_only: bool = False) -> list[Reservation]:
         """The reservations of profile ``key``, newest first (its open ones only if ``open_only``)."""
@@ -254,7 +270,7 @@ class Reservations:
         if open_only:
             query = query.where(reservations.c.state.in_(_OPEN))
         with self._engine.connect() as db:
-            return [_reservation(row) for row in db.execute(
+            return [stored_reservation(row) for row in db.execute(
                 query.order_by(reservations.c.created_at.desc(), reservations.c.reservation_id))]
 
     def unlink_in(self, db: sa.Connection, key: str) -> None:
@@ -266,7 +282,7 @@ class Reservations:
         expired = 0
         while True:
             with self._changes.writing() as db:
-                batch = self._expire(db, self._due(now).limit(_SWEEP_BATCH), now)
+                batch = len(self._expire_now(db, self._due(now).limit(_SWEEP_BATCH), now))
             expired += batch
             if batch < _SWEEP_BATCH:
                 return expired
@@ -277,20 +293,27 @@ class Reservations:
                                               *where)
                 .order_by(reservations.c.expires_at).with_for_update(skip_locked=True))
 
-    def _expire(self, db: sa.Connection, due: sa.Select[Any], now: datetime) -> int:
-        overdue = [_reservation(row) for row in db.execute(due)]
+    def _expire(self, db: sa.Connection, due: sa.Select[Any], now: datetime) -> list[Reservation]:
+        """Expire the holds ``due`` selects and free their units; the caller stamps them and logs the changes."""
+        overdue = [stored_reservation(row) for row in db.execute(due)]
         if not overdue:
-            return 0
+            return []
         db.execute(reservations.update().where(reservations.c.reservation_id.in_([r.reservation_id for r in overdue]))
-                   .values(state=ReservationState.EXPIRED.value, updated_at=now))
+                   .values(state=ReservationState.EXPIRED.value, updated_at=now, revision=PENDING))
         freed = Counter((r.store, r.sku, r.size) for r in overdue)
         for (store, sku, size), count in sorted(freed.items()):
             db.execute(stock.update().where(stock.c.store == store, stock.c.sku == sku, stock.c.size == size)
-                       .values(held=_less(stock.c.held, count)))
-        gone = [_with_state(r, ReservationState.EXPIRED) for r in overdue]
-        append_changes(db, _changes_of(gone, EXPIRY_CHANNEL, now))
+                       .values(held=_less(stock.c.held, count), revision=PENDING))
         self.expired += len(overdue)
-        return len(overdue)
+        return [_with_state(r, ReservationState.EXPIRED) for r in overdue]
+
+    def _expire_now(self, db: sa.Connection, due: sa.Select[Any], now: datetime) -> list[Reservation]:
+        """``_expire``, stamped and logged: all the transaction does."""
+        gone = self._expire(db, due, now)
+        if gone:
+            stamp_pending(db, stock, reservations)
+            append_changes(db, _changes_of(gone, EXPIRY_CHANNEL, now))
+        return gone
 
     def _close(self, store: str, reservation_id: str, state: ReservationState, allowed: Sequence[ReservationState],
                channel: str, note: str | None, price: Decimal | None = None) -> Reservation:
@@ -298,7 +321,8 @@ class Reservations:
         now = self.clock()
         refusal: ReservationRefused | None = None
         with self._changes.writing() as db:
-            values: dict[str, Any] = {"state": state.value, "updated_at": now, **({"note": note} if note else {})}
+            values: dict[str, Any] = {"state": state.value, "updated_at": now, "revision": PENDING,
+                                      **({"note": note} if note else {})}
             row = db.execute(reservations.update().where(
                 reservations.c.reservation_id == reservation_id, reservations.c.store == store,
                 reservations.c.state.in_([s.value for s in allowed]), reservations.c.expires_at > now,
@@ -307,20 +331,22 @@ class Reservations:
                 current = db.execute(sa.select(reservations).where(reservations.c.reservation_id == reservation_id,
                                                                    reservations.c.store == store)).first()
                 if current is not None and current.state == state.value:
-                    return _reservation(current)  # a retry, or staff pressing twice
+                    return stored_reservation(current)  # a retry, or staff pressing twice
                 refusal = self._why_not(db, current, state, now)
             else:
-                moved = _reservation(row)
+                moved = stored_reservation(row)
                 at_row = (stock.c.store == store, stock.c.sku == moved.sku, stock.c.size == moved.size)
                 if state is ReservationState.COLLECTED:
                     db.execute(stock.update().where(*at_row).values(units=_less(stock.c.units, 1),
-                                                                    held=_less(stock.c.held, 1)))
+                                                                    held=_less(stock.c.held, 1), revision=PENDING))
+                elif state is ReservationState.CANCELLED:
+                    db.execute(stock.update().where(*at_row).values(held=_less(stock.c.held, 1), revision=PENDING))
+                moved = _with(moved, revision=stamp_pending(db, stock, reservations))
+                if state is ReservationState.COLLECTED:
                     assert price is not None
                     flag = line_flags(self._stock.catalog, [(moved.sku, moved.size)])[0]
                     self._orders.place_in(db, Order(moved.order_id, moved.shopper, channel, store, now,
                                                     (OrderLine(moved.sku, moved.size, 1, price, flag),), channel))
-                elif state is ReservationState.CANCELLED:
-                    db.execute(stock.update().where(*at_row).values(held=_less(stock.c.held, 1)))
                 append_changes(db, _changes_of([moved], channel, now))
                 return moved
         raise refusal
@@ -329,11 +355,11 @@ class Reservations:
                  now: datetime) -> ReservationRefused:
         if current is None:
             return self._refuse(404, "unknown_reservation", "no such reservation in this store")
-        found = _reservation(current)
+        found = stored_reservation(current)
         if not found.is_open:
             return self._refuse(409, "reservation_closed", f"the reservation is {found.state.value}")
         if found.expires_at <= now:
-            self._expire(db, self._due(now, reservations.c.reservation_id == found.reservation_id), now)
+            self._expire_now(db, self._due(now, reservations.c.reservation_id == found.reservation_id), now)
             return self._refuse(409, "reservation_expired", f"the hold ran out at {found.expires_at.isoformat()}")
         return self._refuse(409, "invalid_transition", f"a {found.state.value} reservation cannot become "
                             f"{state.value}")
@@ -369,14 +395,20 @@ def _less(column: sa.ColumnElement[int], count: int) -> sa.ColumnElement[int]:
 
 
 def _with_state(reservation: Reservation, state: ReservationState) -> Reservation:
-    return Reservation(**{**reservation.__dict__, "state": state})
+    return _with(reservation, state=state)
 
 
-def _reservation(row: sa.Row[Any]) -> Reservation:
+def _with(reservation: Reservation, **changed: Any) -> Reservation:
+    return Reservation(**{**reservation.__dict__, **changed})
+
+
+def stored_reservation(row: sa.Row[Any]) -> Reservation:
+    """A row of the ``reservations`` table as a ``Reservation``."""
     return Reservation(row.reservation_id, row.store, row.sku, row.size,
                        row.profile_key.removeprefix("shopper:") if row.profile_key else None,
                        ReservationKind(row.kind), ReservationState(row.state), row.note, row.channel,
-                       _utc(row.created_at), _utc(row.expires_at), _utc(row.updated_at))
+                       _utc(row.created_at), _utc(row.expires_at), _utc(row.updated_at), row.kiosk, row.session,
+                       row.revision)
 
 
 def _utc(moment: datetime) -> datetime:

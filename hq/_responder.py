@@ -8,6 +8,9 @@ for the store and kiosk of the topic it came on. Every answer goes to the asking
 own response topic, whatever response topic the request names, so no kiosk can route
 another's answers to itself.
 
+Reservation requests (``_reservation_desk``) are answered on the same connection, to the
+asking kiosk's own reservation response topic.
+
 A version 2 request that names its visit also tells HQ where the shopper stands now
 (``_presence``), for the live push of their profile's changes (``_pusher``, which
 publishes through this responder's connection); the kiosk's word that the visit ended
@@ -29,6 +32,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend_sync import BrokerUrl, MessageHandler, MqttClient, publish_once
 from hq._handoff import HandoffSigner
 from hq._orders import order_summary
+from hq._reservation_desk import ReservationDesk, kiosk_reservation
+from hq._reservations import Reservation as StoredReservation
 from hq._store import ProfileStore, shopper_key
 from kiosk_protocol import (
     COUPONS_SINCE_REQUEST,
@@ -36,9 +41,11 @@ from kiosk_protocol import (
     HANDOFF_REQUESTS_WILDCARD,
     MAX_COUPONS,
     MAX_ORDERS,
+    MAX_RESERVATIONS,
     ORDERS_SINCE_REQUEST,
     PROFILE_ENDED_WILDCARD,
     PROFILE_REQUESTS_WILDCARD,
+    RESERVATION_REQUESTS_WILDCARD,
     STATUS_WILDCARD,
     CardRefused,
     CardVerifier,
@@ -52,6 +59,9 @@ from kiosk_protocol import (
     OrderSummary,
     ProfileRequest,
     ProfileResponse,
+    Reservation,
+    ReservationRequest,
+    ReservationTopics,
     VisitEnded,
     decode,
     decode_status,
@@ -92,7 +102,9 @@ class ProfileResponder:
         self.stats = ResponderStats()
         self._verify_card = verify_card
         self._handoff = handoff
+        self.reservations = ReservationDesk(store, verify_card)  # kiosks' holds, answered on this connection
         handlers: dict[str, MessageHandler] = {PROFILE_REQUESTS_WILDCARD: self._on_request,
+                                               RESERVATION_REQUESTS_WILDCARD: self._on_reservation,
                                                PROFILE_ENDED_WILDCARD: self._on_visit_ended,
                                                STATUS_WILDCARD: self._on_status}
         if handoff is not None:
@@ -110,13 +122,13 @@ class ProfileResponder:
         self._client.stop()
 
     def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0,
-                properties: Mapping[str, Any] | None = None) -> None:
+                properties: Mapping[str, Any] | None = None, retain: bool = False) -> None:
         """Publish one QoS 1 message through the responder's own connection and wait for its PUBACK.
 
         Raises:
             SyncError: the broker is out of reach or did not acknowledge in time.
         """
-        self._client.publish_and_wait(topic, payload, timeout_s=timeout_s, properties=properties)
+        self._client.publish_and_wait(topic, payload, timeout_s=timeout_s, properties=properties, retain=retain)
 
     def _count_connect(self) -> None:
         self.stats.connects += 1
@@ -127,6 +139,13 @@ class ProfileResponder:
             store, kiosk, request = taken
             self._reply(message, kiosk_topics(store, kiosk).profile_response, self._answer(request, store, kiosk),
                         request)
+
+    def _on_reservation(self, message: mqtt.MQTTMessage) -> None:
+        taken = self._take(message, ReservationRequest)
+        if taken is not None:
+            store, kiosk, request = taken
+            self._reply(message, ReservationTopics(store, kiosk).response,
+                        self.reservations.answer(store, kiosk, request), request)
 
     def _on_handoff(self, message: mqtt.MQTTMessage) -> None:
         taken = self._take(message, HandoffRequest)
@@ -154,7 +173,7 @@ class ProfileResponder:
             return None
 
     def _reply(self, message: mqtt.MQTTMessage, reply_to: str, response: BaseModel,
-               request: ProfileRequest | HandoffRequest) -> None:
+               request: ProfileRequest | HandoffRequest | ReservationRequest) -> None:
         correlation = getattr(message.properties, "CorrelationData", request.request_id.bytes)
         self._client.publish(reply_to, response.model_dump_json().encode(), properties={"CorrelationData": correlation})
 
@@ -177,13 +196,21 @@ class ProfileResponder:
                                consent=profile.consent, recent_skus=tuple(recent[:RECENT_VIEWS]),
                                wishlist=tuple(profile.wishlist), preferences=profile.preferences,
                                display_name=self._display_name(request.shopper) if request.v >= 2 else None,
-                               cursor=cursor, coupons=self._coupons(request), orders=self._orders(request))
+                               cursor=cursor, coupons=self._coupons(request), orders=self._orders(request),
+                               reservations=self._reservations(request, store, profile.reservations))
 
     def _orders(self, request: ProfileRequest) -> tuple[OrderSummary, ...]:
         """The shopper's newest orders, for a kiosk that reads them."""
         if request.v < ORDERS_SINCE_REQUEST:
             return ()
         return tuple(order_summary(order) for order in self.store.orders.of(shopper_key(request.shopper), MAX_ORDERS))
+
+    def _reservations(self, request: ProfileRequest, store: str,
+                      active: list[StoredReservation]) -> tuple[Reservation, ...]:
+        """The shopper's open reservations at the asking kiosk's store (newest first), for a kiosk that reads them."""
+        if request.v < ORDERS_SINCE_REQUEST:
+            return ()
+        return tuple(kiosk_reservation(r) for r in active if r.store == store)[:MAX_RESERVATIONS]
 
     def _coupons(self, request: ProfileRequest) -> tuple[str, ...]:
         """The shopper's coupons with redemptions left, for a kiosk that reads them (the newest saved last)."""

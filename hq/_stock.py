@@ -11,6 +11,9 @@
   (``stale_version``). From the first feed on, the catalog no longer touches that store.
 - **Held is HQ's own.** A feed or the catalog sets ``units`` only; holds move ``held``, and a
   collected reservation takes its unit out of both.
+- **Revisions.** Each row changed carries the revision of the transaction that changed it
+  (``_revisions``; a feed or catalog repeating a row's units leaves it as it is), for the
+  live follower that publishes each SKU's free units to the store's kiosks (``_live``).
 
 A store's feed and a catalog load take the same per-store lock (PostgreSQL advisory lock),
 so a catalog load never writes over a feed that committed while it ran.
@@ -28,6 +31,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hq._revisions import PENDING, stamp_pending
 from hq._schema import metadata
 from kiosk_protocol import Catalog
 
@@ -40,6 +44,7 @@ stock = sa.Table(
     sa.Column("size", sa.String(32), primary_key=True),
     sa.Column("units", sa.Integer, nullable=False),
     sa.Column("held", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False, index=True),  # of its last change (``_revisions``)
     sa.CheckConstraint("units >= 0", name="stock_units_not_negative"),
     sa.CheckConstraint("held >= 0", name="stock_held_not_negative"),
 )
@@ -96,8 +101,10 @@ def feed_digest(body: StockBody) -> str:
 class Stock:
     """Every store's stock (``ProfileStore.stock``); ``catalog`` is the last catalog loaded (its prices)."""
 
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 committed: Callable[[], None] = lambda: None) -> None:
         self._engine = engine
+        self._committed = committed  # wakes this process's followers of stock (``_live``)
         self._clock = clock
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
@@ -117,6 +124,9 @@ class Stock:
                         for product in catalog.products if product.sold_in(store)
                         for size, units in product.stock_in(store).items()]
                 written += self._write_units(db, rows)
+            if written:
+                stamp_pending(db, stock)  # the counter after every store's rows
+        self._committed()
         return written
 
     def apply_feed(self, store: str, version: int, body: StockBody, channel: str) -> FeedResult:
@@ -139,13 +149,15 @@ class Stock:
                 raise FeedRefused(error, f"{store}'s stock is at version {current.version}: " + (
                     "this version came with other figures; send a newer version" if error == "version_conflict"
                     else f"version {version} is older"))
-            self._write_units(db, [{"store": store, "sku": sku, "size": size, "units": units, "held": 0}
-                                   for sku, sizes in sorted(body.items()) for size, units in sorted(sizes.items())])
+            if self._write_units(db, [{"store": store, "sku": sku, "size": size, "units": units, "held": 0}
+                                      for sku, sizes in sorted(body.items()) for size, units in sorted(sizes.items())]):
+                stamp_pending(db, stock)
             statement = self._insert(stock_feeds).values(store=store, version=version, digest=digest, channel=channel,
                                                          applied_at=self._clock())
             db.execute(statement.on_conflict_do_update(
                 index_elements=["store"], set_={c: statement.excluded[c] for c in ("version", "digest", "channel",
                                                                                    "applied_at")}))
+        self._committed()
         return FeedResult(store, version, applied=True)
 
     def of(self, store: str, sku: str | None = None) -> list[SizeStock]:
@@ -171,7 +183,9 @@ class Stock:
             return 0
         statement = self._insert(stock)
         db.execute(statement.on_conflict_do_update(index_elements=["store", "sku", "size"],
-                                                   set_={"units": statement.excluded.units}), rows)
+                                                   set_={"units": statement.excluded.units, "revision": PENDING},
+                                                   where=stock.c.units != statement.excluded.units),
+                   [{**row, "revision": PENDING} for row in rows])
         return len(rows)
 
     def _lock_store(self, db: sa.Connection, store: str) -> None:

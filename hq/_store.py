@@ -43,6 +43,7 @@ from hq._order_models import exported_order
 from hq._orders import Orders
 from hq._presence import Presence
 from hq._reservations import Reservation, Reservations, exported_reservation
+from hq._revisions import start_counter as start_revisions
 from hq._schema import (
     PROFILE_TABLES,
     card_visits,
@@ -154,6 +155,7 @@ class ProfileStore:
             kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
             offer_taps.create(db, checkfirst=True)
             start_counter(db)
+            start_revisions(db)
         self.changes = ChangeLog(self._engine)
         self.webhooks = Webhooks(self._engine, self.changes)  # their tables are created with the rest
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push
@@ -161,7 +163,7 @@ class ProfileStore:
         self.coupons = Coupons(self._engine, self.changes)
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.orders = Orders(self._engine, self.changes)
-        self.stock = Stock(self._engine)
+        self.stock = Stock(self._engine, committed=self.changes.written.wake)
         self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._is_erased_in)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 

@@ -118,6 +118,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         RequestWatch,
         StaffPage,
         StaffSessions,
+        StoreLiveFollower,
         WebhookDelivery,
         create_app,
         load_api_keys,
@@ -186,6 +187,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         def stop_responder() -> None:
             responder.stop()
             click.echo(f"profiles: {responder.stats}")
+            click.echo(f"reservation requests: {responder.reservations.stats}")
 
         stops.append(stop_responder)
         if not responder.subscribed.wait(30):
@@ -199,6 +201,15 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             click.echo(f"profile push: {pusher.stats}")
 
         stops.append(stop_pusher)
+        # Each store's reservation states, free units and open requests, to its kiosks, on the same connection.
+        live = StoreLiveFollower(store, responder, name=worker_id)
+        live.start()
+
+        def stop_live() -> None:
+            live.stop()
+            click.echo(f"store live: {live.stats}")
+
+        stops.append(stop_live)
         click.echo(f"HQ ingest ready ({shown} -> {without_password(db)}){pids}")
         delivery = WebhookDelivery(store.webhooks, webhook_policy)
         delivery.start()

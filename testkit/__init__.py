@@ -13,6 +13,7 @@ does not load Kivy, and a benchmark that needs a window does not load PostgreSQL
 - ``testkit.keys``: HQ's signing key and the public key PEM a kiosk is provisioned with;
 - ``testkit.tags``: emulated tags and a started reader that collects what it reads;
 - ``testkit.chaos``: kiosk processes, a TCP proxy and a run that kills and cuts them.
+- ``testkit.store_kiosk``: a kiosk's side of a store's traffic (holds asked, updates and levels heard) in plain paho.
 - ``testkit.webhooks``: a webhook receiver that checks every signature and answers as told, hostile ways too.
 
 The tests' fixtures (``tests/conftest.py``) are thin wrappers over these; the benchmarks
