@@ -84,4 +84,4 @@ class RequestWatch:
 
 def _waiting(reservation: Reservation) -> WaitingRequest:
     # A request made over the API has no kiosk; one made at a kiosk names it.
-    return WaitingRequest(reservation.store, getattr(reservation, "kiosk", None), reservation.created_at)
+    return WaitingRequest(reservation.store, reservation.kiosk, reservation.created_at)

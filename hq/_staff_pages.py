@@ -294,7 +294,7 @@ class StaffPage:
     def _request(self, r: Reservation, language: str) -> StaffRequest:
         product = self.catalog.current().product(r.sku) if self.catalog is not None else None
         image = f"images/{product.image.removeprefix('images/')}" if product is not None else None
-        return StaffRequest(id=r.reservation_id, kiosk=getattr(r, "kiosk", None), sku=r.sku, size=r.size,
+        return StaffRequest(id=r.reservation_id, kiosk=r.kiosk, sku=r.sku, size=r.size,
                             kind=r.kind.value, state=r.state.value, note=r.note, created_at=r.created_at,
                             expires_at=r.expires_at, product=product.name.get(language) if product else r.sku,
                             image=image)
