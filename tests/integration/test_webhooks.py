@@ -27,11 +27,13 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import expect, sync_playwright
 from standardwebhooks import Webhook as Verifier
 
 from hq import ApiKeys, ApiServer, DeliveryPolicy, FleetView, IngestWorker, ProfileStore, WebhookDelivery, create_app
+from kiosk_app.cli import main
 from kiosk_app.demo import free_port
 from kiosk_protocol import (
     ConsentStatus,
@@ -365,14 +367,17 @@ def test_a_url_hq_may_not_call_is_parked_whatever_the_database_says(hq: Hq, sqli
             assert "not file" in hq.store.webhooks.statuses()[0].parked_changes[0].problem
 
 
-def _run(*args: str | Path, env: dict[str, str], expect_rc: int = 0) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*KIOSK_COMMAND, *map(str, args)], capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == expect_rc, result.stdout + result.stderr
+def _run(*args: str | Path, env: dict[str, str], expect_rc: int = 0) -> Result:
+    """The ``kiosk`` command in this process (as a shell runs it, with ``env`` set), and what it printed."""
+    result = CliRunner().invoke(main, [str(arg) for arg in args], env=env)
+    assert result.exit_code == expect_rc, result.output
+    # A refusal is the command's own clean exit, never an error escaping it (a traceback in a shell).
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return result
 
 
 def _db_env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "KIOSK_DB_URL": f"sqlite:///{tmp_path / 'hq.sqlite'}"}
+    return {"KIOSK_DB_URL": f"sqlite:///{tmp_path / 'hq.sqlite'}"}
 
 
 def test_webhooks_are_added_listed_and_removed_from_the_command_line_with_the_secret_kept_off_it(
@@ -463,7 +468,8 @@ def _delivered_in(env: dict[str, str]) -> int:
 @contextmanager
 def _serving(command: list[str], env: dict[str, str], api_port: int) -> Iterator[None]:
     """`kiosk hq serve` until the block ends, stopped as an operator stops it (SIGTERM)."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
     try:
         wait_for_port(api_port, timeout_s=60)
         yield
