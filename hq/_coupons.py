@@ -35,6 +35,7 @@ from hq._changes import ChangeLog, coupon_redeemed_change
 from hq._changes import append as append_changes
 from hq._offers import offers
 from hq._schema import _KEY, card_visits, metadata
+from hq.exceptions import Refused
 from kiosk_protocol import Offer, OfferState
 
 coupons = sa.Table(
@@ -62,12 +63,8 @@ redemptions = sa.Table(
 COUPON_TABLES = (coupons, redemptions)
 
 
-class CouponRefused(Exception):
-    """A coupon could not be saved or redeemed: ``error`` is the API's code, ``status`` its HTTP status."""
-
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail = status, error, detail
+class CouponRefused(Refused):
+    """A coupon could not be saved or redeemed."""
 
 
 @dataclass(frozen=True)

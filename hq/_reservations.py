@@ -45,6 +45,7 @@ from hq._orders import Order, OrderLine, Orders, line_flags
 from hq._revisions import PENDING, stamp_pending
 from hq._schema import _KEY, metadata
 from hq._stock import Stock, stock
+from hq.exceptions import Refused
 from kiosk_protocol import ReservationKind, ReservationState
 
 EXPIRY_CHANNEL = "hq"  # who expires a hold: HQ itself
@@ -94,12 +95,8 @@ _UNITS = sa.select(stock.c.units).where(*_AT_ROW)
 _INSERT = reservations.insert()
 
 
-class ReservationRefused(Exception):
-    """A reservation not made or not moved on: ``error`` is the API's code, ``status`` its HTTP status."""
-
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail = status, error, detail
+class ReservationRefused(Refused):
+    """A reservation not made or not moved on."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hq._auth import SESSION_TTL_S, ApiKeys, KeyRole
+from hq.exceptions import Refused
 from kiosk_protocol import Role, TokenError, verify_token
 
 STAFF_COOKIE = "hq_staff_session"
@@ -34,12 +35,8 @@ _STORE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _NOT_IN_A_CHANNEL = re.compile(r"[^a-z0-9-]+")
 
 
-class StaffSignInRefused(Exception):
-    """A sign-in refused: ``error`` is the answer's code, ``status`` its HTTP status."""
-
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail = status, error, detail
+class StaffSignInRefused(Refused):
+    """A sign-in refused."""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,14 @@ class ApiRefusal(HqError):
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
 
 
+class Refused(HqError):
+    """Something HQ will not do, in the words its API answers with: ``status`` (HTTP), ``error`` (the code)."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
 class LinkRefusal(enum.Enum):
     """Why a hand-off link is not taken."""
 
