@@ -35,12 +35,12 @@ from kiosk_protocol import (
     new_event,
     wall_clock_ms,
 )
+from testkit.event_stream import EventStream
+from testkit.live_hq import WEB_KEY, Kiosk
+from testkit.live_hq import Hq as PushingHq
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
-from tests.integration.test_changes_stream import EventStream
-from tests.integration.test_live_push import WEB_KEY, Kiosk
-from tests.integration.test_live_push import Hq as PushingHq
-from tests.integration.test_webhooks import delivering, receiving
+from testkit.webhook_steps import delivering, receiving
 
 KEYS = {"web": "web-key-0123456789abcdef", "pos": "pos-key-0123456789abcdef"}
 WEB, POS = {"X-Api-Key": KEYS["web"]}, {"X-Api-Key": KEYS["pos"]}

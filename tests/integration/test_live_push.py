@@ -8,17 +8,14 @@ malformed pushes change nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
-import queue
 import socket
 import threading
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,17 +23,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from backend_sync import BrokerUrl, KioskLink, Outbox
 from backend_sync._mqtt import connect_async, new_client
 from hq import (
-    ApiKeys,
-    ApiServer,
     BrokerSecurity,
     IngestWorker,
     ProfilePusher,
     ProfileResponder,
     ProfileStore,
-    create_app,
 )
 from hq._orders import Order, OrderLine
-from kiosk_app import KioskConfig, KioskRuntime, OutcomeKind, TapOutcome
+from kiosk_app import KioskConfig, OutcomeKind
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_app.ui.present import greeting
 from kiosk_app.ui.texts import texts_for
@@ -58,116 +52,13 @@ from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagEmulator, encode_card, encode_product
 from testkit.chaos import TcpProxy
 from testkit.kivy_window import frames_drawn, run_kiosk_window
+from testkit.live_hq import KIOSK, SHOPPER, STORE, Hq, Kiosk
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually, until
 
-SHOPPER = "shopper-0042"
-STORE, KIOSK = "madrid-centro", "kiosk-01"
-WEB_KEY = "web-key-0123456789abcdef"
 TAN_BOOT, BOOT, TOTE, COAT = "BOOT-CHELSEA-TAN", "BOOT-CHELSEA-BLK", "BAG-TOTE-BRN", "COAT-WOOL-GRY"
 MEMBERS_OFFER = "MEMBERS-KNIT"  # the demo's members' offer, beside the demo catalog the kiosk runs on
 SHOP_URL = load_catalog(demo_catalog_path()).shop_url
-T = TypeVar("T")
-
-
-class Hq:
-    """HQ on one database: the profile responder, the pusher on its connection, the API on a socket."""
-
-    def __init__(self, broker: str, db_url: str, hq_key: Ed25519PrivateKey) -> None:
-        self.store = ProfileStore(db_url)
-        self.responder = ProfileResponder(broker, self.store, card_verifier(hq_key.public_key()))
-        self.responder.start()
-        assert self.responder.subscribed.wait(10)
-        self.pusher = ProfilePusher(self.store, self.responder, poll_s=0.02)
-        self.pusher.start()
-        assert self.pusher.started.wait(10)
-        self.api = ApiServer(create_app(self.store, ApiKeys({"web": WEB_KEY}), responder=self.responder),
-                             port=free_port())
-        self.api.start()
-
-    def call(self, method: str, path: str, body: object | None = None) -> Any:
-        """One call to the API as the web shop; returns the answer's JSON."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.api.url}{path}", data=data, method=method,
-                                         headers={"X-Api-Key": WEB_KEY, "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.load(answer)
-
-    def dealt_with_everything(self) -> bool:
-        """The pusher has dealt with every change in the log."""
-        return self.pusher.stats.cursor == self.store.changes.latest()
-
-    def stop(self) -> None:
-        self.api.stop()
-        self.pusher.stop()
-        self.responder.stop()
-        self.store.close()
-
-
-class ScreenThread:
-    """One thread the runtime's work runs on in order, as the window's main thread does."""
-
-    def __init__(self) -> None:
-        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def dispatch(self, work: Callable[[], None]) -> None:
-        self._work.put(work)
-
-    def call(self, work: Callable[[], T]) -> T:
-        """Run ``work`` there and wait for its result."""
-        done, result = threading.Event(), list[T]()
-
-        def run() -> None:
-            result.append(work())
-            done.set()
-
-        self.dispatch(run)
-        assert done.wait(10)
-        return result[0]
-
-    def stop(self) -> None:
-        self._work.put(None)
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        while (work := self._work.get()) is not None:
-            work()
-
-
-class Kiosk:
-    """A kiosk runtime reading an emulated tag, its work on one screen thread, and what it told the screen."""
-
-    def __init__(self, tmp_path: Path, broker: str, hq_pem: Path, emulator: TagEmulator,
-                 idle_timeout_s: float = 60.0) -> None:
-        self.outcomes: list[TapOutcome] = []
-        self.changes: list[ProfileChange] = []
-        self.screen = ScreenThread()
-        config = KioskConfig(store=STORE, kiosk=KIOSK, catalog=demo_catalog_path(), reader=emulator.path,
-                             broker=broker, data_dir=tmp_path / "kiosk", hq_public_key=hq_pem,
-                             idle_timeout_s=idle_timeout_s)
-        self.runtime = KioskRuntime(config, on_outcome=self.outcomes.append, dispatch=self.screen.dispatch,
-                                    on_profile_change=self.changes.append)
-        self.runtime.start()
-        self.emulator = emulator
-        assert eventually(lambda: self.runtime.link.connected, 10)
-
-    @property
-    def visit(self) -> Any:
-        return self.runtime.state.visit
-
-    def sign_in(self, hq: Hq, token: str, consent: bool = True) -> None:
-        """Tap the shopper's card; wait until HQ knows where they stand and the profile is in."""
-        assert self.emulator.tap(encode_card(token))
-        assert eventually(lambda: hq.store.presence.stay_of(SHOPPER) is not None and
-                          self.visit.changes_seen is not None, 10)
-        if consent:
-            self.screen.call(lambda: self.runtime.consent(True))
-
-    def stop(self) -> None:
-        self.runtime.stop()
-        self.screen.stop()
 
 
 @pytest.fixture

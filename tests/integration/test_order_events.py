@@ -28,7 +28,7 @@ from kiosk_protocol import EventKind, new_event
 from recommender import Channel, load_model, read_event_log
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
-from tests.integration.test_webhooks import KioskPublisher
+from testkit.webhook_steps import KioskPublisher
 
 KIOSK_CMD = [sys.executable, "-m", "kiosk_app"]
 KEYS = {"web": "web-key-0123456789abcdef", "app": "app-key-0123456789abcdef", "pos": "pos-key-0123456789abcdef"}

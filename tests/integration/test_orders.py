@@ -20,8 +20,8 @@ from hq import ApiKeys, ApiServer, CatalogFile, Grant, KeyRole, ProfileStore, cr
 from hq._store import shopper_key
 from kiosk_app.demo import demo_catalog, free_port
 from kiosk_protocol import load_catalog
-from tests.integration.test_changes_stream import EventStream
-from tests.integration.test_webhooks import delivering, receiving
+from testkit.event_stream import EventStream
+from testkit.webhook_steps import delivering, receiving
 
 KEYS = {"web": "web-key-0123456789abcdef", "pos": "pos-key-0123456789abcdef",
         "till-madrid": "till-key-0123456789abcdef"}

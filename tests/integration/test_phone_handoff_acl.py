@@ -12,9 +12,9 @@ import pytest
 
 from hq import BrokerSecurity, Credentials, HandoffKey, HandoffSigner, ProfileResponder, ProfileStore
 from kiosk_protocol import HandoffRequest, HandoffResponse, decode, kiosk_topics
+from testkit.broker_client import Client
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
-from tests.integration.test_security import Client
 
 STORE = "madrid-centro"
 

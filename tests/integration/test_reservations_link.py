@@ -30,11 +30,11 @@ from kiosk_protocol import (
     store_requests_topic,
 )
 from nfc_reader import TagEmulator
+from testkit.live_hq import ScreenThread
 from testkit.mosquitto import Mosquitto
+from testkit.reservations import reservation
 from testkit.waiting import eventually
 from tests.integration.store_desk import StoreDesk
-from tests.integration.test_live_push import ScreenThread
-from tests.unit.test_reservations import reservation
 
 STORE, KIOSK = "madrid-centro", "kiosk-01"
 BOOT, COAT = "BOOT-CHELSEA-BLK", "COAT-WOOL-GRY"

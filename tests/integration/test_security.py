@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,11 +16,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import BrokerUrl
-from backend_sync._mqtt import connect_async, new_client
 from hq import BrokerSecurity, Credentials, mosquitto_password_hash, write_credentials_folder
 from kiosk_app.demo import free_port
 from kiosk_protocol import EventKind, encode_event, kiosk_topics, new_event
 from kiosk_protocol.contract import MAX_PACKET_BYTES
+from testkit.broker_client import Client
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
 
@@ -50,30 +49,6 @@ def secured(tmp_path: Path) -> Iterator[Secured]:
     broker.start()
     yield Secured(broker, security, accounts)
     broker.stop()
-
-
-class Client:
-    """A connected test client; records what it receives and how the broker answered."""
-
-    def __init__(self, url: str, client_id: str) -> None:
-        self.broker = BrokerUrl.parse(url)
-        self.connack: list[object] = []
-        self.received: list[tuple[str, bytes]] = []
-        self.subacks: list[list[object]] = []
-        self.connected = threading.Event()
-        self.disconnected = threading.Event()
-        self.client = new_client(self.broker, client_id)
-        self.client.on_connect = lambda c, u, f, reason, p: (self.connack.append(reason),
-                                                             reason.is_failure or self.connected.set())
-        self.client.on_disconnect = lambda *_: self.disconnected.set()
-        self.client.on_message = lambda c, u, m: self.received.append((m.topic, m.payload))
-        self.client.on_subscribe = lambda c, u, mid, reasons, p: self.subacks.append(reasons)
-        connect_async(self.client, self.broker)
-        self.client.loop_start()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def _event(kiosk: str) -> bytes:

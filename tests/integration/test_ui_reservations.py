@@ -31,6 +31,7 @@ from kiosk_protocol import ReservationKind, ReservationState, Role, issue_token,
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagEmulator, encode_badge, encode_card, encode_product
 from testkit.kivy_window import run_kiosk_window
+from testkit.live_hq import Hq
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import until
 from tests.integration.kiosk_window_steps import (
@@ -42,7 +43,6 @@ from tests.integration.kiosk_window_steps import (
     tap,
 )
 from tests.integration.store_desk import StoreDesk
-from tests.integration.test_live_push import Hq
 
 CATALOG = load_catalog(demo_catalog_path())
 STORE, SHOPPER = "madrid-centro", "shopper-0042"

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import expect, sync_playwright
 from standardwebhooks import Webhook as Verifier
 
-from hq import ApiKeys, ApiServer, DeliveryPolicy, FleetView, IngestWorker, ProfileStore, WebhookDelivery, create_app
+from hq import ApiKeys, ApiServer, DeliveryPolicy, FleetView, IngestWorker, ProfileStore, create_app
 from kiosk_app.cli import main
 from kiosk_app.demo import free_port
 from kiosk_protocol import (
@@ -43,22 +43,17 @@ from kiosk_protocol import (
     LinkState,
     Role,
     TapEvent,
-    encode_event,
-    events_topic,
     issue_token,
     new_event,
     wall_clock_ms,
 )
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually, wait_for_port
+from testkit.webhook_steps import FAST, KIOSK, STORE, KioskPublisher, delivering, receiving
 from testkit.webhooks import Answer, Attempt, WebhookReceiver
 
 KEYS = {"web": "web-key-0123456789abcdef", "app": "app-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
 ANA, BEN = "shopper-ana", "shopper-ben"
-STORE, KIOSK = "madrid-centro", "kiosk-01"
-# Quick retries, so a test waits on what it asserts for fractions of a second, not minutes.
-FAST = DeliveryPolicy(timeout_s=2.0, first_retry_s=0.05, max_retry_s=0.2, max_attempts=1000, give_up_after_s=600,
-                      poll_s=0.02, refresh_s=0.05, lease_s=5)
 KIOSK_COMMAND = [sys.executable, "-m", "kiosk_app"]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -113,47 +108,6 @@ def hq_on_either(request: pytest.FixtureRequest) -> Iterator[Hq]:
     yield server
     server.close()
     store.close()
-
-
-@contextmanager
-def receiving(store: ProfileStore, channel: str, *, started: bool = True) -> Iterator[WebhookReceiver]:
-    """A receiver for ``channel``'s webhook, registered at HQ with the secret HQ made."""
-    port = free_port()
-    hook = store.webhooks.add(channel, f"http://127.0.0.1:{port}/hooks")
-    receiver = WebhookReceiver(hook.secret, port)
-    if started:
-        receiver.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
-
-
-@contextmanager
-def delivering(store: ProfileStore, policy: DeliveryPolicy = FAST) -> Iterator[WebhookDelivery]:
-    delivery = WebhookDelivery(store.webhooks, policy)
-    delivery.start()
-    try:
-        yield delivery
-    finally:
-        delivery.stop()
-
-
-class KioskPublisher:
-    """A kiosk's outbox stand-in: publishes events on its own topic, QoS 1."""
-
-    def __init__(self, port: int) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{STORE}.{KIOSK}")
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def publish(self, *events: TapEvent) -> None:
-        for event in events:
-            self.client.publish(events_topic(STORE, KIOSK), encode_event(event), qos=1).wait_for_publish(10)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 def _signed_in_visit(card: str, shopper: str, first_seq: int) -> list[TapEvent]:

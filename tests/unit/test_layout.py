@@ -64,6 +64,15 @@ def test_a_package_imports_only_the_packages_below_it(package: str) -> None:
     assert wrong == []
 
 
+def test_a_test_takes_its_helpers_from_testkit_or_a_helper_module_never_from_another_test() -> None:
+    tests = [path for path in sorted((ROOT / "tests").rglob("*.py")) if path.name.startswith("test_")]
+    from_tests = [f"{path.relative_to(ROOT)}: {module}" for path in tests
+                  for node in ast.walk(ast.parse(path.read_text(), str(path)))
+                  if isinstance(node, ast.ImportFrom) and (module := node.module or "").startswith("tests.")
+                  and module.rsplit(".", 1)[-1].startswith("test_")]
+    assert from_tests == []
+
+
 def test_hq_uses_only_the_public_faces_of_the_shared_packages() -> None:
     private = [f"{path.relative_to(ROOT)}: {module}" for path, module in _imported_modules("hq")
                if module.split(".")[0] != "hq" and module.split(".")[0] in MAY_IMPORT

@@ -34,6 +34,7 @@ from kiosk_protocol import (
     StoreRequests,
     load_catalog,
 )
+from testkit.reservations import reservation
 
 STORE = "madrid-centro"
 BOOT = "BOOT-CHELSEA-BLK"
@@ -41,12 +42,6 @@ FITTING, COLLECT = ReservationKind.FITTING_ROOM, ReservationKind.COLLECT
 NOW = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
 FREE = {"40": 2, "41": 0, "42": 1}
 CATALOG = load_catalog(demo_catalog_path())
-
-
-def reservation(state: ReservationState = ReservationState.HELD, note: str | None = None,
-                reservation_id: uuid.UUID | None = None) -> Reservation:
-    return Reservation(reservation_id=reservation_id or uuid.uuid4(), sku=BOOT, size="40", kind=FITTING,
-                       state=state, expires_at=NOW + timedelta(minutes=20), note=note)
 
 
 def answered(visit: Visit, held: Reservation) -> None:
