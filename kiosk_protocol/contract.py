@@ -93,6 +93,11 @@ class EventKind(enum.Enum):
     DISPLAY_NAME = "display_name"  # what channels may call the shopper by
     OFFER_TAP = "offer_tap"  # a sign tag tapped: the offer it names was shown
     COUPON_SAVE = "coupon_save"  # a signed-in member saved an offer to their card
+    # Version 3: what analytics needs besides taps.
+    SUGGESTION_SHOWN = "suggestion_shown"  # the suggestions put on screen beside a product (``shown``)
+    HANDOFF = "handoff"  # the visit handed off to the shopper's phone (its QR code shown)
+    VISIT_START = "visit_start"  # a visit's first tap
+    VISIT_END = "visit_end"  # a visit ended, after ``dwell_s`` seconds from its start
 
 
 class ConsentStatus(enum.Enum):
@@ -109,7 +114,9 @@ PreferenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 PreferenceValue = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 CardToken = Annotated[str, Field(min_length=1, max_length=1024)]
 
-EVENT_VERSION: Final = 2
+EVENT_VERSION: Final = 3
+MAX_SHOWN: Final = 12  # suggestions one screen can show
+LONGEST_VISIT_S: Final = 24 * 3600
 
 # The fields each kind must carry (and no other kind may), and the kinds newer than version 1.
 _KIND_FIELDS = {
@@ -122,10 +129,15 @@ _KIND_FIELDS = {
     EventKind.DISPLAY_NAME: {"display_name", "hlc", "shopper"},
     EventKind.OFFER_TAP: {"offer"},
     EventKind.COUPON_SAVE: {"offer", "hlc", "shopper"},
+    EventKind.SUGGESTION_SHOWN: {"shown", "beside"},
+    EventKind.HANDOFF: set(),
+    EventKind.VISIT_START: set(),
+    EventKind.VISIT_END: {"dwell_s"},
 }
-_OPTIONAL_FIELDS = {"sku", "beside", "hlc", "consent", "key", "value", "display_name", "offer"}
+_OPTIONAL_FIELDS = {"sku", "beside", "hlc", "consent", "key", "value", "display_name", "offer", "shown", "dwell_s"}
 _KIND_SINCE_VERSION = {EventKind.SUGGESTION_TAP: 2, EventKind.DISPLAY_NAME: 2, EventKind.OFFER_TAP: 2,
-                       EventKind.COUPON_SAVE: 2}
+                       EventKind.COUPON_SAVE: 2, EventKind.SUGGESTION_SHOWN: 3, EventKind.HANDOFF: 3,
+                       EventKind.VISIT_START: 3, EventKind.VISIT_END: 3}
 # The kinds that say the shopper looked at ``sku``: each is a view in their profile.
 VIEW_KINDS: Final = frozenset({EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP})
 
@@ -139,12 +151,16 @@ class TapEvent(BaseModel):
     shopper tapped in this visit (``card``); HQ checks it once per visit. A touched
     suggestion (``suggestion_tap``) names the product it was suggested ``beside``; a tapped
     sign (``offer_tap``) and a saved coupon (``coupon_save``) name their ``offer``.
+    From version 3 on, the kiosk also says what analytics needs: the suggestions it put on
+    screen (``suggestion_shown``: ``shown`` beside ``beside``), a hand-off to the phone
+    (``handoff``), and a visit's start and end (``visit_start``; ``visit_end`` with its
+    ``dwell_s``). Like views, they name the shopper only in a visit they agreed to link.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_bytes: ClassVar[int] = 4 * 1024  # the largest valid event is under 1.5 KiB
 
-    v: Literal[1, 2] = EVENT_VERSION
+    v: Literal[1, 2, 3] = EVENT_VERSION
     event_id: uuid.UUID
     kind: EventKind
     store: Id
@@ -161,6 +177,8 @@ class TapEvent(BaseModel):
     value: PreferenceValue | None = None
     display_name: DisplayName | None = None
     offer: OfferId | None = None
+    shown: tuple[Sku, ...] | None = Field(default=None, min_length=1, max_length=MAX_SHOWN)
+    dwell_s: int | None = Field(default=None, ge=0, le=LONGEST_VISIT_S)
     card: CardToken | None = None
 
     @model_validator(mode="after")

@@ -41,7 +41,7 @@ def test_round_trip(event: TapEvent) -> None:
 @pytest.mark.parametrize(
     ("payload", "fragment"),
     [
-        (_with(v=3), "not a TapEvent"),
+        (_with(v=4), "not a TapEvent"),
         (_with(v=1, card="a.b"), "card token"),  # version 1 carries no card
         (_with(card="a.b"), "card token"),  # an anonymous event has no card to carry
         (_with(sku="bad sku"), "not a TapEvent"),

@@ -12,6 +12,7 @@ from kiosk_app import Kiosk, OutcomeKind
 from kiosk_app.demo import demo_catalog_path
 from kiosk_protocol import ConsentStatus, EventKind, Role, decode_event, issue_token, load_catalog
 from kiosk_protocol._cards import card_verifier
+from kiosk_protocol.contract import EVENT_VERSION
 from nfc_reader import TagKind, TagRead
 
 HQ = Ed25519PrivateKey.generate()
@@ -70,8 +71,8 @@ def test_events_naming_the_shopper_carry_the_card_read_in_the_visit(kiosk: Kiosk
     kiosk.consent(True)
     kiosk.handle(product(SKU))
     assert kiosk.set_wishlist(SKU, True)
-    assert [(e.v, e.shopper, e.card) for e in recorded(kiosk)] == [
-        (2, None, None), *[(2, "shopper-1", tap.token)] * 3]  # HQ's proof that the shopper was here
+    assert [(e.v, e.shopper, e.card) for e in recorded(kiosk)] == [  # the card: HQ proof the shopper was here
+        (EVENT_VERSION, None, None), *[(EVENT_VERSION, "shopper-1", tap.token)] * 3]
 
 
 def test_a_no_is_recorded_and_keeps_the_visit_anonymous(kiosk: Kiosk) -> None:
@@ -167,7 +168,7 @@ def test_a_touched_suggestion_shows_its_product_and_records_a_suggestion_tap_bes
     assert outcome.kind is OutcomeKind.PRODUCT and outcome.product is not None and outcome.product.sku == touched
     view, touch = recorded(kiosk)
     assert (view.kind, touch.kind) == (EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP)
-    assert (touch.event_id, touch.sku, touch.beside, touch.v) == (outcome.event_id, touched, beside, 2)
+    assert (touch.event_id, touch.sku, touch.beside, touch.v) == (outcome.event_id, touched, beside, EVENT_VERSION)
     assert (touch.shopper, touch.card, touch.session) == (None, None, view.session)  # anonymous without consent
     assert [e.item_id for e in kiosk.session.viewed] == [beside, touched]  # the next suggestions know of it
     assert kiosk.counters.taps == 1  # a touch on the screen is no tag tap
