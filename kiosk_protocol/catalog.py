@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
@@ -66,12 +68,51 @@ class Texts(BaseModel):
         return self.en if language == "en" else self.es
 
 
+def _time_zone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name[:64]!r} is not a time zone (an IANA name such as Europe/Madrid)") from exc
+    return name
+
+
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as ``date.weekday()`` counts
+
+
+class OpenSpell(BaseModel):
+    """One span of a day a store is open, in its own time zone (``"09:30"`` to ``"14:00"``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    opens: dt.time
+    closes: dt.time
+
+    @model_validator(mode="after")
+    def _opens_before_it_closes(self) -> OpenSpell:
+        if self.opens >= self.closes:
+            raise ValueError(f"opens at {self.opens:%H:%M}, not before it closes at {self.closes:%H:%M}")
+        return self
+
+
 class Store(BaseModel):
-    """A store of the chain."""
+    """A store of the chain, with its time zone and opening hours (no hours: open around the clock).
+
+    Analytics read a store's days in its own time zone, and kiosk uptime counts only the
+    hours it is open: a kiosk switched off at night is not down.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
     name: PlainText
+    time_zone: TimeZoneName = "UTC"
+    opening_hours: dict[Weekday, tuple[OpenSpell, ...]] | None = None
+
+    def spells_on(self, day: dt.date) -> tuple[tuple[dt.time, dt.time], ...]:
+        """When the store is open on ``day`` (its own local date): none on a day it is closed."""
+        if self.opening_hours is None:
+            return ((dt.time.min, dt.time.max),)
+        return tuple((s.opens, s.closes) for s in self.opening_hours.get(WEEKDAYS[day.weekday()], ()))
 
 
 class Product(BaseModel):
