@@ -142,9 +142,9 @@ def known_history(seed: int = 18, visits: int = 70) -> History:
     later = []
     for n in range(12):  # the web shop: what shoppers wish for from home, days later
         at = START + timedelta(hours=rng.randrange(0, 14 * 24))
-        shopper = rng.choice(SHOPPERS)
+        wisher = rng.choice(SHOPPERS)
         event = new_event(kind=EventKind.WISHLIST_ADD, store=ONLINE_STORE, kiosk="web", seq=n + 1,
-                          session=uuid.uuid4(), shopper=shopper, sku=rng.choice(SKUS), hlc=_hlc(end, n, "web"))
+                          session=uuid.uuid4(), shopper=wisher, sku=rng.choice(SKUS), hlc=_hlc(end, n, "web"))
         later.append(event.model_copy(update={"at": max(at, end)}))
     orders = []
     for n in range(16):
@@ -176,8 +176,8 @@ def load(store: ProfileStore, history: History, batch: int = 4) -> None:
         for first in range(0, len(visit.events), batch):
             store.record_many(visit.events[first:first + batch])
     store.record_many(history.later_events)
-    for shop in STORES:
-        store.stock.apply_feed(shop.id, 1, {sku: {SIZE: 50} for sku in SKUS}, "hq")
+    for known in STORES:
+        store.stock.apply_feed(known.id, 1, {sku: {SIZE: 50} for sku in SKUS}, "hq")
     for shop, kiosk, session, sku, shopper in history.reservations:
         history.made.append(store.reservations.hold(shop, sku, SIZE, shopper, ReservationKind.FITTING_ROOM, None,
                                                     f"kiosk:{kiosk}", kiosk=kiosk, session=session))
@@ -247,7 +247,7 @@ def expected(history: History, first: date, last: date, store: str | None = None
         start = _local(visit.store, visit.events[0].at)
         if _in(start.date(), first, last):
             hours[start.hour][1] += 1
-    rows = []
+    rows: list[dict[str, Any]] = []
     for sku in {*taps, *(p.sku for p in pairs if _in(p.day, first, last))}:
         counted = [p for p in pairs if p.sku == sku and _in(p.day, first, last)]
         ordered = sum(p.ordered for p in counted)
@@ -255,8 +255,8 @@ def expected(history: History, first: date, last: date, store: str | None = None
                      "visits": len(counted), "wishlisted": sum(p.wishlisted for p in counted),
                      "reserved": sum(p.reserved for p in counted), "ordered": ordered,
                      "conversion": ordered / len(counted) if counted else 0.0})
-    rows.sort(key=lambda row: (-row["taps"], row["sku"]))
-    flags = []
+    rows.sort(key=lambda row: (-int(row["taps"]), str(row["sku"])))
+    flags: list[tuple[bool, ...]] = []
     by_visit: dict[str, list[_Pair]] = defaultdict(list)
     for p in pairs:
         by_visit[p.visit.session].append(p)
