@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,10 +21,10 @@ from fastapi.testclient import TestClient
 from backend_sync import KioskFacts, KioskLink, Outbox
 from hq import ApiKeys, CatalogFile, FleetView, Grant, KeyRole, ProfileStore, create_app
 from hq._analytics import ANALYTICS_TABLES
-from hq._analytics_queries import AnalyticsQueries, AnalyticsRange
+from hq._analytics_queries import AnalyticsQueries, AnalyticsRange, OfferCounts
 from hq._orders import Order, OrderLine
 from hq._uptime import kiosk_spans
-from kiosk_protocol import ONLINE_STORE, LinkState
+from kiosk_protocol import ONLINE_STORE, EventKind, LinkState, Offer, new_event
 from testkit.analytics_history import SIZE, STORES, History, catalog_file, expected, known_history, load
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
@@ -288,3 +289,24 @@ def test_uptime_follows_real_kiosk_statuses_through_the_fleet_view(store: Profil
     finally:
         link.stop()
         view.stop()
+
+
+def test_offer_taps_saves_and_redemptions_are_counted_by_store(store: ProfileStore, client: TestClient) -> None:
+    now = datetime.now(UTC)
+    store.offers.merge([Offer.model_validate({
+        "id": "WINTER-BOOTS", "title": {"es": "Botas de invierno", "en": "Winter boots"},
+        "terms": {"es": "Una vez", "en": "Once"}, "discount": {"kind": "percent", "value": 20}, "skus": ["BOOT-1"],
+        "stores": ["madrid-centro"], "starts": (now - timedelta(days=1)).isoformat(),
+        "ends": (now + timedelta(days=1)).isoformat()})])
+    session = uuid.uuid4()
+    store.record_many([new_event(kind=EventKind.OFFER_TAP, store="madrid-centro", kiosk="kiosk-01", seq=n,
+                                 session=session, shopper=None, offer="WINTER-BOOTS") for n in range(1, 4)])
+    coupons = "/v1/shoppers/shopper-01/coupons/WINTER-BOOTS"
+    assert client.put(coupons, headers=WEB).status_code == 201  # saved from the web shop
+    for _ in range(2):  # a retry is the same redemption
+        redeemed = client.post(f"{coupons}/redeem", headers={**MADRID, "Idempotency-Key": "till-4711"})
+        assert redeemed.status_code == 200, redeemed.text
+    queries = AnalyticsQueries(store.engine, store.uptime)
+    days = now.date() - timedelta(days=1), now.date() + timedelta(days=1)
+    assert queries.offers(AnalyticsRange(*days)) == [OfferCounts("WINTER-BOOTS", taps=3, saves=1, redemptions=1)]
+    assert queries.offers(AnalyticsRange(*days, "madrid-centro")) == [OfferCounts("WINTER-BOOTS", 3, 0, 1)]
