@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hq._schema import _KEY, metadata
-from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, EventKind, Store, TapEvent
+from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, Store, TapEvent
 
 ATTRIBUTION_DAYS = 7  # a linked visit's shopper keeping or buying a product it looked at, this many days after
 _ZONES_FRESH_S = 60.0  # how long an ingest worker trusts the stores' time zones it read (another process writes them)
@@ -250,6 +250,9 @@ class Analytics:
             self._count_event(event, local[str(event.event_id)], tally)
         self._turn_flags(db, kiosk, granted, tally)
         self._link(db, granted)
+        for key in sorted({f"shopper:{e.shopper}" for e, _ in ordered if e.kind is EventKind.CONSENT and e.shopper
+                           and e.consent is not ConsentStatus.GRANTED}):
+            self.forget_in(db, key)  # a consent withdrawn (or refused) ends what links visits to the shopper
         for event, key in ordered:
             if event.kind is EventKind.WISHLIST_ADD and event.sku:
                 self._attribute(db, "wishlisted", [event.sku], str(event.session), key, event.at, tally)
