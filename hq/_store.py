@@ -145,9 +145,7 @@ class ProfileStore:
         self.url = url
         self.dropped_for_erased = 0
         self._salt = erase_salt
-        self._engine = sa.create_engine(url, pool_pre_ping=True)
-        if self._engine.dialect.name == "sqlite":
-            sa.event.listen(self._engine, "connect", _sqlite_wal)
+        self._engine = _engine(url)
         with self._engine.begin() as db:
             if self._engine.dialect.name != "sqlite":  # several workers starting at once would race to CREATE TABLE
                 db.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
@@ -164,7 +162,7 @@ class ProfileStore:
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.orders = Orders(self._engine, self.changes)
         self.stock = Stock(self._engine, committed=self.changes.written.wake)
-        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._is_erased_in)
+        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._hash)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
@@ -415,6 +413,22 @@ class ProfileStore:
 
     def _hash(self, shopper: str) -> str:
         return hashlib.sha256(f"{self._salt}:{shopper}".encode()).hexdigest()
+
+
+# Connections HQ keeps open to PostgreSQL: one per API worker thread (anyio's 40) and its own
+# followers and workers, so a busy moment neither waits for nor opens and closes connections.
+PG_POOL, PG_OVERFLOW = 48, 16
+
+
+def _engine(url: str) -> sa.Engine:
+    """HQ's engine. On PostgreSQL no ping before each use (a round trip on every request): a
+    connection the database dropped fails its one statement, which SQLAlchemy takes for a
+    disconnect and renews the whole pool; the API answers that one 503 and writers retry."""
+    if sa.make_url(url).get_backend_name() != "postgresql":
+        engine = sa.create_engine(url, pool_pre_ping=True)
+        sa.event.listen(engine, "connect", _sqlite_wal)
+        return engine
+    return sa.create_engine(url, pool_size=PG_POOL, max_overflow=PG_OVERFLOW, pool_recycle=3600)
 
 
 _ERASED = sa.select(erased.c.shopper_hash).where(erased.c.shopper_hash == sa.bindparam("shopper_hash"))
