@@ -40,7 +40,8 @@ class Hq:
         self.store = ProfileStore(url)
         self.catalog = load_catalog(demo_catalog_path())
         self.store.stock.load_catalog(self.catalog)
-        self.server = ApiServer(create_app(self.store, ApiKeys(KEYS, grants=GRANTS)), port=free_port())
+        self.app = create_app(self.store, ApiKeys(KEYS, grants=GRANTS))
+        self.server = ApiServer(self.app, port=free_port())
         self.server.start()
         self.web = httpx.Client(base_url=self.server.url, headers=WEB, timeout=30)
         self.madrid = httpx.Client(base_url=self.server.url, headers=MADRID, timeout=30)
@@ -357,6 +358,21 @@ def test_a_store_key_acts_in_its_own_store_only(hq: Hq) -> None:
     _answer(hq.bcn.post(f"/v1/stores/{OTHER}/reservations", json={"sku": BOOT, "size": "39", "kind": "collect"}),
             201)  # its own store
     _answer(hq.madrid.delete(url), 200)
+
+
+def test_a_store_key_reads_and_changes_no_shoppers_profile(hq: Hq) -> None:
+    """A key taken from a store's back office: every shopper route refuses it, and each refusal is counted."""
+    _answer(hq.web.put(f"/v1/shoppers/{SHOPPER}/wishlist/{BOOT}"), 200)
+    shopper = f"/v1/shoppers/{SHOPPER}"
+    attempts = [hq.madrid.get(shopper), hq.madrid.get(f"{shopper}/export"), hq.madrid.delete(shopper),
+                hq.madrid.put(f"{shopper}/wishlist/{BOOT}"), hq.madrid.delete(f"{shopper}/wishlist/{BOOT}"),
+                hq.madrid.put(f"{shopper}/display-name", json={"display_name": "Eve"}),
+                hq.madrid.put(f"{shopper}/consent", json={"consent": "granted"}), hq.madrid.get("/v1/changes")]
+    for answer in attempts:
+        _answer(answer, 403, "store_key")
+    assert hq.app.state.guard.stats.answers_refused["store_key"] == len(attempts)
+    assert _answer(hq.web.get(shopper), 200)["wishlist"] == [BOOT]  # untouched, and still the web shop's to read
+    assert hq.app.state.guard.stats.answers_refused["store_key"] == len(attempts)
 
 
 def test_a_sku_the_catalog_does_not_know_is_collected_at_the_price_paid_and_flagged(hq: Hq) -> None:
