@@ -65,6 +65,9 @@ from hq._webhooks import Webhooks
 from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent
 
 _VIEW_KINDS = frozenset(kind.value for kind in VIEW_KINDS)
+# A stored ``suggestion_shown`` keeps the product in view as its ``sku`` and the SKUs shown as its
+# ``detail``, joined by this (no SKU holds one); a ``visit_end`` keeps its seconds as ``detail``.
+SHOWN_SEPARATOR = " "
 
 # Any fixed number: HQ processes starting together take it before creating the tables.
 _SCHEMA_LOCK = 7_310_001
@@ -453,8 +456,19 @@ def _first_of_each(batch: Sequence[TapEvent]) -> list[TapEvent]:
 
 
 def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:
-    detail = (event.consent.value if event.consent else None) or (
+    """The events table's row: what the event says beyond its product goes in ``detail``
+    (for the version 3 kinds: the SKUs shown, a visit's seconds)."""
+    sku, detail = event.sku, (event.consent.value if event.consent else None) or (
         f"{event.key}={event.value}" if event.key else None) or event.beside or event.display_name or event.offer
+    if event.shown is not None:  # the product in view, and the suggestions shown beside it in screen order
+        sku, detail = event.beside, SHOWN_SEPARATOR.join(event.shown)
+    elif event.dwell_s is not None:
+        detail = str(event.dwell_s)
     return {"event_id": str(event.event_id), "profile_key": key, "kind": event.kind.value, "store": event.store,
-            "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session), "sku": event.sku,
+            "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session), "sku": sku,
             "detail": detail, "at": event.at, "received_at": now}
+
+
+def shown_skus(detail: str | None) -> tuple[str, ...]:
+    """The suggestions a stored ``suggestion_shown`` put on screen, in screen order (its row's ``detail``)."""
+    return tuple(detail.split(SHOWN_SEPARATOR)) if detail else ()
