@@ -1,0 +1,336 @@
+"""The dashboard's analytics page in a real headless Chromium (Playwright with Debian's chromium),
+served by HQ's app on uvicorn, over a known history stored the way ingest stores it
+(``ProfileStore.record_many``, the roll-ups in the same transaction) and an order placed
+through the orders API: every figure on the page is checked against a count made by hand
+from that history. HQ's key sees every store and picks one; a store's key sees its own
+store only, and the fleet's pages refuse its sign-in with a pointer to its analytics.
+
+Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/analytics.png from this run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from hq import ApiKeys, ApiServer, CatalogFile, FleetView, ProfileStore, create_app
+from hq._auth import Grant, KeyRole
+from hq._store import CardVisit
+from kiosk_app.demo import demo_catalog_path, free_port
+from kiosk_protocol import EventKind, Hlc, TapEvent, load_catalog, new_event
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0",
+        "madrid-staff": "madrid-staff-key-0123456789"}
+GRANTS = {"madrid-staff": Grant(KeyRole.STORE, "madrid-centro")}
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+MADRID, BARCELONA = "madrid-centro", "barcelona-diagonal"
+ZONE = ZoneInfo("Europe/Madrid")
+HOURS = {day: [{"opens": "10:00", "closes": "21:00"}] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
+BOOT, BAG, KNIT, SANDAL = "BOOT-CHELSEA-BLK", "BAG-TOTE-BRN", "KNIT-CREW-OAT", "SAND-STRAP-CML"
+expect.set_options(timeout=20_000)
+
+
+def _day() -> date:
+    """The day the history happened: two days ago in the stores' own time zone."""
+    return datetime.now(ZONE).date() - timedelta(days=2)
+
+
+def _at(hour: int, minute: int) -> datetime:
+    return datetime.combine(_day(), time(hour, minute), ZONE).astimezone(UTC)
+
+
+@dataclass
+class Visit:
+    """One kiosk session: its store and kiosk, its shopper when they agreed to link it, and its steps."""
+
+    store: str
+    kiosk: str
+    shopper: str | None
+    start: datetime
+    steps: list[tuple[EventKind, dict[str, object]]]
+
+    def events(self, first_seq: int) -> list[TapEvent]:
+        session = uuid.uuid4()
+        kinds = [(EventKind.VISIT_START, {}), *self.steps,
+                 (EventKind.VISIT_END, {"dwell_s": 20 * (len(self.steps) + 1)})]
+        events = []
+        for number, (kind, fields) in enumerate(kinds):
+            at = self.start + timedelta(seconds=20 * number)
+            if kind is EventKind.WISHLIST_ADD:
+                fields = {**fields, "hlc": str(Hlc(int(at.timestamp() * 1000), 0, self.kiosk))}
+            event = new_event(kind=kind, store=self.store, kiosk=self.kiosk, seq=first_seq + number,
+                              session=session, shopper=self.shopper, **fields)
+            events.append(event.model_copy(update={"at": at}))
+        return events
+
+
+def _view(sku: str) -> tuple[EventKind, dict[str, object]]:
+    return EventKind.PRODUCT_VIEW, {"sku": sku}
+
+
+def _suggested(sku: str, beside: str) -> list[tuple[EventKind, dict[str, object]]]:
+    return [(EventKind.SUGGESTION_SHOWN, {"shown": (sku,), "beside": beside}),
+            (EventKind.SUGGESTION_TAP, {"sku": sku, "beside": beside})]
+
+
+def _wishlisted(sku: str) -> tuple[EventKind, dict[str, object]]:
+    return EventKind.WISHLIST_ADD, {"sku": sku}
+
+
+# The known history, on one day, in the stores' local time:
+#   V1 Madrid kiosk-01 10:05, anonymous: the boots twice, the tote from a suggestion beside them
+#   V2 Madrid kiosk-01 11:20, shopper-0001: the boots, put on the wishlist
+#   V3 Madrid kiosk-02 17:40, anonymous: the jumper
+#   V4 Madrid kiosk-02 18:10, shopper-0002: the tote, the boots from a suggestion, wishlisted; ordered at 18:45
+#   V5 Madrid kiosk-01 19:30, anonymous: the sandals
+#   V6 Barcelona kiosk-01 12:00, anonymous: the boots
+def _history() -> list[Visit]:
+    return [
+        Visit(MADRID, "kiosk-01", None, _at(10, 5), [_view(BOOT), _view(BOOT), *_suggested(BAG, BOOT)]),
+        Visit(MADRID, "kiosk-01", "shopper-0001", _at(11, 20), [_view(BOOT), _wishlisted(BOOT)]),
+        Visit(MADRID, "kiosk-02", None, _at(17, 40), [_view(KNIT)]),
+        Visit(MADRID, "kiosk-02", "shopper-0002", _at(18, 10), [_view(BAG), *_suggested(BOOT, BAG), _wishlisted(BOOT)]),
+        Visit(MADRID, "kiosk-01", None, _at(19, 30), [_view(SANDAL)]),
+        Visit(BARCELONA, "kiosk-01", None, _at(12, 0), [_view(BOOT)]),
+    ]
+
+
+# What a store manager must read off the page, counted by hand from the history above.
+MADRID_TAPS_BY_HOUR = {10: 3, 11: 1, 17: 1, 18: 2, 19: 1}
+MADRID_VISITS_BY_HOUR = {10: 1, 11: 1, 17: 1, 18: 1, 19: 1}
+# sku: taps, visits, wishlisted, reserved, ordered, conversion as shown
+MADRID_TOP = [(BOOT, 4, 3, 2, 0, 1, "33.3%"), (BAG, 2, 2, 0, 0, 0, "0.0%"), (KNIT, 1, 1, 0, 0, 0, "0.0%"),
+              (SANDAL, 1, 1, 0, 0, 0, "0.0%")]
+# tap → suggestion → wishlist or reservation → order (nested: each step needs the ones before it)
+MADRID_FUNNEL = [("tap", 5, "100.0%"), ("suggestion", 2, "40.0%"), ("wishlist_or_reservation", 1, "20.0%"),
+                 ("order", 1, "20.0%")]
+# with a suggestion: V1, V4 (V4 converted); without: V2 (wishlisted), V3, V5
+MADRID_LIFT = {"with": (2, 1, "50.0%"), "without": (3, 1, "33.3%")}
+MADRID_LIFT_SHOWN = "1.50×"
+
+
+@dataclass
+class Hq:
+    url: str
+    store: ProfileStore
+
+
+def _catalog(folder: Path) -> Path:
+    """The demo catalog, its stores in Spain's time zone and open 10:00-21:00 but on Sundays."""
+    catalog = load_catalog(demo_catalog_path())
+    stores = [store.model_copy(update={"time_zone": "Europe/Madrid"}).model_validate(
+        {**store.model_dump(), "time_zone": "Europe/Madrid", "opening_hours": HOURS}) for store in catalog.stores]
+    path = folder / "master.json"
+    path.write_text(json.dumps({**catalog.model_dump(mode="json"), "stores": [s.model_dump(mode="json")
+                                                                             for s in stores]}))
+    return path
+
+
+@pytest.fixture
+def hq(fleet: FleetView, sqlite_url: str, tmp_path: Path) -> Iterator[Hq]:
+    store = ProfileStore(sqlite_url)
+    app = create_app(store, ApiKeys(KEYS, grants=GRANTS), fleet=fleet, catalog=CatalogFile(_catalog(tmp_path)))
+    server = ApiServer(app, port=free_port())
+    server.start()
+    yield Hq(server.url, store)
+    server.stop()
+    store.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_page(viewport={"width": 1360, "height": 860}, timezone_id="Europe/Madrid",
+                               locale="en-GB", accept_downloads=True)
+        browser.close()
+
+
+def _seed(hq: Hq, visits: list[Visit]) -> None:
+    """Each visit as a kiosk's batch reaches ingest (a linked visit with its checked card), then the
+    order of the shopper who bought the boots, through the orders API as the web shop places it."""
+    for number, visit in enumerate(visits):
+        cards = [CardVisit(str(e.session), visit.store, visit.kiosk, visit.shopper) for e in visit.events(1)[:1]
+                 if visit.shopper]
+        events = visit.events(100 * number + 1)
+        cards = [CardVisit(str(events[0].session), visit.store, visit.kiosk, visit.shopper)] if visit.shopper else []
+        assert len(hq.store.record_many(events, cards)) == len(events)
+
+
+def _order(hq: Hq, shopper: str, sku: str, at: datetime) -> None:
+    body = {"order_id": f"web-{uuid.uuid4().hex[:12]}", "channel": "web", "store": MADRID, "at": at.isoformat(),
+            "lines": [{"sku": sku, "size": "40", "quantity": 1, "unit_price": "129.00"}]}
+    answer = httpx.post(f"{hq.url}/v1/shoppers/{shopper}/orders", json=body, headers={"X-Api-Key": KEYS["web"]})
+    assert answer.status_code == 201, answer.text
+
+
+def _open(page: Page, hq: Hq, key: str, query: str) -> None:
+    page.goto(f"{hq.url}/fleet/analytics?{query}")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Fleet or store key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#updated")).to_have_text(_updated())
+
+
+def _updated() -> object:
+    import re
+    return re.compile(r"^Updated \d\d:\d\d$")
+
+
+def _cells(page: Page, table: str) -> list[list[str]]:
+    return [[cell.strip() for cell in row] for row in page.locator(f"#{table} tbody tr").evaluate_all(
+        "rows => rows.map(r => [...r.cells].map(c => c.innerText))")]
+
+
+def _chart(page: Page, chart: str, dataset: int) -> list[float]:
+    data: list[float] = page.evaluate(f"Chart.getChart('{chart}').data.datasets[{dataset}].data")
+    return data
+
+
+def _assert_madrid(page: Page) -> None:
+    expect(page.locator("#sum-taps")).to_have_text(str(sum(MADRID_TAPS_BY_HOUR.values())))
+    expect(page.locator("#sum-visits")).to_have_text(str(sum(MADRID_VISITS_BY_HOUR.values())))
+    expect(page.locator("#sum-ordered")).to_have_text("1")
+    assert _chart(page, "chart-hourly", 0) == [MADRID_TAPS_BY_HOUR.get(hour, 0) for hour in range(24)]
+    assert _chart(page, "chart-hourly", 1) == [MADRID_VISITS_BY_HOUR.get(hour, 0) for hour in range(24)]
+    hourly = _cells(page, "table-hourly")
+    assert [row[0] for row in hourly] == [f"{hour:02d}:00" for hour in range(24)]
+    assert [int(row[1]) for row in hourly] == [MADRID_TAPS_BY_HOUR.get(hour, 0) for hour in range(24)]
+    top = _cells(page, "table-top")
+    assert [(row[1].split("\n")[-1], *map(int, row[3:8]), row[8]) for row in top] == MADRID_TOP
+    assert top[0][1].split("\n")[0] == "Botín Chelsea negro" and top[0][2] == "footwear/boots"  # HQ's catalog
+    funnel = page.locator("#table-funnel tbody tr")
+    assert funnel.evaluate_all("rows => rows.map(r => r.dataset.step)") == [step for step, _, _ in MADRID_FUNNEL]
+    assert [(int(row[1]), row[2]) for row in _cells(page, "table-funnel")] == [(n, s) for _, n, s in MADRID_FUNNEL]
+    assert _chart(page, "chart-funnel", 0) == [n for _, n, _ in MADRID_FUNNEL]
+    lift = _cells(page, "table-lift")
+    assert [(int(row[1]), int(row[2]), row[3]) for row in lift] == [MADRID_LIFT["with"], MADRID_LIFT["without"]]
+    expect(page.locator("#lift-value")).to_have_text(MADRID_LIFT_SHOWN)
+
+
+def _csv(page: Page, table: str) -> list[dict[str, str]]:
+    with page.expect_download() as download:
+        page.locator(f"a.csv[data-table='{table}']").click()
+    text = Path(download.value.path()).read_text()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_page_shows_every_figure_of_the_history_for_hq_and_for_a_store(hq: Hq, page: Page) -> None:
+    _seed(hq, _history())
+    _order(hq, "shopper-0002", BOOT, _at(18, 45))
+    day = _day().isoformat()
+    page.goto(f"{hq.url}/fleet/")  # from the fleet's page, by its navigation
+    page.get_by_label("Fleet key").fill(KEYS["hq"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#live")).to_have_text("Live")
+    page.get_by_role("link", name="Analytics").click()
+    expect(page).to_have_url(f"{hq.url}/fleet/analytics")
+    expect(page.locator("#updated")).to_have_text(_updated())
+    expect(page.locator("#store option")).to_have_text(["Every store", "Barcelona Diagonal", "Madrid Centro"])
+
+    page.locator("#from").fill(day)
+    page.locator("#to").fill(day)
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(f"{hq.url}/fleet/analytics?from={day}&to={day}")
+    expect(page.locator("#sum-taps")).to_have_text(str(sum(MADRID_TAPS_BY_HOUR.values()) + 1))  # and Barcelona's
+    boots = page.locator("#table-top tbody tr[data-sku='BOOT-CHELSEA-BLK'] td")
+    expect(boots.nth(3)).to_have_text("5")  # four taps in Madrid, one in Barcelona
+
+    page.locator("#store").select_option(MADRID)
+    expect(page).to_have_url(f"{hq.url}/fleet/analytics?from={day}&to={day}&store={MADRID}")
+    expect(page.locator("#sum-taps")).to_have_text(str(sum(MADRID_TAPS_BY_HOUR.values())))
+    _assert_madrid(page)
+    rows = _csv(page, "top-products")
+    assert [(r["sku"], int(r["taps"]), int(r["ordered"])) for r in rows] == [(s, t, o) for s, t, _, _, _, o, _ in
+                                                                            MADRID_TOP]
+    assert [int(r["taps"]) for r in _csv(page, "hourly")] == [MADRID_TAPS_BY_HOUR.get(h, 0) for h in range(24)]
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#table-top tbody tr")).to_have_count(0)  # nothing of HQ's stays once signed out
+
+    # Madrid's manager, with the store's key: Madrid only, whatever the address asks for.
+    _open(page, hq, KEYS["madrid-staff"], f"from={day}&to={day}&store={BARCELONA}")
+    expect(page.locator("#store option")).to_have_text(["Madrid Centro"])
+    expect(page.locator("#store")).to_be_disabled()
+    _assert_madrid(page)
+    expect(page.locator("#table-uptime tbody tr[data-store='barcelona-diagonal']")).to_have_count(0)
+    assert {r["sku"] for r in _csv(page, "top-products")} == {sku for sku, *_ in MADRID_TOP}
+
+    page.goto(f"{hq.url}/fleet/")  # the fleet's own page: not for a store's key
+    expect(page.locator("#signin-error")).to_have_text("That key sees one store's analytics only, not the fleet.")
+
+
+def test_a_store_key_session_opens_only_its_store_s_analytics(hq: Hq) -> None:
+    day = _day().isoformat()
+    with httpx.Client(base_url=hq.url) as browser:
+        assert browser.post("/fleet/session", json={"key": KEYS["web"]}).status_code == 401  # a sales channel
+        assert browser.post("/fleet/session", json={"key": KEYS["madrid-staff"]}).status_code == 204
+        for path in ("/fleet/api/kiosks", "/fleet/api/offers", "/fleet/api/webhooks"):
+            assert browser.get(path).status_code == 403, path
+        mine = browser.get("/fleet/api/analytics/hourly", params={"from": day, "to": day})
+        assert mine.status_code == 200 and mine.json()["store"] == MADRID
+        other = browser.get("/fleet/api/analytics/hourly", params={"from": day, "to": day, "store": BARCELONA})
+        assert other.status_code == 403 and other.json()["error"] == "other_store"
+
+
+def _busy_history(seed: int = 18) -> list[Visit]:
+    """A fortnight of visits in both stores, busier at lunch and after work, for the screenshot."""
+    rng = random.Random(seed)
+    catalog = load_catalog(demo_catalog_path())
+    skus = [p.sku for p in catalog.products]
+    weights = [12, 4, 7, 3, 2, 6, 5, 8, 3, 9, 4, 2]
+    busy = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 7, 6, 5, 3, 4, 6, 8, 7, 4, 1, 0, 0]
+    visits = []
+    for days_ago in range(2, 16):
+        day = datetime.now(ZONE).date() - timedelta(days=days_ago)
+        for store, kiosks, scale in ((MADRID, ("kiosk-01", "kiosk-02"), 1.0), (BARCELONA, ("kiosk-01",), 0.6)):
+            for hour, weight in enumerate(busy):
+                for _ in range(rng.randint(0, round(weight * scale))):
+                    start = datetime.combine(day, time(hour, rng.randrange(60)), ZONE).astimezone(UTC)
+                    first = rng.choices(skus, weights)[0]
+                    steps = [_view(first)]
+                    if rng.random() < 0.4:
+                        steps += _suggested(rng.choice([s for s in skus if s != first]), first)
+                    shopper = f"shopper-{rng.randrange(1, 60):04d}" if rng.random() < 0.35 else None
+                    if shopper and rng.random() < 0.5:
+                        steps.append(_wishlisted(first))
+                    visits.append(Visit(store, rng.choice(kiosks), shopper, start, steps))
+    return visits
+
+
+def test_a_fortnight_reads_as_a_store_manager_expects(hq: Hq, page: Page, tmp_path: Path) -> None:
+    visits = _busy_history()
+    _seed(hq, visits)
+    kept = [v for v in visits if v.shopper and any(k is EventKind.WISHLIST_ADD for k, _ in v.steps)]
+    for visit in kept[::3]:  # a third of the shoppers who kept a product buy it later that day
+        _order(hq, str(visit.shopper), next(str(f["sku"]) for k, f in visit.steps if k is EventKind.WISHLIST_ADD),
+               visit.start + timedelta(hours=1))
+    taps = Counter(str(f["sku"]) for v in visits for k, f in v.steps
+                   if k in (EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP))
+    first = (datetime.now(ZONE).date() - timedelta(days=15)).isoformat()
+    last = datetime.now(ZONE).date().isoformat()
+    _open(page, hq, KEYS["hq"], f"from={first}&to={last}")
+    expect(page.locator("#sum-taps")).to_have_text(f"{sum(taps.values()):,}")
+    expect(page.locator("#sum-visits")).to_have_text(f"{len(visits):,}")
+    top = _cells(page, "table-top")
+    assert [(row[1].split("\n")[-1], int(row[3])) for row in top] == [
+        (sku, n) for sku, n in sorted(taps.items(), key=lambda item: (-item[1], item[0]))[:10]]
+    target = (SCREENSHOTS if os.environ.get("KIOSK_UPDATE_SCREENSHOTS") else tmp_path) / "analytics.png"
+    page.screenshot(path=str(target), full_page=True)
