@@ -33,6 +33,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hq._analytics_api import AnalyticsStats, CatalogFacts, analytics_router
+from hq._analytics_queries import AnalyticsQueries
 from hq._api_models import (
     SHOPPER_PATTERN,
     AnonymousViewIn,
@@ -126,7 +128,8 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
 
     The app's ``state.guard`` holds the guard's counters (``GuardStats``); ``state.changes``
     the change feed, whose ``close`` ends the open change streams (before the server stops);
-    ``state.orders`` the order routes' counters (``OrderStats``);
+    ``state.orders`` the order routes' counters (``OrderStats``); ``state.analytics`` the analytics
+    routes' (``AnalyticsStats``);
     ``state.phone`` the phone pages' counters (``PhoneStats``) when they are served, and
     ``state.staff`` the staff page's (``StaffStats``).
 
@@ -304,6 +307,11 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     app.state.orders = OrderStats()
     app.include_router(orders_router(store, api_key, app.state.orders, catalog))
     app.include_router(holds_router(store, api_key))  # a store's stock and reservations
+    # Analytics count each store's days in its own time zone: the catalog's stores go to the roll-ups first.
+    facts = CatalogFacts(catalog, store.analytics)
+    app.state.analytics = AnalyticsStats()
+    app.include_router(analytics_router(AnalyticsQueries(store.engine, store.uptime, facts.products), api_key,
+                                        app.state.analytics, facts))
     if phone is not None:
         app.state.phone = phone.stats
         app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's

@@ -23,6 +23,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hq._analytics import Analytics
 from hq._changes import ChangeLog, order_placed_change
 from hq._changes import append as append_changes
 from hq._schema import _KEY, metadata
@@ -112,10 +113,11 @@ class Orders:
     """Every order at HQ (``ProfileStore.orders``); ``flagged_lines`` counts stored lines by flag."""
 
     def __init__(self, engine: sa.Engine, changes: ChangeLog,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), analytics: Analytics | None = None) -> None:
         self._engine = engine
         self._changes = changes
         self._clock = clock
+        self._analytics = analytics  # what its shopper looked at before, counted as ordered
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self.flagged_lines: dict[str, int] = {}
 
@@ -146,6 +148,8 @@ class Orders:
             for number, line in enumerate(order.lines, start=1)])
         for flag in order.flagged:
             self.flagged_lines[flag] = self.flagged_lines.get(flag, 0) + 1
+        if self._analytics is not None:
+            self._analytics.order_placed_in(db, order.shopper, [line.sku for line in order.lines], order.at)
         if order.shopper:
             append_changes(db, [order_placed_change(order.shopper, order.store, order.channel, order.order_id,
                                                     len(order.lines), order.total, order.at)])

@@ -39,6 +39,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hq._analytics import Analytics
 from hq._changes import ChangeLog, reservation_change
 from hq._changes import append as append_changes
 from hq._orders import Order, OrderLine, Orders, line_flags
@@ -151,8 +152,9 @@ class Reservations:
 
     def __init__(self, engine: sa.Engine, changes: ChangeLog, orders: Orders, stock_book: Stock,
                  erased: Callable[[sa.Connection, str], bool] = lambda db, shopper: False,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), analytics: Analytics | None = None) -> None:
         self._engine = engine
+        self._analytics = analytics  # a reservation of a product looked at in a visit, counted as reserved
         self._erased = erased  # whether a shopper's profile was erased, in a transaction
         self._changes = changes
         self._orders = orders
@@ -196,6 +198,8 @@ class Reservations:
                 "note": None, "channel": channel, "created_at": now, "expires_at": expires, "updated_at": now,
                 "kiosk": kiosk, "session": session, "request_id": request_id, "revision": PENDING})
             made = _with(made, revision=stamp_pending(db, stock, reservations))
+            if self._analytics is not None:
+                self._analytics.reserved_in(db, shopper, sku, session, now)
             append_changes(db, _changes_of(gone, EXPIRY_CHANNEL, now) + _changes_of([made], channel, now))
         return made
 

@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hq._analytics import Analytics
 from hq._changes import ChangeLog, erase_change, event_changes, forget, joined_changes, start_counter
 from hq._changes import append as append_changes
 from hq._coupons import COUPON_TABLES, Coupon, Coupons, coupons
@@ -61,6 +62,7 @@ from hq._schema import (
     wishlist,
 )
 from hq._stock import Stock
+from hq._uptime import UptimeLog
 from hq._webhooks import Webhooks
 from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent
 
@@ -162,9 +164,12 @@ class ProfileStore:
         self.offers = OfferBook(self._engine)
         self.coupons = Coupons(self._engine, self.changes)
         self.merge = ProfileMerge(self._engine, self.coupons)
-        self.orders = Orders(self._engine, self.changes)
+        self.analytics = Analytics(self._engine)  # the roll-ups, kept with what they count
+        self.uptime = UptimeLog(self._engine)  # the kiosks' online spans, from the fleet view
+        self.orders = Orders(self._engine, self.changes, analytics=self.analytics)
         self.stock = Stock(self._engine, committed=self.changes.written.wake)
-        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._is_erased_in)
+        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._is_erased_in,
+                                         analytics=self.analytics)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
@@ -214,6 +219,7 @@ class ProfileStore:
                     .returning(events.c.kind, events.c.store, events.c.kiosk, events.c.sku, events.c.detail,
                                events.c.at)))
             won = self.merge.merge(db, new, now)
+            self.analytics.record_in(db, new, granted)
             append_changes(db, joined + event_changes([(e, k.removeprefix("shopper:")) for e, k in new
                                                        if k.startswith("shopper:")], won))  # last: see append
         return inserted
@@ -313,6 +319,7 @@ class ProfileStore:
             db.execute(profiles.delete().where(profiles.c.profile_key == key))
             self.orders.unlink_in(db, key)
             self.reservations.unlink_in(db, key)
+            self.analytics.forget_in(db, key)
             first = db.execute(self._insert(erased).values(shopper_hash=self._hash(shopper), erased_at=now)
                                .on_conflict_do_nothing(index_elements=["shopper_hash"])
                                .returning(erased.c.shopper_hash)).first()

@@ -234,6 +234,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             # Requests nobody takes in time: alerts on the dashboard, for the fleet's stores and the catalog's.
             fleet.watch_requests(RequestWatch(store.reservations, request_alert_minutes, stores=lambda: [
                 s.id for s in catalog.current().stores] if catalog is not None else []).alerts)
+            fleet.listen(store.uptime.follow)  # each kiosk's online spans, for analytics' uptime
             fleet.start()
             staff = StaffPage(store, StaffSessions(keys, hq_public_key), catalog, alert_minutes=request_alert_minutes)
             # An erase tells the fleet through the responder's connection: one of its own

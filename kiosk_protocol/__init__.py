@@ -69,7 +69,16 @@ from kiosk_protocol._store_messages import (
     store_requests_topic,
 )
 from kiosk_protocol._tokens import Role, Token, issue_token, public_key_from_pem, public_key_to_pem, verify_token
-from kiosk_protocol.catalog import Catalog, Product, dump_catalog, format_price, image_file, load_catalog, problems
+from kiosk_protocol.catalog import (
+    Catalog,
+    Product,
+    Store,
+    dump_catalog,
+    format_price,
+    image_file,
+    load_catalog,
+    problems,
+)
 from kiosk_protocol.contract import (
     BACKLOG_HIGH,
     EVENTS_WILDCARD,
@@ -207,6 +216,7 @@ __all__ = [
     "Role",
     "Sku",
     "StockLevel",
+    "Store",
     "StoreRequests",
     "SyncError",
     "TapEvent",

@@ -1,0 +1,206 @@
+"""What HQ's analytics answer, read from the roll-ups (``_analytics``) and the kiosks' online
+spans (``_uptime``): one query per table of ``_analytics_models``, none over the events.
+
+Days are local: each store's roll-ups are kept by its own local day, so a range of dates
+means those days in every store's own time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from hq._analytics import REACHED, analytics_stores, product_days, store_days, store_hours
+from hq._analytics_models import (
+    Funnel,
+    FunnelStep,
+    HourCount,
+    Hourly,
+    KioskUptime,
+    Lift,
+    TopProduct,
+    TopProducts,
+    Uptime,
+    VisitGroup,
+)
+from hq._uptime import UptimeLog, covered_seconds, opening_intervals
+
+LONGEST_RANGE_DAYS = 366
+DEFAULT_TOP = 20
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as ``date.weekday()`` counts, as the catalog names them
+FUNNEL_STEPS = ("tap", "suggestion", "wishlist_or_reservation", "order")
+Products = Mapping[str, tuple[str, str]]  # sku -> (name, category), from HQ's catalog
+
+
+class RangeRefused(ValueError):
+    """A date range analytics does not answer: not dates, the wrong way round, or too long."""
+
+
+@dataclass(frozen=True)
+class AnalyticsRange:
+    """Local days ``first`` to ``last`` (both included) of ``store`` (None: every store)."""
+
+    first: date
+    last: date
+    store: str | None = None
+
+    @classmethod
+    def parse(cls, first: str | None, last: str | None, store: str | None = None,
+              today: date | None = None) -> AnalyticsRange:
+        """The range of ``from``/``to`` as a caller gives them (ISO dates); ``to`` defaults to today,
+        ``from`` to 29 days before ``to``.
+
+        Raises:
+            RangeRefused: not ISO dates, ``from`` after ``to``, or longer than ``LONGEST_RANGE_DAYS``.
+        """
+        end = _date("to", last) if last else (today or datetime.now(UTC).date())
+        start = _date("from", first) if first else end - timedelta(days=29)
+        if start > end:
+            raise RangeRefused(f"from ({start}) is after to ({end})")
+        if (end - start).days + 1 > LONGEST_RANGE_DAYS:
+            raise RangeRefused(f"the range is {(end - start).days + 1} days; at most {LONGEST_RANGE_DAYS}")
+        return cls(start, end, store)
+
+    def answer_fields(self) -> dict[str, Any]:
+        """The fields every answer starts with."""
+        return {"from": self.first, "to": self.last, "store": self.store}
+
+
+def _date(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise RangeRefused(f"{name} is not a date (YYYY-MM-DD): {text[:40]!r}") from exc
+
+
+class AnalyticsQueries:
+    """The analytics answers (``GET /fleet/api/analytics/...``), from ``engine``'s roll-ups.
+
+    Args:
+        engine: HQ's profile database (``ProfileStore.engine``).
+        uptime: the kiosks' online spans (``ProfileStore.uptime``).
+        products: each SKU's name and category in HQ's catalog (none: names and categories are '').
+        clock: now, beyond which no opening hour counts in uptime.
+    """
+
+    def __init__(self, engine: sa.Engine, uptime: UptimeLog, products: Callable[[], Products] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._engine = engine
+        self._uptime = uptime
+        self._products = products or (lambda: {})
+        self._clock = clock
+
+    def top_products(self, span: AnalyticsRange, limit: int = DEFAULT_TOP) -> TopProducts:
+        """The products tapped most over the range (ties by SKU), with what came of them."""
+        t = product_days.c
+        taps = sa.func.sum(t.taps)
+        query = (sa.select(t.sku, taps, sa.func.sum(t.visits), sa.func.sum(t.wishlisted), sa.func.sum(t.reserved),
+                           sa.func.sum(t.ordered))
+                 .where(*_within(product_days, span), t.taps + t.visits > 0).group_by(t.sku)
+                 .order_by(taps.desc(), t.sku).limit(limit))
+        with self._engine.connect() as db:
+            rows = db.execute(query).all()
+        products = self._products()
+        return TopProducts(**span.answer_fields(), rows=[
+            TopProduct(sku=sku, name=products.get(sku, ("", ""))[0], category=products.get(sku, ("", ""))[1],
+                       taps=int(tapped), visits=int(seen), wishlisted=int(wished), reserved=int(held),
+                       ordered=int(bought), conversion=_share(int(bought), int(seen)))
+            for sku, tapped, seen, wished, held, bought in rows])
+
+    def hourly(self, span: AnalyticsRange) -> Hourly:
+        """Taps and visits by hour of the stores' local day, summed over the range (all 24 hours)."""
+        t = store_hours.c
+        query = (sa.select(t.hour, sa.func.sum(t.taps), sa.func.sum(t.visits))
+                 .where(*_within(store_hours, span)).group_by(t.hour))
+        with self._engine.connect() as db:
+            found = {int(hour): (int(taps), int(visits)) for hour, taps, visits in db.execute(query)}
+        return Hourly(**span.answer_fields(), rows=[
+            HourCount(hour=hour, taps=found.get(hour, (0, 0))[0], visits=found.get(hour, (0, 0))[1])
+            for hour in range(24)])
+
+    def funnel(self, span: AnalyticsRange) -> Funnel:
+        """Visits that looked at a product, then touched a suggestion, then kept something, then ordered."""
+        sums = self._store_sums(span, REACHED)
+        first = sums["reached_tap"]
+        return Funnel(**span.answer_fields(), steps=[
+            FunnelStep(step=step, visits=sums[column], share=_share(sums[column], first))
+            for step, column in zip(FUNNEL_STEPS, REACHED, strict=True)])
+
+    def lift(self, span: AnalyticsRange) -> Lift:
+        """How visits that touched a suggestion converted against those that did not."""
+        sums = self._store_sums(span, ("visits", "suggested", "converted", "suggested_converted"))
+        with_ = VisitGroup(visits=sums["suggested"], converted=sums["suggested_converted"],
+                           conversion=_share(sums["suggested_converted"], sums["suggested"]))
+        without_visits = sums["visits"] - sums["suggested"]
+        without_converted = sums["converted"] - sums["suggested_converted"]
+        without = VisitGroup(visits=without_visits, converted=without_converted,
+                             conversion=_share(without_converted, without_visits))
+        return Lift(**span.answer_fields(), with_suggestion=with_, without_suggestion=without,
+                    lift=with_.conversion / without.conversion if without.conversion else None)
+
+    def uptime(self, span: AnalyticsRange) -> Uptime:
+        """Each kiosk's share of its store's opening hours (up to now) that it was online."""
+        now = self._clock()
+        stores = self._stores([span.store] if span.store else None)
+        if span.store is not None:
+            stores.setdefault(span.store, _StoreHours(ZoneInfo("UTC"), None))
+        opening = {store: opening_intervals(hours.spells_on, hours.zone, span.first, span.last, now)
+                   for store, hours in stores.items()}
+        earliest = min((i[0][0] for i in opening.values() if i), default=now)
+        spans = self._uptime.spans([span.store] if span.store else None, earliest, now)
+        rows = []
+        for (store, kiosk), online in sorted(spans.items()):
+            hours = opening.get(store)
+            if hours is None:  # a store HQ's catalog does not list: open around the clock
+                plain = _StoreHours(ZoneInfo("UTC"), None)
+                hours = opening[store] = opening_intervals(plain.spells_on, plain.zone, span.first, span.last, now)
+            open_s = sum((end - start).total_seconds() for start, end in hours)
+            online_s = covered_seconds(hours, online)
+            rows.append(KioskUptime(store=store, kiosk=kiosk, open_hours=round(open_s / 3600, 3),
+                                    online_hours=round(online_s / 3600, 3), uptime=_share(online_s, open_s)))
+        return Uptime(**span.answer_fields(), rows=rows)
+
+    def _store_sums(self, span: AnalyticsRange, columns: Sequence[str]) -> dict[str, int]:
+        query = sa.select(*(sa.func.coalesce(sa.func.sum(store_days.c[c]), 0) for c in columns)).where(
+            *_within(store_days, span))
+        with self._engine.connect() as db:
+            row = db.execute(query).one()
+        return {column: int(value) for column, value in zip(columns, row, strict=True)}
+
+    def _stores(self, only: Sequence[str] | None) -> dict[str, _StoreHours]:
+        query = sa.select(analytics_stores.c.store, analytics_stores.c.time_zone, analytics_stores.c.opening_hours)
+        if only is not None:
+            query = query.where(analytics_stores.c.store.in_(only))
+        with self._engine.connect() as db:
+            return {store: _StoreHours(ZoneInfo(zone), json.loads(hours) if hours else None)
+                    for store, zone, hours in db.execute(query)}
+
+
+@dataclass(frozen=True)
+class _StoreHours:
+    zone: ZoneInfo
+    hours: Mapping[str, list[Mapping[str, str]]] | None  # as ``analytics_stores`` keeps them
+
+    def spells_on(self, day: date) -> list[tuple[dt.time, dt.time]]:
+        if self.hours is None:
+            return [(dt.time.min, dt.time.max)]
+        return [(dt.time.fromisoformat(s["opens"]), dt.time.fromisoformat(s["closes"]))
+                for s in self.hours.get(WEEKDAYS[day.weekday()], [])]
+
+
+def _within(table: sa.Table, span: AnalyticsRange) -> list[sa.ColumnElement[bool]]:
+    where = [table.c.day >= span.first, table.c.day <= span.last]
+    if span.store is not None:
+        where.append(table.c.store == span.store)
+    return where
+
+
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0

@@ -1,0 +1,125 @@
+"""Kiosk uptime: when each kiosk was online, kept as spans from its statuses and last wills,
+and how much of its store's opening hours those spans cover.
+
+A kiosk says it is online every 30 s and offline when it stops; its last will says offline
+when it dies. A span runs from the first online status HQ hears to the last one before the
+kiosk went offline or fell silent (no status for ``SILENT_AFTER_S``): a kiosk that went
+quiet is down from its last heartbeat on. Every HQ process's fleet view may write the
+same spans: at reading time they are merged, so none is counted twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hq._schema import metadata
+from kiosk_protocol import LinkState
+
+SILENT_AFTER_S = 90.0  # three missed heartbeats: the kiosk is down since the last one
+
+kiosk_spans = sa.Table(
+    "analytics_kiosk_spans", metadata,
+    sa.Column("store", sa.String(64), primary_key=True),
+    sa.Column("kiosk", sa.String(64), primary_key=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended", sa.Boolean, nullable=False),
+)
+sa.Index("analytics_kiosk_spans_open", kiosk_spans.c.store, kiosk_spans.c.kiosk, kiosk_spans.c.ended)
+
+Interval = tuple[datetime, datetime]
+
+
+class UptimeLog:
+    """The kiosks' online spans (``ProfileStore.uptime``), written from the fleet view's changes."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._lock = threading.Lock()  # one fleet view's changes come from its threads one at a time
+
+    def heard(self, store: str, kiosk: str, state: LinkState, seen: datetime) -> None:
+        """A kiosk's status: online (last seen at ``seen``) or offline (it was last up at ``seen``)."""
+        seen = _utc(seen)
+        with self._lock, self._engine.begin() as db:
+            span = db.execute(sa.select(kiosk_spans.c.started_at, kiosk_spans.c.last_seen).where(
+                kiosk_spans.c.store == store, kiosk_spans.c.kiosk == kiosk, sa.not_(kiosk_spans.c.ended))
+                .order_by(kiosk_spans.c.started_at.desc()).limit(1)).first()
+            this = (kiosk_spans.c.store == store, kiosk_spans.c.kiosk == kiosk)
+            if span is not None:
+                last = _utc(span.last_seen)
+                silent = (seen - last).total_seconds() > SILENT_AFTER_S
+                db.execute(kiosk_spans.update().where(*this, kiosk_spans.c.started_at == span.started_at).values(
+                    last_seen=max(last, seen) if not silent else last,
+                    ended=silent or state is LinkState.OFFLINE))
+                if not silent or state is LinkState.OFFLINE:
+                    return
+            if state is LinkState.ONLINE:
+                db.execute(self._insert(kiosk_spans).values(store=store, kiosk=kiosk, started_at=seen, last_seen=seen,
+                                                            ended=False).on_conflict_do_nothing())
+
+    def follow(self, change: object) -> None:
+        """A fleet view listener (``FleetView.listen``): every kiosk status it sees."""
+        status, seen = getattr(change, "status", None), getattr(change, "last_seen", None)
+        if status is not None and isinstance(seen, datetime):
+            self.heard(status.store, status.kiosk, status.state, seen)
+
+    def spans(self, stores: Sequence[str] | None, start: datetime,
+              end: datetime) -> dict[tuple[str, str], list[Interval]]:
+        """Every kiosk of ``stores`` (all: None) heard of before ``end``, with its spans meeting [start, end)."""
+        where = [kiosk_spans.c.started_at < end]
+        if stores is not None:
+            where.append(kiosk_spans.c.store.in_(stores))
+        found: dict[tuple[str, str], list[Interval]] = {}
+        with self._engine.connect() as db:
+            for row in db.execute(sa.select(kiosk_spans.c.store, kiosk_spans.c.kiosk, kiosk_spans.c.started_at,
+                                            kiosk_spans.c.last_seen).where(*where)):
+                spans = found.setdefault((row.store, row.kiosk), [])
+                if _utc(row.last_seen) > start:
+                    spans.append((_utc(row.started_at), _utc(row.last_seen)))
+        return found
+
+
+def opening_intervals(spells_on: Callable[[dt.date], Iterable[tuple[dt.time, dt.time]]], zone: ZoneInfo,
+                      first: dt.date, last: dt.date, until: datetime) -> list[Interval]:
+    """A store's opening hours from local day ``first`` to ``last`` (both included), in UTC, none past ``until``."""
+    found: list[Interval] = []
+    day = first
+    while day <= last:
+        for opens, closes in spells_on(day):
+            start = datetime.combine(day, opens, zone)
+            end = datetime.combine(day + timedelta(days=1), dt.time.min, zone) if closes == dt.time.max \
+                else datetime.combine(day, closes, zone)
+            start, end = start.astimezone(UTC), min(end.astimezone(UTC), until)
+            if start < end:
+                found.append((start, end))
+        day += timedelta(days=1)
+    return found
+
+
+def covered_seconds(within: Sequence[Interval], spans: Iterable[Interval]) -> float:
+    """How many seconds of ``within`` (disjoint intervals) the union of ``spans`` covers."""
+    merged: list[list[datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    total = 0.0
+    for open_start, open_end in within:
+        for start, end in merged:
+            overlap = (min(end, open_end) - max(start, open_start)).total_seconds()
+            if overlap > 0:
+                total += overlap
+    return total
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
