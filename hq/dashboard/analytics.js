@@ -22,7 +22,7 @@ const TIME = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digi
 const charts = {};
 let refreshTimer = null;
 let ownStore = null;  // a store key's store: the only one it may see
-let knownStores = new Set();
+let storeNames = new Map();  // id -> name, from HQ's catalog
 
 function isoDay(date) {
   const month = String(date.getMonth() + 1).padStart(2, "0");
@@ -197,7 +197,7 @@ function drawUptime(uptime) {
     bar.style.width = `${Math.round(Math.min(1, row.uptime) * 100)}%`;  // CSSOM: allowed by the page's CSP
     const level = uptimeClass(row);
     return el("tr", { className: `uptime-${level}`, dataset: { store: row.store, kiosk: row.kiosk } },
-      el("td", {}, storeTitle(row.store)), el("td", { className: "kiosk-id" }, row.kiosk),
+      el("td", {}, storeName(row.store)), el("td", { className: "kiosk-id" }, row.kiosk),
       el("td", { className: "num" }, HOURS.format(row.open_hours)),
       el("td", { className: "num" }, HOURS.format(row.online_hours)),
       el("td", { className: "uptime" }, el("span", { className: "uptime-cell" }, el("span", { className: "meter" }, bar),
@@ -205,24 +205,25 @@ function drawUptime(uptime) {
   }));
 }
 
-function drawSummary(hourly, funnel, uptime) {
+function drawSummary(hourly, lift, uptime) {
   const taps = hourly.rows.reduce((sum, r) => sum + r.taps, 0);
   $("sum-taps").textContent = NUMBER.format(taps);
   $("sum-visits").textContent = NUMBER.format(hourly.rows.reduce((sum, r) => sum + r.visits, 0));
-  const order = funnel.steps.find((s) => s.step === "order");
-  $("sum-ordered").textContent = order ? NUMBER.format(order.visits) : "–";
+  $("sum-converted").textContent = NUMBER.format(lift.with_suggestion.converted + lift.without_suggestion.converted);
   const open = uptime.rows.reduce((sum, r) => sum + r.open_hours, 0);
   const online = uptime.rows.reduce((sum, r) => sum + r.online_hours, 0);
   $("sum-uptime").textContent = open ? PERCENT.format(online / open) : "–";
 }
 
 function fillStores(view, answered) {
-  for (const row of answered.uptime.rows) knownStores.add(row.store);
   if (!view.store && answered.hourly.store) ownStore = answered.hourly.store;  // a store key's own store
   const select = $("store");
-  const stores = ownStore ? [ownStore] : [...knownStores, ...(view.store ? [view.store] : [])];
+  // The catalog's stores, and any a kiosk reported from that the catalog does not name.
+  const stores = ownStore ? [ownStore]
+    : [...storeNames.keys(), ...answered.uptime.rows.map((r) => r.store), ...(view.store ? [view.store] : [])];
   const options = ownStore ? [] : [el("option", { value: "" }, "Every store")];
-  for (const store of [...new Set(stores)].sort()) options.push(el("option", { value: store }, storeTitle(store)));
+  const byName = [...new Set(stores)].sort((a, b) => storeName(a).localeCompare(storeName(b)));
+  for (const store of byName) options.push(el("option", { value: store }, storeName(store)));
   select.replaceChildren(...options);
   select.value = ownStore || view.store;
   select.disabled = ownStore !== null;
@@ -238,12 +239,17 @@ function linkCsv(view) {
   }
 }
 
-async function knownFleetStores() {
-  // Only the fleet's key may list the kiosks; a store key gets 403 and sees its own store alone.
-  const response = await fetch("/fleet/api/kiosks").catch(() => null);
+// The stores of HQ's catalog the key may see (a store key: its own only), by name.
+async function knownStoresOf() {
+  const response = await fetch("/fleet/api/analytics/stores").catch(() => null);
   if (!response || !response.ok) return;
-  const fleet = await response.json();
-  for (const kiosk of fleet.kiosks) knownStores.add(kiosk.store);
+  const known = await response.json();
+  for (const store of known.stores) storeNames.set(store.id, store.name);
+  if (known.only) ownStore = known.only;
+}
+
+function storeName(id) {
+  return storeNames.get(id) || storeTitle(id);
 }
 
 function showRangeError(text) {
@@ -285,7 +291,7 @@ async function load() {
   $("signout").hidden = false;
   fillStores(view, answered);
   linkCsv(view);
-  drawSummary(answered.hourly, answered.funnel, answered.uptime);
+  drawSummary(answered.hourly, answered.lift, answered.uptime);
   drawHourly(answered.hourly);
   drawFunnel(answered.funnel);
   drawLift(answered.lift);
@@ -301,7 +307,7 @@ function showSignIn() {
   clearInterval(refreshTimer);
   refreshTimer = null;
   ownStore = null;
-  knownStores = new Set();
+  storeNames = new Map();
   for (const id of Object.keys(charts)) charts[id].destroy();
   for (const table of document.querySelectorAll("table.figures")) table.tBodies[0].replaceChildren();
   $("analytics").hidden = true;  // nothing of HQ's stays in the page once signed out
@@ -330,5 +336,5 @@ for (const button of document.querySelectorAll(".presets button")) {
 
 Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFamily;
 Chart.defaults.color = COLOURS.muted;
-wireSignIn(async () => { await knownFleetStores(); load(); }, showSignIn);
-knownFleetStores().then(load);
+wireSignIn(async () => { await knownStoresOf(); load(); }, showSignIn);
+knownStoresOf().then(load);

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import random
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -30,8 +31,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from hq import ApiKeys, ApiServer, CatalogFile, FleetView, ProfileStore, create_app
 from hq._auth import Grant, KeyRole
 from hq._store import CardVisit
+from hq._uptime import kiosk_spans
 from kiosk_app.demo import demo_catalog_path, free_port
-from kiosk_protocol import EventKind, Hlc, TapEvent, load_catalog, new_event
+from kiosk_protocol import EventKind, Hlc, LinkState, TapEvent, load_catalog, new_event
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,8 +44,12 @@ GRANTS = {"madrid-staff": Grant(KeyRole.STORE, "madrid-centro")}
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 MADRID, BARCELONA = "madrid-centro", "barcelona-diagonal"
 ZONE = ZoneInfo("Europe/Madrid")
-HOURS = {day: [{"opens": "10:00", "closes": "21:00"}] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
+HOURS = {**{day: [{"opens": "10:00", "closes": "21:00"}] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
+         "sun": [{"opens": "11:00", "closes": "20:00"}]}
+OUTAGE = (time(15, 0), time(16, 0))  # Madrid's kiosk-01 silent for an hour on the day of the history
+HEARTBEAT = timedelta(seconds=85)  # a kiosk's status comes every 30 s; under 90 s apart, HQ takes it as up
 BOOT, BAG, KNIT, SANDAL = "BOOT-CHELSEA-BLK", "BAG-TOTE-BRN", "KNIT-CREW-OAT", "SAND-STRAP-CML"
+UPDATED = re.compile(r"^Updated \d\d:\d\d$")  # the page has its answers
 expect.set_options(timeout=20_000)
 
 
@@ -54,6 +60,22 @@ def _day() -> date:
 
 def _at(hour: int, minute: int) -> datetime:
     return datetime.combine(_day(), time(hour, minute), ZONE).astimezone(UTC)
+
+
+def _open_hours(day: date) -> tuple[datetime, datetime]:
+    spell = HOURS["sun" if day.weekday() == 6 else "mon"][0]
+    opens, closes = (datetime.combine(day, time.fromisoformat(spell[end]), ZONE).astimezone(UTC)
+                     for end in ("opens", "closes"))
+    return opens, closes
+
+
+def _heartbeats(hq: Hq, store: str, kiosk: str, start: datetime, end: datetime) -> None:
+    """A kiosk online from ``start`` to ``end``, as the fleet view hands its statuses to the uptime log."""
+    seen = start
+    while seen < end:
+        hq.store.uptime.heard(store, kiosk, LinkState.ONLINE, seen)
+        seen += HEARTBEAT
+    hq.store.uptime.heard(store, kiosk, LinkState.ONLINE, end)
 
 
 @dataclass
@@ -134,12 +156,11 @@ class Hq:
 
 def _catalog(folder: Path) -> Path:
     """The demo catalog, its stores in Spain's time zone and open 10:00-21:00 but on Sundays."""
-    catalog = load_catalog(demo_catalog_path())
-    stores = [store.model_copy(update={"time_zone": "Europe/Madrid"}).model_validate(
-        {**store.model_dump(), "time_zone": "Europe/Madrid", "opening_hours": HOURS}) for store in catalog.stores]
+    catalog = json.loads(demo_catalog_path().read_text())
+    for store in catalog["stores"]:
+        store.update(time_zone="Europe/Madrid", opening_hours=HOURS)
     path = folder / "master.json"
-    path.write_text(json.dumps({**catalog.model_dump(mode="json"), "stores": [s.model_dump(mode="json")
-                                                                             for s in stores]}))
+    path.write_text(json.dumps(catalog))
     return path
 
 
@@ -167,11 +188,22 @@ def _seed(hq: Hq, visits: list[Visit]) -> None:
     """Each visit as a kiosk's batch reaches ingest (a linked visit with its checked card), then the
     order of the shopper who bought the boots, through the orders API as the web shop places it."""
     for number, visit in enumerate(visits):
-        cards = [CardVisit(str(e.session), visit.store, visit.kiosk, visit.shopper) for e in visit.events(1)[:1]
-                 if visit.shopper]
         events = visit.events(100 * number + 1)
         cards = [CardVisit(str(events[0].session), visit.store, visit.kiosk, visit.shopper)] if visit.shopper else []
         assert len(hq.store.record_many(events, cards)) == len(events)
+
+
+def _kiosks_up(hq: Hq) -> list[tuple[str, str, str, str, str]]:
+    """Madrid's two kiosks up from before opening to after closing, kiosk-01 but for ``OUTAGE``;
+    the rows the uptime table must show for them (store, kiosk, open hours, online hours, uptime)."""
+    opens, closes = _open_hours(_day())
+    early, late = opens - timedelta(minutes=10), closes + timedelta(minutes=10)
+    _heartbeats(hq, MADRID, "kiosk-01", early, _at(OUTAGE[0].hour, 0))
+    _heartbeats(hq, MADRID, "kiosk-01", _at(OUTAGE[1].hour, 0), late)
+    _heartbeats(hq, MADRID, "kiosk-02", early, late)
+    hours = (closes - opens).total_seconds() / 3600
+    return [("Madrid Centro", "kiosk-01", f"{hours:g}", f"{hours - 1:g}", f"{(hours - 1) / hours:.1%}"),
+            ("Madrid Centro", "kiosk-02", f"{hours:g}", f"{hours:g}", "100.0%")]
 
 
 def _order(hq: Hq, shopper: str, sku: str, at: datetime) -> None:
@@ -186,12 +218,7 @@ def _open(page: Page, hq: Hq, key: str, query: str) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.get_by_label("Fleet or store key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#updated")).to_have_text(_updated())
-
-
-def _updated() -> object:
-    import re
-    return re.compile(r"^Updated \d\d:\d\d$")
+    expect(page.locator("#updated")).to_have_text(UPDATED)
 
 
 def _cells(page: Page, table: str) -> list[list[str]]:
@@ -204,12 +231,14 @@ def _chart(page: Page, chart: str, dataset: int) -> list[float]:
     return data
 
 
-def _assert_madrid(page: Page) -> None:
+def _assert_madrid(page: Page, uptime: list[tuple[str, str, str, str, str]]) -> None:
     expect(page.locator("#sum-taps")).to_have_text(str(sum(MADRID_TAPS_BY_HOUR.values())))
     expect(page.locator("#sum-visits")).to_have_text(str(sum(MADRID_VISITS_BY_HOUR.values())))
-    expect(page.locator("#sum-ordered")).to_have_text("1")
+    expect(page.locator("#sum-converted")).to_have_text("2")  # V2 and V4
     assert _chart(page, "chart-hourly", 0) == [MADRID_TAPS_BY_HOUR.get(hour, 0) for hour in range(24)]
     assert _chart(page, "chart-hourly", 1) == [MADRID_VISITS_BY_HOUR.get(hour, 0) for hour in range(24)]
+    if not page.locator("#panel-hourly details").evaluate("d => d.open"):
+        page.get_by_text("Hour by hour").click()
     hourly = _cells(page, "table-hourly")
     assert [row[0] for row in hourly] == [f"{hour:02d}:00" for hour in range(24)]
     assert [int(row[1]) for row in hourly] == [MADRID_TAPS_BY_HOUR.get(hour, 0) for hour in range(24)]
@@ -223,6 +252,9 @@ def _assert_madrid(page: Page) -> None:
     lift = _cells(page, "table-lift")
     assert [(int(row[1]), int(row[2]), row[3]) for row in lift] == [MADRID_LIFT["with"], MADRID_LIFT["without"]]
     expect(page.locator("#lift-value")).to_have_text(MADRID_LIFT_SHOWN)
+    assert [tuple(row) for row in _cells(page, "table-uptime")] == uptime
+    expect(page.locator("#table-uptime tr.uptime-warn")).to_have_count(1)  # kiosk-01: down an hour of the day
+    expect(page.locator("#sum-uptime")).to_have_text(f"{(2 * float(uptime[0][2]) - 1) / (2 * float(uptime[0][2])):.1%}")
 
 
 def _csv(page: Page, table: str) -> list[dict[str, str]]:
@@ -235,6 +267,7 @@ def _csv(page: Page, table: str) -> list[dict[str, str]]:
 def test_the_page_shows_every_figure_of_the_history_for_hq_and_for_a_store(hq: Hq, page: Page) -> None:
     _seed(hq, _history())
     _order(hq, "shopper-0002", BOOT, _at(18, 45))
+    uptime = _kiosks_up(hq)
     day = _day().isoformat()
     page.goto(f"{hq.url}/fleet/")  # from the fleet's page, by its navigation
     page.get_by_label("Fleet key").fill(KEYS["hq"])
@@ -242,7 +275,7 @@ def test_the_page_shows_every_figure_of_the_history_for_hq_and_for_a_store(hq: H
     expect(page.locator("#live")).to_have_text("Live")
     page.get_by_role("link", name="Analytics").click()
     expect(page).to_have_url(f"{hq.url}/fleet/analytics")
-    expect(page.locator("#updated")).to_have_text(_updated())
+    expect(page.locator("#updated")).to_have_text(UPDATED)
     expect(page.locator("#store option")).to_have_text(["Every store", "Barcelona Diagonal", "Madrid Centro"])
 
     page.locator("#from").fill(day)
@@ -256,7 +289,7 @@ def test_the_page_shows_every_figure_of_the_history_for_hq_and_for_a_store(hq: H
     page.locator("#store").select_option(MADRID)
     expect(page).to_have_url(f"{hq.url}/fleet/analytics?from={day}&to={day}&store={MADRID}")
     expect(page.locator("#sum-taps")).to_have_text(str(sum(MADRID_TAPS_BY_HOUR.values())))
-    _assert_madrid(page)
+    _assert_madrid(page, uptime)
     rows = _csv(page, "top-products")
     assert [(r["sku"], int(r["taps"]), int(r["ordered"])) for r in rows] == [(s, t, o) for s, t, _, _, _, o, _ in
                                                                             MADRID_TOP]
@@ -269,7 +302,7 @@ def test_the_page_shows_every_figure_of_the_history_for_hq_and_for_a_store(hq: H
     _open(page, hq, KEYS["madrid-staff"], f"from={day}&to={day}&store={BARCELONA}")
     expect(page.locator("#store option")).to_have_text(["Madrid Centro"])
     expect(page.locator("#store")).to_be_disabled()
-    _assert_madrid(page)
+    _assert_madrid(page, uptime)
     expect(page.locator("#table-uptime tbody tr[data-store='barcelona-diagonal']")).to_have_count(0)
     assert {r["sku"] for r in _csv(page, "top-products")} == {sku for sku, *_ in MADRID_TOP}
 
@@ -290,47 +323,89 @@ def test_a_store_key_session_opens_only_its_store_s_analytics(hq: Hq) -> None:
         assert other.status_code == 403 and other.json()["error"] == "other_store"
 
 
-def _busy_history(seed: int = 18) -> list[Visit]:
-    """A fortnight of visits in both stores, busier at lunch and after work, for the screenshot."""
+def _busy_history(first: date, last: date, seed: int = 18) -> list[Visit]:
+    """Visits in both stores from ``first`` to ``last``, busier at lunch and after work."""
     rng = random.Random(seed)
-    catalog = load_catalog(demo_catalog_path())
-    skus = [p.sku for p in catalog.products]
-    weights = [12, 4, 7, 3, 2, 6, 5, 8, 3, 9, 4, 2]
-    busy = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 7, 6, 5, 3, 4, 6, 8, 7, 4, 1, 0, 0]
+    skus = [p.sku for p in load_catalog(demo_catalog_path()).products]
+    weights = [12, 4, 7, 3, 2, 6, 5, 8, 3, 9, 4, 2]  # the boots most, the beanie least
+    busy = [0] * 10 + [3, 5, 7, 6, 5, 3, 4, 6, 8, 7, 4] + [0] * 3  # visits an hour at most, 10:00 to 20:59
     visits = []
-    for days_ago in range(2, 16):
-        day = datetime.now(ZONE).date() - timedelta(days=days_ago)
+    day = first
+    while day <= last:
         for store, kiosks, scale in ((MADRID, ("kiosk-01", "kiosk-02"), 1.0), (BARCELONA, ("kiosk-01",), 0.6)):
             for hour, weight in enumerate(busy):
                 for _ in range(rng.randint(0, round(weight * scale))):
                     start = datetime.combine(day, time(hour, rng.randrange(60)), ZONE).astimezone(UTC)
-                    first = rng.choices(skus, weights)[0]
-                    steps = [_view(first)]
+                    looked = rng.choices(skus, weights)[0]
+                    steps = [_view(looked)] * rng.choice((1, 1, 1, 2))  # some pick it up twice
                     if rng.random() < 0.4:
-                        steps += _suggested(rng.choice([s for s in skus if s != first]), first)
+                        steps += _suggested(rng.choice([s for s in skus if s != looked]), looked)
                     shopper = f"shopper-{rng.randrange(1, 60):04d}" if rng.random() < 0.35 else None
                     if shopper and rng.random() < 0.5:
-                        steps.append(_wishlisted(first))
+                        steps.append(_wishlisted(looked))
                     visits.append(Visit(store, rng.choice(kiosks), shopper, start, steps))
+        day += timedelta(days=1)
     return visits
 
 
+# Days (counted back from the last) a kiosk was down, and from when to when, local time.
+OUTAGES = {(MADRID, "kiosk-02"): {1: (time(14, 0), time(18, 30)), 4: (time(14, 0), time(18, 30)),
+                                  9: (time(16, 0), time(17, 0))},
+           (BARCELONA, "kiosk-01"): {6: (time(0, 0), time(23, 59))}}
+
+
+def _fortnight_up(hq: Hq, first: date, last: date) -> dict[tuple[str, str], tuple[float, float]]:
+    """Each kiosk's online spans over the days, as the fleet view leaves them in the uptime log (the
+    heartbeats of a fortnight written at once), and its open and online hours counted from them."""
+    spans, hours = [], {}
+    for (store, kiosk) in [(MADRID, "kiosk-01"), (MADRID, "kiosk-02"), (BARCELONA, "kiosk-01")]:
+        open_s = online_s = 0.0
+        day = first
+        while day <= last:
+            opens, closes = _open_hours(day)
+            down = OUTAGES.get((store, kiosk), {}).get((last - day).days)
+            up = [(opens - timedelta(minutes=10), closes + timedelta(minutes=10))]
+            if down:
+                cut = [datetime.combine(day, moment, ZONE).astimezone(UTC) for moment in down]
+                up = [(start, end) for start, end in ((up[0][0], cut[0]), (cut[1], up[0][1])) if start < end]
+            spans += [{"store": store, "kiosk": kiosk, "started_at": start, "last_seen": end, "ended": True}
+                      for start, end in up]
+            open_s += (closes - opens).total_seconds()
+            online_s += sum(max(0.0, (min(end, closes) - max(start, opens)).total_seconds()) for start, end in up)
+            day += timedelta(days=1)
+        hours[(store, kiosk)] = (open_s / 3600, online_s / 3600)
+    with hq.store.engine.begin() as db:
+        db.execute(kiosk_spans.insert(), spans)
+    return hours
+
+
 def test_a_fortnight_reads_as_a_store_manager_expects(hq: Hq, page: Page, tmp_path: Path) -> None:
-    visits = _busy_history()
-    _seed(hq, visits)
+    last = datetime.now(ZONE).date() - timedelta(days=2)
+    first = last - timedelta(days=13)
+    visits = _busy_history(first, last)
+    by_day: dict[date, list[TapEvent]] = {}
+    for number, visit in enumerate(visits):  # a day's taps in one batch, as ingest takes a backlog
+        by_day.setdefault(visit.start.date(), []).extend(visit.events(100 * number + 1))
+    cards = [CardVisit(str(e.session), e.store, e.kiosk, e.shopper) for batch in by_day.values() for e in batch
+             if e.kind is EventKind.VISIT_START and e.shopper]
+    for batch in by_day.values():
+        hq.store.record_many(batch, cards)
     kept = [v for v in visits if v.shopper and any(k is EventKind.WISHLIST_ADD for k, _ in v.steps)]
-    for visit in kept[::3]:  # a third of the shoppers who kept a product buy it later that day
+    for visit in kept[::3]:  # a third of the shoppers who kept a product buy it an hour later
         _order(hq, str(visit.shopper), next(str(f["sku"]) for k, f in visit.steps if k is EventKind.WISHLIST_ADD),
                visit.start + timedelta(hours=1))
+    hours = _fortnight_up(hq, first, last)
     taps = Counter(str(f["sku"]) for v in visits for k, f in v.steps
                    if k in (EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP))
-    first = (datetime.now(ZONE).date() - timedelta(days=15)).isoformat()
-    last = datetime.now(ZONE).date().isoformat()
+
     _open(page, hq, KEYS["hq"], f"from={first}&to={last}")
     expect(page.locator("#sum-taps")).to_have_text(f"{sum(taps.values()):,}")
     expect(page.locator("#sum-visits")).to_have_text(f"{len(visits):,}")
-    top = _cells(page, "table-top")
-    assert [(row[1].split("\n")[-1], int(row[3])) for row in top] == [
+    assert [(row[1].split("\n")[-1], int(row[3])) for row in _cells(page, "table-top")] == [
         (sku, n) for sku, n in sorted(taps.items(), key=lambda item: (-item[1], item[0]))[:10]]
+    names = {MADRID: "Madrid Centro", BARCELONA: "Barcelona Diagonal"}
+    assert [tuple(row) for row in _cells(page, "table-uptime")] == [
+        (names[store], kiosk, f"{open_h:g}", f"{online_h:.1f}".removesuffix(".0"), f"{online_h / open_h:.1%}")
+        for (store, kiosk), (open_h, online_h) in sorted(hours.items())]
     target = (SCREENSHOTS if os.environ.get("KIOSK_UPDATE_SCREENSHOTS") else tmp_path) / "analytics.png"
     page.screenshot(path=str(target), full_page=True)
