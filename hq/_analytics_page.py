@@ -5,8 +5,6 @@ the caller may see: every one for HQ's key or sign-in, its own only for a store'
 page then shows that store alone). A sales channel's key is refused, as by the answers.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated
 

@@ -257,11 +257,14 @@ function showRangeError(text) {
   $("range-error").hidden = !text;
 }
 
-async function load() {
+// ``again``: the timer's refresh, which leaves the range fields as the manager may be editing them.
+async function load(again = false) {
   const view = wanted();
-  $("from").value = view.from;
-  $("to").value = view.to;
-  $("limit").value = view.limit;
+  if (!again) {
+    $("from").value = view.from;
+    $("to").value = view.to;
+    $("limit").value = view.limit;
+  }
   if (view.from > view.to) return showRangeError("The range ends before it starts: pick a later “To” day.");
   let answered;
   try {
@@ -299,7 +302,7 @@ async function load() {
   drawUptime(answered.uptime);
   $("updated").dataset.live = "live";
   $("updated").textContent = `Updated ${TIME.format(new Date())}`;
-  if (refreshTimer === null) refreshTimer = setInterval(load, REFRESH_EVERY_MS);
+  if (refreshTimer === null) refreshTimer = setInterval(() => load(true), REFRESH_EVERY_MS);
   return null;
 }
 

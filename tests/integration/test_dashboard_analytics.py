@@ -19,7 +19,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from hq._auth import Grant, KeyRole
 from hq._store import CardVisit
 from hq._uptime import kiosk_spans
 from kiosk_app.demo import demo_catalog_path, free_port
-from kiosk_protocol import EventKind, Hlc, LinkState, TapEvent, load_catalog, new_event
+from kiosk_protocol import EventKind, Hlc, LinkState, ReservationKind, TapEvent, load_catalog, new_event
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -87,9 +87,10 @@ class Visit:
     shopper: str | None
     start: datetime
     steps: list[tuple[EventKind, dict[str, object]]]
+    session: uuid.UUID = field(default_factory=uuid.uuid4)
 
     def events(self, first_seq: int) -> list[TapEvent]:
-        session = uuid.uuid4()
+        session = self.session
         kinds = [(EventKind.VISIT_START, {}), *self.steps,
                  (EventKind.VISIT_END, {"dwell_s": 20 * (len(self.steps) + 1)})]
         events = []
@@ -338,11 +339,12 @@ def _busy_history(first: date, last: date, seed: int = 18) -> list[Visit]:
                     start = datetime.combine(day, time(hour, rng.randrange(60)), ZONE).astimezone(UTC)
                     looked = rng.choices(skus, weights)[0]
                     steps = [_view(looked)] * rng.choice((1, 1, 1, 2))  # some pick it up twice
-                    if rng.random() < 0.4:
+                    suggested = rng.random() < 0.4
+                    if suggested:
                         steps += _suggested(rng.choice([s for s in skus if s != looked]), looked)
                     shopper = f"shopper-{rng.randrange(1, 60):04d}" if rng.random() < 0.35 else None
-                    if shopper and rng.random() < 0.5:
-                        steps.append(_wishlisted(looked))
+                    if shopper and rng.random() < (0.55 if suggested else 0.35):  # a suggestion helps a little
+                        steps.append(_wishlisted(str(steps[-1][1]["sku"])))
                     visits.append(Visit(store, rng.choice(kiosks), shopper, start, steps))
         day += timedelta(days=1)
     return visits
@@ -379,6 +381,29 @@ def _fortnight_up(hq: Hq, first: date, last: date) -> dict[tuple[str, str], tupl
     return hours
 
 
+def _looked_at(visit: Visit) -> set[str]:
+    return {str(f["sku"]) for k, f in visit.steps if k in (EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP)}
+
+
+def _reservations(hq: Hq, visits: list[Visit], asking: list[Visit]) -> int:
+    """A fitting-room request at the kiosk, now, for the product each of ``asking`` looked at first, in
+    the first size in stock (as the kiosk asks HQ for it). Returns how many (visit, product) pairs of
+    ``visits`` it counts as reserved, by hand: the visit that asked, and any visit of the same shopper
+    in the week before that looked at the product."""
+    hq.store.stock.load_catalog(load_catalog(demo_catalog_path()))
+    reserved: set[tuple[uuid.UUID, str]] = set()
+    for visit in asking:
+        sku = str(visit.steps[0][1]["sku"])
+        sizes = [line.size for line in hq.store.stock.of(visit.store, sku) if line.available > 0]
+        if not sizes:
+            continue
+        made = hq.store.reservations.hold(visit.store, sku, sizes[0], visit.shopper, ReservationKind.FITTING_ROOM,
+                                          None, "kiosk", kiosk=visit.kiosk, session=str(visit.session))
+        reserved |= {(v.session, sku) for v in visits if sku in _looked_at(v) and (v is visit or (
+            v.shopper == visit.shopper and made.created_at - timedelta(days=7) <= v.start <= made.created_at))}
+    return len(reserved)
+
+
 def test_a_fortnight_reads_as_a_store_manager_expects(hq: Hq, page: Page, tmp_path: Path) -> None:
     last = datetime.now(ZONE).date() - timedelta(days=2)
     first = last - timedelta(days=13)
@@ -394,6 +419,7 @@ def test_a_fortnight_reads_as_a_store_manager_expects(hq: Hq, page: Page, tmp_pa
     for visit in kept[::3]:  # a third of the shoppers who kept a product buy it an hour later
         _order(hq, str(visit.shopper), next(str(f["sku"]) for k, f in visit.steps if k is EventKind.WISHLIST_ADD),
                visit.start + timedelta(hours=1))
+    reserved = _reservations(hq, visits, [v for v in visits if v.shopper and v not in kept][::4])
     hours = _fortnight_up(hq, first, last)
     taps = Counter(str(f["sku"]) for v in visits for k, f in v.steps
                    if k in (EventKind.PRODUCT_VIEW, EventKind.SUGGESTION_TAP))
@@ -403,6 +429,11 @@ def test_a_fortnight_reads_as_a_store_manager_expects(hq: Hq, page: Page, tmp_pa
     expect(page.locator("#sum-visits")).to_have_text(f"{len(visits):,}")
     assert [(row[1].split("\n")[-1], int(row[3])) for row in _cells(page, "table-top")] == [
         (sku, n) for sku, n in sorted(taps.items(), key=lambda item: (-item[1], item[0]))[:10]]
+    page.locator("#limit").select_option("25")  # every product of the catalog
+    expect(page.locator("#table-top tbody tr")).to_have_count(len(taps))
+    assert sum(int(row[6]) for row in _cells(page, "table-top")) == reserved > 0
+    page.locator("#limit").select_option("10")
+    expect(page.locator("#table-top tbody tr")).to_have_count(10)
     names = {MADRID: "Madrid Centro", BARCELONA: "Barcelona Diagonal"}
     assert [tuple(row) for row in _cells(page, "table-uptime")] == [
         (names[store], kiosk, f"{open_h:g}", f"{online_h:.1f}".removesuffix(".0"), f"{online_h / open_h:.1%}")
