@@ -292,8 +292,9 @@ class Analytics:
                                   .where(visits.c.session.in_(sessions))).all())
         rows = [{**row, "started_at": _utc(started.get(row["session"], row["started_at"]))}
                 for _, row in sorted(firsts.items())]
-        new = set(db.execute(self._insert(visit_products).on_conflict_do_nothing(index_elements=["session", "sku"])
-                             .returning(visit_products.c.session, visit_products.c.sku), rows).tuples())
+        new = {(row.session, row.sku) for row in db.execute(
+            self._insert(visit_products).on_conflict_do_nothing(index_elements=["session", "sku"])
+            .returning(visit_products.c.session, visit_products.c.sku), rows)}
         for row in rows:
             if (row["session"], row["sku"]) in new:
                 tally.add(product_days, (row["store"], row["day"], row["sku"]), visits=1)

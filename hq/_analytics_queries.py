@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from hq._analytics import REACHED, analytics_stores, product_days, store_days, store_hours
+from hq._analytics import REACHED, analytics_stores, offer_days, product_days, store_days, store_hours
 from hq._analytics_models import (
     Funnel,
     FunnelStep,
@@ -37,6 +37,16 @@ DEFAULT_TOP = 20
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as ``date.weekday()`` counts, as the catalog names them
 FUNNEL_STEPS = ("tap", "suggestion", "wishlist_or_reservation", "order")
 Products = Mapping[str, tuple[str, str]]  # sku -> (name, category), from HQ's catalog
+
+
+@dataclass(frozen=True)
+class OfferCounts:
+    """What one offer earned over a range: its sign tapped, saved as a coupon, redeemed."""
+
+    offer: str
+    taps: int
+    saves: int
+    redemptions: int
 
 
 class RangeRefused(ValueError):
@@ -166,6 +176,18 @@ class AnalyticsQueries:
             rows.append(KioskUptime(store=store, kiosk=kiosk, open_hours=round(open_s / 3600, 3),
                                     online_hours=round(online_s / 3600, 3), uptime=_share(online_s, open_s)))
         return Uptime(**span.answer_fields(), rows=rows)
+
+    def offers(self, span: AnalyticsRange) -> list[OfferCounts]:
+        """Each offer's sign taps, coupon saves and redemptions over the range (by offer id).
+
+        With a store, the web shop's and the app's saves and redemptions (store ``online``) are not in it.
+        """
+        t = offer_days.c
+        query = (sa.select(t.offer, sa.func.sum(t.taps), sa.func.sum(t.saves), sa.func.sum(t.redemptions))
+                 .where(*_within(offer_days, span)).group_by(t.offer).order_by(t.offer))
+        with self._engine.connect() as db:
+            return [OfferCounts(offer, int(taps), int(saves), int(redeemed))
+                    for offer, taps, saves, redeemed in db.execute(query)]
 
     def _store_sums(self, span: AnalyticsRange, columns: Sequence[str]) -> dict[str, int]:
         query = sa.select(*(sa.func.coalesce(sa.func.sum(store_days.c[c]), 0) for c in columns)).where(

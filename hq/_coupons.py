@@ -31,12 +31,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hq._analytics import Analytics
 from hq._changes import ChangeLog, coupon_redeemed_change
 from hq._changes import append as append_changes
 from hq._offers import offers
 from hq._schema import _KEY, card_visits, metadata
 from hq.exceptions import Refused
-from kiosk_protocol import Offer, OfferState
+from kiosk_protocol import ONLINE_STORE, Offer, OfferState
 
 coupons = sa.Table(
     "coupons", metadata,
@@ -128,8 +129,9 @@ class Coupons:
     """Saved coupons and their redemptions (``ProfileStore.coupons``)."""
 
     def __init__(self, engine: sa.Engine, changes: ChangeLog,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), analytics: Analytics | None = None) -> None:
         self._engine = engine
+        self._analytics = analytics  # redemptions by offer, store and day
         self._changes = changes  # a redemption is a change: written through the log, which wakes its followers
         self._clock = clock
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -175,8 +177,11 @@ class Coupons:
         with self._engine.connect() as db:
             return [{**row._mapping, "redeemed_at": _utc(row.redeemed_at)} for row in db.execute(query)]
 
-    def redeem(self, shopper: str, key: str, offer_id: str, idempotency_key: str, channel: str) -> Redemption:
+    def redeem(self, shopper: str, key: str, offer_id: str, idempotency_key: str, channel: str,
+               where: str = ONLINE_STORE) -> Redemption:
         """Redeem ``shopper``'s coupon for ``offer_id`` once, or give back the redemption made with this key.
+
+        ``where``: the store it was redeemed at (``online`` for the web shop and the app).
 
         Raises:
             CouponRefused: ``no_coupon`` (404), ``offer_not_started`` (409), ``offer_ended`` (410),
@@ -208,6 +213,8 @@ class Coupons:
                 ).on_conflict_do_nothing().returning(redemptions.c.redemption_id)).first()
                 if inserted is not None:
                     left = offer.per_shopper - number
+                    if self._analytics is not None:
+                        self._analytics.redeemed_in(db, where, offer_id, now)
                     append_changes(db, [coupon_redeemed_change(shopper, channel, offer_id, redemption_id, left, now)])
                     return Redemption(redemption_id, offer_id, number, channel, now, left)
             rival = self._by_key(db, key, offer_id, idempotency_key)  # the same key, redeemed at the same instant

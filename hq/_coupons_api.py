@@ -27,10 +27,10 @@ from pydantic import BaseModel, Field
 
 from hq._api_models import SHOPPER_PATTERN, ApiError, CouponOut, error_responses
 from hq._coupons import Coupon, CouponRefused, Redemption, save_refusal
-from hq._guard import authenticated_channel
+from hq._guard import authenticated_channel, authenticated_grant
 from hq._store import ProfileStore, shopper_key
 from hq.exceptions import ApiRefusal
-from kiosk_protocol import OFFER_ID_PATTERN, EventKind, Hlc
+from kiosk_protocol import OFFER_ID_PATTERN, ONLINE_STORE, EventKind, Hlc
 
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}$"  # printable ASCII, no spaces: what a client's UUID or token is
 
@@ -129,7 +129,7 @@ def coupons_router(store: ProfileStore, api_key: APIKeyHeader, record_change: Re
         404: refused("no_coupon", "the shopper never saved this offer (or `unknown_offer`: not an offer id)"),
         409: refused("already_redeemed", "no redemption left (or `offer_not_started`: before its start)"),
         410: refused("offer_ended", "the offer has ended (or `erased`: the profile was erased)")})
-    def redeem_coupon(shopper: Shopper, offer: OfferPath, channel: Channel,
+    def redeem_coupon(request: Request, shopper: Shopper, offer: OfferPath, channel: Channel,
                       idempotency_key: Annotated[str, Header(pattern=IDEMPOTENCY_KEY, description=(
                           "Required: one per redemption the channel means to make; a retry with the same key "
                           "answers the same redemption."))]) -> RedemptionOut:
@@ -137,7 +137,8 @@ def coupons_router(store: ProfileStore, api_key: APIKeyHeader, record_change: Re
         not_erased(shopper)
         offer = well_formed(offer)
         try:
-            made = store.coupons.redeem(shopper, shopper_key(shopper), offer, idempotency_key, channel)
+            made = store.coupons.redeem(shopper, shopper_key(shopper), offer, idempotency_key, channel,
+                                        where=authenticated_grant(request).store or ONLINE_STORE)
         except CouponRefused as exc:
             raise ApiRefusal(exc.status, exc.error, exc.detail) from exc
         return redemption_out(shopper, made)

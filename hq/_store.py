@@ -162,9 +162,9 @@ class ProfileStore:
         self.webhooks = Webhooks(self._engine, self.changes)  # their tables are created with the rest
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push
         self.offers = OfferBook(self._engine)
-        self.coupons = Coupons(self._engine, self.changes)
-        self.merge = ProfileMerge(self._engine, self.coupons)
         self.analytics = Analytics(self._engine)  # the roll-ups, kept with what they count
+        self.coupons = Coupons(self._engine, self.changes, analytics=self.analytics)
+        self.merge = ProfileMerge(self._engine, self.coupons)
         self.uptime = UptimeLog(self._engine)  # the kiosks' online spans, from the fleet view
         self.orders = Orders(self._engine, self.changes, analytics=self.analytics)
         self.stock = Stock(self._engine, committed=self.changes.written.wake)
