@@ -156,7 +156,7 @@ class Hq:
 
 
 def _catalog(folder: Path) -> Path:
-    """The demo catalog, its stores in Spain's time zone and open 10:00-21:00 but on Sundays."""
+    """The demo catalog, its stores in Spain's time zone, open 10:00-21:00 (Sundays 11:00-20:00)."""
     catalog = json.loads(demo_catalog_path().read_text())
     for store in catalog["stores"]:
         store.update(time_zone="Europe/Madrid", opening_hours=HOURS)
@@ -186,8 +186,7 @@ def page() -> Iterator[Page]:
 
 
 def _seed(hq: Hq, visits: list[Visit]) -> None:
-    """Each visit as a kiosk's batch reaches ingest (a linked visit with its checked card), then the
-    order of the shopper who bought the boots, through the orders API as the web shop places it."""
+    """Each visit as a kiosk's batch reaches ingest (a linked visit with its checked card)."""
     for number, visit in enumerate(visits):
         events = visit.events(100 * number + 1)
         cards = [CardVisit(str(events[0].session), visit.store, visit.kiosk, visit.shopper)] if visit.shopper else []
@@ -208,8 +207,11 @@ def _kiosks_up(hq: Hq) -> list[tuple[str, str, str, str, str]]:
 
 
 def _order(hq: Hq, shopper: str, sku: str, at: datetime) -> None:
+    """The shopper buys one of ``sku`` (its first size) from the web shop, through the orders API."""
+    product = load_catalog(demo_catalog_path()).product(sku)
+    assert product is not None
     body = {"order_id": f"web-{uuid.uuid4().hex[:12]}", "channel": "web", "store": MADRID, "at": at.isoformat(),
-            "lines": [{"sku": sku, "size": "40", "quantity": 1, "unit_price": "129.00"}]}
+            "lines": [{"sku": sku, "size": product.sizes[0], "quantity": 1, "unit_price": f"{product.price:.2f}"}]}
     answer = httpx.post(f"{hq.url}/v1/shoppers/{shopper}/orders", json=body, headers={"X-Api-Key": KEYS["web"]})
     assert answer.status_code == 201, answer.text
 
