@@ -11,8 +11,9 @@ ever scans the events.
 - **Visits.** A visit is a kiosk session (``analytics_visits``, one row each): it starts at
   the first of its events HQ stores (a version 3 kiosk's ``visit_start``). Its flags say how
   far it got: a product looked at, a suggestion touched, something kept (wishlist or
-  reservation), an order; each flag turns once, by one conditional UPDATE, so concurrent
-  ingest workers count it once.
+  reservation), an order; and whether its shopper signed in, consented, and when it ended.
+  Its row is read locked before a flag is turned, so concurrent ingest workers count each
+  turn once.
 - **Attribution.** A product looked at in a visit (``analytics_visit_products``) is
   wishlisted, reserved or ordered when that happens in the same visit, or by the visit's
   shopper (a visit the shopper agreed to link) within ``ATTRIBUTION_DAYS`` of its start, in
@@ -20,13 +21,17 @@ ever scans the events.
   their own transactions.
 - **The funnel is nested:** a visit reaches a step when it did that step and every step
   before it (a product looked at → a suggestion touched → kept → ordered).
-- **Nobody in it.** The counts name no shopper. Only the attribution rows of a linked visit
-  hold its profile key, until an erase (``forget_in``) takes it off: the counts stay, the
-  link to the person goes.
+- **Nobody in it.** The counts name no shopper. Only a linked visit's row holds its profile
+  key (for what the shopper keeps or buys later), until an erase (``forget_in``) takes it
+  off: the counts stay, the link to the person goes.
+- **Few statements.** A batch's counters are summed in Python and written at its end, one
+  upsert per table (PostgreSQL: one statement of arrays for all of them, whose text never
+  changes, so it is never compiled again), keys sorted so that workers lock rows in one order.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -40,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hq._schema import _KEY, metadata
-from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, EventKind, Store, TapEvent
+from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, Store, TapEvent
 
 ATTRIBUTION_DAYS = 7  # a linked visit's shopper keeping or buying a product it looked at, this many days after
 _ZONES_FRESH_S = 60.0  # how long an ingest worker trusts the stores' time zones it read (another process writes them)
@@ -66,7 +71,7 @@ visits = sa.Table(
     sa.Column("day", sa.Date, nullable=False),  # local, in the store's time zone
     sa.Column("hour", sa.SmallInteger, nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("profile_key", _KEY, nullable=True, index=True),  # only a linked visit's, until an erase
+    sa.Column("profile_key", _KEY, nullable=True),  # only a linked visit's, until an erase
     *(sa.Column(flag, sa.Boolean, nullable=False, default=False) for flag in (
         "viewed", "suggested", "kept", "ordered", "signed_in", "consented", "ended")),
     sa.Column("dwell_s", sa.Integer, nullable=True),
@@ -76,42 +81,34 @@ visit_products = sa.Table(
     sa.Column("session", sa.String(36), primary_key=True),
     sa.Column("sku", sa.String(32), primary_key=True),
     sa.Column("store", sa.String(64), nullable=False),
-    sa.Column("day", sa.Date, nullable=False),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),  # the visit's start, for attribution
-    sa.Column("profile_key", _KEY, nullable=True),
+    sa.Column("day", sa.Date, nullable=False),  # of its first view
     *(sa.Column(flag, sa.Boolean, nullable=False, default=False) for flag in ("wishlisted", "reserved", "ordered")),
 )
-# A shopper's products looked at, for what they keep or buy later (only linked visits have a key).
-sa.Index("analytics_visit_products_shopper", visit_products.c.profile_key, visit_products.c.sku,
-         visit_products.c.started_at)
+# A shopper's linked visits, for what they keep or buy later.
+sa.Index("analytics_visits_shopper", visits.c.profile_key, visits.c.started_at)
 
 
 def _counts(name: str, keys: Sequence[sa.Column[Any]], counters: Sequence[str]) -> sa.Table:
-    table = sa.Table(name, metadata, *keys, *(sa.Column(c, sa.BigInteger, nullable=False, default=0)
-                                               for c in counters))
-    sa.Index(f"{name}_by_day", table.c.day)  # every store's days, for the fleet-wide answers
-    return table
+    """A table of counters by local day first: a range of days, of one store or of all, is one index range."""
+    return sa.Table(name, metadata, sa.Column("day", sa.Date, primary_key=True), *keys,
+                    *(sa.Column(c, sa.BigInteger, nullable=False, default=0) for c in counters))
 
 
 def _store() -> sa.Column[Any]:
     return sa.Column("store", sa.String(64), primary_key=True)
 
 
-def _day() -> sa.Column[Any]:
-    return sa.Column("day", sa.Date, primary_key=True)
-
-
-product_days = _counts("analytics_product_days", [_store(), _day(), sa.Column("sku", sa.String(32), primary_key=True)],
+product_days = _counts("analytics_product_days", [_store(), sa.Column("sku", sa.String(32), primary_key=True)],
                        ["taps", "visits", "wishlisted", "reserved", "ordered", "shown", "suggestion_taps"])
-store_hours = _counts("analytics_store_hours", [_store(), _day(), sa.Column("hour", sa.SmallInteger, primary_key=True)],
+store_hours = _counts("analytics_store_hours", [_store(), sa.Column("hour", sa.SmallInteger, primary_key=True)],
                       ["taps", "visits"])
-store_days = _counts("analytics_store_days", [_store(), _day()], [
+store_days = _counts("analytics_store_days", [_store()], [
     "visits", "signed_in", "consented", "ended", "dwell_s", "handoffs", "shown", "suggestion_taps",
     "reached_tap", "reached_suggestion", "reached_kept", "reached_order", "suggested", "converted",
     "suggested_converted"])
-kiosk_days = _counts("analytics_kiosk_days", [_store(), sa.Column("kiosk", sa.String(64), primary_key=True), _day()],
+kiosk_days = _counts("analytics_kiosk_days", [_store(), sa.Column("kiosk", sa.String(64), primary_key=True)],
                      ["taps", "visits", "ended", "dwell_s"])
-offer_days = _counts("analytics_offer_days", [_store(), _day(), sa.Column("offer", sa.String(48), primary_key=True)],
+offer_days = _counts("analytics_offer_days", [_store(), sa.Column("offer", sa.String(48), primary_key=True)],
                      ["taps", "saves", "redemptions"])
 COUNT_TABLES = (product_days, store_hours, store_days, kiosk_days, offer_days)  # written in this order, always
 ANALYTICS_TABLES = (analytics_stores, visits, visit_products, *COUNT_TABLES)
@@ -135,30 +132,87 @@ class _Tally:
 
     def __init__(self) -> None:
         self._deltas: dict[sa.Table, dict[tuple[Any, ...], Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        self.turned: dict[str, list[Any]] | None = None  # PostgreSQL: visits' flags, written with the counters
 
     def add(self, table: sa.Table, key: tuple[Any, ...], **counts: int) -> None:
         self._deltas[table][key].update(counts)
 
     def flush(self, db: sa.Connection, insert: Any) -> None:
-        for table in COUNT_TABLES:
-            deltas = self._deltas.get(table)
-            if not deltas:
-                continue
+        tables = tuple(table for table in COUNT_TABLES if self._deltas.get(table))
+        if db.dialect.name == "postgresql":  # one statement of arrays for every table, its text always the same
+            if tables or self.turned:
+                db.execute(_array_upserts(tables, self.turned is not None), {
+                    **(self.turned or {}), **{f"{table.name}_{name}": values for table in tables
+                                              for name, values in self._columns(table).items()}})
+            return
+        for table in tables:
             keys = [c.name for c in table.primary_key.columns]
-            counters = [c.name for c in table.columns if c.name not in keys]
-            rows = [{**dict(zip(keys, key, strict=True)), **{c: deltas[key][c] for c in counters}}
-                    for key in sorted(deltas)]
+            columns = self._columns(table)
+            rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
             statement = insert(table)
-            db.execute(statement.on_conflict_do_update(
-                index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in counters}), rows)
+            db.execute(statement.on_conflict_do_update(index_elements=keys, set_={
+                c: table.c[c] + statement.excluded[c] for c in columns if c not in keys}), rows)
+
+    def _columns(self, table: sa.Table) -> dict[str, list[Any]]:
+        """The table's deltas as one list per column, in key order."""
+        deltas = self._deltas[table]
+        ordered = sorted(deltas)
+        keys = [c.name for c in table.primary_key.columns]
+        columns = {name: [key[i] for key in ordered] for i, name in enumerate(keys)}
+        columns.update({c.name: [deltas[key][c.name] for key in ordered] for c in table.columns if c.name not in keys})
+        return columns
+
+
+_ARRAY_TYPES = {sa.String: "varchar[]", sa.Date: "date[]", sa.SmallInteger: "smallint[]", sa.BigInteger: "bigint[]",
+                sa.Integer: "integer[]", sa.Boolean: "boolean[]", sa.DateTime: "timestamptz[]"}
+
+
+@functools.cache
+def _array_insert(table: sa.Table) -> sa.TextClause:
+    """PostgreSQL: insert rows given as one array per column, those whose key is new; returns their keys."""
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    arrays = ", ".join(f"CAST(:{c.name} AS {_ARRAY_TYPES[type(c.type)]})" for c in table.columns)
+    return sa.text(f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) SELECT * FROM "
+                   f"unnest({arrays}) ON CONFLICT ({keys}) DO NOTHING RETURNING {keys}")
+
+
+def insert_new(db: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> set[tuple[Any, ...]]:
+    """Insert those of ``rows`` (every column given, keys unique) whose key is not stored yet; their keys.
+
+    On PostgreSQL one statement of arrays whatever the rows' number, so it is never compiled again.
+    """
+    if not rows:
+        return set()
+    if db.dialect.name == "postgresql":
+        found = db.execute(_array_insert(table), {c.name: [row[c.name] for row in rows] for c in table.columns})
+    else:
+        found = db.execute(sqlite.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns),
+                           list(rows))
+    return {tuple(row) for row in found}
+
+
+@functools.cache
+def _array_upserts(tables: tuple[sa.Table, ...], turn: bool) -> sa.TextClause:
+    """PostgreSQL: add counter rows given as one array per column (``unnest``; keys unique in each), to
+    every table in ``tables`` in one statement, in their order; with ``turn``, first turn visits' flags."""
+    parts = [f"turned AS ({_TURN_ARRAYS})"] if turn else []
+    for table in tables:
+        keys = [c.name for c in table.primary_key.columns]
+        counters = [c.name for c in table.columns if c.name not in keys]
+        arrays = ", ".join(f"CAST(:{table.name}_{c.name} AS {_ARRAY_TYPES[type(c.type)]})" for c in table.columns)
+        added = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in counters)
+        parts.append(f"{table.name}_added AS (INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "
+                     f"SELECT * FROM unnest({arrays}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added})")
+    return sa.text(f"WITH {', '.join(parts)} SELECT 1")
 
 
 class Analytics:
     """The roll-ups (``ProfileStore.analytics``): fed by ingest, orders and reservations, read by
     ``AnalyticsQueries``."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, enabled: bool = True) -> None:
         self._engine = engine
+        self.enabled = enabled  # off: nothing is counted (to measure what the roll-ups cost ingest)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._zones: dict[str, zoneinfo.ZoneInfo] = {}
         self._zones_read = -_ZONES_FRESH_S
@@ -185,21 +239,24 @@ class Analytics:
         ``granted`` maps the sessions whose shopper granted consent in this batch to their
         profile key: those visits become linked.
         """
+        if not self.enabled or not stored:
+            return
         tally = _Tally()
         ordered = sorted(stored, key=lambda pair: pair[0].at)
         kiosk = [(e, k) for e, k in ordered if e.store != ONLINE_STORE]
         zones = self._zones_for(db, {e.store for e, _ in ordered})
         local = {str(e.event_id): _local(e.at, zones[e.store]) for e, _ in ordered}
-        self._start_visits(db, kiosk, local, tally)
-        views = [(e, k) for e, k in kiosk if e.kind in _VIEWS]
-        self._count_views(db, views, local, tally)
+        known: dict[str, Any] = {}
+        self._start_visits(db, kiosk, local, tally, known)
+        self._count_views(db, [(e, k) for e, k in kiosk if e.kind in _VIEWS], local, tally)
         for event, _ in ordered:
-            self._count_event(db, event, local[str(event.event_id)], tally)
-        self._flip(db, "signed_in", {str(e.session) for e, _ in kiosk if e.shopper}, tally)
-        kiosk_granted = {session: key for session, key in granted.items()
-                         if any(str(e.session) == session for e, _ in kiosk)}
-        self._flip(db, "consented", set(kiosk_granted), tally)
+            self._count_event(event, local[str(event.event_id)], tally)
+        attributing = any(e.kind is EventKind.WISHLIST_ADD for e, _ in ordered)  # reads the flags again
+        self._turn_flags(db, kiosk, granted, tally, known, now=attributing)
         self._link(db, granted)
+        for key in sorted({f"shopper:{e.shopper}" for e, _ in ordered if e.kind is EventKind.CONSENT and e.shopper
+                           and e.consent is not ConsentStatus.GRANTED}):
+            self.forget_in(db, key)  # a consent withdrawn (or refused) ends what links visits to the shopper
         for event, key in ordered:
             if event.kind is EventKind.WISHLIST_ADD and event.sku:
                 self._attribute(db, "wishlisted", [event.sku], str(event.session), key, event.at, tally)
@@ -207,7 +264,7 @@ class Analytics:
 
     def order_placed_in(self, db: sa.Connection, shopper: str | None, skus: Collection[str], at: datetime) -> None:
         """An order just placed: the products its shopper looked at in linked visits are ordered."""
-        if shopper and skus:
+        if self.enabled and shopper and skus:
             tally = _Tally()
             self._attribute(db, "ordered", sorted(set(skus)), None, f"shopper:{shopper}", at, tally)
             tally.flush(db, self._insert)
@@ -215,21 +272,24 @@ class Analytics:
     def reserved_in(self, db: sa.Connection, shopper: str | None, sku: str, session: str | None,
                     at: datetime) -> None:
         """A reservation just made (in visit ``session`` when asked at a kiosk)."""
+        if not self.enabled:
+            return
         tally = _Tally()
         self._attribute(db, "reserved", [sku], session, f"shopper:{shopper}" if shopper else None, at, tally)
         tally.flush(db, self._insert)
 
     def redeemed_in(self, db: sa.Connection, store: str, offer: str, at: datetime) -> None:
         """A coupon redeemed (``store``: where, or ``online``)."""
+        if not self.enabled:
+            return
         tally = _Tally()
         day, _ = _local(at, self._zones_for(db, {store})[store])
-        tally.add(offer_days, (store, day, offer), redemptions=1)
+        tally.add(offer_days, (day, store, offer), redemptions=1)
         tally.flush(db, self._insert)
 
     def forget_in(self, db: sa.Connection, key: str) -> None:
         """Take profile ``key`` off every visit it was linked to (an erase); the counts stay."""
-        for table in (visits, visit_products):
-            db.execute(table.update().where(table.c.profile_key == key).values(profile_key=None))
+        db.execute(visits.update().where(visits.c.profile_key == key).values(profile_key=None))
 
     def zone_of(self, store: str) -> zoneinfo.ZoneInfo:
         """The time zone analytics count ``store``'s days in (UTC for a store HQ's catalog does not list)."""
@@ -249,7 +309,8 @@ class Analytics:
             return {store: self._zones.get(store, _UTC_ZONE) for store in stores}
 
     def _start_visits(self, db: sa.Connection, kiosk: Sequence[tuple[TapEvent, str]],
-                      local: Mapping[str, tuple[date, int]], tally: _Tally) -> None:
+                      local: Mapping[str, tuple[date, int]], tally: _Tally, known: dict[str, Any]) -> None:
+        """The batch's new visits (counted); on PostgreSQL, every visit of the batch read into ``known``, locked."""
         firsts: dict[str, tuple[TapEvent, str]] = {}
         for event, key in kiosk:
             firsts.setdefault(str(event.session), (event, key))
@@ -257,71 +318,105 @@ class Analytics:
             return
         rows = [{"session": session, "store": e.store, "kiosk": e.kiosk, "day": local[str(e.event_id)][0],
                  "hour": local[str(e.event_id)][1], "started_at": _utc(e.at), "profile_key": _linked_key(e, k),
-                 **dict.fromkeys(("viewed", "suggested", "kept", "ordered", "signed_in", "consented", "ended"),
-                                 False)}
+                 "dwell_s": None, **dict.fromkeys(_FLAGS, False)}
                 for session, (e, k) in sorted(firsts.items())]
-        started = set(db.execute(self._insert(visits).on_conflict_do_nothing(index_elements=["session"])
-                                 .returning(visits.c.session), rows).scalars())
+        if db.dialect.name == "postgresql":
+            found = db.execute(_UPSERT_VISITS, {c.name: [row[c.name] for row in rows] for c in visits.columns}).all()
+            started = {(row.session,) for row in found if row.inserted}
+            known.update({row.session: row for row in found})
+        else:
+            started = insert_new(db, visits, rows)
         for row in rows:
-            if row["session"] in started:
+            if (row["session"],) in started:
                 store, day = row["store"], row["day"]
-                tally.add(store_days, (store, day), visits=1)
-                tally.add(store_hours, (store, day, row["hour"]), visits=1)
-                tally.add(kiosk_days, (store, row["kiosk"], day), visits=1)
+                tally.add(store_days, (day, store), visits=1)
+                tally.add(store_hours, (day, store, row["hour"]), visits=1)
+                tally.add(kiosk_days, (day, store, row["kiosk"]), visits=1)
 
     def _count_views(self, db: sa.Connection, views: Sequence[tuple[TapEvent, str]],
                      local: Mapping[str, tuple[date, int]], tally: _Tally) -> None:
         if not views:
             return
         firsts: dict[tuple[str, str], dict[str, Any]] = {}
-        for event, key in views:
+        for event, _ in views:
             day, hour = local[str(event.event_id)]
             sku = str(event.sku)
-            tally.add(product_days, (event.store, day, sku), taps=1,
+            tally.add(product_days, (day, event.store, sku), taps=1,
                       suggestion_taps=int(event.kind is EventKind.SUGGESTION_TAP))
-            tally.add(store_hours, (event.store, day, hour), taps=1)
-            tally.add(kiosk_days, (event.store, event.kiosk, day), taps=1)
+            tally.add(store_hours, (day, event.store, hour), taps=1)
+            tally.add(kiosk_days, (day, event.store, event.kiosk), taps=1)
             if event.kind is EventKind.SUGGESTION_TAP:
-                tally.add(store_days, (event.store, day), suggestion_taps=1)
-            firsts.setdefault((str(event.session), sku), {
-                "session": str(event.session), "sku": sku, "store": event.store, "day": day,
-                "started_at": _utc(event.at), "profile_key": _linked_key(event, key),
-                "wishlisted": False, "reserved": False, "ordered": False})
-        sessions = sorted({session for session, _ in firsts})
-        started = dict(db.execute(sa.select(visits.c.session, visits.c.started_at)
-                                  .where(visits.c.session.in_(sessions))).all())
-        rows = [{**row, "started_at": _utc(started.get(row["session"], row["started_at"]))}
-                for _, row in sorted(firsts.items())]
-        new = {(row.session, row.sku) for row in db.execute(
-            self._insert(visit_products).on_conflict_do_nothing(index_elements=["session", "sku"])
-            .returning(visit_products.c.session, visit_products.c.sku), rows)}
+                tally.add(store_days, (day, event.store), suggestion_taps=1)
+            firsts.setdefault((str(event.session), sku), {"session": str(event.session), "sku": sku,
+                                                          "store": event.store, "day": day, "wishlisted": False,
+                                                          "reserved": False, "ordered": False})
+        rows = [row for _, row in sorted(firsts.items())]
+        new = insert_new(db, visit_products, rows)
         for row in rows:
             if (row["session"], row["sku"]) in new:
-                tally.add(product_days, (row["store"], row["day"], row["sku"]), visits=1)
-        self._flip(db, "viewed", set(sessions), tally)
-        self._flip(db, "suggested", {str(e.session) for e, _ in views if e.kind is EventKind.SUGGESTION_TAP}, tally)
+                tally.add(product_days, (row["day"], row["store"], row["sku"]), visits=1)
 
-    def _count_event(self, db: sa.Connection, event: TapEvent, when: tuple[date, int], tally: _Tally) -> None:
+    def _count_event(self, event: TapEvent, when: tuple[date, int], tally: _Tally) -> None:
         day, store = when[0], event.store
         if event.kind is EventKind.OFFER_TAP and event.offer:
-            tally.add(offer_days, (store, day, event.offer), taps=1)
+            tally.add(offer_days, (day, store, event.offer), taps=1)
         elif event.kind is EventKind.COUPON_SAVE and event.offer:
-            tally.add(offer_days, (store, day, event.offer), saves=1)
+            tally.add(offer_days, (day, store, event.offer), saves=1)
         elif store == ONLINE_STORE:
             return
         elif event.kind is EventKind.SUGGESTION_SHOWN and event.shown:
-            tally.add(store_days, (store, day), shown=len(event.shown))
+            tally.add(store_days, (day, store), shown=len(event.shown))
             for sku in event.shown:
-                tally.add(product_days, (store, day, sku), shown=1)
+                tally.add(product_days, (day, store, sku), shown=1)
         elif event.kind is EventKind.HANDOFF:
-            tally.add(store_days, (store, day), handoffs=1)
-        elif event.kind is EventKind.VISIT_END and event.dwell_s is not None:
-            ended = db.execute(visits.update().where(visits.c.session == str(event.session), sa.not_(visits.c.ended))
-                               .values(ended=True, dwell_s=event.dwell_s)
-                               .returning(visits.c.store, visits.c.kiosk, visits.c.day)).first()
-            if ended is not None:  # counted on the day the visit started, like the rest of it
-                tally.add(store_days, (ended.store, ended.day), ended=1, dwell_s=event.dwell_s)
-                tally.add(kiosk_days, (ended.store, ended.kiosk, ended.day), ended=1, dwell_s=event.dwell_s)
+            tally.add(store_days, (day, store), handoffs=1)
+
+    def _turn_flags(self, db: sa.Connection, kiosk: Sequence[tuple[TapEvent, str]], granted: Mapping[str, str],
+                    tally: _Tally, known: Mapping[str, Any], now: bool) -> None:
+        """Turn on what the batch's visits did (a view, a suggestion touched, a sign-in, a consent, an
+        end with its dwell) and count each visit's changes once: its rows are locked while read, so a
+        concurrent worker reads them after this transaction, as changed."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        dwell: dict[str, int] = {}
+        for event, _ in kiosk:
+            session = str(event.session)
+            if event.kind in _VIEWS:
+                wanted[session].add("viewed")
+            if event.kind is EventKind.SUGGESTION_TAP:
+                wanted[session].add("suggested")
+            if event.shopper:
+                wanted[session].add("signed_in")
+            if session in granted:
+                wanted[session].add("consented")
+            if event.kind is EventKind.VISIT_END and event.dwell_s is not None:
+                wanted[session].add("ended")
+                dwell.setdefault(session, event.dwell_s)
+        if not wanted:
+            return
+        read = sa.select(visits.c.session, visits.c.store, visits.c.kiosk, visits.c.day, *_FLAG_COLUMNS).where(
+            visits.c.session.in_(sorted(wanted))).order_by(visits.c.session)
+        changed = []
+        rows = [known[session] for session in sorted(wanted) if session in known] if known else db.execute(
+            read.with_for_update() if db.dialect.name == "postgresql" else read)
+        for row in rows:
+            before = {flag: bool(getattr(row, flag)) for flag in _FLAGS}
+            turned = {flag for flag in wanted[row.session] if not before[flag]}
+            if not turned:
+                continue
+            after = {**before, **dict.fromkeys(turned, True)}
+            _count_turn(tally, row.store, row.day, before, after)
+            if "ended" in turned:
+                tally.add(store_days, (row.day, row.store), ended=1, dwell_s=dwell[row.session])
+                tally.add(kiosk_days, (row.day, row.store, row.kiosk), ended=1, dwell_s=dwell[row.session])
+            changed.append({"turned_session": row.session, "turned_dwell": dwell.get(row.session) if "ended" in turned
+                            else None, **{f"turned_{flag}": after[flag] for flag in _FLAGS}})
+        if changed and db.dialect.name == "postgresql":  # with the counters, unless read again before
+            tally.turned = {name: [row[name] for row in changed] for name in changed[0]}
+            if now:
+                db.execute(sa.text(_TURN_ARRAYS), tally.turned)
+                tally.turned = None
+        elif changed:
+            db.execute(_TURN, changed)
 
     def _flip(self, db: sa.Connection, flag: str, sessions: Collection[str], tally: _Tally) -> None:
         """Turn ``flag`` on for those of ``sessions`` that do not have it yet, and count what that changes."""
@@ -331,23 +426,14 @@ class Analytics:
                             .values({flag: True})
                             .returning(visits.c.store, visits.c.day, *(visits.c[f] for f in FUNNEL)))
         for row in turned:
-            now = {f: bool(getattr(row, f)) for f in FUNNEL}
-            before = {**now, flag: False} if flag in FUNNEL else now
-            deltas: Counter[str] = Counter(REACHED[step] for step in range(funnel_depth(before), funnel_depth(now)))
-            converted_before, converted_now = before["kept"] or before["ordered"], now["kept"] or now["ordered"]
-            deltas["converted"] += converted_now and not converted_before
-            deltas["suggested_converted"] += (now["suggested"] and converted_now
-                                              and not (before["suggested"] and converted_before))
-            if flag in ("suggested", "signed_in", "consented"):
-                deltas[flag] += 1
-            tally.add(store_days, (row.store, row.day), **deltas)
+            after = {f: bool(getattr(row, f)) for f in FUNNEL}
+            _count_turn(tally, row.store, row.day, {**after, flag: False}, after)
 
     def _link(self, db: sa.Connection, granted: Mapping[str, str]) -> None:
         """Visits whose shopper granted consent become theirs, for what the shopper keeps or buys later."""
         for session, key in sorted(granted.items()):
-            for table in (visits, visit_products):
-                db.execute(table.update().where(table.c.session == session, table.c.profile_key.is_(None))
-                           .values(profile_key=key))
+            db.execute(visits.update().where(visits.c.session == session, visits.c.profile_key.is_(None))
+                       .values(profile_key=key))
 
     def _attribute(self, db: sa.Connection, flag: str, skus: Sequence[str], session: str | None, key: str | None,
                    at: datetime, tally: _Tally) -> None:
@@ -358,9 +444,9 @@ class Analytics:
             where.append(visit_products.c.session == session)
         if key and key.startswith("shopper:"):
             moment = _utc(at)
-            where.append(sa.and_(visit_products.c.profile_key == key,
-                                 visit_products.c.started_at >= moment - timedelta(days=ATTRIBUTION_DAYS),
-                                 visit_products.c.started_at <= moment))
+            where.append(visit_products.c.session.in_(sa.select(visits.c.session).where(
+                visits.c.profile_key == key, visits.c.started_at >= moment - timedelta(days=ATTRIBUTION_DAYS),
+                visits.c.started_at <= moment)))
         if not where:
             return
         turned = db.execute(visit_products.update()
@@ -369,8 +455,39 @@ class Analytics:
                             .returning(visit_products.c.session, visit_products.c.store, visit_products.c.day,
                                        visit_products.c.sku)).all()
         for row in turned:
-            tally.add(product_days, (row.store, row.day, row.sku), **{flag: 1})
+            tally.add(product_days, (row.day, row.store, row.sku), **{flag: 1})
         self._flip(db, _VISIT_FLAG[flag], {row.session for row in turned}, tally)
+
+
+_FLAGS = ("viewed", "suggested", "kept", "ordered", "signed_in", "consented", "ended")
+_FLAG_COLUMNS = tuple(visits.c[flag] for flag in _FLAGS)
+_TURN = visits.update().where(visits.c.session == sa.bindparam("turned_session")).values(
+    dwell_s=sa.func.coalesce(sa.bindparam("turned_dwell", type_=sa.Integer), visits.c.dwell_s),
+    **{flag: sa.bindparam(f"turned_{flag}", type_=sa.Boolean) for flag in _FLAGS})
+
+_TURN_ARRAYS = (  # a flag once on stays on, whatever turned it
+    "UPDATE analytics_visits SET dwell_s = coalesce(t.dwell, analytics_visits.dwell_s), "
+    + ", ".join(f"{flag} = analytics_visits.{flag} OR t.{flag}" for flag in _FLAGS)
+    + " FROM unnest(CAST(:turned_session AS varchar[]), CAST(:turned_dwell AS integer[]), "
+    + ", ".join(f"CAST(:turned_{flag} AS boolean[])" for flag in _FLAGS)
+    + f") AS t(session, dwell, {', '.join(_FLAGS)}) WHERE analytics_visits.session = t.session")
+_UPSERT_VISITS = sa.text(  # PostgreSQL: new visits inserted, every visit of the batch returned as it is, locked
+    "INSERT INTO analytics_visits (" + ", ".join(c.name for c in visits.columns) + ") SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c.name} AS {_ARRAY_TYPES[type(c.type)]})" for c in visits.columns)
+    + ") ON CONFLICT (session) DO UPDATE SET session = excluded.session RETURNING session, store, kiosk, day, "
+    + ", ".join(_FLAGS) + ", xmax = 0 AS inserted")
+
+
+def _count_turn(tally: _Tally, store: str, day: date, before: Mapping[str, bool], after: Mapping[str, bool]) -> None:
+    """What one visit's flags turning on changes in its store's day: the funnel, conversion, the rates."""
+    deltas: Counter[str] = Counter(REACHED[step] for step in range(funnel_depth(before), funnel_depth(after)))
+    converted_before, converted_after = before["kept"] or before["ordered"], after["kept"] or after["ordered"]
+    deltas["converted"] += converted_after and not converted_before
+    deltas["suggested_converted"] += (after["suggested"] and converted_after
+                                      and not (before["suggested"] and converted_before))
+    for flag in ("suggested", "signed_in", "consented"):
+        deltas[flag] += bool(after.get(flag) and not before.get(flag))
+    tally.add(store_days, (day, store), **deltas)
 
 
 def _hours_json(store: Store) -> str | None:

@@ -143,7 +143,7 @@ class Profile:
 class ProfileStore:
     """Profiles and their events in a SQL database."""
 
-    def __init__(self, url: str, erase_salt: str = "nfc-kiosk") -> None:
+    def __init__(self, url: str, erase_salt: str = "nfc-kiosk", roll_ups: bool = True) -> None:
         self.url = url
         self.dropped_for_erased = 0
         self._salt = erase_salt
@@ -162,7 +162,7 @@ class ProfileStore:
         self.webhooks = Webhooks(self._engine, self.changes)  # their tables are created with the rest
         self.presence = Presence(self._engine)  # who stands at which kiosk, for the live push
         self.offers = OfferBook(self._engine)
-        self.analytics = Analytics(self._engine)  # the roll-ups, kept with what they count
+        self.analytics = Analytics(self._engine, roll_ups)  # the roll-ups, kept with what they count (unless off)
         self.coupons = Coupons(self._engine, self.changes, analytics=self.analytics)
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.uptime = UptimeLog(self._engine)  # the kiosks' online spans, from the fleet view
