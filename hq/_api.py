@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hq._analytics_api import AnalyticsStats, CatalogFacts, analytics_router
+from hq._analytics_page import analytics_stores_router
 from hq._analytics_queries import AnalyticsQueries
 from hq._api_models import (
     SHOPPER_PATTERN,
@@ -312,6 +313,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     app.state.analytics = AnalyticsStats()
     app.include_router(analytics_router(AnalyticsQueries(store.engine, store.uptime, facts.products), api_key,
                                         app.state.analytics, facts))
+    app.include_router(analytics_stores_router(store.engine, api_key, facts.refresh))  # the page's store filter
     if phone is not None:
         app.state.phone = phone.stats
         app.include_router(phone.router(record_change))  # a phone's wishlist change is stored as the API's

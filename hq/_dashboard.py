@@ -24,7 +24,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
 from hq._api_models import ApiError, error_responses
-from hq._auth import SESSION_TTL_S, ApiKeys
+from hq._auth import SESSION_TTL_S, ApiKeys, KeyRole
 from hq._fleet import FleetChange, FleetView, KioskGone, KioskView, StoreAlerts
 from hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
 from hq.exceptions import ApiRefusal
@@ -127,6 +127,15 @@ def fleet_channel_check(keys: ApiKeys, api_key: APIKeyHeader, doing: str) -> Cal
     return fleet_channel
 
 
+def may_sign_in(keys: ApiKeys, channel: str) -> bool:
+    """Whether ``channel``'s key may sign a browser in to the dashboard: the fleet's, or a store's.
+
+    A store key's session opens only what that key opens by itself (its store's analytics):
+    every fleet route still checks ``may_use_fleet`` and refuses it with 403.
+    """
+    return keys.may_use_fleet(channel) or keys.grant(channel).role is KeyRole.STORE
+
+
 def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> APIRouter:
     """The dashboard's routes under ``/fleet``; its static files are mounted by the app."""
     keys = guard.keys
@@ -142,6 +151,10 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
     def page() -> FileResponse:
         return FileResponse(DASHBOARD_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @router.get("/analytics", include_in_schema=False)
+    def analytics_page() -> FileResponse:  # its data: /fleet/api/analytics/<name>, for the fleet or one store
+        return FileResponse(DASHBOARD_DIR / "analytics.html", headers={"Cache-Control": "no-cache"})
+
     @router.post("/session", include_in_schema=False, status_code=204)
     def sign_in(body: SignIn, request: Request, response: Response) -> None:
         client = client_address(request.scope)
@@ -150,11 +163,11 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
             raise ApiRefusal(429, "too_many_failures", f"too many wrong keys or sign-ins from {client}; "
                              f"retry in {wait}s", {"Retry-After": str(wait)})
         channel = keys.channel_for(body.key)
-        if channel is None or not keys.may_use_fleet(channel):
+        if channel is None or not may_sign_in(keys, channel):
             guard.stats.sign_ins_refused += 1
-            log.warning("refused a dashboard sign-in from %s: not a fleet channel's key", client)
+            log.warning("refused a dashboard sign-in from %s: not a fleet channel's key nor a store's", client)
             guard.failures.failed(client)
-            raise ApiRefusal(401, "unauthorized", "that is not a fleet channel's key")
+            raise ApiRefusal(401, "unauthorized", "that is not a fleet channel's key nor a store's")
         response.set_cookie(SESSION_COOKIE, keys.session_token(channel), max_age=SESSION_TTL_S, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https", path="/fleet")
         log.info("dashboard sign-in for channel %s", channel)

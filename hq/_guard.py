@@ -52,7 +52,7 @@ SESSION_COOKIE = "hq_fleet_session"
 DEFAULT_BODY_LIMIT = 16 * 1024  # every body HQ's routes take is a few hundred bytes
 DEFAULT_FAILURE_RATE = "20/minute"
 _PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/fleet", "/fleet/",
-                           "/fleet/session", "/fleet/offers", "/staff"})
+                           "/fleet/session", "/fleet/offers", "/fleet/analytics", "/staff"})
 # The phone pages (hq/_phone_pages.py): a product, an offer, a hand-off link, the visit on a phone.
 _PHONE_PREFIXES = ("/p/", "/o/", "/h/", "/phone/")
 _STAFF_PREFIX = "/staff/"  # the staff page checks its own sign-in (hq/_staff_pages.py)

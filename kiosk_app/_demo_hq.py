@@ -4,7 +4,7 @@ They are the ones ``kiosk hq serve`` gives a retailer (``serve_options`` adds th
 demo's HQ), on a local port, with the demo's API keys in a file only its owner reads and
 a hand-off key, so the kiosk's QR code carries a real hand-off link. What the demo prints
 names the key file, never a key. ``prove_http_side`` is the headless run's check that a
-channel, a phone and the QR code reach what the kiosk's taps stored.
+channel, a phone, the QR code and the analytics reach what the kiosk's taps stored.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import html
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,6 +85,8 @@ def guide(hq: DemoHq, store: str, shopper: str, shop_url: str) -> str:
         f"  fleet dashboard  {hq.url}/fleet/  (sign in with the hq key, in {hq.key_file('hq')})",
         f"  phone page       {hq.url}/p/{DEMO_SKU}?store={store}",
         f"  an offer's page  {hq.url}/o/{DEMO_OFFER}?store={store}  (offers on the dashboard: {hq.url}/fleet/offers)",
+        f"  analytics        {hq.url}/fleet/analytics?store={store}  (the kiosk's taps by hour and product; "
+        "the hq key)",
         f'  profile API      curl -H "X-Api-Key: $(cat {hq.key_file("web")})" {hq.url}/v1/shoppers/{shopper}',
         f"                   (every route: {hq.url}/docs)",
         f"  keys             {hq.keys_file} (readable by you only; the web, app and hq channels)",
@@ -104,12 +108,14 @@ def prove_http_side(hq: DemoHq, catalog: Catalog, store: str, shopper: str, taps
                     handoff_link: str | None) -> bool:
     """Check, printing one line each, that HQ's HTTP side shows what the kiosk's taps stored: its
     health, the shopper's profile through the API, a phone page, and the QR code's hand-off link
-    opening the visit on a phone, whose wishlist change the API then reads. True if all passed."""
-    print("HQ's HTTP side, as a channel and a phone see it:")
+    opening the visit on a phone, whose wishlist change the API then reads, and the products tapped
+    in the store's analytics. True if all passed."""
+    print("HQ's HTTP side, as a channel, a phone and the analytics page see it:")
     with httpx.Client(base_url=hq.url, timeout=10) as client:
         checks = [_health(client), _profile_history(client, hq.key("web"), shopper, taps),
                   _phone_page(client, catalog, store, taps[0].sku if taps else DEMO_SKU)]
         checks += _phone_visit(client, hq, catalog, shopper, taps, handoff_link)
+        checks.append(_analytics(client, hq.key("hq"), store, taps))
     passed = sum(checks)
     print(f"HTTP side: {passed}/{len(checks)} checks passed")
     return passed == len(checks)
@@ -187,6 +193,27 @@ def _phone_visit(client: httpx.Client, hq: DemoHq, catalog: Catalog, shopper: st
         return [_line("kiosk's QR code", f"{shown}: {exc}", False), _line("phone wishlist", "not tried", False)]
     return [opened, _line("phone wishlist", f"{sku} added on the phone, in the wishlist the API reads",
                           sku in wishlist)]
+
+
+def _analytics(client: httpx.Client, key: str, store: str, taps: Sequence[Tapped]) -> bool:
+    """Every product tapped counted in the store's top products, as the analytics page reads them.
+
+    The range is a day either side of today in UTC, so the store's own local today is in it
+    whatever its time zone; a kept data dir may hold earlier runs' taps, so each count is at least this run's.
+    """
+    today = datetime.now(UTC).date()
+    wanted = Counter(tap.sku for tap in taps)
+    params = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1)), "store": store,
+              "limit": str(max(50, len(wanted)))}
+    try:
+        answer = client.get("/fleet/api/analytics/top-products", params=params, headers={_API_KEY_HEADER: key})
+    except httpx.HTTPError as exc:
+        return _line("analytics", f"GET /fleet/api/analytics/top-products: {exc}", False)
+    counted = {row["sku"]: row["taps"] for row in answer.json().get("rows", [])} if answer.status_code == 200 else {}
+    shown = sum(1 for sku, taps_of in wanted.items() if counted.get(sku, 0) >= taps_of)
+    return _line("analytics", f"GET /fleet/api/analytics/top-products?store={store} with the hq key: "
+                              f"{answer.status_code}, {shown}/{len(wanted)} products tapped counted",
+                 bool(wanted) and shown == len(wanted))
 
 
 def _name(catalog: Catalog, sku: str) -> str:

@@ -205,7 +205,11 @@ function showSignIn() {
 
 async function start() {
   const response = await fetch("/fleet/api/kiosks").catch(() => null);
-  if (response && (response.status === 401 || response.status === 403)) return showSignIn();
+  if (response && (response.status === 401 || response.status === 403)) {
+    showSignIn();
+    if (response.status === 403) sayStoreKeyOnly();
+    return;
+  }
   $("signin").hidden = true;
   connect();
 }

@@ -98,7 +98,11 @@ function showSignIn() {
 
 async function refresh() {
   const response = await fetch("/fleet/api/offers").catch(() => null);
-  if (response && (response.status === 401 || response.status === 403)) return showSignIn();
+  if (response && (response.status === 401 || response.status === 403)) {
+    showSignIn();
+    if (response.status === 403) sayStoreKeyOnly();
+    return;
+  }
   if (!response || !response.ok) {
     $("updated").dataset.live = "down";
     $("updated").textContent = "HQ is out of reach; retrying";

@@ -21,7 +21,9 @@ function storeTitle(id) {
 }
 
 // The sign-in form and the sign-out button of every page: a fleet key in, HQ's session cookie back.
+// The page's own refusal (its sign-in error's text in the HTML) names the keys it takes.
 function wireSignIn(onSignedIn, onSignedOut) {
+  const refused = $("signin-error").textContent;
   $("signin-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const response = await fetch("/fleet/session", {
@@ -29,7 +31,7 @@ function wireSignIn(onSignedIn, onSignedOut) {
       body: JSON.stringify({ key: $("signin-key").value }),
     });
     $("signin-error").textContent = response.status === 429
-      ? "Too many wrong keys from here: wait a minute and try again." : "That key is not a fleet key.";
+      ? "Too many wrong keys from here: wait a minute and try again." : refused;
     $("signin-error").hidden = response.ok;
     if (response.ok) {
       $("signin-key").value = "";
@@ -41,4 +43,11 @@ function wireSignIn(onSignedIn, onSignedOut) {
     await fetch("/fleet/session", { method: "DELETE" }).catch(() => null);
     onSignedOut();
   });
+}
+
+// A store's key signs in too, for its store's analytics; the fleet's own pages refuse its session (403).
+function sayStoreKeyOnly() {
+  $("signin-error").replaceChildren("That key sees one store's ",
+    el("a", { href: "/fleet/analytics" }, "analytics"), " only, not the fleet.");
+  $("signin-error").hidden = false;
 }
