@@ -25,7 +25,7 @@ STORE, KIOSK = "madrid-centro", "kiosk-01"
 ROUTES = [
     ("GET", f"/v1/shoppers/{SHOPPER}", None),
     ("POST", f"/v1/shoppers/{SHOPPER}/views", {"sku": "BOOT-1"}),
-    ("POST", f"/v1/sessions/{uuid.uuid4()}/views", {"sku": "BOOT-1"}),
+    ("POST", "/v1/sessions/6f1c0e4a-2b7d-4e1a-9c3f-5a8d2e7b4c10/views", {"sku": "BOOT-1"}),
     ("PUT", f"/v1/shoppers/{SHOPPER}/wishlist/BOOT-1", None),
     ("DELETE", f"/v1/shoppers/{SHOPPER}/wishlist/BOOT-1", None),
     ("PUT", f"/v1/shoppers/{SHOPPER}/preferences/size", {"value": "42"}),
