@@ -7,6 +7,9 @@ provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``
 command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
+from hq._analytics import ATTRIBUTION_DAYS, Analytics
+from hq._analytics_api import AnalyticsStats, answer_csv
+from hq._analytics_queries import AnalyticsQueries, AnalyticsRange, OfferCounts, RangeRefused
 from hq._api import create_app
 from hq._auth import ApiKeys, Grant, KeyRole, load_api_keys, write_new_api_keys
 from hq._changes import Change, ChangeLog
@@ -36,6 +39,7 @@ from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from hq._staff_pages import StaffPage, StaffStats
 from hq._staff_sessions import StaffSession, StaffSessions
 from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
+from hq._uptime import UptimeLog
 from hq._webhooks import ParkedChange, Webhook, Webhooks, WebhookStatus
 from hq.exceptions import (
     ApiRefusal,
@@ -51,9 +55,14 @@ from hq.exceptions import (
 )
 
 __all__ = [
+    "ATTRIBUTION_DAYS",
     "PRESENCE_BOUND_S",
     "Alert",
     "AlertKind",
+    "Analytics",
+    "AnalyticsQueries",
+    "AnalyticsRange",
+    "AnalyticsStats",
     "ApiKeys",
     "ApiRefusal",
     "ApiServer",
@@ -91,6 +100,7 @@ __all__ = [
     "KioskView",
     "LinkRefusal",
     "LiveStats",
+    "OfferCounts",
     "OfferImportReport",
     "ParkedChange",
     "PhonePages",
@@ -104,6 +114,7 @@ __all__ = [
     "ProfileStore",
     "PublishRefused",
     "PushStats",
+    "RangeRefused",
     "RequestAlerts",
     "RequestWatch",
     "ResponderStats",
@@ -116,12 +127,14 @@ __all__ = [
     "StoreLiveFollower",
     "StoredEvent",
     "SweepStats",
+    "UptimeLog",
     "Webhook",
     "WebhookDelivery",
     "WebhookRefused",
     "WebhookStatus",
     "Webhooks",
     "announce",
+    "answer_csv",
     "create_app",
     "file_app",
     "hq_connection_names",

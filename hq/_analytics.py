@@ -11,8 +11,9 @@ ever scans the events.
 - **Visits.** A visit is a kiosk session (``analytics_visits``, one row each): it starts at
   the first of its events HQ stores (a version 3 kiosk's ``visit_start``). Its flags say how
   far it got: a product looked at, a suggestion touched, something kept (wishlist or
-  reservation), an order; each flag turns once, by one conditional UPDATE, so concurrent
-  ingest workers count it once.
+  reservation), an order; and whether its shopper signed in, consented, and when it ended.
+  Its row is read locked before a flag is turned, so concurrent ingest workers count each
+  turn once.
 - **Attribution.** A product looked at in a visit (``analytics_visit_products``) is
   wishlisted, reserved or ordered when that happens in the same visit, or by the visit's
   shopper (a visit the shopper agreed to link) within ``ATTRIBUTION_DAYS`` of its start, in
@@ -20,9 +21,12 @@ ever scans the events.
   their own transactions.
 - **The funnel is nested:** a visit reaches a step when it did that step and every step
   before it (a product looked at → a suggestion touched → kept → ordered).
-- **Nobody in it.** The counts name no shopper. Only the attribution rows of a linked visit
-  hold its profile key, until an erase (``forget_in``) takes it off: the counts stay, the
-  link to the person goes.
+- **Nobody in it.** The counts name no shopper. Only a linked visit's row holds its profile
+  key (for what the shopper keeps or buys later), until an erase (``forget_in``) takes it
+  off: the counts stay, the link to the person goes.
+- **Few statements.** A batch's counters are summed in Python and written at its end, one
+  upsert per table (PostgreSQL: one statement of arrays for all of them, whose text never
+  changes, so it is never compiled again), keys sorted so that workers lock rows in one order.
 """
 
 from __future__ import annotations
