@@ -124,7 +124,9 @@ def store_history(store: Store, events: int, first_day: date, days: int, kiosks:
         session = uuid.UUID(int=rng.getrandbits(128), version=4)
         shopper = f"{store.id}-s{rng.randrange(shoppers):04d}" if rng.random() < 0.3 else None
         consent_at = rng.randrange(0, 3) if shopper and rng.random() < 0.5 else None
-        at, linked, viewed, shown = start, False, [], ()
+        at, linked = start, False
+        viewed: list[str] = []
+        shown: tuple[str, ...] = ()
         visit: list[TapEvent] = []
 
         def add(kind: EventKind, named: str | None = None, **details: Any) -> None:
