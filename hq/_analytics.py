@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hq._schema import _KEY, metadata
-from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, EventKind, Store, TapEvent
+from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, Store, TapEvent
 
 ATTRIBUTION_DAYS = 7  # a linked visit's shopper keeping or buying a product it looked at, this many days after
 _ZONES_FRESH_S = 60.0  # how long an ingest worker trusts the stores' time zones it read (another process writes them)
@@ -132,6 +132,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self._deltas: dict[sa.Table, dict[tuple[Any, ...], Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        self.turned: dict[str, list[Any]] | None = None  # PostgreSQL: visits' flags, written with the counters
 
     def add(self, table: sa.Table, key: tuple[Any, ...], **counts: int) -> None:
         self._deltas[table][key].update(counts)
@@ -139,9 +140,10 @@ class _Tally:
     def flush(self, db: sa.Connection, insert: Any) -> None:
         tables = tuple(table for table in COUNT_TABLES if self._deltas.get(table))
         if db.dialect.name == "postgresql":  # one statement of arrays for every table, its text always the same
-            if tables:
-                db.execute(_array_upserts(tables), {f"{table.name}_{name}": values for table in tables
-                                                    for name, values in self._columns(table).items()})
+            if tables or self.turned:
+                db.execute(_array_upserts(tables, self.turned is not None), {
+                    **(self.turned or {}), **{f"{table.name}_{name}": values for table in tables
+                                              for name, values in self._columns(table).items()}})
             return
         for table in tables:
             keys = [c.name for c in table.primary_key.columns]
@@ -190,10 +192,10 @@ def insert_new(db: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, A
 
 
 @functools.cache
-def _array_upserts(tables: tuple[sa.Table, ...]) -> sa.TextClause:
+def _array_upserts(tables: tuple[sa.Table, ...], turn: bool) -> sa.TextClause:
     """PostgreSQL: add counter rows given as one array per column (``unnest``; keys unique in each), to
-    every table in ``tables`` in one statement, in their order."""
-    parts = []
+    every table in ``tables`` in one statement, in their order; with ``turn``, first turn visits' flags."""
+    parts = [f"turned AS ({_TURN_ARRAYS})"] if turn else []
     for table in tables:
         keys = [c.name for c in table.primary_key.columns]
         counters = [c.name for c in table.columns if c.name not in keys]
@@ -244,12 +246,17 @@ class Analytics:
         kiosk = [(e, k) for e, k in ordered if e.store != ONLINE_STORE]
         zones = self._zones_for(db, {e.store for e, _ in ordered})
         local = {str(e.event_id): _local(e.at, zones[e.store]) for e, _ in ordered}
-        self._start_visits(db, kiosk, local, tally)
+        known: dict[str, Any] = {}
+        self._start_visits(db, kiosk, local, tally, known)
         self._count_views(db, [(e, k) for e, k in kiosk if e.kind in _VIEWS], local, tally)
         for event, _ in ordered:
             self._count_event(event, local[str(event.event_id)], tally)
-        self._turn_flags(db, kiosk, granted, tally)
+        attributing = any(e.kind is EventKind.WISHLIST_ADD for e, _ in ordered)  # reads the flags again
+        self._turn_flags(db, kiosk, granted, tally, known, now=attributing)
         self._link(db, granted)
+        for key in sorted({f"shopper:{e.shopper}" for e, _ in ordered if e.kind is EventKind.CONSENT and e.shopper
+                           and e.consent is not ConsentStatus.GRANTED}):
+            self.forget_in(db, key)  # a consent withdrawn (or refused) ends what links visits to the shopper
         for event, key in ordered:
             if event.kind is EventKind.WISHLIST_ADD and event.sku:
                 self._attribute(db, "wishlisted", [event.sku], str(event.session), key, event.at, tally)
@@ -302,7 +309,8 @@ class Analytics:
             return {store: self._zones.get(store, _UTC_ZONE) for store in stores}
 
     def _start_visits(self, db: sa.Connection, kiosk: Sequence[tuple[TapEvent, str]],
-                      local: Mapping[str, tuple[date, int]], tally: _Tally) -> None:
+                      local: Mapping[str, tuple[date, int]], tally: _Tally, known: dict[str, Any]) -> None:
+        """The batch's new visits (counted); on PostgreSQL, every visit of the batch read into ``known``, locked."""
         firsts: dict[str, tuple[TapEvent, str]] = {}
         for event, key in kiosk:
             firsts.setdefault(str(event.session), (event, key))
@@ -312,7 +320,12 @@ class Analytics:
                  "hour": local[str(e.event_id)][1], "started_at": _utc(e.at), "profile_key": _linked_key(e, k),
                  "dwell_s": None, **dict.fromkeys(_FLAGS, False)}
                 for session, (e, k) in sorted(firsts.items())]
-        started = insert_new(db, visits, rows)
+        if db.dialect.name == "postgresql":
+            found = db.execute(_UPSERT_VISITS, {c.name: [row[c.name] for row in rows] for c in visits.columns}).all()
+            started = {(row.session,) for row in found if row.inserted}
+            known.update({row.session: row for row in found})
+        else:
+            started = insert_new(db, visits, rows)
         for row in rows:
             if (row["session"],) in started:
                 store, day = row["store"], row["day"]
@@ -359,7 +372,7 @@ class Analytics:
             tally.add(store_days, (day, store), handoffs=1)
 
     def _turn_flags(self, db: sa.Connection, kiosk: Sequence[tuple[TapEvent, str]], granted: Mapping[str, str],
-                    tally: _Tally) -> None:
+                    tally: _Tally, known: Mapping[str, Any], now: bool) -> None:
         """Turn on what the batch's visits did (a view, a suggestion touched, a sign-in, a consent, an
         end with its dwell) and count each visit's changes once: its rows are locked while read, so a
         concurrent worker reads them after this transaction, as changed."""
@@ -383,7 +396,9 @@ class Analytics:
         read = sa.select(visits.c.session, visits.c.store, visits.c.kiosk, visits.c.day, *_FLAG_COLUMNS).where(
             visits.c.session.in_(sorted(wanted))).order_by(visits.c.session)
         changed = []
-        for row in db.execute(read.with_for_update() if db.dialect.name == "postgresql" else read):
+        rows = [known[session] for session in sorted(wanted) if session in known] if known else db.execute(
+            read.with_for_update() if db.dialect.name == "postgresql" else read)
+        for row in rows:
             before = {flag: bool(getattr(row, flag)) for flag in _FLAGS}
             turned = {flag for flag in wanted[row.session] if not before[flag]}
             if not turned:
@@ -395,8 +410,11 @@ class Analytics:
                 tally.add(kiosk_days, (row.day, row.store, row.kiosk), ended=1, dwell_s=dwell[row.session])
             changed.append({"turned_session": row.session, "turned_dwell": dwell.get(row.session) if "ended" in turned
                             else None, **{f"turned_{flag}": after[flag] for flag in _FLAGS}})
-        if changed and db.dialect.name == "postgresql":  # one statement of arrays
-            db.execute(_TURN_ARRAYS, {name: [row[name] for row in changed] for name in changed[0]})
+        if changed and db.dialect.name == "postgresql":  # with the counters, unless read again before
+            tally.turned = {name: [row[name] for row in changed] for name in changed[0]}
+            if now:
+                db.execute(sa.text(_TURN_ARRAYS), tally.turned)
+                tally.turned = None
         elif changed:
             db.execute(_TURN, changed)
 
@@ -447,12 +465,17 @@ _TURN = visits.update().where(visits.c.session == sa.bindparam("turned_session")
     dwell_s=sa.func.coalesce(sa.bindparam("turned_dwell", type_=sa.Integer), visits.c.dwell_s),
     **{flag: sa.bindparam(f"turned_{flag}", type_=sa.Boolean) for flag in _FLAGS})
 
-_TURN_ARRAYS = sa.text(
+_TURN_ARRAYS = (  # a flag once on stays on, whatever turned it
     "UPDATE analytics_visits SET dwell_s = coalesce(t.dwell, analytics_visits.dwell_s), "
-    + ", ".join(f"{flag} = t.{flag}" for flag in _FLAGS)
+    + ", ".join(f"{flag} = analytics_visits.{flag} OR t.{flag}" for flag in _FLAGS)
     + " FROM unnest(CAST(:turned_session AS varchar[]), CAST(:turned_dwell AS integer[]), "
     + ", ".join(f"CAST(:turned_{flag} AS boolean[])" for flag in _FLAGS)
     + f") AS t(session, dwell, {', '.join(_FLAGS)}) WHERE analytics_visits.session = t.session")
+_UPSERT_VISITS = sa.text(  # PostgreSQL: new visits inserted, every visit of the batch returned as it is, locked
+    "INSERT INTO analytics_visits (" + ", ".join(c.name for c in visits.columns) + ") SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c.name} AS {_ARRAY_TYPES[type(c.type)]})" for c in visits.columns)
+    + ") ON CONFLICT (session) DO UPDATE SET session = excluded.session RETURNING session, store, kiosk, day, "
+    + ", ".join(_FLAGS) + ", xmax = 0 AS inserted")
 
 
 def _count_turn(tally: _Tally, store: str, day: date, before: Mapping[str, bool], after: Mapping[str, bool]) -> None:

@@ -24,7 +24,7 @@ from hq._analytics import ANALYTICS_TABLES
 from hq._analytics_queries import AnalyticsQueries, AnalyticsRange, OfferCounts
 from hq._orders import Order, OrderLine
 from hq._uptime import kiosk_spans
-from kiosk_protocol import ONLINE_STORE, EventKind, LinkState, Offer, new_event
+from kiosk_protocol import ONLINE_STORE, ConsentStatus, EventKind, LinkState, Offer, new_event
 from testkit.analytics_history import SIZE, STORES, History, catalog_file, expected, known_history, load
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
@@ -225,6 +225,16 @@ def test_an_erase_takes_the_shopper_out_of_analytics_and_leaves_the_counts(store
     store.orders.place(Order("after-the-erase", shopper, "web", ONLINE_STORE, linked.events[-1].at + timedelta(hours=1),
                              tuple(OrderLine(sku, SIZE, 1, Decimal("10.00")) for sku in viewed)))
     assert _answers(client, first, last) == before  # nothing links the visit to the person any more
+
+
+def test_a_consent_withdrawn_unlinks_the_shoppers_visits(store: ProfileStore, history: History) -> None:
+    linked = next(v for v in history.visits if v.linked and v.shopper)
+    shopper = str(linked.shopper)
+    assert _rows_naming(store, shopper)
+    store.record_many([new_event(kind=EventKind.CONSENT, store="madrid-centro", kiosk="kiosk-01", seq=10_000,
+                                 session=uuid.uuid4(), shopper=shopper, consent=ConsentStatus.REVOKED,
+                                 hlc="999999999999999-000000-kiosk-01")])
+    assert _rows_naming(store, shopper) == []
 
 
 MONDAY = date(2026, 3, 2)  # Madrid: open 10-14 and 17-21, UTC+1; so 09:00-13:00 and 16:00-20:00 UTC

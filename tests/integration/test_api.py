@@ -231,7 +231,8 @@ def test_the_openapi_document_describes_the_api_and_its_key() -> None:
         "/v1/shoppers/{shopper}/orders", "/v1/orders",
         "/v1/stores/{store}/stock", "/v1/stores/{store}/reservations", "/v1/stores/{store}/reservations/{reservation}",
         "/v1/stores/{store}/reservations/{reservation}/state",
-        "/v1/stores/{store}/reservations/{reservation}/collected"}
+        "/v1/stores/{store}/reservations/{reservation}/collected",
+        *(f"/fleet/api/analytics/{name}" for name in ("top-products", "hourly", "funnel", "lift", "uptime"))}
     place = schema["paths"]["/v1/shoppers/{shopper}/orders"]["post"]
     assert set(place["responses"]) >= {"200", "201", "401", "403", "409", "410", "413", "422", "503"}
     assert set(schema["paths"]["/v1/orders"]["post"]["responses"]) >= {"200", "201", "403", "409", "422"}
