@@ -439,18 +439,21 @@ class Analytics:
                    at: datetime, tally: _Tally) -> None:
         """Mark ``skus`` looked at in visit ``session``, or in linked visits of ``key`` within the
         attribution window before ``at``, as ``flag`` (wishlisted, reserved, ordered)."""
-        where = []
+        earning: list[sa.Select[Any]] = []
         if session:
-            where.append(visit_products.c.session == session)
+            earning.append(sa.select(sa.literal(session, sa.String(36)).label("session")))
         if key and key.startswith("shopper:"):
             moment = _utc(at)
-            where.append(visit_products.c.session.in_(sa.select(visits.c.session).where(
+            earning.append(sa.select(visits.c.session).where(
                 visits.c.profile_key == key, visits.c.started_at >= moment - timedelta(days=ATTRIBUTION_DAYS),
-                visits.c.started_at <= moment)))
-        if not where:
+                visits.c.started_at <= moment))
+        if not earning:
             return
+        # The visits as one set (not an OR of conditions), so the database reads only their rows by key.
+        sessions = earning[0] if len(earning) == 1 else sa.union(*earning)
         turned = db.execute(visit_products.update()
-                            .where(visit_products.c.sku.in_(skus), sa.or_(*where), sa.not_(visit_products.c[flag]))
+                            .where(visit_products.c.session.in_(sessions), visit_products.c.sku.in_(skus),
+                                   sa.not_(visit_products.c[flag]))
                             .values({flag: True})
                             .returning(visit_products.c.session, visit_products.c.store, visit_products.c.day,
                                        visit_products.c.sku)).all()
