@@ -34,10 +34,11 @@ _STORE = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
 MAX_TOP = 500
 
-First = Annotated[str | None, Query(alias="from", max_length=40, description="First local day (YYYY-MM-DD); "
-                                    "29 days before `to` by default.")]
-Last = Annotated[str | None, Query(alias="to", max_length=40, description="Last local day, included; today by "
-                                   "default.")]
+_DATE = {"format": "date"}  # what the document says; the route says what is wrong with a text that is not one
+First = Annotated[str | None, Query(alias="from", max_length=40, json_schema_extra=_DATE,
+                                    description="First local day (YYYY-MM-DD); 29 days before `to` by default.")]
+Last = Annotated[str | None, Query(alias="to", max_length=40, json_schema_extra=_DATE,
+                                   description="Last local day, included; today by default.")]
 StoreQuery = Annotated[str | None, Query(pattern=_STORE, description="One store; a store key's own by default.")]
 Form = Annotated[Literal["json", "csv"], Query(alias="format", description="`csv`: the table as CSV.")]
 

@@ -67,7 +67,7 @@ from hq._guard import (
     AuthFailures,
     HttpGuard,
     RequestGuard,
-    authenticated_channel,
+    shoppers_channel,
 )
 from hq._holds_api import holds_router
 from hq._holds_models import reservation_out
@@ -154,7 +154,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Your channel's API key.")
 
     def calling_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        return authenticated_channel(request)  # checked by RequestGuard before the body was read
+        return shoppers_channel(request)  # the key checked by RequestGuard before the body was read
 
     Channel = Annotated[str, Depends(calling_channel)]
     _install_error_handlers(app)
@@ -343,21 +343,26 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    def refused(request: Request, status: int, code: str, detail: Any,
+                headers: Mapping[str, str] | None = None) -> JSONResponse:
+        request.app.state.guard.stats.answers_refused[code] += 1
+        return _error(status, code, detail, headers)
+
     def refusal(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiRefusal)
-        return _error(exc.status, exc.error, exc.detail, exc.headers)
+        return refused(request, exc.status, exc.error, exc.detail, exc.headers)
 
     def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = [{"where": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
                     for error in exc.errors()]
-        return _error(422, "invalid_request", problems)
+        return refused(request, 422, "invalid_request", problems)
 
     def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         codes = {400: "malformed_body", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                  413: "body_too_large"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail, exc.headers)
+        return refused(request, exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail, exc.headers)
 
     def store_down(request: Request, exc: Exception) -> JSONResponse:
         log.error("profile database error on %s %s: %s", request.method, request.url.path, exc)

@@ -6,7 +6,9 @@ The file is session-rec's tab-separated click log (``recommender._events``) with
 
 - ``view`` rows: each product view HQ holds (a kiosk's tap, the web shop's or the app's
   view), one session per visit (the kiosk's visit, the channel's session), in time order;
-- ``order`` rows: each line of each order, one session per order (``order:<order_id>``).
+- ``order`` rows: each line of each order, one session per order (``order:<order_id>``);
+- ``shown`` rows: each suggestion a kiosk put on screen (an impression: ``suggestion_shown``),
+  one row per product shown, in screen order, in the visit's session.
 
 ``Channel`` is the recommender's: ``kiosk`` for a kiosk's view or order, ``web`` or
 ``app`` for theirs (another online channel counts as ``web``), ``store`` for a sale at a
@@ -27,9 +29,11 @@ import sqlalchemy as sa
 
 from hq._orders import order_lines, orders
 from hq._schema import events
+from hq._store import shown_skus
 from kiosk_protocol import ONLINE_STORE, EventKind
 
 HEADER = ("SessionId", "ItemId", "Time", "Channel", "Store", "Kind")
+SHOWN = "shown"  # the ``Kind`` of a suggestion's impression (the recommender's ``SHOWN``)
 ORDER_SESSION_PREFIX = "order:"
 _ONLINE_CHANNELS = {"web": "web", "app": "app"}  # the recommender's own; any other online channel is "web"
 _BATCH = 5000
@@ -44,16 +48,17 @@ class ExportedEvents:
     visits: int
     order_lines: int
     orders: int
+    shown: int = 0  # suggestions put on screen
 
     def __str__(self) -> str:
         return (f"{self.views} views in {self.visits} visits, {self.order_lines} order lines "
-                f"of {self.orders} orders")
+                f"of {self.orders} orders, {self.shown} suggestions shown")
 
 
 def export_events(engine: sa.Engine, out: Path) -> ExportedEvents:
     """Write every view and order line HQ holds to ``out`` (replaced whole once it is written)."""
     partial = out.with_name(f".{out.name}.partial")
-    views = visits = lines = placed = 0
+    views = visits = lines = placed = shown = 0
     last_visit = last_order = None
     try:
         with partial.open("w", newline="", encoding="utf-8") as handle, engine.connect() as db:
@@ -71,10 +76,14 @@ def export_events(engine: sa.Engine, out: Path) -> ExportedEvents:
                 lines += 1
                 placed += order_id != last_order
                 last_order = order_id
+            for session, skus, at, store, kiosk in _streamed(db, _shown()):
+                for sku in shown_skus(skus):
+                    writer.writerow((session, sku, _seconds(at), view_channel(store, kiosk), store, SHOWN))
+                    shown += 1
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
-    return ExportedEvents(views, visits, lines, placed)
+    return ExportedEvents(views, visits, lines, placed, shown)
 
 
 def view_channel(store: str, kiosk: str) -> str:
@@ -94,6 +103,12 @@ def order_channel(channel: str, store: str) -> str:
 def _views() -> _Rows:
     return (sa.select(events.c.session, events.c.sku, events.c.at, events.c.store, events.c.kiosk)
             .where(events.c.kind == EventKind.PRODUCT_VIEW.value, events.c.sku.is_not(None))
+            .order_by(events.c.session, events.c.at, events.c.seq))
+
+
+def _shown() -> _Rows:
+    return (sa.select(events.c.session, events.c.detail, events.c.at, events.c.store, events.c.kiosk)
+            .where(events.c.kind == EventKind.SUGGESTION_SHOWN.value, events.c.detail.is_not(None))
             .order_by(events.c.session, events.c.at, events.c.seq))
 
 

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hq._api_models import error_responses
 from hq._changes import CHANGE_FIELDS, Change, ChangeLog
-from hq._guard import authenticated_channel
+from hq._guard import shoppers_channel
 from kiosk_protocol import ConsentStatus
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def feed_router(feed: ChangeFeed, api_key: APIKeyHeader) -> APIRouter:
     router = APIRouter(prefix="/v1/changes", tags=["changes"])
 
     def calling_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        return authenticated_channel(request)  # checked by RequestGuard
+        return shoppers_channel(request)  # the key checked by RequestGuard
 
     def resume_after(
         query: Annotated[StreamQuery, Query()],

@@ -21,6 +21,7 @@ dashboard's Content-Security-Policy.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 import math
@@ -40,7 +41,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hq._api_models import ApiError
-from hq._auth import ApiKeys, Grant
+from hq._auth import ApiKeys, Grant, KeyRole
 from hq._store import ProfileStore
 from hq.exceptions import ApiRefusal
 
@@ -80,6 +81,8 @@ class GuardStats:
     sign_ins_refused: int = 0
     rate_limited: int = 0
     bodies_too_large: int = 0
+    # Answers refused past the guard (403 other_store, 422 invalid_request, 404 unknown_shopper...), by code.
+    answers_refused: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
 class AuthFailures:
@@ -160,6 +163,18 @@ def authenticated_grant(request: Request) -> Grant:
     authenticated_channel(request)
     grant: Grant = request.scope["state"]["grant"]
     return grant
+
+
+def shoppers_channel(request: Request) -> str:
+    """The authenticated channel, if it may see and change shoppers' profiles and follow their
+    changes: a store key may not (403 ``store_key``), so a key taken from a store's back office
+    or till reads no shopper's data. (A till's key records a shopper's order in its own store
+    and redeems their coupons: those routes ask only ``acting_in``.)"""
+    channel = authenticated_channel(request)
+    if authenticated_grant(request).role is KeyRole.STORE:
+        raise ApiRefusal(403, "store_key", f"this key is {channel!r}'s, a store's staff: it acts on its store's "
+                         "stock, reservations and requests, never on shoppers' profiles")
+    return channel
 
 
 def acting_in(request: Request, store: str) -> str:

@@ -8,8 +8,9 @@ The follower pages every reservation and stock row changed since its cursor by r
   that kiosk's ``reservation/changes``, stamped with the row's revision, the message
   expiring after the hold's length: an update older than the hold is of no use);
 - **to the store**, each changed SKU's free units per size (``StockLevel``, retained on
-  ``stock_topic``: available = units - held) and, when a reservation of the store changed,
-  its open requests oldest first (``StoreRequests``, retained).
+  ``stock_topic``: available = units - held, stamped with the highest revision it holds)
+  and, when a reservation of the store changed, its open requests oldest first
+  (``StoreRequests``, retained).
 
 A reservation made over the API has no kiosk to tell; it still moves the store's stock and
 its list. Store topics carry nothing of a shopper.
@@ -88,15 +89,17 @@ class StoreLiveFollower:
         publisher: the connection it publishes through (HQ's responder's).
         name: its cursor is kept under ``<name>-live`` (one per HQ machine).
         poll_s: how often an idle follower reads the counter (a commit in this process wakes it at once).
+        gather_s: how long a round waits, once it has work, for more commits to join it: at a hundred
+            holds a second, one store's list is read and published once rather than a hundred times.
     """
 
     def __init__(self, store: ProfileStore, publisher: RetainingPublisher, *, name: str = "hq",
-                 poll_s: float = 0.05, span: int = _SPAN) -> None:
+                 poll_s: float = 0.05, gather_s: float = 0.02, span: int = _SPAN) -> None:
         self.store, self.name = store, f"{name}-live"
         self.stats = LiveStats()
         self.started = threading.Event()  # the cursor it resumes from is known
         self._publisher = publisher
-        self._poll_s, self._span = poll_s, span
+        self._poll_s, self._gather_s, self._span = poll_s, gather_s, span
         self._first_start_top: int | None = None  # on a first start: updates up to here are not sent
         self._woken = threading.Event()
         self._stop = threading.Event()
@@ -121,6 +124,7 @@ class StoreLiveFollower:
             try:
                 if cursor is None:
                     cursor = self._resume_from()
+                self._stop.wait(self._gather_s)
                 self._woken.clear()
                 cursor, busy = self._round(cursor)
                 delay = self._poll_s
@@ -156,8 +160,9 @@ class StoreLiveFollower:
                 stock.c.revision > after, stock.c.revision <= upto)).all()
         for reservation in moved:
             self._tell_kiosk(reservation)
-        for store, sku in sorted(skus):
-            self._publish_level(store, sku)
+        # A hold leaves its stock row's revision as it was (``_reservations``): its reservation's tells.
+        for store, sku in sorted({*map(tuple, skus), *((r.store, r.sku) for r in moved)}):
+            self._publish_level(store, sku, upto)
         stamps: dict[str, int] = defaultdict(int)
         for reservation in moved:
             stamps[reservation.store] = max(stamps[reservation.store], reservation.revision)
@@ -186,12 +191,15 @@ class StoreLiveFollower:
                                 properties={"MessageExpiryInterval": expiry})
         self.stats.updates += 1
 
-    def _publish_level(self, store: str, sku: str) -> None:
+    def _publish_level(self, store: str, sku: str, upto: int) -> None:
+        """Publish a product's level, read now: it holds at least every revision up to ``upto``, its stamp."""
         with self.store.engine.connect() as db:
-            rows = db.execute(sa.select(stock.c.size, stock.c.units, stock.c.held, stock.c.revision)
+            rows = db.execute(sa.select(stock.c.size, stock.c.units, stock.c.held)
                               .where(stock.c.store == store, stock.c.sku == sku)).all()
+        if not rows:
+            return
         try:
-            level = StockLevel(store=store, sku=sku, stamp=max(row.revision for row in rows),
+            level = StockLevel(store=store, sku=sku, stamp=upto,
                                available={row.size: max(0, row.units - row.held) for row in rows})
         except ValidationError as exc:
             self._unfit(f"{store}'s stock of {sku}", exc)

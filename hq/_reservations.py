@@ -40,11 +40,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from hq._analytics import Analytics
-from hq._changes import ChangeLog, reservation_change
+from hq._changes import ChangeLog, change_cursor, changes, reservation_change
 from hq._changes import append as append_changes
 from hq._orders import Order, OrderLine, Orders, line_flags
-from hq._revisions import PENDING, stamp_pending
-from hq._schema import _KEY, metadata
+from hq._revisions import PENDING, live_revision, stamp_pending
+from hq._schema import _KEY, erased, metadata
 from hq._stock import Stock, stock
 from hq.exceptions import Refused
 from kiosk_protocol import ReservationKind, ReservationState
@@ -94,6 +94,44 @@ _TAKE = (stock.update().where(*_AT_ROW, stock.c.held < stock.c.units).values(hel
          .returning(stock.c.held))
 _UNITS = sa.select(stock.c.units).where(*_AT_ROW)
 _INSERT = reservations.insert()
+_ERASED = sa.select(erased.c.shopper_hash).where(erased.c.shopper_hash == sa.bindparam("shopper_hash"))
+
+
+def _hold_at_once() -> sa.Select[Any]:
+    """A hold as one PostgreSQL statement: take a free unit of the size (unless the shopper was
+    erased), then the next live revision, insert the reservation with it and, for a known
+    shopper, append its change to the log: each step only if the one before it did.
+
+    Locks come in the order every transaction here takes them (stock row, live revision,
+    change cursor). The stock row keeps its revision: the live follower learns of the change
+    from the reservation's, and publishes the size's level from it.
+    """
+    taken = (stock.update().where(*_AT_ROW, stock.c.held < stock.c.units,
+                                  ~sa.exists(_ERASED))
+             .values(held=stock.c.held + 1).returning(stock.c.held).cte("taken"))
+    revision = (live_revision.update().where(live_revision.c.id == 1, sa.exists(sa.select(taken.c.held)))
+                .values(value=live_revision.c.value + 1).returning(live_revision.c.value).cte("revision"))
+    columns = [c for c in reservations.c if c.name != "revision"]
+    made = (reservations.insert()
+            .from_select([*columns, reservations.c.revision],
+                         sa.select(*[sa.bindparam(f"new_{c.name}", type_=c.type) for c in columns], revision.c.value))
+            .returning(reservations.c.revision).cte("made"))
+    cursor = (change_cursor.update().where(change_cursor.c.id == 1, sa.bindparam("logged", type_=sa.Boolean),
+                                           sa.exists(sa.select(made.c.revision)))
+              .values(value=change_cursor.c.value + 1).returning(change_cursor.c.value).cte("cursor"))
+    logged = changes.insert().from_select(
+        ["cursor", "shopper", "kind", "store", "kiosk", "at", "fields"],
+        sa.select(cursor.c.value, sa.bindparam("change_shopper", type_=changes.c.shopper.type),
+                  sa.bindparam("change_kind", type_=changes.c.kind.type),
+                  sa.bindparam("change_store", type_=changes.c.store.type),
+                  sa.bindparam("change_kiosk", type_=changes.c.kiosk.type),
+                  sa.bindparam("new_created_at", type_=changes.c.at.type),
+                  sa.bindparam("change_fields", type_=changes.c.fields.type))).cte("logged")
+    return sa.select(made.c.revision).add_cte(logged)
+
+
+_HOLD_AT_ONCE = _hold_at_once()
+_CHANGE_PARTS = ("shopper", "kind", "store", "kiosk", "fields")  # of a change row, as ``_HOLD_AT_ONCE`` binds them
 
 
 class ReservationRefused(Refused):
@@ -151,11 +189,11 @@ class Reservations:
     """Every store's reservations (``ProfileStore.reservations``); ``refused`` counts refusals by code."""
 
     def __init__(self, engine: sa.Engine, changes: ChangeLog, orders: Orders, stock_book: Stock,
-                 erased: Callable[[sa.Connection, str], bool] = lambda db, shopper: False,
+                 erased_hash: Callable[[str], str] = lambda shopper: shopper,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), analytics: Analytics | None = None) -> None:
         self._engine = engine
         self._analytics = analytics  # a reservation of a product looked at in a visit, counted as reserved
-        self._erased = erased  # whether a shopper's profile was erased, in a transaction
+        self._erased_hash = erased_hash  # how an erased shopper is kept in ``erased``
         self._changes = changes
         self._orders = orders
         self._stock = stock_book
@@ -174,9 +212,19 @@ class Reservations:
         """
         now = self.clock()
         expires = now + self._checked(hold_length, kind, hold_minutes)
+        made = Reservation(uuid.uuid4().hex, store, sku, size, shopper, kind, ReservationState.HELD, None, channel,
+                           now, expires, now, kiosk, session)
+        values = _row_of(made, request_id)
+        if self._engine.dialect.name == "postgresql":
+            revision = self._hold_at_once(made, values)
+            if revision is not None:
+                if self._analytics is not None:  # in a transaction of its own: the hold's one statement committed
+                    with self._engine.begin() as db:
+                        self._analytics.reserved_in(db, shopper, sku, session, now)
+                return _with(made, revision=revision)
         row = {"row_store": store, "row_sku": sku, "row_size": size}
         with self._changes.writing() as db:
-            if shopper and self._erased(db, shopper):
+            if shopper and db.execute(_ERASED, {"shopper_hash": self._erased_hash(shopper)}).first():
                 raise self._refuse(410, "erased", "this shopper's profile was erased; HQ keeps nothing more about them")
             taken = db.execute(_TAKE, row).first()
             gone: list[Reservation] = []
@@ -190,18 +238,34 @@ class Reservations:
                     raise self._refuse(404, "unknown_product", f"{store} has no {sku} in size {size!r}")
                 raise self._refuse(409, "out_of_stock", f"every unit of {sku} in size {size} at {store} is held "
                                    "or sold")
-            made = Reservation(uuid.uuid4().hex, store, sku, size, shopper, kind, ReservationState.HELD, None, channel,
-                               now, expires, now, kiosk, session)
-            db.execute(_INSERT, {
-                "reservation_id": made.reservation_id, "store": store, "sku": sku, "size": size,
-                "profile_key": f"shopper:{shopper}" if shopper else None, "kind": kind.value, "state": made.state.value,
-                "note": None, "channel": channel, "created_at": now, "expires_at": expires, "updated_at": now,
-                "kiosk": kiosk, "session": session, "request_id": request_id, "revision": PENDING})
+            db.execute(_INSERT, {**values, "revision": PENDING})
             made = _with(made, revision=stamp_pending(db, stock, reservations))
             if self._analytics is not None:
                 self._analytics.reserved_in(db, shopper, sku, session, now)
             append_changes(db, _changes_of(gone, EXPIRY_CHANNEL, now) + _changes_of([made], channel, now))
         return made
+
+    def _hold_at_once(self, made: Reservation, values: dict[str, Any]) -> int | None:
+        """PostgreSQL's common case, a size with a unit free: the hold in ONE statement that commits
+        as it ends (``_HOLD_AT_ONCE``); its revision, or None when it took nothing (no unit free,
+        an erased shopper, an unknown size), for the full transaction to sort out.
+
+        The live revision counter's row lock is what every writer of stock queues on: held here
+        only inside the database, for microseconds, never across a round trip to HQ's process.
+        """
+        change = next(iter(_changes_of([made], made.channel, made.created_at)),
+                      {"shopper": "", "kind": "", "store": "", "kiosk": "", "fields": {}})
+        # Named apart from the columns: SQLAlchemy takes a parameter named as a column for a value to set.
+        params = {**{f"new_{name}": value for name, value in values.items()},
+                  "row_store": made.store, "row_sku": made.sku, "row_size": made.size,
+                  "shopper_hash": self._erased_hash(made.shopper) if made.shopper else "",  # "": no digest
+                  "logged": bool(made.shopper), **{f"change_{name}": change[name] for name in _CHANGE_PARTS}}
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+            revision = db.execute(_HOLD_AT_ONCE, params).scalar()
+        if revision is None:
+            return None
+        self._changes.written.wake()
+        return int(revision)
 
     def cancel(self, store: str, reservation_id: str, channel: str) -> Reservation:
         """Cancel an open reservation and free its unit (a cancelled one answers as it is).
@@ -383,6 +447,15 @@ def exported_reservation(r: Reservation) -> dict[str, Any]:
     return {"reservation": r.reservation_id, "store": r.store, "sku": r.sku, "size": r.size, "kind": r.kind.value,
             "state": r.state.value, "channel": r.channel, "created_at": r.created_at.isoformat(),
             "expires_at": r.expires_at.isoformat()}
+
+
+def _row_of(made: Reservation, request_id: str | None) -> dict[str, Any]:
+    """A new reservation's row (but its revision)."""
+    return {"reservation_id": made.reservation_id, "store": made.store, "sku": made.sku, "size": made.size,
+            "profile_key": f"shopper:{made.shopper}" if made.shopper else None, "kind": made.kind.value,
+            "state": made.state.value, "note": None, "channel": made.channel, "created_at": made.created_at,
+            "expires_at": made.expires_at, "updated_at": made.updated_at, "kiosk": made.kiosk,
+            "session": made.session, "request_id": request_id}
 
 
 def _changes_of(made: Sequence[Reservation], channel: str, at: datetime) -> list[dict[str, Any]]:

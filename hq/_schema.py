@@ -25,7 +25,11 @@ events = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("session", sa.String(36), nullable=False, index=True),
     sa.Column("sku", sa.String(32), nullable=True),
-    sa.Column("detail", sa.String(300), nullable=True),
+    # Beyond the product: a consent, a preference (``key=value``), the product a suggestion was beside,
+    # a name, an offer, the SKUs of the suggestions shown (up to 12 of 32 characters, space-separated)
+    # or a visit's seconds. A database made with the shorter column of old takes the longest lists
+    # after ``ALTER TABLE events ALTER COLUMN detail TYPE varchar(400)``.
+    sa.Column("detail", sa.String(400), nullable=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )

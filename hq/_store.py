@@ -67,6 +67,9 @@ from hq._webhooks import Webhooks
 from kiosk_protocol import ONLINE_STORE, VIEW_KINDS, ConsentStatus, EventKind, TapEvent
 
 _VIEW_KINDS = frozenset(kind.value for kind in VIEW_KINDS)
+# A stored ``suggestion_shown`` keeps the product in view as its ``sku`` and the SKUs shown as its
+# ``detail``, joined by this (no SKU holds one); a ``visit_end`` keeps its seconds as ``detail``.
+SHOWN_SEPARATOR = " "
 
 # Any fixed number: HQ processes starting together take it before creating the tables.
 _SCHEMA_LOCK = 7_310_001
@@ -147,9 +150,7 @@ class ProfileStore:
         self.url = url
         self.dropped_for_erased = 0
         self._salt = erase_salt
-        self._engine = sa.create_engine(url, pool_pre_ping=True)
-        if self._engine.dialect.name == "sqlite":
-            sa.event.listen(self._engine, "connect", _sqlite_wal)
+        self._engine = _engine(url)
         with self._engine.begin() as db:
             if self._engine.dialect.name != "sqlite":  # several workers starting at once would race to CREATE TABLE
                 db.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
@@ -168,7 +169,7 @@ class ProfileStore:
         self.uptime = UptimeLog(self._engine)  # the kiosks' online spans, from the fleet view
         self.orders = Orders(self._engine, self.changes, analytics=self.analytics)
         self.stock = Stock(self._engine, committed=self.changes.written.wake)
-        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._is_erased_in,
+        self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._hash,
                                          analytics=self.analytics)
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
 
@@ -424,6 +425,22 @@ class ProfileStore:
         return hashlib.sha256(f"{self._salt}:{shopper}".encode()).hexdigest()
 
 
+# Connections HQ keeps open to PostgreSQL: one per API worker thread (anyio's 40) and its own
+# followers and workers, so a busy moment neither waits for nor opens and closes connections.
+PG_POOL, PG_OVERFLOW = 48, 16
+
+
+def _engine(url: str) -> sa.Engine:
+    """HQ's engine. On PostgreSQL no ping before each use (a round trip on every request): a
+    connection the database dropped fails its one statement, which SQLAlchemy takes for a
+    disconnect and renews the whole pool; the API answers that one 503 and writers retry."""
+    if sa.make_url(url).get_backend_name() != "postgresql":
+        engine = sa.create_engine(url, pool_pre_ping=True)
+        sa.event.listen(engine, "connect", _sqlite_wal)
+        return engine
+    return sa.create_engine(url, pool_size=PG_POOL, max_overflow=PG_OVERFLOW, pool_recycle=3600)
+
+
 _ERASED = sa.select(erased.c.shopper_hash).where(erased.c.shopper_hash == sa.bindparam("shopper_hash"))
 
 
@@ -446,8 +463,19 @@ def _first_of_each(batch: Sequence[TapEvent]) -> list[TapEvent]:
 
 
 def _event_row(event: TapEvent, key: str, now: datetime) -> dict[str, Any]:
-    detail = (event.consent.value if event.consent else None) or (
+    """The events table's row: what the event says beyond its product goes in ``detail``
+    (for the version 3 kinds: the SKUs shown, a visit's seconds)."""
+    sku, detail = event.sku, (event.consent.value if event.consent else None) or (
         f"{event.key}={event.value}" if event.key else None) or event.beside or event.display_name or event.offer
+    if event.shown is not None:  # the product in view, and the suggestions shown beside it in screen order
+        sku, detail = event.beside, SHOWN_SEPARATOR.join(event.shown)
+    elif event.dwell_s is not None:
+        detail = str(event.dwell_s)
     return {"event_id": str(event.event_id), "profile_key": key, "kind": event.kind.value, "store": event.store,
-            "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session), "sku": event.sku,
+            "kiosk": event.kiosk, "seq": event.seq, "session": str(event.session), "sku": sku,
             "detail": detail, "at": event.at, "received_at": now}
+
+
+def shown_skus(detail: str | None) -> tuple[str, ...]:
+    """The suggestions a stored ``suggestion_shown`` put on screen, in screen order (its row's ``detail``)."""
+    return tuple(detail.split(SHOWN_SEPARATOR)) if detail else ()

@@ -4,7 +4,8 @@ when HQ has given one, asked for off the screen's thread.
 HQ signs the link (the kiosk holds no key) for one visit and, when the shopper signed in
 and consented, for them: a visit whose identity changes (a card tap, a yes) needs a new
 one, and so does a link about to expire. Until HQ answers, and whenever it cannot, the
-screen keeps showing the plain product address.
+screen keeps showing the plain product address. Each time HQ's link goes to the screen,
+``on_shown`` hears of it (the kiosk records the visit's hand-off once).
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ class HandoffLinks:
         current_visit: the visit on the kiosk now, read on the screen's thread.
         dispatch: runs work on the screen's thread.
         clock: the wall clock (links expire by HQ's wall clock).
+        on_shown: told on the screen's thread each time HQ's link goes to the screen (as QR code).
     """
 
     def __init__(self, request: RequestHandoff, current_visit: Callable[[], Visit],
-                 dispatch: Callable[[Callable[[], None]], None], clock: Callable[[], float] = time.time) -> None:
+                 dispatch: Callable[[Callable[[], None]], None], clock: Callable[[], float] = time.time,
+                 on_shown: Callable[[], object] = lambda: None) -> None:
         self._request, self._current, self._dispatch, self._clock = request, current_visit, dispatch, clock
+        self._on_shown = on_shown
         self._held: _Link | None = None
         self._asking: tuple[uuid.UUID, str | None] | None = None
         self._refused: tuple[tuple[uuid.UUID, str | None], float] | None = None
@@ -65,6 +69,7 @@ class HandoffLinks:
         now = self._clock()
         held = self._held
         if held is not None and held.visit == key and held.expires_at - RENEW_BEFORE_S > now:
+            self._on_shown()
             return held.url
         self._held = None  # another visit's, or about to expire: nothing of one visit stays for the next
         self._on_link = on_link
@@ -94,3 +99,4 @@ class HandoffLinks:
         visit = self._current()
         if (visit.id, visit.identity) == key:
             self._on_link(response.url)
+            self._on_shown()

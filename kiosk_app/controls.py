@@ -12,7 +12,7 @@ open requests changed), ``on_remote``, ``on_catalog`` and ``on_reader_status``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol
@@ -102,6 +102,10 @@ class KioskControls(Protocol):
 
         The product it shows (or why not) comes through ``on_outcome``.
         """
+
+    def suggestions_shown(self, beside: str, shown: Sequence[str]) -> None:
+        """The product screen put the suggestions ``shown`` on screen, in screen order, beside the product
+        ``beside`` (recorded for analytics, anonymous unless the shopper consented)."""
 
     @property
     def offers(self) -> OfferList:

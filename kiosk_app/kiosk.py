@@ -9,6 +9,11 @@ with the products it covers in stock here, and records an ``offer_tap``; a sign 
 shop is refused. Staff come in by
 badge or by the PIN the screen checked, and leave by badge, by the screen or by idling.
 
+For analytics the kiosk also records each visit's first tap (``visit_start``) and its end,
+however it ends, with its length by the monotonic clock (``visit_end``); the suggestions
+the product screen put on screen (``suggestion_shown``); and, once per visit, the QR code
+that hands the visit off to the shopper's phone (``handoff``).
+
 Events leave under the shopper's identity only after the shopper has consented on this
 kiosk; until then they are anonymous, and HQ joins them to the profile only when the
 consent event arrives. Every event that names the shopper carries the token of the
@@ -26,7 +31,7 @@ import enum
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -37,6 +42,8 @@ from kiosk_app._live_profile import ChangeVerdict, note_added, take_change, take
 from kiosk_app._offers import NO_OFFERS, covered_in_stock, unavailable_reason
 from kiosk_app.session import Mode, SessionMachine, Visit
 from kiosk_protocol import (
+    LONGEST_VISIT_S,
+    MAX_SHOWN,
     CardRefused,
     CardVerifier,
     Catalog,
@@ -140,6 +147,7 @@ class Kiosk:
         self._verify_badge = verify_badge
         self._topic = events_topic(store, kiosk)
         self._clock = HlcClock(kiosk)
+        self.machine.watch_visits(self._visit_started, self._visit_closed)
 
     @property
     def session(self) -> Visit:
@@ -183,6 +191,32 @@ class Kiosk:
             return TapOutcome(OutcomeKind.NOT_HANDLED,
                               reason=f"no product is shown while the kiosk is {self.machine.mode.value}")
         return self._show_product(sku)
+
+    def suggestions_shown(self, beside: str, shown: Sequence[str]) -> uuid.UUID | None:
+        """The product screen put the suggestions ``shown`` (in screen order) beside the product ``beside``:
+        record a ``suggestion_shown``, anonymous unless the shopper consented, like a view.
+
+        Returns:
+            The event's id; None when nothing was recorded (no suggestion, no shopper's visit, outbox full).
+        """
+        skus = tuple(dict.fromkeys(shown))[:MAX_SHOWN]
+        if not skus or self.session.started_at is None or not self.machine.takes_shopper_taps:
+            return None
+        return self._record(EventKind.SUGGESTION_SHOWN, self.session.identity, shown=skus, beside=beside)
+
+    def handoff_shown(self) -> uuid.UUID | None:
+        """The QR code that continues the visit on the shopper's phone is on screen: record a ``handoff``,
+        once per visit however often the code is shown again.
+
+        Returns:
+            The event's id; None when nothing was recorded (no shopper's visit, recorded already, outbox full).
+        """
+        visit = self.session
+        if visit.started_at is None or visit.handoff_shown or not self.machine.takes_shopper_taps:
+            return None
+        event_id = self._record(EventKind.HANDOFF, visit.identity)
+        visit.handoff_shown = event_id is not None
+        return event_id
 
     def staff_pin_accepted(self) -> TapOutcome:
         """The screen checked the staff PIN and it was right: staff mode, with no one named."""
@@ -267,8 +301,13 @@ class Kiosk:
         self.session.coupons.add(offer_id)
         return True
 
-    def end_session(self) -> None:
-        """Forget the current visit (idle timeout or sign-out)."""
+    def end_session(self, erased: bool = False) -> None:
+        """Forget the current visit (idle timeout or sign-out).
+
+        ``erased``: the shopper's profile is gone, so the visit's end no longer names them.
+        """
+        if erased:
+            self.session.consented = False
         self.machine.end_visit()
 
     def take_profile(self, response: ProfileResponse) -> list[tuple[ProfileChange, ChangeVerdict]]:
@@ -300,7 +339,7 @@ class Kiosk:
         elif verdict is ChangeVerdict.OUTDATED:
             counters.changes_outdated += 1
         if verdict is ChangeVerdict.ERASED:
-            self.machine.end_visit()
+            self.end_session(erased=True)
         return verdict
 
     def _show_product(self, sku: str, kind: EventKind = EventKind.PRODUCT_VIEW, **details: object) -> TapOutcome:
@@ -354,15 +393,26 @@ class Kiosk:
         return self.recommender.suggest(history, self.store, in_view=(product.sku,), k=self._suggestions,
                                         in_stock=in_stock_here).items
 
+    def _visit_started(self, visit: Visit) -> None:
+        self._record_in(visit, EventKind.VISIT_START, visit.identity)
+
+    def _visit_closed(self, visit: Visit, dwell_s: float) -> None:
+        """A visit ended (the machine is on the next one already): its end, named as its events were."""
+        self._record_in(visit, EventKind.VISIT_END, visit.identity, dwell_s=min(round(dwell_s), LONGEST_VISIT_S))
+
     def _record(self, kind: EventKind, shopper: str | None, **details: object) -> uuid.UUID | None:
-        """Commit one event to the outbox; anonymous ones may be dropped when it is full.
+        """Commit one event of the current visit to the outbox (see ``_record_in``)."""
+        return self._record_in(self.session, kind, shopper, **details)
+
+    def _record_in(self, visit: Visit, kind: EventKind, shopper: str | None, **details: object) -> uuid.UUID | None:
+        """Commit one event of ``visit`` to the outbox; anonymous ones may be dropped when it is full.
 
         A storage fault (a full disk) loses this event, counted, and never the tap: the
         shopper still sees the product.
         """
-        event_id, session = uuid.uuid4(), self.session.id
+        event_id, session = uuid.uuid4(), visit.id
         if shopper is not None:
-            details["card"] = self.session.card_token
+            details["card"] = visit.card_token
 
         def payload(seq: int) -> bytes:
             return encode_event(new_event(kind=kind, store=self.store, kiosk=self.kiosk, seq=seq, session=session,

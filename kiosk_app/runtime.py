@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import metadata
@@ -184,7 +184,8 @@ class KioskRuntime:
         self._forward_reader_status = on_reader_status or (lambda status: None)
         self._on_remote = on_remote or (lambda command: None)
         self._on_catalog = on_catalog or (lambda: None)
-        self.handoffs = HandoffLinks(self.link.request_handoff, lambda: self.kiosk.session, dispatch)
+        self.handoffs = HandoffLinks(self.link.request_handoff, lambda: self.kiosk.session, dispatch,
+                                     on_shown=self.kiosk.handoff_shown)
         self.visit_profile = VisitProfile(self.kiosk, self.link, self.profiles, dispatch,
                                           on_profile or (lambda profile: None),
                                           on_profile_change or (lambda change: None), on_outcome)
@@ -317,6 +318,10 @@ class KioskRuntime:
         """The shopper touched the suggestion ``sku`` shown beside the product ``beside``."""
         self._take(lambda: self.kiosk.touch_suggestion(sku, beside))
 
+    def suggestions_shown(self, beside: str, shown: Sequence[str]) -> None:
+        """The product screen put the suggestions ``shown`` (in screen order) beside the product ``beside``."""
+        self.kiosk.suggestions_shown(beside, shown)
+
     @property
     def offers(self) -> OfferList:
         """The offers this kiosk runs on (beside the catalog in use)."""
@@ -417,7 +422,7 @@ class KioskRuntime:
 
     def _forget_if_signed_in(self, hashed: str) -> None:
         if self.kiosk.session.shopper and shopper_hash(self.kiosk.session.shopper) == hashed:
-            self.kiosk.end_session()
+            self.kiosk.end_session(erased=True)
             self._on_outcome(TapOutcome(OutcomeKind.SIGNED_OUT))
 
     def _on_reader_status(self, status: ReaderStatus) -> None:

@@ -13,7 +13,9 @@ Every way back to idle replaces the visit with an empty one, so nothing of one s
 is left in memory for the next; so does another shopper's card while one is signed in.
 Staff mode also starts from an empty visit: staff never see a shopper's data, and a
 shopper never inherits staff's screen. Whoever started the machine hears of each
-signed-in visit that ends (``on_visit_ended``), however it ends.
+signed-in visit that ends (``on_visit_ended``), however it ends; whoever watches the
+visits (``watch_visits``: the kiosk, for analytics) hears of each visit's first tap and of
+its end, with how long it lasted by the machine's monotonic clock.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class Visit:
     waiting: list[ProfileChange] = field(default_factory=list)
     # What the shopper asked for in this visit (a fitting room, a hold to collect) and where each stands.
     requests: list[VisitRequest] = field(default_factory=list)
+    # When the visit's first tap came, by the machine's monotonic clock; None: no shopper has tapped yet.
+    started_at: float | None = None
+    handoff_shown: bool = False  # the QR code that hands the visit off to the phone was on screen
 
     @property
     def identity(self) -> str | None:
@@ -104,6 +109,16 @@ class SessionMachine:
         # Why the kiosk is out of service; a lock outlives staff mode until someone unlocks.
         self.lock_reason: str | None = None
         self._last_activity = clock()
+        self._on_visit_started: Callable[[Visit], None] = lambda visit: None
+        self._on_visit_closed: Callable[[Visit, float], None] = lambda visit, dwell_s: None
+
+    def watch_visits(self, started: Callable[[Visit], None], closed: Callable[[Visit, float], None]) -> None:
+        """Hear of every visit's first tap (``started``) and of its end (``closed``, with its seconds).
+
+        Both run inside the change that causes them; ``closed`` gets the visit that ended
+        after the machine has moved on to the next one.
+        """
+        self._on_visit_started, self._on_visit_closed = started, closed
 
     @property
     def takes_shopper_taps(self) -> bool:
@@ -120,6 +135,7 @@ class SessionMachine:
             raise ValueError(f"no shopper browses while the kiosk is {self.mode.value}")
         if self.mode is Mode.IDLE:
             self.mode = Mode.BROWSING
+        self._start_visit()
         self.touch()
 
     def card(self, shopper: str, token: str | None = None) -> bool:
@@ -138,6 +154,7 @@ class SessionMachine:
             self._replace_visit(Visit())
         self.visit.shopper, self.visit.card_token = shopper, token
         self.mode = Mode.SIGNED_IN
+        self._start_visit()
         self.touch()
         return True
 
@@ -192,7 +209,15 @@ class SessionMachine:
         self.mode = mode
         self.touch()
 
+    def _start_visit(self) -> None:
+        """The visit's first tap: it has begun (a later tap of the same visit changes nothing)."""
+        if self.visit.started_at is None:
+            self.visit.started_at = self._clock()
+            self._on_visit_started(self.visit)
+
     def _replace_visit(self, visit: Visit) -> None:
         ended, self.visit = self.visit, visit
+        if ended.started_at is not None:
+            self._on_visit_closed(ended, max(0.0, self._clock() - ended.started_at))
         if ended.shopper is not None:
             self._on_visit_ended(ended)

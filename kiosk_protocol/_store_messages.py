@@ -161,7 +161,7 @@ class OpenRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reservation_id: uuid.UUID
-    kiosk: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None  # None: made online
+    kiosk: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None  # None: made online
     sku: Sku
     size: Size
     kind: ReservationKind

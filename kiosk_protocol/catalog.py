@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import zoneinfo
@@ -10,7 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from kiosk_protocol._manifest import PATH_SEGMENT
@@ -79,20 +89,50 @@ def _time_zone(name: str) -> str:
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as ``date.weekday()`` counts
+_CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+MAX_SPELLS_A_DAY = 4  # a day open in more pieces than this is a typing slip
+
+
+def _clock_time(value: object) -> dt.time:
+    """``"09:30"``: a time on the store's wall clock, to the minute, with no offset (the store's zone says it)."""
+    if isinstance(value, dt.time) and value.tzinfo is None and not (value.second or value.microsecond):
+        return value
+    if not isinstance(value, str) or not _CLOCK_TIME.fullmatch(value):
+        raise ValueError(f"{str(value)[:20]!r} is not a time of day as HH:MM (00:00 to 23:59)")
+    return dt.time(int(value[:2]), int(value[3:]))
+
+
+ClockTime = Annotated[dt.time, PlainValidator(_clock_time), PlainSerializer(lambda t: f"{t:%H:%M}", return_type=str)]
 
 
 class OpenSpell(BaseModel):
-    """One span of a day a store is open, in its own time zone (``"09:30"`` to ``"14:00"``)."""
+    """One span of a day a store is open, in its own time zone (``"09:30"`` to ``"14:00"``).
+
+    A store open until midnight closes at ``"23:59"``; one open past midnight lists the
+    hours after it under the next day.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    opens: dt.time
-    closes: dt.time
+    opens: ClockTime
+    closes: ClockTime
 
     @model_validator(mode="after")
     def _opens_before_it_closes(self) -> OpenSpell:
         if self.opens >= self.closes:
             raise ValueError(f"opens at {self.opens:%H:%M}, not before it closes at {self.closes:%H:%M}")
         return self
+
+
+def _in_order(spells: tuple[OpenSpell, ...]) -> tuple[OpenSpell, ...]:
+    for before, after in itertools.pairwise(spells):
+        if after.opens < before.closes:
+            raise ValueError(f"{after.opens:%H:%M}-{after.closes:%H:%M} does not come after "
+                             f"{before.opens:%H:%M}-{before.closes:%H:%M}: a day's hours are listed in order, "
+                             f"none overlapping")
+    return spells
+
+
+DaySpells = Annotated[tuple[OpenSpell, ...], Field(max_length=MAX_SPELLS_A_DAY), AfterValidator(_in_order)]
 
 
 class Store(BaseModel):
@@ -106,7 +146,8 @@ class Store(BaseModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
     name: PlainText
     time_zone: TimeZoneName = "UTC"
-    opening_hours: dict[Weekday, tuple[OpenSpell, ...]] | None = None
+    # Each day's spells; a day not listed (or listed with none) the store is closed.
+    opening_hours: dict[Weekday, DaySpells] | None = None
 
     def spells_on(self, day: dt.date) -> tuple[tuple[dt.time, dt.time], ...]:
         """When the store is open on ``day`` (its own local date): none on a day it is closed."""

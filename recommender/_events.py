@@ -4,9 +4,10 @@ orders beside them.
 The file format is session-rec's tab-separated ``SessionId<TAB>ItemId<TAB>Time`` (Unix seconds)
 with a header line; optional ``Channel`` (``kiosk``/``web``/``app``/``store``) and ``Store``
 columns say where a click happened, and an optional ``Kind`` column whether a row is a
-``view`` (without the column every row is) or a line of an ``order`` (one session per
-order, as ``kiosk hq export-events`` writes them). Orders are kept apart
-(``ClickLog.orders``): the model is built on views. Sessions never span files.
+``view`` (without the column every row is), a line of an ``order`` (one session per
+order, as ``kiosk hq export-events`` writes them) or a suggestion ``shown`` on a kiosk's
+screen. Orders are kept apart (``ClickLog.orders``) and impressions are read past: the
+model is built on views. Sessions never span files.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ REQUIRED_COLUMNS = ("SessionId", "ItemId", "Time")
 CHANNELS: tuple[Channel, ...] = tuple(Channel)
 _CHANNEL_CODE = {channel: code for code, channel in enumerate(CHANNELS)}
 _CHANNEL_BY_NAME = {channel.value: channel for channel in CHANNELS}
-VIEW, ORDER = "view", "order"  # the ``Kind`` column's values
+VIEW, ORDER, SHOWN = "view", "order", "shown"  # the ``Kind`` column's values
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def _read_one(path: Path, prefix: str) -> tuple[list[Click], list[Click], int]:
             st_col = header.index("Store") if "Store" in header else None
             k_col = header.index("Kind") if "Kind" in header else None
             width = len(header)
-            by_kind: dict[str, list[Click]] = {VIEW: [], ORDER: []}
+            by_kind: dict[str, list[Click]] = {VIEW: [], ORDER: [], SHOWN: []}  # impressions: not used yet
             skipped = 0
             for row in reader:
                 click = _parse_row(row, width, s_col, i_col, t_col, c_col, st_col, prefix)

@@ -49,10 +49,13 @@ class ShopperScreens:
         self.reserve = ReservePanel(controls, host, store)  # the product screen's requests (kv: app.shopper.reserve)
 
     def show_product(self, product: Product, suggestions: tuple[Suggestion, ...]) -> None:
-        """Fill the product screen with ``product`` and its suggestions."""
+        """Fill the product screen with ``product`` and its suggestions; the kiosk hears which it put on screen
+        (none while the visit's requests for the product fill their place)."""
         self._product, self._suggestions = product, suggestions
-        self._render_product()
+        cards = self._render_product()
         self.reserve.show(product)
+        if cards and not self._host.sm.get_screen("product").reserve_open:
+            self._controls.suggestions_shown(product.sku, [card.sku for card in cards])
 
     def show_offer(self, offer: Offer, products: tuple[Product, ...]) -> None:
         """Fill the offer screen with a sign's ``offer`` and the ``products`` it covers in stock here."""
@@ -169,9 +172,10 @@ class ShopperScreens:
         self._host.sm.get_screen("attract").show_featured(
             [(image_path(catalog_file, p.image), p.name.get(language)) for p in self._featured])
 
-    def _render_product(self) -> None:
+    def _render_product(self) -> tuple[SuggestionView, ...]:
+        """The product screen again; returns the suggestion cards it shows."""
         if self._product is None:
-            return
+            return ()
         catalog, catalog_file, language = self._controls.catalog, self._controls.catalog_file, self._host.language
         view = product_view(self._product, catalog, catalog_file, self._store, language,
                             self._controls.offer_price(self._product), self._controls.free_units(self._product.sku))
@@ -184,6 +188,7 @@ class ShopperScreens:
         self._host.sm.get_screen("product").show(view, cards)
         self._render_wishlist_button()
         self.reserve.render()
+        return cards
 
     def _take_handoff_link(self, link: str) -> None:
         if self._product is not None:

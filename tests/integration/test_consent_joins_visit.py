@@ -43,11 +43,11 @@ def browse_then_sign_in(tmp_path: Path, hq_key: tuple[Ed25519PrivateKey, Path], 
 def test_a_yes_brings_the_views_from_before_the_card_into_the_profile(
         mosquitto: Mosquitto, hq_ingest: IngestWorker, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
     kiosk = browse_then_sign_in(tmp_path, hq_key, mosquitto.url, granted=True)
-    assert (hq_ingest.stats.stored, hq_ingest.stats.refused_no_card_proof) == (3, 0)
+    assert (hq_ingest.stats.stored, hq_ingest.stats.refused_no_card_proof) == (4, 0)
     profile = hq_ingest.store.profile(SHOPPER)
     assert profile.consent is ConsentStatus.GRANTED
-    assert [(e.kind, e.sku) for e in profile.history] == [
-        ("product_view", BOOT), ("consent", None), ("product_view", TOTE)]
+    assert [(e.kind, e.sku) for e in profile.history] == [  # the visit from its start
+        ("visit_start", None), ("product_view", BOOT), ("consent", None), ("product_view", TOTE)]
     assert hq_ingest.store.history(f"session:{kiosk.session.id}") == []  # moved, not copied
     assert hq_ingest.store.export(SHOPPER)["linked_sessions"] == [str(kiosk.session.id)]
 
@@ -58,5 +58,6 @@ def test_after_a_no_nothing_of_the_visit_joins_the_profile(
     profile = hq_ingest.store.profile(SHOPPER)
     assert profile.consent is ConsentStatus.DENIED  # the answer itself is the shopper's record
     assert [e.kind for e in profile.history] == ["consent"] and profile.views == []
-    assert [e.sku for e in hq_ingest.store.history(f"session:{kiosk.session.id}")] == [BOOT, TOTE]  # anonymous
+    assert [e.sku for e in hq_ingest.store.history(f"session:{kiosk.session.id}")] == [None, BOOT, TOTE]  # anonymous
+    assert hq_ingest.store.history(f"session:{kiosk.session.id}")[0].kind == "visit_start"
     assert hq_ingest.store.export(SHOPPER)["linked_sessions"] == []

@@ -56,9 +56,11 @@ def test_a_product_tap_shows_the_product_and_reaches_the_profile_at_hq(
 
     assert seen["read"] is True  # reader: the kiosk's nfcpy reader read the tag
     assert seen["name"] == BOOT.name.get("es")  # catalog: the product's name is on screen
-    [event] = hq_ingest.store.history(f"session:{seen['session']}")  # outbox -> broker -> HQ: stored once
+    stored = hq_ingest.store.history(f"session:{seen['session']}")
+    [event] = [e for e in stored if e.kind == "product_view"]  # outbox -> broker -> HQ: stored once
     assert (event.sku, event.store, event.kiosk) == (BOOT.sku, "madrid-centro", "kiosk-01")
-    assert hq_ingest.stats.stored == 1 and hq_ingest.stats.rejected == 0
+    assert stored[0].kind == "visit_start"  # and the visit's start before it (its suggestions shown, if any, after)
+    assert hq_ingest.stats.stored == len(stored) and hq_ingest.stats.rejected == 0
     assert (tmp_path / "product.png").stat().st_size > 10_000  # a real frame was drawn
 
 

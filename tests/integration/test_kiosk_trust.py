@@ -211,9 +211,10 @@ def test_a_visit_proven_by_its_card_is_stored_and_its_later_events_need_only_the
         kiosk.consent(True)
         kiosk.handle(TagRead(TagKind.PRODUCT, "01", sku=SKU))
         assert eventually(lambda: len(outbox) == 0)  # receipted: stored or refused
-        assert (first.stats.stored, first.stats.refused_no_card_proof) == (2, 0)
+        assert (first.stats.stored, first.stats.refused_no_card_proof) == (3, 0)
         assert store.profile(VICTIM).consent is ConsentStatus.GRANTED
-        assert [(e.kind, e.sku) for e in store.profile(VICTIM).history] == [("consent", None), ("product_view", SKU)]
+        assert [(e.kind, e.sku) for e in store.profile(VICTIM).history] == [
+            ("visit_start", None), ("consent", None), ("product_view", SKU)]  # the visit from its start
         running.remove(first)
         first.stop()
 
@@ -323,7 +324,7 @@ def test_a_visit_split_across_workers_of_a_share_group_is_taken_whole(
         link.start()
         assert eventually(lambda: len(outbox) == 0)
         assert sum(w.stats.refused_no_card_proof for w in workers) == 0
-        assert sum(w.stats.stored for w in workers) == 21
+        assert sum(w.stats.stored for w in workers) == 22  # the visit's start, the consent, 10 views, 10 adds
         assert sorted(store.profile(VICTIM).wishlist) == sorted(skus)
     finally:
         link.stop()

@@ -85,7 +85,8 @@ def test_views_and_orders_reach_the_model_build_through_the_exported_click_log(
     out = tmp_path / "events.tsv"
     exported = _run("hq", "export-events", "--db", url, str(out))
     assert exported.returncode == 0, exported.stderr
-    assert exported.stdout.strip() == (f"exported 6 views in 3 visits, 4 order lines of 3 orders from "
+    assert exported.stdout.strip() == (f"exported 6 views in 3 visits, 4 order lines of 3 orders, 0 suggestions "
+                                       f"shown from "
                                        f"{without_password(url)} to {out}")
     with out.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle, delimiter="\t"))

@@ -40,7 +40,8 @@ class Hq:
         self.store = ProfileStore(url)
         self.catalog = load_catalog(demo_catalog_path())
         self.store.stock.load_catalog(self.catalog)
-        self.server = ApiServer(create_app(self.store, ApiKeys(KEYS, grants=GRANTS)), port=free_port())
+        self.app = create_app(self.store, ApiKeys(KEYS, grants=GRANTS))
+        self.server = ApiServer(self.app, port=free_port())
         self.server.start()
         self.web = httpx.Client(base_url=self.server.url, headers=WEB, timeout=30)
         self.madrid = httpx.Client(base_url=self.server.url, headers=MADRID, timeout=30)
@@ -71,6 +72,14 @@ def hq(sqlite_url: str) -> Iterator[Hq]:
 @pytest.fixture
 def pg_hq(postgres_url: str) -> Iterator[Hq]:
     server = Hq(postgres_url)
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["sqlite_url", "postgres_url"])
+def any_hq(request: pytest.FixtureRequest) -> Iterator[Hq]:
+    """HQ on either database: PostgreSQL holds a free unit in one statement, SQLite in a transaction."""
+    server = Hq(request.getfixturevalue(request.param))
     yield server
     server.close()
 
@@ -188,7 +197,8 @@ def test_unknown_stores_and_bad_store_ids_are_refused(hq: Hq) -> None:
     _answer(httpx.get(f"{hq.server.url}{STOCK}"), 401, "unauthorized")
 
 
-def test_a_hold_answers_each_case(hq: Hq) -> None:
+def test_a_hold_answers_each_case(any_hq: Hq) -> None:
+    hq = any_hq
     made = _answer(hq.hold(shopper=SHOPPER), 201)
     assert {k: made[k] for k in ("store", "sku", "size", "shopper", "kind", "state", "channel", "note")} == {
         "store": STORE, "sku": BOOT, "size": "41", "shopper": SHOPPER, "kind": "fitting_room", "state": "held",
@@ -208,6 +218,10 @@ def test_a_hold_answers_each_case(hq: Hq) -> None:
     assert too_long["detail"] == [{"where": "body.fitting_room.hold_minutes",
                                    "problem": "Input should be less than or equal to 120"}]
     assert hq.size("40")["held"] == 2
+    # The shopper's hold is in their profile's change log; the anonymous ones and the refused are not.
+    assert [(c.shopper, c.fields["reservation"], c.fields["state"]) for c in hq.store.changes.page(0, 10)] == [
+        (SHOPPER, made["id"], "held")]
+    assert len({r.revision for r in hq.store.reservations.open_in(STORE)}) == 3  # a revision of its own each
 
 
 BAD_HOLDS = [
@@ -315,7 +329,8 @@ def test_staff_move_a_request_on_and_collected_it_is_an_order_of_the_shoppers(hq
         "reservation": first["id"], "sku": BOOT, "size": "40", "store": STORE}
 
 
-def test_the_profile_export_and_erase_carry_reservations(hq: Hq) -> None:
+def test_the_profile_export_and_erase_carry_reservations(any_hq: Hq) -> None:
+    hq = any_hq
     hq.web.put(f"/v1/shoppers/{SHOPPER}/display-name", json={"display_name": "Ana"}).raise_for_status()
     open_one = _answer(hq.hold("40", shopper=SHOPPER, kind="collect"), 201)
     closed = _answer(hq.hold("42", shopper=SHOPPER), 201)
@@ -343,6 +358,21 @@ def test_a_store_key_acts_in_its_own_store_only(hq: Hq) -> None:
     _answer(hq.bcn.post(f"/v1/stores/{OTHER}/reservations", json={"sku": BOOT, "size": "39", "kind": "collect"}),
             201)  # its own store
     _answer(hq.madrid.delete(url), 200)
+
+
+def test_a_store_key_reads_and_changes_no_shoppers_profile(hq: Hq) -> None:
+    """A key taken from a store's back office: every shopper route refuses it, and each refusal is counted."""
+    _answer(hq.web.put(f"/v1/shoppers/{SHOPPER}/wishlist/{BOOT}"), 200)
+    shopper = f"/v1/shoppers/{SHOPPER}"
+    attempts = [hq.madrid.get(shopper), hq.madrid.get(f"{shopper}/export"), hq.madrid.delete(shopper),
+                hq.madrid.put(f"{shopper}/wishlist/{BOOT}"), hq.madrid.delete(f"{shopper}/wishlist/{BOOT}"),
+                hq.madrid.put(f"{shopper}/display-name", json={"display_name": "Eve"}),
+                hq.madrid.put(f"{shopper}/consent", json={"consent": "granted"}), hq.madrid.get("/v1/changes")]
+    for answer in attempts:
+        _answer(answer, 403, "store_key")
+    assert hq.app.state.guard.stats.answers_refused["store_key"] == len(attempts)
+    assert _answer(hq.web.get(shopper), 200)["wishlist"] == [BOOT]  # untouched, and still the web shop's to read
+    assert hq.app.state.guard.stats.answers_refused["store_key"] == len(attempts)
 
 
 def test_a_sku_the_catalog_does_not_know_is_collected_at_the_price_paid_and_flagged(hq: Hq) -> None:

@@ -103,7 +103,8 @@ def test_a_sign_tapped_on_the_reader_shows_its_offer_and_records_the_tap(running
     assert boot is not None
     priced = running.runtime.offer_price(boot)
     assert priced is not None and str(priced.price) == "71.96"
-    [event] = [decode_event(m.payload, topic=m.topic) for m in running.runtime.outbox.pending()]
+    start, event = [decode_event(m.payload, topic=m.topic) for m in running.runtime.outbox.pending()]
+    assert (start.kind, start.shopper) == (EventKind.VISIT_START, None)  # the sign's tap began the visit
     assert (event.kind, event.offer, event.shopper, event.event_id) == (
         EventKind.OFFER_TAP, "WINTER-BOOTS", None, shown.event_id)
 
@@ -123,7 +124,8 @@ def test_a_member_signed_in_on_the_reader_gets_the_members_price_and_saves_the_c
     assert not running.runtime.save_coupon("WINTER-BOOTS")  # for everyone: no coupon to save
     events = [decode_event(m.payload, topic=m.topic) for m in running.runtime.outbox.pending()]
     assert [(e.kind, e.offer, e.shopper, e.card) for e in events] == [
-        (EventKind.CONSENT, None, "shopper-0042", card), (EventKind.COUPON_SAVE, "CLUB-BOOTS", "shopper-0042", card)]
+        (EventKind.VISIT_START, None, None, None), (EventKind.CONSENT, None, "shopper-0042", card),
+        (EventKind.COUPON_SAVE, "CLUB-BOOTS", "shopper-0042", card)]
     assert running.runtime.kiosk.session.coupons == {"CLUB-BOOTS"}
 
 
@@ -136,7 +138,7 @@ def test_an_ended_offers_sign_and_another_shops_sign_through_the_reader(running:
     foreign = running.next_outcome()
     assert foreign.kind is OutcomeKind.UNREADABLE and "shop.example.net" in foreign.reason
     assert running.runtime.kiosk.counters.foreign_signs == 1
-    assert len(running.runtime.outbox) == 1  # the ended offer's tap only
+    assert len(running.runtime.outbox) == 2  # the ended offer's tap only, and the visit's start before it
 
 
 def test_staff_write_a_sign_on_the_kiosks_reader_and_it_reads_back(running: Running,

@@ -242,7 +242,8 @@ def hq_seqs(sqlite_url: str) -> list[int]:
 
 
 def tap_and_deliver(runtime: KioskRuntime, hq_ingest: IngestWorker, taps: int) -> None:
-    before = hq_ingest.store.event_count()
+    """``taps`` product taps, and the visit's start before them when they begin one, all at HQ."""
+    before = hq_ingest.store.event_count() + (runtime.kiosk.session.started_at is None)
     for _ in range(taps):
         assert runtime.kiosk.handle(tap()).event_id is not None
     assert eventually(lambda: hq_ingest.store.event_count() == before + taps)
@@ -277,9 +278,9 @@ def test_a_damaged_outbox_is_set_aside_and_the_new_one_continues_above_what_hq_h
         assert again.health().outbox_reset == aside.name
         assert again.outbox.last_sequence() >= 30
         tap_and_deliver(again, hq_ingest, 10)
-        seqs = hq_seqs(sqlite_url)
-        assert len(seqs) == 40 and len(set(seqs)) == 40  # no sequence twice at HQ
-        assert min(seqs[30:]) > max(seqs[:30])
+        seqs = hq_seqs(sqlite_url)  # each run's taps and its visit's start
+        assert len(seqs) == 42 and len(set(seqs)) == 42  # no sequence twice at HQ
+        assert min(seqs[31:]) > max(seqs[:31])
         status = status_of(fleet, lambda s: bool(s.outbox_reset))
         assert aside.name in status.outbox_reset
         assert AlertKind.OUTBOX_RESET in alerts(fleet)
@@ -326,16 +327,16 @@ def test_a_kiosk_that_lost_its_data_continues_above_hq_s_highest_sequence_after_
     finally:
         stopped(first)
     floor = json.loads((tmp_path / "old-tablet" / "outbox-floor.json").read_bytes())["seq"]
-    assert floor == 20  # kept apart from the outbox
+    assert floor == 21  # 20 taps and their visit's start, kept apart from the outbox
 
     replaced = KioskRuntime(config(tmp_path / "new-tablet", mosquitto.url, hq_key[1]), on_outcome=lambda o: None)
     replaced.link.start()
     try:
-        tap_and_deliver(replaced, hq_ingest, 1)  # its receipt says HQ holds up to 20
-        assert replaced.sequence_floor.value == 20
-        assert replaced.outbox.last_sequence() == 20
+        tap_and_deliver(replaced, hq_ingest, 1)  # its receipt says HQ holds up to 21
+        assert replaced.sequence_floor.value == 21
+        assert replaced.outbox.last_sequence() == 21
         tap_and_deliver(replaced, hq_ingest, 1)
-        assert max(hq_seqs(str(hq_ingest.store.url))) == 21
+        assert max(hq_seqs(str(hq_ingest.store.url))) == 22
     finally:
         stopped(replaced)
 
@@ -364,12 +365,12 @@ def test_a_full_disk_still_shows_the_product_counts_the_lost_event_and_says_so(
         assert arrived.wait(10)
         [shown] = outcomes
         assert shown.kind is OutcomeKind.PRODUCT and shown.product is not None and shown.product.sku == SKU
-        assert shown.event_id is None  # not recorded, and counted
-        assert runtime.kiosk.counters.events_not_recorded == 1 and len(runtime.outbox) == 0
+        assert shown.event_id is None  # not recorded, and counted: the view and the visit's start
+        assert runtime.kiosk.counters.events_not_recorded == 2 and len(runtime.outbox) == 0
         health = runtime.health()
         assert health.disk_full
         [storage] = [row for row in health_rows(health, "en") if row.label == "Storage"]
-        assert not storage.ok and storage.value == "Disk full: 1 events not recorded"
+        assert not storage.ok and storage.value == "Disk full: 2 events not recorded"
         assert status_of(fleet, lambda s: s.disk_full).disk_full
         assert AlertKind.DISK_FULL in alerts(fleet)
         # Staff can still get in: a badge, and the PIN pad (its wrong tries cannot be saved, and that is no crash).

@@ -128,6 +128,7 @@ def test_a_touched_suggestion_reaches_hq_as_its_own_kind_and_joins_the_profile_a
     kiosk.handle(TagRead(TagKind.SHOPPER_CARD, "02", token=issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 600)))
     kiosk.consent(True)
     kiosk.touch_suggestion(BOOT, beside=TOTE)  # signed in and consenting: under the shopper's name
+    kiosk.suggestions_shown(BOOT, [TOTE])
     link = KioskLink(mosquitto.url, STORE, KIOSK, outbox)
     link.start()
     try:
@@ -135,13 +136,13 @@ def test_a_touched_suggestion_reaches_hq_as_its_own_kind_and_joins_the_profile_a
     finally:
         link.stop()
     stats = hq_ingest.stats
-    assert (stats.stored, stats.rejected, stats.refused_no_card_proof) == (4, 0, 0)
+    assert (stats.stored, stats.rejected, stats.refused_no_card_proof) == (6, 0, 0)
     # Each touch is kept as its own kind, with the product it was beside; the visit's
-    # anonymous ones joined the profile with the consent.
+    # anonymous ones joined the profile with the consent; the suggestions shown beside a product too.
     profile = hq_ingest.store.profile(SHOPPER)
     assert [(e.kind, e.sku, e.detail) for e in profile.history] == [
-        ("product_view", BOOT, None), ("suggestion_tap", TOTE, BOOT), ("consent", None, "granted"),
-        ("suggestion_tap", BOOT, TOTE)]
+        ("visit_start", None, None), ("product_view", BOOT, None), ("suggestion_tap", TOTE, BOOT),
+        ("consent", None, "granted"), ("suggestion_tap", BOOT, TOTE), ("suggestion_shown", BOOT, TOTE)]
     assert [e.sku for e in profile.views] == [BOOT, TOTE, BOOT]  # the shopper looked at each
 
 

@@ -1,8 +1,8 @@
 """The "continue on your phone" QR code on the real kiosk window under Xvfb: once HQ's
 responder has signed the visit's hand-off link (over a real Mosquitto), the code carries
 it, in the kiosk's language, drawn module for module; the visit's next product shows it
-at once, without asking HQ again. (Without an answer from HQ the code keeps the product's
-address: test_ui_product.py.)"""
+at once, without asking HQ again, and the kiosk records the visit's hand-off once.
+(Without an answer from HQ the code keeps the product's address: test_ui_product.py.)"""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hq import HandoffKey, HandoffSigner, ProfileResponder, ProfileStore
 from kiosk_app import KioskConfig
 from kiosk_app.demo import demo_catalog_path, free_port
-from kiosk_protocol import load_catalog
+from kiosk_protocol import EventKind, decode_event, load_catalog
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagEmulator, encode_product
 from testkit.kivy_window import run_kiosk_window
@@ -63,6 +63,8 @@ def test_the_qr_code_carries_hq_s_link_of_the_visit(xvfb_display: str, mosquitto
         await loop.run_in_executor(None, emulator.tap, encode_product(CATALOG.shop_url, TOTE.sku))
         await until(lambda: screen.sku == TOTE.sku)
         seen["next_product"] = qr.data  # the same visit: its link at once
+        recorded = [decode_event(m.payload, topic=m.topic) for m in app.runtime.outbox.pending()]
+        seen["handoffs"] = [(str(e.session), e.shopper) for e in recorded if e.kind is EventKind.HANDOFF]
 
     try:
         run_kiosk_window(config, scenario)
@@ -81,3 +83,5 @@ def test_the_qr_code_carries_hq_s_link_of_the_visit(xvfb_display: str, mosquitto
     assert seen["english"] == link.replace("?lang=es", "?lang=en")
     assert seen["next_product"] == seen["english"]
     assert responder.stats.links_signed == 1
+    # Shown three times (the product, in English, the next product): one hand-off of the visit, anonymous.
+    assert seen["handoffs"] == [(seen["session"], None)]

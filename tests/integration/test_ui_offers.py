@@ -168,7 +168,7 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
         await until(lambda: app.sm.current == "product" and product.sku == BOOT.sku)
         seen["taps"] = app.runtime.kiosk.counters.taps - taps_before
         events = [decode_event(m.payload, topic=m.topic) for m in app.runtime.outbox.pending()]
-        seen["events"] = [(e.kind, e.offer or e.sku) for e in events]
+        seen["events"] = [(e.kind, e.offer or e.sku or e.beside) for e in events]
         for language in ("es", "en"):
             app.language = language
             await screenshot(app, f"product-offer-{language}", tmp_path)
@@ -198,7 +198,8 @@ def test_a_sign_s_offer_shows_its_texts_and_products_and_a_touched_one_shows_the
                                 (TAN_BOOT.sku, "75,96\u00a0€", "[s]94,95\u00a0€[/s]")]
     assert seen["cards_en"] == [(BOOT.sku, "€71.96", "[s]€89.95[/s]"), (TAN_BOOT.sku, "€75.96", "[s]€94.95[/s]")]
     assert seen["taps"] == 0  # a touched card is no tag tap, but the product was seen
-    assert seen["events"] == [(EventKind.OFFER_TAP, WINTER_BOOTS.id), (EventKind.PRODUCT_VIEW, BOOT.sku)]
+    assert seen["events"] == [(EventKind.VISIT_START, None), (EventKind.OFFER_TAP, WINTER_BOOTS.id),
+                              (EventKind.PRODUCT_VIEW, BOOT.sku), (EventKind.SUGGESTION_SHOWN, BOOT.sku)]
     assert seen["product_es"] == ("71,96\u00a0€", "[s]89,95\u00a0€[/s]", "Botas de invierno · -20 %")
     assert seen["product_en"] == ("€71.96", "[s]€89.95[/s]", "Winter boots · 20% off")
     for language, on_offer in (("es", "En oferta"), ("en", "On offer")):

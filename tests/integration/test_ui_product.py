@@ -108,9 +108,10 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
         cards[0].dispatch("on_release")
         await until(lambda: screen.sku == pressed)
         seen["name_after"] = screen.ids.product_name.text
+        seen["cards_after"] = tuple(card.sku for card in reversed(screen.ids.suggestions.children))
         seen["viewed"] = [event.item_id for event in app.runtime.kiosk.session.viewed]
         events = [decode_event(m.payload, topic=m.topic) for m in app.runtime.outbox.pending()]
-        seen["events"] = [(e.kind, e.sku, e.beside, e.shopper) for e in events]
+        seen["events"] = [(e.kind, e.sku, e.beside, e.shown, e.shopper) for e in events]
         seen["taps"] = app.runtime.kiosk.counters.taps
 
     try:
@@ -136,7 +137,12 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
     assert chosen is not None
     assert seen["name_after"] == chosen.name.get("es")
     assert seen["viewed"] == [BOOT.sku, chosen.sku]  # the visit's history has both, for the next suggestions
-    # The press is recorded as a touch beside the tapped product, anonymous, and counted as no tag tap.
-    assert seen["events"] == [(EventKind.PRODUCT_VIEW, BOOT.sku, None, None),
-                              (EventKind.SUGGESTION_TAP, chosen.sku, BOOT.sku, None)]
+    # The press is recorded as a touch beside the tapped product, anonymous, and counted as no tag tap;
+    # each product screen's suggestions as they were put on screen, in screen order.
+    assert seen["cards_after"]
+    assert seen["events"] == [(EventKind.VISIT_START, None, None, None, None),
+                              (EventKind.PRODUCT_VIEW, BOOT.sku, None, None, None),
+                              (EventKind.SUGGESTION_SHOWN, None, BOOT.sku, tuple(sku for sku, _, _ in cards), None),
+                              (EventKind.SUGGESTION_TAP, chosen.sku, BOOT.sku, None, None),
+                              (EventKind.SUGGESTION_SHOWN, None, chosen.sku, seen["cards_after"], None)]
     assert seen["taps"] == 1

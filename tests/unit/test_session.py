@@ -15,7 +15,7 @@ from kiosk_app.cli import main
 from kiosk_app.demo import demo_catalog_path
 from kiosk_app.exceptions import PinError
 from kiosk_app.staff import PinVerdict, StaffPin, pin_file, write_pin
-from kiosk_protocol import Role, issue_token, load_catalog
+from kiosk_protocol import EventKind, Role, decode_event, issue_token, load_catalog
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagKind, TagRead
 from recommender import Channel, HistoryEvent
@@ -211,7 +211,10 @@ def test_the_pin_opens_staff_mode_naming_no_one_and_the_screen_closes_it(kiosk: 
     assert kiosk.touch_suggestion(SKU, beside=SKU).kind is OutcomeKind.NOT_HANDLED  # no shopper's touch in staff mode
     closed = kiosk.leave_staff()
     assert (closed.kind, closed.staff) == (OutcomeKind.STAFF_SIGNED_OUT, None)
-    assert kiosk.machine.mode is Mode.IDLE and len(kiosk.outbox) == 0
+    assert kiosk.machine.mode is Mode.IDLE
+    # Staff's taps record nothing: only the shopper's visit, which staff mode ended.
+    assert [decode_event(m.payload).kind for m in kiosk.outbox.pending()] == [EventKind.VISIT_START,
+                                                                              EventKind.VISIT_END]
     assert kiosk.leave_staff().kind is OutcomeKind.NOT_HANDLED  # not in staff mode any more
 
 

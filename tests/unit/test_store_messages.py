@@ -41,12 +41,15 @@ def test_each_message_comes_back_as_it_was_sent() -> None:
     update = ReservationUpdate(session=uuid.uuid4(), stamp=3, reservation=HELD.model_copy(
         update={"state": ReservationState.READY, "note": "probador 2"}))
     level = StockLevel(store="madrid-centro", sku="BOOT-CHELSEA-BLK", stamp=9, available={"40": 0, "41": 2})
+    online = OpenRequest(reservation_id=uuid.uuid4(), sku=HELD.sku, size=HELD.size, kind=HELD.kind,
+                         state=HELD.state, created_at=NOW)  # made over the API: no kiosk
     requests = StoreRequests(store="madrid-centro", stamp=9, requests=(OpenRequest(
         reservation_id=HELD.reservation_id, kiosk="k1", sku=HELD.sku, size=HELD.size, kind=HELD.kind,
-        state=HELD.state, created_at=NOW),))
+        state=HELD.state, created_at=NOW), online))
     answer = ReservationResponse(request_id=uuid.uuid4(), reservation=HELD)
     for message in (update, level, requests, answer):
         assert decode(type(message), message.model_dump_json().encode()) == message
+        assert decode(type(message), message.model_dump_json(exclude_none=True).encode()) == message
     asked = decode(ReservationRequest, request(kind="collect", shopper="alice", token="t"))
     assert asked.kind is ReservationKind.COLLECT and asked.shopper == "alice"
 
