@@ -100,6 +100,8 @@ def _store() -> sa.Column[Any]:
 
 product_days = _counts("analytics_product_days", [_store(), sa.Column("sku", sa.String(32), primary_key=True)],
                        ["taps", "visits", "wishlisted", "reserved", "ordered", "shown", "suggestion_taps"])
+# One store's month of products without reading every store's: the key's day-first range reads them all.
+sa.Index("analytics_product_days_by_store", product_days.c.store, product_days.c.day)
 store_hours = _counts("analytics_store_hours", [_store(), sa.Column("hour", sa.SmallInteger, primary_key=True)],
                       ["taps", "visits"])
 store_days = _counts("analytics_store_days", [_store()], [
