@@ -100,6 +100,8 @@ def _store() -> sa.Column[Any]:
 
 product_days = _counts("analytics_product_days", [_store(), sa.Column("sku", sa.String(32), primary_key=True)],
                        ["taps", "visits", "wishlisted", "reserved", "ordered", "shown", "suggestion_taps"])
+# One store's month of products without reading every store's: the key's day-first range reads them all.
+sa.Index("analytics_product_days_by_store", product_days.c.store, product_days.c.day)
 store_hours = _counts("analytics_store_hours", [_store(), sa.Column("hour", sa.SmallInteger, primary_key=True)],
                       ["taps", "visits"])
 store_days = _counts("analytics_store_days", [_store()], [
@@ -439,18 +441,21 @@ class Analytics:
                    at: datetime, tally: _Tally) -> None:
         """Mark ``skus`` looked at in visit ``session``, or in linked visits of ``key`` within the
         attribution window before ``at``, as ``flag`` (wishlisted, reserved, ordered)."""
-        where = []
+        earning: list[sa.Select[Any]] = []
         if session:
-            where.append(visit_products.c.session == session)
+            earning.append(sa.select(sa.literal(session, sa.String(36)).label("session")))
         if key and key.startswith("shopper:"):
             moment = _utc(at)
-            where.append(visit_products.c.session.in_(sa.select(visits.c.session).where(
+            earning.append(sa.select(visits.c.session).where(
                 visits.c.profile_key == key, visits.c.started_at >= moment - timedelta(days=ATTRIBUTION_DAYS),
-                visits.c.started_at <= moment)))
-        if not where:
+                visits.c.started_at <= moment))
+        if not earning:
             return
+        # The visits as one set (not an OR of conditions), so the database reads only their rows by key.
+        sessions = earning[0] if len(earning) == 1 else sa.union(*earning)
         turned = db.execute(visit_products.update()
-                            .where(visit_products.c.sku.in_(skus), sa.or_(*where), sa.not_(visit_products.c[flag]))
+                            .where(visit_products.c.session.in_(sessions), visit_products.c.sku.in_(skus),
+                                   sa.not_(visit_products.c[flag]))
                             .values({flag: True})
                             .returning(visit_products.c.session, visit_products.c.store, visit_products.c.day,
                                        visit_products.c.sku)).all()

@@ -77,13 +77,13 @@ class UptimeLog:
         where = [kiosk_spans.c.started_at < end]
         if stores is not None:
             where.append(kiosk_spans.c.store.in_(stores))
-        found: dict[tuple[str, str], list[Interval]] = {}
+        kiosks = sa.select(kiosk_spans.c.store, kiosk_spans.c.kiosk).where(*where).distinct()
+        meeting = sa.select(kiosk_spans.c.store, kiosk_spans.c.kiosk, kiosk_spans.c.started_at,
+                            kiosk_spans.c.last_seen).where(*where, kiosk_spans.c.last_seen > start)
         with self._engine.connect() as db:
-            for row in db.execute(sa.select(kiosk_spans.c.store, kiosk_spans.c.kiosk, kiosk_spans.c.started_at,
-                                            kiosk_spans.c.last_seen).where(*where)):
-                spans = found.setdefault((row.store, row.kiosk), [])
-                if _utc(row.last_seen) > start:
-                    spans.append((_utc(row.started_at), _utc(row.last_seen)))
+            found: dict[tuple[str, str], list[Interval]] = {(store, kiosk): [] for store, kiosk in db.execute(kiosks)}
+            for store, kiosk, started_at, last_seen in db.execute(meeting):
+                found[(store, kiosk)].append((_utc(started_at), _utc(last_seen)))
         return found
 
 
@@ -105,19 +105,24 @@ def opening_intervals(spells_on: Callable[[dt.date], Iterable[tuple[dt.time, dt.
 
 
 def covered_seconds(within: Sequence[Interval], spans: Iterable[Interval]) -> float:
-    """How many seconds of ``within`` (disjoint intervals) the union of ``spans`` covers."""
+    """How many seconds of ``within`` (disjoint intervals) the union of ``spans`` covers.
+
+    One sweep over both, each sorted: a kiosk's month is hundreds of spans and opening hours.
+    """
     merged: list[list[datetime]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    total = 0.0
-    for open_start, open_end in within:
-        for start, end in merged:
-            overlap = (min(end, open_end) - max(start, open_start)).total_seconds()
-            if overlap > 0:
-                total += overlap
+    total, first = 0.0, 0
+    for open_start, open_end in sorted(within):
+        while first < len(merged) and merged[first][1] <= open_start:
+            first += 1  # ends before this opening, so before every later one too
+        for start, end in merged[first:]:
+            if start >= open_end:
+                break
+            total += (min(end, open_end) - max(start, open_start)).total_seconds()
     return total
 
 
