@@ -218,7 +218,9 @@ class Reservations:
         if self._engine.dialect.name == "postgresql":
             revision = self._hold_at_once(made, values)
             if revision is not None:
-                if self._analytics is not None:  # in a transaction of its own: the hold's one statement committed
+                # Counted for analytics in a transaction of its own once the hold's statement has committed;
+                # a hold of no shopper's, asked in no visit, has nothing to attribute.
+                if self._analytics is not None and (shopper or session):
                     with self._engine.begin() as db:
                         self._analytics.reserved_in(db, shopper, sku, session, now)
                 return _with(made, revision=revision)
