@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# One test worker per core (up to four); a file's tests stay on one worker, sharing its fixtures.
+PYTEST_WORKERS ?= -n auto --maxprocesses=4 --dist loadfile
 
 .PHONY: demo test lint clean
 
@@ -12,7 +14,7 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	scripts/system-deps test
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

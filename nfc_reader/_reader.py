@@ -61,6 +61,7 @@ class ReaderCounters:
     repeats_suppressed: int = 0  # a tag back within the holdoff: same tap, not counted again
     retried_reads: int = 0  # NDEF reads done again because one failed (or found nothing)
     incomplete: int = 0  # tags that left before they were read
+    lifted: int = 0  # tags read (or written) and then seen leave the reader
     tag_errors: int = 0  # tags nfcpy could not handle at all
     callback_errors: int = 0  # on_read raised
     reader_failures: int = 0  # the reader failed while open (unplugged, ...)
@@ -374,8 +375,10 @@ class TagReader:
                 self._stop.wait(self.policy.presence_interval_s)
                 continue
             if presence is Presence.REPLACED:
+                self._count("lifted")
                 return  # another tag answered: this one is certainly gone
             misses += 1
             if misses >= self.policy.absent_checks:
+                self._count("lifted")
                 return
             # Check again at once: under load a late answer to the last check is often already waiting.

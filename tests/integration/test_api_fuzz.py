@@ -5,10 +5,11 @@ and every answer fits the document."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, PositiveDataAcceptanceConfig
 from schemathesis.core.result import Ok
@@ -26,6 +27,12 @@ MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 # A rule across parameters that no schema can say: analytics' `from` must not be after `to`, nor a year
 # before it. Their 422 `invalid_range` is the right answer to a valid-looking pair that breaks it.
 CROSS_FIELD_RULES = ("/fleet/api/analytics/",)
+
+
+def sent_as_made(case: schemathesis.Case) -> bool:
+    """Whether each path value reaches HQ as generated: schemathesis unquotes a value before it
+    quotes it, so a shopper id holding ``%c3`` arrives as U+FFFD, a case of the client, not of HQ."""
+    return all(unquote(value) == value for value in (case.path_parameters or {}).values() if isinstance(value, str))
 
 
 @pytest.fixture
@@ -60,6 +67,7 @@ def test_no_request_makes_hq_fail_or_answer_outside_its_document(hq_schema: sche
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def call(case: schemathesis.Case) -> None:
+            assume(sent_as_made(case))
             # A negative case may leave the key out on purpose: putting it back would turn the
             # case into a valid request that the checks still expect refused. Sent as made, it
             # must get the 401 it asks for; a case that carries a key gets the real one.

@@ -24,6 +24,7 @@ from nfc_reader import (
     encode_product_text,
 )
 from testkit.tags import Reader
+from testkit.waiting import eventually
 from tests.integration.tag_writes import OLD, PRODUCT, REFUSALS
 
 NEXT = encode_product_text("NEXT-1")  # small enough for every tag here
@@ -67,6 +68,8 @@ def test_the_written_tag_is_no_tap_and_the_next_tap_is_read(emulator: TagEmulato
     assert emulator.tap(OLD, hold_s=0.4)
     result = future.result(timeout=5)
     assert reader.no_more_reads() and reader.reader.counters.taps == 0  # on_read never heard of it
+    # Back only once the reader saw it leave: a busy reader that missed the lift holds it still.
+    assert eventually(lambda: reader.reader.counters.lifted == 1)
     assert emulator.present(hold_s=0.1, lift_s=0.0)  # the same tag, tapped again
     assert reader.next_read() == result.read_back  # what staff saw is what a tap gives
     _next_tap_is_read(emulator, reader)
