@@ -3,7 +3,8 @@ ever scans the events.
 
 - **Per store and local day.** Counts are kept per (store, local day[, hour]) in the store's
   own time zone (``analytics_stores``, from HQ's catalog: ``Analytics.know_stores``): per
-  product (``analytics_product_days``), per hour of the day (``analytics_store_hours``), per
+  product looked at (``analytics_product_days``) and shown as a suggestion
+  (``analytics_shown_days``), per hour of the day (``analytics_store_hours``), per
   kiosk (``analytics_kiosk_days``), per offer (``analytics_offer_days``) and per store
   (``analytics_store_days``: visits, dwell, sign-ins, consents, the funnel, suggestions).
   A month's answer reads at most days × stores × products rows, by index. A store's time
@@ -99,7 +100,10 @@ def _store() -> sa.Column[Any]:
 
 
 product_days = _counts("analytics_product_days", [_store(), sa.Column("sku", sa.String(32), primary_key=True)],
-                       ["taps", "visits", "wishlisted", "reserved", "ordered", "shown", "suggestion_taps"])
+                       ["taps", "visits", "wishlisted", "reserved", "ordered", "suggestion_taps"])
+# Impressions apart: most products shown as a suggestion that day were not tapped, and a month's top
+# products would read all their rows.
+shown_days = _counts("analytics_shown_days", [_store(), sa.Column("sku", sa.String(32), primary_key=True)], ["shown"])
 # One store's month of products without reading every store's: the key's day-first range reads them all.
 sa.Index("analytics_product_days_by_store", product_days.c.store, product_days.c.day)
 store_hours = _counts("analytics_store_hours", [_store(), sa.Column("hour", sa.SmallInteger, primary_key=True)],
@@ -112,7 +116,8 @@ kiosk_days = _counts("analytics_kiosk_days", [_store(), sa.Column("kiosk", sa.St
                      ["taps", "visits", "ended", "dwell_s"])
 offer_days = _counts("analytics_offer_days", [_store(), sa.Column("offer", sa.String(48), primary_key=True)],
                      ["taps", "saves", "redemptions"])
-COUNT_TABLES = (product_days, store_hours, store_days, kiosk_days, offer_days)  # written in this order, always
+# Written in this order, always.
+COUNT_TABLES = (product_days, shown_days, store_hours, store_days, kiosk_days, offer_days)
 ANALYTICS_TABLES = (analytics_stores, visits, visit_products, *COUNT_TABLES)
 
 FUNNEL = ("viewed", "suggested", "kept", "ordered")  # a visit's flags, in the funnel's order
@@ -369,7 +374,7 @@ class Analytics:
         elif event.kind is EventKind.SUGGESTION_SHOWN and event.shown:
             tally.add(store_days, (day, store), shown=len(event.shown))
             for sku in event.shown:
-                tally.add(product_days, (day, store, sku), shown=1)
+                tally.add(shown_days, (day, store, sku), shown=1)
         elif event.kind is EventKind.HANDOFF:
             tally.add(store_days, (day, store), handoffs=1)
 

@@ -30,7 +30,7 @@ from hq._analytics_models import (
     Uptime,
     VisitGroup,
 )
-from hq._uptime import UptimeLog, covered_seconds, opening_intervals
+from hq._uptime import UptimeLog, opening_intervals
 
 LONGEST_RANGE_DAYS = 366
 DEFAULT_TOP = 20
@@ -70,8 +70,8 @@ class AnalyticsRange:
         Raises:
             RangeRefused: not ISO dates, ``from`` after ``to``, or longer than ``LONGEST_RANGE_DAYS``.
         """
-        end = _date("to", last) if last else (today or datetime.now(UTC).date())
-        start = _date("from", first) if first else end - timedelta(days=29)
+        end = _date("to", last) if last is not None else (today or datetime.now(UTC).date())
+        start = _date("from", first) if first is not None else end - timedelta(days=29)
         if start > end:
             raise RangeRefused(f"from ({start}) is after to ({end})")
         if (end - start).days + 1 > LONGEST_RANGE_DAYS:
@@ -113,7 +113,7 @@ class AnalyticsQueries:
         taps = sa.func.sum(t.taps)
         query = (sa.select(t.sku, taps, sa.func.sum(t.visits), sa.func.sum(t.wishlisted), sa.func.sum(t.reserved),
                            sa.func.sum(t.ordered))
-                 .where(*_within(product_days, span), t.taps + t.visits > 0).group_by(t.sku)
+                 .where(*_within(product_days, span)).group_by(t.sku)
                  .order_by(taps.desc(), t.sku).limit(limit))
         with self._engine.connect() as db:
             rows = db.execute(query).all()
@@ -158,21 +158,16 @@ class AnalyticsQueries:
     def uptime(self, span: AnalyticsRange) -> Uptime:
         """Each kiosk's share of its store's opening hours (up to now) that it was online."""
         now = self._clock()
-        stores = self._stores([span.store] if span.store else None)
-        if span.store is not None:
-            stores.setdefault(span.store, _StoreHours(ZoneInfo("UTC"), None))
-        opening = {store: opening_intervals(hours.spells_on, hours.zone, span.first, span.last, now)
-                   for store, hours in stores.items()}
-        earliest = min((i[0][0] for i in opening.values() if i), default=now)
-        spans = self._uptime.spans([span.store] if span.store else None, earliest, now)
+        kiosks = self._uptime.kiosks([span.store] if span.store else None, now)
+        hours = self._stores(sorted({store for store, _ in kiosks}))
+        opening = {store: opening_intervals(hours.get(store, _AROUND_THE_CLOCK).spells_on,
+                                            hours.get(store, _AROUND_THE_CLOCK).zone, span.first, span.last, now)
+                   for store, _ in kiosks}
+        online = self._uptime.online_seconds(opening)
         rows = []
-        for (store, kiosk), online in sorted(spans.items()):
-            hours = opening.get(store)
-            if hours is None:  # a store HQ's catalog does not list: open around the clock
-                plain = _StoreHours(ZoneInfo("UTC"), None)
-                hours = opening[store] = opening_intervals(plain.spells_on, plain.zone, span.first, span.last, now)
-            open_s = sum((end - start).total_seconds() for start, end in hours)
-            online_s = covered_seconds(hours, online)
+        for store, kiosk in kiosks:
+            open_s = sum((end - start).total_seconds() for start, end in opening[store])
+            online_s = online.get((store, kiosk), 0.0)
             rows.append(KioskUptime(store=store, kiosk=kiosk, open_hours=round(open_s / 3600, 3),
                                     online_hours=round(online_s / 3600, 3), uptime=_share(online_s, open_s)))
         return Uptime(**span.answer_fields(), rows=rows)
@@ -215,6 +210,9 @@ class _StoreHours:
             return [(dt.time.min, dt.time.max)]
         return [(dt.time.fromisoformat(s["opens"]), dt.time.fromisoformat(s["closes"]))
                 for s in self.hours.get(WEEKDAYS[day.weekday()], [])]
+
+
+_AROUND_THE_CLOCK = _StoreHours(ZoneInfo("UTC"), None)  # a store HQ's catalog does not list
 
 
 def _within(table: sa.Table, span: AnalyticsRange) -> list[sa.ColumnElement[bool]]:

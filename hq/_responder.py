@@ -93,10 +93,11 @@ class ResponderStats:
 
 
 class ProfileResponder:
-    """Serves profile requests from every kiosk out of ``store``, and hand-off requests when given ``handoff``."""
+    """Serves profile requests from every kiosk out of ``store``, hand-off requests when given
+    ``handoff``, and kiosks' holds unless ``holds`` is False (another desk answers them)."""
 
     def __init__(self, broker_url: str, store: ProfileStore, verify_card: CardVerifier,
-                 client_id: str = "hq-profiles", handoff: HandoffSigner | None = None) -> None:
+                 client_id: str = "hq-profiles", handoff: HandoffSigner | None = None, holds: bool = True) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.store = store
         self.stats = ResponderStats()
@@ -104,9 +105,10 @@ class ProfileResponder:
         self._handoff = handoff
         self.reservations = ReservationDesk(store, verify_card)  # kiosks' holds, answered on this connection
         handlers: dict[str, MessageHandler] = {PROFILE_REQUESTS_WILDCARD: self._on_request,
-                                               RESERVATION_REQUESTS_WILDCARD: self._on_reservation,
                                                PROFILE_ENDED_WILDCARD: self._on_visit_ended,
                                                STATUS_WILDCARD: self._on_status}
+        if holds:
+            handlers[RESERVATION_REQUESTS_WILDCARD] = self._on_reservation
         if handoff is not None:
             handlers[HANDOFF_REQUESTS_WILDCARD] = self._on_handoff
         self._client = MqttClient(self.broker, self.broker.username or client_id, role="the profile responder",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -71,20 +72,51 @@ class UptimeLog:
         if status is not None and isinstance(seen, datetime):
             self.heard(status.store, status.kiosk, status.state, seen)
 
-    def spans(self, stores: Sequence[str] | None, start: datetime,
-              end: datetime) -> dict[tuple[str, str], list[Interval]]:
-        """Every kiosk of ``stores`` (all: None) heard of before ``end``, with its spans meeting [start, end)."""
+    def kiosks(self, stores: Sequence[str] | None, end: datetime) -> list[tuple[str, str]]:
+        """Every kiosk of ``stores`` (all: None) heard of before ``end``, as (store, kiosk), sorted."""
         where = [kiosk_spans.c.started_at < end]
         if stores is not None:
             where.append(kiosk_spans.c.store.in_(stores))
-        kiosks = sa.select(kiosk_spans.c.store, kiosk_spans.c.kiosk).where(*where).distinct()
-        meeting = sa.select(kiosk_spans.c.store, kiosk_spans.c.kiosk, kiosk_spans.c.started_at,
-                            kiosk_spans.c.last_seen).where(*where, kiosk_spans.c.last_seen > start)
+        query = sa.select(kiosk_spans.c.store, kiosk_spans.c.kiosk).where(*where).distinct()
         with self._engine.connect() as db:
-            found: dict[tuple[str, str], list[Interval]] = {(store, kiosk): [] for store, kiosk in db.execute(kiosks)}
-            for store, kiosk, started_at, last_seen in db.execute(meeting):
-                found[(store, kiosk)].append((_utc(started_at), _utc(last_seen)))
-        return found
+            return sorted((store, kiosk) for store, kiosk in db.execute(query))
+
+    def online_seconds(self, opening: Mapping[str, Sequence[Interval]]) -> dict[tuple[str, str], float]:
+        """How many seconds of its store's ``opening`` intervals (disjoint, by store) each kiosk of
+        those stores was online, its spans merged; kiosks online in none of them are left out.
+
+        PostgreSQL merges and intersects the spans itself (multiranges), so a fleet's month of
+        spans never leaves the database; SQLite's are swept here.
+        """
+        intervals = [(store, start, end) for store, spells in sorted(opening.items()) for start, end in spells]
+        if not intervals:
+            return {}
+        stores, starts, ends = (list(column) for column in zip(*intervals, strict=True))
+        bounds = {"stores": sorted(set(stores)), "start": min(starts), "end": max(ends)}
+        with self._engine.connect() as db:
+            if db.dialect.name == "postgresql":
+                found = db.execute(_ONLINE_IN_OPENING, {**bounds, "opening_stores": stores, "opens": starts,
+                                                         "closes": ends})
+                return {(store, kiosk): float(seconds) for store, kiosk, seconds in found}
+            spans: dict[tuple[str, str], list[Interval]] = defaultdict(list)
+            for store, kiosk, started_at, last_seen in db.execute(sa.select(
+                    kiosk_spans.c.store, kiosk_spans.c.kiosk, kiosk_spans.c.started_at, kiosk_spans.c.last_seen)
+                    .where(kiosk_spans.c.store.in_(bounds["stores"]), kiosk_spans.c.started_at < bounds["end"],
+                           kiosk_spans.c.last_seen > bounds["start"])):
+                spans[(store, kiosk)].append((_utc(started_at), _utc(last_seen)))
+        return {kiosk: covered_seconds(opening[kiosk[0]], online) for kiosk, online in spans.items()}
+
+
+# Each kiosk's spans as one multirange (overlaps merged) times its store's opening hours.
+_ONLINE_IN_OPENING = sa.text(
+    "WITH opening AS (SELECT store, range_agg(tstzrange(opens, closes)) AS hours FROM unnest("
+    "CAST(:opening_stores AS varchar[]), CAST(:opens AS timestamptz[]), CAST(:closes AS timestamptz[])) "
+    "AS o(store, opens, closes) GROUP BY store), "
+    "online AS (SELECT store, kiosk, range_agg(tstzrange(started_at, last_seen)) AS up FROM analytics_kiosk_spans "
+    "WHERE store = ANY(CAST(:stores AS varchar[])) AND started_at < :end AND last_seen > :start "
+    "GROUP BY store, kiosk) "
+    "SELECT online.store, online.kiosk, coalesce((SELECT extract(epoch FROM sum(upper(r) - lower(r))) "
+    "FROM unnest(online.up * opening.hours) AS r), 0) FROM online JOIN opening USING (store)")
 
 
 def opening_intervals(spells_on: Callable[[dt.date], Iterable[tuple[dt.time, dt.time]]], zone: ZoneInfo,

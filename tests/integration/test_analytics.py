@@ -159,6 +159,7 @@ BAD_RANGES = [
     ("from=2024-01-01&to=2026-03-01", "at most 366"),
     ("to=2026-13-01", "not a date"),
     ("from=%3D1%2B1&to=2026-03-01", "not a date"),
+    ("from=&to=2026-03-01", "not a date"),  # empty is not left out
 ]
 
 
@@ -240,10 +241,11 @@ def test_a_consent_withdrawn_unlinks_the_shoppers_visits(store: ProfileStore, hi
 MONDAY = date(2026, 3, 2)  # Madrid: open 10-14 and 17-21, UTC+1; so 09:00-13:00 and 16:00-20:00 UTC
 
 
-def _beats(store: ProfileStore, kiosk: str, start: datetime, end: datetime, every_s: int = 60) -> None:
+def _beats(store: ProfileStore, kiosk: str, start: datetime, end: datetime, every_s: int = 60,
+           where: str = "madrid-centro") -> None:
     at = start
     while at <= end:
-        store.uptime.heard("madrid-centro", kiosk, LinkState.ONLINE, at)
+        store.uptime.heard(where, kiosk, LinkState.ONLINE, at)
         at += timedelta(seconds=every_s)
 
 
@@ -269,6 +271,30 @@ def test_uptime_is_the_share_of_opening_hours_each_kiosk_was_online(store: Profi
                                                                            ("kiosk-02", 1.0, 0.5)]
     sunday = queries.uptime(AnalyticsRange(MONDAY - timedelta(days=1), MONDAY - timedelta(days=1), "madrid-centro"))
     assert [(r.kiosk, r.open_hours, r.uptime) for r in sunday.rows] == [("kiosk-01", 0.0, 0.0), ("kiosk-02", 0.0, 0.0)]
+
+
+def test_every_stores_uptime_merges_copies_and_counts_each_store_by_its_own_hours(store: ProfileStore) -> None:
+    utc = lambda h, m=0: datetime(2026, 3, 2, h, m, tzinfo=UTC)  # noqa: E731
+    store.analytics.know_stores(STORES)
+    _beats(store, "kiosk-02", utc(9), utc(9, 30))
+    # Another HQ process's fleet view kept a copy of part of that span: merged, not counted twice.
+    with store.engine.begin() as db:
+        db.execute(kiosk_spans.insert().values(store="madrid-centro", kiosk="kiosk-02", started_at=utc(9, 10),
+                                               last_seen=utc(9, 40), ended=True))
+    _beats(store, "kiosk-31", utc(8), utc(9), where="cdmx-polanco")  # 02:00-03:00 on Mexico City's Monday
+    _beats(store, "kiosk-41", utc(8), utc(10), where="outlet-sur")  # a store HQ's catalog does not list
+    _beats(store, "kiosk-42", utc(1), utc(2), where="outlet-sur")
+    store.uptime.heard("outlet-sur", "kiosk-42", LinkState.OFFLINE, utc(2))
+    answer = AnalyticsQueries(store.engine, store.uptime, clock=lambda: utc(23)).uptime(AnalyticsRange(MONDAY, MONDAY))
+    assert [(r.store, r.kiosk, r.open_hours, r.online_hours) for r in answer.rows] == [
+        ("cdmx-polanco", "kiosk-31", 17.0, 1.0),  # open around the clock, up to now (17:00 there)
+        ("madrid-centro", "kiosk-02", 8.0, round(40 / 60, 3)),
+        ("outlet-sur", "kiosk-41", 23.0, 2.0),  # around the clock in UTC
+        ("outlet-sur", "kiosk-42", 23.0, 1.0)]
+    before = AnalyticsQueries(store.engine, store.uptime, clock=lambda: utc(23)).uptime(
+        AnalyticsRange(MONDAY - timedelta(days=3), MONDAY - timedelta(days=1)))
+    assert [(r.kiosk, r.online_hours) for r in before.rows] == [  # heard of, not online then
+        ("kiosk-31", 0.0), ("kiosk-02", 0.0), ("kiosk-41", 0.0), ("kiosk-42", 0.0)]
 
 
 def test_uptime_follows_real_kiosk_statuses_through_the_fleet_view(store: ProfileStore, mosquitto: Mosquitto,

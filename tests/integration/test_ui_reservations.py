@@ -69,7 +69,8 @@ def hq_profiles(mosquitto: Mosquitto, sqlite_url: str, hq_key: tuple[Ed25519Priv
             ("till-2002", "till", STORE, 27, (OrderLine(BOOT, "40", 1, Decimal("89.95")),
                                               OrderLine("BAG-TOTE-BRN", "U", 2, Decimal("59.95"))))):
         store.orders.place(Order(order_id, SHOPPER, channel, where, datetime(2026, 11, day, 12, tzinfo=UTC), lines))
-    responder = ProfileResponder(mosquitto.url, store, card_verifier(hq_key[0].public_key()))
+    # The desk answers this store's holds: one answer per request, as from HQ.
+    responder = ProfileResponder(mosquitto.url, store, card_verifier(hq_key[0].public_key()), holds=False)
     responder.start()
     assert responder.subscribed.wait(10)
     yield
