@@ -100,7 +100,8 @@ def bulk_load(url: str, events: int, jobs: int, first: date, now: datetime) -> d
         db.execute(sa.text("VACUUM ANALYZE"))  # what autovacuum does after a load, done now
         sizes = {name: int(db.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one())
                  for name in ("events", "analytics_visits", "analytics_visit_products", "analytics_product_days",
-                              "analytics_store_days", "analytics_kiosk_days", "analytics_kiosk_spans")}
+                              "analytics_shown_days", "analytics_store_days", "analytics_kiosk_days",
+                              "analytics_kiosk_spans")}
     engine.dispose()
     return {"events": loaded, "orders": orders, "reservations": reservations, "load_s": round(counted, 1),
             "rows": sizes}

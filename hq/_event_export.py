@@ -122,7 +122,7 @@ def _streamed(db: sa.Connection, query: _Rows
               ) -> Iterator[tuple[str, str, datetime, str, str]]:
     """The query's rows a batch at a time (a server-side cursor on PostgreSQL): HQ's history may be large."""
     for row in db.execution_options(yield_per=_BATCH).execute(query):
-        yield row.tuple()
+        yield tuple(row)  # type: ignore[misc]  # a Row is its tuple
 
 
 def _seconds(moment: datetime) -> str:
