@@ -159,10 +159,9 @@ class AnalyticsQueries:
         """Each kiosk's share of its store's opening hours (up to now) that it was online."""
         now = self._clock()
         kiosks = self._uptime.kiosks([span.store] if span.store else None, now)
-        hours = self._stores(sorted({store for store, _ in kiosks}))  # each store's, once
-        opening = {store: opening_intervals(hours.get(store, _AROUND_THE_CLOCK).spells_on,
-                                            hours.get(store, _AROUND_THE_CLOCK).zone, span.first, span.last, now)
-                   for store in {store for store, _ in kiosks}}
+        stores = sorted({store for store, _ in kiosks})
+        hours = self._stores(stores)
+        opening = {store: hours.get(store, _AROUND_THE_CLOCK).opening(span, now) for store in stores}
         online = self._uptime.online_seconds(opening)
         rows = []
         for store, kiosk in kiosks:
@@ -204,6 +203,10 @@ class AnalyticsQueries:
 class _StoreHours:
     zone: ZoneInfo
     hours: Mapping[str, list[Mapping[str, str]]] | None  # as ``analytics_stores`` keeps them
+
+    def opening(self, span: AnalyticsRange, until: datetime) -> list[tuple[datetime, datetime]]:
+        """The store's opening hours over ``span``'s days, in UTC, none past ``until``."""
+        return opening_intervals(self.spells_on, self.zone, span.first, span.last, until)
 
     def spells_on(self, day: date) -> list[tuple[dt.time, dt.time]]:
         if self.hours is None:
