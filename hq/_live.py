@@ -89,7 +89,7 @@ class StoreLiveFollower:
         publisher: the connection it publishes through (HQ's responder's).
         name: its cursor is kept under ``<name>-live`` (one per HQ machine).
         poll_s: how often an idle follower reads the counter (a commit in this process wakes it at once).
-        gather_s: how long a round waits, once it has work, for more commits to join it: at a hundred
+        gather_s: how long a round woken by a commit waits for more to join it: at a hundred
             holds a second, one store's list is read and published once rather than a hundred times.
     """
 
@@ -124,7 +124,8 @@ class StoreLiveFollower:
             try:
                 if cursor is None:
                     cursor = self._resume_from()
-                self._stop.wait(self._gather_s)
+                if self._woken.is_set():  # a commit here: the ones right behind it join the round
+                    self._stop.wait(self._gather_s)
                 self._woken.clear()
                 cursor, busy = self._round(cursor)
                 delay = self._poll_s
