@@ -26,6 +26,7 @@ from kiosk_protocol import MAX_SHOWN, EventKind, encode_event, events_topic, loa
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagKind, TagRead
 from testkit.broker_client import Client
+from testkit.clock import ManualClock
 from testkit.mosquitto import Mosquitto
 from testkit.postgres import ThrowawayDatabase
 from testkit.waiting import eventually
@@ -37,14 +38,6 @@ BOOT, TOTE = CATALOG.products[0].sku, CATALOG.products[9].sku
 SHOWN = tuple(p.sku for p in CATALOG.products[1:5])
 # The longest list a screen may show, of the longest SKUs there may be: it fits HQ's column.
 WIDEST = tuple(f"SKU-{n:02d}-".ljust(32, "X") for n in range(MAX_SHOWN))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -79,7 +72,7 @@ def test_an_older_and_a_newer_kiosk_both_land_and_a_version_2_event_of_a_version
     links = [KioskLink(mosquitto.url, STORE, kiosk, outbox) for kiosk, outbox in
              ((OLDER, older_outbox), (NEWER, newer_outbox))]
     hostile = Client(mosquitto.url, f"{STORE}.{HOSTILE}")
-    clock = FakeClock()
+    clock = ManualClock(100.0)
     newer = Kiosk(CATALOG, newer_outbox, STORE, NEWER, verify_card=card_verifier(hq_key[0].public_key()),
                   machine=SessionMachine(clock=clock))
     try:

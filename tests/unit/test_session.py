@@ -19,26 +19,19 @@ from kiosk_protocol import EventKind, Role, decode_event, issue_token, load_cata
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagKind, TagRead
 from recommender import Channel, HistoryEvent
+from testkit.clock import ManualClock
 
 HQ = Ed25519PrivateKey.generate()
 SKU = load_catalog(demo_catalog_path()).products[0].sku
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def machine(clock: FakeClock) -> SessionMachine:
+def machine(clock: ManualClock) -> SessionMachine:
     return SessionMachine(idle_timeout_s=60, staff_timeout_s=120, clock=clock)
 
 
@@ -52,7 +45,7 @@ def test_a_visit_goes_idle_browsing_signed_in_and_back_on_the_same_card(machine:
     assert machine.mode is Mode.IDLE and machine.visit.shopper is None
 
 
-def test_the_idle_timeout_wipes_the_visit_from_memory(machine: SessionMachine, clock: FakeClock) -> None:
+def test_the_idle_timeout_wipes_the_visit_from_memory(machine: SessionMachine, clock: ManualClock) -> None:
     machine.card("shopper-1")
     machine.visit.consented = True
     machine.visit.viewed.append(HistoryEvent(SKU, 0, Channel.KIOSK))
@@ -68,7 +61,7 @@ def test_the_idle_timeout_wipes_the_visit_from_memory(machine: SessionMachine, c
     assert visit.id != first_visit
 
 
-def test_activity_restarts_the_countdown_and_idle_never_times_out(machine: SessionMachine, clock: FakeClock) -> None:
+def test_activity_restarts_the_countdown_and_idle_never_times_out(machine: SessionMachine, clock: ManualClock) -> None:
     assert machine.seconds_left() is None  # nothing to wipe in the attract loop
     machine.browse()
     clock.now += 50
@@ -87,7 +80,7 @@ def test_another_shopper_s_card_starts_a_fresh_visit(machine: SessionMachine) ->
 
 
 def test_staff_mode_starts_empty_times_out_later_and_returns_to_idle(machine: SessionMachine,
-                                                                     clock: FakeClock) -> None:
+                                                                     clock: ManualClock) -> None:
     machine.card("shopper-1")
     machine.enter_staff("staff-7")
     assert machine.mode is Mode.STAFF and machine.visit.shopper is None
@@ -101,7 +94,7 @@ def test_staff_mode_starts_empty_times_out_later_and_returns_to_idle(machine: Se
     assert machine.mode is Mode.IDLE and machine.staff_member is None
 
 
-def test_a_lock_holds_through_staff_mode_until_unlocked(machine: SessionMachine, clock: FakeClock) -> None:
+def test_a_lock_holds_through_staff_mode_until_unlocked(machine: SessionMachine, clock: ManualClock) -> None:
     machine.card("shopper-1")
     machine.lock("hq")
     assert machine.mode is Mode.LOCKED and machine.visit.shopper is None
@@ -118,7 +111,7 @@ def test_a_lock_holds_through_staff_mode_until_unlocked(machine: SessionMachine,
 
 
 @pytest.fixture
-def kiosk(tmp_path: Path, clock: FakeClock) -> Kiosk:
+def kiosk(tmp_path: Path, clock: ManualClock) -> Kiosk:
     return Kiosk(load_catalog(demo_catalog_path()), Outbox(tmp_path / "o.sqlite"), "madrid-centro", "kiosk-01",
                  verify_card=card_verifier(HQ.public_key()), verify_badge=card_verifier(HQ.public_key(), Role.STAFF),
                  machine=SessionMachine(clock=clock))
@@ -166,7 +159,7 @@ def test_a_locked_kiosk_takes_no_shopper_taps_but_opens_for_staff(kiosk: Kiosk) 
     assert kiosk.handle(badge("staff-7")).kind is OutcomeKind.STAFF_SIGNED_IN
 
 
-def test_the_pin_is_checked_against_its_hash_and_wrong_tries_close_the_pad(tmp_path: Path, clock: FakeClock) -> None:
+def test_the_pin_is_checked_against_its_hash_and_wrong_tries_close_the_pad(tmp_path: Path, clock: ManualClock) -> None:
     path = pin_file(tmp_path)
     write_pin(path, "2468")
     assert "2468" not in path.read_text()

@@ -26,6 +26,7 @@ from kiosk_protocol import (
 )
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagKind, TagRead
+from testkit.clock import ManualClock
 
 HQ = Ed25519PrivateKey.generate()
 CATALOG = load_catalog(demo_catalog_path())
@@ -33,21 +34,13 @@ SKU, OTHER_SKU = CATALOG.products[0].sku, CATALOG.products[1].sku
 START, END = EventKind.VISIT_START, EventKind.VISIT_END
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(5000.0)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def kiosk(tmp_path: Path, clock: FakeClock) -> Kiosk:
+def kiosk(tmp_path: Path, clock: ManualClock) -> Kiosk:
     return Kiosk(CATALOG, Outbox(tmp_path / "o.sqlite"), "madrid-centro", "kiosk-01",
                  verify_card=card_verifier(HQ.public_key()), verify_badge=card_verifier(HQ.public_key(), Role.STAFF),
                  machine=SessionMachine(idle_timeout_s=60, staff_timeout_s=120, clock=clock))
@@ -86,13 +79,13 @@ def test_taps_that_show_nothing_start_no_visit(kiosk: Kiosk) -> None:
     assert recorded(kiosk) == []
 
 
-def _idle_out(kiosk: Kiosk, clock: FakeClock) -> None:
+def _idle_out(kiosk: Kiosk, clock: ManualClock) -> None:
     clock.now += 60
     assert kiosk.machine.expire()
 
 
 # Each way a visit ends, and what it does.
-ENDINGS: dict[str, Callable[[Kiosk, FakeClock], object]] = {
+ENDINGS: dict[str, Callable[[Kiosk, ManualClock], object]] = {
     "the same card again": lambda kiosk, clock: kiosk.handle(card("shopper-1")),
     "the idle timeout": _idle_out,
     "staff's badge": lambda kiosk, clock: kiosk.handle(badge("staff-7")),
@@ -104,7 +97,7 @@ ENDINGS: dict[str, Callable[[Kiosk, FakeClock], object]] = {
 
 @pytest.mark.parametrize("way", ENDINGS)
 def test_a_visit_ends_however_it_ends_with_its_seconds_by_the_monotonic_clock(
-        kiosk: Kiosk, clock: FakeClock, way: str) -> None:
+        kiosk: Kiosk, clock: ManualClock, way: str) -> None:
     kiosk.handle(card("shopper-1"))
     visit = kiosk.session.id
     clock.now += 42.4
@@ -121,7 +114,7 @@ def test_a_visit_ends_however_it_ends_with_its_seconds_by_the_monotonic_clock(
     assert [e.kind for e in recorded(kiosk)].count(END) == 1  # staff's own visit and the lock record none
 
 
-def test_another_card_ends_one_visit_and_starts_the_next(kiosk: Kiosk, clock: FakeClock) -> None:
+def test_another_card_ends_one_visit_and_starts_the_next(kiosk: Kiosk, clock: ManualClock) -> None:
     kiosk.handle(card("shopper-1"))
     first = kiosk.session.id
     clock.now += 7
@@ -132,7 +125,7 @@ def test_another_card_ends_one_visit_and_starts_the_next(kiosk: Kiosk, clock: Fa
     assert kiosk.session.id != first
 
 
-def test_a_visit_the_shopper_linked_ends_under_their_name_with_their_card(kiosk: Kiosk, clock: FakeClock) -> None:
+def test_a_visit_the_shopper_linked_ends_under_their_name_with_their_card(kiosk: Kiosk, clock: ManualClock) -> None:
     tap = card("shopper-1")
     kiosk.handle(tap)
     kiosk.consent(True)
@@ -152,7 +145,7 @@ def test_a_visit_whose_shopper_is_erased_ends_without_their_name(kiosk: Kiosk) -
     assert (end.kind, end.shopper, end.card) == (END, None, None)
 
 
-def test_a_visit_longer_than_a_day_ends_at_the_longest_a_visit_may_say(kiosk: Kiosk, clock: FakeClock) -> None:
+def test_a_visit_longer_than_a_day_ends_at_the_longest_a_visit_may_say(kiosk: Kiosk, clock: ManualClock) -> None:
     kiosk.handle(product())
     for _ in range(30):  # a shopper who never lets the countdown run out
         clock.now += 3600
@@ -206,7 +199,7 @@ def test_the_hand_off_is_recorded_once_per_visit(kiosk: Kiosk) -> None:
     assert [(e.event_id == first, e.shopper) for e in handoffs] == [(True, None), (False, "shopper-1")]
 
 
-def test_a_full_outbox_loses_an_anonymous_visit_s_events_but_never_the_tap(tmp_path: Path, clock: FakeClock) -> None:
+def test_a_full_outbox_loses_an_anonymous_visit_s_events_but_never_the_tap(tmp_path: Path, clock: ManualClock) -> None:
     kiosk = Kiosk(CATALOG, Outbox(tmp_path / "o.sqlite", max_rows=1), "madrid-centro", "kiosk-01",
                   verify_card=card_verifier(HQ.public_key()), machine=SessionMachine(clock=clock))
     outcome = kiosk.handle(product())
