@@ -14,6 +14,7 @@ from kiosk_protocol import SHOPPER_PATTERN, Sku
 
 STORE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"  # a store id, as the catalog's
 RESERVATION_PATTERN = r"^[0-9a-f]{32}$"
+MAX_FEED_VERSION = 2**53 - 1
 MAX_FEED_SKUS = 2000  # a feed larger than the body limit goes in several PUTs, each a newer version
 MAX_SIZES = 50
 MAX_UNITS = 1_000_000
@@ -42,7 +43,9 @@ class _In(BaseModel):
 class StockFeedIn(_In):
     """A store's stock, absolute units for the SKU/sizes listed (the others keep theirs)."""
 
-    version: Annotated[int, Field(ge=1, le=2**62), NotText] = Field(description="Grows with each feed of the store's.")
+    # At most 2**53 - 1: every JSON reader holds it exactly (near 2**62 a float reads as past the bound).
+    version: Annotated[int, Field(ge=1, le=MAX_FEED_VERSION), NotText] = Field(
+        description="Grows with each feed of the store's.")
     # additionalProperties: the document says what its key patterns already refuse.
     stock: dict[Sku, Annotated[dict[Size, Units], Field(min_length=1, max_length=MAX_SIZES,
                                                         json_schema_extra={"additionalProperties": False})]] = Field(

@@ -153,6 +153,8 @@ def test_a_feed_replaces_the_catalogs_figures_once_per_version(url_fixture: str,
         assert hq.store.stock.feeds_refused == {"version_conflict": 1, "stale_version": 1}
         _answer(hq.madrid.put(STOCK, json={"version": 8, "stock": {BOOT: {"40": 0}}}), 200)
         assert hq.size("40")["units"] == 0
+        last = {"version": 2**53 - 1, "stock": {BOOT: {"40": 0}}}  # the highest version there is
+        assert _answer(hq.madrid.put(STOCK, json=last), 200)["version"] == 2**53 - 1
         # A new catalog file: the store with a feed keeps HQ's figures, the other takes the catalog's.
         changed = hq.catalog.model_copy(update={"products": tuple(
             p.model_copy(update={"stock": {s: {size: 9 for size in p.sizes} for s in (STORE, OTHER)}})
@@ -168,6 +170,7 @@ BAD_FEEDS = [
     ({"version": "7", "stock": {BOOT: {"40": 1}}}, "a version as text"),
     ({"version": 0, "stock": {BOOT: {"40": 1}}}, "version 0"),
     ({"version": 7.5, "stock": {BOOT: {"40": 1}}}, "a fractional version"),
+    ({"version": 2**53, "stock": {BOOT: {"40": 1}}}, "a version no JSON reader holds exactly"),
     ({"version": 7, "stock": {BOOT: {"40": -1}}}, "negative units"),
     ({"version": 7, "stock": {BOOT: {"40": True}}}, "units as a boolean"),
     ({"version": 7, "stock": {BOOT: {"40": "1"}}}, "units as text"),
