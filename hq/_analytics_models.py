@@ -83,6 +83,9 @@ class Lift(_Answer):
     with_suggestion: VisitGroup = Field(description="Visits that touched a suggestion.")
     without_suggestion: VisitGroup = Field(description="Visits that did not.")
     lift: float | None = Field(description="with / without conversion; none when the visits without converted none.")
+    suggestions_shown: int = Field(description="Products shown as suggestions (impressions).")
+    suggestion_taps: int = Field(description="Suggestions touched.")
+    click_through: float = Field(description="suggestion_taps / suggestions_shown (0 when none was shown).")
 
 
 class KioskUptime(BaseModel):

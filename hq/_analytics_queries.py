@@ -144,8 +144,10 @@ class AnalyticsQueries:
             for step, column in zip(FUNNEL_STEPS, REACHED, strict=True)])
 
     def lift(self, span: AnalyticsRange) -> Lift:
-        """How visits that touched a suggestion converted against those that did not."""
-        sums = self._store_sums(span, ("visits", "suggested", "converted", "suggested_converted"))
+        """How visits that touched a suggestion converted against those that did not, and how often
+        a suggestion shown was touched."""
+        sums = self._store_sums(span, ("visits", "suggested", "converted", "suggested_converted", "shown",
+                                       "suggestion_taps"))
         with_ = VisitGroup(visits=sums["suggested"], converted=sums["suggested_converted"],
                            conversion=_share(sums["suggested_converted"], sums["suggested"]))
         without_visits = sums["visits"] - sums["suggested"]
@@ -153,7 +155,9 @@ class AnalyticsQueries:
         without = VisitGroup(visits=without_visits, converted=without_converted,
                              conversion=_share(without_converted, without_visits))
         return Lift(**span.answer_fields(), with_suggestion=with_, without_suggestion=without,
-                    lift=with_.conversion / without.conversion if without.conversion else None)
+                    lift=with_.conversion / without.conversion if without.conversion else None,
+                    suggestions_shown=sums["shown"], suggestion_taps=sums["suggestion_taps"],
+                    click_through=_share(sums["suggestion_taps"], sums["shown"]))
 
     def uptime(self, span: AnalyticsRange) -> Uptime:
         """Each kiosk's share of its store's opening hours (up to now) that it was online."""

@@ -275,6 +275,11 @@ def expected(history: History, first: date, last: date, store: str | None = None
         return {"visits": len(visits), "converted": converted, "conversion": converted / len(visits) if visits else 0.0}
 
     with_, without = group(suggested), group(not_suggested)
+    shown = touched = 0
+    for visit in (v for v in history.visits if mine(v.store) and v.store != ONLINE_STORE):
+        for e in (e for e in visit.events if _in(_local(visit.store, e.at).date(), first, last)):
+            shown += len(e.shown or ()) if e.kind is EventKind.SUGGESTION_SHOWN else 0
+            touched += e.kind is EventKind.SUGGESTION_TAP
     head = {"from": first.isoformat(), "to": last.isoformat(), "store": store}
     return {
         "top-products": {**head, "rows": rows[:limit]},
@@ -283,5 +288,7 @@ def expected(history: History, first: date, last: date, store: str | None = None
                                      for step, n in zip(("tap", "suggestion", "wishlist_or_reservation", "order"),
                                                         reached, strict=True)]},
         "lift": {**head, "with_suggestion": with_, "without_suggestion": without,
-                 "lift": with_["conversion"] / without["conversion"] if without["conversion"] else None},
+                 "lift": with_["conversion"] / without["conversion"] if without["conversion"] else None,
+                 "suggestions_shown": shown, "suggestion_taps": touched,
+                 "click_through": touched / shown if shown else 0.0},
     }

@@ -200,6 +200,10 @@ def test_each_table_as_csv_is_the_json(store: ProfileStore, history: History,
     assert [(r["group"], int(r["visits"]), int(r["converted"])) for r in tables["lift"]] == [
         ("with_suggestion", lift["with_suggestion"]["visits"], lift["with_suggestion"]["converted"]),
         ("without_suggestion", lift["without_suggestion"]["visits"], lift["without_suggestion"]["converted"])]
+    first = tables["lift"][0]
+    assert (int(first["suggestions_shown"]), int(first["suggestion_taps"]), float(first["click_through"])) == (
+        lift["suggestions_shown"], lift["suggestion_taps"], lift["click_through"])
+    assert lift["suggestions_shown"] > lift["suggestion_taps"] > 0 and tables["lift"][1]["click_through"] == ""
 
 
 def _rows_naming(store: ProfileStore, text: str) -> list[tuple[str, Any]]:
