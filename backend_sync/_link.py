@@ -159,6 +159,7 @@ class KioskLink:
                                   on_connect=self._on_connect, on_disconnect=self._connected.clear,
                                   on_publish=self._on_publish,
                                   will=LastWill(self._topics.status, self._status(LinkState.OFFLINE)))
+        self.subscribed = self._client.subscribed  # the broker has answered its subscriptions
         self._answers: dict[uuid.UUID, tuple[threading.Event, list[_Answer]]] = {}
         self._news: queue.SimpleQueue[_Puback | _Receipt | _Reconnected] = queue.SimpleQueue()
         self._resend_now = threading.Event()

@@ -129,9 +129,15 @@ def wide_screen() -> Iterator[str]:
     xvfb.wait(10)
 
 
-def _window_id(display: str, title: str, timeout_s: float = 120.0) -> str:
+def _window_id(display: str, title: str, timeout_s: float = 100.0, owner: subprocess.Popen[bytes] | None = None,
+               errors: Path | None = None) -> str:
+    """The id of the window titled ``title``, once it is on ``display``; a process ``owner`` that
+    exits first fails the wait at once, with what it wrote to ``errors``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if owner is not None and owner.poll() is not None:
+            said = errors.read_text(errors="replace")[-3000:] if errors is not None else ""
+            raise AssertionError(f"exited with {owner.returncode} before its window {title!r} opened:\n{said}")
         tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True,
                               env={**os.environ, "DISPLAY": display}).stdout
         for line in tree.splitlines():
@@ -247,15 +253,16 @@ def test_a_kiosk_window_stopped_by_a_signal_shuts_down_through_its_own_stop(
     be lost there and leave the window running."""
     from kiosk_app.demo import demo_catalog_path
 
-    broker_file = tmp_path / "broker.url"
+    broker_file, errors = tmp_path / "broker.url", tmp_path / "kiosk.err"
     broker_file.write_text(mosquitto.url)
-    kiosk = subprocess.Popen(
-        [*KIOSK, "run", "--window", "--store", "madrid-centro", "--kiosk", "kiosk-01", "--catalog",
-         str(demo_catalog_path()), "--reader", "udp:127.0.0.1:9", "--broker-url-file", str(broker_file),
-         "--data-dir", str(tmp_path / "kiosk"), "--hq-key", str(hq_key[1])],
-        env={**os.environ, "DISPLAY": wide_screen}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with errors.open("wb") as stderr:  # the child keeps its own copy
+        kiosk = subprocess.Popen(
+            [*KIOSK, "run", "--window", "--store", "madrid-centro", "--kiosk", "kiosk-01", "--catalog",
+             str(demo_catalog_path()), "--reader", "udp:127.0.0.1:9", "--broker-url-file", str(broker_file),
+             "--data-dir", str(tmp_path / "kiosk"), "--hq-key", str(hq_key[1])],
+            env={**os.environ, "DISPLAY": wide_screen}, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        _window_id(wide_screen, "Kiosk")
+        _window_id(wide_screen, "Kiosk", owner=kiosk, errors=errors)
         kiosk.send_signal(stop)
         assert kiosk.wait(60) == 0
     finally:

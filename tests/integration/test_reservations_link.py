@@ -55,7 +55,7 @@ class Kiosk:
         self.runtime = KioskRuntime(config, on_outcome=lambda outcome: None, dispatch=self.screen.dispatch,
                                     on_store_news=self.news.append)
         self.runtime.start()
-        assert eventually(lambda: self.runtime.link.connected, 10)
+        assert self.runtime.link.subscribed.wait(10)  # what the store's desk publishes from now on reaches it
 
     @property
     def requests(self) -> list[VisitRequest]:
