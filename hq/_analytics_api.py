@@ -164,11 +164,11 @@ def _table(answer: _Answer) -> tuple[list[str], list[list[Any]]]:
         return ["step", "visits", "share"], [[s.step, s.visits, s.share] for s in answer.steps]
     if isinstance(answer, Lift):
         groups = (("with_suggestion", answer.with_suggestion), ("without_suggestion", answer.without_suggestion))
-        whole = ("" if answer.lift is None else answer.lift, answer.suggestions_shown, answer.suggestion_taps,
-                 answer.click_through)  # the answer's own figures, on the first row
+        rows: list[list[Any]] = [[name, g.visits, g.converted, g.conversion, "", "", "", ""] for name, g in groups]
+        rows[0][4:] = ["" if answer.lift is None else answer.lift, answer.suggestions_shown, answer.suggestion_taps,
+                       answer.click_through]  # the answer's own figures, on the first row
         return ["group", "visits", "converted", "conversion", "lift", "suggestions_shown", "suggestion_taps",
-                "click_through"], [[name, g.visits, g.converted, g.conversion, *(whole if first else ("",) * 4)]
-                                   for first, (name, g) in zip((True, False), groups, strict=True)]
+                "click_through"], rows
     if isinstance(answer, Uptime):
         columns = ["store", "kiosk", "open_hours", "online_hours", "uptime"]
         return columns, [[getattr(row, c) for c in columns] for row in answer.rows]
