@@ -469,6 +469,30 @@ class Analytics:
         self._flip(db, _VISIT_FLAG[flag], {row.session for row in turned}, tally)
 
 
+def attributable(flag: str) -> sa.ColumnElement[bool]:
+    """Whether ``reserved_in`` (``flag``) would mark anything: product ``:attr_sku`` looked at in visit
+    ``:attr_session``, or in a linked visit of ``:attr_key`` from ``:attr_since`` to ``:attr_at``,
+    not yet marked (``Analytics.attributable_params`` binds them). Two lookups by key, for a
+    statement that then says whether the transaction attributing is worth opening.
+    """
+    unmarked = (visit_products.c.sku == sa.bindparam("attr_sku"), sa.not_(visit_products.c[flag]))
+    in_visit = sa.exists().where(visit_products.c.session == sa.bindparam("attr_session"), *unmarked)
+    linked = sa.exists().where(visits.c.profile_key == sa.bindparam("attr_key"),
+                               visits.c.started_at >= sa.bindparam("attr_since"),
+                               visits.c.started_at <= sa.bindparam("attr_at"),
+                               visit_products.c.session == visits.c.session, *unmarked)
+    return sa.or_(in_visit, linked)
+
+
+def attributable_params(shopper: str | None, sku: str, session: str | None, at: datetime,
+                        counting: bool = True) -> dict[str, Any]:
+    """What ``attributable`` binds for a reservation of ``sku`` (nothing to find unless ``counting``)."""
+    moment = _utc(at)
+    return {"attr_sku": sku, "attr_session": session if counting else None,
+            "attr_key": f"shopper:{shopper}" if counting and shopper else None,
+            "attr_since": moment - timedelta(days=ATTRIBUTION_DAYS), "attr_at": moment}
+
+
 _FLAGS = ("viewed", "suggested", "kept", "ordered", "signed_in", "consented", "ended")
 _FLAG_COLUMNS = tuple(visits.c[flag] for flag in _FLAGS)
 _TURN = visits.update().where(visits.c.session == sa.bindparam("turned_session")).values(

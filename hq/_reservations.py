@@ -39,7 +39,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hq._analytics import Analytics
+from hq._analytics import Analytics, attributable, attributable_params
 from hq._changes import ChangeLog, change_cursor, changes, reservation_change
 from hq._changes import append as append_changes
 from hq._orders import Order, OrderLine, Orders, line_flags
@@ -100,7 +100,8 @@ _ERASED = sa.select(erased.c.shopper_hash).where(erased.c.shopper_hash == sa.bin
 def _hold_at_once() -> sa.Select[Any]:
     """A hold as one PostgreSQL statement: take a free unit of the size (unless the shopper was
     erased), then the next live revision, insert the reservation with it and, for a known
-    shopper, append its change to the log: each step only if the one before it did.
+    shopper, append its change to the log: each step only if the one before it did. It
+    answers the revision and whether analytics have a visit to mark the reservation in.
 
     Locks come in the order every transaction here takes them (stock row, live revision,
     change cursor). The stock row keeps its revision: the live follower learns of the change
@@ -127,7 +128,7 @@ def _hold_at_once() -> sa.Select[Any]:
                   sa.bindparam("change_kiosk", type_=changes.c.kiosk.type),
                   sa.bindparam("new_created_at", type_=changes.c.at.type),
                   sa.bindparam("change_fields", type_=changes.c.fields.type))).cte("logged")
-    return sa.select(made.c.revision).add_cte(logged)
+    return sa.select(made.c.revision, attributable("reserved").label("attributable")).add_cte(logged)
 
 
 _HOLD_AT_ONCE = _hold_at_once()
@@ -216,11 +217,12 @@ class Reservations:
                            now, expires, now, kiosk, session)
         values = _row_of(made, request_id)
         if self._engine.dialect.name == "postgresql":
-            revision = self._hold_at_once(made, values)
-            if revision is not None:
-                # Counted for analytics in a transaction of its own once the hold's statement has committed;
-                # a hold of no shopper's, asked in no visit, has nothing to attribute.
-                if self._analytics is not None and (shopper or session):
+            held = self._hold_at_once(made, values)
+            if held is not None:
+                revision, to_attribute = held
+                # Counted for analytics in a transaction of its own once the hold's statement has committed,
+                # only when that statement found a visit to mark it in.
+                if self._analytics is not None and to_attribute:
                     with self._engine.begin() as db:
                         self._analytics.reserved_in(db, shopper, sku, session, now)
                 return _with(made, revision=revision)
@@ -247,10 +249,11 @@ class Reservations:
             append_changes(db, _changes_of(gone, EXPIRY_CHANNEL, now) + _changes_of([made], channel, now))
         return made
 
-    def _hold_at_once(self, made: Reservation, values: dict[str, Any]) -> int | None:
+    def _hold_at_once(self, made: Reservation, values: dict[str, Any]) -> tuple[int, bool] | None:
         """PostgreSQL's common case, a size with a unit free: the hold in ONE statement that commits
-        as it ends (``_HOLD_AT_ONCE``); its revision, or None when it took nothing (no unit free,
-        an erased shopper, an unknown size), for the full transaction to sort out.
+        as it ends (``_HOLD_AT_ONCE``); its revision and whether analytics have a visit to mark it
+        in, or None when it took nothing (no unit free, an erased shopper, an unknown size), for
+        the full transaction to sort out.
 
         The live revision counter's row lock is what every writer of stock queues on: held here
         only inside the database, for microseconds, never across a round trip to HQ's process.
@@ -261,13 +264,15 @@ class Reservations:
         params = {**{f"new_{name}": value for name, value in values.items()},
                   "row_store": made.store, "row_sku": made.sku, "row_size": made.size,
                   "shopper_hash": self._erased_hash(made.shopper) if made.shopper else "",  # "": no digest
-                  "logged": bool(made.shopper), **{f"change_{name}": change[name] for name in _CHANGE_PARTS}}
+                  "logged": bool(made.shopper), **{f"change_{name}": change[name] for name in _CHANGE_PARTS},
+                  **attributable_params(made.shopper, made.sku, made.session, made.created_at,
+                                        self._analytics is not None and self._analytics.enabled)}
         with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
-            revision = db.execute(_HOLD_AT_ONCE, params).scalar()
-        if revision is None:
+            row = db.execute(_HOLD_AT_ONCE, params).first()
+        if row is None or row.revision is None:
             return None
         self._changes.written.wake()
-        return int(revision)
+        return int(row.revision), bool(row.attributable)
 
     def cancel(self, store: str, reservation_id: str, channel: str) -> Reservation:
         """Cancel an open reservation and free its unit (a cancelled one answers as it is).
