@@ -470,9 +470,9 @@ class Analytics:
 
 
 def attributable(flag: str) -> sa.ColumnElement[bool]:
-    """Whether ``reserved_in`` (``flag``) would mark anything: product ``:attr_sku`` looked at in visit
+    """Whether attributing would mark anything: product ``:attr_sku`` looked at in visit
     ``:attr_session``, or in a linked visit of ``:attr_key`` from ``:attr_since`` to ``:attr_at``,
-    not yet marked (``Analytics.attributable_params`` binds them). Two lookups by key, for a
+    not yet marked ``flag`` (``attributable_params`` binds them). Two lookups by key, for a
     statement that then says whether the transaction attributing is worth opening.
     """
     unmarked = (visit_products.c.sku == sa.bindparam("attr_sku"), sa.not_(visit_products.c[flag]))

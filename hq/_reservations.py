@@ -269,7 +269,7 @@ class Reservations:
                                         self._analytics is not None and self._analytics.enabled)}
         with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
             row = db.execute(_HOLD_AT_ONCE, params).first()
-        if row is None or row.revision is None:
+        if row is None:
             return None
         self._changes.written.wake()
         return int(row.revision), bool(row.attributable)
