@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request, Response, Security
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -68,6 +68,7 @@ from hq._guard import (
     AuthFailures,
     HttpGuard,
     RequestGuard,
+    channel_dependency,
     shoppers_channel,
 )
 from hq._holds_api import holds_router
@@ -154,10 +155,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
     app.add_middleware(RequestGuard, guard=guard)
     api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Your channel's API key.")
 
-    def calling_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        return shoppers_channel(request)  # the key checked by RequestGuard before the body was read
-
-    Channel = Annotated[str, Depends(calling_channel)]
+    Channel = Annotated[str, Depends(channel_dependency(api_key, shoppers_channel))]
     _install_error_handlers(app)
 
     def record_change(channel: str, shopper: str, kind: EventKind, session: uuid.UUID | None = None,

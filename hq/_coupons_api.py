@@ -20,14 +20,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response, Security
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 from hq._api_models import SHOPPER_PATTERN, ApiError, CouponOut, error_responses
 from hq._coupons import Coupon, CouponRefused, Redemption, save_refusal
-from hq._guard import authenticated_channel, authenticated_grant
+from hq._guard import authenticated_grant, channel_dependency
 from hq._store import ProfileStore, shopper_key
 from hq.exceptions import ApiRefusal
 from kiosk_protocol import OFFER_ID_PATTERN, ONLINE_STORE, EventKind, Hlc
@@ -74,10 +74,7 @@ def coupons_router(store: ProfileStore, api_key: APIKeyHeader, record_change: Re
     router = APIRouter(prefix="/v1/shoppers/{shopper}/coupons", tags=["coupons"])
     errors = error_responses(e401="Missing or unknown API key", e503="The profile database is out of reach; retry")
 
-    def calling_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        return authenticated_channel(request)  # checked by RequestGuard before the body was read
-
-    Channel = Annotated[str, Depends(calling_channel)]
+    Channel = Annotated[str, Depends(channel_dependency(api_key))]
 
     def refused(error: str, text: str) -> dict[str, Any]:
         return {"model": ApiError, "description": f"`{error}`: {text}"}

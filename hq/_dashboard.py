@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -114,11 +114,11 @@ class SignIn(BaseModel):
     key: str = Field(max_length=512)
 
 
-def fleet_channel_check(keys: ApiKeys, api_key: APIKeyHeader, doing: str) -> Callable[..., str]:
+def fleet_channel_check(keys: ApiKeys, api_key: APIKeyHeader, doing: str) -> Callable[..., Awaitable[str]]:
     """A route dependency: the calling channel (by key or sign-in cookie, checked before the
     body was read), refused with 403 unless it is a fleet channel; ``doing`` says what it may not."""
 
-    def fleet_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
+    async def fleet_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
         channel = authenticated_channel(request)
         if not keys.may_use_fleet(channel):
             raise ApiRefusal(403, "forbidden", f"channel {channel!r} may not {doing}")

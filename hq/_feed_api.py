@@ -21,7 +21,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Security
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.security import APIKeyHeader
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hq._api_models import error_responses
 from hq._changes import CHANGE_FIELDS, Change, ChangeLog
-from hq._guard import shoppers_channel
+from hq._guard import channel_dependency, shoppers_channel
 from kiosk_protocol import ConsentStatus
 
 log = logging.getLogger(__name__)
@@ -169,9 +169,6 @@ def feed_router(feed: ChangeFeed, api_key: APIKeyHeader) -> APIRouter:
                              e503="The profile database is out of reach; retry")
     router = APIRouter(prefix="/v1/changes", tags=["changes"])
 
-    def calling_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        return shoppers_channel(request)  # the key checked by RequestGuard
-
     def resume_after(
         query: Annotated[StreamQuery, Query()],
         last_event_id: Annotated[int | None, Header(ge=0, le=MAX_CURSOR, description=(
@@ -179,7 +176,7 @@ def feed_router(feed: ChangeFeed, api_key: APIKeyHeader) -> APIRouter:
     ) -> int:
         return query.after if last_event_id is None else last_event_id
 
-    Channel = Annotated[str, Depends(calling_channel)]
+    Channel = Annotated[str, Depends(channel_dependency(api_key, shoppers_channel))]
 
     @router.get("", responses=errors, response_model_exclude_none=True)
     def page(channel: Channel, query: Annotated[PageQuery, Query()]) -> ChangesOut:

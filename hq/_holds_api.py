@@ -56,7 +56,7 @@ def holds_router(profiles: ProfileStore, api_key: APIKeyHeader) -> APIRouter:
     errors = error_responses(e401="Missing or unknown API key", e403="`other_store`: a store key of another store",
                              e503="The profile database is out of reach; retry")
 
-    def channel_in(request: Request, store: StorePath, key: Annotated[str | None, Security(api_key)]) -> str:
+    async def channel_in(request: Request, store: StorePath, key: Annotated[str | None, Security(api_key)]) -> str:
         return acting_in(request, store)  # the key itself was checked by RequestGuard before the body was read
 
     Channel = Annotated[str, Depends(channel_in)]

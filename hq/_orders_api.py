@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -31,7 +31,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
 from hq._api_models import SHOPPER_PATTERN, ApiError, error_responses
-from hq._guard import acting_in, authenticated_channel
+from hq._guard import acting_in, channel_dependency
 from hq._order_models import OrderIn, OrderOut, order_out
 from hq._orders import OrderConflict, line_flags
 from hq._phone_views import CatalogFile
@@ -71,10 +71,7 @@ def orders_router(store: ProfileStore, api_key: APIKeyHeader, stats: OrderStats,
     router = APIRouter(tags=["orders"], route_class=_counting(stats))
     errors = error_responses(e401="Missing or unknown API key", e503="The profile database is out of reach; retry")
 
-    def calling_channel(request: Request, key: Annotated[str | None, Security(api_key)]) -> str:
-        return authenticated_channel(request)  # checked by RequestGuard before the body was read
-
-    Channel = Annotated[str, Depends(calling_channel)]
+    Channel = Annotated[str, Depends(channel_dependency(api_key))]
 
     def refused(error: str, text: str) -> dict[str, Any]:
         return {"model": ApiError, "description": f"`{error}`: {text}"}
