@@ -26,6 +26,7 @@ from hq._http import ApiServer, ConnectionStats, HttpLimits
 from hq._import import ImportReport, import_catalog
 from hq._ingest import IngestStats, IngestWorker
 from hq._live import LiveStats, StoreLiveFollower
+from hq._migrations import newest_revision, revision_of, upgrade_schema
 from hq._offer_import import OfferImportReport, import_offers, read_offers
 from hq._phone_pages import PhonePages, PhoneStats
 from hq._phone_sessions import PhoneSessions, PhoneVisit
@@ -51,6 +52,7 @@ from hq.exceptions import (
     ImportRejected,
     LinkRefusal,
     PublishRefused,
+    SchemaOutOfDate,
     WebhookRefused,
 )
 
@@ -118,6 +120,7 @@ __all__ = [
     "RequestAlerts",
     "RequestWatch",
     "ResponderStats",
+    "SchemaOutOfDate",
     "StaffPage",
     "StaffSession",
     "StaffSessions",
@@ -142,11 +145,14 @@ __all__ = [
     "import_offers",
     "load_api_keys",
     "mosquitto_password_hash",
+    "newest_revision",
     "profile_key",
     "read_offers",
     "render_acl",
+    "revision_of",
     "shopper_key",
     "tell_fleet_to_forget",
+    "upgrade_schema",
     "write_credentials_folder",
     "write_new_api_keys",
 ]

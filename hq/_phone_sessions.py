@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hq._handoff import HandoffClaims
+from hq._schema import phone_sessions
 from hq._store import ProfileStore, events
 from hq.exceptions import HandoffRefused, LinkRefusal
 from kiosk_protocol import VIEW_KINDS
@@ -29,19 +30,6 @@ from kiosk_protocol import VIEW_KINDS
 PHONE_SESSION_S = 2 * 3600  # a visit continued on a phone stays open this long after the link was opened
 MAX_TAPS = 50
 
-_metadata = sa.MetaData()
-phone_sessions = sa.Table(
-    "phone_sessions", _metadata,
-    sa.Column("nonce", sa.String(32), primary_key=True),  # the link's: its one use
-    sa.Column("secret_digest", sa.String(64), nullable=False, unique=True),
-    sa.Column("form_token", sa.String(64), nullable=False),
-    sa.Column("store", sa.String(64), nullable=False),
-    sa.Column("kiosk", sa.String(64), nullable=False),
-    sa.Column("session", sa.String(36), nullable=False),
-    sa.Column("shopper", sa.String(128), nullable=True),
-    sa.Column("opened_at_ms", sa.BigInteger, nullable=False),
-    sa.Column("ends_at_ms", sa.BigInteger, nullable=False, index=True),
-)
 _VIEWS = sorted(kind.value for kind in VIEW_KINDS)
 
 
@@ -66,8 +54,6 @@ class PhoneSessions:
         self._engine = store.engine
         self._clock, self.lifetime_s = clock, lifetime_s
         self._insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        with self._engine.begin() as db:
-            _metadata.create_all(db)
 
     def exchange(self, claims: HandoffClaims) -> tuple[str, PhoneVisit]:
         """Take the link of ``claims`` for a new phone session; returns the phone's secret and its visit.

@@ -96,3 +96,16 @@ revoked_sessions = sa.Table(
 )
 # What an erase deletes by profile key, besides its events and the profile itself.
 PROFILE_TABLES = (wishlist, preferences, display_names, consents, session_links, card_visits)
+# A visit continued on a shopper's phone (``_phone_sessions``), opened by a hand-off link.
+phone_sessions = sa.Table(
+    "phone_sessions", metadata,
+    sa.Column("nonce", sa.String(32), primary_key=True),  # the link's: its one use
+    sa.Column("secret_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("form_token", sa.String(64), nullable=False),
+    sa.Column("store", sa.String(64), nullable=False),
+    sa.Column("kiosk", sa.String(64), nullable=False),
+    sa.Column("session", sa.String(36), nullable=False),
+    sa.Column("shopper", sa.String(128), nullable=True),
+    sa.Column("opened_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("ends_at_ms", sa.BigInteger, nullable=False, index=True),
+)

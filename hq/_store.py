@@ -39,6 +39,7 @@ from hq._changes import ChangeLog, erase_change, event_changes, forget, joined_c
 from hq._changes import append as append_changes
 from hq._coupons import COUPON_TABLES, Coupon, Coupons, coupons
 from hq._merge import ProfileMerge
+from hq._migrations import prepare as prepare_schema
 from hq._offers import OfferBook
 from hq._order_models import exported_order
 from hq._orders import Orders
@@ -52,9 +53,6 @@ from hq._schema import (
     display_names,
     erased,
     events,
-    kiosk_seq,
-    metadata,
-    offer_taps,
     preferences,
     profiles,
     revoked_sessions,
@@ -70,9 +68,6 @@ _VIEW_KINDS = frozenset(kind.value for kind in VIEW_KINDS)
 # A stored ``suggestion_shown`` keeps the product in view as its ``sku`` and the SKUs shown as its
 # ``detail``, joined by this (no SKU holds one); a ``visit_end`` keeps its seconds as ``detail``.
 SHOWN_SEPARATOR = " "
-
-# Any fixed number: HQ processes starting together take it before creating the tables.
-_SCHEMA_LOCK = 7_310_001
 
 
 def _sqlite_wal(connection: Any, _record: Any) -> None:
@@ -152,11 +147,7 @@ class ProfileStore:
         self._salt = erase_salt
         self._engine = _engine(url)
         with self._engine.begin() as db:
-            if self._engine.dialect.name != "sqlite":  # several workers starting at once would race to CREATE TABLE
-                db.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
-            metadata.create_all(db)
-            kiosk_seq.create(db, checkfirst=True)  # also into a database from before the index
-            offer_taps.create(db, checkfirst=True)
+            prepare_schema(db)  # made if empty, else refused unless at this release's revision
             start_counter(db)
             start_revisions(db)
         self.changes = ChangeLog(self._engine)

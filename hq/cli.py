@@ -41,9 +41,47 @@ def _http_limits(max_connections: int | None, header_timeout: float | None, body
     return HttpLimits(**{name: value for name, value in given.items() if value is not None})  # type: ignore[arg-type]
 
 
-@click.group()
+class _HqGroup(click.Group):
+    """HQ's commands: a database whose schema is not this release's is a plain error, naming the fix."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from hq import SchemaOutOfDate
+
+        try:
+            return super().invoke(ctx)
+        except SchemaOutOfDate as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_HqGroup)
 def hq() -> None:
     """HQ services."""
+
+
+@hq.group("db")
+def db_commands() -> None:
+    """HQ's database schema: versioned, each release's changes in a migration."""
+
+
+@db_commands.command("upgrade")
+@secret_url_option("db", DB_URL_ENV, "Profile database URL.", default="sqlite:///hq.sqlite")
+def db_upgrade(db: str) -> None:
+    """Take HQ's database to this release's schema, from any older one (or from before versioned
+    schemas), keeping every row: all of it or, on a failure, nothing. Stop HQ's processes first."""
+    import sqlalchemy as sa
+
+    from hq import upgrade_schema
+
+    engine = sa.create_engine(db)
+    try:
+        was, now = upgrade_schema(engine)
+    finally:
+        engine.dispose()
+    if was == now:
+        click.echo(f"{without_password(db)}: already at revision {now}")
+    else:
+        click.echo(f"{without_password(db)}: upgraded from {f'revision {was}' if was else 'before versioned schemas'} "
+                   f"to revision {now}")
 
 
 hq.add_command(webhooks)

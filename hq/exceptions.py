@@ -8,7 +8,8 @@
      ├── CredentialsError  API keys, broker credentials or the broker's CA missing or unfit
      ├── ClusterError      ingest workers that cannot run as asked, or did not subscribe in time
      ├── ImportRejected    a catalog import file with problems (``.problems``); nothing imported
-     └── PublishRefused    a catalog or model version HQ will not sign or announce; nothing published
+     ├── PublishRefused    a catalog or model version HQ will not sign or announce; nothing published
+     └── SchemaOutOfDate   a database whose schema is not this release's (``kiosk hq db upgrade``); untouched
 
 Errors of the shared parts HQ uses pass through as they are: a broker out of reach is
 ``kiosk_protocol.SyncError`` (backend_sync's MQTT helpers), a store or kiosk id that the
@@ -99,3 +100,7 @@ class PublishRefused(HqError):
 class WebhookRefused(HqError):
     """A webhook HQ will not register or change: a channel name or URL it refuses (non-http(s),
     credentials in it, plain http off this host...), or a channel that already has one."""
+
+
+class SchemaOutOfDate(HqError):
+    """The database's schema is not the one this HQ release works with; nothing in it was changed."""
