@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from backend_sync._secret_urls import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, without_password
     from backend_sync._signals import calling_on_signal, wait_for_signal
     from backend_sync._store_link import StoreReceivers
+    from backend_sync._systemd import SystemdNotifier
     from backend_sync._updater import CatalogUpdater, ModelUpdater
     from backend_sync.exceptions import OutboxFull, OutboxUnavailable
 
@@ -34,6 +35,7 @@ _MODULES = {
     "backend_sync._secret_urls": ("BROKER_URL_ENV", "DB_URL_ENV", "secret_url_option", "without_password"),
     "backend_sync._signals": ("calling_on_signal", "wait_for_signal"),
     "backend_sync._store_link": ("StoreReceivers",),
+    "backend_sync._systemd": ("SystemdNotifier",),
     "backend_sync._updater": ("CatalogUpdater", "ModelUpdater"),
     "backend_sync.exceptions": ("OutboxFull", "OutboxUnavailable"),
 }
@@ -60,6 +62,7 @@ __all__ = [
     "Protocol",
     "SequenceFloor",
     "StoreReceivers",
+    "SystemdNotifier",
     "calling_on_signal",
     "damaged_outboxes",
     "publish_once",

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from backend_sync import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, wait_for_signal, without_password
+from backend_sync import (
+    BROKER_URL_ENV,
+    DB_URL_ENV,
+    SystemdNotifier,
+    secret_url_option,
+    wait_for_signal,
+    without_password,
+)
 from hq._keys_cli import KEY_COMMANDS
 from hq._offers_cli import offers, offers_db_option, selected_offers
 from hq._webhooks_cli import delivery_options, webhooks
@@ -297,6 +304,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
                        f"fleet dashboard on {server.url}/fleet/, staff page on {server.url}/staff/"
                        + (f", phone pages on {server.url}/p/<sku>" if phone is not None else ""))
+        SystemdNotifier().ready("serving")  # deploy/hq/kiosk-hq.service is Type=notify
         wait_for_signal()
     finally:
         for stop in reversed(stops):

@@ -27,7 +27,7 @@ from kivy.properties import (
 from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
-from backend_sync import calling_on_signal
+from backend_sync import SystemdNotifier, calling_on_signal
 from kiosk_app._reservation_desk import StoreNews, StoreNewsKind
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
@@ -127,6 +127,7 @@ class KioskApp(App):
         self._identify_event: ClockEvent | None = None
         self._toast_widget: Any = None
         self._last_touch = time.monotonic()
+        self._systemd = SystemdNotifier()  # started by systemd (deploy/kiosk/kiosk.service): its watchdog
         self.language = language
         self._render()
 
@@ -185,10 +186,15 @@ class KioskApp(App):
         return shell
 
     def on_start(self) -> None:
-        """Keep what start-up built (Kivy, the catalog, the recommender: ~250k objects) out of full collections."""
+        """Keep what start-up built (Kivy, the catalog, the recommender: ~250k objects) out of full
+        collections; then tell systemd the window is up and ping its watchdog from the window's loop."""
         # Each full collection walked all of it on the screen's thread: 120-300 ms, every few taps.
         gc.collect()
         gc.freeze()
+        self._systemd.ready(f"showing {self.kiosk_label}")
+        if self._systemd.watchdog_interval_s is not None:
+            self._events.append(Clock.schedule_interval(lambda _dt: self._systemd.alive(),
+                                                        self._systemd.watchdog_interval_s))
 
     def on_stop(self) -> None:
         """Stop the runtime; unsent events stay in the outbox for next time."""
@@ -198,6 +204,7 @@ class KioskApp(App):
         _window().unbind(on_touch_down=self._on_touch_down, on_keyboard=self._on_keyboard)
         if self._runtime is not None:
             self._runtime.stop()
+        self._systemd.stopping()
 
     def open_settings(self, *_args: Any) -> bool:
         """Never: shoppers must not reach Kivy's settings panel (F1)."""

@@ -1,0 +1,111 @@
+"""The deploy files of `deploy/`: each systemd unit passes `systemd-analyze verify` over a
+staged root holding the programs it starts, and names only options its command has; HQ's
+service says it is ready the way its unit expects. (The kiosk's watchdog:
+``test_kiosk_watchdog``.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kiosk_app.cli import main
+from kiosk_app.demo import free_port
+from testkit.mosquitto import Mosquitto
+from testkit.notify_socket import NotifySocket
+
+DEPLOY = Path(__file__).parents[2] / "deploy"
+UNITS = sorted(DEPLOY.glob("*/*.service"))
+KIOSK = Path(sys.executable).with_name("kiosk")  # the console script this checkout installed
+
+
+def _exec_start(unit: Path) -> list[str]:
+    """The unit's ExecStart as words, its continuation lines joined."""
+    text = unit.read_text().replace("\\\n", " ")
+    (line,) = re.findall(r"^ExecStart=(.+)$", text, re.M)
+    return shlex.split(line)
+
+
+def _kiosk_words(words: list[str]) -> list[str]:
+    """The `kiosk ...` command of an ExecStart (cage's own options and `--` dropped)."""
+    start = next(n for n, word in enumerate(words) if word.endswith("/bin/kiosk"))
+    return words[start + 1:]
+
+
+@pytest.fixture(scope="module")
+def staged_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root with systemd's own units, the deploy units, and the programs they start."""
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    for unit in UNITS:
+        shutil.copy(unit, root / "etc/systemd/system" / unit.name)
+        for word in _exec_start(unit):
+            if word.startswith("/") and word.endswith(("/kiosk", "/cage")):
+                program = root / word.lstrip("/")
+                program.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(KIOSK if word.endswith("/kiosk") else shutil.which("cage") or "/usr/bin/cage", program)
+    return root
+
+
+def test_every_service_has_a_unit() -> None:
+    assert [unit.name for unit in UNITS] == ["kiosk-hq-files.service", "kiosk-hq.service", "kiosk.service"]
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
+def test_the_unit_passes_systemd_analyze_verify(unit: Path, staged_root: Path) -> None:
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={staged_root}",
+                             f"/etc/systemd/system/{unit.name}"], capture_output=True, text=True, timeout=60)
+
+    # Any complaint (an unknown key, a program missing, a bad value) is printed, even those it ignores.
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
+def test_the_unit_names_only_options_its_command_has_and_no_secret(unit: Path) -> None:
+    words = _kiosk_words(_exec_start(unit))
+    command: click.Command | None = main
+    while isinstance(command, click.Group):
+        command = command.get_command(click.Context(command), words.pop(0))
+    assert command is not None
+    known = {flag for param in command.params for flag in getattr(param, "opts", [])}
+
+    named = [word for word in words if word.startswith("--")]
+    assert named and set(named) <= known, set(named) - known
+    # A secret comes from a file the unit names, never from the command line itself.
+    assert not {"--broker", "--db", "--pin"} & set(named)
+    assert not any(re.search(r"://[^/\s]*:[^@/\s]*@", word) for word in words)
+
+
+def test_hq_serve_tells_systemd_it_is_ready_once_its_api_answers(
+    mosquitto: Mosquitto, tmp_path: Path, hq_key: tuple[Ed25519PrivateKey, Path],
+) -> None:
+    """As `kiosk-hq.service` (Type=notify) starts it: a unit after it finds HQ serving."""
+    keys = tmp_path / "api-keys.json"
+    keys.write_text(json.dumps({"web": "web-key-0123456789abcdef"}))
+    port = free_port()
+    notify = NotifySocket(tmp_path / "notify")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "kiosk_app", "hq", "serve", "--db", f"sqlite:///{tmp_path / 'hq.sqlite'}",
+         "--hq-key", str(hq_key[1]), "--api-port", str(port), "--api-keys", str(keys)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "KIOSK_BROKER_URL": mosquitto.url, "NOTIFY_SOCKET": str(notify.path)})
+    try:
+        assert notify.wait_for("READY=1") == "READY=1\nSTATUS=serving"
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=10).status_code == 200
+    finally:
+        child.send_signal(signal.SIGINT)
+        _, errors = child.communicate(timeout=60)
+        notify.close()
+    assert child.returncode == 0, errors
