@@ -7,12 +7,14 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kiosk_app.demo import free_port, spawn_kiosk_command
 from testkit.xvfb import virtual_display
 
 
@@ -24,6 +26,16 @@ def virtual_screen(workdir: Path) -> Iterator[None]:
     logging.getLogger("kivy").setLevel(logging.ERROR)  # not its notes on missing clipboard tools
     with virtual_display():
         yield
+
+
+def start_hq(workdir: Path, broker_url: str, key_pem: Path, bundles: Path) -> tuple[list[subprocess.Popen[str]], str]:
+    """HQ's ingest (answering profile requests) and its file server for ``bundles``, each in a
+    process of its own as on HQ's machines; the processes and the file server's URL."""
+    files_port = free_port()
+    return [spawn_kiosk_command(["hq", "serve", "--broker", broker_url, "--db", f"sqlite:///{workdir / 'hq.sqlite'}",
+                                 "--hq-key", str(key_pem)], ready="HQ ingest ready"),
+            spawn_kiosk_command(["hq", "files", "--dir", str(bundles), "--port", str(files_port)],
+                                ready="HQ files ready")], f"http://127.0.0.1:{files_port}"
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from backend_sync import Outbox
-from benchmarks._window import run_app, summary, virtual_screen, write_result
+from benchmarks._window import run_app, start_hq, summary, virtual_screen, write_result
 from hq import CatalogPublisher, announce
-from kiosk_app.demo import demo_catalog_path, free_port, spawn_kiosk_command, stop_all
+from kiosk_app.demo import demo_catalog_path, free_port, stop_all
 from kiosk_app.kiosk import Kiosk
 from kiosk_protocol import load_catalog
 from nfc_reader import TagEmulator, TagKind, TagRead, encode_product
@@ -105,11 +105,12 @@ class FrameLog:
         self.collections: dict[str, list[tuple[str, float]]] = {}
         self._last: float | None = None
         self._gc_started = 0.0
+        self._ticking: Any = None
 
     def start(self, product_screen: Any) -> None:
         from kivy.clock import Clock
 
-        Clock.schedule_interval(self._on_frame, 0)
+        self._ticking = Clock.schedule_interval(self._on_frame, 0)
         product_screen.bind(sku=self._on_product_shown)
         self._screens = product_screen.manager
         gc.callbacks.append(self._on_gc)
@@ -118,6 +119,7 @@ class FrameLog:
         self._tap_frames_due = FRAMES_PER_TAP
 
     def stop(self) -> None:
+        self._ticking.cancel()
         gc.callbacks.remove(self._on_gc)
 
     def enter(self, phase: str | None) -> None:
@@ -204,15 +206,11 @@ def measure(workdir: Path, events: int, products: int, idle_s: float) -> dict[st
     publisher = CatalogPublisher(workdir / "bundles", key)
     envelope = publisher.publish(big_catalog(workdir / "hq-catalog", products))
     delta_envelope = publisher.publish(reprice(workdir / "hq-catalog" / "catalog.json"))
-    files_port = free_port()
-    hq = [spawn_kiosk_command(["hq", "serve", "--broker", broker.url, "--db", f"sqlite:///{workdir / 'hq.sqlite'}",
-                                "--hq-key", str(key_pem)], ready="HQ ingest ready"),
-          spawn_kiosk_command(["hq", "files", "--dir", str(workdir / "bundles"), "--port", str(files_port)],
-                              ready="HQ files ready")]
+    hq, files_url = start_hq(workdir, broker.url, key_pem, workdir / "bundles")
     emulator = TagEmulator(free_port(socket.SOCK_DGRAM))
     config = KioskConfig(store=STORE, kiosk=KIOSK, catalog=demo_catalog_path(), reader=emulator.path,
                          broker=broker.url, data_dir=workdir / "kiosk", hq_public_key=key_pem,
-                         files_url=f"http://127.0.0.1:{files_port}")
+                         files_url=files_url)
     app = KioskApp(config)
     log, tapper = FrameLog(), Tapper(emulator)
     facts: dict[str, Any] = {"events": events, "products": products}
