@@ -55,7 +55,8 @@ def staged_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
             if word.startswith("/") and word.endswith(("/kiosk", "/cage")):
                 program = root / word.lstrip("/")
                 program.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(KIOSK if word.endswith("/kiosk") else shutil.which("cage") or "/usr/bin/cage", program)
+                # cage comes from scripts/system-deps, the kiosk from this checkout.
+                shutil.copy(KIOSK if word.endswith("/kiosk") else str(shutil.which("cage")), program)
     return root
 
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 
 from hq import ProfileStore, SchemaOutOfDate, newest_revision, revision_of, upgrade_schema
+from hq._migrations import _config
 from hq._schema import metadata
 from kiosk_app.cli import main
 
@@ -158,3 +160,17 @@ def test_a_postgresql_database_from_before_versioned_schemas_upgrades(postgres_u
         engine.dispose()
     assert _differences(postgres_url) == []
     assert _rows(postgres_url) == {**rows, "phone_sessions": 0}
+
+
+def test_a_downgrade_below_the_first_schema_is_refused_and_drops_nothing(before_versions: str) -> None:
+    assert CliRunner().invoke(main, ["hq", "db", "upgrade", "--db", before_versions]).exit_code == 0
+    rows = _rows(before_versions)
+    engine = sa.create_engine(before_versions)
+    try:
+        with engine.begin() as db, pytest.raises(RuntimeError, match="would only drop HQ's data"):
+            command.downgrade(_config(db), "base")
+    finally:
+        engine.dispose()
+
+    assert _rows(before_versions) == rows
+    assert _revision(before_versions) == newest_revision()

@@ -473,7 +473,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the first schema has none before it: HQ's data would only be dropped")
+    # Refused, not done: below the first schema there is only an empty database, HQ's data dropped.
+    raise RuntimeError("HQ's first schema has none before it: a downgrade would only drop HQ's data")
 
 
 def _missing(table: str) -> bool:
