@@ -6,7 +6,8 @@ the changes HQ pushes while they stand here (decoded within their size cap and h
 ``on_profile_change``; which visit they are for is the runtime's to check), and the word
 that the visit ended (``end_visit``); and the store's traffic (``_store_link``): a hold
 asked for (``request_reservation``), the updates to the kiosk's requests, the store's
-stock levels and its open requests.
+stock levels and its open requests; and HQ's remote care (``on_care``: a screenshot or log
+lines asked for, answered with ``answer_care``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from kiosk_protocol import (
     FLEET_COMMANDS,
     MAX_MANIFEST_BYTES,
     RECEIPT_HIGHEST_SEQ,
+    CareRequest,
+    CareResponse,
+    CareTopics,
     ContractError,
     HandoffRequest,
     HandoffResponse,
@@ -124,6 +128,7 @@ class KioskLink:
                  on_manifest: Callable[[UpdateKind, bytes], None] = lambda kind, envelope: None,
                  on_profile_change: Callable[[ProfileChange], None] = lambda change: None,
                  on_connected: Callable[[], None] = lambda: None,
+                 on_care: Callable[[CareRequest], None] = lambda request: None,
                  sequence_floor: SequenceFloor | None = None, store_receivers: StoreReceivers | None = None) -> None:
         self.broker = BrokerUrl.parse(broker_url)
         self.outbox = outbox
@@ -135,6 +140,7 @@ class KioskLink:
         self._store, self._kiosk, self._facts = store, kiosk, facts
         self._topics = kiosk_topics(store, kiosk)
         self._reservation_topics = ReservationTopics(store, kiosk)
+        self._care_topics = CareTopics(store, kiosk)
         receivers = store_receivers or StoreReceivers()
         store_traffic = StoreTraffic(self._reservation_topics, store, receivers, self.stats, self._reject)
         self._on_late_answer = receivers.on_late_answer
@@ -143,6 +149,7 @@ class KioskLink:
         self._on_command = on_command
         self._on_profile_change = on_profile_change
         self._on_connected = on_connected
+        self._on_care = on_care
         handlers: dict[str, MessageHandler] = {
             self._topics.receipts: self._on_receipt,
             self._topics.profile_response: self._answer_handler(ProfileResponse),
@@ -151,6 +158,7 @@ class KioskLink:
             **store_traffic.handlers(),
             self._topics.profile_changes: self._on_profile_change_message,
             self._topics.commands: self._on_command_message,
+            self._care_topics.request: self._on_care_message,
             FLEET_COMMANDS: self._on_command_message,
             **{manifest_topic(kind.value): self._manifest_handler(kind) for kind in UpdateKind},
         }
@@ -251,6 +259,10 @@ class KioskLink:
     def end_visit(self, session: uuid.UUID) -> None:
         """Tell HQ the visit ``session`` is over: it pushes it no more (sent once connected, if not now)."""
         self._client.publish(self._topics.profile_ended, VisitEnded(session=session).model_dump_json().encode())
+
+    def answer_care(self, response: CareResponse) -> None:
+        """Send HQ the answer to one of its care requests (QoS 1: after a reconnect, if HQ still waits)."""
+        self._client.publish(self._care_topics.response, response.model_dump_json().encode())
 
     def sync_now(self) -> None:
         """Send again, at once, every event HQ has not confirmed, and the status (staff's "force sync")."""
@@ -368,6 +380,14 @@ class KioskLink:
             self._reject(message, exc)
             return
         self._on_command(command)
+
+    def _on_care_message(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            request = decode(CareRequest, bytes(message.payload))
+        except ContractError as exc:
+            self._reject(message, exc)
+            return
+        self._on_care(request)
 
     def _manifest_handler(self, kind: UpdateKind) -> MessageHandler:
         def handle(message: mqtt.MQTTMessage) -> None:

@@ -5,6 +5,10 @@ Scripts call with a fleet channel's key in ``X-Api-Key``; a browser signs in onc
 that key and then carries a signed, HttpOnly, SameSite=Strict cookie (an EventSource
 cannot send headers). Signing out revokes that cookie in the profile database, so no HQ
 process takes it again; failed sign-ins count against the caller's address like wrong keys.
+
+HQ's staff (a fleet channel) see and command every kiosk; a store's manager, signed in with
+the store's key, sees and commands only their store's (``FleetCaller``). Remote care asks a
+kiosk for a screenshot (refused while a shopper is signed in there) or its last log lines.
 """
 
 import asyncio
@@ -12,11 +16,12 @@ import contextlib
 import enum
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, Security
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import APIKeyHeader
@@ -25,16 +30,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hq._api_models import ApiError, error_responses
 from hq._auth import SESSION_TTL_S, ApiKeys, KeyRole
+from hq._care import CareRefused
 from hq._fleet import FleetChange, FleetView, KioskGone, KioskView, StoreAlerts
-from hq._guard import SESSION_COOKIE, HttpGuard, authenticated_channel, client_address, session_digest
+from hq._guard import (
+    SESSION_COOKIE,
+    HttpGuard,
+    authenticated_channel,
+    authenticated_grant,
+    client_address,
+    session_digest,
+)
 from hq.exceptions import ApiRefusal
-from kiosk_protocol import CommandKind, LinkState, SyncError
+from kiosk_protocol import MAX_LOG_LINES, CareAsk, CareResponse, CommandKind, LinkState, SyncError
 
 log = logging.getLogger(__name__)
 
 DASHBOARD_DIR = Path(__file__).with_name("dashboard")
 _STREAM_BACKLOG = 2000  # changes a slow browser may fall behind before it is made to start over
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
+StorePath = Annotated[str, PathParam(pattern=_ID)]
+KioskPath = Annotated[str, PathParam(pattern=_ID)]
 
 
 class RemoteCommand(enum.Enum):
@@ -106,6 +121,14 @@ class FleetOut(BaseModel):
     silent_after_s: float
 
 
+class LogLinesOut(BaseModel):
+    """A kiosk's last log lines, oldest first."""
+
+    store: str
+    kiosk: str
+    lines: list[str]
+
+
 class SignIn(BaseModel):
     """A fleet channel's key, to sign the browser in."""
 
@@ -127,11 +150,38 @@ def fleet_channel_check(keys: ApiKeys, api_key: APIKeyHeader, doing: str) -> Cal
     return fleet_channel
 
 
+@dataclass(frozen=True)
+class FleetCaller:
+    """Who calls a fleet route: HQ's staff (``store`` None: every store) or one store's manager."""
+
+    channel: str
+    store: str | None
+
+    def sees(self, store: str) -> bool:
+        return self.store is None or self.store == store
+
+
+def fleet_caller_check(keys: ApiKeys, api_key: APIKeyHeader) -> Callable[..., Awaitable[FleetCaller]]:
+    """A route dependency: the caller of a fleet route (a fleet channel, or a store's key for
+    its store only), refused with 403 for any other key."""
+
+    async def fleet_caller(request: Request, key: Annotated[str | None, Security(api_key)]) -> FleetCaller:
+        channel = authenticated_channel(request)
+        grant = authenticated_grant(request)
+        if grant.role is KeyRole.STORE:
+            return FleetCaller(channel, grant.store)
+        if not keys.may_use_fleet(channel):
+            raise ApiRefusal(403, "forbidden", f"channel {channel!r} may not see or command the fleet")
+        return FleetCaller(channel, None)
+
+    return fleet_caller
+
+
 def may_sign_in(keys: ApiKeys, channel: str) -> bool:
     """Whether ``channel``'s key may sign a browser in to the dashboard: the fleet's, or a store's.
 
-    A store key's session opens only what that key opens by itself (its store's analytics):
-    every fleet route still checks ``may_use_fleet`` and refuses it with 403.
+    A store key's session opens only what that key opens by itself: its store's kiosks and
+    analytics; the fleet-wide routes (offers, webhooks) check ``may_use_fleet`` and refuse it.
     """
     return keys.may_use_fleet(channel) or keys.grant(channel).role is KeyRole.STORE
 
@@ -139,8 +189,35 @@ def may_sign_in(keys: ApiKeys, channel: str) -> bool:
 def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> APIRouter:
     """The dashboard's routes under ``/fleet``; its static files are mounted by the app."""
     keys = guard.keys
-    FleetChannel = Annotated[str, Depends(fleet_channel_check(keys, api_key, "see or command the fleet"))]
-    errors = error_responses(e401="Not signed in", e403="Not a fleet channel")
+    Caller = Annotated[FleetCaller, Depends(fleet_caller_check(keys, api_key))]
+    errors = error_responses(e401="Not signed in", e403="Not a fleet channel, or another store's key")
+    unknown = {"model": ApiError, "description": "HQ has never heard of this kiosk"}
+
+    def known_kiosk(caller: FleetCaller, store: str, kiosk: str) -> KioskView:
+        if not caller.sees(store):
+            raise ApiRefusal(403, "other_store", f"this key is {caller.channel!r}'s, staff of another store "
+                             f"than {store!r}")
+        view = fleet.kiosk(store, kiosk)
+        if view is None:
+            raise ApiRefusal(404, "unknown_kiosk", f"HQ has never heard of kiosk {store}/{kiosk}")
+        return view
+
+    def ask(caller: FleetCaller, store: str, kiosk: str, what: CareAsk, lines: int = 100) -> CareResponse:
+        known_kiosk(caller, store, kiosk)
+        try:
+            answer = fleet.care.ask(store, kiosk, what, lines)
+        except CareRefused as exc:
+            raise ApiRefusal(exc.status, exc.error, exc.detail) from exc
+        except SyncError as exc:
+            raise ApiRefusal(503, "broker_unreachable", str(exc), {"Retry-After": "5"}) from exc
+        log.info("channel %s had %s of %s/%s", caller.channel, what.value, store, kiosk)
+        return answer
+
+    care_errors = {**errors, 404: unknown,
+                   409: {"model": ApiError, "description": "`in_use`: a shopper is signed in at the kiosk"},
+                   502: {"model": ApiError, "description": "`kiosk_failed`: the kiosk could not do it"},
+                   503: {"model": ApiError, "description": "The broker is out of reach; retry"},
+                   504: {"model": ApiError, "description": "`no_answer`: the kiosk did not answer in time"}}
     router = APIRouter(prefix="/fleet", tags=["fleet"])
 
     @router.get("", include_in_schema=False)
@@ -184,40 +261,56 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
                                secure=request.url.scheme == "https")
 
     @router.get("/api/kiosks", responses=errors)
-    def kiosks(channel: FleetChannel) -> FleetOut:
-        """Every kiosk HQ knows: state, last seen, versions, backlog, reader and alerts."""
-        return _snapshot(fleet)
+    def kiosks(caller: Caller) -> FleetOut:
+        """Every kiosk the caller sees (a store's key: its store's): state, last seen, versions,
+        backlog, reader and alerts."""
+        return _snapshot(fleet, caller)
 
     @router.post("/api/kiosks/{store}/{kiosk}/commands", status_code=202,
-                 responses={**errors, 404: {"model": ApiError, "description": "HQ has never heard of this kiosk"},
+                 responses={**errors, 404: unknown,
                             503: {"model": ApiError, "description": "The broker is out of reach; retry"}})
-    def command(store: Annotated[str, PathParam(pattern=_ID)], kiosk: Annotated[str, PathParam(pattern=_ID)],
-                body: CommandIn, channel: FleetChannel) -> CommandOut:
+    def command(store: StorePath, kiosk: KioskPath, body: CommandIn, caller: Caller) -> CommandOut:
         """Send a kiosk a command over MQTT: reload its catalog, lock, unlock, or flash its screen."""
-        view = fleet.kiosk(store, kiosk)
-        if view is None:
-            raise ApiRefusal(404, "unknown_kiosk", f"HQ has never heard of kiosk {store}/{kiosk}")
+        view = known_kiosk(caller, store, kiosk)
         try:
             fleet.send_command(store, kiosk, CommandKind(body.command.value))
         except SyncError as exc:
             raise ApiRefusal(503, "broker_unreachable", str(exc), {"Retry-After": "5"}) from exc
-        log.info("channel %s sent %s to %s/%s", channel, body.command.value, store, kiosk)
+        log.info("channel %s sent %s to %s/%s", caller.channel, body.command.value, store, kiosk)
         return CommandOut(store=store, kiosk=kiosk, command=body.command,
                           kiosk_online=view.status.state is LinkState.ONLINE)
 
+    @router.get("/api/kiosks/{store}/{kiosk}/screenshot", response_class=Response, responses={
+        **care_errors, 200: {"content": {"image/png": {}}, "description": "What the kiosk's screen shows now"}})
+    def screenshot(store: StorePath, kiosk: KioskPath, caller: Caller) -> Response:
+        """The kiosk's screen now, as a PNG; 409 ``in_use`` while a shopper is signed in there."""
+        answer = ask(caller, store, kiosk, CareAsk.SCREENSHOT)
+        return Response(answer.png or b"", media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @router.get("/api/kiosks/{store}/{kiosk}/logs", responses=care_errors)
+    def logs(store: StorePath, kiosk: KioskPath, caller: Caller,
+             lines: Annotated[int, Query(ge=1, le=MAX_LOG_LINES, description="How many of the last lines.")] = 100
+             ) -> LogLinesOut:
+        """The kiosk's last log lines, oldest first."""
+        answer = ask(caller, store, kiosk, CareAsk.LOGS, lines)
+        return LogLinesOut(store=store, kiosk=kiosk, lines=answer.lines)
+
     @router.get("/api/stream", response_class=EventSourceResponse, include_in_schema=False)
-    async def stream(channel: FleetChannel) -> AsyncIterable[ServerSentEvent]:
-        """The whole fleet at once, then every change as it happens."""
+    async def stream(caller: Caller) -> AsyncIterable[ServerSentEvent]:
+        """The whole fleet (what the caller sees of it) at once, then every change as it happens."""
         loop = asyncio.get_running_loop()
         changes: asyncio.Queue[FleetChange] = asyncio.Queue(maxsize=_STREAM_BACKLOG)
 
         def forward(change: FleetChange) -> None:
+            if change is not None and not caller.sees(change.store if not isinstance(change, KioskView)
+                                                      else change.status.store):
+                return
             with contextlib.suppress(RuntimeError):  # the server's loop has closed
                 loop.call_soon_threadsafe(_offer, changes, change)
 
         unsubscribe = fleet.listen(forward)  # before the snapshot, so no change falls between
         try:
-            yield ServerSentEvent(event="snapshot", data=_snapshot(fleet), retry=2000)
+            yield ServerSentEvent(event="snapshot", data=_snapshot(fleet, caller), retry=2000)
             while (change := await changes.get()) is not None:
                 if isinstance(change, KioskGone):
                     yield ServerSentEvent(event="gone", data={"store": change.store, "kiosk": change.kiosk})
@@ -244,8 +337,9 @@ def _kiosk_out(view: KioskView) -> KioskOut:
     return KioskOut.model_validate(view.to_json())
 
 
-def _snapshot(fleet: FleetView) -> FleetOut:
-    return FleetOut(kiosks=[_kiosk_out(view) for view in fleet.kiosks()],
-                    stores=[StoreAlertsOut.model_validate(alerts.to_json()) for alerts in fleet.store_alerts()],
+def _snapshot(fleet: FleetView, caller: FleetCaller) -> FleetOut:
+    return FleetOut(kiosks=[_kiosk_out(view) for view in fleet.kiosks() if caller.sees(view.status.store)],
+                    stores=[StoreAlertsOut.model_validate(alerts.to_json()) for alerts in fleet.store_alerts()
+                            if caller.sees(alerts.store)],
                     generated_at=datetime.now(UTC),
                     backlog_high=fleet.thresholds.backlog_high, silent_after_s=fleet.thresholds.silent_after_s)

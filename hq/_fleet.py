@@ -3,7 +3,8 @@
 Kiosks keep a retained status on ``kiosk/<store>/<kiosk>/status`` (online every 30 s,
 offline when they stop, and offline from their last will when they die), so a fresh
 FleetView learns the whole fleet at once on subscribing and then follows it live.
-Several HQ processes may each run one: it only reads statuses and publishes commands.
+Several HQ processes may each run one: it only reads statuses and publishes commands. Its
+``care`` asks one kiosk for a screenshot or log lines, over the same connection.
 
 Given a watch on the stores' requests (``watch_requests``, ``_request_alerts``), its alert
 timer also raises ``request_waiting``: on the row of the kiosk a late request was asked
@@ -25,8 +26,10 @@ import paho.mqtt.client as mqtt
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend_sync import BrokerUrl, MqttClient
+from hq._care import CareDesk
 from kiosk_protocol import (
     BACKLOG_HIGH,
+    CARE_RESPONSES_WILDCARD,
     STATUS_WILDCARD,
     CommandKind,
     ContractError,
@@ -198,8 +201,11 @@ class FleetView:
         # Its own client id whatever the credentials: another HQ process or service with
         # the same id would take this session over.
         self._client = MqttClient(self.broker, client_id or f"hq-fleet-{uuid.uuid4().hex[:8]}", role="the fleet view",
-                                  subscriptions=[STATUS_WILDCARD], on_message=self._on_message)
+                                  subscriptions=[STATUS_WILDCARD, CARE_RESPONSES_WILDCARD],
+                                  on_message=self._on_message)
         self.subscribed = self._client.subscribed
+        self.care = CareDesk(lambda topic, payload, expiry_s: self._client.publish_and_wait(
+            topic, payload, properties={"MessageExpiryInterval": expiry_s}))
         self._rechecker = threading.Thread(target=self._recheck_alerts, name="hq-fleet-alerts", daemon=True)
 
     def start(self) -> None:
@@ -261,6 +267,9 @@ class FleetView:
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")
+        if parts[3:] == ["care", "response"]:
+            self.care.heard(message.topic, bytes(message.payload))
+            return
         if not message.payload:  # an empty retained payload deletes: the kiosk left the fleet
             with self._lock:
                 gone = self._kiosks.pop((parts[1], parts[2]), None)

@@ -62,8 +62,9 @@ _PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/", _STAFF_PREFIX, *_PHONE_PR
 _SESSION_PREFIX = "/fleet/api/"  # where a browser's sign-in cookie stands for a key
 _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"no-referrer")]
+# blob: for a kiosk's screenshot, fetched by the page (to read a refusal) and shown from memory.
 _DASHBOARD_CSP = (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self'; "
-                  b"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                  b"img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
                   b"form-action 'self'; frame-ancestors 'none'")
 # The phone pages send their referrer to HQ itself only: a same-origin form then carries its
 # true Origin (under no-referrer every Origin is "null"), which the wishlist form is checked by.

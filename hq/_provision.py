@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hq.exceptions import CredentialsError
-from kiosk_protocol import MAX_PACKET_BYTES, ONLINE_STORE, ReservationTopics, kiosk_topics, write_atomically
+from kiosk_protocol import MAX_PACKET_BYTES, ONLINE_STORE, CareTopics, ReservationTopics, kiosk_topics, write_atomically
 
 # Mosquitto hashes with PBKDF2-SHA512; its own tool uses 101 rounds, far too few today.
 _PBKDF2_ROUNDS = 20_000
@@ -218,7 +218,7 @@ def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
         lines += [f"user {service}", "topic readwrite kiosk/#", "topic readwrite fleet/#",
                   "topic readwrite store/#", ""]  # each store's stock levels and open requests
     for store, kiosk in kiosks:
-        topics, held = kiosk_topics(store, kiosk), ReservationTopics(store, kiosk)
+        topics, held, care = kiosk_topics(store, kiosk), ReservationTopics(store, kiosk), CareTopics(store, kiosk)
         lines += [
             f"user {store}.{kiosk}",
             f"topic write {topics.events}",
@@ -238,6 +238,8 @@ def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
             f"topic read {held.response}",
             f"topic read {held.changes}",
             f"topic read {held.store_wildcard}",
+            f"topic read {care.request}",  # HQ's remote care: a screenshot or log lines asked of it
+            f"topic write {care.response}",
             "",
         ]
     return "\n".join(lines)

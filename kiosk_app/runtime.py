@@ -27,6 +27,7 @@ from backend_sync import (
     StoreReceivers,
     damaged_outboxes,
 )
+from kiosk_app._care import KioskCare, ScreenPixels
 from kiosk_app._clock_trust import SignedTime
 from kiosk_app._content_updates import ContentUpdates
 from kiosk_app._handoff import HandoffLinks
@@ -128,6 +129,7 @@ class KioskRuntime:
         on_catalog: Callable[[], None] | None = None,
         on_profile_change: Callable[[ProfileChange], None] | None = None,
         on_store_news: Callable[[StoreNews], None] | None = None,
+        grab_screen: Callable[[], ScreenPixels] | None = None,
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
@@ -169,8 +171,11 @@ class KioskRuntime:
             lambda *ask: self.link.request_reservation(*ask), self.kiosk.machine, lambda: self.kiosk.catalog,
             config.store, dispatch, on_store_news or (lambda news: None))
         desk = self.reservations
+        # HQ's remote care: a screenshot (never of a signed-in shopper's screen) and the log's last lines.
+        self.care = KioskCare(config.store, config.kiosk, lambda response: self.link.answer_care(response),
+                              lambda: self.kiosk.session.shopper is not None, dispatch, grab_screen)
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
-                              on_command=self._on_command, sequence_floor=self.sequence_floor,
+                              on_command=self._on_command, on_care=self.care.take, sequence_floor=self.sequence_floor,
                               on_profile_change=lambda change: dispatch(lambda: self.visit_profile.take_change(change)),
                               on_connected=lambda: dispatch(self.visit_profile.pull_again),
                               store_receivers=StoreReceivers(desk.heard_update, desk.heard_level, desk.heard_requests,
@@ -192,6 +197,7 @@ class KioskRuntime:
 
     def start(self) -> None:
         """Start the link, the reader and the catalog and model updates."""
+        logging.getLogger().addHandler(self.care.log_tail)
         self.content.start()
         self.link.start()
         self.reader.start()
@@ -203,6 +209,7 @@ class KioskRuntime:
         self.content.stop()
         self.outbox.close()
         self.profiles.close()
+        logging.getLogger().removeHandler(self.care.log_tail)
 
     def fetch_profile(self, shopper: str, card_token: str, session: uuid.UUID | None = None) -> ShopperProfile | None:
         """The shopper's profile from HQ, or what this kiosk last knew of it when HQ is out of reach.

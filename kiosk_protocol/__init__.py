@@ -19,6 +19,15 @@ from kiosk_protocol._bundle import (
     write_catalog_document,
 )
 from kiosk_protocol._cards import CardCheck, CardVerifier, card_verifier
+from kiosk_protocol._care_messages import (
+    CARE_RESPONSES_WILDCARD,
+    MAX_LOG_LINES,
+    CareAsk,
+    CareOutcome,
+    CareRequest,
+    CareResponse,
+    CareTopics,
+)
 from kiosk_protocol._ids import DISPLAY_NAME_MAX, SHOPPER_PATTERN, DisplayName
 from kiosk_protocol._manifest import (
     MAX_CLOCK_SKEW_S,
@@ -137,6 +146,7 @@ from kiosk_protocol.offers import (
 
 __all__ = [
     "BACKLOG_HIGH",
+    "CARE_RESPONSES_WILDCARD",
     "CHANGE_KIND_SINCE",
     "COUPONS_SINCE_REQUEST",
     "DISPLAY_NAME_MAX",
@@ -148,6 +158,7 @@ __all__ = [
     "MAX_AHEAD_MS",
     "MAX_CLOCK_SKEW_S",
     "MAX_COUPONS",
+    "MAX_LOG_LINES",
     "MAX_MANIFEST_BYTES",
     "MAX_OPEN_REQUESTS",
     "MAX_ORDERS",
@@ -176,6 +187,11 @@ __all__ = [
     "CardCheck",
     "CardRefused",
     "CardVerifier",
+    "CareAsk",
+    "CareOutcome",
+    "CareRequest",
+    "CareResponse",
+    "CareTopics",
     "Catalog",
     "CatalogError",
     "ChangeKind",

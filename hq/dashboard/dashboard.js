@@ -1,6 +1,7 @@
 // The fleet dashboard: the whole fleet from /fleet/api/stream, kept live by Server-Sent
-// Events; commands go to /fleet/api/kiosks/<store>/<kiosk>/commands. Every kiosk-supplied
-// string goes into the page as text, never as HTML.
+// Events; commands go to /fleet/api/kiosks/<store>/<kiosk>/commands, and remote care (a
+// screenshot, the last log lines) opens in a dialog. Every kiosk-supplied string goes into
+// the page as text, never as HTML. A store's manager sees only their store: HQ sends no other.
 "use strict";
 
 const COMMANDS = [
@@ -10,6 +11,11 @@ const COMMANDS = [
   { command: "unlock", label: "Unlock", title: "Put the kiosk back in service" },
 ];
 const COMMAND_NAMES = Object.fromEntries(COMMANDS.map((c) => [c.command, c.label]));
+const CARE = [
+  { care: "screenshot", label: "Screenshot", title: "See the kiosk's screen (not while a shopper is signed in)" },
+  { care: "logs", label: "Logs", title: "The kiosk's last log lines" },
+];
+const LOG_LINES = 200;
 
 const kiosks = new Map(); // "store/kiosk" -> kiosk
 const storeAlerts = new Map(); // store -> its own alerts (late requests asked online)
@@ -65,6 +71,15 @@ function kioskRow(k) {
       dataset: { command: c.command }, "aria-label": `${c.label} ${k.store}/${k.kiosk}`,
     });
     button.addEventListener("click", () => sendCommand(k, c.command, button));
+    actions.append(button);
+  }
+  for (const c of CARE) {
+    const button = el("button", {
+      type: "button", textContent: c.label, className: "care", dataset: { care: c.care },
+      "aria-label": `${c.label} of ${k.store}/${k.kiosk}`, disabled: k.state !== "online",  // none would answer
+      title: k.state === "online" ? c.title : "The kiosk is offline",
+    });
+    button.addEventListener("click", () => openCare(k, c, button));
     actions.append(button);
   }
   row.append(
@@ -150,6 +165,46 @@ async function sendCommand(k, command, button) {
   }
 }
 
+// Remote care: the kiosk answers through HQ in a few seconds; its refusal ("in use") is shown as said.
+async function openCare(k, care, button) {
+  const dialog = $("care");
+  const body = $("care-body");
+  $("care-title").textContent = `${care.label} · ${k.kiosk}, ${storeTitle(k.store)}`;
+  body.replaceChildren(el("p", { className: "muted" }, "Asking the kiosk…"));
+  if (!dialog.open) dialog.showModal();
+  button.disabled = true;
+  const base = `/fleet/api/kiosks/${encodeURIComponent(k.store)}/${encodeURIComponent(k.kiosk)}`;
+  try {
+    const response = await fetch(care.care === "logs" ? `${base}/logs?lines=${LOG_LINES}` : `${base}/screenshot`);
+    if (response.status === 401) {
+      dialog.close();
+      return showSignIn();
+    }
+    if (!response.ok) {
+      const refusal = await response.json().catch(() => ({}));
+      body.replaceChildren(el("p", { className: `care-refused ${refusal.error || ""}` },
+        refusal.error === "in_use" ? "In use: a shopper is signed in at this kiosk. Try again once they have gone."
+          : (refusal.detail || response.statusText)));
+      return;
+    }
+    if (care.care === "logs") {
+      const lines = (await response.json()).lines;
+      body.replaceChildren(lines.length ? el("pre", { className: "care-logs" }, lines.join("\n"))
+        : el("p", { className: "muted" }, "The kiosk has logged nothing since it started."));
+      body.scrollTop = body.scrollHeight;  // the newest lines, where the trouble usually is
+    } else {
+      const image = el("img", { className: "care-shot", alt: `The screen of ${k.kiosk}` });
+      image.src = URL.createObjectURL(await response.blob());
+      image.addEventListener("load", () => URL.revokeObjectURL(image.src), { once: true });
+      body.replaceChildren(image);
+    }
+  } catch (error) {
+    body.replaceChildren(el("p", { className: "care-refused" }, `No answer: ${error.message}`));
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function connect() {
   if (stream) stream.close();
   setLive("connecting", "Connecting…");
@@ -215,6 +270,7 @@ async function start() {
 }
 
 wireSignIn(start, showSignIn);
+$("care-close").addEventListener("click", () => $("care").close());
 $("filter").addEventListener("input", scheduleRender);
 $("only-problems").addEventListener("change", scheduleRender);
 setInterval(() => {

@@ -45,9 +45,9 @@ function wireSignIn(onSignedIn, onSignedOut) {
   });
 }
 
-// A store's key signs in too, for its store's analytics; the fleet's own pages refuse its session (403).
+// A store's key signs in too, for its store's kiosks and analytics; the fleet-wide pages refuse its session (403).
 function sayStoreKeyOnly() {
-  $("signin-error").replaceChildren("That key sees one store's ",
-    el("a", { href: "/fleet/analytics" }, "analytics"), " only, not the fleet.");
+  $("signin-error").replaceChildren("That key sees one store's ", el("a", { href: "/fleet/" }, "kiosks"), " and ",
+    el("a", { href: "/fleet/analytics" }, "analytics"), " only, not the whole fleet's.");
   $("signin-error").hidden = false;
 }

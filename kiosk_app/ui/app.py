@@ -28,6 +28,7 @@ from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
 from backend_sync import SystemdNotifier, calling_on_signal
+from kiosk_app._care import ScreenPixels
 from kiosk_app._reservation_desk import StoreNews, StoreNewsKind
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
@@ -82,6 +83,14 @@ def _window() -> Any:
     from kivy.core.window import Window
 
     return Window
+
+
+def _grab_screen() -> ScreenPixels:
+    """The window's pixels as drawn now (on the screen's thread: OpenGL's own)."""
+    from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels
+
+    width, height = _window().size  # as Kivy's own screenshot reads it
+    return ScreenPixels(width, height, glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE))
 
 
 class KioskApp(App):
@@ -160,6 +169,7 @@ class KioskApp(App):
             on_catalog=lambda: self.shopper.take_catalog(),
             on_profile_change=lambda change: self.shopper.take_change(change),
             on_store_news=self._on_store_news,
+            grab_screen=_grab_screen,
         )
         self.store_title = store_name(runtime.catalog, config.store)
         self.kiosk_label = f"{config.store} · {config.kiosk}"

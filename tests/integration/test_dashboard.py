@@ -150,6 +150,8 @@ def test_the_dashboard_shows_the_fleet_live_and_sends_commands_over_mqtt(
         expect(row).to_contain_text("Kiosk is offline")
         expect(page.locator("#sum-offline")).to_have_text("2")
 
+        expect(page.get_by_role("button", name="Screenshot of madrid-centro/kiosk-01")).to_be_disabled()  # offline
+        expect(page.get_by_role("button", name="Logs of madrid-centro/kiosk-02")).to_be_enabled()
         page.get_by_label("Only kiosks that need attention").check()
         expect(page.locator("tbody tr")).to_have_count(4)
         page.get_by_label("Only kiosks that need attention").uncheck()

@@ -309,17 +309,19 @@ def test_the_page_shows_every_figure_of_the_history_for_hq_and_for_a_store(hq: H
     expect(page.locator("#table-uptime tbody tr[data-store='barcelona-diagonal']")).to_have_count(0)
     assert {r["sku"] for r in _csv(page, "top-products")} == {sku for sku, *_ in MADRID_TOP}
 
-    page.goto(f"{hq.url}/fleet/")  # the fleet's own page: not for a store's key
-    expect(page.locator("#signin-error")).to_have_text("That key sees one store's analytics only, not the fleet.")
+    page.goto(f"{hq.url}/fleet/offers")  # the fleet-wide offers: not for a store's key
+    expect(page.locator("#signin-error")).to_have_text(
+        "That key sees one store's kiosks and analytics only, not the whole fleet's.")
 
 
-def test_a_store_key_session_opens_only_its_store_s_analytics(hq: Hq) -> None:
+def test_a_store_key_session_opens_only_its_store_s_analytics_and_kiosks(hq: Hq) -> None:
     day = _day().isoformat()
     with httpx.Client(base_url=hq.url) as browser:
         assert browser.post("/fleet/session", json={"key": KEYS["web"]}).status_code == 401  # a sales channel
         assert browser.post("/fleet/session", json={"key": KEYS["madrid-staff"]}).status_code == 204
-        for path in ("/fleet/api/kiosks", "/fleet/api/offers", "/fleet/api/webhooks"):
+        for path in ("/fleet/api/offers", "/fleet/api/webhooks"):  # the whole fleet's
             assert browser.get(path).status_code == 403, path
+        assert browser.get("/fleet/api/kiosks").status_code == 200  # its store's (``test_remote_care``)
         mine = browser.get("/fleet/api/analytics/hourly", params={"from": day, "to": day})
         assert mine.status_code == 200 and mine.json()["store"] == MADRID
         other = browser.get("/fleet/api/analytics/hourly", params={"from": day, "to": day, "store": BARCELONA})

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from backend_sync import BrokerUrl
 from hq import BrokerSecurity, Credentials, mosquitto_password_hash, write_credentials_folder
 from kiosk_app.demo import free_port
-from kiosk_protocol import EventKind, encode_event, kiosk_topics, new_event
+from kiosk_protocol import CARE_RESPONSES_WILDCARD, CareTopics, EventKind, encode_event, kiosk_topics, new_event
 from kiosk_protocol.contract import MAX_PACKET_BYTES
 from testkit.broker_client import Client
 from testkit.mosquitto import Mosquitto
@@ -119,6 +119,30 @@ def test_kiosk_a_cannot_read_kiosk_b_s_profile_responses(secured: Secured) -> No
         hq.client.publish(kiosk_topics(STORE, "kiosk-a").profile_response, b"a's profile", qos=1).wait_for_publish(5)
         assert eventually(lambda: bool(kiosk_a.received))  # b's, had it passed, would come first
         assert [payload for _, payload in kiosk_a.received] == [b"a's profile"]
+    finally:
+        hq.close()
+        kiosk_a.close()
+
+
+def test_kiosk_a_can_neither_answer_nor_hear_kiosk_b_s_remote_care(secured: Secured) -> None:
+    """A stolen kiosk login could otherwise send HQ a forged screen or log of another kiosk,
+    or see what HQ asks of it."""
+    hq, kiosk_a = Client(secured.url("hq-fleet"), "hq-fleet"), Client(secured.url("a"), f"{STORE}.kiosk-a")
+    a, b = CareTopics(STORE, "kiosk-a"), CareTopics(STORE, "kiosk-b")
+    try:
+        assert hq.connected.wait(10) and kiosk_a.connected.wait(10)
+        hq.client.subscribe(CARE_RESPONSES_WILDCARD, qos=1)
+        kiosk_a.client.subscribe(b.request, qos=1)
+        kiosk_a.client.subscribe(a.request, qos=1)
+        assert eventually(lambda: len(hq.subacks) == 1 and len(kiosk_a.subacks) == 2)
+        kiosk_a.client.publish(b.response, b"b's forged screen", qos=1).wait_for_publish(5)
+        kiosk_a.client.publish(a.response, b"a's screen", qos=1).wait_for_publish(5)
+        hq.client.publish(b.request, b"b's question", qos=1).wait_for_publish(5)
+        hq.client.publish(a.request, b"a's question", qos=1).wait_for_publish(5)
+        # One client's messages arrive in order: had the forged ones passed, they would come first.
+        assert eventually(lambda: bool(hq.received) and bool(kiosk_a.received))
+        assert hq.received == [(a.response, b"a's screen")]
+        assert kiosk_a.received == [(a.request, b"a's question")]
     finally:
         hq.close()
         kiosk_a.close()
