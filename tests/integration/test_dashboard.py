@@ -5,7 +5,6 @@ watch statuses change live without a reload, and send a command that arrives on 
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,11 +20,9 @@ from hq._guard import SESSION_COOKIE
 from kiosk_app.demo import free_port
 from kiosk_protocol import KioskCommand, KioskStatus, LinkState
 from kiosk_protocol.contract import CommandKind, decode
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from testkit.mosquitto import Mosquitto
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
 # Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/dashboard*.png from this run.
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"

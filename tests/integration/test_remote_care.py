@@ -41,11 +41,11 @@ from kiosk_protocol import (
 )
 from kiosk_protocol.contract import decode
 from nfc_reader import TagEmulator, encode_card
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from testkit.kivy_window import run_kiosk_window
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually, until
 from tests.integration.kiosk_window_steps import KEEP_SCREENSHOTS, SCREENSHOTS, kiosk_config, settled, tap
-from tests.integration.test_dashboard import CHROMIUM, CHROMIUM_ARGS
 
 MADRID, BARCELONA = "madrid-centro", "barcelona-diagonal"
 KEYS = {"hq": "hq-key-0123456789abcdef0", "web": "web-key-0123456789abcdef",
