@@ -99,10 +99,26 @@ def seed_offers(db: str, catalog: Path) -> list[Offer]:
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on right now, and that names no service.
+
+    nfcpy's udp driver reads its port back through ``getnameinfo``, which answers a port
+    listed in /etc/services by the service's name (57000: ``dircproxy``), and then fails.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if not names_a_service(port):
+            return port
+
+
+def names_a_service(port: int) -> bool:
+    """Whether /etc/services names ``port``, as ``getnameinfo`` would answer it."""
+    try:
+        socket.getservbyport(port, "tcp")
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
