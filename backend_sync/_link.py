@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 
@@ -82,6 +83,7 @@ class KioskFacts:
 
 _Request = ProfileRequest | HandoffRequest | ReservationRequest
 _Answer = ProfileResponse | HandoffResponse | ReservationResponse
+_Order = TypeVar("_Order", KioskCommand, CareRequest)  # what HQ tells the kiosk to do
 
 
 @dataclass(frozen=True)
@@ -146,10 +148,8 @@ class KioskLink:
         self._on_late_answer = receivers.on_late_answer
         self._resend_after_s = resend_after_s
         self._on_manifest = on_manifest
-        self._on_command = on_command
         self._on_profile_change = on_profile_change
         self._on_connected = on_connected
-        self._on_care = on_care
         handlers: dict[str, MessageHandler] = {
             self._topics.receipts: self._on_receipt,
             self._topics.profile_response: self._answer_handler(ProfileResponse),
@@ -157,9 +157,9 @@ class KioskLink:
             self._reservation_topics.response: self._answer_handler(ReservationResponse),
             **store_traffic.handlers(),
             self._topics.profile_changes: self._on_profile_change_message,
-            self._topics.commands: self._on_command_message,
-            self._care_topics.request: self._on_care_message,
-            FLEET_COMMANDS: self._on_command_message,
+            self._topics.commands: self._decoded(KioskCommand, on_command),
+            self._care_topics.request: self._decoded(CareRequest, on_care),
+            FLEET_COMMANDS: self._decoded(KioskCommand, on_command),
             **{manifest_topic(kind.value): self._manifest_handler(kind) for kind in UpdateKind},
         }
         self._client = MqttClient(self.broker, self.broker.username or f"{store}.{kiosk}", role="the kiosk",
@@ -373,21 +373,18 @@ class KioskLink:
         self.stats.changes_received += 1
         self._on_profile_change(change)
 
-    def _on_command_message(self, message: mqtt.MQTTMessage) -> None:
-        try:
-            command = decode(KioskCommand, bytes(message.payload))
-        except ContractError as exc:
-            self._reject(message, exc)
-            return
-        self._on_command(command)
+    def _decoded(self, kind: type[_Order], deliver: Callable[[_Order], None]) -> MessageHandler:
+        """A handler that decodes each message as ``kind`` (refusing what does not fit) and hands it on."""
 
-    def _on_care_message(self, message: mqtt.MQTTMessage) -> None:
-        try:
-            request = decode(CareRequest, bytes(message.payload))
-        except ContractError as exc:
-            self._reject(message, exc)
-            return
-        self._on_care(request)
+        def handle(message: mqtt.MQTTMessage) -> None:
+            try:
+                order = decode(kind, bytes(message.payload))
+            except ContractError as exc:
+                self._reject(message, exc)
+                return
+            deliver(order)
+
+        return handle
 
     def _manifest_handler(self, kind: UpdateKind) -> MessageHandler:
         def handle(message: mqtt.MQTTMessage) -> None:

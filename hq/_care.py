@@ -92,15 +92,13 @@ class CareDesk:
             return
         with self._lock:
             question = self._waiting.get(answer.request_id)
-            if question is None or (question.store, question.kiosk) != (answer.store, answer.kiosk) \
-                    or question.answer is not None:
-                question = None
-            else:
+            waiting = question is not None and question.answer is None \
+                and (question.store, question.kiosk) == (answer.store, answer.kiosk)
+            if waiting and question is not None:
                 question.answer = answer
-        if question is None:
+                question.answered.set()
+        if not waiting:
             self._refuse(topic, "no question of this kiosk waits for it")
-            return
-        question.answered.set()
 
     def _refuse(self, topic: str, why: str) -> None:
         self.refused_answers += 1
