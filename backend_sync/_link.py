@@ -78,6 +78,7 @@ class KioskFacts:
     catalog_fallback: str = ""
     outbox_reset: str = ""
     disk_full: bool = False
+    disk_free_mb: int | None = None
     offers_problem: str = ""
 
 
@@ -406,7 +407,8 @@ class KioskLink:
                            catalog_version=facts.catalog_version, backlog=len(self.outbox), reader=facts.reader,
                            update_problem=facts.update_problem, locked=facts.locked,
                            catalog_fallback=facts.catalog_fallback, outbox_reset=facts.outbox_reset,
-                           disk_full=facts.disk_full, offers_problem=facts.offers_problem,
+                           disk_full=facts.disk_full, disk_free_mb=facts.disk_free_mb,
+                           offers_problem=facts.offers_problem,
                            at=datetime.now(UTC)).model_dump_json().encode()
 
 

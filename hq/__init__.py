@@ -7,6 +7,10 @@ provisioning. It speaks ``kiosk_protocol`` with the kiosks; ``hq.cli`` is the ``
 command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 """
 
+from hq._alarm_delivery import AlarmDelivery, SmtpServer
+from hq._alarm_log import EVERY_STORE, Alarm, AlarmKey, AlarmKind, AlarmLog, AlarmRoute
+from hq._alarm_watch import AlarmWatch
+from hq._alarms_cli import SMTP_URL_ENV
 from hq._analytics import ATTRIBUTION_DAYS, Analytics
 from hq._analytics_api import AnalyticsStats, answer_csv
 from hq._analytics_queries import AnalyticsQueries, AnalyticsRange, OfferCounts, RangeRefused
@@ -58,7 +62,16 @@ from hq.exceptions import (
 
 __all__ = [
     "ATTRIBUTION_DAYS",
+    "EVERY_STORE",
     "PRESENCE_BOUND_S",
+    "SMTP_URL_ENV",
+    "Alarm",
+    "AlarmDelivery",
+    "AlarmKey",
+    "AlarmKind",
+    "AlarmLog",
+    "AlarmRoute",
+    "AlarmWatch",
     "Alert",
     "AlertKind",
     "Analytics",
@@ -121,6 +134,7 @@ __all__ = [
     "RequestWatch",
     "ResponderStats",
     "SchemaOutOfDate",
+    "SmtpServer",
     "StaffPage",
     "StaffSession",
     "StaffSessions",

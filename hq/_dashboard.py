@@ -19,7 +19,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi import Path as PathParam
@@ -28,6 +28,7 @@ from fastapi.security import APIKeyHeader
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
+from hq._alarm_log import Alarm, NoticeState
 from hq._api_models import ApiError, error_responses
 from hq._auth import SESSION_TTL_S, ApiKeys, KeyRole
 from hq._care import CareRefused
@@ -100,6 +101,8 @@ class KioskOut(BaseModel):
     catalog_fallback: str = Field("", description="Why the kiosk runs on an older catalog than it was given")
     outbox_reset: str = Field("", description="A damaged event store the kiosk set aside and replaced")
     disk_full: bool = Field(False, description="Taps are shown but their events are not recorded")
+    disk_free_mb: int | None = Field(None, description="Megabytes free where the kiosk keeps its data (None: "
+                                                       "not reported)")
     offers_problem: str = Field("", description="Why the kiosk runs with no offers: its offers file did not load")
     alerts: list[AlertOut]
 
@@ -127,6 +130,33 @@ class LogLinesOut(BaseModel):
     store: str
     kiosk: str
     lines: list[str]
+
+
+class NoticeOut(BaseModel):
+    """How one notice of an alarm went to one of its store's routes."""
+
+    route: str = Field(description="The webhook URL or e-mail address")
+    event: Literal["raised", "cleared"]
+    state: Literal["sent", "waiting", "parked"]
+    attempts: int
+    problem: str | None = Field(None, description="Why the last attempt failed")
+
+
+class AlarmOut(BaseModel):
+    """An alarm: a problem that outlasted its grace, raised to the store's routes, and when it cleared."""
+
+    id: int
+    store: str
+    kiosk: str | None = Field(description="None: the store's own (a request asked online)")
+    kind: str
+    message: str
+    raised_at: datetime
+    cleared_at: datetime | None
+    notices: list[NoticeOut]
+
+
+class AlarmsOut(BaseModel):
+    alarms: list[AlarmOut]
 
 
 class SignIn(BaseModel):
@@ -295,6 +325,15 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
         answer = ask(caller, store, kiosk, CareAsk.LOGS, lines)
         return LogLinesOut(store=store, kiosk=kiosk, lines=answer.lines)
 
+    @router.get("/api/alarms", responses=errors)
+    def alarm_log(caller: Caller, open: Annotated[bool, Query(description="Only those not yet cleared.")] = False,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> AlarmsOut:
+        """The newest alarms first (a store's key: its store's), with how each notice went."""
+        alarms = guard.store.alarms
+        targets = {route.id: route.target for route in alarms.routes(caller.store)}
+        return AlarmsOut(alarms=[_alarm_out(alarm, alarms.notices(alarm.id), targets)
+                                 for alarm in alarms.history(caller.store, limit, open_only=open)])
+
     @router.get("/api/stream", response_class=EventSourceResponse, include_in_schema=False)
     async def stream(caller: Caller) -> AsyncIterable[ServerSentEvent]:
         """The whole fleet (what the caller sees of it) at once, then every change as it happens."""
@@ -331,6 +370,13 @@ def _offer(changes: asyncio.Queue[FleetChange], change: FleetChange) -> None:
         while not changes.empty():
             changes.get_nowait()
         changes.put_nowait(None)
+
+
+def _alarm_out(alarm: Alarm, notices: list[NoticeState], targets: dict[int, str]) -> AlarmOut:
+    return AlarmOut(id=alarm.id, store=alarm.key.store, kiosk=alarm.key.kiosk or None, kind=alarm.key.kind.value,
+                    message=alarm.message, raised_at=alarm.raised_at, cleared_at=alarm.cleared_at, notices=[
+                        NoticeOut(route=targets.get(n.route, f"route {n.route}"), event=n.event.value, state=n.state,
+                                  attempts=n.attempts, problem=n.problem) for n in notices])
 
 
 def _kiosk_out(view: KioskView) -> KioskOut:

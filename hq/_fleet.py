@@ -64,6 +64,7 @@ class AlertKind(enum.Enum):
     UPDATE_REFUSED = "update_refused"
     LOCKED = "locked"
     DISK_FULL = "disk_full"
+    DISK_LOW = "disk_low"
     OUTBOX_RESET = "outbox_reset"
     CATALOG_FALLBACK = "catalog_fallback"
     OFFERS_PROBLEM = "offers_problem"
@@ -84,6 +85,7 @@ class FleetThresholds:
 
     backlog_high: int = BACKLOG_HIGH
     silent_after_s: float = 90.0  # three missed 30-second heartbeats
+    disk_low_mb: int = 500  # less free than this where a kiosk keeps its data: a catalog update may not fit
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class KioskView:
             "catalog_version": status.catalog_version, "backlog": status.backlog, "reader": status.reader,
             "update_problem": status.update_problem, "catalog_fallback": status.catalog_fallback,
             "outbox_reset": status.outbox_reset, "disk_full": status.disk_full,
-            "offers_problem": status.offers_problem,
+            "disk_free_mb": status.disk_free_mb, "offers_problem": status.offers_problem,
             "alerts": [{"kind": alert.kind.value, "message": alert.message} for alert in self.alerts],
         }
 
@@ -149,6 +151,8 @@ def kiosk_alerts(status: KioskStatus, last_seen: datetime, now: datetime,
         alerts.append(Alert(AlertKind.READER_OFFLINE, "NFC reader is offline"))
     if status.disk_full:
         alerts.append(Alert(AlertKind.DISK_FULL, "Disk full: taps are shown but their events are not recorded"))
+    elif status.disk_free_mb is not None and status.disk_free_mb < thresholds.disk_low_mb:
+        alerts.append(Alert(AlertKind.DISK_LOW, f"Disk nearly full: {status.disk_free_mb} MB free"))
     if status.outbox_reset:
         alerts.append(Alert(AlertKind.OUTBOX_RESET, f"Event store was damaged and replaced: {status.outbox_reset}"))
     if status.backlog >= thresholds.backlog_high:
@@ -204,6 +208,8 @@ class FleetView:
                                   subscriptions=[STATUS_WILDCARD, CARE_RESPONSES_WILDCARD],
                                   on_message=self._on_message)
         self.subscribed = self._client.subscribed
+        self.settled = threading.Event()  # set once a whole alert round has passed since subscribing
+        self._subscribed_last_round = False
         self.care = CareDesk(lambda topic, payload, expiry_s: self._client.publish_and_wait(
             topic, payload, properties={"MessageExpiryInterval": expiry_s}))
         self._rechecker = threading.Thread(target=self._recheck_alerts, name="hq-fleet-alerts", daemon=True)
@@ -304,6 +310,9 @@ class FleetView:
                 if [_alert_key(a) for a in alerts] != [_alert_key(a) for a in view.alerts]:
                     self._kiosks[key] = KioskView(view.status, view.last_seen, alerts)
                     changed.append(self._kiosks[key])
+        if self._subscribed_last_round:  # a whole round since subscribing: the retained statuses are in
+            self.settled.set()
+        self._subscribed_last_round = self.subscribed.is_set()
         changes: list[FleetChange] = [*changed, *stores_changed]
         for change in changes:
             self._notify(change)

@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hq._alarm_log import AlarmLog
 from hq._analytics import Analytics
 from hq._changes import ChangeLog, erase_change, event_changes, forget, joined_changes, start_counter
 from hq._changes import append as append_changes
@@ -158,6 +159,7 @@ class ProfileStore:
         self.coupons = Coupons(self._engine, self.changes, analytics=self.analytics)
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.uptime = UptimeLog(self._engine)  # the kiosks' online spans, from the fleet view
+        self.alarms = AlarmLog(self._engine)  # raised and cleared, and the notices owed to each store's routes
         self.orders = Orders(self._engine, self.changes, analytics=self.analytics)
         self.stock = Stock(self._engine, committed=self.changes.written.wake)
         self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._hash,

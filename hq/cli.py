@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ from backend_sync import (
     wait_for_signal,
     without_password,
 )
+from hq._alarms_cli import SMTP_URL_ENV, alarms
 from hq._keys_cli import KEY_COMMANDS
 from hq._offers_cli import offers, offers_db_option, selected_offers
 from hq._webhooks_cli import delivery_options, webhooks
@@ -92,6 +93,7 @@ def db_upgrade(db: str) -> None:
 
 
 hq.add_command(webhooks)
+hq.add_command(alarms)
 hq.add_command(offers)
 for command in KEY_COMMANDS:
     hq.add_command(command)
@@ -130,22 +132,33 @@ for command in KEY_COMMANDS:
 @click.option("--request-alert-minutes", default=5, show_default=True, type=click.IntRange(1, 24 * 60),
               help="A shopper's request nobody has taken for this long raises an alert on the fleet dashboard "
                    "(on the kiosk it was asked at, else on its store), and shows as late on the staff page.")
+@secret_url_option("smtp", SMTP_URL_ENV, "SMTP server for alarm e-mails (`kiosk hq alarms add-route --email`): "
+                   "smtps://user:password@host (TLS), or smtp://... (STARTTLS; plain only to this host).",
+                   required=False)
+@click.option("--alarm-from", help="The address alarm e-mails come from.  [default: kiosk-hq@<this host>]")
+@click.option("--alarm-after", "alarm_after_s", default=120.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="Seconds a kiosk's problem lasts before its alarm is raised: a kiosk restarting raises none.")
 @_http_limit_options
 @delivery_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
              api_keys: Path | None, catalog_file: Path | None, handoff_key: Path | None, public_url: str | None,
-             hold_sweep_s: float, request_alert_minutes: int, max_connections: int | None,
+             hold_sweep_s: float, request_alert_minutes: int, smtp: str | None, alarm_from: str | None,
+             alarm_after_s: float, max_connections: int | None,
              header_timeout: float | None, body_timeout: float | None,
              webhook_policy: DeliveryPolicy) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile (and hand-off)
     requests, push each signed-in shopper's profile changes to their kiosk, deliver the
     webhooks (`kiosk hq webhooks`) and, with --api-port, serve the profile API, the fleet
-    dashboard, the store staff page (/staff/) and (with --catalog) the pages for shoppers' phones."""
+    dashboard, the store staff page (/staff/) and (with --catalog) the pages for shoppers' phones,
+    and raise the fleet's alarms to their routes (`kiosk hq alarms`)."""
     import logging
+    import socket
 
     from backend_sync import BrokerUrl
     from hq import (
+        AlarmDelivery,
+        AlarmWatch,
         ApiServer,
         CatalogFile,
         FleetView,
@@ -161,6 +174,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         ProfileResponder,
         ProfileStore,
         RequestWatch,
+        SmtpServer,
         StaffPage,
         StaffSessions,
         StoreLiveFollower,
@@ -168,7 +182,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         create_app,
         load_api_keys,
     )
-    from kiosk_protocol import CatalogError, SyncError, card_verifier, public_key_from_pem
+    from kiosk_protocol import CatalogError, Store, SyncError, card_verifier, public_key_from_pem
 
     if (api_port is None) != (api_keys is None):
         raise click.UsageError("--api-port and --api-keys go together")
@@ -188,6 +202,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         links = HandoffKey.from_file(handoff_key) if handoff_key else None
         signer = HandoffSigner(links, pages_url, verify_card) if links is not None else None
         catalog = CatalogFile(catalog_file) if catalog_file else None
+        smtp_server = SmtpServer.from_url(smtp, alarm_from or f"kiosk-hq@{socket.getfqdn()}") if smtp else None
         urls = (HqBrokerUrls.from_folder(broker_credentials, workers) if broker_credentials is not None
                 else HqBrokerUrls.shared(str(broker), workers))
         shown = BrokerUrl.parse(urls.profiles)  # never the URL itself: it may hold a password
@@ -281,6 +296,20 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                 s.id for s in catalog.current().stores] if catalog is not None else []).alerts)
             fleet.listen(store.uptime.follow)  # each kiosk's online spans, for analytics' uptime
             fleet.start()
+
+            def catalog_stores() -> Sequence[Store]:  # their time zones and opening hours, for the alarms
+                return catalog.current().stores if catalog is not None else ()
+
+            alarm_watch = AlarmWatch(store.alarms, fleet, catalog_stores, raise_after_s=alarm_after_s)
+            alarm_sender = AlarmDelivery(store.alarms, smtp_server, webhook_policy, catalog_stores)
+            alarm_watch.start()
+            alarm_sender.start()
+
+            def stop_alarms() -> None:
+                alarm_watch.stop()
+                alarm_sender.stop()
+                click.echo(f"alarms: {alarm_watch.stats}, notices: {alarm_sender.stats}")
+
             staff = StaffPage(store, StaffSessions(keys, hq_public_key), catalog, alert_minutes=request_alert_minutes)
             # An erase tells the fleet through the responder's connection: one of its own
             # with the same login would push the responder off the broker.
@@ -299,7 +328,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                            + f", orders: {app.state.orders}, flagged lines: {store.orders.flagged_lines}")
 
             # The fleet view, the change feed and the staff page end their open streams first.
-            stops += [stop_server, fleet.stop, app.state.changes.close, staff.close]
+            stops += [stop_server, fleet.stop, stop_alarms, app.state.changes.close, staff.close]
             server.start()
             click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
                        f"fleet dashboard on {server.url}/fleet/, staff page on {server.url}/staff/"

@@ -9,6 +9,7 @@ pulled from HQ and kept current by its pushes (``VisitProfile``).
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -77,6 +78,14 @@ except metadata.PackageNotFoundError:  # running from a source tree that is not 
     _APP_VERSION = "unknown"
 
 
+def free_mb(folder: Path) -> int | None:
+    """Megabytes free on the disk holding ``folder``, for HQ's disk alarm (None if it cannot be read)."""
+    try:
+        return shutil.disk_usage(folder).free // 2**20
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class KioskConfig:
     """Everything one kiosk needs to know to start."""
@@ -132,6 +141,7 @@ class KioskRuntime:
         grab_screen: Callable[[], ScreenPixels] | None = None,
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = config.data_dir
         hq_key = public_key_from_pem(config.hq_public_key.read_bytes())
         # The highest sequence HQ may hold, kept apart: a damaged outbox is replaced by one that goes on above it.
         self.sequence_floor = SequenceFloor(config.data_dir / "outbox-floor.json")
@@ -442,7 +452,7 @@ class KioskRuntime:
                           reader=self.reader_status.state.value, update_problem=self.update_problem,
                           locked=self.kiosk.machine.lock_reason or "", catalog_fallback=self.catalog_fallback,
                           outbox_reset=self.outbox_reset, disk_full=self.kiosk.disk_full,
-                          offers_problem=self.offers_problem)
+                          disk_free_mb=free_mb(self.data_dir), offers_problem=self.offers_problem)
 
     def _catalog_swapped(self) -> None:
         """A new catalog is in use (on the screen's thread): the fleet view and the screens hear of it."""

@@ -155,6 +155,11 @@ class Store(BaseModel):
             return ((dt.time.min, dt.time.max),)
         return tuple((s.opens, s.closes) for s in self.opening_hours.get(WEEKDAYS[day.weekday()], ()))
 
+    def is_open_at(self, moment: dt.datetime) -> bool:
+        """Whether the store is open at ``moment`` (aware), read on its own clock."""
+        local = moment.astimezone(zoneinfo.ZoneInfo(self.time_zone))
+        return any(opens <= local.time() < closes for opens, closes in self.spells_on(local.date()))
+
 
 class Product(BaseModel):
     """A product as the kiosk shows it."""

@@ -258,6 +258,7 @@ class KioskStatus(BaseModel):
     catalog_fallback: str = ""
     outbox_reset: str = ""
     disk_full: bool = False
+    disk_free_mb: int | None = Field(default=None, ge=0)  # free space where it keeps its data; None: not known
     offers_problem: str = ""  # why the offers beside the catalog in use could not be used: it runs with none
     at: datetime
 

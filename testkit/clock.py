@@ -1,6 +1,8 @@
-"""A clock the test moves by hand, for the parts that take one (``SessionMachine(clock=...)``)."""
+"""Clocks the test moves by hand, for the parts that take one (``SessionMachine(clock=...)``)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 
 class ManualClock:
@@ -11,3 +13,13 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class AheadClock:
+    """Wall-clock time (aware, UTC) moved on by ``ahead``, for parts that wait minutes."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead

@@ -34,10 +34,8 @@ from hq._store import CardVisit
 from hq._uptime import kiosk_spans
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import EventKind, Hlc, LinkState, ReservationKind, TapEvent, load_catalog, new_event
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0",
         "madrid-staff": "madrid-staff-key-0123456789"}
 GRANTS = {"madrid-staff": Grant(KeyRole.STORE, "madrid-centro")}

@@ -24,10 +24,8 @@ from hq._offer_counts import OfferCounts, offer_counts
 from hq._store import CardVisit, shopper_key
 from kiosk_app.demo import free_port
 from kiosk_protocol import EventKind, Hlc, Offer, new_event
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 MADRID, BARCELONA, SEVILLA = "madrid-centro", "barcelona-diagonal", "sevilla-nervion"

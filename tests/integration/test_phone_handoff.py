@@ -39,12 +39,10 @@ from kiosk_app.demo import demo_catalog, free_port
 from kiosk_protocol import ConsentStatus, Role, issue_token
 from kiosk_protocol._cards import card_verifier
 from nfc_reader import TagKind, TagRead
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 KEYS = {"web": "web-key-0123456789abcdef"}
 STORE, KIOSK, SHOPPER = "madrid-centro", "kiosk-01", "shopper-0042"

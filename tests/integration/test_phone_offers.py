@@ -27,10 +27,8 @@ from hq import ApiKeys, ApiServer, CatalogFile, HandoffKey, HandoffSigner, Phone
 from hq._store import CardVisit
 from kiosk_app.demo import demo_catalog, free_port
 from kiosk_protocol import ConsentStatus, EventKind, HandoffRequest, Hlc, Offer, new_event
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # HQ's clock for the pages' words

@@ -9,7 +9,6 @@ Set KIOSK_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/dashboard-request-ale
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,12 +34,11 @@ from hq import (
 from hq._staff_sessions import STAFF_COOKIE
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import KioskStatus, LinkState, load_catalog
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.clock import AheadClock
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0", "madrid-staff": "madrid-key-0123456789ab"}
 GRANTS = {"madrid-staff": Grant(KeyRole.STORE, "madrid-centro")}
 STORE = "madrid-centro"
@@ -48,22 +46,12 @@ SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 expect.set_options(timeout=20_000)
 
 
-class Clock:
-    """The request watch's clock, moved by the test instead of waiting five minutes."""
-
-    def __init__(self) -> None:
-        self.ahead = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.ahead
-
-
 @dataclass
 class Hq:
     url: str
     store: ProfileStore
     fleet: FleetView
-    clock: Clock
+    clock: AheadClock
     web: httpx.Client
 
 
@@ -71,7 +59,7 @@ class Hq:
 def hq(mosquitto: Mosquitto, sqlite_url: str) -> Iterator[Hq]:
     store = ProfileStore(sqlite_url)
     store.stock.load_catalog(load_catalog(demo_catalog_path()))
-    clock = Clock()
+    clock = AheadClock()
     fleet = FleetView(mosquitto.url)
     fleet.watch_requests(RequestWatch(store.reservations, 5, stores=lambda: [STORE], clock=clock).alerts)
     fleet.start()

@@ -24,10 +24,8 @@ from hq import ApiKeys, ApiServer, CatalogFile, Grant, KeyRole, ProfileStore, St
 from hq._staff_sessions import STAFF_COOKIE
 from kiosk_app.demo import demo_catalog, free_port
 from kiosk_protocol import Role, issue_token, load_catalog
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 KEYS = {"web": "web-key-0123456789abcdef", "madrid-staff": "madrid-key-0123456789abcdef",
         "bcn-staff": "bcn-key-0123456789abcdef"}

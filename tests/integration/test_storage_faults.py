@@ -398,6 +398,21 @@ def test_a_full_disk_still_shows_the_product_counts_the_lost_event_and_says_so(
         emulator.close()
 
 
+def test_a_kiosk_says_how_much_room_its_disk_has_left_and_hq_sees_it_nearly_full(
+        small_disk: Path, mosquitto: Mosquitto, fleet: FleetView, hq_key: tuple[Ed25519PrivateKey, Path]) -> None:
+    runtime = KioskRuntime(config(small_disk / "kiosk", mosquitto.url, hq_key[1]), on_outcome=lambda outcome: None)
+    runtime.link.start()
+    try:
+        status = status_of(fleet, lambda s: s.disk_free_mb is not None)
+        assert status.disk_free_mb == shutil.disk_usage(small_disk).free // 2**20 == 0  # a 512 KB disk
+        assert not status.disk_full  # events are still recorded: nearly full, not full
+        assert AlertKind.DISK_LOW in alerts(fleet)
+        [low] = [a for a in fleet.kiosk(STORE, KIOSK).alerts if a.kind is AlertKind.DISK_LOW]  # type: ignore[union-attr]
+        assert low.message == "Disk nearly full: 0 MB free"
+    finally:
+        stopped(runtime)
+
+
 def test_a_catalog_update_on_a_full_disk_is_refused_and_applies_once_there_is_room(
         small_disk: Path, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path) -> None:
     from backend_sync import CatalogUpdater

@@ -47,6 +47,7 @@ from kiosk_protocol import (
     new_event,
     wall_clock_ms,
 )
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually, wait_for_port
 from testkit.webhook_steps import FAST, KIOSK, STORE, KioskPublisher, delivering, receiving
@@ -55,8 +56,6 @@ from testkit.webhooks import Answer, Attempt, WebhookReceiver
 KEYS = {"web": "web-key-0123456789abcdef", "app": "app-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
 ANA, BEN = "shopper-ana", "shopper-ben"
 KIOSK_COMMAND = [sys.executable, "-m", "kiosk_app"]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"  # KIOSK_UPDATE_SCREENSHOTS=1 refreshes them
 expect.set_options(timeout=20_000)
 
@@ -456,7 +455,7 @@ def test_the_dashboard_shows_a_parked_change_and_its_retry_button_delivers_it_an
             assert app.wait_for(lambda: len(app.delivered()) == 1)
             assert eventually(lambda: store.webhooks.statuses()[1].parked_now == 1)
 
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1360, "height": 860})
             page.goto(f"{hq.server.url}/fleet/")
             page.get_by_label("Fleet key").fill(KEYS["hq"])
