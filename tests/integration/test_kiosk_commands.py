@@ -32,7 +32,7 @@ def started(kiosk_config: KioskConfig, remote: list[CommandKind]) -> KioskRuntim
     for worker in runtime.updates.values():
         worker.start()
     runtime.link.start()  # no reader needed here
-    assert eventually(lambda: runtime.link.connected, 10)
+    assert runtime.link.subscribed.wait(10)
     return runtime
 
 

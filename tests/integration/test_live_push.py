@@ -316,7 +316,7 @@ def test_kiosk_b_hears_nothing_of_the_shopper_at_kiosk_a_and_cannot_end_their_pu
         assert responder.subscribed.wait(10)
         pusher.start()
         kiosk_a.start()
-        assert eventually(lambda: kiosk_a.connected, 10)
+        assert kiosk_a.subscribed.wait(10)
         visit = uuid.uuid4()
         assert kiosk_a.request_profile(SHOPPER, token, timeout_s=10, session=visit) is not None
         kiosk_b.client.subscribe([(a.profile_changes, 1), (b.profile_changes, 1), ("kiosk/+/+/profile/#", 1)])

@@ -21,7 +21,6 @@ from backend_sync import KioskLink, Outbox
 from kiosk_app.demo import demo_catalog, demo_catalog_path, free_port
 from kiosk_protocol import CatalogError, load_catalog
 from testkit.mosquitto import Mosquitto
-from testkit.waiting import eventually
 
 KIOSK = [sys.executable, "-m", "kiosk_app"]
 
@@ -60,7 +59,7 @@ def test_hq_serve_serves_the_master_catalog_and_signs_links_under_its_public_url
     try:
         assert "phone pages on" in lines[-1]
         assert handoff_key.stat().st_mode & 0o777 == 0o600
-        assert eventually(lambda: link.connected, 10)
+        assert link.subscribed.wait(10)
         answer = link.request_handoff(uuid.uuid4(), timeout_s=10)
         assert answer is not None and answer.url is not None and answer.url.startswith(f"{url}/h/")
         with httpx.Client(follow_redirects=True) as phone:

@@ -45,7 +45,7 @@ def _runtime(tmp_path: Path, broker: str, hq_key: tuple[Ed25519PrivateKey, Path]
                          hq_public_key=hq_key[1])
     runtime = KioskRuntime(config, on_outcome=(outcomes if outcomes is not None else []).append)
     runtime.link.start()  # no reader needed here
-    assert eventually(lambda: runtime.link.connected, 10)
+    assert runtime.link.subscribed.wait(10)
     return runtime
 
 

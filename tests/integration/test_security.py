@@ -276,7 +276,7 @@ def test_an_erase_tells_the_fleet_through_the_responder_without_pushing_it_off(
         # A request after the erases reaches the responder on the connection it then has: had
         # an erase pushed it off, it would have connected again to answer.
         link.start()
-        assert eventually(lambda: link.connected)
+        assert link.subscribed.wait(10)
         token = issue_token(hq_key[0], "shopper-9", Role.SHOPPER, 60)
         assert link.request_profile("shopper-9", token, timeout_s=10) is not None
         assert responder.stats.connects == 1

@@ -218,7 +218,7 @@ def test_a_shopper_signed_in_at_a_kiosk_of_the_store_is_pushed_their_reservation
                      on_profile_change=pushed.append)
     link.start()
     try:
-        assert eventually(lambda: link.connected, 10)
+        assert link.subscribed.wait(10)
         visit = uuid.uuid4()
         card = issue_token(hq_key[0], SHOPPER, Role.SHOPPER, 600)
         assert link.request_profile(SHOPPER, card, timeout_s=10, session=visit) is not None
