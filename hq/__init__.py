@@ -20,6 +20,7 @@ from hq._changes import Change, ChangeLog
 from hq._cluster import IngestCluster
 from hq._credentials import HqBrokerUrls, write_credentials_folder
 from hq._delivery import DeliveryPolicy, WebhookDelivery
+from hq._enrolment import Enrolments, KioskProvisioner, KioskSettings
 from hq._feed_api import ChangeFeed
 from hq._files import FileServer, file_app
 from hq._fleet import Alert, AlertKind, FleetThresholds, FleetView, KioskView, StoreAlerts
@@ -92,6 +93,7 @@ __all__ = [
     "Credentials",
     "CredentialsError",
     "DeliveryPolicy",
+    "Enrolments",
     "FileServer",
     "FleetThresholds",
     "FleetView",
@@ -112,6 +114,8 @@ __all__ = [
     "IngestStats",
     "IngestWorker",
     "KeyRole",
+    "KioskProvisioner",
+    "KioskSettings",
     "KioskView",
     "LinkRefusal",
     "LiveStats",

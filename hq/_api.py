@@ -60,6 +60,8 @@ from hq._api_models import (
 from hq._auth import ApiKeys
 from hq._coupons_api import coupon_out, coupons_router
 from hq._dashboard import DASHBOARD_DIR, fleet_router
+from hq._enrolment import KioskProvisioner
+from hq._enrolment_api import enrolment_routers
 from hq._feed_api import ChangeFeed, feed_router
 from hq._fleet import FleetView
 from hq._guard import (
@@ -109,7 +111,7 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
                clock: HlcClock | None = None, body_limits: Mapping[str, int] | None = None,
                failure_rate: str = DEFAULT_FAILURE_RATE, changes: ChangeFeed | None = None,
                phone: PhonePages | None = None, catalog: CatalogFile | None = None,
-               staff: StaffPage | None = None) -> FastAPI:
+               staff: StaffPage | None = None, enrolment: KioskProvisioner | None = None) -> FastAPI:
     """HQ's ASGI app: the profile API under ``/v1``, the dashboard under ``/fleet`` when ``fleet`` is given.
 
     Args:
@@ -127,6 +129,8 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         phone: the pages for shoppers' phones (products, hand-off links); none without them.
         catalog: HQ's catalog, which orders' lines are checked against; none checked without it.
         staff: the store staff page (``/staff/``: a store's open requests, live); none without it.
+        enrolment: what gives an approved new kiosk its broker login and settings (``/v1/enrolments``
+            and the dashboard's approval, with ``fleet``); no enrolment without it.
 
     The app's ``state.guard`` holds the guard's counters (``GuardStats``); ``state.changes``
     the change feed, whose ``close`` ends the open change streams (before the server stops);
@@ -322,6 +326,9 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         app.include_router(fleet_router(fleet, guard, api_key))
         app.include_router(webhooks_router(store.webhooks, keys, api_key))
         app.include_router(offers_router(store, keys, api_key))
+        if enrolment is not None:
+            for router in enrolment_routers(store.enrolments, enrolment, guard, api_key):
+                app.include_router(router)
         app.mount("/fleet/static", StaticFiles(directory=DASHBOARD_DIR), name="fleet-static")
     return app
 

@@ -58,7 +58,8 @@ _PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2
 # The phone pages (hq/_phone_pages.py): a product, an offer, a hand-off link, the visit on a phone.
 _PHONE_PREFIXES = ("/p/", "/o/", "/h/", "/phone/")
 _STAFF_PREFIX = "/staff/"  # the staff page checks its own sign-in (hq/_staff_pages.py)
-_PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/", _STAFF_PREFIX, *_PHONE_PREFIXES)
+_ENROLMENT_PREFIX = "/v1/enrolments"  # a new kiosk has no key yet: its token, and HQ's rate limits, guard it
+_PUBLIC_PREFIXES = ("/docs/static/", "/fleet/static/", _STAFF_PREFIX, _ENROLMENT_PREFIX, *_PHONE_PREFIXES)
 _SESSION_PREFIX = "/fleet/api/"  # where a browser's sign-in cookie stands for a key
 _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"no-referrer")]

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import uvicorn
@@ -188,7 +189,12 @@ class ApiServer(ThreadedServer):
     """Serves HQ's app (``create_app``'s) on ``host:port`` from a background thread."""
 
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 8000,
-                 limits: HttpLimits | None = None) -> None:
+                 limits: HttpLimits | None = None, tls: tuple[Path, Path] | None = None) -> None:
+        """``tls``: the certificate (chain) and key files to serve HTTPS with, where no proxy does."""
         # Open dashboard and change streams end when the FleetView and the change feed stop (the
         # app's state.changes.close); the grace period bounds the rest.
-        super().__init__(app, host, port, "hq-api", limits, timeout_graceful_shutdown=3, proxy_headers=True)
+        certificate = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
+        super().__init__(app, host, port, "hq-api", limits, timeout_graceful_shutdown=3, proxy_headers=True,
+                         **certificate)
+        if tls:
+            self.url = f"https://{host}:{port}"

@@ -87,13 +87,19 @@ def http_limits(max_connections: int | None, header_timeout: float | None, body_
 @click.option("--alarm-from", help="The address alarm e-mails come from.  [default: kiosk-hq@<this host>]")
 @click.option("--alarm-after", "alarm_after_s", default=120.0, show_default=True, type=click.FloatRange(0, 3600),
               help="Seconds a kiosk's problem lasts before its alarm is raised: a kiosk restarting raises none.")
+@click.option("--enrol-broker", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The broker's folder (`kiosk hq init-broker`): with --api-port, new kiosks enrol by a code "
+                   "staff approve on the dashboard and get their own login from here (deploy/hq reloads Mosquitto).")
+@click.option("--enrol-broker-address", metavar="HOST:PORT", help="Where enrolled kiosks reach the broker.")
+@click.option("--enrol-files-url", help="Where enrolled kiosks fetch catalogs and models (`kiosk hq files`).")
 @http_limit_options
 @delivery_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
              share_group: str | None, workers: int, api_port: int | None, api_host: str,
              api_keys: Path | None, catalog_file: Path | None, handoff_key: Path | None, public_url: str | None,
              hold_sweep_s: float, request_alert_minutes: int, smtp: str | None, alarm_from: str | None,
-             alarm_after_s: float, max_connections: int | None,
+             alarm_after_s: float, enrol_broker: Path | None, enrol_broker_address: str | None,
+             enrol_files_url: str | None, max_connections: int | None,
              header_timeout: float | None, body_timeout: float | None,
              webhook_policy: DeliveryPolicy) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile (and hand-off)
@@ -118,6 +124,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         HqError,
         IngestCluster,
         IngestWorker,
+        KioskProvisioner,
         PhonePages,
         ProfilePusher,
         ProfileResponder,
@@ -143,6 +150,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
     if (broker is None) == (broker_credentials is None):
         raise click.UsageError(f"give the broker (--broker, --broker-url-file or ${BROKER_URL_ENV}) "
                                "or --broker-credentials")
+    if enrol_broker is not None and (api_port is None or not enrol_broker_address or not enrol_files_url):
+        raise click.UsageError("--enrol-broker needs --api-port, --enrol-broker-address and --enrol-files-url")
     pages_url = public_url or f"http://{api_host}:{api_port}"
     try:
         keys = load_api_keys(api_keys) if api_keys else None
@@ -151,6 +160,12 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         links = HandoffKey.from_file(handoff_key) if handoff_key else None
         signer = HandoffSigner(links, pages_url, verify_card) if links is not None else None
         catalog = CatalogFile(catalog_file) if catalog_file else None
+        enrolment = None
+        if enrol_broker is not None and enrol_broker_address and enrol_files_url:
+            host, _, port = enrol_broker_address.rpartition(":")
+            if not host or not port.isdigit():
+                raise click.UsageError(f"--enrol-broker-address is HOST:PORT, not {enrol_broker_address!r}")
+            enrolment = KioskProvisioner(enrol_broker, host, int(port), hq_key.read_text(), enrol_files_url)
         smtp_server = SmtpServer.from_url(smtp, alarm_from or f"kiosk-hq@{socket.getfqdn()}") if smtp else None
         urls = (HqBrokerUrls.from_folder(broker_credentials, workers) if broker_credentials is not None
                 else HqBrokerUrls.shared(str(broker), workers))
@@ -265,7 +280,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
             phone = PhonePages(store, catalog, links, public_url=pages_url) if catalog is not None else None
             try:
                 app = create_app(store, keys, responder=responder, fleet=fleet, phone=phone, catalog=catalog,
-                                 staff=staff)
+                                 staff=staff, enrolment=enrolment)
             except HqError as exc:
                 raise click.ClickException(str(exc)) from exc
             server = ApiServer(app, api_host, api_port, http_limits(max_connections, header_timeout, body_timeout))

@@ -39,6 +39,7 @@ from hq._analytics import Analytics
 from hq._changes import ChangeLog, erase_change, event_changes, forget, joined_changes, start_counter
 from hq._changes import append as append_changes
 from hq._coupons import COUPON_TABLES, Coupon, Coupons, coupons
+from hq._enrolment import Enrolments
 from hq._merge import ProfileMerge
 from hq._migrations import prepare as prepare_schema
 from hq._offers import OfferBook
@@ -160,6 +161,7 @@ class ProfileStore:
         self.merge = ProfileMerge(self._engine, self.coupons)
         self.uptime = UptimeLog(self._engine)  # the kiosks' online spans, from the fleet view
         self.alarms = AlarmLog(self._engine)  # raised and cleared, and the notices owed to each store's routes
+        self.enrolments = Enrolments(self._engine)  # new kiosks waiting for staff to approve their code
         self.orders = Orders(self._engine, self.changes, analytics=self.analytics)
         self.stock = Stock(self._engine, committed=self.changes.written.wake)
         self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._hash,

@@ -36,6 +36,8 @@ SUBCOMMANDS = {
                        "Run broker, HQ, kiosk and tag simulator on this machine."),
     "run": Subcommand("kiosk_app.cli_kiosk:run", ("kiosk",),
                       "Run this kiosk's screen, reader and link to the store broker."),
+    "enrol": Subcommand("kiosk_app.cli_enrol:enrol", ("kiosk",),
+                        "Enrol this kiosk: show a code for HQ's staff to approve, then take its settings."),
     "staff-pin": Subcommand("kiosk_app.cli_kiosk:staff_pin", ("kiosk",),
                             "Set the PIN that opens staff mode on this kiosk (badges work without one)."),
     "broker": Subcommand("kiosk_app.cli_kiosk:broker", ("kiosk",),

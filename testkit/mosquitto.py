@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,11 @@ class Mosquitto:
         with self.log.open("ab") as log:  # who connected as whom, for a failing test to be read by
             self._process = subprocess.Popen([self.binary, "-c", str(self.config)], stderr=log)
         wait_for_port(self.port)
+
+    def reload(self) -> None:
+        """SIGHUP: the broker reads its password file and ACL again, as `systemctl reload mosquitto` has it do."""
+        assert self._process is not None and self._process.poll() is None
+        self._process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         """Stop the broker (it saves its persistent state)."""

@@ -26,15 +26,16 @@ from testkit.mosquitto import Mosquitto
 from testkit.notify_socket import NotifySocket
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
-UNITS = sorted(DEPLOY.glob("*/*.service"))
+UNITS = sorted([*DEPLOY.glob("*/*.service"), *DEPLOY.glob("*/*.path")])
+KIOSK_UNITS = [unit for unit in UNITS if "/bin/kiosk " in unit.read_text()]  # those that run `kiosk ...`
 KIOSK = Path(sys.executable).with_name("kiosk")  # the console script this checkout installed
 
 
 def _exec_start(unit: Path) -> list[str]:
-    """The unit's ExecStart as words, its continuation lines joined."""
+    """The unit's ExecStart as words, its continuation lines joined (none for a path unit)."""
     text = unit.read_text().replace("\\\n", " ")
-    (line,) = re.findall(r"^ExecStart=(.+)$", text, re.M)
-    return shlex.split(line)
+    lines = re.findall(r"^ExecStart=(.+)$", text, re.M)
+    return shlex.split(lines[0]) if lines else []
 
 
 def _kiosk_words(words: list[str]) -> list[str]:
@@ -52,16 +53,18 @@ def staged_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for unit in UNITS:
         shutil.copy(unit, root / "etc/systemd/system" / unit.name)
         for word in _exec_start(unit):
-            if word.startswith("/") and word.endswith(("/kiosk", "/cage")):
+            if word.startswith("/") and word.endswith(("/kiosk", "/cage", "/systemctl")):
                 program = root / word.lstrip("/")
                 program.parent.mkdir(parents=True, exist_ok=True)
                 # cage comes from scripts/system-deps, the kiosk from this checkout.
-                shutil.copy(KIOSK if word.endswith("/kiosk") else str(shutil.which("cage")), program)
+                shutil.copy(KIOSK if word.endswith("/kiosk") else str(shutil.which(Path(word).name)), program)
     return root
 
 
 def test_every_service_has_a_unit() -> None:
-    assert [unit.name for unit in UNITS] == ["kiosk-hq-files.service", "kiosk-hq.service", "kiosk.service"]
+    assert [unit.name for unit in UNITS] == [
+        "kiosk-broker-reload.path", "kiosk-broker-reload.service", "kiosk-hq-files.service", "kiosk-hq.service",
+        "kiosk-enrol.service", "kiosk.service"]
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
@@ -73,7 +76,7 @@ def test_the_unit_passes_systemd_analyze_verify(unit: Path, staged_root: Path) -
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
+@pytest.mark.parametrize("unit", KIOSK_UNITS, ids=lambda unit: unit.name)
 def test_the_unit_names_only_options_its_command_has_and_no_secret(unit: Path) -> None:
     words = _kiosk_words(_exec_start(unit))
     command: click.Command | None = main

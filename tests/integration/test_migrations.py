@@ -21,7 +21,8 @@ from kiosk_app.cli import main
 # Made by HQ's release before versioned schemas: a shopper's consent, view and wishlist, a web
 # order, a store's stock feed and a hold; that release made no phone sessions' table.
 BEFORE_VERSIONS = Path(__file__).parent / "data" / "hq_before_versioned_schemas.sql"
-NEWER_TABLES = {"phone_sessions": 0, "alarms": 0, "alarm_routes": 0, "alarm_notices": 0}  # made since, empty
+REVISION_2 = {"alarms", "alarm_routes", "alarm_notices", "enrolments"}
+NEWER_TABLES = {"phone_sessions": 0, **dict.fromkeys(REVISION_2, 0)}  # made since that release, empty
 
 
 def _rows(url: str) -> dict[str, int]:
@@ -170,12 +171,12 @@ def test_a_downgrade_drops_only_the_newer_tables_and_below_the_first_schema_is_r
     engine = sa.create_engine(before_versions)
     try:
         with engine.begin() as db:
-            command.downgrade(_config(db), "0001")  # the alarm log goes, the rest stays
-        assert _rows(before_versions) == {name: count for name, count in rows.items() if not name.startswith("alarm")}
+            command.downgrade(_config(db), "0001")  # the alarm log and enrolments go, the rest stays
+        assert _rows(before_versions) == {name: count for name, count in rows.items() if name not in REVISION_2}
         with engine.begin() as db, pytest.raises(RuntimeError, match="would only drop HQ's data"):
             command.downgrade(_config(db), "base")
     finally:
         engine.dispose()
 
-    assert _rows(before_versions) == {name: count for name, count in rows.items() if not name.startswith("alarm")}
+    assert _rows(before_versions) == {name: count for name, count in rows.items() if name not in REVISION_2}
     assert _revision(before_versions) == "0001"

@@ -1,4 +1,5 @@
-"""The alarm log: alarms raised and cleared, each store's routes for them, and the notices owed.
+"""The alarm log (alarms raised and cleared, each store's routes for them, the notices owed), and
+new kiosks' enrolments.
 
 Revision ID: 0002
 Revises: 0001
@@ -57,10 +58,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("alarm", "route", "event"),
     )
     op.create_index("alarm_notices_due", "alarm_notices", ["sent_at", "parked_at", "due"], unique=False)
+    op.create_table(
+        "enrolments",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("code", sa.String(length=8), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("store", sa.String(length=64), nullable=True),
+        sa.Column("kiosk", sa.String(length=64), nullable=True),
+        sa.Column("settings", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("code"),
+    )
 
 
 def downgrade() -> None:
-    # The alarm log is history only: the schema before it has nowhere to keep it.
+    # The alarm log is history only, an enrolment a quarter of an hour's: the schema before had neither.
+    op.drop_table("enrolments")
     op.drop_table("alarm_notices")
     op.drop_table("alarm_routes")
     op.drop_table("alarms")
