@@ -103,12 +103,13 @@ class ProfileResponder:
         self.stats = ResponderStats()
         self._verify_card = verify_card
         self._handoff = handoff
-        self.reservations = ReservationDesk(store, verify_card)  # kiosks' holds, answered on this connection
+        # Kiosks' holds, answered on this connection (or by another desk: none here).
+        self.reservations = ReservationDesk(store, verify_card) if holds else None
         handlers: dict[str, MessageHandler] = {PROFILE_REQUESTS_WILDCARD: self._on_request,
                                                PROFILE_ENDED_WILDCARD: self._on_visit_ended,
                                                STATUS_WILDCARD: self._on_status}
-        if holds:
-            handlers[RESERVATION_REQUESTS_WILDCARD] = self._on_reservation
+        if self.reservations is not None:
+            handlers[RESERVATION_REQUESTS_WILDCARD] = self._reservation_handler(self.reservations)
         if handoff is not None:
             handlers[HANDOFF_REQUESTS_WILDCARD] = self._on_handoff
         self._client = MqttClient(self.broker, self.broker.username or client_id, role="the profile responder",
@@ -142,12 +143,15 @@ class ProfileResponder:
             self._reply(message, kiosk_topics(store, kiosk).profile_response, self._answer(request, store, kiosk),
                         request)
 
-    def _on_reservation(self, message: mqtt.MQTTMessage) -> None:
-        taken = self._take(message, ReservationRequest)
-        if taken is not None:
-            store, kiosk, request = taken
-            self._reply(message, ReservationTopics(store, kiosk).response,
-                        self.reservations.answer(store, kiosk, request), request)
+    def _reservation_handler(self, desk: ReservationDesk) -> MessageHandler:
+        def handle(message: mqtt.MQTTMessage) -> None:
+            taken = self._take(message, ReservationRequest)
+            if taken is not None:
+                store, kiosk, request = taken
+                self._reply(message, ReservationTopics(store, kiosk).response, desk.answer(store, kiosk, request),
+                            request)
+
+        return handle
 
     def _on_handoff(self, message: mqtt.MQTTMessage) -> None:
         taken = self._take(message, HandoffRequest)

@@ -211,7 +211,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         def stop_responder() -> None:
             responder.stop()
             click.echo(f"profiles: {responder.stats}")
-            click.echo(f"reservation requests: {responder.reservations.stats}")
+            if responder.reservations is not None:
+                click.echo(f"reservation requests: {responder.reservations.stats}")
 
         stops.append(stop_responder)
         if not responder.subscribed.wait(30):

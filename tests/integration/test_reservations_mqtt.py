@@ -42,6 +42,8 @@ class Hq:
         self.store = ProfileStore(db_url)
         self.store.stock.load_catalog(load_catalog(demo_catalog_path()))
         self.responder = ProfileResponder(broker, self.store, card_verifier(hq_key.public_key()))
+        assert self.responder.reservations is not None
+        self.desk = self.responder.reservations
         self.responder.start()
         assert self.responder.subscribed.wait(10)
 
@@ -87,7 +89,7 @@ def test_a_free_size_is_held_for_the_kiosks_visit_once_however_often_it_is_asked
     assert stored is not None
     assert (stored.kiosk, stored.session, stored.channel) == (KIOSK, str(visit), "kiosk:kiosk-01")
     assert stored.revision > 0 and stored.shopper is None
-    assert (hq.responder.reservations.stats.held, hq.responder.reservations.stats.repeated) == (1, 1)
+    assert (hq.desk.stats.held, hq.desk.stats.repeated) == (1, 1)
 
 
 def test_the_last_unit_taken_a_size_without_stock_and_an_unknown_size_are_answered_with_their_error(
@@ -97,7 +99,7 @@ def test_the_last_unit_taken_a_size_without_stock_and_an_unknown_size_are_answer
     assert kiosk.ask(BOOT, "39").error == "out_of_stock"  # none in stock
     assert kiosk.ask(BOOT, "47").error == "unknown_product"
     assert kiosk.ask("SKU-NOT-SOLD", "41").error == "unknown_product"
-    stats = hq.responder.reservations.stats
+    stats = hq.desk.stats
     assert (stats.held, stats.out_of_stock, stats.unknown_product) == (1, 2, 2) and hq.held("41") == 1
 
 
@@ -109,7 +111,7 @@ def test_a_collect_request_needs_the_shoppers_own_card(hq: Hq, kiosk: StoreKiosk
     assert kiosk.ask(BOOT, "40", ReservationKind.COLLECT, SHOPPER, someone_elses).error == "refused"
     made = kiosk.ask(BOOT, "40", ReservationKind.COLLECT, SHOPPER, card)
     assert made.reservation is not None and made.reservation.kind is ReservationKind.COLLECT
-    assert hq.responder.reservations.stats.refused == 2 and hq.held("40") == 1
+    assert hq.desk.stats.refused == 2 and hq.held("40") == 1
     assert [r.reservation_id for r in hq.store.reservations.of(f"shopper:{SHOPPER}")] == [
         made.reservation.reservation_id.hex]
 
@@ -145,7 +147,7 @@ def test_a_request_id_sent_again_from_another_kiosk_is_refused(hq: Hq, kiosk: St
         assert other.send(payload, request.request_id).error == "refused"
     finally:
         other.close()
-    assert hq.held("40") == 1 and hq.responder.reservations.stats.refused == 1
+    assert hq.held("40") == 1 and hq.desk.stats.refused == 1
 
 
 def test_a_version_4_profile_answer_lists_the_shoppers_open_reservations_at_the_kiosks_store_only(

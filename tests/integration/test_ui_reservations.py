@@ -71,6 +71,7 @@ def hq_profiles(mosquitto: Mosquitto, sqlite_url: str, hq_key: tuple[Ed25519Priv
         store.orders.place(Order(order_id, SHOPPER, channel, where, datetime(2026, 11, day, 12, tzinfo=UTC), lines))
     # The desk answers this store's holds: one answer per request, as from HQ.
     responder = ProfileResponder(mosquitto.url, store, card_verifier(hq_key[0].public_key()), holds=False)
+    assert responder.reservations is None  # it neither subscribes to holds nor keeps a desk for them
     responder.start()
     assert responder.subscribed.wait(10)
     yield
