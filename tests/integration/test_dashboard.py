@@ -21,6 +21,7 @@ from kiosk_app.demo import free_port
 from kiosk_protocol import KioskCommand, KioskStatus, LinkState
 from kiosk_protocol.contract import CommandKind, decode
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.dashboard import sign_in
 from testkit.mosquitto import Mosquitto
 
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
@@ -116,11 +117,9 @@ def test_the_dashboard_shows_the_fleet_live_and_sends_commands_over_mqtt(
         page.goto(f"{hq_url}/fleet/")
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         _screenshot(page, "dashboard-signin.png", tmp_path)
-        page.get_by_label("Fleet key").fill(KEYS["web"])  # a shop channel's key is no fleet key
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, KEYS["web"])  # a shop channel's key is no fleet key
         expect(page.locator("#signin-error")).to_be_visible()
-        page.get_by_label("Fleet key").fill(KEYS["hq"])
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, KEYS["hq"])
 
         madrid = page.locator("section.store[data-store='madrid-centro']")
         expect(madrid.locator("tbody tr")).to_have_count(3)

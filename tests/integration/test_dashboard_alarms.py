@@ -34,6 +34,7 @@ from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import LinkState, load_catalog
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from testkit.clock import AheadClock
+from testkit.dashboard import sign_in
 from testkit.fleet_status import report
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
@@ -117,8 +118,7 @@ def test_the_alarm_log_shows_each_store_its_own_alarms_raised_and_cleared(
         try:
             page = browser.new_page(viewport={"width": 1360, "height": 900})
             page.goto(f"{hq.url}/fleet/")
-            page.get_by_label("Fleet key").fill(KEYS["madrid-staff"])
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, KEYS["madrid-staff"])
             log = page.locator("#alarms")
             expect(log.locator("tbody tr")).to_have_count(2)  # Madrid's only
             expect(page.locator("#alarms-open")).to_have_text("1")

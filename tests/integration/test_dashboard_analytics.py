@@ -35,6 +35,7 @@ from hq._uptime import kiosk_spans
 from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import EventKind, Hlc, LinkState, ReservationKind, TapEvent, load_catalog, new_event
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.dashboard import sign_in
 
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0",
         "madrid-staff": "madrid-staff-key-0123456789"}
@@ -271,8 +272,7 @@ def test_the_page_shows_every_figure_of_the_history_for_hq_and_for_a_store(hq: H
     uptime = _kiosks_up(hq)
     day = _day().isoformat()
     page.goto(f"{hq.url}/fleet/")  # from the fleet's page, by its navigation
-    page.get_by_label("Fleet key").fill(KEYS["hq"])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, KEYS["hq"])
     expect(page.locator("#live")).to_have_text("Live")
     page.get_by_role("link", name="Analytics").click()
     expect(page).to_have_url(f"{hq.url}/fleet/analytics")

@@ -25,6 +25,7 @@ from hq._store import CardVisit, shopper_key
 from kiosk_app.demo import free_port
 from kiosk_protocol import EventKind, Hlc, Offer, new_event
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.dashboard import sign_in
 
 KEYS = {"web": "web-key-0123456789abcdef", "hq": "hq-key-0123456789abcdef0"}
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -138,8 +139,7 @@ def test_the_offers_list_shows_each_store_s_offers_with_state_and_counts(hq: Hq,
     _seed(hq.store)
     page.goto(f"{hq.url}/fleet/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("Fleet key").fill(KEYS["hq"])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, KEYS["hq"])
     expect(page.locator("#live")).to_have_text("Live")
     page.get_by_role("link", name="Offers").click()  # from the dashboard's navigation, signed in already
     expect(page).to_have_url(f"{hq.url}/fleet/offers")
@@ -198,10 +198,8 @@ def test_the_offers_list_refuses_a_request_without_the_fleet_s_key_or_sign_in(hq
     page.goto(f"{hq.url}/fleet/offers")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator("#offers")).to_be_hidden()
-    page.get_by_label("Fleet key").fill(KEYS["web"])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, KEYS["web"])
     expect(page.locator("#signin-error")).to_be_visible()
     expect(page.locator("section.store")).to_have_count(0)
-    page.get_by_label("Fleet key").fill(KEYS["hq"])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, KEYS["hq"])
     expect(page.locator("section.store")).to_have_count(3)

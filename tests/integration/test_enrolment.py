@@ -33,6 +33,7 @@ from kiosk_app.demo import free_port
 from kiosk_app.ui import theme
 from kiosk_protocol import LinkState
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.dashboard import sign_in
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually, wait_for_port
 
@@ -104,8 +105,7 @@ def test_a_kiosk_shows_a_code_staff_approve_it_and_it_joins_the_fleet_with_its_o
             # The staff's browser is not what is under test: HQ's test certificate is from a CA of the test's own.
             page = browser.new_page(viewport={"width": 1360, "height": 900}, ignore_https_errors=True)
             page.goto(f"{hq.url}/fleet/")
-            page.get_by_label("Fleet key").fill(KEYS["hq"])
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, KEYS["hq"])
             form = page.locator("#enrol-form")
             form.get_by_label("Code").fill(code.lower())
             form.get_by_label("Store").fill(STORE)

@@ -42,6 +42,7 @@ from kiosk_protocol import (
 from kiosk_protocol.contract import decode
 from nfc_reader import TagEmulator, encode_card
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.dashboard import sign_in
 from testkit.kivy_window import run_kiosk_window
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually, until
@@ -187,8 +188,7 @@ def test_the_dashboard_shows_a_kiosk_s_screen_and_logs_and_says_when_it_is_in_us
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1360, "height": 860})
             page.goto(f"{server.url}/fleet/")
-            page.get_by_label("Fleet key").fill(KEYS["madrid-staff"])
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, KEYS["madrid-staff"])
             expect(page.locator("section.store h2")).to_have_text(["Madrid Centro"])  # their store's only
             expect(page.locator("section.store tbody tr")).to_have_count(2)
 

@@ -36,6 +36,7 @@ from kiosk_app.demo import demo_catalog_path, free_port
 from kiosk_protocol import KioskStatus, LinkState, load_catalog
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from testkit.clock import AheadClock
+from testkit.dashboard import sign_in
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
 
@@ -105,8 +106,7 @@ def test_a_request_nobody_takes_in_time_raises_an_alert_on_its_store(
                         json={"sku": sku, "size": size, "kind": "fitting_room"}).json()["id"]
             for sku, size in (("BOOT-CHELSEA-BLK", "41"), ("COAT-WOOL-GRY", "M"))]
     page.goto(f"{hq.url}/fleet/")
-    page.get_by_label("Fleet key").fill(KEYS["hq"])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, KEYS["hq"])
     madrid = page.locator(f"section.store[data-store='{STORE}']")
     expect(madrid.locator("tbody tr")).to_have_count(2)
     hq.fleet.recheck()  # a round with both requests just asked: nothing is late

@@ -48,6 +48,7 @@ from kiosk_protocol import (
     wall_clock_ms,
 )
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.dashboard import sign_in
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually, wait_for_port
 from testkit.webhook_steps import FAST, KIOSK, STORE, KioskPublisher, delivering, receiving
@@ -458,8 +459,7 @@ def test_the_dashboard_shows_a_parked_change_and_its_retry_button_delivers_it_an
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1360, "height": 860})
             page.goto(f"{hq.server.url}/fleet/")
-            page.get_by_label("Fleet key").fill(KEYS["hq"])
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, KEYS["hq"])
             hook = page.locator("section.webhook[data-channel='web']")
             expect(hook.locator(".parked-table tbody tr")).to_have_count(1)
             row = hook.locator(".parked-table tbody tr")
