@@ -168,15 +168,31 @@ class MqttClient:
         self._paho = new_client(broker, client_id, manual_ack=manual_ack, persistent=persistent)
         if will is not None:
             self._paho.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+        self._on_publish = on_publish
+        self._handlers = dict(handlers or {})
+        self._on_message = on_message
+        self._attach()
+
+    def _attach(self) -> None:
+        """Give paho this client's callbacks."""
         self._paho.on_connect = self._on_connect
         self._paho.on_disconnect = self._on_disconnect
         self._paho.on_subscribe = self._on_subscribe
-        if on_publish is not None:
+        if (on_publish := self._on_publish) is not None:
             self._paho.on_publish = lambda client, userdata, mid, reason, properties: on_publish(mid)
-        for topic_filter, handler in (handlers or {}).items():
+        for topic_filter, handler in self._handlers.items():
             self._paho.message_callback_add(topic_filter, _paho_handler(handler))
-        if on_message is not None:
-            self._paho.on_message = _paho_handler(on_message)
+        if self._on_message is not None:
+            self._paho.on_message = _paho_handler(self._on_message)
+
+    def _detach(self) -> None:
+        """Take the callbacks back from paho: they held this client from its own paho client, a cycle
+        only a full garbage collection frees, so a stopped client kept paho's wake-up socket pair
+        open until one ran (never, once ``gc.freeze`` had taken it, see kiosk_app/_gc_pauses.py)."""
+        self._paho.on_connect = self._paho.on_disconnect = self._paho.on_subscribe = None
+        self._paho.on_publish = self._paho.on_message = None
+        for topic_filter in self._handlers:
+            self._paho.message_callback_remove(topic_filter)
 
     @property
     def connected(self) -> bool:
@@ -185,6 +201,7 @@ class MqttClient:
 
     def start(self) -> None:
         """Connect in the background, retrying until ``stop``."""
+        self._attach()  # again after a ``stop``
         connect_async(self._paho, self.broker, self._keepalive, persistent=self._persistent)
         self._paho.loop_start()
 
@@ -194,9 +211,11 @@ class MqttClient:
         return self.connected
 
     def stop(self) -> None:
-        """Disconnect cleanly (the broker drops the last will) and end paho's thread."""
+        """Disconnect cleanly (the broker drops the last will) and end paho's thread; once the client is
+        let go, its sockets close at once."""
         self._paho.disconnect()
         self._paho.loop_stop()
+        self._detach()
 
     def __enter__(self) -> MqttClient:
         self.start()

@@ -16,19 +16,31 @@ from typing import Any
 
 SWAP_WAIT_S = 5.0  # how long the update thread waits for the screen's thread to take the new catalog
 RELEASE_BATCH = 500  # products freed per step: well under a millisecond
+# A full collection falls due after this many young ones: never, while a catalog is built.
+_NO_FULL_COLLECTION = 2**31 - 1
 
 
 @contextmanager
 def no_full_collections() -> Iterator[None]:
-    """No garbage collection while a catalog is built, and what it built is kept out of later ones."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """No full garbage collection while a catalog is built, and what it built is kept out of later ones.
+
+    ``gc.freeze`` moves every object the collector tracks, garbage included, where no
+    collection ever looks again: a reference cycle frozen is never freed. So the garbage
+    waiting when the build starts is collected first (a cheap collection: what start-up and
+    the catalogs before froze is not walked), and the young collections go on during the build
+    (each walks a few thousand new objects, never the catalog built so far): what the screen's
+    and the other threads drop meanwhile is freed, not frozen. With all collections off, each
+    update froze for good what the build's seconds left behind (stopped MQTT clients with their
+    sockets, the reader's timeouts with their frames, a fade's screen-sized framebuffers).
+    """
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(thresholds[0], thresholds[1], _NO_FULL_COLLECTION)
     try:
         yield
     finally:
         gc.freeze()
-        if was_enabled:
-            gc.enable()
+        gc.set_threshold(*thresholds)
 
 
 def swap_then_release(dispatch: Callable[[Callable[[], None]], None], swap: Callable[[], None],

@@ -93,6 +93,22 @@ def _grab_screen() -> ScreenPixels:
     return ScreenPixels(width, height, glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE))
 
 
+class _Fade(FadeTransition):
+    """The way back to the attract screen: a fade that lets go of its framebuffers once it is done.
+
+    Kivy's fade keeps the two screen-sized framebuffers of its last run (~3 MB each, a
+    reference cycle with their textures) until the next one. A catalog update's ``gc.freeze``
+    took them while held, and the next fade dropped them where no collection looks: one
+    pair of framebuffers kept for good at every update.
+    """
+
+    def on_complete(self) -> None:
+        if getattr(self, "render_ctx", None) is None:  # Kivy's stop() completes the last fade again
+            return
+        super().on_complete()
+        self.fbo_in = self.fbo_out = self.render_ctx = None  # made again by the next fade
+
+
 class KioskApp(App):
     """The kiosk window: shows what each tap, touch and PIN came to, in the shopper's language and look."""
 
@@ -175,7 +191,7 @@ class KioskApp(App):
         self.kiosk_label = f"{config.store} · {config.kiosk}"
 
         shell = KioskShell()
-        self.sm = ScreenManager(transition=FadeTransition(duration=0.15))
+        self.sm = ScreenManager(transition=_Fade(duration=0.15))
         for screen in (AttractScreen(name="attract"), ProductScreen(name="product"), OfferScreen(name="offer"),
                        OfferUnavailableScreen(name="offer_unavailable"), WelcomeScreen(name="welcome"),
                        LockedScreen(name="locked"), PinScreen(name="pin"), StaffScreen(name="staff")):

@@ -49,10 +49,12 @@ class AttractScreen(Screen):
 
     def show_featured(self, cards: list[tuple[str, str]]) -> None:
         """Show one card per (image file, caption)."""
-        row = self.ids.featured
-        row.clear_widgets()
-        for image, caption in cards:
-            row.add_widget(FeaturedCard(image_source=image, caption=caption))
+        # The cards are filled again, not made anew: each catalog update dropped the last ones as
+        # cyclic garbage, with their photos' textures, after the update's gc.freeze had kept them
+        # out of every collection, so no collection ever freed them.
+        for widget, (image, caption) in zip(_reuse(self.ids.featured, len(cards), FeaturedCard), cards,
+                                            strict=True):
+            widget.image_source, widget.caption = image, caption
 
 
 class ProductScreen(Screen):

@@ -20,7 +20,7 @@ from kiosk_app.ui.present import featured_products, reason_text, suggestion_view
 from kiosk_protocol import EventKind, decode_event, load_catalog
 from nfc_reader import TagEmulator, encode_product, product_uri
 from recommender import Channel, Reason, ReasonKind, Suggestion
-from testkit.kivy_window import run_kiosk_window
+from testkit.kivy_window import frames_drawn, run_kiosk_window
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import until
 
@@ -146,3 +146,54 @@ def test_a_tapped_product_shows_suggestions_a_qr_code_and_opens_a_suggestion(
                               (EventKind.SUGGESTION_TAP, chosen.sku, BOOT.sku, None, None),
                               (EventKind.SUGGESTION_SHOWN, None, chosen.sku, seen["cards_after"], None)]
     assert seen["taps"] == 1
+
+
+def test_the_attract_screen_fills_its_featured_cards_again_on_a_new_catalog_and_makes_none_anew(
+    xvfb_display: str, mosquitto: Mosquitto, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path,
+) -> None:
+    config = KioskConfig(store=STORE, kiosk="kiosk-01", catalog=demo_catalog_path(), reader="udp:127.0.0.1:9",
+                         broker=mosquitto.url, data_dir=tmp_path / "kiosk", hq_public_key=hq_key[1])
+    seen: dict[str, Any] = {}
+
+    def featured(app: Any) -> list[Any]:
+        return list(reversed(app.sm.get_screen("attract").ids.featured.children))
+
+    async def scenario(app: Any) -> None:
+        seen["before"] = featured(app)
+        app.shopper.take_catalog()  # what a catalog update's swap calls on the screen's thread
+        seen["after"] = featured(app)
+        seen["captions"] = [card.caption for card in seen["after"]]
+
+    run_kiosk_window(config, scenario)
+
+    # Cards made anew were cyclic garbage, with their photos' textures, dropped after the
+    # update's gc.freeze had kept them out of every collection.
+    assert seen["before"] and all(a is b for a, b in zip(seen["after"], seen["before"], strict=True))
+    assert seen["captions"] == [p.name.get("es") for p in featured_products(CATALOG)]
+
+
+def test_the_fade_back_to_the_attract_screen_lets_go_of_its_framebuffers_once_done(
+    xvfb_display: str, mosquitto: Mosquitto, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path,
+) -> None:
+    config = KioskConfig(store=STORE, kiosk="kiosk-01", catalog=demo_catalog_path(), reader="udp:127.0.0.1:9",
+                         broker=mosquitto.url, data_dir=tmp_path / "kiosk", hq_public_key=hq_key[1])
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: Any) -> None:
+        fade = app.sm.transition
+        for screen in ("welcome", "attract", "welcome"):  # each switch stops (completes again) the fade before
+            app.sm.current = screen
+            await until(lambda: fade.is_active)
+            seen.setdefault("held_while_fading", []).append(fade.fbo_in is not None)
+            await until(lambda: not fade.is_active and app.sm.current_screen.parent is app.sm)
+            await frames_drawn()
+            seen.setdefault("held_after", []).append((fade.fbo_in, fade.fbo_out, fade.render_ctx))
+        seen["shown"] = app.sm.current
+
+    run_kiosk_window(config, scenario)
+
+    # Kept until the next fade, they were a reference cycle of two screen-sized framebuffers that a
+    # catalog update's gc.freeze took, so no collection freed them once the next fade let them go.
+    assert seen["held_while_fading"] == [True, True, True]
+    assert seen["held_after"] == [(None, None, None)] * 3
+    assert seen["shown"] == "welcome"
