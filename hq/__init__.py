@@ -9,7 +9,7 @@ command group. Errors: ``hq.exceptions``, one tree under ``HqError``.
 
 from hq._alarm_delivery import AlarmDelivery, SmtpServer
 from hq._alarm_log import EVERY_STORE, Alarm, AlarmKey, AlarmKind, AlarmLog, AlarmRoute
-from hq._alarm_watch import AlarmWatch
+from hq._alarm_watch import AlarmWatch, AlarmWatchStats
 from hq._alarms_cli import SMTP_URL_ENV
 from hq._analytics import ATTRIBUTION_DAYS, Analytics
 from hq._analytics_api import AnalyticsStats, answer_csv
@@ -73,6 +73,7 @@ __all__ = [
     "AlarmLog",
     "AlarmRoute",
     "AlarmWatch",
+    "AlarmWatchStats",
     "Alert",
     "AlertKind",
     "Analytics",

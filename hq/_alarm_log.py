@@ -85,7 +85,7 @@ class NoticeEvent(enum.Enum):
     CLEARED = "cleared"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class AlarmKey:
     """One alarm's identity while it is open: a store's kiosk ("" for the store itself) and its kind."""
 

@@ -106,7 +106,7 @@ class AlarmWatch:
         stores = self._stores()
         for key in set(self._since) - set(problems):
             del self._since[key]
-        for key, message in sorted(problems.items()):
+        for key, message in sorted(problems.items(), key=lambda problem: problem[0].open_key):
             if key in raised:
                 continue
             if key.kind is AlarmKind.OFFLINE and not is_open(stores, key.store, now):
@@ -119,7 +119,7 @@ class AlarmWatch:
                     log.warning("alarm raised: %s/%s %s: %s", key.store, key.kiosk or "-", key.kind.value, message)
         if not self.fleet.settled.is_set():
             return
-        for key in sorted(raised.keys() - problems.keys()):
+        for key in sorted(raised.keys() - problems.keys(), key=lambda gone: gone.open_key):
             if self.alarms.clear(key, now):
                 self.stats.cleared += 1
                 log.info("alarm cleared: %s/%s %s", key.store, key.kiosk or "-", key.kind.value)

@@ -25,6 +25,7 @@ from hq import (
     AlarmDelivery,
     AlarmKind,
     AlarmWatch,
+    AlarmWatchStats,
     DeliveryPolicy,
     FleetView,
     ProfileStore,
@@ -170,6 +171,24 @@ def test_a_lasting_problem_is_raised_to_the_stores_webhook_and_email_and_so_is_i
         (hook.id, "raised", "sent"), (hook.id, "cleared", "sent"), (mail.id, "raised", "sent"),
         (mail.id, "cleared", "sent")}
     assert elsewhere.attempts == []  # another store's route hears nothing of Madrid
+
+
+def test_each_of_a_kiosks_problems_is_an_alarm_of_its_own(hq: Hq, mosquitto: Mosquitto) -> None:
+    publish_status(mosquitto.port, STORE, KIOSK, reader="offline", backlog=900, disk_free_mb=120,
+                   update_problem="signature does not verify")
+    heard(hq, "offline")
+    hq.watch.round()
+    hq.clock.at += timedelta(seconds=61)
+    hq.watch.round()
+
+    assert open_kinds(hq) == {AlarmKind.READER_OFFLINE, AlarmKind.BACKLOG_HIGH, AlarmKind.DISK_LOW,
+                              AlarmKind.UPDATE_FAILED}
+    publish_status(mosquitto.port, STORE, KIOSK, reader="offline", disk_free_mb=120)
+    assert eventually(lambda: (view := hq.fleet.kiosk(STORE, KIOSK)) is not None and view.status.backlog == 0)
+    hq.settle()
+    hq.watch.round()
+    assert open_kinds(hq) == {AlarmKind.READER_OFFLINE, AlarmKind.DISK_LOW}
+    assert hq.watch.stats == AlarmWatchStats(raised=4, cleared=2)
 
 
 def test_a_kiosk_switched_off_after_closing_raises_nothing_until_its_store_opens(
