@@ -32,7 +32,7 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from hq._alarm_log import Alarm, AlarmLog, Notice, NoticeEvent
-from hq._delivery import USER_AGENT, DeliveryPolicy, Outcome, Verdict, judge, signed_headers
+from hq._delivery import USER_AGENT, DeliveryPolicy, Outcome, Verdict, judge, printable, signed_headers
 from hq._webhooks import check_url
 from hq.exceptions import HqError, WebhookRefused
 from kiosk_protocol import Store
@@ -215,7 +215,7 @@ class AlarmDelivery:
         return Outcome(Verdict.DELIVERED)
 
     def _settle(self, notice: Notice, outcome: Outcome) -> None:
-        now = datetime.now(UTC)
+        now, problem = datetime.now(UTC), printable(outcome.problem)  # a server's words, kept and shown
         what = f"{notice.event.value} notice of alarm {notice.alarm.id} to {notice.route.target}"
         if outcome.verdict is Verdict.DELIVERED:
             self.alarms.sent(notice, now)
@@ -224,13 +224,13 @@ class AlarmDelivery:
         due = None if outcome.verdict is Verdict.PARK else self.policy.next_attempt(
             notice.attempts + 1, notice.first_tried or now, now, self._chance(), outcome.retry_after_s)
         if due is None:
-            self.alarms.park(notice, now, outcome.problem)
+            self.alarms.park(notice, now, problem)
             self.stats.parked += 1
-            log.error("%s parked after %d attempt(s): %s", what, notice.attempts + 1, outcome.problem)
+            log.error("%s parked after %d attempt(s): %s", what, notice.attempts + 1, problem)
         else:
-            self.alarms.retry(notice, now, due, outcome.problem)
+            self.alarms.retry(notice, now, due, problem)
             self.stats.retried += 1
-            log.warning("%s tried again in %.0f s: %s", what, (due - now).total_seconds(), outcome.problem)
+            log.warning("%s tried again in %.0f s: %s", what, (due - now).total_seconds(), problem)
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -283,12 +284,19 @@ class AlarmLog:
 
     def notices(self, alarm_id: int) -> list[NoticeState]:
         """How an alarm's notices went, by route, raised before cleared."""
+        return self.notices_of([alarm_id]).get(alarm_id, [])
+
+    def notices_of(self, alarm_ids: Sequence[int]) -> dict[int, list[NoticeState]]:
+        """How each of these alarms' notices went, in one read (an alarm with none is left out)."""
         n = alarm_notices
+        found: dict[int, list[NoticeState]] = {}
         with self._engine.connect() as db:
-            return [NoticeState(row.route, NoticeEvent(row.event), row.attempts,
-                                "sent" if row.sent_at else "parked" if row.parked_at else "waiting", row.problem)
-                    for row in db.execute(sa.select(n).where(n.c.alarm == alarm_id)
-                                          .order_by(n.c.route, n.c.event.desc()))]
+            for row in db.execute(sa.select(n).where(n.c.alarm.in_(alarm_ids)).order_by(n.c.alarm, n.c.route,
+                                                                                        n.c.event.desc())):
+                found.setdefault(row.alarm, []).append(NoticeState(
+                    row.route, NoticeEvent(row.event), row.attempts,
+                    "sent" if row.sent_at else "parked" if row.parked_at else "waiting", row.problem))
+        return found
 
     def _settle(self, notice: Notice, at: datetime, **values: object) -> None:
         n = alarm_notices

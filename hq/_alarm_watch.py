@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from hq._alarm_log import AlarmKey, AlarmKind, AlarmLog
-from hq._fleet import AlertKind, FleetChange, FleetView, KioskView, StoreAlerts
+from hq._fleet import AlertKind, FleetView, KioskView, StoreAlerts
 from kiosk_protocol import Store
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ ALARM_OF_ALERT = {
     AlertKind.DISK_FULL: AlarmKind.DISK_FULL,
     AlertKind.REQUEST_WAITING: AlarmKind.REQUEST_UNANSWERED,
 }
-_QUIET_S = 0.2  # the least time between two rounds, however busy the fleet
 
 
 def fleet_problems(kiosks: Iterable[KioskView], stores: Iterable[StoreAlerts]) -> dict[AlarmKey, str]:
@@ -80,21 +79,16 @@ class AlarmWatch:
         self._round_s = round_s
         self._clock = clock
         self._since: dict[AlarmKey, datetime] = {}  # problems not yet raised: since when this process saw them
-        self._woken = threading.Event()
         self._stopping = threading.Event()
-        self._unlisten: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name="hq-alarm-watch", daemon=True)
 
     def start(self) -> None:
-        """Follow the fleet view: a round at each of its changes, and every ``round_s`` for the clock's sake."""
-        self._unlisten = self.fleet.listen(self._heard)
+        """A round every ``round_s``: a problem waits out its grace (minutes) anyway, so a round at
+        each of the fleet's changes (every kiosk's heartbeat) would only cost the database reads."""
         self._thread.start()
 
     def stop(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
         self._stopping.set()
-        self._woken.set()
         if self._thread.is_alive():
             self._thread.join(10)
 
@@ -124,15 +118,8 @@ class AlarmWatch:
                 self.stats.cleared += 1
                 log.info("alarm cleared: %s/%s %s", key.store, key.kiosk or "-", key.kind.value)
 
-    def _heard(self, change: FleetChange) -> None:
-        self._woken.set()
-
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._woken.wait(self._round_s)
-            self._woken.clear()
-            if self._stopping.is_set():
-                return
+        while not self._stopping.wait(self._round_s):
             try:
                 self.round()
             except SQLAlchemyError as exc:
@@ -141,4 +128,3 @@ class AlarmWatch:
             except Exception:  # the watch goes on: the next round may do better
                 self.stats.rounds_failed += 1
                 log.exception("alarms not checked this round")
-            self._stopping.wait(_QUIET_S)

@@ -16,7 +16,8 @@ import click
 from backend_sync import DB_URL_ENV, secret_url_option
 
 if TYPE_CHECKING:
-    from hq import Alarm, ProfileStore
+    from hq import ProfileStore
+    from hq._alarm_log import Alarm, NoticeState
 
 _DB_HELP = "Profile database URL (the one `kiosk hq serve` uses)."
 SMTP_URL_ENV = "KIOSK_SMTP_URL"  # `kiosk hq serve --smtp`
@@ -112,18 +113,18 @@ def list_alarms(store: str | None, open_only: bool, limit: int, db: str) -> None
     """The newest alarms first: when each was raised and cleared, and how its notices went."""
     with _opened(db) as profiles:
         found = profiles.alarms.history(store, limit, open_only=open_only)
-        described = [_describe(alarm, profiles) for alarm in found]
+        notices = profiles.alarms.notices_of([alarm.id for alarm in found])
+    described = [_describe(alarm, notices.get(alarm.id, [])) for alarm in found]
     click.echo("\n".join(described) if described else "no alarms")
 
 
-def _describe(alarm: Alarm, profiles: ProfileStore) -> str:
+def _describe(alarm: Alarm, notices: list[NoticeState]) -> str:
     where = f"{alarm.key.store}/{alarm.key.kiosk}" if alarm.key.kiosk else alarm.key.store
     cleared = f"cleared {alarm.cleared_at:%Y-%m-%d %H:%M:%S} UTC" if alarm.cleared_at else "OPEN"
-    notices = [f"{n.event.value} to route {n.route}: {n.state}, {n.attempts} attempt(s)"
-               + (f" ({n.problem})" if n.problem and n.state != "sent" else "")
-               for n in profiles.alarms.notices(alarm.id)]
+    lines = [f"{n.event.value} to route {n.route}: {n.state}, {n.attempts} attempt(s)"
+             + (f" ({n.problem})" if n.problem and n.state != "sent" else "") for n in notices]
     return (f"#{alarm.id} {where} {alarm.key.kind.value}: {alarm.message} | raised {alarm.raised_at:%Y-%m-%d %H:%M:%S} "
-            f"UTC, {cleared}" + "".join(f"\n    {line}" for line in notices))
+            f"UTC, {cleared}" + "".join(f"\n    {line}" for line in lines))
 
 
 def _store_words(store: str) -> str:

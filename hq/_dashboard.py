@@ -331,8 +331,9 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
         """The newest alarms first (a store's key: its store's), with how each notice went."""
         alarms = guard.store.alarms
         targets = {route.id: route.target for route in alarms.routes(caller.store)}
-        return AlarmsOut(alarms=[_alarm_out(alarm, alarms.notices(alarm.id), targets)
-                                 for alarm in alarms.history(caller.store, limit, open_only=open)])
+        listed = alarms.history(caller.store, limit, open_only=open)
+        notices = alarms.notices_of([alarm.id for alarm in listed])
+        return AlarmsOut(alarms=[_alarm_out(alarm, notices.get(alarm.id, []), targets) for alarm in listed])
 
     @router.get("/api/stream", response_class=EventSourceResponse, include_in_schema=False)
     async def stream(caller: Caller) -> AsyncIterable[ServerSentEvent]:

@@ -114,13 +114,13 @@ class Outcome:
 def judge(status: int, headers: Mapping[str, str] | None = None, reason: str = "") -> Outcome:
     """What a receiver's answer means: 2xx delivered; 408, 429 and 5xx worth retrying; the rest
     (another 4xx, a redirect, which is never followed) a failure for good."""
-    said = _printable(f"answered {status} {reason}".strip())
+    said = printable(f"answered {status} {reason}".strip())
     if 200 <= status < 300:
         return Outcome(Verdict.DELIVERED)
     if status in (408, 429) or status >= 500:
         return Outcome(Verdict.RETRY, said, _retry_after(headers or {}))
     if 300 <= status < 400:
-        location = _printable((headers or {}).get("location", ""))
+        location = printable((headers or {}).get("location", ""))
         return Outcome(Verdict.PARK, f"{said}, a redirect{' to ' + location if location else ''}: redirects are "
                                      "not followed, give the webhook its final URL")
     return Outcome(Verdict.PARK, said)
@@ -298,7 +298,7 @@ class WebhookDelivery:
         try:
             check_url(hook.url, allow_http=True)  # whatever the database holds, only http(s)
         except WebhookRefused as exc:
-            return Outcome(Verdict.PARK, _printable(str(exc)))
+            return Outcome(Verdict.PARK, printable(str(exc)))
         body = message_body(change)
         headers = {"content-type": "application/json", "user-agent": USER_AGENT,
                    **signed_headers(hook.secret, message_id(hook.channel, change.cursor), body, datetime.now(UTC))}
@@ -309,9 +309,9 @@ class WebhookDelivery:
         except TimeoutError:
             return Outcome(Verdict.RETRY, f"no answer within {self.policy.timeout_s:g} s")
         except httpx.UnsupportedProtocol as exc:
-            return Outcome(Verdict.PARK, _printable(str(exc)))
+            return Outcome(Verdict.PARK, printable(str(exc)))
         except httpx.HTTPError as exc:  # refused, reset, a broken answer, TLS
-            return Outcome(Verdict.RETRY, _printable(f"{type(exc).__name__}: {exc}"))
+            return Outcome(Verdict.RETRY, printable(f"{type(exc).__name__}: {exc}"))
 
     def _record(self, hook: Webhook, head: Head, outcome: Outcome) -> Verdict:
         """Settle an attempt in the database; returns what became of the change."""
@@ -339,7 +339,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return float(value) if value.isdigit() else None  # an HTTP date is not followed: the backoff stands
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """What a receiver said, safe to keep and show: printable, short."""
     return "".join(ch if ch.isprintable() else "?" for ch in text)[:_PROBLEM_LENGTH]
 
