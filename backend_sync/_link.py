@@ -80,6 +80,9 @@ class KioskFacts:
     disk_full: bool = False
     disk_free_mb: int | None = None
     offers_problem: str = ""
+    software_release: int = 0
+    software_failed: int = 0
+    software_problem: str = ""
 
 
 _Request = ProfileRequest | HandoffRequest | ReservationRequest
@@ -161,7 +164,10 @@ class KioskLink:
             self._topics.commands: self._decoded(KioskCommand, on_command),
             self._care_topics.request: self._decoded(CareRequest, on_care),
             FLEET_COMMANDS: self._decoded(KioskCommand, on_command),
-            **{manifest_topic(kind.value): self._manifest_handler(kind) for kind in UpdateKind},
+            **{manifest_topic(kind.value): self._manifest_handler(kind) for kind in (UpdateKind.CATALOG,
+                                                                                     UpdateKind.MODEL)},
+            # Software goes out release by release, kiosk by kiosk (a staged rollout): on its own topic.
+            self._topics.software: self._manifest_handler(UpdateKind.SOFTWARE),
         }
         self._client = MqttClient(self.broker, self.broker.username or f"{store}.{kiosk}", role="the kiosk",
                                   subscriptions=tuple(handlers), handlers=handlers,
@@ -389,6 +395,8 @@ class KioskLink:
 
     def _manifest_handler(self, kind: UpdateKind) -> MessageHandler:
         def handle(message: mqtt.MQTTMessage) -> None:
+            if not message.payload:
+                return  # a retained manifest taken back: nothing new to apply
             if len(message.payload) > MAX_MANIFEST_BYTES:  # HQ announces none this large
                 self._reject(message, MessageTooLarge(f"manifest of {len(message.payload)} bytes exceeds its limit "
                                                       f"of {MAX_MANIFEST_BYTES} bytes"))
@@ -408,7 +416,8 @@ class KioskLink:
                            update_problem=facts.update_problem, locked=facts.locked,
                            catalog_fallback=facts.catalog_fallback, outbox_reset=facts.outbox_reset,
                            disk_full=facts.disk_full, disk_free_mb=facts.disk_free_mb,
-                           offers_problem=facts.offers_problem,
+                           offers_problem=facts.offers_problem, software_release=facts.software_release,
+                           software_failed=facts.software_failed, software_problem=facts.software_problem,
                            at=datetime.now(UTC)).model_dump_json().encode()
 
 

@@ -230,6 +230,7 @@ def render_acl(services: list[str], kiosks: list[tuple[str, str]]) -> str:
             f"topic read {topics.commands}",
             "topic read fleet/commands",
             "topic read fleet/manifests/#",
+            f"topic read {topics.software}",  # the software release HQ's rollout chose for it
             f"topic read {topics.profile_response}",
             f"topic read {topics.handoff_response}",
             f"topic read {topics.profile_changes}",  # its signed-in shopper's changes, and no other kiosk's

@@ -59,6 +59,7 @@ from kiosk_protocol._profile_messages import (
     ProfileResponse,
     VisitEnded,
 )
+from kiosk_protocol._release import RELEASE_FILE, WHEEL_NAME, WHEELS_DIR, SoftwareRelease, parse_release
 from kiosk_protocol._store_messages import (
     MAX_OPEN_REQUESTS,
     MAX_ORDER_SKUS,
@@ -179,10 +180,13 @@ __all__ = [
     "PROFILE_VERSION",
     "PUBLIC",
     "RECEIPT_HIGHEST_SEQ",
+    "RELEASE_FILE",
     "RESERVATION_REQUESTS_WILDCARD",
     "SHOPPER_PATTERN",
     "STATUS_WILDCARD",
     "VIEW_KINDS",
+    "WHEELS_DIR",
+    "WHEEL_NAME",
     "Audience",
     "CardCheck",
     "CardRefused",
@@ -235,6 +239,7 @@ __all__ = [
     "ReservationUpdate",
     "Role",
     "Sku",
+    "SoftwareRelease",
     "StockLevel",
     "Store",
     "StoreRequests",
@@ -271,6 +276,7 @@ __all__ = [
     "new_event",
     "offers_json",
     "parse_offers",
+    "parse_release",
     "private_file",
     "problems",
     "public_key_from_pem",

@@ -38,6 +38,7 @@ class UpdateKind(enum.Enum):
 
     CATALOG = "catalog"
     MODEL = "model"
+    SOFTWARE = "software"  # the kiosk's own software (``_release``), announced to each kiosk on its own topic
 
 
 class Refusal(enum.Enum):

@@ -209,6 +209,7 @@ class KioskTopics:
     handoff_response: str
     profile_changes: str
     profile_ended: str
+    software: str  # retained: the signed manifest of the software release HQ wants it to run
 
 
 def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
@@ -222,7 +223,8 @@ def kiosk_topics(store: str, kiosk: str) -> KioskTopics:
         events=f"{base}/events", receipts=f"{base}/receipts", status=f"{base}/status", commands=f"{base}/commands",
         profile_request=f"{base}/profile/request", profile_response=f"{base}/profile/response",
         profile_changes=f"{base}/profile/changes", profile_ended=f"{base}/profile/ended",
-        handoff_request=f"{base}/handoff/request", handoff_response=f"{base}/handoff/response")
+        handoff_request=f"{base}/handoff/request", handoff_response=f"{base}/handoff/response",
+        software=f"{base}/software")
 
 
 class LinkState(enum.Enum):
@@ -260,6 +262,12 @@ class KioskStatus(BaseModel):
     disk_full: bool = False
     disk_free_mb: int | None = Field(default=None, ge=0)  # free space where it keeps its data; None: not known
     offers_problem: str = ""  # why the offers beside the catalog in use could not be used: it runs with none
+    # The software release whose code is running (0: the one installed with the kiosk), read
+    # from where its code was loaded, never from what HQ asked for; and the last release that
+    # failed its health check here, switched back from, with why.
+    software_release: int = Field(default=0, ge=0)
+    software_failed: int = Field(default=0, ge=0)
+    software_problem: str = ""
     at: datetime
 
 
