@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from backend_sync._signals import calling_on_signal, wait_for_signal
     from backend_sync._store_link import StoreReceivers
     from backend_sync._systemd import SystemdNotifier
-    from backend_sync._updater import CatalogUpdater, ModelUpdater
+    from backend_sync._updater import CatalogUpdater, ModelUpdater, SoftwareUpdater
     from backend_sync.exceptions import OutboxFull, OutboxUnavailable
 
 _MODULES = {
@@ -36,7 +36,7 @@ _MODULES = {
     "backend_sync._signals": ("calling_on_signal", "wait_for_signal"),
     "backend_sync._store_link": ("StoreReceivers",),
     "backend_sync._systemd": ("SystemdNotifier",),
-    "backend_sync._updater": ("CatalogUpdater", "ModelUpdater"),
+    "backend_sync._updater": ("CatalogUpdater", "ModelUpdater", "SoftwareUpdater"),
     "backend_sync.exceptions": ("OutboxFull", "OutboxUnavailable"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
@@ -61,6 +61,7 @@ __all__ = [
     "ProfileCache",
     "Protocol",
     "SequenceFloor",
+    "SoftwareUpdater",
     "StoreReceivers",
     "SystemdNotifier",
     "calling_on_signal",

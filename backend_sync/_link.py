@@ -395,8 +395,10 @@ class KioskLink:
 
     def _manifest_handler(self, kind: UpdateKind) -> MessageHandler:
         def handle(message: mqtt.MQTTMessage) -> None:
-            if not message.payload:
-                return  # a retained manifest taken back: nothing new to apply
+            if not message.payload:  # a retained manifest taken back
+                if kind is UpdateKind.SOFTWARE:
+                    self._on_manifest(kind, b"")  # the release is no longer wanted (a halted rollout)
+                return
             if len(message.payload) > MAX_MANIFEST_BYTES:  # HQ announces none this large
                 self._reject(message, MessageTooLarge(f"manifest of {len(message.payload)} bytes exceeds its limit "
                                                       f"of {MAX_MANIFEST_BYTES} bytes"))

@@ -19,6 +19,8 @@ import contextlib
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,17 +36,22 @@ from kiosk_protocol import (
     OFFERS_FILE,
     PRODUCTS,
     PUBLIC,
+    RELEASE_FILE,
+    WHEEL_NAME,
+    WHEELS_DIR,
     Catalog,
     CatalogError,
     FileEntry,
     Manifest,
     Refusal,
+    SoftwareRelease,
     UpdateKind,
     UpdateRefused,
     apply_delta,
     fsync_dir,
     load_catalog,
     parse_offers,
+    parse_release,
     read_bundle,
     sha256,
     verify_manifest,
@@ -119,6 +126,8 @@ class _Updater(abc.ABC):
 
     def _switch(self, staged: Path, version: int) -> None:
         final = self._versions / str(version)
+        if staged == final:
+            return
         shutil.rmtree(final, ignore_errors=True)
         fsync_dir(staged)
         staged.rename(final)
@@ -328,3 +337,102 @@ class ModelUpdater(_Updater):
             shutil.rmtree(staging, ignore_errors=True)
             raise UpdateRefused(Refusal.INVALID_CONTENT, problem)
         return staging
+
+
+_INSTALL_TIMEOUT_S = 900.0
+_KIOSK_WHEEL = "nfc_kiosk-"
+
+
+class SoftwareUpdater(_Updater):
+    """Installs the kiosk software releases HQ signs beside the one running, ready to switch to.
+
+    A release is installed into ``versions/<n>/site`` with pip, from its own wheels only
+    (no index, no dependencies fetched), and must import before it is ready; ``apply``
+    leaves ``current`` alone: the kiosk switches when no shopper is using it and the
+    supervisor (``kiosk_app._supervisor``) judges the switch. ``running`` is the release
+    whose code is running; ``failed`` the one that failed its health check here, never
+    taken again.
+    """
+
+    kind = UpdateKind.SOFTWARE
+
+    def __init__(self, root: Path, hq_key: Ed25519PublicKey, files_url: str, running: int,
+                 failed: Callable[[], int], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(root, hq_key, files_url, clock)
+        self._running = running
+        self._failed = failed
+        self.staged_release: SoftwareRelease | None = None
+
+    @property
+    def current_version(self) -> int:
+        """The release running (a newer one is staged beside it, not over it)."""
+        return self._running
+
+    def _stage(self, manifest: Manifest) -> Path:
+        if manifest.version == self._failed():
+            raise UpdateRefused(Refusal.FAILED_HERE, f"release {manifest.version} failed its health check here")
+        installed = self._versions / str(manifest.version)
+        if (installed / RELEASE_FILE).is_file():  # installed before; its manifest came again on a reconnect
+            self.staged_release = parse_release((installed / RELEASE_FILE).read_bytes())
+            return installed
+        wheels = {path: entry for path, entry in manifest.files.items() if path != RELEASE_FILE}
+        if RELEASE_FILE not in manifest.files:
+            raise UpdateRefused(Refusal.INVALID_CONTENT, f"a software manifest without {RELEASE_FILE}")
+        names = [path.removeprefix(f"{WHEELS_DIR}/") for path in wheels]
+        if any(not path.startswith(f"{WHEELS_DIR}/") or not WHEEL_NAME.match(name) for path, name in
+               zip(wheels, names, strict=True)):
+            raise UpdateRefused(Refusal.INVALID_CONTENT, "a software release holds only wheels/<wheel file>")
+        if not any(name.startswith(_KIOSK_WHEEL) for name in names):
+            raise UpdateRefused(Refusal.INVALID_CONTENT, "the release has no kiosk wheel (nfc_kiosk-*.whl)")
+        for entry in manifest.files.values():
+            if not self._have(entry.sha256):
+                self._download(entry)
+        try:
+            release = parse_release(self._read(manifest.files[RELEASE_FILE]))
+        except CatalogError as exc:
+            raise UpdateRefused(Refusal.INVALID_CONTENT, str(exc)) from exc
+        staging = self._fresh_staging(manifest.version)
+        (staging / WHEELS_DIR).mkdir()
+        for path, entry in wheels.items():
+            os.link(self._objects / entry.sha256, staging / path)
+        os.link(self._objects / manifest.files[RELEASE_FILE].sha256, staging / RELEASE_FILE)
+        problem = _install(sorted((staging / WHEELS_DIR).iterdir()), staging / "site")
+        if problem is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UpdateRefused(Refusal.INVALID_CONTENT, problem)
+        self.staged_release = release
+        return staging
+
+    def _switch(self, staged: Path, version: int) -> None:
+        final = self._versions / str(version)
+        if staged == final:
+            return
+        shutil.rmtree(final, ignore_errors=True)
+        fsync_dir(staged)
+        staged.rename(final)
+        fsync_dir(self._versions)
+        keep = {str(version), str(self._running)}  # the new one, and the one to switch back to
+        for old in self._versions.iterdir():
+            if old.name not in keep and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _install(wheels: list[Path], site: Path) -> str | None:
+    """Install ``wheels`` into ``site`` and import the kiosk from it; what went wrong, or None."""
+    steps = (
+        ("installing its wheels",
+         [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--no-warn-script-location",
+          "--disable-pip-version-check", "--quiet", "--target", str(site), *map(str, wheels)]),
+        # -P: the kiosk must import from the release alone, never from the working directory
+        ("importing the kiosk from it", [sys.executable, "-P", "-c", "import kiosk_app.cli"]),
+    )
+    env = {**os.environ, "PYTHONPATH": str(site), "PIP_NO_CACHE_DIR": "1"}
+    for what, command in steps:
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return f"{what} took longer than {_INSTALL_TIMEOUT_S:.0f} s"
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            return f"{what} failed: {' | '.join(said)[:500]}"
+    return None

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 _RETRY_FIRST_S = 60.0
 _RETRY_MAX_S = 900.0
 # Refusals that no retry of the same manifest can cure.
-_FINAL = {Refusal.BAD_SIGNATURE, Refusal.NOT_NEWER, Refusal.MALFORMED, Refusal.WRONG_KIND}
+_FINAL = {Refusal.BAD_SIGNATURE, Refusal.NOT_NEWER, Refusal.MALFORMED, Refusal.WRONG_KIND, Refusal.FAILED_HERE}
 
 
 Applied = TypeVar("Applied")

@@ -36,6 +36,8 @@ SUBCOMMANDS = {
                        "Run broker, HQ, kiosk and tag simulator on this machine."),
     "run": Subcommand("kiosk_app.cli_kiosk:run", ("kiosk",),
                       "Run this kiosk's screen, reader and link to the store broker."),
+    "supervise": Subcommand("kiosk_app.cli_kiosk:supervise_kiosk", ("kiosk",),
+                            "Run the kiosk on HQ's current software release, switching back from one that fails."),
     "enrol": Subcommand("kiosk_app.cli_enrol:enrol", ("kiosk",),
                         "Enrol this kiosk: show a code for HQ's staff to approve, then take its settings."),
     "staff-pin": Subcommand("kiosk_app.cli_kiosk:staff_pin", ("kiosk",),

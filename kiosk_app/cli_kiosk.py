@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from backend_sync import BROKER_URL_ENV, secret_url_option, wait_for_signal
+from kiosk_app._software_slots import SOFTWARE_DIR_ENV
 
 
 @click.command()
@@ -68,15 +69,35 @@ def broker(port: int, host: str) -> None:
 @click.option("--idle-timeout", type=float, default=60.0, show_default=True,
               help="Seconds without a touch or tap before a shopper's visit is wiped.")
 @click.option("--window", is_flag=True, help="A window instead of full screen (for setting up).")
+@click.option("--software-dir", type=click.Path(file_okay=False, path_type=Path), envvar=SOFTWARE_DIR_ENV,
+              help="Take HQ's software releases into this folder (set by `kiosk supervise`, which runs them).")
 def run(store: str, kiosk_id: str, catalog: Path, reader: str, broker: str, data_dir: Path, hq_key: Path,
-        files_url: str | None, language: str, idle_timeout: float, window: bool) -> None:
+        files_url: str | None, language: str, idle_timeout: float, window: bool, software_dir: Path | None) -> None:
     """Run this kiosk's screen, reader and link to the store broker."""
     from kiosk_app.runtime import KioskConfig
     from kiosk_app.ui import run_kiosk_window
 
     config = KioskConfig(store=store, kiosk=kiosk_id, catalog=catalog, reader=reader, broker=broker,
-                         data_dir=data_dir, hq_public_key=hq_key, files_url=files_url, idle_timeout_s=idle_timeout)
+                         data_dir=data_dir, hq_public_key=hq_key, files_url=files_url, idle_timeout_s=idle_timeout,
+                         software_dir=software_dir)
     run_kiosk_window(config, fullscreen=not window, language=language)
+
+
+@click.command("supervise", context_settings={"ignore_unknown_options": True})
+@click.option("--software-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Where HQ's software releases are installed (e.g. /var/lib/kiosk/software).")
+@click.argument("kiosk_args", nargs=-1, type=click.UNPROCESSED, required=True)
+def supervise_kiosk(software_dir: Path, kiosk_args: tuple[str, ...]) -> None:
+    """Run `kiosk KIOSK_ARGS...` (e.g. `-- run --store ...`) on the current software release.
+
+    A release HQ sends is installed beside the running one and switched to when the kiosk is
+    idle; it must pass its health check (window, reader, broker, a self-test tap) within its
+    window, or the kiosk is switched back to the release before it, and says why.
+    """
+    from kiosk_app._supervisor import supervise
+
+    software_dir.mkdir(parents=True, exist_ok=True)
+    sys.exit(supervise(software_dir, kiosk_args))
 
 
 @click.command("staff-pin")

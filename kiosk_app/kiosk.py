@@ -176,6 +176,14 @@ class Kiosk:
             return TapOutcome(OutcomeKind.UNREADABLE, reason=read.reason or "")
         return TapOutcome(OutcomeKind.NOT_HANDLED, reason=f"{read.kind.value} taps are not handled here")
 
+    def try_tap(self, read: TagRead) -> TapOutcome:
+        """What a product tap of ``read`` would show, with nothing recorded, counted or changed
+        (a release's self-test tap)."""
+        product = self._product_of(read) if read.kind is TagKind.PRODUCT else None
+        if product is None or not product.sold_in(self.store):
+            return TapOutcome(OutcomeKind.UNKNOWN_PRODUCT, reason=f"{read.sku} is not in this store's catalog")
+        return TapOutcome(OutcomeKind.PRODUCT, product=product, suggestions=self._suggest(product))
+
     def touch_suggestion(self, sku: str, beside: str) -> TapOutcome:
         """A suggestion shown beside the product ``beside`` was touched: show it, and record a
         ``suggestion_tap`` (anonymous unless the shopper consented, like a view)."""

@@ -37,6 +37,7 @@ from kiosk_app._models import model_problem, usable_model
 from kiosk_app._profiles import ShopperProfile
 from kiosk_app._reservation_desk import ReservationDesk, StoreNews
 from kiosk_app._reservations import RequestRefusal
+from kiosk_app._software import SoftwareUpdates
 from kiosk_app._visit_profile import VisitProfile
 from kiosk_app.kiosk import Kiosk, OutcomeKind, TapOutcome
 from kiosk_app.session import SessionMachine, Visit
@@ -52,6 +53,7 @@ from kiosk_protocol import (
     ProfileChange,
     ReservationKind,
     Role,
+    UpdateKind,
     card_verifier,
     public_key_from_pem,
     shopper_hash,
@@ -100,6 +102,8 @@ class KioskConfig:
     # HQ's file server (http://host:port); None leaves the kiosk on the catalog it has.
     files_url: str | None = None
     idle_timeout_s: float = 60.0
+    # The supervisor's software folder (``kiosk supervise``); None: HQ's software releases are not taken.
+    software_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class KioskRuntime:
         on_profile_change: Callable[[ProfileChange], None] | None = None,
         on_store_news: Callable[[StoreNews], None] | None = None,
         grab_screen: Callable[[], ScreenPixels] | None = None,
+        on_switch: Callable[[], None] | None = None,
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = config.data_dir
@@ -170,6 +175,10 @@ class KioskRuntime:
                                       choice.fallback, SignedTime(config.data_dir / "signed-time.json"), dispatch,
                                       on_catalog=self._catalog_swapped, on_problem=self._tell_hq)
         self.updates = self.content.workers  # one UpdateWorker per kind of update
+        # HQ's software releases, installed beside the running one; switched to by ending for the supervisor.
+        self.software = SoftwareUpdates(config.software_dir, hq_key, files_url, self.kiosk, dispatch,
+                                        on_switch or (lambda: None), self._tell_hq) if (
+            config.software_dir is not None and config.files_url) else None
         self.staff_pin = StaffPin(pin_file(config.data_dir))
         # A lock from HQ or staff holds across restarts until someone unlocks.
         self._lock_file = LockFile(config.data_dir / "locked.json")
@@ -187,10 +196,10 @@ class KioskRuntime:
         self.link = KioskLink(config.broker, config.store, config.kiosk, self.outbox, facts=self._facts,
                               on_command=self._on_command, on_care=self.care.take, sequence_floor=self.sequence_floor,
                               on_profile_change=lambda change: dispatch(lambda: self.visit_profile.take_change(change)),
-                              on_connected=lambda: dispatch(self.visit_profile.pull_again),
+                              on_connected=self._connected,
                               store_receivers=StoreReceivers(desk.heard_update, desk.heard_level, desk.heard_requests,
                                                              desk.heard_late_answer),
-                              on_manifest=self.content.take_manifest if config.files_url else lambda kind, m: None)
+                              on_manifest=self._take_manifest if config.files_url else lambda kind, m: None)
         # Tags without NDEF (old labels) are known by UID through a table staff maintain.
         self.reader = TagReader(config.reader, self._on_read, self._on_reader_status,
                                 uid_table=UidTable(config.data_dir / "uid-table.json"))
@@ -209,6 +218,8 @@ class KioskRuntime:
         """Start the link, the reader and the catalog and model updates."""
         logging.getLogger().addHandler(self.care.log_tail)
         self.content.start()
+        if self.software is not None:
+            self.software.start()
         self.link.start()
         self.reader.start()
 
@@ -217,6 +228,8 @@ class KioskRuntime:
         self.reader.stop()
         self.link.stop()
         self.content.stop()
+        if self.software is not None:
+            self.software.stop()
         self.outbox.close()
         self.profiles.close()
         logging.getLogger().removeHandler(self.care.log_tail)
@@ -442,17 +455,43 @@ class KioskRuntime:
             self.kiosk.end_session(erased=True)
             self._on_outcome(TapOutcome(OutcomeKind.SIGNED_OUT))
 
+    def software_passed(self, part: str) -> None:
+        """A part of a release's health check is well (nothing when no release is on trial)."""
+        if self.software is not None:
+            self.software.passed(part)
+
+    def switch_if_idle(self) -> bool:
+        """Switch to a release HQ sent, installed and waiting, if nobody uses the kiosk; True if it did."""
+        return self.software is not None and self.software.switch_if_idle()
+
+    def _take_manifest(self, kind: UpdateKind, envelope: bytes) -> None:
+        if kind is UpdateKind.SOFTWARE:
+            if self.software is not None:
+                self.software.take_manifest(envelope)
+        else:
+            self.content.take_manifest(kind, envelope)
+
+    def _connected(self) -> None:
+        self._dispatch(self.visit_profile.pull_again)
+        self.software_passed("broker")
+
     def _on_reader_status(self, status: ReaderStatus) -> None:
+        if status.state is ReaderState.ONLINE:
+            self.software_passed("reader")
         self.reader_status = status
         self._tell_hq()  # the fleet view hears of a lost reader at once
         self._forward_reader_status(status)
 
     def _facts(self) -> KioskFacts:
+        software = self.software
         return KioskFacts(app_version=_APP_VERSION, catalog_version=self.kiosk.catalog.catalog_version,
                           reader=self.reader_status.state.value, update_problem=self.update_problem,
                           locked=self.kiosk.machine.lock_reason or "", catalog_fallback=self.catalog_fallback,
                           outbox_reset=self.outbox_reset, disk_full=self.kiosk.disk_full,
-                          disk_free_mb=free_mb(self.data_dir), offers_problem=self.offers_problem)
+                          disk_free_mb=free_mb(self.data_dir), offers_problem=self.offers_problem,
+                          software_release=software.running if software else 0,
+                          software_failed=software.failed if software else 0,
+                          software_problem=software.problem if software else "")
 
     def _catalog_swapped(self) -> None:
         """A new catalog is in use (on the screen's thread): the fleet view and the screens hear of it."""

@@ -55,6 +55,7 @@ class Refusal(enum.Enum):
     TOO_LARGE = "too_large"
     INVALID_CONTENT = "invalid_content"
     STORAGE_FAILED = "storage_failed"  # the kiosk's own disk refused (full): retried later
+    FAILED_HERE = "failed_here"  # a software release that failed its health check on this kiosk before
 
 
 class UpdateRefused(SyncError):

@@ -30,6 +30,7 @@ from kivy.uix.widget import Widget
 from backend_sync import SystemdNotifier, calling_on_signal
 from kiosk_app._care import ScreenPixels
 from kiosk_app._reservation_desk import StoreNews, StoreNewsKind
+from kiosk_app._software_slots import SWITCH_EXIT
 from kiosk_app.kiosk import OutcomeKind, TapOutcome
 from kiosk_app.runtime import KioskConfig, KioskRuntime
 from kiosk_app.session import Mode
@@ -146,6 +147,7 @@ class KioskApp(App):
         self.default_language = language
         self.title = "Kiosk"
         self._runtime: KioskRuntime | None = None
+        self.switching = False  # ending to start again on a release HQ sent (``_software``)
         self._built = False
         self._events: list[ClockEvent] = []
         self._toast_event: ClockEvent | None = None
@@ -186,6 +188,7 @@ class KioskApp(App):
             on_profile_change=lambda change: self.shopper.take_change(change),
             on_store_news=self._on_store_news,
             grab_screen=_grab_screen,
+            on_switch=self._switch,
         )
         self.store_title = store_name(runtime.catalog, config.store)
         self.kiosk_label = f"{config.store} · {config.kiosk}"
@@ -218,9 +221,19 @@ class KioskApp(App):
         gc.collect()
         gc.freeze()
         self._systemd.ready(f"showing {self.kiosk_label}")
+        _window().bind(on_flip=self._first_frame_shown)
         if self._systemd.watchdog_interval_s is not None:
             self._events.append(Clock.schedule_interval(lambda _dt: self._systemd.alive(),
                                                         self._systemd.watchdog_interval_s))
+
+    def _first_frame_shown(self, window: Any) -> None:
+        window.unbind(on_flip=self._first_frame_shown)
+        self.runtime.software_passed("window")  # a release on trial has its window up
+
+    def _switch(self) -> None:
+        """End for the supervisor to start the kiosk again on the release just switched to."""
+        self.switching = True
+        self.stop()
 
     def on_stop(self) -> None:
         """Stop the runtime; unsent events stay in the outbox for next time."""
@@ -342,6 +355,7 @@ class KioskApp(App):
         if self.runtime.expire_idle():
             self.hide_toast()
             self._end_visit_on_screen()  # back to the attract screen, the visit wiped
+        self.runtime.switch_if_idle()  # a new release HQ sent, once nobody is using the kiosk
 
     def _end_visit_on_screen(self) -> None:
         """The visit is over: wipe it, and the next shopper starts in the kiosk's own language and looks."""
@@ -431,7 +445,10 @@ class KioskApp(App):
 
 def run_kiosk_window(config: KioskConfig, fullscreen: bool, language: str = "es") -> None:
     """Run the kiosk window until it is closed, or stopped by SIGINT or SIGTERM."""
-    run_until_stopped(KioskApp(config, fullscreen=fullscreen, language=language))
+    app = KioskApp(config, fullscreen=fullscreen, language=language)
+    run_until_stopped(app)
+    if app.switching:
+        raise SystemExit(SWITCH_EXIT)
 
 
 def run_until_stopped(app: App) -> None:
