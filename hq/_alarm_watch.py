@@ -31,6 +31,7 @@ ALARM_OF_ALERT = {
     AlertKind.READER_OFFLINE: AlarmKind.READER_OFFLINE,
     AlertKind.BACKLOG_HIGH: AlarmKind.BACKLOG_HIGH,
     AlertKind.UPDATE_REFUSED: AlarmKind.UPDATE_FAILED,
+    AlertKind.SOFTWARE_FAILED: AlarmKind.UPDATE_FAILED,
     AlertKind.DISK_LOW: AlarmKind.DISK_LOW,
     AlertKind.DISK_FULL: AlarmKind.DISK_FULL,
     AlertKind.REQUEST_WAITING: AlarmKind.REQUEST_UNANSWERED,

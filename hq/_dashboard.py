@@ -104,6 +104,11 @@ class KioskOut(BaseModel):
     disk_free_mb: int | None = Field(None, description="Megabytes free where the kiosk keeps its data (None: "
                                                        "not reported)")
     offers_problem: str = Field("", description="Why the kiosk runs with no offers: its offers file did not load")
+    software_release: int = Field(0, description="The software release whose code runs (0: the one installed "
+                                                 "with the kiosk)")
+    software_failed: int = Field(0, description="The last release that failed its health check on the kiosk "
+                                                "and was switched back from (0: none)")
+    software_problem: str = Field("", description="Why that release failed its health check")
     alerts: list[AlertOut]
 
 

@@ -69,6 +69,7 @@ class AlertKind(enum.Enum):
     CATALOG_FALLBACK = "catalog_fallback"
     OFFERS_PROBLEM = "offers_problem"
     REQUEST_WAITING = "request_waiting"  # a shopper's request nobody has taken in time
+    SOFTWARE_FAILED = "software_failed"  # a newer software release failed its health check and was switched back
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class KioskView:
             "update_problem": status.update_problem, "catalog_fallback": status.catalog_fallback,
             "outbox_reset": status.outbox_reset, "disk_full": status.disk_full,
             "disk_free_mb": status.disk_free_mb, "offers_problem": status.offers_problem,
+            "software_release": status.software_release, "software_failed": status.software_failed,
+            "software_problem": status.software_problem,
             "alerts": [{"kind": alert.kind.value, "message": alert.message} for alert in self.alerts],
         }
 
@@ -159,6 +162,10 @@ def kiosk_alerts(status: KioskStatus, last_seen: datetime, now: datetime,
         alerts.append(Alert(AlertKind.BACKLOG_HIGH, f"{status.backlog} events waiting to reach HQ"))
     if status.update_problem:
         alerts.append(Alert(AlertKind.UPDATE_REFUSED, f"Catalog update refused: {status.update_problem}"))
+    # Only a failed release newer than the one running: once a later release runs, an old failure is history.
+    if status.software_failed > status.software_release:
+        alerts.append(Alert(AlertKind.SOFTWARE_FAILED, f"Software release {status.software_failed} switched back: "
+                                                       f"{status.software_problem or 'no reason given'}"))
     if status.catalog_fallback:
         alerts.append(Alert(AlertKind.CATALOG_FALLBACK, f"Running on an older catalog: {status.catalog_fallback}"))
     if status.offers_problem:

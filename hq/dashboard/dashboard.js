@@ -52,6 +52,19 @@ function scheduleRender() {
   });
 }
 
+// The software release a kiosk runs (0: the one it was installed with), and a newer one that
+// failed its health check there and was switched back from, marked with why.
+function softwareCell(k) {
+  const cell = el("td", { className: "software" },
+    el("span", { className: "release" }, k.software_release ? `r${k.software_release}` : "Installed"));
+  if (k.software_failed > k.software_release) {
+    cell.append(" ", el("span", {
+      className: "release-failed", title: k.software_problem || "It failed its health check",
+    }, `r${k.software_failed} failed`));
+  }
+  return cell;
+}
+
 function kioskRow(k) {
   const problem = k.alerts.length > 0;
   const row = el("tr", {
@@ -87,6 +100,7 @@ function kioskRow(k) {
     el("td", {}, el("span", { className: `pill ${k.state}` }, k.state === "online" ? "Online" : "Offline")),
     el("td", { className: "last-seen muted", dataset: { at: k.last_seen }, title: k.last_seen }, ago(k.last_seen)),
     el("td", {}, k.app_version || "—"),
+    softwareCell(k),
     el("td", { className: "num-left" }, k.catalog_version ? `v${k.catalog_version}` : "—"),
     el("td", { className: k.alerts.some((a) => a.kind === "backlog_high") ? "num backlog-high" : "num" },
       String(k.backlog)),

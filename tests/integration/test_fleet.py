@@ -17,6 +17,7 @@ from hq import AlertKind, ApiKeys, FleetThresholds, FleetView, ProfileStore, cre
 from hq._fleet import kiosk_alerts, last_seen_after
 from kiosk_protocol import CommandKind, KioskCommand, KioskStatus, LinkState
 from kiosk_protocol.contract import decode
+from testkit.fleet_status import report
 from testkit.mosquitto import Mosquitto
 from testkit.waiting import eventually
 
@@ -190,6 +191,23 @@ def test_only_a_fleet_channel_sees_and_commands_the_fleet(mosquitto: Mosquitto, 
         listener.disconnect()
         publisher.loop_stop()
         publisher.disconnect()
+
+
+def test_the_kiosk_list_says_which_software_release_each_kiosk_runs_and_which_failed(
+        mosquitto: Mosquitto, fleet: FleetView, sqlite_url: str) -> None:
+    api = TestClient(create_app(ProfileStore(sqlite_url), ApiKeys(KEYS), fleet=fleet))
+    report(mosquitto.port, "madrid-centro", "kiosk-01", software_release=6, software_failed=7,
+           software_problem="the window sent no heartbeat within 180 s")
+    report(mosquitto.port, "madrid-centro", "kiosk-02", software_release=7)
+    assert eventually(lambda: len(fleet.kiosks()) == 2)
+
+    kiosks = api.get("/fleet/api/kiosks", headers=AS_HQ).json()["kiosks"]
+
+    assert [(k["kiosk"], k["software_release"], k["software_failed"], k["software_problem"]) for k in kiosks] == [
+        ("kiosk-01", 6, 7, "the window sent no heartbeat within 180 s"), ("kiosk-02", 7, 0, "")]
+    assert [a["message"] for a in kiosks[0]["alerts"]] == [
+        "Software release 7 switched back: the window sent no heartbeat within 180 s"]
+    assert kiosks[1]["alerts"] == []
 
 
 def test_a_command_the_broker_cannot_take_is_a_503(mosquitto: Mosquitto, fleet: FleetView, sqlite_url: str) -> None:
