@@ -40,6 +40,7 @@ from hq._presence import PRESENCE_BOUND_S, Presence, Stay
 from hq._provision import BrokerSecurity, Credentials, hq_connection_names, mosquitto_password_hash, render_acl
 from hq._publish import CatalogPublisher, announce
 from hq._pusher import ProfilePusher, PushStats
+from hq._releases import PublishedRelease, SoftwarePublisher, published_release, published_releases
 from hq._request_alerts import RequestAlerts, RequestWatch
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
 from hq._staff_pages import StaffPage, StaffStats
@@ -133,6 +134,7 @@ __all__ = [
     "ProfileResponder",
     "ProfileStore",
     "PublishRefused",
+    "PublishedRelease",
     "PushStats",
     "RangeRefused",
     "RequestAlerts",
@@ -140,6 +142,7 @@ __all__ = [
     "ResponderStats",
     "SchemaOutOfDate",
     "SmtpServer",
+    "SoftwarePublisher",
     "StaffPage",
     "StaffSession",
     "StaffSessions",
@@ -166,6 +169,8 @@ __all__ = [
     "mosquitto_password_hash",
     "newest_revision",
     "profile_key",
+    "published_release",
+    "published_releases",
     "read_offers",
     "render_acl",
     "revision_of",

@@ -10,6 +10,7 @@ from backend_sync import BROKER_URL_ENV, DB_URL_ENV, secret_url_option, without_
 from hq._alarms_cli import alarms
 from hq._keys_cli import KEY_COMMANDS
 from hq._offers_cli import offers, offers_db_option, selected_offers
+from hq._release_cli import release
 from hq._serve_cli import files, hq_serve
 from hq._webhooks_cli import webhooks
 
@@ -62,6 +63,7 @@ hq.add_command(files)
 hq.add_command(webhooks)
 hq.add_command(alarms)
 hq.add_command(offers)
+hq.add_command(release)
 for command in KEY_COMMANDS:
     hq.add_command(command)
 
