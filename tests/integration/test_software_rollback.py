@@ -7,14 +7,12 @@ from on its own, and the kiosk's status says so: the release that runs, never th
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from backend_sync import publish_once
 from hq._files import FileServer
 from hq._fleet import FleetView, KioskView
-from hq._publish import CatalogPublisher
+from hq._releases import SoftwarePublisher
 from kiosk_app._software_slots import SoftwareSlots
 from kiosk_app.demo import demo_catalog_path, free_port
-from kiosk_protocol import RELEASE_FILE, UpdateKind, kiosk_topics
+from kiosk_protocol import kiosk_topics
 from nfc_reader import TagEmulator
 from testkit.mosquitto import Mosquitto
 from testkit.releases import build_kiosk_wheel
@@ -37,20 +35,13 @@ _STARTS_S = 180.0  # a kiosk window started twice (installed, then on its new re
 
 
 @pytest.fixture
-def files(tmp_path: Path, hq_key: tuple[Ed25519PrivateKey, Path]) -> Iterator[tuple[CatalogPublisher, FileServer]]:
+def files(tmp_path: Path, hq_key: tuple[Ed25519PrivateKey, Path]) -> Iterator[tuple[SoftwarePublisher, FileServer]]:
     """HQ's releases, signed with the key the kiosk trusts, and the file server they are fetched from."""
-    publisher = CatalogPublisher(tmp_path / "releases", hq_key[0])
+    publisher = SoftwarePublisher(tmp_path / "releases", hq_key[0])
     server = FileServer(publisher.directory, port=free_port())
     server.start()
     yield publisher, server
     server.stop()
-
-
-def release(publisher: CatalogPublisher, wheels: Path, label: str) -> bytes:
-    """HQ's next signed software release of ``wheels``."""
-    described = json.dumps({"v": 1, "label": label, "health_window_s": 120}).encode()
-    files = {f"wheels/{wheel.name.lower()}": wheel.read_bytes() for wheel in wheels.glob("*.whl")}
-    return publisher._release(UpdateKind.SOFTWARE, {RELEASE_FILE: described, **files}, {}, timedelta(days=1))
 
 
 def fail_the_self_test(source: Path) -> None:
@@ -64,7 +55,7 @@ def fail_the_self_test(source: Path) -> None:
 
 @pytest.fixture
 def supervised(xvfb_display: str, mosquitto: Mosquitto, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path,
-               files: tuple[CatalogPublisher, FileServer]) -> Iterator[SoftwareSlots]:
+               files: tuple[SoftwarePublisher, FileServer]) -> Iterator[SoftwareSlots]:
     """`kiosk supervise` running the demo store's kiosk-01, as the kiosk's systemd unit runs it."""
     _, server = files
     reader = TagEmulator(free_port(socket.SOCK_DGRAM))
@@ -90,7 +81,7 @@ def status(fleet: FleetView) -> KioskView | None:
 
 
 def test_a_release_that_proves_itself_runs_and_one_that_fails_its_self_test_is_switched_back(
-    supervised: SoftwareSlots, fleet: FleetView, mosquitto: Mosquitto, files: tuple[CatalogPublisher, FileServer],
+    supervised: SoftwareSlots, fleet: FleetView, mosquitto: Mosquitto, files: tuple[SoftwarePublisher, FileServer],
     tmp_path: Path,
 ) -> None:
     publisher, _ = files
@@ -105,7 +96,8 @@ def test_a_release_that_proves_itself_runs_and_one_that_fails_its_self_test_is_s
     assert status(fleet).status.software_release == 0  # type: ignore[union-attr]
 
     good = build_kiosk_wheel(tmp_path / "good", "0.2.0")
-    publish_once(mosquitto.url, topic, release(publisher, good, "0.2.0"), retain=True, client_id="hq-rollout")
+    publish_once(mosquitto.url, topic, publisher.publish_software(good, "0.2.0", health_window_s=120), retain=True,
+                 client_id="hq-rollout")
 
     def runs(release_number: int, app_version: str) -> bool:
         view = status(fleet)
@@ -118,7 +110,8 @@ def test_a_release_that_proves_itself_runs_and_one_that_fails_its_self_test_is_s
     assert "release 1 passed its self-test tap" in said()
 
     broken = build_kiosk_wheel(tmp_path / "broken", "0.3.0", fail_the_self_test)
-    publish_once(mosquitto.url, topic, release(publisher, broken, "0.3.0"), retain=True, client_id="hq-rollout")
+    publish_once(mosquitto.url, topic, publisher.publish_software(broken, "0.3.0", health_window_s=120), retain=True,
+                 client_id="hq-rollout")
 
     def switched_back() -> bool:
         view = status(fleet)

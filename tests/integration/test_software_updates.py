@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend_sync import SoftwareUpdater, publish_once
 from hq._files import FileServer
-from hq._publish import CatalogPublisher
+from hq._releases import SoftwarePublisher
 from kiosk_app import KioskConfig, KioskRuntime
 from kiosk_app._software_slots import Trial
 from kiosk_app.demo import demo_catalog_path, free_port
@@ -35,16 +35,17 @@ def good_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def hq(tmp_path: Path) -> Iterator[tuple[CatalogPublisher, FileServer]]:
-    publisher = CatalogPublisher(tmp_path / "releases", HQ)
+def hq(tmp_path: Path) -> Iterator[tuple[SoftwarePublisher, FileServer]]:
+    publisher = SoftwarePublisher(tmp_path / "releases", HQ)
     server = FileServer(publisher.directory, port=free_port())
     server.start()
     yield publisher, server
     server.stop()
 
 
-def sign(publisher: CatalogPublisher, files: dict[str, bytes], window_s: int = 60) -> bytes:
-    """The next software release, signed by HQ with exactly ``files`` (and a release.json)."""
+def sign(publisher: SoftwarePublisher, files: dict[str, bytes], window_s: int = 60) -> bytes:
+    """The next software release signed with exactly ``files`` (and a release.json), past the
+    checks ``publish_software`` makes first: what a kiosk must refuse whoever signed it."""
     release = {RELEASE_FILE: json.dumps({"v": 1, "label": "0.2.0", "health_window_s": window_s}).encode()}
     return publisher._release(UpdateKind.SOFTWARE, {**release, **files}, {}, timedelta(days=1))
 
@@ -66,10 +67,10 @@ def refused(updater: SoftwareUpdater, envelope: bytes, reason: Refusal) -> str:
     return str(caught.value)
 
 
-def test_a_release_is_installed_beside_the_running_one(hq: tuple[CatalogPublisher, FileServer], good_wheels: Path,
+def test_a_release_is_installed_beside_the_running_one(hq: tuple[SoftwarePublisher, FileServer], good_wheels: Path,
                                                        tmp_path: Path) -> None:
     publisher, server = hq
-    envelope = sign(publisher, wheel_files(good_wheels), window_s=90)
+    envelope = publisher.publish_software(good_wheels, "0.2.0", health_window_s=90)
     updater = kiosk(tmp_path, server)
 
     manifest = updater.apply(envelope)
@@ -87,7 +88,7 @@ def test_a_release_is_installed_beside_the_running_one(hq: tuple[CatalogPublishe
     assert (site / "installed-once").exists()
 
 
-def test_a_release_whose_kiosk_does_not_import_is_refused(hq: tuple[CatalogPublisher, FileServer],
+def test_a_release_whose_kiosk_does_not_import_is_refused(hq: tuple[SoftwarePublisher, FileServer],
                                                          tmp_path: Path) -> None:
     def break_the_cli(source: Path) -> None:
         cli = source / "kiosk_app" / "cli.py"
@@ -102,7 +103,7 @@ def test_a_release_whose_kiosk_does_not_import_is_refused(hq: tuple[CatalogPubli
     assert "a_module_no_release_brings" in problem
 
 
-def test_a_wheel_pip_cannot_install_is_refused(hq: tuple[CatalogPublisher, FileServer], tmp_path: Path) -> None:
+def test_a_wheel_pip_cannot_install_is_refused(hq: tuple[SoftwarePublisher, FileServer], tmp_path: Path) -> None:
     publisher, server = hq
     envelope = sign(publisher, {"wheels/nfc_kiosk-0.3.0-py3-none-any.whl": b"not a zip file"})
 
@@ -115,33 +116,32 @@ def test_a_wheel_pip_cannot_install_is_refused(hq: tuple[CatalogPublisher, FileS
     ({"wheels/extra/nfc_kiosk-0.3.0-py3-none-any.whl": b"x"}, "only wheels/<wheel file>"),
     ({"wheels/nfc_kiosk-0.3.0.tar.gz": b"x"}, "only wheels/<wheel file>"),
 ], ids=["no kiosk wheel", "a loose file", "a folder in the wheels", "not a wheel"])
-def test_a_manifest_that_is_not_a_release_is_refused(hq: tuple[CatalogPublisher, FileServer], tmp_path: Path,
+def test_a_manifest_that_is_not_a_release_is_refused(hq: tuple[SoftwarePublisher, FileServer], tmp_path: Path,
                                                      files: dict[str, bytes], said: str) -> None:
     publisher, server = hq
     assert said in refused(kiosk(tmp_path, server), sign(publisher, files), Refusal.INVALID_CONTENT)
 
 
-def test_a_release_without_its_description_is_refused(hq: tuple[CatalogPublisher, FileServer], tmp_path: Path) -> None:
+def test_a_release_without_its_description_is_refused(hq: tuple[SoftwarePublisher, FileServer], tmp_path: Path) -> None:
     publisher, server = hq
     envelope = publisher._release(UpdateKind.SOFTWARE, {"wheels/nfc_kiosk-0.3.0-py3-none-any.whl": b"x"}, {},
                                   timedelta(days=1))
     assert "without release.json" in refused(kiosk(tmp_path, server), envelope, Refusal.INVALID_CONTENT)
 
 
-def test_a_release_that_failed_here_is_never_taken_again(hq: tuple[CatalogPublisher, FileServer], good_wheels: Path,
+def test_a_release_that_failed_here_is_never_taken_again(hq: tuple[SoftwarePublisher, FileServer], good_wheels: Path,
                                                         tmp_path: Path) -> None:
     publisher, server = hq
-    envelope = sign(publisher, wheel_files(good_wheels))
+    envelope = publisher.publish_software(good_wheels, "0.2.0")
 
     problem = refused(kiosk(tmp_path, server, failed=1), envelope, Refusal.FAILED_HERE)
     assert problem.endswith("release 1 failed its health check here")
 
 
-def test_only_the_running_release_and_the_newest_are_kept(hq: tuple[CatalogPublisher, FileServer], good_wheels: Path,
+def test_only_the_running_release_and_the_newest_are_kept(hq: tuple[SoftwarePublisher, FileServer], good_wheels: Path,
                                                          tmp_path: Path) -> None:
     publisher, server = hq
-    files = wheel_files(good_wheels)
-    first, second, third = (sign(publisher, files) for _ in range(3))
+    first, second, third = (publisher.publish_software(good_wheels, "0.2.0") for _ in range(3))
     kiosk(tmp_path, server).apply(first)
     kiosk(tmp_path, server, running=1).apply(second)
     kiosk(tmp_path, server, running=1).apply(third)
@@ -150,7 +150,7 @@ def test_only_the_running_release_and_the_newest_are_kept(hq: tuple[CatalogPubli
 
 
 def test_a_release_is_switched_to_only_while_idle_and_never_once_hq_took_it_back(
-    hq: tuple[CatalogPublisher, FileServer], good_wheels: Path, tmp_path: Path, mosquitto: Mosquitto,
+    hq: tuple[SoftwarePublisher, FileServer], good_wheels: Path, tmp_path: Path, mosquitto: Mosquitto,
 ) -> None:
     """The kiosk's runtime on a real broker: HQ's retained release on its topic, then taken back."""
     publisher, server = hq
@@ -167,8 +167,8 @@ def test_a_release_is_switched_to_only_while_idle_and_never_once_hq_took_it_back
     software.start()
     runtime.link.start()
     try:
-        publish_once(mosquitto.url, topic, sign(publisher, wheel_files(good_wheels), window_s=45), retain=True,
-                     client_id="hq")
+        publish_once(mosquitto.url, topic, publisher.publish_software(good_wheels, "0.2.0", health_window_s=45),
+                     retain=True, client_id="hq")
         assert eventually(lambda: software.ready is not None, 120)
 
         runtime.kiosk.handle(TagRead(TagKind.PRODUCT, "04a1", sku="BOOT-CHELSEA-BLK"))  # a shopper browsing
@@ -179,8 +179,8 @@ def test_a_release_is_switched_to_only_while_idle_and_never_once_hq_took_it_back
         assert not runtime.switch_if_idle() and not switched.is_set()
         assert software.slots.current == 0 and software.slots.trial() is None
 
-        publish_once(mosquitto.url, topic, sign(publisher, wheel_files(good_wheels), window_s=45), retain=True,
-                     client_id="hq")  # resumed: release 2, the same wheels
+        publish_once(mosquitto.url, topic, publisher.publish_software(good_wheels, "0.2.0", health_window_s=45),
+                     retain=True, client_id="hq")  # resumed: release 2, the same wheels
         assert eventually(lambda: software.ready is not None and software.ready.version == 2, 120)
         assert runtime.switch_if_idle()
     finally:
