@@ -43,6 +43,9 @@ from hq._pusher import ProfilePusher, PushStats
 from hq._releases import PublishedRelease, SoftwarePublisher, published_release, published_releases
 from hq._request_alerts import RequestAlerts, RequestWatch
 from hq._responder import ProfileResponder, ResponderStats, tell_fleet_to_forget
+from hq._rollout_stages import RolloutState, Stage
+from hq._rollout_watch import RolloutWatch, RolloutWatchStats
+from hq._rollouts import Rollout, RolloutLog
 from hq._staff_pages import StaffPage, StaffStats
 from hq._staff_sessions import StaffSession, StaffSessions
 from hq._store import Profile, ProfileStore, StoredEvent, profile_key, shopper_key
@@ -58,6 +61,7 @@ from hq.exceptions import (
     ImportRejected,
     LinkRefusal,
     PublishRefused,
+    RolloutRefused,
     SchemaOutOfDate,
     WebhookRefused,
 )
@@ -140,6 +144,12 @@ __all__ = [
     "RequestAlerts",
     "RequestWatch",
     "ResponderStats",
+    "Rollout",
+    "RolloutLog",
+    "RolloutRefused",
+    "RolloutState",
+    "RolloutWatch",
+    "RolloutWatchStats",
     "SchemaOutOfDate",
     "SmtpServer",
     "SoftwarePublisher",
@@ -147,6 +157,7 @@ __all__ = [
     "StaffSession",
     "StaffSessions",
     "StaffStats",
+    "Stage",
     "Stay",
     "StoreAlerts",
     "StoreLiveFollower",

@@ -278,6 +278,16 @@ class FleetView:
                                       properties=expiry, timeout_s=timeout_s)
         log.info("sent %s to %s/%s", command.value, store, kiosk)
 
+    def want_software(self, store: str, kiosk: str, envelope: bytes, timeout_s: float = 10.0) -> None:
+        """Say which release a kiosk is to run: its signed manifest retained on the kiosk's software
+        topic (read whenever it connects); an empty ``envelope`` says no release is wanted.
+
+        Raises:
+            ContractError: a store or kiosk id that is not ``[a-z0-9-]``.
+            SyncError: the broker did not take it in time.
+        """
+        self._client.publish_and_wait(kiosk_topics(store, kiosk).software, envelope, retain=True, timeout_s=timeout_s)
+
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")
         if parts[3:] == ["care", "response"]:

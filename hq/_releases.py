@@ -23,8 +23,17 @@ from pydantic import ValidationError
 
 from hq._publish import CatalogPublisher
 from hq.exceptions import PublishRefused
-from kiosk_protocol import CatalogError, UpdateKind, problems, unverified_manifest
-from kiosk_protocol._release import RELEASE_FILE, WHEEL_NAME, WHEELS_DIR, SoftwareRelease, parse_release
+from kiosk_protocol import (
+    RELEASE_FILE,
+    WHEEL_NAME,
+    WHEELS_DIR,
+    CatalogError,
+    SoftwareRelease,
+    UpdateKind,
+    parse_release,
+    problems,
+    unverified_manifest,
+)
 
 # A rollout takes days or weeks, and a kiosk refuses an expired manifest: longer than a catalog's week.
 RELEASE_VALID_FOR = timedelta(days=60)

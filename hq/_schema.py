@@ -109,3 +109,22 @@ phone_sessions = sa.Table(
     sa.Column("opened_at_ms", sa.BigInteger, nullable=False),
     sa.Column("ends_at_ms", sa.BigInteger, nullable=False, index=True),
 )
+# Rollouts of kiosk software releases (``_rollouts``), a stage at a time; ``open_key`` is "open" while
+# one is unfinished (running or halted) and NULL once done: one unfinished rollout at a time, for every HQ process.
+rollouts = sa.Table(
+    "rollouts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("release", sa.Integer, nullable=False),
+    sa.Column("label", sa.String(40), nullable=False),
+    sa.Column("canary", sa.Text, nullable=False),  # JSON list of "store/kiosk"
+    sa.Column("percent", sa.Integer, nullable=False),
+    sa.Column("stage", sa.String(8), nullable=False),  # canary | percent | all | done
+    sa.Column("state", sa.String(8), nullable=False),  # running | halted | done
+    sa.Column("stage_started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("halted_reason", sa.String(300), nullable=True),
+    sa.Column("left_out", sa.Text, nullable=False),  # JSON list of "store/kiosk": failed, and resumed without them
+    sa.Column("progress", sa.Text, nullable=True),  # JSON counts of the last round, for `kiosk hq rollout status`
+    sa.Column("open_key", sa.String(8), nullable=True, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -92,6 +92,13 @@ def http_limits(max_connections: int | None, header_timeout: float | None, body_
                    "staff approve on the dashboard and get their own login from here (deploy/hq reloads Mosquitto).")
 @click.option("--enrol-broker-address", metavar="HOST:PORT", help="Where enrolled kiosks reach the broker.")
 @click.option("--enrol-files-url", help="Where enrolled kiosks fetch catalogs and models (`kiosk hq files`).")
+@click.option("--releases-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="HQ's publish directory (`kiosk hq release publish --dir`): with --api-port, drive the software "
+                   "rollout (`kiosk hq rollout start`), sending its release to each stage's kiosks.")
+@click.option("--rollout-soak", "rollout_soak_s", default=600.0, show_default=True, type=click.FloatRange(0, 7 * 86400),
+              help="Seconds every kiosk of a rollout's stage must run the release before the next stage starts.")
+@click.option("--rollout-round", "rollout_round_s", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help="Seconds between the rollout's looks at its kiosks.")
 @http_limit_options
 @delivery_options
 def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_key: Path, worker_id: str,
@@ -99,14 +106,16 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
              api_keys: Path | None, catalog_file: Path | None, handoff_key: Path | None, public_url: str | None,
              hold_sweep_s: float, request_alert_minutes: int, smtp: str | None, alarm_from: str | None,
              alarm_after_s: float, enrol_broker: Path | None, enrol_broker_address: str | None,
-             enrol_files_url: str | None, max_connections: int | None,
+             enrol_files_url: str | None, releases_dir: Path | None, rollout_soak_s: float,
+             rollout_round_s: float, max_connections: int | None,
              header_timeout: float | None, body_timeout: float | None,
              webhook_policy: DeliveryPolicy) -> None:
     """Ingest kiosk events into the profile database, answer kiosks' profile (and hand-off)
     requests, push each signed-in shopper's profile changes to their kiosk, deliver the
     webhooks (`kiosk hq webhooks`) and, with --api-port, serve the profile API, the fleet
     dashboard, the store staff page (/staff/) and (with --catalog) the pages for shoppers' phones,
-    and raise the fleet's alarms to their routes (`kiosk hq alarms`)."""
+    raise the fleet's alarms to their routes (`kiosk hq alarms`) and (with --releases-dir) drive the
+    software rollout."""
     import logging
     import socket
 
@@ -130,6 +139,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
         ProfileResponder,
         ProfileStore,
         RequestWatch,
+        RolloutWatch,
         SmtpServer,
         StaffPage,
         StaffSessions,
@@ -150,6 +160,8 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
     if (broker is None) == (broker_credentials is None):
         raise click.UsageError(f"give the broker (--broker, --broker-url-file or ${BROKER_URL_ENV}) "
                                "or --broker-credentials")
+    if releases_dir is not None and api_port is None:
+        raise click.UsageError("--releases-dir drives rollouts from the dashboard's fleet view: give --api-port too")
     if enrol_broker is not None and (api_port is None or not enrol_broker_address or not enrol_files_url):
         raise click.UsageError("--enrol-broker needs --api-port, --enrol-broker-address and --enrol-files-url")
     pages_url = public_url or f"http://{api_host}:{api_port}"
@@ -275,6 +287,17 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                 alarm_sender.stop()
                 click.echo(f"alarms: {alarm_watch.stats}, notices: {alarm_sender.stats}")
 
+            rollout_stops: list[Callable[[], object]] = []
+            if releases_dir is not None:
+                rollout_watch = RolloutWatch(store.rollouts, fleet, releases_dir, rollout_soak_s, rollout_round_s)
+                rollout_watch.start()
+
+                def stop_rollout() -> None:
+                    rollout_watch.stop()
+                    click.echo(f"rollout: {rollout_watch.stats}")
+
+                rollout_stops.append(stop_rollout)  # before the fleet view, whose connection it sends on
+
             staff = StaffPage(store, StaffSessions(keys, hq_public_key), catalog, alert_minutes=request_alert_minutes)
             # An erase tells the fleet through the responder's connection: one of its own
             # with the same login would push the responder off the broker.
@@ -293,7 +316,7 @@ def hq_serve(broker: str | None, broker_credentials: Path | None, db: str, hq_ke
                            + f", orders: {app.state.orders}, flagged lines: {store.orders.flagged_lines}")
 
             # The fleet view, the change feed and the staff page end their open streams first.
-            stops += [stop_server, fleet.stop, stop_alarms, app.state.changes.close, staff.close]
+            stops += [stop_server, fleet.stop, stop_alarms, *rollout_stops, app.state.changes.close, staff.close]
             server.start()
             click.echo(f"HQ API on {server.url}/v1 (OpenAPI: {server.url}/openapi.json), "
                        f"fleet dashboard on {server.url}/fleet/, staff page on {server.url}/staff/"

@@ -48,6 +48,7 @@ from hq._orders import Orders
 from hq._presence import Presence
 from hq._reservations import Reservation, Reservations, exported_reservation
 from hq._revisions import start_counter as start_revisions
+from hq._rollouts import RolloutLog
 from hq._schema import (
     PROFILE_TABLES,
     card_visits,
@@ -162,6 +163,7 @@ class ProfileStore:
         self.uptime = UptimeLog(self._engine)  # the kiosks' online spans, from the fleet view
         self.alarms = AlarmLog(self._engine)  # raised and cleared, and the notices owed to each store's routes
         self.enrolments = Enrolments(self._engine)  # new kiosks waiting for staff to approve their code
+        self.rollouts = RolloutLog(self._engine)  # kiosk software releases going out, a stage at a time
         self.orders = Orders(self._engine, self.changes, analytics=self.analytics)
         self.stock = Stock(self._engine, committed=self.changes.written.wake)
         self.reservations = Reservations(self._engine, self.changes, self.orders, self.stock, self._hash,

@@ -11,6 +11,7 @@ from hq._alarms_cli import alarms
 from hq._keys_cli import KEY_COMMANDS
 from hq._offers_cli import offers, offers_db_option, selected_offers
 from hq._release_cli import release
+from hq._rollout_cli import rollout
 from hq._serve_cli import files, hq_serve
 from hq._webhooks_cli import webhooks
 
@@ -64,6 +65,7 @@ hq.add_command(webhooks)
 hq.add_command(alarms)
 hq.add_command(offers)
 hq.add_command(release)
+hq.add_command(rollout)
 for command in KEY_COMMANDS:
     hq.add_command(command)
 

@@ -9,6 +9,7 @@
      ├── ClusterError      ingest workers that cannot run as asked, or did not subscribe in time
      ├── ImportRejected    a catalog import file with problems (``.problems``); nothing imported
      ├── PublishRefused    a catalog or model version HQ will not sign or announce; nothing published
+ ├── RolloutRefused    a rollout that cannot start, halt or resume as asked; nothing changed
      └── SchemaOutOfDate   a database whose schema is not this release's (``kiosk hq db upgrade``); untouched
 
 Errors of the shared parts HQ uses pass through as they are: a broker out of reach is
@@ -95,6 +96,10 @@ class ImportRejected(HqError):
 class PublishRefused(HqError):
     """A catalog or model version HQ will not publish: an invalid catalog, an unknown store,
     an image that is missing or too large, a manifest too large to announce."""
+
+
+class RolloutRefused(HqError):
+    """A rollout that cannot start (another is unfinished, no canary...), halt or resume as asked."""
 
 
 class WebhookRefused(HqError):

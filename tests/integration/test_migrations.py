@@ -22,7 +22,8 @@ from kiosk_app.cli import main
 # order, a store's stock feed and a hold; that release made no phone sessions' table.
 BEFORE_VERSIONS = Path(__file__).parent / "data" / "hq_before_versioned_schemas.sql"
 REVISION_2 = {"alarms", "alarm_routes", "alarm_notices", "enrolments"}
-NEWER_TABLES = {"phone_sessions": 0, **dict.fromkeys(REVISION_2, 0)}  # made since that release, empty
+REVISION_3 = {"rollouts"}
+NEWER_TABLES = {"phone_sessions": 0, **dict.fromkeys(REVISION_2 | REVISION_3, 0)}  # made since that release, empty
 
 
 def _rows(url: str) -> dict[str, int]:
@@ -171,12 +172,48 @@ def test_a_downgrade_drops_only_the_newer_tables_and_below_the_first_schema_is_r
     engine = sa.create_engine(before_versions)
     try:
         with engine.begin() as db:
-            command.downgrade(_config(db), "0001")  # the alarm log and enrolments go, the rest stays
-        assert _rows(before_versions) == {name: count for name, count in rows.items() if name not in REVISION_2}
+            command.downgrade(_config(db), "0001")  # the rollouts, alarm log and enrolments go, the rest stays
+        assert _rows(before_versions) == {name: count for name, count in rows.items()
+                                          if name not in REVISION_2 | REVISION_3}
         with engine.begin() as db, pytest.raises(RuntimeError, match="would only drop HQ's data"):
             command.downgrade(_config(db), "base")
     finally:
         engine.dispose()
 
-    assert _rows(before_versions) == {name: count for name, count in rows.items() if name not in REVISION_2}
+    assert _rows(before_versions) == {name: count for name, count in rows.items()
+                                      if name not in REVISION_2 | REVISION_3}
     assert _revision(before_versions) == "0001"
+
+
+def test_a_database_at_revision_2_with_alarms_upgrades_to_rollouts_keeping_every_row(before_versions: str) -> None:
+    """As the release with the alarm log left it: an alarm raised and its route, then the rollouts' table added."""
+    engine = sa.create_engine(before_versions)
+    try:
+        with engine.begin() as db:
+            command.upgrade(_config(db), "0002")
+        with engine.begin() as db:
+            db.execute(sa.text("INSERT INTO alarm_routes (store, email, created_at) "
+                               "VALUES ('madrid-centro', 'manager@madrid.example', '2026-12-07 10:00:00')"))
+            db.execute(sa.text("INSERT INTO alarms (store, kiosk, kind, message, raised_at, open_key) VALUES "
+                               "('madrid-centro', 'kiosk-01', 'update_failed', 'Catalog update refused', "
+                               "'2026-12-07 11:00:00', 'madrid-centro/kiosk-01/update_failed')"))
+    finally:
+        engine.dispose()
+    rows = _rows(before_versions)
+    with pytest.raises(SchemaOutOfDate, match="revision 0002"):
+        ProfileStore(before_versions)
+
+    result = CliRunner().invoke(main, ["hq", "db", "upgrade", "--db", before_versions])
+
+    assert result.exit_code == 0, result.output
+    assert f"upgraded from revision 0002 to revision {newest_revision()}" in result.output
+    assert _rows(before_versions) == {**rows, "rollouts": 0}
+    assert _differences(before_versions) == []
+    store = ProfileStore(before_versions)
+    try:
+        [alarm] = store.alarms.open_alarms().values()
+        assert (alarm.key.kiosk, alarm.message) == ("kiosk-01", "Catalog update refused")
+        assert [route.email for route in store.alarms.routes("madrid-centro")] == ["manager@madrid.example"]
+        assert store.rollouts.current() is None
+    finally:
+        store.close()
