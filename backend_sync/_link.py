@@ -81,6 +81,7 @@ class KioskFacts:
     disk_free_mb: int | None = None
     offers_problem: str = ""
     software_release: int = 0
+    software_on_trial: bool = False
     software_failed: int = 0
     software_problem: str = ""
 
@@ -419,7 +420,8 @@ class KioskLink:
                            catalog_fallback=facts.catalog_fallback, outbox_reset=facts.outbox_reset,
                            disk_full=facts.disk_full, disk_free_mb=facts.disk_free_mb,
                            offers_problem=facts.offers_problem, software_release=facts.software_release,
-                           software_failed=facts.software_failed, software_problem=facts.software_problem,
+                           software_on_trial=facts.software_on_trial, software_failed=facts.software_failed,
+                           software_problem=facts.software_problem,
                            at=datetime.now(UTC)).model_dump_json().encode()
 
 

@@ -106,6 +106,7 @@ class KioskOut(BaseModel):
     offers_problem: str = Field("", description="Why the kiosk runs with no offers: its offers file did not load")
     software_release: int = Field(0, description="The software release whose code runs (0: the one installed "
                                                  "with the kiosk)")
+    software_on_trial: bool = Field(False, description="The release running has not yet passed its health check")
     software_failed: int = Field(0, description="The last release that failed its health check on the kiosk "
                                                 "and was switched back from (0: none)")
     software_problem: str = Field("", description="Why that release failed its health check")

@@ -112,7 +112,8 @@ class KioskView:
             "update_problem": status.update_problem, "catalog_fallback": status.catalog_fallback,
             "outbox_reset": status.outbox_reset, "disk_full": status.disk_full,
             "disk_free_mb": status.disk_free_mb, "offers_problem": status.offers_problem,
-            "software_release": status.software_release, "software_failed": status.software_failed,
+            "software_release": status.software_release, "software_on_trial": status.software_on_trial,
+            "software_failed": status.software_failed,
             "software_problem": status.software_problem,
             "alerts": [{"kind": alert.kind.value, "message": alert.message} for alert in self.alerts],
         }

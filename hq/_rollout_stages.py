@@ -92,8 +92,8 @@ def assess(release: int, targets: Collection[KioskKey], statuses: Mapping[KioskK
     on, failed, waiting = set(), {}, set()
     for key in sorted(targets):
         status = statuses.get(key)
-        if status is not None and status.software_release == release:
-            on.add(key)
+        if status is not None and status.software_release == release and not status.software_on_trial:
+            on.add(key)  # runs it, and it passed its health check
         elif status is not None and status.software_failed == release:
             failed[key] = status.software_problem or "no reason given"
         else:

@@ -135,6 +135,8 @@ class SoftwareUpdates:
         if problem is None:
             self.slots.passed(self.running, HEALTH_PARTS[-1])
             log.info("release %d passed its self-test tap", self.running)
+            self._trial = None  # every part passed: proven, which HQ's rollout hears at once
+            self._on_problem()
         else:
             log.error("release %d self-test tap failed: %s", self.running, problem)
             self.slots.trouble(self.running, f"self-test tap: {problem}")

@@ -490,6 +490,7 @@ class KioskRuntime:
                           outbox_reset=self.outbox_reset, disk_full=self.kiosk.disk_full,
                           disk_free_mb=free_mb(self.data_dir), offers_problem=self.offers_problem,
                           software_release=software.running if software else 0,
+                          software_on_trial=software.on_trial if software else False,
                           software_failed=software.failed if software else 0,
                           software_problem=software.problem if software else "")
 

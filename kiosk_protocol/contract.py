@@ -264,8 +264,10 @@ class KioskStatus(BaseModel):
     offers_problem: str = ""  # why the offers beside the catalog in use could not be used: it runs with none
     # The software release whose code is running (0: the one installed with the kiosk), read
     # from where its code was loaded, never from what HQ asked for; and the last release that
-    # failed its health check here, switched back from, with why.
+    # failed its health check here, switched back from, with why. A release on trial has not yet
+    # passed its health check: running it is not yet having it.
     software_release: int = Field(default=0, ge=0)
+    software_on_trial: bool = False
     software_failed: int = Field(default=0, ge=0)
     software_problem: str = ""
     at: datetime

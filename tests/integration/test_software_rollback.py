@@ -1,9 +1,9 @@
 """A kiosk's own software updated the way a fleet is: the real kiosk window under Xvfb, run
-by `kiosk supervise`, hears a release HQ signed on its retained software topic (real
-Mosquitto, HQ's file server, wheels built from this project's source), installs it beside
-the one running, switches while idle and proves it healthy: window, reader, broker, a
-self-test tap through the emulator. A release whose self-test tap fails is switched back
-from on its own, and the kiosk's status says so: the release that runs, never the one sent."""
+by `kiosk supervise`, is sent a release by HQ's rollout (real Mosquitto, HQ's file server,
+wheels built from this project's source), installs it beside the one running, switches
+while idle and proves it healthy: window, reader, broker, a self-test tap through the
+emulator. A release whose self-test tap fails is switched back from on its own, the
+kiosk's status says so (the release that runs, never the one sent), and the rollout halts."""
 
 from __future__ import annotations
 
@@ -16,15 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend_sync import publish_once
-from hq._files import FileServer
-from hq._fleet import FleetView, KioskView
-from hq._releases import SoftwarePublisher
+from hq import FileServer, FleetView, KioskView, ProfileStore, RolloutState, RolloutWatch, SoftwarePublisher
+from hq._rollouts import RolloutLog
 from kiosk_app._software_slots import SoftwareSlots
+from kiosk_app.cli import main
 from kiosk_app.demo import demo_catalog_path, free_port
-from kiosk_protocol import kiosk_topics
 from nfc_reader import TagEmulator
 from testkit.mosquitto import Mosquitto
 from testkit.releases import build_kiosk_wheel
@@ -80,24 +79,45 @@ def status(fleet: FleetView) -> KioskView | None:
     return fleet.kiosk(STORE, KIOSK)
 
 
-def test_a_release_that_proves_itself_runs_and_one_that_fails_its_self_test_is_switched_back(
-    supervised: SoftwareSlots, fleet: FleetView, mosquitto: Mosquitto, files: tuple[SoftwarePublisher, FileServer],
-    tmp_path: Path,
+@pytest.fixture
+def rollouts(fleet: FleetView, files: tuple[SoftwarePublisher, FileServer], sqlite_url: str) -> Iterator[RolloutLog]:
+    """HQ's rollout watch, as `kiosk hq serve --releases-dir` runs it (no soak: a stage is done once it runs)."""
+    store = ProfileStore(sqlite_url)
+    watch = RolloutWatch(store.rollouts, fleet, files[0].directory, soak_s=0, round_s=0.2)
+    watch.start()
+    yield store.rollouts
+    watch.stop()
+    store.close()
+
+
+def start_rollout(release: int, directory: Path, sqlite_url: str) -> None:
+    started = CliRunner().invoke(main, ["hq", "rollout", "start", str(release), "--dir", str(directory),
+                                        "--canary", f"{STORE}/{KIOSK}", "--percent", "100", "--db", sqlite_url])
+    assert started.exit_code == 0, started.output
+
+
+def test_a_release_that_proves_itself_is_rolled_out_and_a_canary_failing_its_self_test_halts_the_next(
+    supervised: SoftwareSlots, fleet: FleetView, rollouts: RolloutLog, files: tuple[SoftwarePublisher, FileServer],
+    tmp_path: Path, sqlite_url: str,
 ) -> None:
     publisher, _ = files
-    topic = kiosk_topics(STORE, KIOSK).software
     log = tmp_path / "kiosk.log"
 
     def said() -> str:
         return log.read_text(errors="replace")[-4000:]
 
+    def state() -> tuple[int, RolloutState] | None:
+        rollout = rollouts.current()
+        return (rollout.release, rollout.state) if rollout else None
+
     assert eventually(lambda: (view := status(fleet)) is not None and view.status.state.value == "online",
                       _STARTS_S), said()
     assert status(fleet).status.software_release == 0  # type: ignore[union-attr]
+    fleet.recheck()
+    fleet.recheck()  # a whole round since subscribing: the fleet is heard
 
-    good = build_kiosk_wheel(tmp_path / "good", "0.2.0")
-    publish_once(mosquitto.url, topic, publisher.publish_software(good, "0.2.0", health_window_s=120), retain=True,
-                 client_id="hq-rollout")
+    publisher.publish_software(build_kiosk_wheel(tmp_path / "good", "0.2.0"), "0.2.0", health_window_s=120)
+    start_rollout(1, publisher.directory, sqlite_url)
 
     def runs(release_number: int, app_version: str) -> bool:
         view = status(fleet)
@@ -108,10 +128,11 @@ def test_a_release_that_proves_itself_runs_and_one_that_fails_its_self_test_is_s
     assert eventually(lambda: supervised.trial() is None, _STARTS_S), said()  # healthy: no longer on trial
     assert supervised.current == 1 and supervised.failure() is None
     assert "release 1 passed its self-test tap" in said()
+    assert eventually(lambda: state() == (1, RolloutState.DONE)), said()
 
     broken = build_kiosk_wheel(tmp_path / "broken", "0.3.0", fail_the_self_test)
-    publish_once(mosquitto.url, topic, publisher.publish_software(broken, "0.3.0", health_window_s=120), retain=True,
-                 client_id="hq-rollout")
+    publisher.publish_software(broken, "0.3.0", health_window_s=120)
+    start_rollout(2, publisher.directory, sqlite_url)
 
     def switched_back() -> bool:
         view = status(fleet)
@@ -126,5 +147,10 @@ def test_a_release_that_proves_itself_runs_and_one_that_fails_its_self_test_is_s
     assert supervised.current == 1 and supervised.trial() is None
     failure = supervised.failure()
     assert failure is not None and failure.release == 2
-    # The retained manifest of the failed release comes again on the next connect: never taken again.
-    assert eventually(lambda: "failed_here" in status(fleet).status.software_problem, 60), said()  # type: ignore[union-attr]
+
+    # The canary failing halts the rollout, saying which kiosk and why.
+    assert eventually(lambda: state() == (2, RolloutState.HALTED)), said()
+    halted = rollouts.current()
+    assert halted is not None and halted.halted_reason is not None
+    assert halted.halted_reason.startswith(f"{STORE}/{KIOSK} switched back from release 2: "), halted.halted_reason
+    assert "self-test tap" in halted.halted_reason

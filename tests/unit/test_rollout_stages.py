@@ -65,8 +65,9 @@ def test_the_canary_stage_is_the_canary_kiosks_only_and_each_stage_keeps_the_one
 
 
 def test_progress_counts_who_runs_it_who_switched_back_and_who_is_still_waiting() -> None:
-    targets = MADRID[:4]
+    targets = MADRID[:5]
     statuses = {MADRID[0]: status(MADRID[0], software_release=7), MADRID[1]: status(MADRID[1], software_release=6),
+                MADRID[4]: status(MADRID[4], software_release=7, software_on_trial=True),  # not proven yet
                 MADRID[2]: status(MADRID[2], software_release=6, software_failed=7, software_problem="crashed"),
                 ("sevilla-nervion", "kiosk-01"): status(("sevilla-nervion", "kiosk-01"), software_release=7)}
 
@@ -74,8 +75,8 @@ def test_progress_counts_who_runs_it_who_switched_back_and_who_is_still_waiting(
 
     assert progress.on_release == {MADRID[0]}
     assert progress.failed == {MADRID[2]: "crashed"}
-    assert progress.waiting == {MADRID[1], MADRID[3]}  # MADRID[3] has never reported
-    assert progress.counts() == {"targets": 4, "on_release": 1, "failed": 1, "waiting": 2}
+    assert progress.waiting == {MADRID[1], MADRID[3], MADRID[4]}  # MADRID[3] has never reported
+    assert progress.counts() == {"targets": 5, "on_release": 1, "failed": 1, "waiting": 3}
 
 
 @pytest.mark.parametrize(("running", "soaked_s", "expected"), [
