@@ -81,6 +81,7 @@ from hq._orders_api import ORDER_BODY_LIMITS, OrderStats, orders_router
 from hq._phone_pages import PHONE_CHANNEL, PhonePages
 from hq._phone_views import CatalogFile
 from hq._responder import ProfileResponder, tell_fleet_to_forget
+from hq._rollout_api import RolloutTargets, rollout_router
 from hq._staff_pages import StaffPage
 from hq._store import ProfileStore, shopper_key
 from hq._webhooks_api import webhooks_router
@@ -323,7 +324,9 @@ def create_app(store: ProfileStore, keys: ApiKeys, *, broker_url: str | None = N
         app.state.staff = staff.stats
         app.include_router(staff.router(guard))
     if fleet is not None:
-        app.include_router(fleet_router(fleet, guard, api_key))
+        targets = RolloutTargets(store.rollouts, fleet)
+        app.include_router(fleet_router(fleet, guard, api_key, targets.target_of))
+        app.include_router(rollout_router(store.rollouts, fleet, keys, api_key))
         app.include_router(webhooks_router(store.webhooks, keys, api_key))
         app.include_router(offers_router(store, keys, api_key))
         if enrolment is not None:

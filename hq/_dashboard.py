@@ -110,6 +110,7 @@ class KioskOut(BaseModel):
     software_failed: int = Field(0, description="The last release that failed its health check on the kiosk "
                                                 "and was switched back from (0: none)")
     software_problem: str = Field("", description="Why that release failed its health check")
+    software_target: int = Field(0, description="The release the software rollout sends the kiosk (0: none)")
     alerts: list[AlertOut]
 
 
@@ -222,9 +223,15 @@ def may_sign_in(keys: ApiKeys, channel: str) -> bool:
     return keys.may_use_fleet(channel) or keys.grant(channel).role is KeyRole.STORE
 
 
-def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> APIRouter:
-    """The dashboard's routes under ``/fleet``; its static files are mounted by the app."""
+def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader,
+                 software_target: Callable[[str, str], int] = lambda store, kiosk: 0) -> APIRouter:
+    """The dashboard's routes under ``/fleet``; its static files are mounted by the app.
+    ``software_target`` says which release the software rollout sends a kiosk (0: none)."""
     keys = guard.keys
+
+    def kiosk_out(view: KioskView) -> KioskOut:
+        return KioskOut.model_validate({**view.to_json(), "software_target": software_target(*view.key)})
+
     Caller = Annotated[FleetCaller, Depends(fleet_caller_check(keys, api_key))]
     errors = error_responses(e401="Not signed in", e403="Not a fleet channel, or another store's key")
     unknown = {"model": ApiError, "description": "HQ has never heard of this kiosk"}
@@ -300,7 +307,7 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
     def kiosks(caller: Caller) -> FleetOut:
         """Every kiosk the caller sees (a store's key: its store's): state, last seen, versions,
         backlog, reader and alerts."""
-        return _snapshot(fleet, caller)
+        return _snapshot(fleet, caller, kiosk_out)
 
     @router.post("/api/kiosks/{store}/{kiosk}/commands", status_code=202,
                  responses={**errors, 404: unknown,
@@ -356,14 +363,14 @@ def fleet_router(fleet: FleetView, guard: HttpGuard, api_key: APIKeyHeader) -> A
 
         unsubscribe = fleet.listen(forward)  # before the snapshot, so no change falls between
         try:
-            yield ServerSentEvent(event="snapshot", data=_snapshot(fleet, caller), retry=2000)
+            yield ServerSentEvent(event="snapshot", data=_snapshot(fleet, caller, kiosk_out), retry=2000)
             while (change := await changes.get()) is not None:
                 if isinstance(change, KioskGone):
                     yield ServerSentEvent(event="gone", data={"store": change.store, "kiosk": change.kiosk})
                 elif isinstance(change, StoreAlerts):
                     yield ServerSentEvent(event="store", data=StoreAlertsOut.model_validate(change.to_json()))
                 else:
-                    yield ServerSentEvent(event="kiosk", data=_kiosk_out(change))
+                    yield ServerSentEvent(event="kiosk", data=kiosk_out(change))
         finally:
             unsubscribe()
 
@@ -386,12 +393,8 @@ def _alarm_out(alarm: Alarm, notices: list[NoticeState], targets: dict[int, str]
                                   attempts=n.attempts, problem=n.problem) for n in notices])
 
 
-def _kiosk_out(view: KioskView) -> KioskOut:
-    return KioskOut.model_validate(view.to_json())
-
-
-def _snapshot(fleet: FleetView, caller: FleetCaller) -> FleetOut:
-    return FleetOut(kiosks=[_kiosk_out(view) for view in fleet.kiosks() if caller.sees(view.status.store)],
+def _snapshot(fleet: FleetView, caller: FleetCaller, kiosk_out: Callable[[KioskView], KioskOut]) -> FleetOut:
+    return FleetOut(kiosks=[kiosk_out(view) for view in fleet.kiosks() if caller.sees(view.status.store)],
                     stores=[StoreAlertsOut.model_validate(alerts.to_json()) for alerts in fleet.store_alerts()
                             if caller.sees(alerts.store)],
                     generated_at=datetime.now(UTC),

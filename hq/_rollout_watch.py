@@ -49,10 +49,10 @@ def rollout_targets(rollout: Rollout, statuses: dict[KioskKey, KioskStatus]) -> 
                          statuses.keys()) - set(rollout.left_out)
 
 
-def rollout_progress(rollout: Rollout, fleet: FleetView) -> Progress:
-    """How far the rollout's stage is, by the fleet's statuses now."""
-    statuses = {view.key: view.status for view in fleet.kiosks()}
-    return assess(rollout.release, rollout_targets(rollout, statuses), statuses)
+def rollout_progress(rollout: Rollout, statuses: dict[KioskKey, KioskStatus]) -> Progress:
+    """How far the rollout's stage is, as people are shown it: the kiosks left out count as the failed they are."""
+    return assess(rollout.release, stage_targets(rollout.release, rollout.stage, rollout.canary, rollout.percent,
+                                                 statuses.keys()), statuses)
 
 
 class RolloutWatch:
@@ -95,10 +95,9 @@ class RolloutWatch:
                 self._halt(rollout, str(exc))
                 rollout = self.rollouts.get(rollout.id) or rollout
         statuses = {view.key: view.status for view in self.fleet.kiosks()}
-        progress = assess(rollout.release, rollout_targets(rollout, statuses), statuses)
-        self.rollouts.note_progress(rollout, progress.counts())
-        if rollout.state is RolloutState.RUNNING:
-            rollout = self._decide(rollout, progress)
+        self.rollouts.note_progress(rollout, rollout_progress(rollout, statuses).counts())
+        if rollout.state is RolloutState.RUNNING:  # on without the kiosks left out
+            rollout = self._decide(rollout, assess(rollout.release, rollout_targets(rollout, statuses), statuses))
         if rollout.state is RolloutState.RUNNING and self._envelope is not None:
             self._send(rollout, statuses, self._envelope)
         elif rollout.state is RolloutState.HALTED:

@@ -52,11 +52,16 @@ function scheduleRender() {
   });
 }
 
-// The software release a kiosk runs (0: the one it was installed with), and a newer one that
-// failed its health check there and was switched back from, marked with why.
+// The software release a kiosk runs (0: the one it was installed with), the one the rollout is
+// sending it, and a newer one that failed its health check there and was switched back from.
 function softwareCell(k) {
   const cell = el("td", { className: "software" },
     el("span", { className: "release" }, k.software_release ? `r${k.software_release}` : "Installed"));
+  if (k.software_target && k.software_target !== k.software_release && k.software_target !== k.software_failed) {
+    cell.append(" ", el("span", {
+      className: "release-target", title: `The rollout is sending it release ${k.software_target}`,
+    }, `→ r${k.software_target}`));
+  }
   if (k.software_failed > k.software_release) {
     cell.append(" ", el("span", {
       className: "release-failed", title: k.software_problem || "It failed its health check",
