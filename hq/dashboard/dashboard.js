@@ -54,9 +54,15 @@ function scheduleRender() {
 
 // The software release a kiosk runs (0: the one it was installed with), the one the rollout is
 // sending it, and a newer one that failed its health check there and was switched back from.
+// A release still on trial has not yet passed its health check.
 function softwareCell(k) {
   const cell = el("td", { className: "software" },
     el("span", { className: "release" }, k.software_release ? `r${k.software_release}` : "Installed"));
+  if (k.software_on_trial) {
+    cell.append(" ", el("span", {
+      className: "release-target", title: "Switched to it; its health check has not passed yet",
+    }, "on trial"));
+  }
   if (k.software_target && k.software_target !== k.software_release && k.software_target !== k.software_failed) {
     cell.append(" ", el("span", {
       className: "release-target", title: `The rollout is sending it release ${k.software_target}`,

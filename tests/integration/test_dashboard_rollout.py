@@ -73,6 +73,7 @@ def test_the_rollout_panel_shows_why_it_halted_and_staff_resume_it_where_a_manag
     store.rollouts.start(7, "1.5.0", [(MADRID, "kiosk-01"), (SEVILLA, "kiosk-02")], 50, datetime.now(UTC))
     watch.round()
     report(mosquitto.port, MADRID, "kiosk-01", software_release=7)
+    report(mosquitto.port, MADRID, "kiosk-02", software_release=7, software_on_trial=True)  # switched, not yet proven
     report(mosquitto.port, SEVILLA, "kiosk-02", software_release=6, software_failed=7,
            software_problem="the window sent no heartbeat within 180 s")
     assert eventually(lambda: fleet.kiosk(SEVILLA, "kiosk-02").status.software_failed == 7)  # type: ignore[union-attr]
@@ -105,8 +106,9 @@ def test_the_rollout_panel_shows_why_it_halted_and_staff_resume_it_where_a_manag
     expect(panel.locator("li[aria-current='step']")).to_have_text("Canary (2 kiosks)")
     sevilla = page.locator(f"section.store[data-store='{SEVILLA}']")
     expect(sevilla.locator("tr[data-kiosk='kiosk-02'] td.software")).to_have_text("r6 r7 failed")
-    expect(page.locator(f"section.store[data-store='{MADRID}'] tr[data-kiosk='kiosk-01'] td.software")).to_have_text(
-        "r7")
+    madrid = page.locator(f"section.store[data-store='{MADRID}']")
+    expect(madrid.locator("tr[data-kiosk='kiosk-01'] td.software")).to_have_text("r7")
+    expect(madrid.locator("tr[data-kiosk='kiosk-02'] td.software")).to_have_text("r7 on trial")
     expect(page.get_by_role("button", name="Halt rollout")).to_be_hidden()
     shot = (SCREENSHOTS if os.environ.get("KIOSK_UPDATE_SCREENSHOTS") else tmp_path) / "dashboard-rollout.png"
     page.screenshot(path=str(shot))
