@@ -88,9 +88,9 @@ def run(store: str, kiosk_id: str, catalog: Path, reader: str, broker: str, data
               help="Where HQ's software releases are installed (e.g. /var/lib/kiosk/software).")
 @click.argument("kiosk_args", nargs=-1, type=click.UNPROCESSED, required=True)
 def supervise_kiosk(software_dir: Path, kiosk_args: tuple[str, ...]) -> None:
-    """Run `kiosk KIOSK_ARGS...` (e.g. `-- run --store ...`) on the current software release.
+    """Run the kiosk on HQ's current software release, switching back from one that fails.
 
-    A release HQ sends is installed beside the running one and switched to when the kiosk is
+    KIOSK_ARGS is the kiosk's own command, e.g. `-- run --store ...`. A release HQ sends is installed beside the running one and switched to when the kiosk is
     idle; it must pass its health check (window, reader, broker, a self-test tap) within its
     window, or the kiosk is switched back to the release before it, and says why.
     """

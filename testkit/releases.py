@@ -1,5 +1,7 @@
-"""Kiosk software releases as HQ builds them: a wheel of this project's own source, its
-version set, with an optional change made to the copy (a release that breaks, say)."""
+"""Wheels for the software release tests: this project's own, built by pip from a copy of its
+source as HQ builds a release (its version set, with an optional change made to the copy: a
+release that breaks, say), and small hand-made ones (valid zip archives) for a release's other
+wheels."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,3 +37,15 @@ def build_kiosk_wheel(work: Path, version: str, change: Callable[[Path], None] |
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
                     "--disable-pip-version-check", "-w", str(wheels), str(source)], check=True, timeout=300)
     return wheels
+
+
+def small_wheel(folder: Path, name: str) -> Path:
+    """A hand-made wheel file named ``name`` in ``folder``: a zip archive holding one module and its metadata."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    distribution, version = name.split("-")[:2]
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(f"{distribution.lower()}.py", f"VERSION = {version!r}\n")
+        wheel.writestr(f"{distribution}-{version}.dist-info/METADATA",
+                       f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+    return path

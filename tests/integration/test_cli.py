@@ -134,17 +134,19 @@ def _window_id(display: str, title: str, timeout_s: float = 100.0, owner: subpro
     """The id of the window titled ``title``, once it is on ``display``; a process ``owner`` that
     exits first fails the wait at once, with what it wrote to ``errors``."""
     deadline = time.monotonic() + timeout_s
+    tree = ""
     while time.monotonic() < deadline:
         if owner is not None and owner.poll() is not None:
             said = errors.read_text(errors="replace")[-3000:] if errors is not None else ""
             raise AssertionError(f"exited with {owner.returncode} before its window {title!r} opened:\n{said}")
-        tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True,
-                              env={**os.environ, "DISPLAY": display}).stdout
+        listed = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True,
+                                env={**os.environ, "DISPLAY": display})
+        tree = listed.stdout + listed.stderr
         for line in tree.splitlines():
             if f'"{title}":' in line:
                 return line.split()[0]
         time.sleep(0.2)
-    raise TimeoutError(f"no window titled {title!r}")
+    raise TimeoutError(f"no window titled {title!r} on {display}; its windows:\n{tree[-2000:]}")
 
 
 def _colours(image: Image.Image) -> int:

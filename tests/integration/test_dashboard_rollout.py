@@ -20,8 +20,8 @@ from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from testkit.dashboard import sign_in
 from testkit.fleet_status import report
 from testkit.mosquitto import Mosquitto
+from testkit.releases import small_wheel
 from testkit.waiting import eventually
-from testkit.wheels import small_wheel
 
 MADRID, SEVILLA = "madrid-centro", "sevilla-nervion"
 KEYS = {"hq": "hq-key-0123456789abcdef0", "madrid-staff": "madrid-key-0123456789ab"}

@@ -100,7 +100,7 @@ def test_kiosk_help_lists_every_command_and_what_a_missing_one_needs(tmp_path: P
     listed = result.stdout.split("Commands:")[1]
     assert [line.split()[0] for line in listed.splitlines() if line[:3].strip()] == list(SUBCOMMANDS)
     notes = " ".join(listed.split())
-    assert notes.count("(this install lacks the kiosk extra)") == 5  # run, enrol, staff-pin, broker, nfc
+    assert notes.count("(this install lacks the kiosk extra)") == 6  # run, supervise, enrol, staff-pin, broker, nfc
     assert notes.count("(this install lacks the kiosk and hq extras)") == 1
     assert notes.count("(this install lacks the hq extra)") == 1
 

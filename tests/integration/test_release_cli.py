@@ -12,15 +12,15 @@ from click.testing import CliRunner
 
 from kiosk_app.cli import main
 from kiosk_protocol import UpdateKind, public_key_from_pem, verify_manifest
-from testkit.wheels import kiosk_wheel, small_wheel
+from testkit.releases import build_kiosk_wheel, small_wheel
 
 
 def test_a_release_of_the_kiosks_own_wheel_is_signed_numbered_and_listed(tmp_path: Path) -> None:
     runner = CliRunner()
     keys = tmp_path / "hq"
     assert runner.invoke(main, ["hq", "keygen", "--dir", str(keys)]).exit_code == 0
-    wheels = tmp_path / "wheels"
-    kiosk = kiosk_wheel(tmp_path, wheels)
+    wheels = build_kiosk_wheel(tmp_path, "1.4.2")
+    [kiosk] = wheels.glob("nfc_kiosk-*.whl")
     small_wheel(wheels, "PyYAML-6.0.1-py3-none-any.whl")  # a dependency the release changes, named as PyPI does
     bundles = tmp_path / "bundles"
 

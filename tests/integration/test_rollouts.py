@@ -19,8 +19,8 @@ from kiosk_protocol import UpdateKind, kiosk_topics, verify_manifest
 from testkit.broker_client import Client
 from testkit.fleet_status import report
 from testkit.mosquitto import Mosquitto
+from testkit.releases import small_wheel
 from testkit.waiting import eventually
-from testkit.wheels import small_wheel
 
 KEY = Ed25519PrivateKey.generate()
 MADRID = [("madrid-centro", f"kiosk-0{n}") for n in range(1, 5)]

@@ -55,7 +55,8 @@ def test_a_switched_back_release_raises_the_failed_update_alarm() -> None:
 
 
 def test_the_kiosk_json_carries_its_software() -> None:
-    view = KioskView(status(software_release=6, software_failed=7, software_problem="crashed"), NOW, ())
+    view = KioskView(status(software_release=6, software_on_trial=True, software_failed=7, software_problem="crashed"),
+                     NOW, ())
 
     assert {k: v for k, v in view.to_json().items() if k.startswith("software")} == {
-        "software_release": 6, "software_failed": 7, "software_problem": "crashed"}
+        "software_release": 6, "software_on_trial": True, "software_failed": 7, "software_problem": "crashed"}

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hq import PublishRefused, SoftwarePublisher, published_releases
 from hq._releases import release_envelope
 from kiosk_protocol import UpdateKind, verify_manifest
-from testkit.wheels import small_wheel
+from testkit.releases import small_wheel
 
 KEY = Ed25519PrivateKey.generate()
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Created: 2026-12-14 09:30:00
+Created: 2026-12-04 01:40:00
 """
 
 from collections.abc import Sequence
