@@ -90,9 +90,10 @@ def run(store: str, kiosk_id: str, catalog: Path, reader: str, broker: str, data
 def supervise_kiosk(software_dir: Path, kiosk_args: tuple[str, ...]) -> None:
     """Run the kiosk on HQ's current software release, switching back from one that fails.
 
-    KIOSK_ARGS is the kiosk's own command, e.g. `-- run --store ...`. A release HQ sends is installed beside the running one and switched to when the kiosk is
-    idle; it must pass its health check (window, reader, broker, a self-test tap) within its
-    window, or the kiosk is switched back to the release before it, and says why.
+    KIOSK_ARGS is the kiosk's own command, e.g. `-- run --store ...`. A release HQ sends is
+    installed beside the running one and switched to when the kiosk is idle; it must pass its
+    health check (window, reader, broker, a self-test tap) within its window, or the kiosk is
+    switched back to the release before it, and says why.
     """
     from kiosk_app._supervisor import supervise
 
