@@ -148,6 +148,33 @@ def test_kiosk_a_can_neither_answer_nor_hear_kiosk_b_s_remote_care(secured: Secu
         kiosk_a.close()
 
 
+def test_a_stolen_kiosk_login_can_neither_set_nor_read_another_s_software_release(secured: Secured) -> None:
+    """A kiosk reads the release HQ's rollout chose for it: its own topic only, and never writes
+    there (a retained empty message of its own would block every release sent it)."""
+    hq, kiosk_a = Client(secured.url("hq-fleet"), "hq-fleet"), Client(secured.url("a"), f"{STORE}.kiosk-a")
+    a, b = kiosk_topics(STORE, "kiosk-a"), kiosk_topics(STORE, "kiosk-b")
+    try:
+        assert hq.connected.wait(10) and kiosk_a.connected.wait(10)
+        hq.client.subscribe("kiosk/+/+/software", qos=1)
+        hq.client.subscribe(a.status, qos=1)
+        kiosk_a.client.subscribe(b.software, qos=1)
+        kiosk_a.client.subscribe(a.software, qos=1)
+        assert eventually(lambda: len(hq.subacks) == 2 and len(kiosk_a.subacks) == 2)
+        for topic in (a.software, b.software):
+            kiosk_a.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+        kiosk_a.client.publish(a.status, b"a's status", qos=1).wait_for_publish(5)
+        hq.client.publish(b.software, b"b's release", qos=1, retain=True).wait_for_publish(5)
+        hq.client.publish(a.software, b"a's release", qos=1, retain=True).wait_for_publish(5)
+        # One client's messages arrive in order: had the forged ones passed, they would come first.
+        assert eventually(lambda: (a.status, b"a's status") in hq.received and bool(kiosk_a.received))
+        assert hq.received[0] == (a.status, b"a's status")
+        assert b"" not in [payload for _, payload in hq.received]
+        assert kiosk_a.received == [(a.software, b"a's release")]
+    finally:
+        hq.close()
+        kiosk_a.close()
+
+
 def test_reprovisioning_a_lost_kiosk_revokes_its_old_password(secured: Secured) -> None:
     old_url = secured.url("a")
     secured.security.provision_kiosk(STORE, "kiosk-a")
