@@ -143,5 +143,12 @@ class SoftwareUpdates:
 
     def _on_screen_thread(self, work: Callable[[], TapOutcome]) -> TapOutcome:
         done: Future[TapOutcome] = Future()
-        self._dispatch(lambda: done.set_result(work()))
+
+        def run() -> None:
+            try:
+                done.set_result(work())
+            except Exception as exc:  # the release's own error, for its failure's reason
+                done.set_exception(exc)
+
+        self._dispatch(run)
         return done.result(timeout=30)
