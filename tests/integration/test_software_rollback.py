@@ -96,6 +96,7 @@ def start_rollout(release: int, directory: Path, sqlite_url: str) -> None:
     assert started.exit_code == 0, started.output
 
 
+@pytest.mark.timeout(600)  # two releases built and installed, three kiosk starts: minutes on a busy machine
 def test_a_release_that_proves_itself_is_rolled_out_and_a_canary_failing_its_self_test_halts_the_next(
     supervised: SoftwareSlots, fleet: FleetView, rollouts: RolloutLog, files: tuple[SoftwarePublisher, FileServer],
     tmp_path: Path, sqlite_url: str,
