@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk_app.cli import main
 from kiosk_app.demo import free_port
+from kiosk_protocol import write_atomically
 from testkit.mosquitto import Mosquitto
 from testkit.notify_socket import NotifySocket
 
@@ -121,3 +123,49 @@ def test_hq_serve_tells_systemd_it_is_ready_once_its_api_answers(
         _, errors = child.communicate(timeout=60)
         notify.close()
     assert child.returncode == 0, errors
+
+
+def test_the_kiosk_unit_s_own_command_starts_the_supervised_kiosk_under_xvfb(
+    xvfb_display: str, mosquitto: Mosquitto, hq_key: tuple[Ed25519PrivateKey, Path], tmp_path: Path,
+) -> None:
+    """`kiosk.service`'s ExecStart, word for word after cage (which refuses to run as root), with
+    kiosk.env's settings and every path it names under a staged root: the kiosk says it is ready
+    the way the unit expects, runs the installed release and stops on systemd's SIGTERM."""
+    from kiosk_app.demo import demo_catalog_path
+    from nfc_reader import TagEmulator
+
+    unit = DEPLOY / "kiosk" / "kiosk.service"
+    root = tmp_path / "root"
+    settings = dict(line.split("=", 1) for line in (DEPLOY / "kiosk" / "kiosk.env").read_text().splitlines()
+                    if line and not line.startswith("#"))
+    reader = TagEmulator(free_port(socket.SOCK_DGRAM))
+    settings.update(KIOSK_READER=reader.path, KIOSK_FILES_URL=f"http://127.0.0.1:{free_port()}")
+
+    def staged(word: str) -> str:
+        word = re.sub(r"\$\{(\w+)\}", lambda found: settings[found.group(1)], word)
+        return str(root) + word if word.startswith("/") else word
+
+    words = [staged(word) for word in _kiosk_words(_exec_start(unit))]
+    (catalog := root / "opt/kiosk/catalog").parent.mkdir(parents=True)
+    shutil.copytree(demo_catalog_path().parent, catalog)
+    shutil.copy(demo_catalog_path(), catalog / "catalog.json")
+    (root / "etc/kiosk").mkdir(parents=True)
+    write_atomically(root / "etc/kiosk/broker.url", mosquitto.url.encode())  # owner-only, as the guide makes it
+    shutil.copy(hq_key[1], root / "etc/kiosk/hq_public_key.pem")
+    [environment] = re.findall(r"^Environment=(.+)$", unit.read_text(), re.M)
+    unit_env = {name: staged(value) for name, value in (word.split("=", 1) for word in shlex.split(environment))}
+    notify = NotifySocket(tmp_path / "notify")
+    with (tmp_path / "kiosk.log").open("wb") as log:  # the child keeps its own copy
+        child = subprocess.Popen([str(KIOSK), *words], stdout=subprocess.DEVNULL, stderr=log,
+                                 env={**os.environ, **unit_env, "DISPLAY": xvfb_display,
+                                      "NOTIFY_SOCKET": str(notify.path)})
+    try:
+        assert notify.wait_for("READY=1", 120) == "READY=1\nSTATUS=showing madrid-centro · kiosk-01"
+        assert (root / "var/lib/kiosk/software").is_dir()  # the supervisor's, where releases will go
+        assert (root / "var/lib/kiosk/kivy").is_dir()  # Kivy kept its settings where the unit said
+    finally:
+        child.send_signal(signal.SIGTERM)
+        code = child.wait(60)
+        notify.close()
+        reader.close()
+    assert code == 0, (tmp_path / "kiosk.log").read_text(errors="replace")[-3000:]
