@@ -124,14 +124,16 @@ class _Updater(abc.ABC):
         staging.mkdir(parents=True)
         return staging
 
-    def _switch(self, staged: Path, version: int) -> None:
+    def _move_into_place(self, staged: Path, version: int) -> None:
+        """Rename the staged version to ``versions/<version>``, durably."""
         final = self._versions / str(version)
-        if staged == final:
-            return
         shutil.rmtree(final, ignore_errors=True)
         fsync_dir(staged)
         staged.rename(final)
         fsync_dir(self._versions)
+
+    def _switch(self, staged: Path, version: int) -> None:
+        self._move_into_place(staged, version)
         self._point_current(version)
         for old in sorted((p for p in self._versions.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))[
                 :-_KEEP_VERSIONS]:
@@ -404,13 +406,9 @@ class SoftwareUpdater(_Updater):
         return staging
 
     def _switch(self, staged: Path, version: int) -> None:
-        final = self._versions / str(version)
-        if staged == final:
-            return
-        shutil.rmtree(final, ignore_errors=True)
-        fsync_dir(staged)
-        staged.rename(final)
-        fsync_dir(self._versions)
+        if staged == self._versions / str(version):
+            return  # installed before: already in place
+        self._move_into_place(staged, version)
         keep = {str(version), str(self._running)}  # the new one, and the one to switch back to
         for old in self._versions.iterdir():
             if old.name not in keep and not old.is_symlink():
