@@ -106,6 +106,8 @@ class FrameLog:
         self._last: float | None = None
         self._gc_started = 0.0
         self._ticking: Any = None
+        # Told of each long frame: when it began (perf_counter), its ms, whether a tap's.
+        self.on_long_frame: Callable[[float, float, bool], None] | None = None
 
     def start(self, product_screen: Any) -> None:
         from kivy.clock import Clock
@@ -114,6 +116,10 @@ class FrameLog:
         product_screen.bind(sku=self._on_product_shown)
         self._screens = product_screen.manager
         gc.callbacks.append(self._on_gc)
+
+    def count_as_tap(self, widget: Any, *properties: str) -> None:
+        """Frames drawn after any of ``widget``'s ``properties`` change are a tap's own too (what a card tap shows)."""
+        widget.bind(**{name: self._on_product_shown for name in properties})
 
     def _on_product_shown(self, *_args: Any) -> None:
         self._tap_frames_due = FRAMES_PER_TAP
@@ -138,6 +144,8 @@ class FrameLog:
             if spent_ms > LONG_FRAME_MS:
                 self.long_frames.setdefault(self.phase, []).append(
                     (round(self._last - self._phase_started, 2), round(spent_ms, 1), bool(self._tap_frames_due)))
+                if self.on_long_frame is not None:
+                    self.on_long_frame(self._last, spent_ms, bool(self._tap_frames_due))
         self._tap_frames_due = max(0, self._tap_frames_due - 1)
         self._last = now
 

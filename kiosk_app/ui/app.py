@@ -295,10 +295,15 @@ class KioskApp(App):
         """Back to the invitation to tap (or the staff or locked screen); the session goes on."""
         self.show_mode()
 
-    def show_mode(self) -> None:
-        """Show the screen of the kiosk's mode: attract, staff or out of service."""
-        if self._built:
-            self.sm.current = _MODE_SCREENS.get(self.runtime.state.mode, "attract")
+    def show_mode(self, at_once: bool = False) -> None:
+        """Show the screen of the kiosk's mode: attract, staff or out of service (``at_once``: without the fade)."""
+        if not self._built:
+            return
+        screen = _MODE_SCREENS.get(self.runtime.state.mode, "attract")
+        if at_once:
+            self._show_at_once(screen)
+        else:
+            self.sm.current = screen
 
     def toggle_language(self) -> None:
         """Switch between Spanish and English."""
@@ -354,15 +359,17 @@ class KioskApp(App):
         self.pin.close_if_idle(time.monotonic() - self._last_touch)
         if self.runtime.expire_idle():
             self.hide_toast()
-            self._end_visit_on_screen()  # back to the attract screen, the visit wiped
+            # Back to the attract screen, the visit wiped. Nobody is watching, so no fade: it drew
+            # both screens for its ~8 frames, up to 60 ms each under a software renderer.
+            self._end_visit_on_screen(at_once=True)
         self.runtime.switch_if_idle()  # a new release HQ sent, once nobody is using the kiosk
 
-    def _end_visit_on_screen(self) -> None:
+    def _end_visit_on_screen(self, at_once: bool = False) -> None:
         """The visit is over: wipe it, and the next shopper starts in the kiosk's own language and looks."""
         self.shopper.forget()
         self.language = self.default_language
         self.accessible = False
-        self.show_mode()
+        self.show_mode(at_once)
 
     def _on_store_news(self, news: StoreNews) -> None:
         """HQ's word on requests or stock, on the screen's thread: the shopper's screens and staff's follow."""

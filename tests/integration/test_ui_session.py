@@ -144,6 +144,7 @@ def test_the_idle_timeout_wipes_the_visit_from_memory_and_screen(
         await tap(emulator, encode_product(CATALOG.shop_url, BOOT))
         await until(lambda: product.sku == BOOT)
         seen["before"] = (app.runtime.kiosk.machine.mode, product.ids.product_name.text, app.language, app.text_scale)
+        app.sm.bind(current=lambda sm, screen: seen.setdefault("switched_by", (screen, type(sm.transition).__name__)))
         machine.idle_timeout_s = seen["timeout"]
         await until(lambda: app.sm.current == "attract", timeout_s=10)  # nobody touched it for 1.5 s
         visit = app.runtime.kiosk.session
@@ -161,6 +162,7 @@ def test_the_idle_timeout_wipes_the_visit_from_memory_and_screen(
     assert seen["before"] == (Mode.SIGNED_IN, CATALOG.product(BOOT).name.get("en"), "en", 1.25)  # type: ignore[union-attr]
     assert seen["visit"] == (None, False, [], set())
     assert seen["after"] == (Mode.IDLE, "", "es", 1.0)
+    assert seen["switched_by"] == ("attract", "NoTransition")  # nobody watches a wipe: no costly fade
     assert seen["cards"] == 0
     assert SHOPPER not in seen["welcome"]
 
