@@ -28,6 +28,7 @@ from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
 from backend_sync import SystemdNotifier, calling_on_signal
+from kiosk_app._allocator import keep_large_blocks_returnable
 from kiosk_app._care import ScreenPixels
 from kiosk_app._reservation_desk import StoreNews, StoreNewsKind
 from kiosk_app._software_slots import SWITCH_EXIT
@@ -167,6 +168,7 @@ class KioskApp(App):
 
     def build(self) -> Widget:
         """Load the kv files, build the screens and their rooms, and start the runtime."""
+        keep_large_blocks_returnable()  # days of images and updates: freed memory goes back
         window = _window()
         if self.fullscreen:
             window.fullscreen = "auto"
