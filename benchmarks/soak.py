@@ -15,9 +15,12 @@ tapped product is built and drawn in its frames; the rest are the frames nothing
 disturb). Goal: no growth beyond noise (memory within 10%, descriptors and threads within
 2) and no frame over 50 ms outside a tap's own, anywhere in the run.
 
-With ``--trace-memory``, Python's own allocations are traced from the start window on
-(tracemalloc, which slows the kiosk: its frame figures are then not the goal's) and the run
-also reports where they grew by the end, and which kinds of object the collector tracks grew.
+Each long frame outside a tap's own is told with what the run did just before it (a card
+tapped, a visit wiped, an update applied, a full collection...). With ``--trace-memory``,
+Python's own allocations are traced from the start window on (tracemalloc, which slows the
+kiosk: its frame figures are then not the goal's) and the run also reports where they grew
+by the end, which kinds of object the collector tracks grew, the resident memory grown by
+mapping (the heap, anonymous, each library) and what glibc gave back to ``malloc_trim``.
 
     .venv/bin/python -m benchmarks.soak [--minutes 60] [--update-every 300] [--trace-memory] [--json PATH]
 """

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kiosk_protocol import HEALTH_WINDOW_S
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -25,7 +27,8 @@ def release() -> None:
               required=True, help="A folder of the release's wheels: the kiosk's own (nfc_kiosk-*.whl) and any "
                                   "dependency it changes (`pip wheel --no-deps -w DIR`).")
 @click.option("--label", required=True, help="The version people read, like 1.4.2.")
-@click.option("--health-window", "health_window_s", default=180, show_default=True, type=click.IntRange(30, 3600),
+@click.option("--health-window", "health_window_s", default=HEALTH_WINDOW_S, show_default=True,
+              type=click.IntRange(30, 3600),
               help="Seconds a kiosk has to prove the release healthy before it switches back on its own.")
 @click.option("--valid-days", default=60, show_default=True, type=click.IntRange(1, 365),
               help="Days kiosks accept the signed release: a rollout must reach every kiosk within them.")

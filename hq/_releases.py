@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from hq._publish import CatalogPublisher
 from hq.exceptions import PublishRefused
 from kiosk_protocol import (
+    HEALTH_WINDOW_S,
     RELEASE_FILE,
     WHEEL_NAME,
     WHEELS_DIR,
@@ -55,7 +56,7 @@ class PublishedRelease:
 class SoftwarePublisher(CatalogPublisher):
     """Signs kiosk software releases into ``directory`` (HQ's publish directory)."""
 
-    def publish_software(self, wheels_dir: Path, label: str, health_window_s: int = 180,
+    def publish_software(self, wheels_dir: Path, label: str, health_window_s: int = HEALTH_WINDOW_S,
                          valid_for: timedelta = RELEASE_VALID_FOR) -> bytes:
         """Sign every wheel of ``wheels_dir`` with a ``release.json`` as the next release; returns
         its signed manifest (its number: ``latest(UpdateKind.SOFTWARE)``).

@@ -25,7 +25,7 @@ from kiosk_app._software_slots import HEALTH_PARTS, SoftwareSlots, Trial
 from kiosk_app._updates import UpdateWorker
 from kiosk_app.kiosk import Kiosk, TapOutcome
 from kiosk_app.session import Mode
-from kiosk_protocol import Manifest
+from kiosk_protocol import HEALTH_WINDOW_S, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class SoftwareUpdates:
         ready = self.ready
         if ready is None or self._kiosk.machine.mode not in (Mode.IDLE, Mode.LOCKED):
             return False
-        window = self.updater.staged_release.health_window_s if self.updater.staged_release else 180
+        window = self.updater.staged_release.health_window_s if self.updater.staged_release else HEALTH_WINDOW_S
         log.info("switching from release %d to release %d", self.running, ready.version)
         self.slots.start_trial(Trial(ready.version, self.running, window))
         self.slots.point_current(ready.version)

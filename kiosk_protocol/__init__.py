@@ -59,7 +59,14 @@ from kiosk_protocol._profile_messages import (
     ProfileResponse,
     VisitEnded,
 )
-from kiosk_protocol._release import RELEASE_FILE, WHEEL_NAME, WHEELS_DIR, SoftwareRelease, parse_release
+from kiosk_protocol._release import (
+    HEALTH_WINDOW_S,
+    RELEASE_FILE,
+    WHEEL_NAME,
+    WHEELS_DIR,
+    SoftwareRelease,
+    parse_release,
+)
 from kiosk_protocol._store_messages import (
     MAX_OPEN_REQUESTS,
     MAX_ORDER_SKUS,
@@ -154,6 +161,7 @@ __all__ = [
     "EVENTS_WILDCARD",
     "FLEET_COMMANDS",
     "HANDOFF_REQUESTS_WILDCARD",
+    "HEALTH_WINDOW_S",
     "KIND_SINCE_REQUEST",
     "LONGEST_VISIT_S",
     "MAX_AHEAD_MS",

@@ -19,6 +19,7 @@ from kiosk_protocol.exceptions import CatalogError
 
 RELEASE_FILE = "release.json"
 WHEELS_DIR = "wheels"
+HEALTH_WINDOW_S = 180  # unless a release says otherwise: the seconds a kiosk has to prove it healthy
 # A wheel's file name (PEP 427), lower-cased so it is a manifest path: name-version(-build)-py-abi-platform.whl
 WHEEL_NAME = re.compile(r"^[a-z0-9_]+-[a-z0-9_.]+(-[0-9][a-z0-9_.]*)?-[a-z0-9_.]+-[a-z0-9_.]+-[a-z0-9_.]+\.whl$")
 
@@ -29,7 +30,7 @@ class SoftwareRelease(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     v: Literal[1] = 1
     label: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,39}$")]  # the version people read
-    health_window_s: int = Field(default=180, ge=30, le=3600)
+    health_window_s: int = Field(default=HEALTH_WINDOW_S, ge=30, le=3600)
 
 
 def parse_release(data: bytes) -> SoftwareRelease:
