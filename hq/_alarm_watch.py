@@ -11,7 +11,6 @@ solved. A kiosk that left the fleet clears its alarms.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hq._alarm_log import AlarmKey, AlarmKind, AlarmLog
 from hq._fleet import AlertKind, FleetView, KioskView, StoreAlerts
+from hq._rounds import Rounds
 from kiosk_protocol import Store
 
 log = logging.getLogger(__name__)
@@ -77,21 +77,18 @@ class AlarmWatch:
         self.stats = AlarmWatchStats()
         self._stores = stores
         self._raise_after = timedelta(seconds=raise_after_s)
-        self._round_s = round_s
         self._clock = clock
         self._since: dict[AlarmKey, datetime] = {}  # problems not yet raised: since when this process saw them
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hq-alarm-watch", daemon=True)
+        self._rounds = Rounds("hq-alarm-watch", round_s, self.round, self._round_failed, log,
+                              "alarms not checked this round", (SQLAlchemyError,))
 
     def start(self) -> None:
         """A round every ``round_s``: a problem waits out its grace (minutes) anyway, so a round at
         each of the fleet's changes (every kiosk's heartbeat) would only cost the database reads."""
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
+        self._rounds.stop()
 
     def round(self) -> None:
         """Raise the problems that lasted long enough, clear the alarms whose problem is gone."""
@@ -119,13 +116,5 @@ class AlarmWatch:
                 self.stats.cleared += 1
                 log.info("alarm cleared: %s/%s %s", key.store, key.kiosk or "-", key.kind.value)
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self._round_s):
-            try:
-                self.round()
-            except SQLAlchemyError as exc:
-                self.stats.rounds_failed += 1
-                log.error("alarms not checked this round, the profile database is out of reach: %s", exc)
-            except Exception:  # the watch goes on: the next round may do better
-                self.stats.rounds_failed += 1
-                log.exception("alarms not checked this round")
+    def _round_failed(self) -> None:
+        self.stats.rounds_failed += 1

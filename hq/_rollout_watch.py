@@ -14,7 +14,6 @@ process knows no kiosk, and a stage of "every kiosk" would be a stage of none.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from hq._fleet import FleetView
 from hq._releases import release_envelope
 from hq._rollout_stages import Advance, Halt, KioskKey, Progress, RolloutState, assess, decide, stage_targets
 from hq._rollouts import Rollout, RolloutLog
+from hq._rounds import Rounds
 from hq.exceptions import PublishRefused
 from kiosk_protocol import KioskStatus, SyncError
 
@@ -64,22 +64,19 @@ class RolloutWatch:
         self.stats = RolloutWatchStats()
         self._releases_dir = releases_dir
         self._soak = timedelta(seconds=soak_s)
-        self._round_s = round_s
         self._clock = clock
         self._following: int | None = None  # the rollout the sets below are of
         self._envelope: bytes | None = None
         self._sent: set[KioskKey] = set()
         self._cleared: set[KioskKey] = set()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hq-rollout-watch", daemon=True)
+        self._rounds = Rounds("hq-rollout-watch", round_s, self.round, self._round_failed, log,
+                              "rollout not driven this round", (SQLAlchemyError, SyncError))
 
     def start(self) -> None:
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
+        self._rounds.stop()
 
     def round(self) -> None:
         """Look at the unfinished rollout's kiosks once: decide, then send or take back."""
@@ -142,13 +139,5 @@ class RolloutWatch:
             self.stats.taken_back += 1
             log.info("release %d taken back from %s/%s", rollout.release, store, kiosk)
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self._round_s):
-            try:
-                self.round()
-            except (SQLAlchemyError, SyncError) as exc:
-                self.stats.rounds_failed += 1
-                log.error("rollout not driven this round: %s", exc)
-            except Exception:  # the watch goes on: the next round may do better
-                self.stats.rounds_failed += 1
-                log.exception("rollout not driven this round")
+    def _round_failed(self) -> None:
+        self.stats.rounds_failed += 1
