@@ -362,7 +362,7 @@ class KioskApp(App):
         if self.runtime.expire_idle():
             self.hide_toast()
             # Back to the attract screen, the visit wiped. Nobody is watching, so no fade: it drew
-            # both screens for its ~8 frames, up to 60 ms each under a software renderer.
+            # both screens for its ~8 frames, up to 67 ms each under a software renderer.
             self._end_visit_on_screen(at_once=True)
         self.runtime.switch_if_idle()  # a new release HQ sent, once nobody is using the kiosk
 
